@@ -1,0 +1,33 @@
+# loadcheck: the two commands a new user needs are `make run` and `make test`.
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+GO ?= go
+BIN := bin/loadcheck
+
+.PHONY: all build image run test test-unit clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/loadcheck
+
+# The Debian apache2 image, built from Debian's packages when it is missing.
+image:
+	containers/image/build.sh
+
+# The README's first command: six configs side by side at 4000 connections.
+run: build image
+	$(BIN) run --json loadcheck-result.json
+
+# The README's second command: unit tests with -race, then the Docker
+# integration tests against real httpd containers.
+test: image
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./bench/... ./scenarios/... ./results/...
+	$(GO) test -count=1 -timeout 30m ./...
+
+# Unit tests only (no Docker).
+test-unit:
+	$(GO) test -race -count=1 ./bench/... ./scenarios/... ./results/...
+
+clean:
+	$(BIN) clean || $(GO) run ./cmd/loadcheck clean

@@ -1,0 +1,331 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// server is an in-process HTTP/1.1 server on loopback whose behaviour each
+// test sets: handle is called once per request on a connection and returns
+// the raw response to write, or "" to do something else (it may close or
+// reset conn itself and return "").
+type server struct {
+	ln       net.Listener
+	maxConns int // accept at most this many connections (0: no limit)
+	handle   func(conn net.Conn, nth int) string
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    []net.Conn
+}
+
+func startServer(t *testing.T, s *server) string {
+	t.Helper()
+	lc := net.ListenConfig{}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	s.ln = ln
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		accepted := 0
+		for {
+			if s.maxConns > 0 && accepted >= s.maxConns {
+				return // leave the rest in the kernel's listen queue
+			}
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted++
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.serve(c)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func (s *server) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for nth := 1; ; nth++ {
+		// Read one request head (GET, no body).
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		out := s.handle(c, nth)
+		if out == "" {
+			return
+		}
+		if _, err := c.Write([]byte(out)); err != nil {
+			return
+		}
+	}
+}
+
+const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+func quickOpts(n int) Options {
+	return Options{
+		Connections: n,
+		Ramp:        100 * time.Millisecond,
+		WarmUp:      200 * time.Millisecond,
+		Duration:    time.Second,
+		RatePerConn: 10,
+		Timeout:     300 * time.Millisecond,
+	}
+}
+
+func checkConservation(t *testing.T, r *Result) {
+	t.Helper()
+	if r.Sent != r.OK+r.Dropped+r.InFlight {
+		t.Errorf("sent %d != ok %d + dropped %d + in flight %d", r.Sent, r.OK, r.Dropped, r.InFlight)
+	}
+	var byClass int64
+	for _, n := range r.Errors {
+		byClass += n
+	}
+	if byClass != r.Dropped {
+		t.Errorf("errors by class add to %d, dropped is %d", byClass, r.Dropped)
+	}
+	if got := r.Served + r.PartlyServed + r.Starved; got != r.Target {
+		t.Errorf("served %d + partly %d + starved %d = %d, want target %d", r.Served, r.PartlyServed, r.Starved, got, r.Target)
+	}
+	if r.OK != r.Latency.TotalCount() {
+		t.Errorf("ok %d but histogram holds %d values", r.OK, r.Latency.TotalCount())
+	}
+}
+
+func TestAllServed(t *testing.T) {
+	s := &server{handle: func(net.Conn, int) string {
+		time.Sleep(20 * time.Millisecond)
+		return okResponse
+	}}
+	url := startServer(t, s)
+	r, err := Run(context.Background(), Target{URL: url}, quickOpts(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Served != 20 || r.Established != 20 || r.Dropped != 0 {
+		t.Fatalf("got served %d established %d dropped %d (errors %v), want 20 20 0", r.Served, r.Established, r.Dropped, r.Errors)
+	}
+	// 20 connections x 10/s x 1 s: the schedule is exact.
+	if r.Sent != 200 {
+		t.Errorf("got sent %d, want 200", r.Sent)
+	}
+	p50 := time.Duration(r.Latency.ValueAtQuantile(50)) * time.Microsecond
+	if p50 < 20*time.Millisecond || p50 > 40*time.Millisecond {
+		t.Errorf("got p50 %s, want about 20ms", p50)
+	}
+	if !r.Complete {
+		t.Error("run not marked complete")
+	}
+}
+
+// TestConnectionCap is the honesty case: the server accepts K of N
+// connections; the others sit in the listen queue and never get a byte.
+func TestConnectionCap(t *testing.T) {
+	const n, k = 30, 10
+	s := &server{maxConns: k, handle: func(net.Conn, int) string { return okResponse }}
+	url := startServer(t, s)
+	r, err := Run(context.Background(), Target{URL: url}, quickOpts(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Served != k || r.Starved != n-k || r.PartlyServed != 0 {
+		t.Fatalf("got served %d starved %d partly %d, want %d %d 0", r.Served, r.Starved, r.PartlyServed, k, n-k)
+	}
+	// The queued connections are held, not churned: one request each timed
+	// out (in the warm-up) and every later slot was stuck behind it.
+	if r.Errors["queue_timeout"] != r.Dropped || r.Reconnects != 0 {
+		t.Errorf("got errors %v reconnects %d, want only queue_timeout and no reconnects", r.Errors, r.Reconnects)
+	}
+}
+
+func TestErrorClasses(t *testing.T) {
+	tests := []struct {
+		name   string
+		handle func(net.Conn, int) string
+		class  string
+	}{
+		{"5xx", func(net.Conn, int) string {
+			return "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+		}, "http_5xx"},
+		{"4xx", func(net.Conn, int) string {
+			return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+		}, "http_4xx"},
+		{"reset", func(c net.Conn, _ int) string {
+			c.(*net.TCPConn).SetLinger(0) // close sends RST
+			c.Close()
+			return ""
+		}, "reset"},
+		{"closed", func(c net.Conn, _ int) string {
+			c.Close()
+			return ""
+		}, "closed_by_server"},
+		{"garbage", func(net.Conn, int) string { return "SSH-2.0-OpenSSH\r\n\r\n" }, "bad_response"},
+		{"slow", func(net.Conn, int) string {
+			time.Sleep(time.Second)
+			return okResponse
+		}, "read_timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url := startServer(t, &server{handle: tc.handle})
+			r, err := Run(context.Background(), Target{URL: url}, quickOpts(5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConservation(t, r)
+			got := r.Errors[tc.class]
+			if tc.class == "read_timeout" {
+				// Later slots wait behind the unanswered request.
+				got += r.Errors["queue_timeout"]
+			}
+			if r.Dropped == 0 || r.Errors[tc.class] == 0 || got != r.Dropped {
+				t.Fatalf("got dropped %d errors %v samples %v, want all in %s", r.Dropped, r.Errors, r.ErrorSamples, tc.class)
+			}
+			if r.Served != 0 {
+				t.Errorf("got served %d, want 0", r.Served)
+			}
+		})
+	}
+}
+
+func TestConnectRefused(t *testing.T) {
+	// Find a port with nothing listening.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	r, err := Run(context.Background(), Target{URL: "http://" + addr + "/"}, quickOpts(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Errors["connect_refused"] != r.Sent || r.Sent == 0 {
+		t.Fatalf("got sent %d errors %v, want all connect_refused", r.Sent, r.Errors)
+	}
+	if r.NeverConnected != 3 || r.Starved != 3 || r.Established != 0 {
+		t.Errorf("got never connected %d starved %d established %d, want 3 3 0", r.NeverConnected, r.Starved, r.Established)
+	}
+}
+
+// TestKeepAliveLimit: the server closes each connection after m requests,
+// announcing it with Connection: close. The harness reconnects and counts
+// it; such connections were not held, so none is served.
+func TestKeepAliveLimit(t *testing.T) {
+	const m = 3
+	s := &server{handle: func(_ net.Conn, nth int) string {
+		if nth == m {
+			return "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+		}
+		if nth > m {
+			return ""
+		}
+		return okResponse
+	}}
+	url := startServer(t, s)
+	r, err := Run(context.Background(), Target{URL: url}, quickOpts(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Reconnects == 0 || r.Dropped != 0 {
+		t.Fatalf("got reconnects %d dropped %d (%v), want reconnects and no drops", r.Reconnects, r.Dropped, r.Errors)
+	}
+	if r.Served != 0 || r.PartlyServed != 4 {
+		t.Errorf("got served %d partly %d, want 0 4", r.Served, r.PartlyServed)
+	}
+}
+
+func TestCancelCountsInFlight(t *testing.T) {
+	s := &server{handle: func(net.Conn, int) string {
+		time.Sleep(2 * time.Second)
+		return okResponse
+	}}
+	url := startServer(t, s)
+	opts := quickOpts(5)
+	opts.Ramp, opts.WarmUp, opts.Duration, opts.Timeout = 0, 0, 5*time.Second, 3*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	r, err := Run(ctx, Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 1500*time.Millisecond {
+		t.Errorf("run took %s after cancellation at 500ms, want a prompt stop", took)
+	}
+	checkConservation(t, r)
+	if r.Complete {
+		t.Error("cancelled run marked complete")
+	}
+	if r.InFlight == 0 {
+		t.Errorf("got in flight 0 (ok %d dropped %d %v), want the requests cut short", r.OK, r.Dropped, r.Errors)
+	}
+	if r.Dropped != 0 {
+		t.Errorf("got dropped %d (%v): cancellation is not the server's fault", r.Dropped, r.Errors)
+	}
+}
+
+func TestClassifyConnect(t *testing.T) {
+	tests := []struct {
+		err  error
+		want Class
+	}{
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, ConnectRefused},
+		{&net.OpError{Op: "dial", Err: syscall.EADDRNOTAVAIL}, PortsExhausted},
+		{&net.OpError{Op: "dial", Err: syscall.EMFILE}, ClientNofile},
+		{context.DeadlineExceeded, ConnectTimeout},
+		{fmt.Errorf("weird"), Unclassified},
+	}
+	for _, tc := range tests {
+		if got := classifyConnect(tc.err); got != tc.want {
+			t.Errorf("classifyConnect(%v) = %s, want %s", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	bad := quickOpts(0)
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "connections") {
+		t.Errorf("got %v, want an error naming connections", err)
+	}
+	if _, err := Run(context.Background(), Target{URL: "ftp://x/"}, quickOpts(1)); err == nil {
+		t.Error("got no error for an ftp:// target")
+	}
+}

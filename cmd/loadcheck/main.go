@@ -1,0 +1,93 @@
+// Command loadcheck proves that Apache httpd configurations hold thousands
+// of concurrent keep-alive connections, side by side, in real containers.
+//
+// It is the only place that parses flags, prints, handles signals and sets
+// exit codes: 0 every config passed, 1 a config failed, 2 usage or setup
+// error, 130 interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	tclog "github.com/testcontainers/testcontainers-go/log"
+)
+
+// Exit codes.
+const (
+	exitPass        = 0
+	exitFail        = 1
+	exitSetup       = 2
+	exitInterrupted = 130
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `loadcheck proves that Apache httpd configs hold thousands of concurrent
+keep-alive connections, side by side, in real httpd containers.
+
+Usage:
+  loadcheck run [flags]        start one container per config, load each, compare
+  loadcheck run --target URL   load a server that is already running (config "target")
+  loadcheck clean              remove containers a crashed run left behind
+  loadcheck version
+
+Run "loadcheck run -h" for the run flags.
+
+Exit codes: 0 all configs passed, 1 a config failed, 2 usage or setup error,
+130 interrupted (the partial result is still printed and written).
+`
+
+// usageError is bad input from the user: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitSetup
+	}
+	if os.Getenv("LOADCHECK_DEBUG") == "" {
+		tclog.SetDefault(tclog.NewNoopLogger()) // testcontainers' own chatter
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	code := exitPass
+	switch args[0] {
+	case "run":
+		code, err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "clean":
+		err = cmdClean(ctx, stdout)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "loadcheck %s\n", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = &usageError{fmt.Sprintf("unknown command %q; run \"loadcheck help\"", args[0])}
+	}
+	if err != nil {
+		if !errors.Is(err, errHelp) {
+			fmt.Fprintf(stderr, "loadcheck: %v\n", err)
+		}
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		if errors.Is(err, errHelp) {
+			return exitPass
+		}
+		return exitSetup
+	}
+	return code
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/results"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = realMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func readResult(t *testing.T, path string) *results.File {
+	t.Helper()
+	f, err := results.ReadJSON(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return f
+}
+
+func TestUsageErrors(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--configs", "event-fast"}, "unknown config \"event-fast\""},
+		{[]string{"run", "-c", "0"}, "connections must be at least 1"},
+		{[]string{"run", "-c", "-3"}, "connections must be at least 1"},
+		{[]string{"run", "-c", fmt.Sprint(lim.Max)}, "hard nofile limit"},
+		{[]string{"run", "--set", "MaxRequestWorkers"}, "want Name=Value"},
+		{[]string{"run", "--target", "http://127.0.0.1:1/", "--set", "A=1"}, "cannot be used with --target"},
+		{[]string{"run", "-d", "soon"}, "invalid value \"soon\""},
+		{[]string{"frobnicate"}, "unknown command"},
+	}
+	for _, tc := range tests {
+		code, _, stderr := run(t, tc.args...)
+		if code != exitSetup || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: got exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestTargetMode drives an in-process loopback server: no Docker.
+func TestTargetMode(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--target", "http://"+ln.Addr().String()+"/", "-c", "50",
+		"--ramp", "200ms", "--warmup", "300ms", "-d", "2s", "--rate", "5", "--json", out)
+	if code != exitPass {
+		t.Fatalf("got exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	f := readResult(t, out)
+	r := f.Runs[0]
+	if f.Schema != "loadcheck.result/v1" || r.Config != "target" || r.Verdict != "pass" {
+		t.Errorf("got schema %q config %q verdict %q", f.Schema, r.Config, r.Verdict)
+	}
+	if r.Connections.Served != 50 || r.Requests.Sent != 500 || r.Requests.OK != 500 {
+		t.Errorf("got served %d sent %d ok %d, want 50 500 500", r.Connections.Served, r.Requests.Sent, r.Requests.OK)
+	}
+	if !strings.Contains(stdout, "target") || !strings.Contains(stdout, "PASS") {
+		t.Errorf("table lacks the target row:\n%s", stdout)
+	}
+	// The documented keys are there.
+	raw, _ := os.ReadFile(out)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	run0 := m["runs"].([]any)[0].(map[string]any)
+	for _, key := range []string{"config", "mpm", "verdict", "connections", "requests", "latency_ms", "throughput_rps"} {
+		if _, ok := run0[key]; !ok {
+			t.Errorf("result lacks key %q", key)
+		}
+	}
+}
+
+func TestDockerUnreachable(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	code, _, stderr := run(t, "run", "--configs", "event-stock", "-c", "10")
+	if code != exitSetup || !strings.Contains(stderr, "Docker engine unreachable") {
+		t.Errorf("got exit %d stderr %q, want 2 and a clear Docker message", code, stderr)
+	}
+}
+
+func TestMissingImage(t *testing.T) {
+	dockertest.Require(t)
+	code, _, stderr := run(t, "run", "--image", "loadcheck/no-such:1", "--configs", "event-stock", "-c", "10")
+	if code != exitSetup || !strings.Contains(stderr, "not in the local Docker engine") || !strings.Contains(stderr, "make image") {
+		t.Errorf("got exit %d stderr %q, want 2 and how to build it", code, stderr)
+	}
+}
+
+func TestBadHTTPDConfig(t *testing.T) {
+	dockertest.Require(t)
+	code, _, stderr := run(t, "run", "--configs", "event-stock", "-c", "10", "--set", "MaxRequestWorkers=lots")
+	if code != exitSetup || !strings.Contains(stderr, "httpd rejected config \"event-stock\"") || !strings.Contains(stderr, "MaxRequestWorkers") {
+		t.Errorf("got exit %d stderr %q, want 2 and Apache's error line", code, stderr)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestHonestyPreforkStock is the case the harness exists for: 150 workers,
+// 4000 keep-alive clients. Everything beyond the workers waits in the
+// listen queue, and the result must say so.
+func TestHonestyPreforkStock(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "prefork-stock", "-c", "4000", "-d", "6s", "--json", out)
+	t.Logf("stdout:\n%s", stdout)
+	if code != exitFail {
+		t.Fatalf("got exit %d, want 1 (fail); stderr:\n%s", code, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	c, q := r.Connections, r.Requests
+	if r.Verdict != "fail" {
+		t.Errorf("got verdict %q, want fail", r.Verdict)
+	}
+	if c.Served > 150 {
+		t.Errorf("got %d served, but prefork-stock has only 150 workers", c.Served)
+	}
+	if notServed := c.Target - c.Served; notServed < 3500 {
+		t.Errorf("got %d connections not served, want at least 3500", notServed)
+	}
+	if c.Served+c.PartlyServed+c.Starved != c.Target || q.Sent != q.OK+q.Dropped+q.InFlight {
+		t.Errorf("accounting does not add up: %+v %+v", c, q)
+	}
+	if r.Server == nil || r.Server.PeakBusyWorkers != 150 {
+		t.Errorf("got server %+v, want peak busy workers 150", r.Server)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestTunedWorkerPasses: a config with enough threads holds every
+// connection, and the verdict says pass with exit 0.
+func TestTunedWorkerPasses(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "worker-tuned", "-c", "1000", "-d", "5s", "--json", out)
+	t.Logf("stdout:\n%s", stdout)
+	r := readResult(t, out).Runs[0]
+	if code != exitPass || r.Connections.Served != 1000 || r.Requests.OK != 5000 {
+		t.Errorf("got exit %d, served %d, ok %d, reasons %v; want 0, 1000 served, 5000 ok\nstderr:\n%s",
+			code, r.Connections.Served, r.Requests.OK, r.Reasons, stderr)
+	}
+	if r.Server == nil || r.Server.PeakBusyWorkers < 1000 {
+		t.Errorf("got server %+v, want at least 1000 busy workers (one thread per keep-alive connection)", r.Server)
+	}
+}
+
+// TestInterruptCleansUp sends SIGINT to a real loadcheck process mid-run.
+func TestInterruptCleansUp(t *testing.T) {
+	dockertest.Require(t)
+	bin := filepath.Join(t.TempDir(), "loadcheck")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out := filepath.Join(t.TempDir(), "r.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run", "--configs", "event-stock,worker-stock", "-c", "200", "-d", "30s", "--json", out)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first container is serving, then interrupt.
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), "ready at") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if code != exitInterrupted {
+		t.Errorf("got exit %d (%v), want 130; stderr:\n%s", code, err, stderr.String())
+	}
+	f := readResult(t, out)
+	if f.Complete || len(f.Runs) != 1 || f.Runs[0].Complete {
+		t.Errorf("got complete %v with %d runs, want an incomplete result with the one interrupted run", f.Complete, len(f.Runs))
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind after SIGINT: %v", left)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

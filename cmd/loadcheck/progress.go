@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/loadcheck/loadcheck/bench"
+)
+
+// progress writes log lines to stderr and, when stderr is a terminal and
+// CI is not set, a live status line that rewrites itself once a second.
+type progress struct {
+	mu     sync.Mutex
+	w      io.Writer
+	quiet  bool
+	live   bool
+	config string // "[2/6 event-stock]"
+	dirty  bool   // a live line is on screen
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	live := false
+	if f, ok := w.(*os.File); ok && os.Getenv("CI") != "true" {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			live = true
+		}
+	}
+	return &progress{w: w, quiet: quiet, live: live && !quiet}
+}
+
+func (p *progress) logf(format string, a ...any) {
+	if p.quiet {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+	fmt.Fprintf(p.w, "loadcheck: "+format+"\n", a...)
+}
+
+// update is bench.Options.Progress.
+func (p *progress) update(s bench.Progress) {
+	if !p.live {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r\033[K%s %-7s %3ds  open %d  ok %d  failed %d",
+		p.config, s.Phase, int(s.Elapsed/time.Second), s.Open, s.OK, s.Failed)
+	p.dirty = true
+}
+
+func (p *progress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+}
+
+func (p *progress) clearLocked() {
+	if p.dirty {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.dirty = false
+	}
+}

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+var errHelp = errors.New("help requested")
+
+// runFlags is everything `loadcheck run` accepts.
+type runFlags struct {
+	configs    string
+	image      string
+	layout     string
+	target     string
+	jsonPath   string
+	quiet      bool
+	overrides  []scenarios.Directive
+	load       scenarios.Load
+	thresholds scenarios.Thresholds
+}
+
+func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
+	f := &runFlags{load: scenarios.DefaultLoad(), thresholds: scenarios.DefaultThresholds()}
+	fs := flag.NewFlagSet("loadcheck run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.configs, "configs", strings.Join(scenarios.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(scenarios.PresetNames(), ", "))
+	fs.StringVar(&f.image, "image", "", "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
+	fs.StringVar(&f.layout, "layout", "", "image layout: official or debian (default: detect from the image)")
+	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
+	fs.StringVar(&f.jsonPath, "json", "", "write the machine-readable result (schema "+results.Schema+") to `PATH`")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
+	fs.Func("set", "override a directive in every config, `Name=Value` (repeatable), e.g. --set MaxRequestWorkers=4000", func(v string) error {
+		d, err := scenarios.ParseOverride(v)
+		if err == nil {
+			f.overrides = append(f.overrides, d)
+		}
+		return err
+	})
+	for _, name := range []string{"c", "connections"} {
+		fs.IntVar(&f.load.Connections, name, f.load.Connections, "number of concurrent keep-alive `connections`")
+	}
+	for _, name := range []string{"d", "duration"} {
+		fs.DurationVar(&f.load.Duration, name, f.load.Duration, "measured window")
+	}
+	fs.DurationVar(&f.load.Ramp, "ramp", f.load.Ramp, "spread connection opens over this time")
+	fs.DurationVar(&f.load.WarmUp, "warmup", f.load.WarmUp, "unmeasured time after the ramp, for httpd to spawn workers")
+	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection")
+	fs.DurationVar(&f.load.Timeout, "timeout", f.load.Timeout, "request timeout, counted from the request's intended send time")
+	fs.StringVar(&f.load.Path, "path", f.load.Path, "request path")
+	fs.Float64Var(&f.thresholds.MinServedPct, "min-served-pct", f.thresholds.MinServedPct, "pass needs at least this % of connections served")
+	fs.Float64Var(&f.thresholds.MaxDroppedPct, "max-dropped-pct", f.thresholds.MaxDroppedPct, "pass allows at most this % of requests dropped")
+	fs.DurationVar(&f.thresholds.MaxP99, "max-p99", f.thresholds.MaxP99, "pass allows at most this p99 latency")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: loadcheck run [flags]\n\nStarts one httpd container per config, opens exactly -c keep-alive connections to\neach, and prints one row per config. Exit 0 when all pass, 1 when any fails, 2 on\nbad input or setup errors.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fmt.Sprintf("unexpected argument %q; flags go before nothing else", fs.Arg(0))}
+	}
+	if err := f.load.Validate(); err != nil {
+		return nil, &usageError{"bad load: " + err.Error()}
+	}
+	if err := f.thresholds.Validate(); err != nil {
+		return nil, &usageError{"bad threshold: " + err.Error()}
+	}
+	return f, nil
+}
+
+// raiseNofile makes sure this process may open n sockets: it raises the
+// soft limit up to the hard limit, and explains when that is not enough.
+func raiseNofile(n int) error {
+	need := uint64(n) + 256 // listeners, status client, Docker API, files
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("read nofile limit: %w", err)
+	}
+	if lim.Cur >= need {
+		return nil
+	}
+	if lim.Max < need {
+		return &usageError{fmt.Sprintf("%d connections need %d file descriptors, but this process may open at most %d (hard nofile limit); lower -c to %d or raise the hard limit (ulimit -Hn %d as root, or LimitNOFILE in the service)",
+			n, need, lim.Max, int(lim.Max)-256, need)}
+	}
+	lim.Cur = need
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return &usageError{fmt.Sprintf("raise the nofile soft limit to %d: %v; run `ulimit -n %d` first", need, err, need)}
+	}
+	return nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	f, err := parseRunFlags(args, stderr)
+	if err != nil {
+		return exitSetup, err
+	}
+	if err := raiseNofile(f.load.Connections); err != nil {
+		return exitSetup, err
+	}
+	sc := scenarios.Scenario{Name: "cli", Load: f.load, Thresholds: f.thresholds}
+	switch {
+	case f.target != "" && len(f.overrides) > 0:
+		return exitSetup, &usageError{"--set changes httpd configs and cannot be used with --target"}
+	case f.target != "":
+		sc.Configs = []scenarios.Config{{Name: "target", MPM: "unknown"}}
+	default:
+		sc.Configs, err = scenarios.Presets(strings.Split(f.configs, ","), f.load.Connections)
+		if err != nil {
+			return exitSetup, &usageError{"--configs: " + err.Error()}
+		}
+		for i := range sc.Configs {
+			for _, d := range f.overrides {
+				sc.Configs[i].Set(d)
+			}
+		}
+	}
+	out := &results.File{
+		Schema:      results.Schema,
+		RunID:       time.Now().UTC().Format("20060102-150405"),
+		StartedAt:   time.Now().UTC(),
+		Environment: environment(),
+	}
+	p := newProgress(stderr, f.quiet)
+
+	var img containers.ImageInfo
+	if f.target == "" {
+		sc.Image, img, err = chooseImage(ctx, f.image, f.layout)
+		if err != nil {
+			return exitSetup, err
+		}
+		sc.Layout = img.Layout.Name
+	}
+	out.Scenario = sc
+
+	for i, cfg := range sc.Configs {
+		if ctx.Err() != nil {
+			break
+		}
+		p.config = fmt.Sprintf("[%d/%d %s]", i+1, len(sc.Configs), cfg.Name)
+		var run results.Run
+		if f.target != "" {
+			run, err = runTarget(ctx, f.target, cfg, sc.Load, p)
+		} else {
+			run, err = runContainer(ctx, sc, img, cfg, out.RunID, p)
+		}
+		if err != nil {
+			var cfgErr *containers.ConfigError
+			if errors.As(err, &cfgErr) || ctx.Err() != nil {
+				return exitSetup, err
+			}
+			// A setup failure of one config is recorded; the others still run.
+			run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
+			p.logf("%s setup failed: %v", p.config, err)
+		}
+		results.Judge(&run, sc.Thresholds)
+		out.Runs = append(out.Runs, run)
+	}
+	out.Complete = ctx.Err() == nil && len(out.Runs) == len(sc.Configs)
+	p.clear()
+
+	// The JSON goes first: the table's reader may close stdout early.
+	if f.jsonPath != "" {
+		if err := out.WriteJSON(f.jsonPath); err != nil {
+			return exitSetup, err
+		}
+		p.logf("wrote %s", f.jsonPath)
+	}
+	if err := results.WriteTable(stdout, out); err != nil {
+		return exitSetup, fmt.Errorf("render table: %w", err)
+	}
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "loadcheck: interrupted; the result above is partial")
+		return exitInterrupted, nil
+	case out.AllPass():
+		return exitPass, nil
+	}
+	return exitFail, nil
+}
+
+// chooseImage resolves the image to use and its layout.
+func chooseImage(ctx context.Context, image, layout string) (string, containers.ImageInfo, error) {
+	if image != "" {
+		info, err := containers.InspectImage(ctx, image, layout)
+		return image, info, err
+	}
+	info, err := containers.InspectImage(ctx, containers.DefaultImage, layout)
+	var missing *containers.ImageMissingError
+	if errors.As(err, &missing) {
+		info, err = containers.InspectImage(ctx, containers.DebianImage, layout)
+		if errors.As(err, &missing) {
+			return "", info, fmt.Errorf("neither %s nor %s is in the local Docker engine: pull %s, or build %s from Debian's packages with `make image`",
+				containers.DefaultImage, containers.DebianImage, containers.DefaultImage, containers.DebianImage)
+		}
+		return containers.DebianImage, info, err
+	}
+	return containers.DefaultImage, info, err
+}
+
+func benchOptions(l scenarios.Load, p *progress) bench.Options {
+	return bench.Options{
+		Connections: l.Connections, Ramp: l.Ramp, WarmUp: l.WarmUp, Duration: l.Duration,
+		RatePerConn: l.RatePerConn, Timeout: l.Timeout, Path: l.Path, Progress: p.update,
+	}
+}
+
+func runTarget(ctx context.Context, url string, cfg scenarios.Config, l scenarios.Load, p *progress) (results.Run, error) {
+	p.logf("%s loading %s with %d connections", p.config, url, l.Connections)
+	res, err := bench.Run(ctx, bench.Target{URL: url}, benchOptions(l, p))
+	if err != nil {
+		return results.Run{}, err
+	}
+	return results.FromBench(cfg, res), nil
+}
+
+// runContainer starts httpd for cfg, loads it while sampling mod_status,
+// and always removes the container.
+func runContainer(ctx context.Context, sc scenarios.Scenario, img containers.ImageInfo, cfg scenarios.Config, runID string, p *progress) (results.Run, error) {
+	p.logf("%s starting httpd (%s, %s layout)", p.config, sc.Image, img.Layout.Name)
+	srv, err := containers.Start(ctx, containers.Options{
+		Image: sc.Image, Layout: img.Layout, Config: cfg, RunID: runID, Connections: sc.Load.Connections,
+	})
+	defer func() {
+		if err := srv.Terminate(); err != nil {
+			p.logf("%s remove container: %v (run `loadcheck clean`)", p.config, err)
+		}
+	}()
+	if err != nil {
+		return results.Run{}, err
+	}
+	p.logf("%s %s ready at %s; opening %d connections over %s", p.config, srv.Version, srv.URL, sc.Load.Connections, sc.Load.Ramp)
+
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	var stats containers.ServerStats
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		stats = containers.Sample(sampleCtx, srv.StatusURL, time.Second)
+	}()
+	res, err := bench.Run(ctx, bench.Target{URL: srv.URL}, benchOptions(sc.Load, p))
+	stopSampling()
+	wg.Wait()
+	if err != nil {
+		return results.Run{}, err
+	}
+	run := results.FromBench(cfg, res)
+	run.Image, run.ImageID, run.HTTPDConf = sc.Image, img.ID, srv.ConfText
+	run.HTTPDVersion = srv.Version
+	run.Server = &results.Server{
+		StatusSamples: stats.Samples, StatusFailed: stats.FailedSamples,
+		PeakBusyWorkers: stats.PeakBusy, PeakProcesses: stats.PeakProcesses, PeakConnsTotal: stats.PeakConnsTotal,
+		Nofile: srv.Nofile, StatusLastError: stats.LastError,
+	}
+	if stats.AccessesAtStart >= 0 {
+		run.Server.AccessesDuringRun = stats.AccessesAtEnd - stats.AccessesAtStart
+	}
+	return run, nil
+}
+
+func cmdClean(ctx context.Context, stdout io.Writer) error {
+	removed, err := containers.Clean(ctx)
+	for _, id := range removed {
+		fmt.Fprintf(stdout, "removed %s\n", id)
+	}
+	if err == nil && len(removed) == 0 {
+		fmt.Fprintln(stdout, "no loadcheck containers found")
+	}
+	return err
+}
+
+func environment() results.Environment {
+	host, _ := os.Hostname()
+	return results.Environment{
+		LoadcheckVersion: version, GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
+		CPUs: runtime.NumCPU(), Hostname: host,
+	}
+}

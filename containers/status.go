@@ -1,0 +1,165 @@
+package containers
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status is one reading of mod_status's machine-readable page
+// (/server-status?auto). Fields the MPM does not report stay -1.
+type Status struct {
+	ServerVersion       string
+	ServerMPM           string
+	TotalAccesses       int64
+	BusyWorkers         int
+	IdleWorkers         int
+	Processes           int
+	ConnsTotal          int
+	ConnsAsyncKeepAlive int
+	ConnsAsyncWriting   int
+	ConnsAsyncClosing   int
+	// Scoreboard counts each state character ('_' waiting, 'W' sending,
+	// 'K' keep-alive, '.' open slot, ...).
+	Scoreboard map[string]int
+}
+
+// ParseStatus parses mod_status's ?auto output. Unknown keys are ignored;
+// a line that is not "Key: value" is an error naming the line.
+func ParseStatus(r io.Reader) (Status, error) {
+	s := Status{TotalAccesses: -1, BusyWorkers: -1, IdleWorkers: -1, Processes: -1,
+		ConnsTotal: -1, ConnsAsyncKeepAlive: -1, ConnsAsyncWriting: -1, ConnsAsyncClosing: -1}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	seen := false
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		key, val, ok := strings.Cut(line, ":")
+		if !ok {
+			if n == 1 {
+				continue // the first line is the server name, with no colon
+			}
+			return s, fmt.Errorf("mod_status line %d: %q is not \"Key: value\"", n, line)
+		}
+		val = strings.TrimSpace(val)
+		var err error
+		atoi := func(dst *int) { *dst, err = strconv.Atoi(val) }
+		switch key {
+		case "ServerVersion":
+			s.ServerVersion = val
+		case "ServerMPM":
+			s.ServerMPM = val
+		case "Total Accesses":
+			s.TotalAccesses, err = strconv.ParseInt(val, 10, 64)
+		case "BusyWorkers":
+			atoi(&s.BusyWorkers)
+			seen = true
+		case "IdleWorkers":
+			atoi(&s.IdleWorkers)
+		case "Processes":
+			atoi(&s.Processes)
+		case "ConnsTotal":
+			atoi(&s.ConnsTotal)
+		case "ConnsAsyncKeepAlive":
+			atoi(&s.ConnsAsyncKeepAlive)
+		case "ConnsAsyncWriting":
+			atoi(&s.ConnsAsyncWriting)
+		case "ConnsAsyncClosing":
+			atoi(&s.ConnsAsyncClosing)
+		case "Scoreboard":
+			s.Scoreboard = map[string]int{}
+			for _, c := range val {
+				s.Scoreboard[string(c)]++
+			}
+		}
+		if err != nil {
+			return s, fmt.Errorf("mod_status line %d: %s: %w", n, key, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return s, fmt.Errorf("read mod_status: %w", err)
+	}
+	if !seen {
+		return s, fmt.Errorf("mod_status output has no BusyWorkers line: is ExtendedStatus on and the URL ?auto?")
+	}
+	return s, nil
+}
+
+// FetchStatus reads and parses url with client.
+func FetchStatus(ctx context.Context, client *http.Client, url string) (Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return Status{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Status{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Status{}, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+	}
+	return ParseStatus(resp.Body)
+}
+
+// ServerStats summarizes what mod_status showed during a run.
+type ServerStats struct {
+	Samples         int    `json:"samples"`
+	FailedSamples   int    `json:"failed_samples"` // the server did not answer the status request in time
+	PeakBusy        int    `json:"peak_busy_workers"`
+	PeakProcesses   int    `json:"peak_processes"`
+	PeakConnsTotal  int    `json:"peak_conns_total"` // event MPM only, else -1
+	AccessesAtStart int64  `json:"accesses_at_start"`
+	AccessesAtEnd   int64  `json:"accesses_at_end"`
+	LastError       string `json:"last_error,omitempty"`
+}
+
+// Sample polls url every interval until ctx ends and returns the summary.
+// It uses one keep-alive connection, opened before the load starts, so that
+// it still gets answers when every worker is busy; that connection holds one
+// worker (prefork) or thread for itself, which the report mentions.
+func Sample(ctx context.Context, url string, interval time.Duration) ServerStats {
+	client := &http.Client{
+		Timeout: interval,
+		Transport: &http.Transport{
+			MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute,
+			DisableCompression: true,
+		},
+	}
+	defer client.CloseIdleConnections()
+	st := ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		s, err := FetchStatus(ctx, client, url)
+		if err != nil {
+			if ctx.Err() != nil {
+				return st
+			}
+			st.FailedSamples++
+			st.LastError = err.Error()
+		} else {
+			st.Samples++
+			st.PeakBusy = max(st.PeakBusy, s.BusyWorkers)
+			st.PeakProcesses = max(st.PeakProcesses, s.Processes)
+			st.PeakConnsTotal = max(st.PeakConnsTotal, s.ConnsTotal)
+			if st.AccessesAtStart < 0 {
+				st.AccessesAtStart = s.TotalAccesses
+			}
+			st.AccessesAtEnd = s.TotalAccesses
+		}
+		select {
+		case <-ctx.Done():
+			return st
+		case <-tick.C:
+		}
+	}
+}

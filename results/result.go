@@ -1,0 +1,268 @@
+// Package results is loadcheck's result model (the JSON schema), the
+// verdict against thresholds, and the renderers.
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// Schema names the JSON format written by this version.
+const Schema = "loadcheck.result/v1"
+
+// Verdicts.
+const (
+	Pass  = "pass"
+	Fail  = "fail"
+	Error = "error" // the config could not be measured (setup failed)
+)
+
+// File is one run of a scenario: every config's result plus the spec that
+// produced them.
+type File struct {
+	Schema      string             `json:"schema"`
+	RunID       string             `json:"run_id"`
+	StartedAt   time.Time          `json:"started_at"`
+	Complete    bool               `json:"complete"`
+	Scenario    scenarios.Scenario `json:"scenario"`
+	Environment Environment        `json:"environment"`
+	Runs        []Run              `json:"runs"`
+}
+
+// Environment records where the run happened.
+type Environment struct {
+	LoadcheckVersion string `json:"loadcheck_version"`
+	GoVersion        string `json:"go_version"`
+	OS               string `json:"os"`
+	CPUs             int    `json:"cpus"`
+	Hostname         string `json:"hostname"`
+}
+
+// Run is one config's result.
+type Run struct {
+	Config        string      `json:"config"`
+	MPM           string      `json:"mpm"`
+	Verdict       string      `json:"verdict"`
+	Reasons       []string    `json:"reasons,omitempty"` // why it failed, one line per broken threshold
+	Connections   Connections `json:"connections"`
+	Requests      Requests    `json:"requests"`
+	LatencyMS     Latency     `json:"latency_ms"`
+	ThroughputRPS float64     `json:"throughput_rps"`
+	MeasuredS     float64     `json:"measured_s"`
+	Complete      bool        `json:"complete"`
+	Server        *Server     `json:"server,omitempty"`
+	Image         string      `json:"image,omitempty"`
+	ImageID       string      `json:"image_id,omitempty"`
+	HTTPDVersion  string      `json:"httpd_version,omitempty"`
+	HTTPDConf     string      `json:"httpd_conf,omitempty"`
+	Error         string      `json:"error,omitempty"`
+}
+
+// Connections accounts for every target connection:
+// Target == Served + PartlyServed + Starved.
+type Connections struct {
+	Target         int   `json:"target"`
+	Established    int   `json:"established"`
+	Served         int   `json:"served"`
+	PartlyServed   int   `json:"partly_served"`
+	Starved        int   `json:"starved"`
+	NeverConnected int   `json:"never_connected"` // part of starved
+	Reconnects     int64 `json:"reconnects"`
+}
+
+// Requests accounts for every request the schedule called for in the
+// measured window: Sent == OK + Dropped + InFlight.
+type Requests struct {
+	Sent       int64             `json:"sent"`
+	OK         int64             `json:"ok"`
+	Dropped    int64             `json:"dropped"`
+	InFlight   int64             `json:"in_flight"`
+	DroppedPct float64           `json:"dropped_pct"`
+	Errors     map[string]int64  `json:"errors"`
+	Samples    map[string]string `json:"error_samples,omitempty"`
+}
+
+// Latency is in milliseconds from each request's intended send time, over
+// OK responses only.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Server is what httpd itself reported through mod_status during the run.
+type Server struct {
+	StatusSamples     int    `json:"status_samples"`
+	StatusFailed      int    `json:"status_failed"` // status requests not answered in time
+	PeakBusyWorkers   int    `json:"peak_busy_workers"`
+	PeakProcesses     int    `json:"peak_processes"`
+	PeakConnsTotal    int    `json:"peak_conns_total"` // event MPM only; -1 elsewhere
+	AccessesDuringRun int64  `json:"accesses_during_run"`
+	Nofile            int    `json:"nofile"`
+	StatusLastError   string `json:"status_last_error,omitempty"`
+}
+
+func ms(us int64) float64 { return math.Round(float64(us)/10) / 100 }
+
+// FromBench turns a generator result into a Run, without a verdict.
+func FromBench(cfg scenarios.Config, r *bench.Result) Run {
+	h := r.Latency
+	run := Run{
+		Config: cfg.Name,
+		MPM:    cfg.MPM,
+		Connections: Connections{
+			Target: r.Target, Established: r.Established, Served: r.Served,
+			PartlyServed: r.PartlyServed, Starved: r.Starved,
+			NeverConnected: r.NeverConnected, Reconnects: r.Reconnects,
+		},
+		Requests: Requests{
+			Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, InFlight: r.InFlight,
+			DroppedPct: math.Round(r.DroppedPct()*1000) / 1000,
+			Errors:     r.Errors, Samples: r.ErrorSamples,
+		},
+		MeasuredS: r.Measured.Seconds(),
+		Complete:  r.Complete,
+	}
+	if h.TotalCount() > 0 {
+		run.LatencyMS = Latency{
+			P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
+			P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)),
+			Max: ms(h.Max()), Mean: ms(int64(h.Mean())),
+		}
+	}
+	if r.Measured > 0 {
+		run.ThroughputRPS = math.Round(float64(r.OK)/r.Measured.Seconds()*10) / 10
+	}
+	return run
+}
+
+// Judge sets run's verdict and reasons against th.
+func Judge(run *Run, th scenarios.Thresholds) {
+	if run.Error != "" {
+		run.Verdict = Error
+		run.Reasons = []string{run.Error}
+		return
+	}
+	var reasons []string
+	c := run.Connections
+	if c.Target > 0 {
+		servedPct := 100 * float64(c.Served) / float64(c.Target)
+		if servedPct < th.MinServedPct {
+			reasons = append(reasons, fmt.Sprintf("served %d of %d connections (%.1f%%), need %g%%: %d partly served, %d starved",
+				c.Served, c.Target, servedPct, th.MinServedPct, c.PartlyServed, c.Starved))
+		}
+	}
+	if run.Requests.Sent == 0 {
+		reasons = append(reasons, "no request was sent in the measured window")
+	} else if d := run.Requests.DroppedPct; d > th.MaxDroppedPct {
+		reasons = append(reasons, fmt.Sprintf("dropped %.3f%% of requests, limit %g%%", d, th.MaxDroppedPct))
+	}
+	if p99 := time.Duration(run.LatencyMS.P99 * float64(time.Millisecond)); p99 > th.MaxP99 {
+		reasons = append(reasons, fmt.Sprintf("p99 %s, limit %s", p99.Round(time.Millisecond), th.MaxP99))
+	}
+	if !run.Complete {
+		reasons = append(reasons, "the run was interrupted before the measured window ended")
+	}
+	run.Reasons = reasons
+	run.Verdict = Pass
+	if len(reasons) > 0 {
+		run.Verdict = Fail
+	}
+}
+
+// AllPass reports whether every run passed.
+func (f *File) AllPass() bool {
+	for _, r := range f.Runs {
+		if r.Verdict != Pass {
+			return false
+		}
+	}
+	return len(f.Runs) > 0
+}
+
+// TopErrors returns up to n error classes of run, largest first.
+func TopErrors(errs map[string]int64, n int) []string {
+	type kv struct {
+		k string
+		v int64
+	}
+	var list []kv
+	for k, v := range errs {
+		if v > 0 {
+			list = append(list, kv{k, v})
+		}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].v != list[j].v {
+			return list[i].v > list[j].v
+		}
+		return list[i].k < list[j].k
+	})
+	var out []string
+	for i := 0; i < len(list) && i < n; i++ {
+		out = append(out, fmt.Sprintf("%s %d", list[i].k, list[i].v))
+	}
+	return out
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same
+// folder and a rename, so a reader never sees half a file.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteJSON writes f to path atomically.
+func (f *File) WriteJSON(path string) error {
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	return WriteFileAtomic(path, append(data, '\n'))
+}
+
+// ReadJSON reads a result file, refusing other schemas.
+func ReadJSON(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f File
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%s: not a loadcheck result: %w", path, err)
+	}
+	if f.Schema != Schema {
+		return nil, fmt.Errorf("%s: schema %q, this loadcheck reads %q", path, f.Schema, Schema)
+	}
+	return &f, nil
+}

@@ -1,0 +1,70 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// WriteTable renders one row per config, then each failing config's reasons.
+func WriteTable(w io.Writer, f *File) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAlignment(tw.AlignRight),
+		tablewriter.WithHeaderAlignment(tw.AlignCenter),
+	)
+	t.Header("config", "target", "served", "starved", "sent", "ok", "dropped",
+		"top errors", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "req/s", "peak busy", "verdict")
+	for _, r := range f.Runs {
+		busy := "-"
+		if r.Server != nil && r.Server.PeakBusyWorkers >= 0 {
+			busy = strconv.Itoa(r.Server.PeakBusyWorkers)
+		}
+		errs := strings.Join(TopErrors(r.Requests.Errors, 2), ", ")
+		if errs == "" {
+			errs = "-"
+		}
+		verdict := strings.ToUpper(r.Verdict)
+		if r.Error != "" {
+			if err := t.Append(r.Config, "-", "-", "-", "-", "-", "-", "setup failed", "-", "-", "-", "-", "-", "-", "-", verdict); err != nil {
+				return err
+			}
+			continue
+		}
+		c, q, l := r.Connections, r.Requests, r.LatencyMS
+		row := []any{r.Config, c.Target, c.Served, c.Starved, q.Sent, q.OK,
+			fmt.Sprintf("%d (%.1f%%)", q.Dropped, q.DroppedPct), errs,
+			num(l.P50), num(l.P90), num(l.P99), num(l.P999), num(l.Max),
+			fmt.Sprintf("%.0f", r.ThroughputRPS), busy, verdict}
+		if err := t.Append(row...); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, r := range f.Runs {
+		if r.Verdict == Pass {
+			continue
+		}
+		fmt.Fprintf(w, "%s %s:\n", r.Config, strings.ToUpper(r.Verdict))
+		for _, why := range r.Reasons {
+			fmt.Fprintf(w, "  - %s\n", why)
+		}
+	}
+	return nil
+}
+
+func num(v float64) string {
+	switch {
+	case v == 0:
+		return "-"
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}

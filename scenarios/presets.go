@@ -1,0 +1,179 @@
+package scenarios
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// MPMs are the multi-processing modules loadcheck knows how to load.
+var mpms = []string{"prefork", "worker", "event"}
+
+// Directive is one httpd directive line: Name followed by Value.
+type Directive struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Config is one httpd configuration to test: an MPM and its directives.
+// The directives are written in order into the generated httpd.conf.
+type Config struct {
+	Name       string      `json:"name"`
+	MPM        string      `json:"mpm"`
+	Directives []Directive `json:"directives"`
+}
+
+// Get returns the value of directive name (case-insensitive) and whether
+// the config sets it.
+func (c Config) Get(name string) (string, bool) {
+	for _, d := range c.Directives {
+		if strings.EqualFold(d.Name, name) {
+			return d.Value, true
+		}
+	}
+	return "", false
+}
+
+// keepAlive is shared by every preset: Debian's apache2.conf defaults.
+var keepAlive = []Directive{
+	{"Timeout", "300"},
+	{"KeepAlive", "On"},
+	{"MaxKeepAliveRequests", "100"},
+	{"KeepAliveTimeout", "5"},
+}
+
+// Debian's mods-available/mpm_*.conf as shipped in bookworm.
+var stock = map[string][]Directive{
+	"prefork": {
+		{"StartServers", "5"},
+		{"MinSpareServers", "5"},
+		{"MaxSpareServers", "10"},
+		{"MaxRequestWorkers", "150"},
+		{"MaxConnectionsPerChild", "0"},
+	},
+	"worker": {
+		{"StartServers", "2"},
+		{"MinSpareThreads", "25"},
+		{"MaxSpareThreads", "75"},
+		{"ThreadLimit", "64"},
+		{"ThreadsPerChild", "25"},
+		{"MaxRequestWorkers", "150"},
+		{"MaxConnectionsPerChild", "0"},
+	},
+}
+
+// tunedThreaded is the article's values for worker and event.
+var tunedThreaded = []Directive{
+	{"ServerLimit", "250"},
+	{"StartServers", "10"},
+	{"MinSpareThreads", "75"},
+	{"MaxSpareThreads", "250"},
+	{"ThreadLimit", "64"},
+	{"ThreadsPerChild", "32"},
+	{"MaxRequestWorkers", "8000"},
+	{"MaxConnectionsPerChild", "10000"},
+}
+
+// tunedPrefork is the nearest prefork equivalent of the article: one process
+// per connection, so the process limits are at least the connection target
+// (and at least the article's 8000 workers), and every process the target
+// needs is started up front, because prefork spawns at most 32 per second.
+func tunedPrefork(target int) []Directive {
+	limit := max(target, 8000)
+	start := max(target, 10)
+	return []Directive{
+		{"ServerLimit", strconv.Itoa(limit)},
+		{"StartServers", strconv.Itoa(start)},
+		{"MinSpareServers", "75"},
+		{"MaxSpareServers", strconv.Itoa(start)},
+		{"MaxRequestWorkers", strconv.Itoa(limit)},
+		{"MaxConnectionsPerChild", "10000"},
+	}
+}
+
+// PresetNames lists the built-in configs in the order a run shows them.
+func PresetNames() []string {
+	var names []string
+	for _, variant := range []string{"stock", "tuned"} {
+		for _, m := range mpms {
+			names = append(names, m+"-"+variant)
+		}
+	}
+	return names
+}
+
+// Preset returns the built-in config name ("event-tuned", ...). target is
+// the connection target, which the tuned prefork preset sizes itself to.
+func Preset(name string, target int) (Config, error) {
+	mpm, variant, ok := strings.Cut(name, "-")
+	if !ok || !slices.Contains(mpms, mpm) || (variant != "stock" && variant != "tuned") {
+		return Config{}, fmt.Errorf("unknown config %q: choose from %s", name, strings.Join(PresetNames(), ", "))
+	}
+	var mpmDirs []Directive
+	switch {
+	case variant == "stock" && mpm == "prefork":
+		mpmDirs = stock["prefork"]
+	case variant == "stock":
+		mpmDirs = stock["worker"] // Debian ships the same values for worker and event
+	case mpm == "prefork":
+		mpmDirs = tunedPrefork(target)
+	default:
+		mpmDirs = tunedThreaded
+	}
+	dirs := append(append([]Directive{}, keepAlive...), mpmDirs...)
+	return Config{Name: name, MPM: mpm, Directives: dirs}, nil
+}
+
+// Presets resolves a list of config names, rejecting unknown and repeated
+// names.
+func Presets(names []string, target int) ([]Config, error) {
+	seen := map[string]bool{}
+	var out []Config
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if seen[n] {
+			return nil, fmt.Errorf("config %q is listed twice", n)
+		}
+		seen[n] = true
+		c, err := Preset(n, target)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no configs given: choose from %s", strings.Join(PresetNames(), ", "))
+	}
+	return out, nil
+}
+
+var directiveName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+
+// ParseOverride parses "Name=Value" (for example "MaxRequestWorkers=4000")
+// into a directive, rejecting anything that could break the generated file.
+func ParseOverride(s string) (Directive, error) {
+	name, value, ok := strings.Cut(s, "=")
+	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+	switch {
+	case !ok || value == "":
+		return Directive{}, fmt.Errorf("override %q: want Name=Value, for example MaxRequestWorkers=4000", s)
+	case !directiveName.MatchString(name):
+		return Directive{}, fmt.Errorf("override %q: %q is not a directive name (letters and digits only)", s, name)
+	case strings.ContainsAny(value, "\r\n"):
+		return Directive{}, fmt.Errorf("override %q: the value must be on one line", s)
+	}
+	return Directive{Name: name, Value: value}, nil
+}
+
+// Set replaces directive d.Name (case-insensitive) in c, or appends it.
+func (c *Config) Set(d Directive) {
+	for i := range c.Directives {
+		if strings.EqualFold(c.Directives[i].Name, d.Name) {
+			c.Directives[i].Value = d.Value
+			return
+		}
+	}
+	c.Directives = append(c.Directives, d)
+}

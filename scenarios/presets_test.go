@@ -1,0 +1,90 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPresets(t *testing.T) {
+	names := PresetNames()
+	if len(names) != 6 {
+		t.Fatalf("got %d presets %v, want 6", len(names), names)
+	}
+	tests := []struct {
+		name, directive, want string
+	}{
+		{"prefork-stock", "MaxRequestWorkers", "150"},
+		{"worker-stock", "MaxRequestWorkers", "150"},
+		{"event-stock", "ThreadsPerChild", "25"},
+		{"event-tuned", "MaxRequestWorkers", "8000"},
+		{"worker-tuned", "ServerLimit", "250"},
+		{"worker-tuned", "MaxConnectionsPerChild", "10000"},
+		{"prefork-tuned", "MaxRequestWorkers", "8000"},
+		{"prefork-tuned", "StartServers", "4000"},
+	}
+	for _, tc := range tests {
+		c, err := Preset(tc.name, 4000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := c.Get(tc.directive); got != tc.want {
+			t.Errorf("%s %s = %q, want %q", tc.name, tc.directive, got, tc.want)
+		}
+		if got, _ := c.Get("KeepAlive"); got != "On" {
+			t.Errorf("%s KeepAlive = %q, want On", tc.name, got)
+		}
+	}
+	// Tuned prefork grows with the target: process limits >= connections.
+	c, _ := Preset("prefork-tuned", 12000)
+	if got, _ := c.Get("ServerLimit"); got != "12000" {
+		t.Errorf("prefork-tuned at 12000: ServerLimit %s, want 12000", got)
+	}
+}
+
+func TestPresetErrors(t *testing.T) {
+	for _, in := range [][]string{{"apache-fast"}, {"event-stock", "event-stock"}, {}} {
+		if _, err := Presets(in, 100); err == nil {
+			t.Errorf("Presets(%v): got no error", in)
+		}
+	}
+	_, err := Preset("evnt-tuned", 100)
+	if err == nil || !strings.Contains(err.Error(), "event-tuned") {
+		t.Errorf("got %v, want an error listing the valid names", err)
+	}
+}
+
+func TestOverride(t *testing.T) {
+	c, _ := Preset("event-stock", 100)
+	d, err := ParseOverride("MaxRequestWorkers=4000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(d)
+	if got, _ := c.Get("maxrequestworkers"); got != "4000" {
+		t.Errorf("got %q, want 4000", got)
+	}
+	n := len(c.Directives)
+	c.Set(Directive{"AsyncRequestWorkerFactor", "4"})
+	if len(c.Directives) != n+1 {
+		t.Errorf("new directive not appended")
+	}
+	for _, bad := range []string{"MaxRequestWorkers", "=4", "Max Request=1", "X=1\nInclude /etc/passwd", "A="} {
+		if _, err := ParseOverride(bad); err == nil {
+			t.Errorf("ParseOverride(%q): got no error", bad)
+		}
+	}
+}
+
+func TestLoadValidate(t *testing.T) {
+	l := DefaultLoad()
+	if err := l.Validate(); err != nil {
+		t.Fatalf("default load invalid: %v", err)
+	}
+	l.Connections = -5
+	if err := l.Validate(); err == nil || !strings.Contains(err.Error(), "connections") {
+		t.Errorf("got %v, want an error naming connections", err)
+	}
+	if err := (Thresholds{MinServedPct: 120, MaxP99: 1}).Validate(); err == nil {
+		t.Error("served 120% accepted")
+	}
+}

@@ -1,0 +1,102 @@
+// Package scenarios holds what a run is asked to do: the load shape, the
+// httpd configs to compare and the thresholds that decide pass or fail, plus
+// the built-in MPM presets.
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Scenario is one complete request: which image, which configs, what load
+// and what counts as a pass.
+type Scenario struct {
+	Name       string     `json:"name"`
+	Image      string     `json:"image,omitempty"`
+	Layout     string     `json:"layout,omitempty"` // "official", "debian" or "" (detect from the image)
+	Load       Load       `json:"load"`
+	Configs    []Config   `json:"configs"`
+	Thresholds Thresholds `json:"thresholds"`
+}
+
+// Load is the shape of the traffic the generator offers to each config.
+type Load struct {
+	// Connections is the exact number of distinct keep-alive TCP connections.
+	Connections int `json:"connections"`
+	// Ramp spreads the connection opens evenly over this time.
+	Ramp time.Duration `json:"ramp_ns"`
+	// WarmUp runs after the ramp; its requests are sent but not measured.
+	WarmUp time.Duration `json:"warmup_ns"`
+	// Duration is the measured window.
+	Duration time.Duration `json:"duration_ns"`
+	// RatePerConn is requests per second on each connection.
+	RatePerConn float64 `json:"rate_per_conn"`
+	// Timeout bounds each request, counted from its intended send time.
+	Timeout time.Duration `json:"timeout_ns"`
+	// Path is the request path, for example "/".
+	Path string `json:"path"`
+}
+
+// Thresholds decide a config's verdict.
+type Thresholds struct {
+	// MinServedPct is the share of target connections that must be served.
+	MinServedPct float64 `json:"min_served_pct"`
+	// MaxDroppedPct is the largest share of sent requests that may be dropped.
+	MaxDroppedPct float64 `json:"max_dropped_pct"`
+	// MaxP99 is the largest acceptable 99th-percentile latency.
+	MaxP99 time.Duration `json:"max_p99_ns"`
+}
+
+// DefaultLoad is the load of the README's first command.
+func DefaultLoad() Load {
+	return Load{
+		Connections: 4000,
+		Ramp:        4 * time.Second,
+		WarmUp:      15 * time.Second, // tuned worker needs ~15 s on 2 cores to spawn 125 processes
+		Duration:    6 * time.Second,
+		RatePerConn: 1,
+		Timeout:     2 * time.Second,
+		Path:        "/",
+	}
+}
+
+// DefaultThresholds is the default pass: every connection served, at most
+// 0.1 % of requests dropped, p99 at most 1 s.
+func DefaultThresholds() Thresholds {
+	return Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
+}
+
+// Validate reports the first problem with the load, naming the field.
+func (l Load) Validate() error {
+	switch {
+	case l.Connections <= 0:
+		return fmt.Errorf("connections must be at least 1, got %d", l.Connections)
+	case l.Ramp < 0:
+		return fmt.Errorf("ramp must not be negative, got %s", l.Ramp)
+	case l.WarmUp < 0:
+		return fmt.Errorf("warm-up must not be negative, got %s", l.WarmUp)
+	case l.Duration <= 0:
+		return fmt.Errorf("duration must be positive, got %s", l.Duration)
+	case l.RatePerConn <= 0:
+		return fmt.Errorf("rate per connection must be positive, got %g", l.RatePerConn)
+	case l.Timeout <= 0:
+		return fmt.Errorf("timeout must be positive, got %s", l.Timeout)
+	case !strings.HasPrefix(l.Path, "/"):
+		return fmt.Errorf("path must start with /, got %q", l.Path)
+	}
+	return nil
+}
+
+// Validate reports the first problem with the thresholds, naming the field.
+func (t Thresholds) Validate() error {
+	switch {
+	case t.MinServedPct < 0 || t.MinServedPct > 100:
+		return fmt.Errorf("min served %% must be within 0..100, got %g", t.MinServedPct)
+	case t.MaxDroppedPct < 0 || t.MaxDroppedPct > 100:
+		return fmt.Errorf("max dropped %% must be within 0..100, got %g", t.MaxDroppedPct)
+	case t.MaxP99 <= 0:
+		return fmt.Errorf("max p99 must be positive, got %s", t.MaxP99)
+	}
+	return nil
+}
