@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -120,7 +121,21 @@ func (e *DockerError) Error() string {
 func (e *DockerError) Unwrap() error { return e.Err }
 
 // NewClient connects to the Docker engine the way testcontainers does.
+// When DOCKER_HOST is set, that engine must answer: testcontainers would
+// otherwise quietly fall back to the default socket.
 func NewClient(ctx context.Context) (*testcontainers.DockerClient, error) {
+	if host := os.Getenv("DOCKER_HOST"); host != "" {
+		c, err := client.New(client.FromEnv)
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err = c.Ping(pctx, client.PingOptions{})
+			cancel()
+			c.Close()
+		}
+		if err != nil {
+			return nil, &DockerError{Err: fmt.Errorf("DOCKER_HOST=%s: %w", host, err)}
+		}
+	}
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, &DockerError{Err: err}

@@ -104,14 +104,42 @@ func TestTargetMode(t *testing.T) {
 	}
 }
 
+// TestDockerUnreachable runs a separate process: testcontainers resolves
+// the Docker host once per process.
 func TestDockerUnreachable(t *testing.T) {
-	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	code, _, stderr := run(t, "run", "--configs", "event-stock", "-c", "10")
-	if code != exitSetup || !strings.Contains(stderr, "Docker engine unreachable") {
-		t.Errorf("got exit %d stderr %q, want 2 and a clear Docker message", code, stderr)
+	cmd := exec.Command(buildBinary(t), "run", "--configs", "event-stock", "-c", "10")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent/docker.sock", "TESTCONTAINERS_RYUK_DISABLED=true")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	_ = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != exitSetup || !strings.Contains(stderr.String(), "Docker engine unreachable") {
+		t.Errorf("got exit %d stderr %q, want 2 and a clear Docker message", code, stderr.String())
 	}
 }
+
+// buildBinary builds loadcheck once per test binary run.
+var buildBinary = func() func(t *testing.T) string {
+	var once sync.Once
+	var path string
+	var err error
+	var out []byte
+	return func(t *testing.T) string {
+		t.Helper()
+		once.Do(func() {
+			dir, e := os.MkdirTemp("", "loadcheck-test")
+			if e != nil {
+				err = e
+				return
+			}
+			path = filepath.Join(dir, "loadcheck")
+			out, err = exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+		})
+		if err != nil {
+			t.Fatalf("build loadcheck: %v\n%s", err, out)
+		}
+		return path
+	}
+}()
 
 func TestMissingImage(t *testing.T) {
 	dockertest.Require(t)
@@ -123,8 +151,8 @@ func TestMissingImage(t *testing.T) {
 
 func TestBadHTTPDConfig(t *testing.T) {
 	dockertest.Require(t)
-	code, _, stderr := run(t, "run", "--configs", "event-stock", "-c", "10", "--set", "MaxRequestWorkers=lots")
-	if code != exitSetup || !strings.Contains(stderr, "httpd rejected config \"event-stock\"") || !strings.Contains(stderr, "MaxRequestWorkers") {
+	code, _, stderr := run(t, "run", "--configs", "event-stock", "-c", "10", "--set", "MaxRequestWokers=400")
+	if code != exitSetup || !strings.Contains(stderr, "httpd rejected config \"event-stock\"") || !strings.Contains(stderr, "Invalid command 'MaxRequestWokers'") {
 		t.Errorf("got exit %d stderr %q, want 2 and Apache's error line", code, stderr)
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
@@ -185,10 +213,7 @@ func TestTunedWorkerPasses(t *testing.T) {
 // TestInterruptCleansUp sends SIGINT to a real loadcheck process mid-run.
 func TestInterruptCleansUp(t *testing.T) {
 	dockertest.Require(t)
-	bin := filepath.Join(t.TempDir(), "loadcheck")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	out := filepath.Join(t.TempDir(), "r.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
