@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,46 @@ func TestInspectMissingImage(t *testing.T) {
 	var miss *ImageMissingError
 	if !errors.As(err, &miss) {
 		t.Fatalf("got %v, want ImageMissingError", err)
+	}
+}
+
+// TestOfficialLayout runs the official image's layout. httpd:2.4 cannot be
+// pulled here, so the test builds a stand-in from the Debian image that puts
+// httpd and its modules where the official image has them
+// (/usr/local/apache2/bin/httpd, /usr/local/apache2/modules) and sets
+// HTTPD_PREFIX as the official image does, with no layout label.
+func TestOfficialLayout(t *testing.T) {
+	dockertest.Require(t)
+	const image = "loadcheck/official-layout:test"
+	dockerfile := "FROM " + dockertest.Image + "\n" +
+		"LABEL org.loadcheck.layout=\n" +
+		"RUN mkdir -p /usr/local/apache2/bin && cp /usr/sbin/apache2 /usr/local/apache2/bin/httpd && " +
+		"cp -r /usr/lib/apache2/modules /usr/local/apache2/modules && rm /usr/sbin/apache2 && rm -r /usr/lib/apache2/modules\n" +
+		"ENV HTTPD_PREFIX=/usr/local/apache2\n"
+	build := exec.Command("docker", "build", "-q", "-t", image, "-")
+	build.Stdin = strings.NewReader(dockerfile)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	info, err := InspectImage(ctx, image, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Layout.Name != "official" {
+		t.Fatalf("got layout %q, want official (from HTTPD_PREFIX)", info.Layout.Name)
+	}
+	cfg, _ := scenarios.Preset("event-tuned", 100)
+	srv, err := Start(ctx, Options{Image: image, Layout: info.Layout, Config: cfg, RunID: "test", Connections: 100})
+	t.Cleanup(func() { srv.Terminate() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(srv.ConfText, "/usr/local/apache2/modules/mod_mpm_event.so") {
+		t.Errorf("config does not use the official module path:\n%s", srv.ConfText)
+	}
+	st, err := FetchStatus(ctx, http.DefaultClient, srv.StatusURL)
+	if err != nil || st.ServerMPM != "event" {
+		t.Fatalf("status: %+v, %v; want the event MPM answering", st, err)
 	}
 }
