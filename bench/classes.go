@@ -47,9 +47,6 @@ func (c Class) String() string {
 	return "unknown"
 }
 
-// ClassNames lists every class name in a fixed order.
-func ClassNames() []string { return classNames[:] }
-
 // classifyConnect names the cause of a failed connect.
 func classifyConnect(err error) Class {
 	switch {

@@ -332,13 +332,15 @@ func (r *runner) summarize(res *Result) {
 	res.Sent = res.OK + res.Dropped + res.InFlight
 }
 
-// sleepUntil waits for t or ctx; it reports whether t was reached.
-func sleepUntil(ctx context.Context, t time.Time) bool {
+// sleepUntil waits for t or ctx on the caller's timer, which it reuses so
+// that a connection allocates no timer per request; it reports whether t was
+// reached.
+func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	timer := time.NewTimer(d)
+	timer.Reset(d) // Go 1.23+: Reset needs no drain
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
@@ -404,13 +406,15 @@ func (r *runner) connection(ctx context.Context, id int) {
 	}
 	defer closeConn()
 	dialer := net.Dialer{}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 
 	for k := 0; ; k++ {
 		due := openAt.Add(time.Duration(k) * interval)
 		if !due.Before(r.endAt) {
 			return
 		}
-		if !sleepUntil(ctx, due) {
+		if !sleepUntil(ctx, timer, due) {
 			return
 		}
 		measured := !due.Before(r.measureAt)

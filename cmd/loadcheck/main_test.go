@@ -107,7 +107,7 @@ func TestTargetMode(t *testing.T) {
 // TestDockerUnreachable runs a separate process: testcontainers resolves
 // the Docker host once per process.
 func TestDockerUnreachable(t *testing.T) {
-	cmd := exec.Command(buildBinary(t), "run", "--configs", "event-stock", "-c", "10")
+	cmd := exec.Command(binary, "run", "--configs", "event-stock", "-c", "10")
 	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent/docker.sock", "TESTCONTAINERS_RYUK_DISABLED=true")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -117,29 +117,25 @@ func TestDockerUnreachable(t *testing.T) {
 	}
 }
 
-// buildBinary builds loadcheck once per test binary run.
-var buildBinary = func() func(t *testing.T) string {
-	var once sync.Once
-	var path string
-	var err error
-	var out []byte
-	return func(t *testing.T) string {
-		t.Helper()
-		once.Do(func() {
-			dir, e := os.MkdirTemp("", "loadcheck-test")
-			if e != nil {
-				err = e
-				return
-			}
-			path = filepath.Join(dir, "loadcheck")
-			out, err = exec.Command("go", "build", "-o", path, ".").CombinedOutput()
-		})
-		if err != nil {
-			t.Fatalf("build loadcheck: %v\n%s", err, out)
-		}
-		return path
+// binary is loadcheck built once by TestMain, for the tests that need a
+// separate process.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "loadcheck-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
-}()
+	binary = filepath.Join(dir, "loadcheck")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build loadcheck: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 func TestMissingImage(t *testing.T) {
 	dockertest.Require(t)
@@ -213,7 +209,7 @@ func TestTunedWorkerPasses(t *testing.T) {
 // TestInterruptCleansUp sends SIGINT to a real loadcheck process mid-run.
 func TestInterruptCleansUp(t *testing.T) {
 	dockertest.Require(t)
-	bin := buildBinary(t)
+	bin := binary
 	out := filepath.Join(t.TempDir(), "r.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
