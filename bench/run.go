@@ -135,6 +135,13 @@ type runner struct {
 	endAt     time.Time
 	stats     []connStat
 	samples   chan sample
+	// scheduled counts connections whose schedule is still running; allDone
+	// closes when it reaches zero. No connection is closed before that: a
+	// connection that closed as soon as its own last request was answered
+	// would free a server slot while others are still being measured, and
+	// the server would then serve connections it had starved all along.
+	scheduled sync.WaitGroup
+	allDone   chan struct{}
 	open      atomic.Int64
 	okAll     atomic.Int64
 	failedAll atomic.Int64
@@ -248,6 +255,12 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		}()
 	}
 
+	r.allDone = make(chan struct{})
+	r.scheduled.Add(opts.Connections)
+	go func() {
+		r.scheduled.Wait()
+		close(r.allDone)
+	}()
 	var wg sync.WaitGroup
 	for i := range opts.Connections {
 		wg.Add(1)
@@ -405,6 +418,13 @@ func (r *runner) connection(ctx context.Context, id int) {
 		}
 	}
 	defer closeConn()
+	defer func() {
+		r.scheduled.Done()
+		select { // hold the connection until every schedule has ended
+		case <-r.allDone:
+		case <-ctx.Done():
+		}
+	}()
 	dialer := net.Dialer{}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

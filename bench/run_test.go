@@ -329,3 +329,42 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("got no error for an ftp:// target")
 	}
 }
+
+// TestWorkerPoolNoEndgameRotation models prefork: K workers, each serving
+// one connection until it closes and only then accepting the next. If the
+// generator closed a connection as soon as its own schedule ended, a freed
+// worker would pick up a starved connection while the window was still
+// running and make it look partly served.
+func TestWorkerPoolNoEndgameRotation(t *testing.T) {
+	const n, k = 30, 10
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{ln: ln, handle: func(net.Conn, int) string { return okResponse }}
+	var wg sync.WaitGroup
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				s.serve(c)
+			}
+		}()
+	}
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	opts := quickOpts(n)
+	opts.Timeout = 800 * time.Millisecond // longer than the slot interval
+	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Served != k || r.Starved != n-k || r.PartlyServed != 0 {
+		t.Fatalf("got served %d partly %d starved %d, want %d 0 %d", r.Served, r.PartlyServed, r.Starved, k, n-k)
+	}
+}
