@@ -43,8 +43,8 @@ func LayoutByName(name string) (Layout, error) {
 const (
 	ConfPath    = "/loadcheck/httpd.conf"
 	DocRoot     = "/loadcheck/htdocs"
+	RunDir      = "/loadcheck/run"
 	StatusPath  = "/server-status"
-	indexBody   = "ok\n"
 	readyLogMsg = "resuming normal operations"
 )
 
@@ -60,8 +60,8 @@ func Render(cfg scenarios.Config, layout Layout, listen string) string {
 	p("ServerRoot %q", layout.ServerRoot)
 	p("ServerName 127.0.0.1")
 	p("Listen %s", listen)
-	p("PidFile /tmp/loadcheck-httpd.pid")
-	p("DefaultRuntimeDir /tmp")
+	p("PidFile %s/httpd.pid", RunDir)
+	p("DefaultRuntimeDir %s", RunDir)
 	p("")
 	p("LoadModule mpm_%s_module %s/mod_mpm_%s.so", cfg.MPM, layout.ModulesDir, cfg.MPM)
 	for _, m := range []string{"unixd", "authz_core", "authz_host", "dir", "status"} {
