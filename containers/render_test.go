@@ -1,8 +1,14 @@
 package containers
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -103,4 +109,24 @@ func FuzzParseStatus(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		_, _ = ParseStatus(strings.NewReader(in)) // must not panic
 	})
+}
+
+func TestSamplerFirstReadingBeforeReturn(t *testing.T) {
+	var busy atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := busy.Add(10)
+		fmt.Fprintf(w, "127.0.0.1\nTotal Accesses: %d\nBusyWorkers: %d\nIdleWorkers: 5\n", n, n)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond)
+	if busy.Load() == 0 {
+		t.Fatal("StartSampler returned before its first reading: load could take the held worker")
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	st := s.Wait()
+	if st.Samples < 2 || st.FailedSamples != 0 || st.PeakBusy < 20 || st.AccessesAtEnd <= st.AccessesAtStart {
+		t.Errorf("got %+v, want several samples, rising peak and accesses", st)
+	}
 }

@@ -122,44 +122,67 @@ type ServerStats struct {
 	LastError       string `json:"last_error,omitempty"`
 }
 
-// Sample polls url every interval until ctx ends and returns the summary.
-// It uses one keep-alive connection, opened before the load starts, so that
-// it still gets answers when every worker is busy; that connection holds one
-// worker (prefork) or thread for itself, which the report mentions.
-func Sample(ctx context.Context, url string, interval time.Duration) ServerStats {
+// Sampler reads mod_status every interval while a run goes on.
+type Sampler struct {
+	done  chan struct{}
+	stats ServerStats
+}
+
+// StartSampler takes the first reading before it returns, so that its
+// keep-alive connection is open before any load starts; it then samples in
+// the background until ctx ends. Holding that one connection lets it get
+// answers when every worker is busy, at the price of one worker (prefork)
+// or thread, which the report mentions.
+func StartSampler(ctx context.Context, url string, interval time.Duration) *Sampler {
 	client := &http.Client{
-		Timeout: interval,
+		Timeout: 3 * interval, // a timeout closes the connection and loses the held worker
 		Transport: &http.Transport{
 			MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute,
 			DisableCompression: true,
 		},
 	}
-	defer client.CloseIdleConnections()
-	st := ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		s, err := FetchStatus(ctx, client, url)
-		if err != nil {
-			if ctx.Err() != nil {
-				return st
+	s := &Sampler{done: make(chan struct{}),
+		stats: ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1}}
+	s.sample(ctx, client, url)
+	go func() {
+		defer close(s.done)
+		defer client.CloseIdleConnections()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				s.sample(ctx, client, url)
 			}
+		}
+	}()
+	return s
+}
+
+// Wait returns the summary once ctx has ended.
+func (s *Sampler) Wait() ServerStats {
+	<-s.done
+	return s.stats
+}
+
+func (s *Sampler) sample(ctx context.Context, client *http.Client, url string) {
+	st := &s.stats
+	cur, err := FetchStatus(ctx, client, url)
+	if err != nil {
+		if ctx.Err() == nil {
 			st.FailedSamples++
 			st.LastError = err.Error()
-		} else {
-			st.Samples++
-			st.PeakBusy = max(st.PeakBusy, s.BusyWorkers)
-			st.PeakProcesses = max(st.PeakProcesses, s.Processes)
-			st.PeakConnsTotal = max(st.PeakConnsTotal, s.ConnsTotal)
-			if st.AccessesAtStart < 0 {
-				st.AccessesAtStart = s.TotalAccesses
-			}
-			st.AccessesAtEnd = s.TotalAccesses
 		}
-		select {
-		case <-ctx.Done():
-			return st
-		case <-tick.C:
-		}
+		return
 	}
+	st.Samples++
+	st.PeakBusy = max(st.PeakBusy, cur.BusyWorkers)
+	st.PeakProcesses = max(st.PeakProcesses, cur.Processes)
+	st.PeakConnsTotal = max(st.PeakConnsTotal, cur.ConnsTotal)
+	if st.AccessesAtStart < 0 {
+		st.AccessesAtStart = cur.TotalAccesses
+	}
+	st.AccessesAtEnd = cur.TotalAccesses
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -251,16 +250,10 @@ func runContainer(ctx context.Context, sc scenarios.Scenario, img containers.Ima
 	p.logf("%s %s ready at %s; opening %d connections over %s", p.config, srv.Version, srv.URL, sc.Load.Connections, sc.Load.Ramp)
 
 	sampleCtx, stopSampling := context.WithCancel(ctx)
-	var stats containers.ServerStats
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		stats = containers.Sample(sampleCtx, srv.StatusURL, time.Second)
-	}()
+	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second)
 	res, err := bench.Run(ctx, bench.Target{URL: srv.URL}, benchOptions(sc.Load, p))
 	stopSampling()
-	wg.Wait()
+	stats := sampler.Wait()
 	if err != nil {
 		return results.Run{}, err
 	}
