@@ -27,6 +27,7 @@ const (
 	ReadTimeout
 	WriteTimeout
 	QueueTimeout // the request's slot passed its timeout while its connection was still busy
+	ClientLate   // the generator itself reached the slot after its timeout: client-limited, not the server
 	HTTP4xx
 	HTTP5xx
 	BadResponse // the bytes that came back were not a valid HTTP response
@@ -36,7 +37,7 @@ const (
 
 var classNames = [numClasses]string{
 	"connect_timeout", "connect_refused", "ports_exhausted", "client_nofile",
-	"reset", "closed_by_server", "read_timeout", "write_timeout", "queue_timeout",
+	"reset", "closed_by_server", "read_timeout", "write_timeout", "queue_timeout", "client_late",
 	"http_4xx", "http_5xx", "bad_response", "unclassified",
 }
 

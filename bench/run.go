@@ -1,48 +1,83 @@
 // Package bench is loadcheck's load generator. It opens exactly the
 // requested number of keep-alive connections, sends requests on each at a
-// fixed rate, and accounts for every connection and every request.
+// fixed rate (open model) or back to back (closed loop), and accounts for
+// every connection and every request.
 //
 // A failed request is data, not an error: Run returns an error only when the
 // run cannot be set up.
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/valyala/fasthttp"
 )
 
 // Target is where the load goes.
 type Target struct {
 	// URL is an http:// URL; its path is the request path unless
-	// Options.Path is set.
-	URL string
+	// Options.Paths is set.
+	URL string `json:"url"`
+}
+
+// Header is one request header.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Options is the load shape.
 type Options struct {
-	Connections int
-	Ramp        time.Duration // connection opens are spread evenly over Ramp
-	WarmUp      time.Duration // after the ramp; sent but not measured
-	Duration    time.Duration // the measured window
-	RatePerConn float64       // requests per second on each connection
+	Connections int           `json:"connections"`
+	Ramp        time.Duration `json:"ramp_ns"` // connection opens are spread evenly over Ramp
+	// ConnectRate, when positive, opens this many connections per second
+	// instead: the ramp becomes Connections/ConnectRate.
+	ConnectRate float64       `json:"connect_rate,omitempty"`
+	WarmUp      time.Duration `json:"warmup_ns"`   // after the ramp; sent but not measured
+	Duration    time.Duration `json:"duration_ns"` // the measured window
+	// RatePerConn is requests per second on each connection (open model):
+	// request k of a connection is due at its open time + k/RatePerConn,
+	// whether or not the server kept up.
+	RatePerConn float64 `json:"rate_per_conn,omitempty"`
+	// ClosedLoop sends each connection's next request as soon as the last
+	// response arrives, like wrk. RatePerConn must then be 0.
+	ClosedLoop bool `json:"closed_loop,omitempty"`
 	// Timeout bounds each request from its intended send time: a response
 	// that has not fully arrived by then is dropped as read_timeout.
-	Timeout time.Duration
-	// Path overrides the URL's path when not empty.
-	Path string
+	Timeout time.Duration `json:"timeout_ns"`
+
+	// Request shape. Method defaults to GET. Paths, when set, are used in
+	// turn on each connection (connection i starts at path i mod len);
+	// otherwise the URL's path is used.
+	Method  string   `json:"method,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
+	Headers []Header `json:"headers,omitempty"`
+	Body    []byte   `json:"body,omitempty"`
+
+	// SourceAddrs spreads connections to a loopback target over this many
+	// source addresses (127.0.0.2 upwards), so that more connections fit
+	// than one address has ephemeral ports. 0 chooses automatically.
+	SourceAddrs int `json:"source_addrs,omitempty"`
+
+	// StartAt, when set, is the wall-clock time the run starts (shards of
+	// one run share it). Zero means now.
+	StartAt time.Time `json:"start_at,omitzero"`
+	// Shard and Shards split one run over processes: this process drives
+	// connections i with i % Shards == Shard. Zero Shards means 1.
+	Shard  int `json:"shard,omitempty"`
+	Shards int `json:"shards,omitempty"`
+
 	// Progress, when set, is called about once a second from a separate
 	// goroutine with a snapshot of the run.
-	Progress func(Progress)
+	Progress func(Progress) `json:"-"`
+
+	// dial replaces the network in benchmarks of the hot path.
+	dial func(ctx context.Context, id int) (Conn, error)
 }
 
 // Phase names where a run is.
@@ -58,17 +93,17 @@ const (
 
 // Progress is a live snapshot for progress displays.
 type Progress struct {
-	Phase    Phase
-	Elapsed  time.Duration
-	Open     int64 // connections open now
-	OK       int64 // responses so far, all phases
-	Failed   int64 // failed requests so far, all phases
-	Measured bool
+	Phase    Phase         `json:"phase"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+	Open     int64         `json:"open"`   // connections open now
+	OK       int64         `json:"ok"`     // responses so far, all phases
+	Failed   int64         `json:"failed"` // failed requests so far, all phases
+	Measured bool          `json:"measured"`
 }
 
 // Result is everything one run measured. Counts cover the measured window
 // only: requests whose intended send time fell in it, and the connections'
-// fate during it.
+// fate during it. Series covers the whole run.
 type Result struct {
 	Target         int // connections asked for
 	Established    int // connections whose connect() succeeded at least once
@@ -85,10 +120,22 @@ type Result struct {
 	ErrorSamples                map[string]string // first error message seen per class
 
 	// Latency holds the latency in microseconds of every OK response,
-	// measured from the request's intended send time.
-	Latency  *hdrhistogram.Histogram
+	// measured from the request's intended send time (corrected for
+	// coordinated omission). ServiceTime holds the same responses measured
+	// from the moment the request was really written; the two differ when
+	// requests wait behind a stalled server. In closed-loop mode they are
+	// the same.
+	Latency, ServiceTime *hdrhistogram.Histogram
+	// ConnectTime holds the duration in microseconds of every successful
+	// connect, ramp and reconnects included.
+	ConnectTime *hdrhistogram.Histogram
+	// OpenedIn is how long after the start the last connection first
+	// opened; zero when some never did.
+	OpenedIn time.Duration
+	Series   []Point       // one point per second of the whole run
 	Measured time.Duration // the measured window as it really ran
 	Complete bool          // false when the run was cancelled before the end
+	Shards   int           // processes that generated the load
 }
 
 // maxLatencyUS is the histogram's range; the timeout is clamped to it.
@@ -113,28 +160,34 @@ func (r *Result) DroppedPct() float64 {
 type connStat struct {
 	ok, failed, inFlight int64
 	errs                 [numClasses]int64
+	reconnects           int64
+	firstOpen            time.Duration // since start; 0 until connected
 	everConnected        bool
 	brokenInWindow       bool // closed, timed out or reconnected during the window
-	reconnects           int64
 }
 
-// sample is one measured outcome handed to the collector.
-type sample struct {
-	latencyUS int64
-	class     Class
-	ok        bool
-	errMsg    string // set only for the first few failures of a class
+// recorder is one lock-protected set of histograms. Connections record into
+// recorder id % len: with a few more recorders than cores the locks are
+// almost never contended, and no sample crosses a channel.
+type recorder struct {
+	mu                 sync.Mutex
+	latency, service   *hdrhistogram.Histogram
+	connect, thisSecnd *hdrhistogram.Histogram
+	_                  [64]byte // keep neighbours' locks off this cache line
 }
 
 type runner struct {
 	opts      Options
 	addr      string
-	request   []byte
+	requests  [][]byte
+	dialer    *dialer
 	start     time.Time
+	rampEnd   time.Time
 	measureAt time.Time
 	endAt     time.Time
+	ids       []int // the connection ids this process drives
 	stats     []connStat
-	samples   chan sample
+	recs      []recorder
 	// scheduled counts connections whose schedule is still running; allDone
 	// closes when it reaches zero. No connection is closed before that: a
 	// connection that closed as soon as its own last request was answered
@@ -145,9 +198,10 @@ type runner struct {
 	open      atomic.Int64
 	okAll     atomic.Int64
 	failedAll atomic.Int64
-	// sampled marks classes whose message the collector already has, so that
-	// workers send a message string only the first time.
-	sampled [numClasses]atomic.Bool
+	errsAll   [numClasses]atomic.Int64
+	samplesMu sync.Mutex
+	samples   map[string]string
+	sampled   [numClasses]atomic.Bool
 }
 
 // Validate reports the first problem with the options.
@@ -157,48 +211,35 @@ func (o Options) Validate() error {
 		return fmt.Errorf("connections must be at least 1, got %d", o.Connections)
 	case o.Ramp < 0 || o.WarmUp < 0:
 		return fmt.Errorf("ramp and warm-up must not be negative")
+	case o.ConnectRate < 0:
+		return fmt.Errorf("connect rate must not be negative, got %g", o.ConnectRate)
 	case o.Duration <= 0:
 		return fmt.Errorf("duration must be positive, got %s", o.Duration)
-	case o.RatePerConn <= 0:
-		return fmt.Errorf("rate per connection must be positive, got %g", o.RatePerConn)
+	case o.ClosedLoop && o.RatePerConn != 0:
+		return fmt.Errorf("closed loop sends as fast as responses come back; leave the rate per connection at 0 (got %g)", o.RatePerConn)
+	case !o.ClosedLoop && o.RatePerConn <= 0:
+		return fmt.Errorf("rate per connection must be positive, got %g (or use closed loop)", o.RatePerConn)
 	case o.Timeout <= 0:
 		return fmt.Errorf("timeout must be positive, got %s", o.Timeout)
+	case o.Shards < 0 || o.Shard < 0 || (o.Shard > 0 && o.Shard >= o.Shards):
+		return fmt.Errorf("shard %d of %d does not exist", o.Shard, o.Shards)
+	case o.SourceAddrs < 0 || o.SourceAddrs > 250:
+		return fmt.Errorf("source addresses must be within 0..250, got %d", o.SourceAddrs)
+	}
+	for _, p := range o.Paths {
+		if len(p) == 0 || p[0] != '/' {
+			return fmt.Errorf("path must start with /, got %q", p)
+		}
 	}
 	return nil
 }
 
-// buildRequest renders the request once with fasthttp; every send writes
-// these bytes.
-func buildRequest(t Target, path string) (addr string, raw []byte, err error) {
-	u, err := url.Parse(t.URL)
-	if err != nil {
-		return "", nil, fmt.Errorf("parse target URL %q: %w", t.URL, err)
+// ramp is the time over which connections open.
+func (o Options) ramp() time.Duration {
+	if o.ConnectRate > 0 {
+		return time.Duration(float64(o.Connections) / o.ConnectRate * float64(time.Second))
 	}
-	if u.Scheme != "http" || u.Host == "" {
-		return "", nil, fmt.Errorf("target URL %q: want http://HOST:PORT/PATH", t.URL)
-	}
-	addr = u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
-	}
-	if path == "" {
-		path = u.RequestURI()
-	}
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
-	req.Header.SetMethod(fasthttp.MethodGet)
-	req.SetRequestURI(path)
-	req.Header.SetHost(u.Host)
-	req.Header.Set("User-Agent", "loadcheck")
-	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
-	if err := req.Write(w); err != nil {
-		return "", nil, fmt.Errorf("render request: %w", err)
-	}
-	if err := w.Flush(); err != nil {
-		return "", nil, fmt.Errorf("render request: %w", err)
-	}
-	return addr, buf.Bytes(), nil
+	return o.Ramp
 }
 
 // Run drives the load described by opts against t and returns what it
@@ -208,61 +249,43 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	addr, raw, err := buildRequest(t, opts.Path)
+	if opts.Shards == 0 {
+		opts.Shards = 1
+	}
+	addr, raws, err := buildRequests(t, opts)
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{
-		opts:    opts,
-		addr:    addr,
-		request: raw,
-		stats:   make([]connStat, opts.Connections),
-		samples: make(chan sample, 4096),
+	r := &runner{opts: opts, addr: addr, requests: raws, samples: map[string]string{}}
+	if r.dialer, err = newDialer(addr, opts); err != nil {
+		return nil, err
+	}
+	for id := opts.Shard; id < opts.Connections; id += opts.Shards {
+		r.ids = append(r.ids, id)
+	}
+	r.stats = make([]connStat, len(r.ids))
+	r.recs = make([]recorder, min(len(r.ids), 2*runtime.GOMAXPROCS(0)+2))
+	for i := range r.recs {
+		r.recs[i].latency, r.recs[i].service, r.recs[i].connect = NewHistogram(), NewHistogram(), NewHistogram()
+		r.recs[i].thisSecnd = newSecondHistogram()
 	}
 	r.start = time.Now()
-	r.measureAt = r.start.Add(opts.Ramp + opts.WarmUp)
+	if !opts.StartAt.IsZero() {
+		r.start = r.start.Add(time.Until(opts.StartAt)) // keep the monotonic clock
+	}
+	r.rampEnd = r.start.Add(opts.ramp())
+	r.measureAt = r.rampEnd.Add(opts.WarmUp)
 	r.endAt = r.measureAt.Add(opts.Duration)
 
-	res := &Result{
-		Target:       opts.Connections,
-		Errors:       map[string]int64{},
-		ErrorSamples: map[string]string{},
-		Latency:      NewHistogram(),
-	}
-	collected := make(chan struct{})
-	go func() {
-		defer close(collected)
-		for s := range r.samples {
-			if s.ok {
-				_ = res.Latency.RecordValue(min(max(s.latencyUS, 1), maxLatencyUS))
-				continue
-			}
-			if s.errMsg != "" {
-				if _, ok := res.ErrorSamples[s.class.String()]; !ok {
-					res.ErrorSamples[s.class.String()] = s.errMsg
-				}
-			}
-		}
-	}()
-
-	stopProgress := make(chan struct{})
-	var progressDone sync.WaitGroup
-	if opts.Progress != nil {
-		progressDone.Add(1)
-		go func() {
-			defer progressDone.Done()
-			r.reportProgress(stopProgress)
-		}()
-	}
-
+	series := newSeriesTicker(r)
 	r.allDone = make(chan struct{})
-	r.scheduled.Add(opts.Connections)
+	r.scheduled.Add(len(r.ids))
 	go func() {
 		r.scheduled.Wait()
 		close(r.allDone)
 	}()
 	var wg sync.WaitGroup
-	for i := range opts.Connections {
+	for i := range r.ids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -270,12 +293,10 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		}()
 	}
 	wg.Wait()
-	close(r.samples)
-	<-collected
-	close(stopProgress)
-	progressDone.Wait()
+	points := series.stop()
 
-	r.summarize(res)
+	res := r.summarize()
+	res.Series = points
 	res.Complete = ctx.Err() == nil
 	end := time.Now()
 	if end.After(r.endAt) {
@@ -285,37 +306,36 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	return res, nil
 }
 
-func (r *runner) reportProgress(stop <-chan struct{}) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case now := <-tick.C:
-			p := Progress{
-				Elapsed: now.Sub(r.start),
-				Open:    r.open.Load(),
-				OK:      r.okAll.Load(),
-				Failed:  r.failedAll.Load(),
-			}
-			switch {
-			case now.Before(r.start.Add(r.opts.Ramp)):
-				p.Phase = PhaseRamp
-			case now.Before(r.measureAt):
-				p.Phase = PhaseWarmUp
-			case now.Before(r.endAt):
-				p.Phase, p.Measured = PhaseMeasure, true
-			default:
-				p.Phase = PhaseDrain
-			}
-			r.opts.Progress(p)
-		}
+// phaseAt names the phase at time now.
+func (r *runner) phaseAt(now time.Time) Phase {
+	switch {
+	case now.Before(r.rampEnd):
+		return PhaseRamp
+	case now.Before(r.measureAt):
+		return PhaseWarmUp
+	case now.Before(r.endAt):
+		return PhaseMeasure
 	}
+	return PhaseDrain
 }
 
-// summarize folds the per-connection stats into res.
-func (r *runner) summarize(res *Result) {
+// summarize folds the per-connection stats and the recorders into a Result.
+func (r *runner) summarize() *Result {
+	res := &Result{
+		Target:       len(r.ids),
+		Errors:       map[string]int64{},
+		ErrorSamples: r.samples,
+		Latency:      NewHistogram(),
+		ServiceTime:  NewHistogram(),
+		ConnectTime:  NewHistogram(),
+		Shards:       1,
+	}
+	for i := range r.recs {
+		res.Latency.Merge(r.recs[i].latency)
+		res.ServiceTime.Merge(r.recs[i].service)
+		res.ConnectTime.Merge(r.recs[i].connect)
+	}
+	allOpened := true
 	for i := range r.stats {
 		s := &r.stats[i]
 		res.OK += s.ok
@@ -329,6 +349,9 @@ func (r *runner) summarize(res *Result) {
 		}
 		if s.everConnected {
 			res.Established++
+			res.OpenedIn = max(res.OpenedIn, s.firstOpen)
+		} else {
+			allOpened = false
 		}
 		switch {
 		case s.ok == 0:
@@ -342,7 +365,11 @@ func (r *runner) summarize(res *Result) {
 			res.PartlyServed++
 		}
 	}
+	if !allOpened {
+		res.OpenedIn = 0
+	}
 	res.Sent = res.OK + res.Dropped + res.InFlight
+	return res
 }
 
 // sleepUntil waits for t or ctx on the caller's timer, which it reuses so
@@ -365,54 +392,76 @@ func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
 
 // fail accounts one failed request of connection st.
 func (r *runner) fail(ctx context.Context, st *connStat, measured bool, c Class, err error) {
-	r.failedAll.Add(1)
-	if !measured {
+	if ctx.Err() != nil {
+		if measured {
+			st.inFlight++ // cut short by cancellation, not by the server
+		}
 		return
 	}
-	if ctx.Err() != nil {
-		st.inFlight++ // cut short by cancellation, not by the server
+	r.failedAll.Add(1)
+	r.errsAll[c].Add(1)
+	if !measured {
 		return
 	}
 	st.failed++
 	st.errs[c]++
 	st.brokenInWindow = true
 	if err != nil && !r.sampled[c].Load() && r.sampled[c].CompareAndSwap(false, true) {
-		r.samples <- sample{class: c, errMsg: err.Error()}
+		r.samplesMu.Lock()
+		r.samples[c.String()] = err.Error()
+		r.samplesMu.Unlock()
 	}
 }
 
-// readResponse reads one response. It peeks first so that a reset or close
-// before the first byte keeps its own class: fasthttp reports every
-// first-byte failure as io.EOF.
-func (r *runner) readResponse(br *bufio.Reader, resp *fasthttp.Response) error {
-	if _, err := br.Peek(1); err != nil {
-		return err
+// succeed accounts one OK response.
+func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, service time.Duration) {
+	r.okAll.Add(1)
+	us := min(max(latency.Microseconds(), 1), maxLatencyUS)
+	rec.mu.Lock()
+	_ = rec.thisSecnd.RecordValue(us)
+	if measured {
+		_ = rec.latency.RecordValue(us)
+		_ = rec.service.RecordValue(min(max(service.Microseconds(), 1), maxLatencyUS))
 	}
-	return resp.Read(br)
+	rec.mu.Unlock()
+	if measured {
+		st.ok++
+	}
 }
 
-// connection runs one connection's schedule: slot k is due at
-// openAt + k/rate. Every slot whose due time falls in the measured window
-// ends as exactly one of ok, failed (with a class) or in flight.
-func (r *runner) connection(ctx context.Context, id int) {
-	st := &r.stats[id]
-	n := r.opts.Connections
-	openAt := r.start.Add(time.Duration(int64(r.opts.Ramp) * int64(id) / int64(n)))
-	interval := time.Duration(float64(time.Second) / r.opts.RatePerConn)
+// closedLoopRetry is how long a closed-loop connection waits after a failed
+// connect before it tries again, so that a dead server is not hammered and
+// the counts stay meaningful.
+const closedLoopRetry = 100 * time.Millisecond
+
+// connection runs one connection's schedule. In the open model slot k is
+// due at openAt + k/rate; in closed loop the next slot is due when the last
+// one ended. Every slot whose due time falls in the measured window ends as
+// exactly one of ok, failed (with a class) or in flight.
+func (r *runner) connection(ctx context.Context, idx int) {
+	id := r.ids[idx]
+	st := &r.stats[idx]
+	rec := &r.recs[idx%len(r.recs)]
+	openAt := r.start.Add(time.Duration(int64(r.rampEnd.Sub(r.start)) * int64(id) / int64(r.opts.Connections)))
+	var interval time.Duration
+	if !r.opts.ClosedLoop {
+		interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)
+	}
 	timeout := r.opts.Timeout
 
 	var (
-		conn      net.Conn
-		br        *bufio.Reader
-		resp      fasthttp.Response
+		conn      Conn
+		rr        responseReader
 		stopWatch func() bool
 		awaiting  bool // a response to a timed-out request is still owed
+		retryAt   time.Time
 	)
 	closeConn := func() {
 		if conn != nil {
 			stopWatch()
 			conn.Close()
 			conn = nil
+			rr.release()
 			awaiting = false
 			r.open.Add(-1)
 		}
@@ -425,16 +474,30 @@ func (r *runner) connection(ctx context.Context, id int) {
 		case <-ctx.Done():
 		}
 	}()
-	dialer := net.Dialer{}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	if !sleepUntil(ctx, timer, openAt) {
+		return
+	}
 
 	for k := 0; ; k++ {
-		due := openAt.Add(time.Duration(k) * interval)
-		if !due.Before(r.endAt) {
-			return
+		prevEnd := time.Now() // when this connection finished its previous slot
+		var due time.Time
+		if r.opts.ClosedLoop {
+			if !sleepUntil(ctx, timer, retryAt) {
+				return
+			}
+			due = time.Now()
+			if k == 0 {
+				due = openAt // a generator too busy to open on time shows as client_late
+			}
+		} else {
+			due = openAt.Add(time.Duration(k) * interval)
+			if !sleepUntil(ctx, timer, due) {
+				return
+			}
 		}
-		if !sleepUntil(ctx, timer, due) {
+		if !due.Before(r.endAt) {
 			return
 		}
 		measured := !due.Before(r.measureAt)
@@ -445,10 +508,10 @@ func (r *runner) connection(ctx context.Context, id int) {
 			// HTTP/1.1 cannot send this one before it arrives. Keep waiting,
 			// on the same connection, until this slot's own deadline.
 			_ = conn.SetReadDeadline(deadline)
-			switch err := r.readResponse(br, &resp); {
+			switch _, closing, err := rr.read(); {
 			case err == nil:
 				awaiting = false // late answer to a request already counted as dropped
-				if resp.ConnectionClose() {
+				if closing {
 					closeConn()
 				}
 			case isTimeout(err) && ctx.Err() == nil:
@@ -458,46 +521,56 @@ func (r *runner) connection(ctx context.Context, id int) {
 				awaiting = false
 				closeConn() // the connection died while we waited; reconnect below
 			}
+			prevEnd = time.Now()
 		}
 		if time.Now().After(deadline) {
-			// The connection was busy with earlier requests until past this
-			// one's timeout: it could never have been answered in time.
-			r.fail(ctx, st, measured, QueueTimeout, nil)
+			if prevEnd.After(deadline) {
+				// The connection was busy with earlier requests until past
+				// this one's timeout: it could never have been answered in time.
+				r.fail(ctx, st, measured, QueueTimeout, nil)
+			} else {
+				// Nothing held this slot up but the generator: it was too busy
+				// to reach it in time. Never the server's fault.
+				r.fail(ctx, st, measured, ClientLate, nil)
+			}
 			continue
 		}
 		if conn == nil {
-			dctx, cancel := context.WithDeadline(ctx, deadline)
-			c, err := dialer.DialContext(dctx, "tcp", r.addr)
-			cancel()
+			began := time.Now()
+			c, stop, err := r.dial(ctx, id, deadline)
 			if err != nil {
 				r.fail(ctx, st, measured, classifyConnect(err), err)
+				retryAt = time.Now().Add(closedLoopRetry)
 				continue
 			}
-			conn = c
+			connected := time.Now()
+			rec.mu.Lock()
+			_ = rec.connect.RecordValue(max(connected.Sub(began).Microseconds(), 1))
+			rec.mu.Unlock()
 			// Cancellation interrupts a blocked read or write at once.
-			stopWatch = context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+			conn, stopWatch = c, stop
 			r.open.Add(1)
 			if st.everConnected {
 				st.reconnects++
 				if measured {
 					st.brokenInWindow = true
 				}
-			}
-			st.everConnected = true
-			if br == nil {
-				br = bufio.NewReaderSize(conn, 4096)
 			} else {
-				br.Reset(conn)
+				st.everConnected = true
+				st.firstOpen = max(connected.Sub(r.start), 1)
 			}
+			rr.reset(conn)
 		}
 
+		sentAt := time.Now()
 		_ = conn.SetDeadline(deadline)
-		if _, err := conn.Write(r.request); err != nil {
+		if _, err := conn.Write(r.requests[(id+k)%len(r.requests)]); err != nil {
 			r.fail(ctx, st, measured, classifyIO(err, false), err)
 			closeConn()
 			continue
 		}
-		if err := r.readResponse(br, &resp); err != nil {
+		status, closing, err := rr.read()
+		if err != nil {
 			r.fail(ctx, st, measured, classifyIO(err, true), err)
 			if isTimeout(err) && ctx.Err() == nil {
 				// Keep the connection: a client holding N connections does not
@@ -508,20 +581,33 @@ func (r *runner) connection(ctx context.Context, id int) {
 			}
 			continue
 		}
-		latency := time.Since(due)
-		if c, bad := classifyStatus(resp.StatusCode()); bad {
-			r.fail(ctx, st, measured, c, fmt.Errorf("HTTP %d", resp.StatusCode()))
+		now := time.Now()
+		if c, bad := classifyStatus(status); bad {
+			r.fail(ctx, st, measured, c, statusError(status))
 		} else {
-			r.okAll.Add(1)
-			if measured {
-				st.ok++
-				r.samples <- sample{ok: true, latencyUS: latency.Microseconds()}
-			}
+			r.succeed(rec, st, measured, now.Sub(due), now.Sub(sentAt))
 		}
-		if resp.ConnectionClose() {
+		if closing {
 			// The server announced it is closing (keep-alive limit reached):
 			// the connection was not held.
 			closeConn()
 		}
 	}
+}
+
+type statusError int
+
+func (e statusError) Error() string { return fmt.Sprintf("HTTP %d", int(e)) }
+
+// dial opens connection id's socket, bounded by deadline, and returns it
+// with the function that stops its cancellation watch.
+func (r *runner) dial(ctx context.Context, id int, deadline time.Time) (Conn, func() bool, error) {
+	if r.opts.dial == nil {
+		return r.dialer.dial(ctx, id, deadline)
+	}
+	c, err := r.opts.dial(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) }), nil
 }

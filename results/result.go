@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -48,22 +49,30 @@ type Environment struct {
 
 // Run is one config's result.
 type Run struct {
-	Config        string      `json:"config"`
-	MPM           string      `json:"mpm"`
-	Verdict       string      `json:"verdict"`
-	Reasons       []string    `json:"reasons,omitempty"` // why it failed, one line per broken threshold
-	Connections   Connections `json:"connections"`
-	Requests      Requests    `json:"requests"`
-	LatencyMS     Latency     `json:"latency_ms"`
-	ThroughputRPS float64     `json:"throughput_rps"`
-	MeasuredS     float64     `json:"measured_s"`
-	Complete      bool        `json:"complete"`
-	Server        *Server     `json:"server,omitempty"`
-	Image         string      `json:"image,omitempty"`
-	ImageID       string      `json:"image_id,omitempty"`
-	HTTPDVersion  string      `json:"httpd_version,omitempty"`
-	HTTPDConf     string      `json:"httpd_conf,omitempty"`
-	Error         string      `json:"error,omitempty"`
+	Config      string      `json:"config"`
+	MPM         string      `json:"mpm"`
+	Verdict     string      `json:"verdict"`
+	Reasons     []string    `json:"reasons,omitempty"` // why it failed, one line per broken threshold
+	Connections Connections `json:"connections"`
+	Requests    Requests    `json:"requests"`
+	LatencyMS   Latency     `json:"latency_ms"`
+	// ServiceTimeMS is the same responses timed from when each request was
+	// really written, not when it was due: uncorrected for coordinated
+	// omission, as wrk2 labels it.
+	ServiceTimeMS Latency       `json:"service_time_ms"`
+	ConnectMS     Latency       `json:"connect_ms"`            // every successful connect
+	OpenedInS     float64       `json:"opened_in_s,omitempty"` // until the last connection first opened
+	ThroughputRPS float64       `json:"throughput_rps"`
+	Series        []bench.Point `json:"series,omitempty"` // one point per second of the whole run
+	Shards        int           `json:"generator_processes,omitempty"`
+	MeasuredS     float64       `json:"measured_s"`
+	Complete      bool          `json:"complete"`
+	Server        *Server       `json:"server,omitempty"`
+	Image         string        `json:"image,omitempty"`
+	ImageID       string        `json:"image_id,omitempty"`
+	HTTPDVersion  string        `json:"httpd_version,omitempty"`
+	HTTPDConf     string        `json:"httpd_conf,omitempty"`
+	Error         string        `json:"error,omitempty"`
 }
 
 // Connections accounts for every target connection:
@@ -134,17 +143,25 @@ func FromBench(cfg scenarios.Config, r *bench.Result) Run {
 		MeasuredS: r.Measured.Seconds(),
 		Complete:  r.Complete,
 	}
-	if h.TotalCount() > 0 {
-		run.LatencyMS = Latency{
-			P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
-			P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)),
-			Max: ms(h.Max()), Mean: ms(int64(h.Mean())),
-		}
-	}
+	run.LatencyMS, run.ServiceTimeMS, run.ConnectMS = latency(h), latency(r.ServiceTime), latency(r.ConnectTime)
+	run.OpenedInS = math.Round(r.OpenedIn.Seconds()*1000) / 1000
+	run.Series, run.Shards = r.Series, r.Shards
 	if r.Measured > 0 {
 		run.ThroughputRPS = math.Round(float64(r.OK)/r.Measured.Seconds()*10) / 10
 	}
 	return run
+}
+
+// latency summarizes a histogram in microseconds as milliseconds.
+func latency(h *hdrhistogram.Histogram) Latency {
+	if h == nil || h.TotalCount() == 0 {
+		return Latency{}
+	}
+	return Latency{
+		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
+		P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)),
+		Max: ms(h.Max()), Mean: ms(int64(h.Mean())),
+	}
 }
 
 // Judge sets run's verdict and reasons against th.

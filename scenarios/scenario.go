@@ -30,12 +30,22 @@ type Load struct {
 	WarmUp time.Duration `json:"warmup_ns"`
 	// Duration is the measured window.
 	Duration time.Duration `json:"duration_ns"`
-	// RatePerConn is requests per second on each connection.
+	// ConnectRate, when positive, opens this many connections per second
+	// and replaces Ramp.
+	ConnectRate float64 `json:"connect_rate,omitempty"`
+	// RatePerConn is requests per second on each connection (open model).
 	RatePerConn float64 `json:"rate_per_conn"`
+	// ClosedLoop sends each connection's next request as soon as the last
+	// response arrives, like wrk; RatePerConn is then 0.
+	ClosedLoop bool `json:"closed_loop,omitempty"`
 	// Timeout bounds each request, counted from its intended send time.
 	Timeout time.Duration `json:"timeout_ns"`
-	// Path is the request path, for example "/".
-	Path string `json:"path"`
+	// Request shape: Paths are used in turn; Method defaults to GET;
+	// Headers are "Name: value" lines.
+	Method  string   `json:"method,omitempty"`
+	Paths   []string `json:"paths"`
+	Headers []string `json:"headers,omitempty"`
+	Body    string   `json:"body,omitempty"`
 }
 
 // Thresholds decide a config's verdict.
@@ -57,7 +67,7 @@ func DefaultLoad() Load {
 		Duration:    6 * time.Second,
 		RatePerConn: 1,
 		Timeout:     2 * time.Second,
-		Path:        "/",
+		Paths:       []string{"/"},
 	}
 }
 
@@ -78,12 +88,26 @@ func (l Load) Validate() error {
 		return fmt.Errorf("warm-up must not be negative, got %s", l.WarmUp)
 	case l.Duration <= 0:
 		return fmt.Errorf("duration must be positive, got %s", l.Duration)
-	case l.RatePerConn <= 0:
-		return fmt.Errorf("rate per connection must be positive, got %g", l.RatePerConn)
+	case l.ConnectRate < 0:
+		return fmt.Errorf("connect rate must not be negative, got %g", l.ConnectRate)
+	case l.ClosedLoop && l.RatePerConn != 0:
+		return fmt.Errorf("closed loop sends as fast as responses come back: leave the rate per connection unset (got %g)", l.RatePerConn)
+	case !l.ClosedLoop && l.RatePerConn <= 0:
+		return fmt.Errorf("rate per connection must be positive, got %g (or choose closed loop)", l.RatePerConn)
 	case l.Timeout <= 0:
 		return fmt.Errorf("timeout must be positive, got %s", l.Timeout)
-	case !strings.HasPrefix(l.Path, "/"):
-		return fmt.Errorf("path must start with /, got %q", l.Path)
+	case len(l.Paths) == 0:
+		return fmt.Errorf("paths: give at least one request path, for example /")
+	}
+	for _, p := range l.Paths {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("path must start with /, got %q", p)
+		}
+	}
+	for _, h := range l.Headers {
+		if !strings.Contains(h, ":") {
+			return fmt.Errorf("header %q: want \"Name: value\"", h)
+		}
 	}
 	return nil
 }

@@ -13,8 +13,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
+	"github.com/loadcheck/loadcheck/bench"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
@@ -61,6 +63,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	if os.Getenv("LOADCHECK_DEBUG") == "" {
 		tclog.SetDefault(tclog.NewNoopLogger()) // testcontainers' own chatter
 	}
+	if path := os.Getenv("LOADCHECK_CPUPROFILE"); path != "" {
+		// For developers measuring the generator (bench/perf/README.md).
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
@@ -70,6 +78,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdRun(ctx, args[1:], stdout, stderr)
 	case "clean":
 		err = cmdClean(ctx, stdout)
+	case shardCommand: // started by a run that needs several generator processes
+		err = bench.ServeShard(ctx, os.Stdin, stdout)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "loadcheck %s\n", version)
 	case "help", "-h", "--help":

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
@@ -28,6 +27,9 @@ type runFlags struct {
 	target     string
 	jsonPath   string
 	quiet      bool
+	shards     int
+	noShard    bool
+	sourceAddr int
 	overrides  []scenarios.Directive
 	load       scenarios.Load
 	thresholds scenarios.Thresholds
@@ -58,9 +60,27 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	}
 	fs.DurationVar(&f.load.Ramp, "ramp", f.load.Ramp, "spread connection opens over this time")
 	fs.DurationVar(&f.load.WarmUp, "warmup", f.load.WarmUp, "unmeasured time after the ramp, for httpd to spawn workers")
-	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection")
+	fs.Float64Var(&f.load.ConnectRate, "connect-rate", 0, "open this many connections per second (replaces --ramp)")
+	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection (open model)")
+	fs.BoolVar(&f.load.ClosedLoop, "closed-loop", false, "send each connection's next request as soon as the last response arrives, like wrk (a throughput test; --rate does not apply)")
 	fs.DurationVar(&f.load.Timeout, "timeout", f.load.Timeout, "request timeout, counted from the request's intended send time")
-	fs.StringVar(&f.load.Path, "path", f.load.Path, "request path")
+	fs.StringVar(&f.load.Method, "method", "GET", "request method")
+	var paths []string
+	fs.Func("path", "request `path` (repeatable: paths are used in turn; default /)", func(v string) error {
+		paths = append(paths, v)
+		return nil
+	})
+	fs.Func("header", "request header `\"Name: value\"` (repeatable)", func(v string) error {
+		if _, err := bench.ParseHeader(v); err != nil {
+			return err
+		}
+		f.load.Headers = append(f.load.Headers, v)
+		return nil
+	})
+	fs.StringVar(&f.load.Body, "body", "", "request body")
+	fs.IntVar(&f.shards, "shards", 0, "generator processes (0: as many as the nofile limit needs)")
+	fs.BoolVar(&f.noShard, "no-shard", false, "never split the generator over processes; fail before any traffic when one process cannot hold -c")
+	fs.IntVar(&f.sourceAddr, "source-addrs", 0, "spread connections to a loopback target over this many source addresses from 127.0.0.2 (0: as many as the ephemeral ports need)")
 	fs.Float64Var(&f.thresholds.MinServedPct, "min-served-pct", f.thresholds.MinServedPct, "pass needs at least this % of connections served")
 	fs.Float64Var(&f.thresholds.MaxDroppedPct, "max-dropped-pct", f.thresholds.MaxDroppedPct, "pass allows at most this % of requests dropped")
 	fs.DurationVar(&f.thresholds.MaxP99, "max-p99", f.thresholds.MaxP99, "pass allows at most this p99 latency")
@@ -74,6 +94,17 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 		}
 		return nil, &usageError{err.Error()}
 	}
+	if len(paths) > 0 {
+		f.load.Paths = paths
+	}
+	rateSet := false
+	fs.Visit(func(fl *flag.Flag) { rateSet = rateSet || fl.Name == "rate" })
+	if f.load.ClosedLoop && !rateSet {
+		f.load.RatePerConn = 0
+	}
+	if f.noShard && f.shards > 1 {
+		return nil, &usageError{"--no-shard and --shards > 1 contradict each other"}
+	}
 	if fs.NArg() > 0 {
 		return nil, &usageError{fmt.Sprintf("unexpected argument %q; flags go before nothing else", fs.Arg(0))}
 	}
@@ -86,34 +117,13 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	return f, nil
 }
 
-// raiseNofile makes sure this process may open n sockets: it raises the
-// soft limit up to the hard limit, and explains when that is not enough.
-func raiseNofile(n int) error {
-	need := uint64(n) + 256 // listeners, status client, Docker API, files
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("read nofile limit: %w", err)
-	}
-	if lim.Cur >= need {
-		return nil
-	}
-	if lim.Max < need {
-		return &usageError{fmt.Sprintf("%d connections need %d file descriptors, but this process may open at most %d (hard nofile limit); lower -c to %d or raise the hard limit (ulimit -Hn %d as root, or LimitNOFILE in the service)",
-			n, need, lim.Max, int(lim.Max)-256, need)}
-	}
-	lim.Cur = need
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return &usageError{fmt.Sprintf("raise the nofile soft limit to %d: %v; run `ulimit -n %d` first", need, err, need)}
-	}
-	return nil
-}
-
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	f, err := parseRunFlags(args, stderr)
 	if err != nil {
 		return exitSetup, err
 	}
-	if err := raiseNofile(f.load.Connections); err != nil {
+	gen, err := newGenerator(f)
+	if err != nil {
 		return exitSetup, err
 	}
 	sc := scenarios.Scenario{Name: "cli", Load: f.load, Thresholds: f.thresholds}
@@ -158,9 +168,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		p.config = fmt.Sprintf("[%d/%d %s]", i+1, len(sc.Configs), cfg.Name)
 		var run results.Run
 		if f.target != "" {
-			run, err = runTarget(ctx, f.target, cfg, sc.Load, p)
+			run, err = runTarget(ctx, gen, f.target, cfg, sc.Load, p)
 		} else {
-			run, err = runContainer(ctx, sc, img, cfg, out.RunID, p)
+			run, err = runContainer(ctx, gen, sc, img, cfg, out.RunID, p)
 		}
 		if err != nil {
 			var cfgErr *containers.ConfigError
@@ -216,16 +226,9 @@ func chooseImage(ctx context.Context, image, layout string) (string, containers.
 	return containers.DefaultImage, info, err
 }
 
-func benchOptions(l scenarios.Load, p *progress) bench.Options {
-	return bench.Options{
-		Connections: l.Connections, Ramp: l.Ramp, WarmUp: l.WarmUp, Duration: l.Duration,
-		RatePerConn: l.RatePerConn, Timeout: l.Timeout, Path: l.Path, Progress: p.update,
-	}
-}
-
-func runTarget(ctx context.Context, url string, cfg scenarios.Config, l scenarios.Load, p *progress) (results.Run, error) {
-	p.logf("%s loading %s with %d connections", p.config, url, l.Connections)
-	res, err := bench.Run(ctx, bench.Target{URL: url}, benchOptions(l, p))
+func runTarget(ctx context.Context, gen *generator, url string, cfg scenarios.Config, l scenarios.Load, p *progress) (results.Run, error) {
+	p.logf("%s loading %s with %d connections%s", p.config, url, l.Connections, gen.describe())
+	res, err := gen.run(ctx, url, l, p)
 	if err != nil {
 		return results.Run{}, err
 	}
@@ -234,7 +237,7 @@ func runTarget(ctx context.Context, url string, cfg scenarios.Config, l scenario
 
 // runContainer starts httpd for cfg, loads it while sampling mod_status,
 // and always removes the container.
-func runContainer(ctx context.Context, sc scenarios.Scenario, img containers.ImageInfo, cfg scenarios.Config, runID string, p *progress) (results.Run, error) {
+func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, img containers.ImageInfo, cfg scenarios.Config, runID string, p *progress) (results.Run, error) {
 	p.logf("%s starting httpd (%s, %s layout)", p.config, sc.Image, img.Layout.Name)
 	srv, err := containers.Start(ctx, containers.Options{
 		Image: sc.Image, Layout: img.Layout, Config: cfg, RunID: runID, Connections: sc.Load.Connections,
@@ -247,11 +250,11 @@ func runContainer(ctx context.Context, sc scenarios.Scenario, img containers.Ima
 	if err != nil {
 		return results.Run{}, err
 	}
-	p.logf("%s %s ready at %s; opening %d connections over %s", p.config, srv.Version, srv.URL, sc.Load.Connections, sc.Load.Ramp)
+	p.logf("%s %s ready at %s; opening %d connections over %s%s", p.config, srv.Version, srv.URL, sc.Load.Connections, sc.Load.Ramp, gen.describe())
 
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second)
-	res, err := bench.Run(ctx, bench.Target{URL: srv.URL}, benchOptions(sc.Load, p))
+	res, err := gen.run(ctx, srv.URL, sc.Load, p)
 	stopSampling()
 	stats := sampler.Wait()
 	if err != nil {

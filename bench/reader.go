@@ -1,0 +1,163 @@
+package bench
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/valyala/fasthttp"
+)
+
+// responseReader reads one connection's responses. It waits for the first
+// bytes of a response without holding a buffer: the read syscall runs in
+// RawConn.Read's callback, which borrows a buffer from a pool only once the
+// socket has data. The bufio.Reader fasthttp parses from is borrowed too,
+// only while a response is being read. Thousands of connections that are
+// waiting for an answer then cost no buffer each.
+type responseReader struct {
+	conn   Conn
+	raw    syscall.RawConn // nil when conn has no file descriptor (tests)
+	readFn func(uintptr) bool
+
+	// readFd's arguments and results.
+	dst       []byte
+	borrowing bool // readFd reads into a chunk it borrows
+	n         int
+	err       error
+
+	chunk   *[]byte // borrowed, backs pending
+	pending []byte  // bytes read but not yet handed to the bufio.Reader
+	kept    *bufio.Reader
+}
+
+// readBufferSize holds a response head; fasthttp reports a larger head as
+// bad_response ("small read buffer").
+const readBufferSize = 4096
+
+var (
+	readerPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+	chunkPool    = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
+	responsePool = sync.Pool{New: func() any { return new(fasthttp.Response) }}
+)
+
+func (rr *responseReader) reset(c Conn) {
+	rr.release()
+	rr.conn, rr.raw = c, nil
+	if sc, ok := c.(syscall.Conn); ok {
+		rr.raw, _ = sc.SyscallConn()
+	}
+	if rr.readFn == nil {
+		rr.readFn = rr.readFd // one method value per connection, not per read
+	}
+}
+
+// release returns everything borrowed; the connection is closing.
+func (rr *responseReader) release() {
+	if rr.kept != nil {
+		rr.kept.Reset(nil)
+		readerPool.Put(rr.kept)
+		rr.kept = nil
+	}
+	rr.putChunk()
+}
+
+func (rr *responseReader) putChunk() {
+	if rr.chunk != nil {
+		chunkPool.Put(rr.chunk)
+		rr.chunk, rr.pending = nil, nil
+	}
+}
+
+// readFd is RawConn.Read's callback: it returns false to wait for the
+// socket to become readable.
+func (rr *responseReader) readFd(fd uintptr) bool {
+	if rr.borrowing && rr.chunk == nil {
+		rr.chunk = chunkPool.Get().(*[]byte)
+		rr.dst = *rr.chunk
+	}
+	for {
+		n, err := syscall.Read(int(fd), rr.dst)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			if rr.borrowing {
+				rr.putChunk()
+			}
+			return false
+		case err != nil:
+			rr.n, rr.err = 0, os.NewSyscallError("read", err)
+		case n == 0:
+			rr.n, rr.err = 0, io.EOF
+		default:
+			rr.n, rr.err = n, nil
+		}
+		return true
+	}
+}
+
+// Read feeds the bufio.Reader: first the pending bytes, then the socket.
+func (rr *responseReader) Read(p []byte) (int, error) {
+	if len(rr.pending) > 0 {
+		n := copy(p, rr.pending)
+		rr.pending = rr.pending[n:]
+		if len(rr.pending) == 0 {
+			rr.putChunk()
+		}
+		return n, nil
+	}
+	if rr.raw == nil {
+		return rr.conn.Read(p)
+	}
+	rr.dst, rr.borrowing = p, false
+	err := rr.raw.Read(rr.readFn)
+	rr.dst = nil
+	if err != nil {
+		return 0, err
+	}
+	return rr.n, rr.err
+}
+
+// read reads one response and returns its status code and whether the
+// server announced it will close the connection. A reset or close before
+// the first byte keeps its own class (fasthttp would report either as a
+// plain io.EOF).
+func (rr *responseReader) read() (status int, closing bool, err error) {
+	br := rr.kept
+	if br == nil {
+		if rr.raw != nil {
+			rr.borrowing = true
+			err := rr.raw.Read(rr.readFn)
+			rr.borrowing = false
+			if err == nil {
+				err = rr.err
+			}
+			if err != nil {
+				rr.putChunk()
+				return 0, false, err
+			}
+			rr.pending = (*rr.chunk)[:rr.n]
+			rr.dst = nil
+		}
+		br = readerPool.Get().(*bufio.Reader)
+		br.Reset(rr)
+	}
+	resp := responsePool.Get().(*fasthttp.Response)
+	if _, err = br.Peek(1); err == nil {
+		err = resp.Read(br)
+	}
+	status, closing = resp.StatusCode(), resp.ConnectionClose()
+	resp.Reset()
+	responsePool.Put(resp)
+	if err == nil && (br.Buffered() > 0 || len(rr.pending) > 0) {
+		rr.kept = br // more bytes than one response: keep them in order
+		return status, closing, nil
+	}
+	rr.kept = nil
+	br.Reset(nil)
+	readerPool.Put(br)
+	rr.putChunk()
+	return status, closing, err
+}

@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// buildRequests renders every request once with fasthttp, one per path;
+// each send writes one of these byte slices as it is.
+func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) {
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return "", nil, fmt.Errorf("parse target URL %q: %w", t.URL, err)
+	}
+	if u.Scheme != "http" || u.Host == "" {
+		return "", nil, fmt.Errorf("target URL %q: want http://HOST:PORT/PATH", t.URL)
+	}
+	addr = u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	paths := o.Paths
+	if len(paths) == 0 {
+		paths = []string{u.RequestURI()}
+	}
+	method := o.Method
+	if method == "" {
+		method = fasthttp.MethodGet
+	}
+	if strings.ContainsAny(method, " \r\n") {
+		return "", nil, fmt.Errorf("method %q: want one token such as GET or POST", method)
+	}
+	for _, p := range paths {
+		req := fasthttp.AcquireRequest()
+		req.Header.SetMethod(method)
+		req.SetRequestURI(p)
+		req.Header.SetHost(u.Host)
+		req.Header.Set("User-Agent", "loadcheck")
+		for _, h := range o.Headers {
+			if h.Name == "" || strings.ContainsAny(h.Name+h.Value, "\r\n") || strings.ContainsAny(h.Name, " :") {
+				fasthttp.ReleaseRequest(req)
+				return "", nil, fmt.Errorf("header %q: want \"Name: value\" on one line", h.Name+": "+h.Value)
+			}
+			if strings.EqualFold(h.Name, "Host") {
+				req.Header.SetHost(h.Value)
+				continue
+			}
+			req.Header.Add(h.Name, h.Value)
+		}
+		if len(o.Body) > 0 {
+			req.SetBody(o.Body)
+		}
+		var buf bytes.Buffer
+		w := bufio.NewWriter(&buf)
+		err := req.Write(w)
+		fasthttp.ReleaseRequest(req)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("render request for %s: %w", p, err)
+		}
+		raws = append(raws, buf.Bytes())
+	}
+	return addr, raws, nil
+}
+
+// ParseHeader parses "Name: value" as curl's -H does.
+func ParseHeader(s string) (Header, error) {
+	name, value, ok := strings.Cut(s, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.ContainsAny(name, " \t") {
+		return Header{}, fmt.Errorf("header %q: want \"Name: value\"", s)
+	}
+	return Header{Name: name, Value: strings.TrimSpace(value)}, nil
+}

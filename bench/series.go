@@ -1,0 +1,107 @@
+package bench
+
+import (
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Point is one second of a run, counted by completion time over all phases.
+type Point struct {
+	// T is the end of the second, in seconds since the run started; the
+	// last point may cover less than a second.
+	T      float64          `json:"t"`
+	Phase  Phase            `json:"phase"`
+	Open   int64            `json:"open"` // connections open at T
+	OK     int64            `json:"ok"`   // responses that arrived in the second
+	Errors map[string]int64 `json:"errors,omitempty"`
+	// P99US is the 99th percentile of the second's OK latencies, from the
+	// intended send time; 0 when none arrived.
+	P99US int64 `json:"p99_us"`
+
+	latency *hdrhistogram.Histogram // for merging shards
+}
+
+// newSecondHistogram holds one second's latencies: 2 significant figures
+// are plenty for a plotted p99 and keep a run's series small.
+func newSecondHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, maxLatencyUS, 2)
+}
+
+type seriesTicker struct {
+	r      *runner
+	done   chan struct{}
+	wg     sync.WaitGroup
+	points []Point
+	lastOK int64
+	lastEr [numClasses]int64
+}
+
+// newSeriesTicker samples r once a second until stop, and feeds the
+// Progress callback.
+func newSeriesTicker(r *runner) *seriesTicker {
+	s := &seriesTicker{r: r, done: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		timer := time.NewTimer(time.Until(r.start.Add(time.Second)))
+		defer timer.Stop()
+		for n := 2; ; n++ {
+			select {
+			case <-s.done:
+				return
+			case <-timer.C:
+				s.point(time.Now())
+				timer.Reset(time.Until(r.start.Add(time.Duration(n) * time.Second)))
+			}
+		}
+	}()
+	return s
+}
+
+func (s *seriesTicker) point(now time.Time) {
+	r := s.r
+	elapsed := now.Sub(r.start)
+	if elapsed <= 0 {
+		return // a shard waiting for the common start
+	}
+	p := Point{T: elapsed.Seconds(), Phase: r.phaseAt(now), Open: r.open.Load(), latency: newSecondHistogram()}
+	for i := range r.recs {
+		rec := &r.recs[i]
+		rec.mu.Lock()
+		p.latency.Merge(rec.thisSecnd)
+		rec.thisSecnd.Reset()
+		rec.mu.Unlock()
+	}
+	if p.latency.TotalCount() > 0 {
+		p.P99US = p.latency.ValueAtQuantile(99)
+	}
+	ok := r.okAll.Load()
+	p.OK, s.lastOK = ok-s.lastOK, ok
+	for c := range numClasses {
+		n := r.errsAll[c].Load()
+		if d := n - s.lastEr[c]; d > 0 {
+			if p.Errors == nil {
+				p.Errors = map[string]int64{}
+			}
+			p.Errors[c.String()] = d
+		}
+		s.lastEr[c] = n
+	}
+	s.points = append(s.points, p)
+	if r.opts.Progress != nil {
+		r.opts.Progress(Progress{
+			Phase: p.Phase, Elapsed: elapsed, Open: p.Open, OK: ok, Failed: r.failedAll.Load(),
+			Measured: p.Phase == PhaseMeasure,
+		})
+	}
+}
+
+// stop ends the ticker, adds the last partial second and returns the series.
+func (s *seriesTicker) stop() []Point {
+	close(s.done)
+	s.wg.Wait()
+	s.point(time.Now())
+	return s.points
+}

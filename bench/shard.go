@@ -1,0 +1,397 @@
+package bench
+
+// One run can be split over several processes ("shards"), each under the
+// per-process file-descriptor limit: shard j of S drives connections
+// j, j+S, j+2S, … of the same global schedule, from a common wall-clock
+// start. Each shard prints JSON lines on stdout (ShardLine, schema
+// ShardSchema): progress about once a second, then one final result whose
+// histograms are HdrHistogram's compressed V2 encoding, so that the parent
+// merges them without loss. The same format can later carry shards from
+// other machines.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// ShardSchema versions the shard request and line formats.
+const ShardSchema = "loadcheck.shard/v1"
+
+// ShardRequest is what a shard process reads on stdin.
+type ShardRequest struct {
+	Schema  string  `json:"schema"`
+	Target  Target  `json:"target"`
+	Options Options `json:"options"`
+}
+
+// ShardLine is one line a shard process writes on stdout.
+type ShardLine struct {
+	Schema   string       `json:"schema"`
+	Shard    int          `json:"shard"`
+	Progress *Progress    `json:"progress,omitempty"`
+	Result   *ShardResult `json:"result,omitempty"`
+	Error    string       `json:"error,omitempty"`
+}
+
+// ShardResult is a Result in transferable form.
+type ShardResult struct {
+	Target         int               `json:"target"`
+	Established    int               `json:"established"`
+	Served         int               `json:"served"`
+	PartlyServed   int               `json:"partly_served"`
+	Starved        int               `json:"starved"`
+	NeverConnected int               `json:"never_connected"`
+	Reconnects     int64             `json:"reconnects"`
+	Sent           int64             `json:"sent"`
+	OK             int64             `json:"ok"`
+	Dropped        int64             `json:"dropped"`
+	InFlight       int64             `json:"in_flight"`
+	Errors         map[string]int64  `json:"errors"`
+	ErrorSamples   map[string]string `json:"error_samples"`
+	Latency        []byte            `json:"latency_hdr"` // EncodeV2
+	ServiceTime    []byte            `json:"service_time_hdr"`
+	ConnectTime    []byte            `json:"connect_time_hdr"`
+	OpenedInNS     int64             `json:"opened_in_ns"`
+	Series         []shardPoint      `json:"series"`
+	MeasuredNS     int64             `json:"measured_ns"`
+	Complete       bool              `json:"complete"`
+}
+
+type shardPoint struct {
+	Point
+	Latency []byte `json:"latency_hdr,omitempty"`
+}
+
+// ToShard encodes r for transfer.
+func (r *Result) ToShard() (*ShardResult, error) {
+	s := &ShardResult{
+		Target: r.Target, Established: r.Established, Served: r.Served, PartlyServed: r.PartlyServed,
+		Starved: r.Starved, NeverConnected: r.NeverConnected, Reconnects: r.Reconnects,
+		Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, InFlight: r.InFlight,
+		Errors: r.Errors, ErrorSamples: r.ErrorSamples, OpenedInNS: int64(r.OpenedIn),
+		MeasuredNS: int64(r.Measured), Complete: r.Complete,
+	}
+	var err error
+	enc := func(h *hdrhistogram.Histogram) []byte {
+		if h == nil || err != nil {
+			return nil
+		}
+		var b []byte
+		b, err = h.EncodeV2()
+		return b
+	}
+	s.Latency, s.ServiceTime, s.ConnectTime = enc(r.Latency), enc(r.ServiceTime), enc(r.ConnectTime)
+	for _, p := range r.Series {
+		s.Series = append(s.Series, shardPoint{Point: p, Latency: enc(p.latency)})
+	}
+	return s, err
+}
+
+// FromShard decodes a transferred result.
+func (s *ShardResult) FromShard() (*Result, error) {
+	r := &Result{
+		Target: s.Target, Established: s.Established, Served: s.Served, PartlyServed: s.PartlyServed,
+		Starved: s.Starved, NeverConnected: s.NeverConnected, Reconnects: s.Reconnects,
+		Sent: s.Sent, OK: s.OK, Dropped: s.Dropped, InFlight: s.InFlight,
+		Errors: s.Errors, ErrorSamples: s.ErrorSamples, OpenedIn: time.Duration(s.OpenedInNS),
+		Measured: time.Duration(s.MeasuredNS), Complete: s.Complete, Shards: 1,
+	}
+	var err error
+	dec := func(b []byte, empty func() *hdrhistogram.Histogram) *hdrhistogram.Histogram {
+		if len(b) == 0 || err != nil {
+			return empty()
+		}
+		var h *hdrhistogram.Histogram
+		if h, err = hdrhistogram.Decode(b); err != nil {
+			err = fmt.Errorf("decode histogram: %w", err)
+		}
+		return h
+	}
+	r.Latency, r.ServiceTime, r.ConnectTime = dec(s.Latency, NewHistogram), dec(s.ServiceTime, NewHistogram), dec(s.ConnectTime, NewHistogram)
+	for _, p := range s.Series {
+		pt := p.Point
+		pt.latency = dec(p.Latency, newSecondHistogram)
+		r.Series = append(r.Series, pt)
+	}
+	if r.Errors == nil {
+		r.Errors = map[string]int64{}
+	}
+	if r.ErrorSamples == nil {
+		r.ErrorSamples = map[string]string{}
+	}
+	return r, err
+}
+
+// Merge adds shard results of one run into one: counters add, histograms
+// add without loss, and series points of the same second add.
+func Merge(parts ...*Result) *Result {
+	out := &Result{
+		Errors: map[string]int64{}, ErrorSamples: map[string]string{},
+		Latency: NewHistogram(), ServiceTime: NewHistogram(), ConnectTime: NewHistogram(),
+		Complete: len(parts) > 0, OpenedIn: 0,
+	}
+	allOpened := true
+	for _, r := range parts {
+		out.Target += r.Target
+		out.Established += r.Established
+		out.Served += r.Served
+		out.PartlyServed += r.PartlyServed
+		out.Starved += r.Starved
+		out.NeverConnected += r.NeverConnected
+		out.Reconnects += r.Reconnects
+		out.Sent += r.Sent
+		out.OK += r.OK
+		out.Dropped += r.Dropped
+		out.InFlight += r.InFlight
+		for k, v := range r.Errors {
+			out.Errors[k] += v
+		}
+		for k, v := range r.ErrorSamples {
+			if _, ok := out.ErrorSamples[k]; !ok {
+				out.ErrorSamples[k] = v
+			}
+		}
+		out.Latency.Merge(r.Latency)
+		out.ServiceTime.Merge(r.ServiceTime)
+		out.ConnectTime.Merge(r.ConnectTime)
+		if r.OpenedIn == 0 {
+			allOpened = false
+		}
+		out.OpenedIn = max(out.OpenedIn, r.OpenedIn)
+		out.Measured = max(out.Measured, r.Measured)
+		out.Complete = out.Complete && r.Complete
+		out.Shards += max(r.Shards, 1)
+		out.Series = mergeSeries(out.Series, r.Series)
+	}
+	if !allOpened {
+		out.OpenedIn = 0
+	}
+	return out
+}
+
+// mergeSeries adds b's points into a, matching the n-th second of each:
+// shards share one start time.
+func mergeSeries(a, b []Point) []Point {
+	for i, p := range b {
+		if i >= len(a) {
+			q := p
+			q.Errors = nil
+			q.OK, q.Open = 0, 0
+			q.latency = newSecondHistogram()
+			a = append(a, q)
+		}
+		q := &a[i]
+		q.T = max(q.T, p.T)
+		q.Open += p.Open
+		q.OK += p.OK
+		for k, v := range p.Errors {
+			if q.Errors == nil {
+				q.Errors = map[string]int64{}
+			}
+			q.Errors[k] += v
+		}
+		if p.latency != nil {
+			q.latency.Merge(p.latency)
+		}
+		q.P99US = 0
+		if q.latency.TotalCount() > 0 {
+			q.P99US = q.latency.ValueAtQuantile(99)
+		}
+	}
+	return a
+}
+
+// ServeShard is the body of a shard process: it reads a ShardRequest from
+// in, runs it, and writes progress lines and the final result line to out.
+func ServeShard(ctx context.Context, in io.Reader, out io.Writer) error {
+	var req ShardRequest
+	dec := json.NewDecoder(in)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return fmt.Errorf("read shard request: %w", err)
+	}
+	if req.Schema != ShardSchema {
+		return fmt.Errorf("shard request has schema %q, this loadcheck speaks %q", req.Schema, ShardSchema)
+	}
+	var mu sync.Mutex
+	enc := json.NewEncoder(out)
+	write := func(l ShardLine) error {
+		mu.Lock()
+		defer mu.Unlock()
+		l.Schema, l.Shard = ShardSchema, req.Options.Shard
+		return enc.Encode(l)
+	}
+	if err := RaiseNofile(len(shardIDs(req.Options))); err != nil {
+		_ = write(ShardLine{Error: err.Error()})
+		return err
+	}
+	req.Options.Progress = func(p Progress) { _ = write(ShardLine{Progress: &p}) }
+	res, err := Run(ctx, req.Target, req.Options)
+	if err == nil {
+		var sr *ShardResult
+		if sr, err = res.ToShard(); err == nil {
+			return write(ShardLine{Result: sr})
+		}
+	}
+	_ = write(ShardLine{Error: err.Error()})
+	return err
+}
+
+func shardIDs(o Options) []int {
+	var ids []int
+	s := max(o.Shards, 1)
+	for id := o.Shard; id < o.Connections; id += s {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// RunShards runs one load over shards processes and merges their results.
+// command returns an unstarted command that runs ServeShard; RunShards sets
+// its stdin and stdout. Cancelling ctx interrupts the shards, which then
+// report what they measured.
+func RunShards(ctx context.Context, t Target, opts Options, shards int, command func(ctx context.Context) *exec.Cmd) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if shards < 1 || shards > opts.Connections {
+		return nil, fmt.Errorf("shards must be within 1..%d, got %d", opts.Connections, shards)
+	}
+	addr, _, err := buildRequests(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Decide the source addresses once for the whole run: each shard alone
+	// might think it needs fewer.
+	d, err := newDialer(addr, opts)
+	if err != nil {
+		return nil, err
+	}
+	opts.SourceAddrs = max(len(d.sources), 1)
+	opts.Shards = shards
+	if opts.StartAt.IsZero() {
+		opts.StartAt = time.Now().Add(time.Second) // time for the processes to start
+	}
+	progress := opts.Progress
+	opts.Progress = nil
+
+	type shardState struct {
+		cmd    *exec.Cmd
+		stderr bytes.Buffer
+		last   Progress
+		result *Result
+		err    error
+	}
+	states := make([]*shardState, shards)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for j := range shards {
+		st := &shardState{}
+		states[j] = st
+		o := opts
+		o.Shard = j
+		in, err := json.Marshal(ShardRequest{Schema: ShardSchema, Target: t, Options: o})
+		if err != nil {
+			return nil, err
+		}
+		st.cmd = command(ctx)
+		st.cmd.Stdin = bytes.NewReader(in)
+		st.cmd.Stderr = &st.stderr
+		st.cmd.Cancel = func() error { return st.cmd.Process.Signal(os.Interrupt) }
+		st.cmd.WaitDelay = opts.Timeout + 10*time.Second
+		stdout, err := st.cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		if err := st.cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start shard %d: %w", j, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc := bufio.NewScanner(stdout)
+			sc.Buffer(make([]byte, 1<<20), 256<<20)
+			for sc.Scan() {
+				var l ShardLine
+				if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Schema != ShardSchema {
+					st.err = fmt.Errorf("shard %d wrote %.80q, not a %s line", j, sc.Text(), ShardSchema)
+					continue
+				}
+				switch {
+				case l.Progress != nil:
+					mu.Lock()
+					st.last = *l.Progress
+					mu.Unlock()
+				case l.Result != nil:
+					st.result, st.err = l.Result.FromShard()
+				case l.Error != "":
+					st.err = fmt.Errorf("shard %d: %s", j, l.Error)
+				}
+			}
+			if err := st.cmd.Wait(); err != nil && st.result == nil && st.err == nil {
+				st.err = fmt.Errorf("shard %d: %v: %s", j, err, bytes.TrimSpace(st.stderr.Bytes()))
+			}
+		}()
+	}
+
+	stop := make(chan struct{})
+	var tick sync.WaitGroup
+	if progress != nil {
+		tick.Add(1)
+		go func() {
+			defer tick.Done()
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					var sum Progress
+					mu.Lock()
+					for _, st := range states {
+						sum.Phase, sum.Elapsed, sum.Measured = st.last.Phase, max(sum.Elapsed, st.last.Elapsed), st.last.Measured
+						sum.Open += st.last.Open
+						sum.OK += st.last.OK
+						sum.Failed += st.last.Failed
+					}
+					mu.Unlock()
+					if sum.Phase != "" {
+						progress(sum)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	tick.Wait()
+
+	var parts []*Result
+	var errs []error
+	for _, st := range states {
+		if st.result == nil {
+			if st.err == nil {
+				st.err = errors.New("a shard ended without a result")
+			}
+			errs = append(errs, st.err)
+			continue
+		}
+		parts = append(parts, st.result)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return Merge(parts...), nil
+}
