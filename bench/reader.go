@@ -30,6 +30,7 @@ type responseReader struct {
 	chunk   *[]byte // borrowed, backs pending
 	pending []byte  // bytes read but not yet handed to the bufio.Reader
 	kept    *bufio.Reader
+	started bool // the last read got at least one byte of its response
 }
 
 // readBufferSize holds a response head; fasthttp reports a larger head as
@@ -125,6 +126,7 @@ func (rr *responseReader) Read(p []byte) (int, error) {
 // the first byte keeps its own class (fasthttp would report either as a
 // plain io.EOF).
 func (rr *responseReader) read() (status int, closing bool, err error) {
+	rr.started = false
 	br := rr.kept
 	if br == nil {
 		if rr.raw != nil {
@@ -146,6 +148,7 @@ func (rr *responseReader) read() (status int, closing bool, err error) {
 	}
 	resp := responsePool.Get().(*fasthttp.Response)
 	if _, err = br.Peek(1); err == nil {
+		rr.started = true
 		err = resp.Read(br)
 	}
 	status, closing = resp.StatusCode(), resp.ConnectionClose()

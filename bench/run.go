@@ -76,8 +76,10 @@ type Options struct {
 	// goroutine with a snapshot of the run.
 	Progress func(Progress) `json:"-"`
 
-	// dial replaces the network in benchmarks of the hot path.
-	dial func(ctx context.Context, id int) (Conn, error)
+	// dial replaces the network, and maxSlots ends each connection after
+	// that many slots, in benchmarks of the hot path.
+	dial     func(ctx context.Context, id int) (Conn, error)
+	maxSlots int
 }
 
 // Phase names where a run is.
@@ -123,8 +125,8 @@ type Result struct {
 	// measured from the request's intended send time (corrected for
 	// coordinated omission). ServiceTime holds the same responses measured
 	// from the moment the request was really written; the two differ when
-	// requests wait behind a stalled server. In closed-loop mode they are
-	// the same.
+	// requests wait behind a stalled server. In closed-loop mode they
+	// differ only by the microseconds between a slot's start and its write.
 	Latency, ServiceTime *hdrhistogram.Histogram
 	// ConnectTime holds the duration in microseconds of every successful
 	// connect, ramp and reconnects included.
@@ -454,6 +456,7 @@ func (r *runner) connection(ctx context.Context, idx int) {
 		rr        responseReader
 		stopWatch func() bool
 		awaiting  bool // a response to a timed-out request is still owed
+		answered  int  // responses read on this socket
 		retryAt   time.Time
 	)
 	closeConn := func() {
@@ -497,7 +500,7 @@ func (r *runner) connection(ctx context.Context, idx int) {
 				return
 			}
 		}
-		if !due.Before(r.endAt) {
+		if !due.Before(r.endAt) || (r.opts.maxSlots > 0 && k >= r.opts.maxSlots) {
 			return
 		}
 		measured := !due.Before(r.measureAt)
@@ -560,6 +563,7 @@ func (r *runner) connection(ctx context.Context, idx int) {
 				st.firstOpen = max(connected.Sub(r.start), 1)
 			}
 			rr.reset(conn)
+			answered = 0
 		}
 
 		sentAt := time.Now()
@@ -571,7 +575,15 @@ func (r *runner) connection(ctx context.Context, idx int) {
 		}
 		status, closing, err := rr.read()
 		if err != nil {
-			r.fail(ctx, st, measured, classifyIO(err, true), err)
+			c := classifyIO(err, true)
+			if (c == Reset || c == ClosedByServer) && answered > 0 && !rr.started {
+				// A kept-alive connection the server had already closed: our
+				// request met its FIN (EOF) or, if the close got there first,
+				// its RST. Either way the server closed an idle connection;
+				// the class must not depend on that race.
+				c = ClosedByServer
+			}
+			r.fail(ctx, st, measured, c, err)
 			if isTimeout(err) && ctx.Err() == nil {
 				// Keep the connection: a client holding N connections does not
 				// churn them, and a server that queued this one may still answer.
@@ -581,6 +593,7 @@ func (r *runner) connection(ctx context.Context, idx int) {
 			}
 			continue
 		}
+		answered++
 		now := time.Now()
 		if c, bad := classifyStatus(status); bad {
 			r.fail(ctx, st, measured, c, statusError(status))

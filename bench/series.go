@@ -12,7 +12,7 @@ type Point struct {
 	// T is the end of the second, in seconds since the run started; the
 	// last point may cover less than a second.
 	T      float64          `json:"t"`
-	Phase  Phase            `json:"phase"`
+	Phase  Phase            `json:"phase"` // the phase the second began in
 	Open   int64            `json:"open"` // connections open at T
 	OK     int64            `json:"ok"`   // responses that arrived in the second
 	Errors map[string]int64 `json:"errors,omitempty"`
@@ -66,7 +66,11 @@ func (s *seriesTicker) point(now time.Time) {
 	if elapsed <= 0 {
 		return // a shard waiting for the common start
 	}
-	p := Point{T: elapsed.Seconds(), Phase: r.phaseAt(now), Open: r.open.Load(), latency: newSecondHistogram()}
+	from := r.start
+	if n := len(s.points); n > 0 {
+		from = from.Add(time.Duration(s.points[n-1].T * float64(time.Second)))
+	}
+	p := Point{T: elapsed.Seconds(), Phase: r.phaseAt(from), Open: r.open.Load(), latency: newSecondHistogram()}
 	for i := range r.recs {
 		rec := &r.recs[i]
 		rec.mu.Lock()
@@ -92,8 +96,8 @@ func (s *seriesTicker) point(now time.Time) {
 	s.points = append(s.points, p)
 	if r.opts.Progress != nil {
 		r.opts.Progress(Progress{
-			Phase: p.Phase, Elapsed: elapsed, Open: p.Open, OK: ok, Failed: r.failedAll.Load(),
-			Measured: p.Phase == PhaseMeasure,
+			Phase: r.phaseAt(now), Elapsed: elapsed, Open: p.Open, OK: ok, Failed: r.failedAll.Load(),
+			Measured: r.phaseAt(now) == PhaseMeasure,
 		})
 	}
 }

@@ -164,6 +164,14 @@ func latency(h *hdrhistogram.Histogram) Latency {
 	}
 }
 
+// clientHints explain the error classes that are the generator's own
+// limits, never the server's.
+var clientHints = []struct{ class, hint string }{
+	{"ports_exhausted", "the client ran out of ephemeral ports (EADDRNOTAVAIL); loadcheck spreads loopback targets over source addresses by itself, so raise --source-addrs, or widen net.ipv4.ip_local_port_range"},
+	{"client_nofile", "the client ran out of file descriptors (EMFILE); let loadcheck shard (drop --no-shard) or raise the nofile limit"},
+	{"client_late", "the generator reached these requests after their timeout; give it more CPU (taskset it away from the server), use fewer connections, or a lower rate"},
+}
+
 // Judge sets run's verdict and reasons against th.
 func Judge(run *Run, th scenarios.Thresholds) {
 	if run.Error != "" {
@@ -190,6 +198,11 @@ func Judge(run *Run, th scenarios.Thresholds) {
 	}
 	if !run.Complete {
 		reasons = append(reasons, "the run was interrupted before the measured window ended")
+	}
+	for _, h := range clientHints {
+		if n := run.Requests.Errors[h.class]; n > 0 {
+			reasons = append(reasons, fmt.Sprintf("client-limited: %d %s; %s", n, h.class, h.hint))
+		}
 	}
 	run.Reasons = reasons
 	run.Verdict = Pass

@@ -91,3 +91,13 @@ func TestTableAndJSONRoundTrip(t *testing.T) {
 		t.Errorf("got %v, want an unknown-schema error", err)
 	}
 }
+
+func TestJudgeClientHints(t *testing.T) {
+	run := Run{Connections: Connections{Target: 10, Served: 10}, Complete: true,
+		Requests: Requests{Sent: 100, OK: 100, Errors: map[string]int64{"client_late": 3, "ports_exhausted": 2}}}
+	Judge(&run, scenarios.DefaultThresholds())
+	joined := strings.Join(run.Reasons, "\n")
+	if run.Verdict != Fail || !strings.Contains(joined, "client-limited: 3 client_late") || !strings.Contains(joined, "--source-addrs") {
+		t.Errorf("verdict %s reasons %q, want client-limited hints", run.Verdict, run.Reasons)
+	}
+}

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestMain lets this test binary act as a shard process, as loadcheck's
+// hidden shard command does.
+func TestMain(m *testing.M) {
+	if os.Getenv("LOADCHECK_TEST_SHARD") == "1" {
+		if err := ServeShard(context.Background(), os.Stdin, os.Stdout); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func shardCommand(ctx context.Context) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "LOADCHECK_TEST_SHARD=1")
+	return cmd
+}
+
+// TestRunShards splits one run over three processes and checks that the
+// merge accounts for every connection and request exactly once.
+func TestRunShards(t *testing.T) {
+	url := startServer(t, &server{handle: func(_ net.Conn, nth int) string {
+		if nth%4 == 0 {
+			return "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"
+		}
+		return okResponse
+	}})
+	opts := quickOpts(10)
+	var progressed int
+	opts.Progress = func(Progress) { progressed++ }
+	r, err := RunShards(context.Background(), Target{URL: url}, opts, 3, shardCommand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Shards != 3 || r.Target != 10 || r.Established != 10 {
+		t.Fatalf("shards %d target %d established %d, want 3 10 10", r.Shards, r.Target, r.Established)
+	}
+	// 10 connections x 10/s x 1 s: measured slots 2..11 are requests
+	// 3..12 of each connection, and 4, 8 and 12 are 500s. The same as one
+	// process counts.
+	if r.Sent != 100 || r.Errors["http_5xx"] != 30 || r.OK != 70 {
+		t.Errorf("sent %d ok %d errors %v, want 100, 70 and 30 http_5xx", r.Sent, r.OK, r.Errors)
+	}
+	if r.ServiceTime.TotalCount() != r.OK || r.ConnectTime.TotalCount() != 10 {
+		t.Errorf("service-time count %d, connect-time count %d; want %d and 10", r.ServiceTime.TotalCount(), r.ConnectTime.TotalCount(), r.OK)
+	}
+	var seriesOK int64
+	for _, p := range r.Series {
+		seriesOK += p.OK
+	}
+	if seriesOK < r.OK || len(r.Series) < 2 {
+		t.Errorf("merged series: %d points with %d ok, want at least the %d measured", len(r.Series), seriesOK, r.OK)
+	}
+	if progressed == 0 {
+		t.Error("no progress reported")
+	}
+}
+
+// TestShardBadRequest: a shard refuses a request it does not understand.
+func TestShardBadRequest(t *testing.T) {
+	for _, in := range []string{`{"schema":"loadcheck.shard/v0"}`, `{"schema":"loadcheck.shard/v1","bogus":1}`, `not json`} {
+		var out bytes.Buffer
+		if err := ServeShard(context.Background(), bytes.NewBufferString(in), &out); err == nil {
+			t.Errorf("ServeShard(%s) succeeded", in)
+		}
+	}
+}
+
+// TestMergeLossless: merging shard results equals recording everything in
+// one histogram, through the transfer encoding.
+func TestMergeLossless(t *testing.T) {
+	all := NewHistogram()
+	var parts []*Result
+	for s := range 3 {
+		r := &Result{Target: 5, Served: 5, Sent: 100, OK: 100, Errors: map[string]int64{}, ErrorSamples: map[string]string{},
+			Latency: NewHistogram(), ServiceTime: NewHistogram(), ConnectTime: NewHistogram(), OpenedIn: time.Second, Complete: true, Shards: 1}
+		for i := range 100 {
+			v := int64(1 + (s*7919+i*104729)%2_000_000)
+			_ = r.Latency.RecordValue(v)
+			_ = all.RecordValue(v)
+		}
+		sr, err := r.ToShard()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(sr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back ShardResult
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		got, err := back.FromShard()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, got)
+	}
+	m := Merge(parts...)
+	if !m.Latency.Equals(all) {
+		t.Errorf("merged histogram differs: p99 %d vs %d, count %d vs %d", m.Latency.ValueAtQuantile(99), all.ValueAtQuantile(99), m.Latency.TotalCount(), all.TotalCount())
+	}
+	if m.Target != 15 || m.OK != 300 || m.Shards != 3 || !m.Complete {
+		t.Errorf("merged %+v", m)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	if got := ShardsFor(50000, 20000); got != 3 {
+		t.Errorf("ShardsFor(50000, 20000) = %d, want 3", got)
+	}
+	if got := ShardsFor(4000, 20000); got != 1 {
+		t.Errorf("ShardsFor(4000, 20000) = %d, want 1", got)
+	}
+	hard, err := HardNofile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = RaiseNofile(int(hard))
+	le, ok := err.(*LimitError)
+	if !ok || le.Need != hard+NofileMargin {
+		t.Fatalf("RaiseNofile(hard limit) = %v, want a LimitError needing %d", err, hard+NofileMargin)
+	}
+	t.Log(le)
+	if err := RaiseNofile(10); err != nil {
+		t.Errorf("RaiseNofile(10) = %v", err)
+	}
+}

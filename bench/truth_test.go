@@ -1,0 +1,408 @@
+package bench
+
+// The truth tests: each drives the generator against an in-process server
+// whose behaviour is known, and checks that the numbers say exactly that.
+
+import (
+	"context"
+	"io"
+	"math"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func ms(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
+
+// TestFixedDelay: a server that always answers in 20 ms gives a p50 of 20
+// to 22 ms.
+func TestFixedDelay(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string {
+		time.Sleep(20 * time.Millisecond)
+		return okResponse
+	}})
+	opts := quickOpts(5)
+	opts.Duration = 2 * time.Second
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if p50 := ms(r.Latency.ValueAtQuantile(50)); p50 < 20*time.Millisecond || p50 > 22*time.Millisecond {
+		t.Errorf("p50 %s, want 20ms to 22ms", p50)
+	}
+	if r.Dropped != 0 || r.Served != 5 {
+		t.Errorf("dropped %d served %d (%v), want 0 and 5", r.Dropped, r.Served, r.Errors)
+	}
+}
+
+// TestPeriodicStall: the server freezes for 1 s every 5 s while requests
+// are due at a fixed rate. The corrected latency must show the stall; the
+// service time, measured from the real send, hides it, as wrk's does.
+func TestPeriodicStall(t *testing.T) {
+	t0 := time.Now()
+	url := startServer(t, &server{handle: func(net.Conn, int) string {
+		// Frozen from 2 s to 3 s of every 5 s.
+		if off := time.Since(t0) % (5 * time.Second); off >= 2*time.Second && off < 3*time.Second {
+			time.Sleep(3*time.Second - off)
+		}
+		return okResponse
+	}})
+	opts := Options{Connections: 4, WarmUp: 500 * time.Millisecond, Duration: 5 * time.Second,
+		RatePerConn: 50, Timeout: 3 * time.Second}
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Dropped != 0 {
+		t.Fatalf("dropped %d (%v), want none: the timeout outlasts the stall", r.Dropped, r.Errors)
+	}
+	corrected, service := ms(r.Latency.ValueAtQuantile(99)), ms(r.ServiceTime.ValueAtQuantile(99))
+	t.Logf("p99 corrected %s, service time %s", corrected, service)
+	if corrected < 500*time.Millisecond {
+		t.Errorf("corrected p99 %s, want at least 500ms: the stall is hidden", corrected)
+	}
+	if service > 100*time.Millisecond {
+		t.Errorf("service-time p99 %s, want it small: only one request per connection waited in the stall", service)
+	}
+	if r.ServiceTime.TotalCount() != r.OK {
+		t.Errorf("service-time histogram holds %d values, ok is %d", r.ServiceTime.TotalCount(), r.OK)
+	}
+}
+
+// listenBacklog listens on loopback with a listen backlog of backlog.
+func listenBacklog(t *testing.T, backlog int) net.Listener {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	if err := syscall.Bind(fd, sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, backlog); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "listener")
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// TestConnectionCapBacklog: the server accepts only K of N connections and
+// leaves the rest in a listen backlog of 2. Exactly K are served; the others
+// split into starved-but-connected (in the backlog) and never connected
+// (their SYNs were dropped), each counted, each with its own class.
+func TestConnectionCapBacklog(t *testing.T) {
+	const n, k = 20, 5
+	ln := listenBacklog(t, 2)
+	s := &server{ln: ln, maxConns: k, handle: func(net.Conn, int) string { return okResponse }}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < k; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); s.serve(c) }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	opts := quickOpts(n)
+	opts.WarmUp, opts.Duration, opts.Timeout = 500*time.Millisecond, 2*time.Second, 400*time.Millisecond
+	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	connectedStarved := r.Starved - r.NeverConnected
+	t.Logf("served %d, starved %d = %d connected + %d never connected; errors %v", r.Served, r.Starved, connectedStarved, r.NeverConnected, r.Errors)
+	if r.Served != k || r.Starved != n-k || r.PartlyServed != 0 {
+		t.Fatalf("served %d starved %d partly %d, want %d %d 0", r.Served, r.Starved, r.PartlyServed, k, n-k)
+	}
+	if connectedStarved < 1 || r.NeverConnected < 1 || r.Established != k+connectedStarved {
+		t.Errorf("connected-but-starved %d, never connected %d, established %d: want both groups and established = %d + connected-starved",
+			connectedStarved, r.NeverConnected, r.Established, k)
+	}
+	if r.Errors["connect_timeout"] == 0 || r.Errors["queue_timeout"]+r.Errors["read_timeout"] == 0 {
+		t.Errorf("errors %v: want connect_timeout for the never connected and queue/read timeouts for the starved", r.Errors)
+	}
+}
+
+// TestConnectTimeout: a server that accepts nothing, with a full backlog.
+func TestConnectTimeoutClass(t *testing.T) {
+	ln := listenBacklog(t, 0)
+	t.Cleanup(func() { ln.Close() })
+	opts := quickOpts(6)
+	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Errors["connect_timeout"] == 0 || r.OK != 0 {
+		t.Errorf("errors %v ok %d, want connect_timeout and nothing ok", r.Errors, r.OK)
+	}
+}
+
+// TestKeepAliveSilentClose: the server closes every connection after m
+// responses without announcing it. The next request on it meets the close:
+// it is dropped as closed_by_server (not retried), the connection reconnects
+// at its next slot, and the counts are the same every time.
+func TestKeepAliveSilentClose(t *testing.T) {
+	const m = 3
+	url := startServer(t, &server{handle: func(c net.Conn, nth int) string {
+		if nth > m {
+			c.Close()
+			return ""
+		}
+		if nth == m {
+			go func() { time.Sleep(5 * time.Millisecond); c.Close() }()
+		}
+		return okResponse
+	}})
+	opts := Options{Connections: 3, WarmUp: 200 * time.Millisecond, Duration: time.Second, RatePerConn: 10, Timeout: 90 * time.Millisecond}
+	var first *Result
+	for run := range 3 {
+		r, err := Run(context.Background(), Target{URL: url}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConservation(t, r)
+		// Slots 2..11 are measured; every 4th slot (k = 3, 7, 11) meets a
+		// closed connection.
+		if r.Errors["closed_by_server"] != 3*3 || r.Dropped != 9 || r.OK != 3*7 {
+			t.Fatalf("run %d: ok %d dropped %d %v, want 21 ok and 9 closed_by_server", run, r.OK, r.Dropped, r.Errors)
+		}
+		if first == nil {
+			first = r
+		} else if r.Reconnects != first.Reconnects || r.PartlyServed != first.PartlyServed {
+			t.Errorf("run %d: reconnects %d partly %d, first run %d %d", run, r.Reconnects, r.PartlyServed, first.Reconnects, first.PartlyServed)
+		}
+	}
+}
+
+// TestSeries: one point per second over the whole run, adding up to the
+// run's own counters.
+func TestSeries(t *testing.T) {
+	var mu sync.Mutex
+	url := startServer(t, &server{handle: func(_ net.Conn, nth int) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if nth%5 == 0 {
+			return "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
+		}
+		return okResponse
+	}})
+	opts := Options{Connections: 8, Ramp: time.Second, WarmUp: time.Second, Duration: 2 * time.Second, RatePerConn: 20, Timeout: time.Second}
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if len(r.Series) < 4 || len(r.Series) > 5 {
+		t.Fatalf("got %d points for a 4 s run, want 4 or 5", len(r.Series))
+	}
+	var ok, errs int64
+	phases := map[Phase]bool{}
+	for i, p := range r.Series {
+		ok += p.OK
+		errs += p.Errors["http_5xx"]
+		phases[p.Phase] = true
+		if i > 0 && p.T <= r.Series[i-1].T {
+			t.Errorf("point %d at %.3fs does not follow %.3fs", i, p.T, r.Series[i-1].T)
+		}
+		if p.Phase == PhaseMeasure && (p.Open != 8 || p.P99US <= 0) {
+			t.Errorf("measure point %+v: want 8 open and a p99", p)
+		}
+	}
+	// Every slot of the whole run: connection i opens at i/8 s and has
+	// ceil((4 s - i/8 s) x 20/s) slots.
+	var slots int64
+	for i := range 8 {
+		slots += int64(math.Ceil((4 - float64(i)/8) * 20))
+	}
+	// The series counts every phase; the result only the measured window.
+	if ok < r.OK || errs < r.Errors["http_5xx"] || ok+errs != slots {
+		t.Errorf("series adds to %d ok + %d 5xx, result has %d ok + %d 5xx; the run had %d slots", ok, errs, r.OK, r.Errors["http_5xx"], slots)
+	}
+	for _, ph := range []Phase{PhaseRamp, PhaseWarmUp, PhaseMeasure} {
+		if !phases[ph] {
+			t.Errorf("no point in phase %s", ph)
+		}
+	}
+}
+
+// TestRequestShape: method, headers, body and several paths in turn.
+func TestRequestShape(t *testing.T) {
+	type seen struct{ method, path, header, body string }
+	var mu sync.Mutex
+	var got []seen
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		got = append(got, seen{string(ctx.Method()), string(ctx.Path()), string(ctx.Request.Header.Peek("X-Test")), string(ctx.PostBody())})
+		mu.Unlock()
+		ctx.SetBodyString("ok")
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	opts := quickOpts(2)
+	opts.Method, opts.Paths, opts.Body = "POST", []string{"/a", "/b", "/c"}, []byte(`{"k":1}`)
+	opts.Headers = []Header{{"X-Test", "yes"}, {"Content-Type", "application/json"}}
+	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	mu.Lock()
+	defer mu.Unlock()
+	paths := map[string]int{}
+	for _, s := range got {
+		if s.method != "POST" || s.header != "yes" || s.body != `{"k":1}` {
+			t.Fatalf("server saw %+v", s)
+		}
+		paths[s.path]++
+	}
+	if len(paths) != 3 || paths["/a"] == 0 || paths["/b"] == 0 || paths["/c"] == 0 {
+		t.Errorf("paths seen %v, want /a /b /c in turn", paths)
+	}
+	if _, err := ParseHeader("no colon"); err == nil {
+		t.Error("ParseHeader accepted a header without a colon")
+	}
+}
+
+// TestClosedLoop: each connection sends its next request as soon as the
+// last response arrives, far above any fixed rate; latency and service time
+// then differ only by the few microseconds between the slot's start and the
+// write.
+func TestClosedLoop(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string {
+		time.Sleep(2 * time.Millisecond)
+		return okResponse
+	}})
+	opts := Options{Connections: 4, WarmUp: 100 * time.Millisecond, Duration: time.Second, ClosedLoop: true, Timeout: time.Second}
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	// 4 connections x at most 500/s; at least a fifth of that on a busy machine.
+	if r.OK < 400 || r.OK > 2000 || r.Dropped != 0 {
+		t.Errorf("ok %d dropped %d, want 400..2000 and none dropped", r.OK, r.Dropped)
+	}
+	if l, s := r.Latency.ValueAtQuantile(50), r.ServiceTime.ValueAtQuantile(50); l < s || l > s+s/50 {
+		t.Errorf("closed loop: latency p50 %d µs != service time p50 %d µs", r.Latency.ValueAtQuantile(50), r.ServiceTime.ValueAtQuantile(50))
+	}
+	bad := opts
+	bad.RatePerConn = 5
+	if err := bad.Validate(); err == nil {
+		t.Error("closed loop with a rate validated")
+	}
+}
+
+// TestConnectRateAndTimes: --connect-rate spreads the opens, and every
+// connect lands in the connect-time histogram.
+func TestConnectRateAndTimes(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
+	opts := quickOpts(20)
+	opts.ConnectRate = 40 // 20 connections over 500 ms
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.ConnectTime.TotalCount() != 20 {
+		t.Errorf("connect-time histogram holds %d, want 20", r.ConnectTime.TotalCount())
+	}
+	if r.OpenedIn < 450*time.Millisecond || r.OpenedIn > 700*time.Millisecond {
+		t.Errorf("opened in %s, want about 475ms (last of 20 at 40/s)", r.OpenedIn)
+	}
+}
+
+// TestSourceAddrs: connections to a loopback target spread over source
+// addresses from 127.0.0.2.
+func TestSourceAddrs(t *testing.T) {
+	var mu sync.Mutex
+	from := map[string]bool{}
+	url := startServer(t, &server{handle: func(c net.Conn, _ int) string {
+		mu.Lock()
+		from[c.RemoteAddr().(*net.TCPAddr).IP.String()] = true
+		mu.Unlock()
+		return okResponse
+	}})
+	opts := quickOpts(9)
+	opts.SourceAddrs = 3
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	mu.Lock()
+	defer mu.Unlock()
+	var got []string
+	for a := range from {
+		got = append(got, a)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}) || r.Served != 9 {
+		t.Errorf("server saw %v, served %d; want 127.0.0.2-4 and 9 served", got, r.Served)
+	}
+	if SourceAddrsFor(50000) < 2 {
+		t.Errorf("50000 connections fit one source address's ephemeral ports?")
+	}
+}
+
+// fakeConn answers every request at once with a canned response, in memory.
+type fakeConn struct {
+	resp    []byte
+	pending int
+}
+
+func (c *fakeConn) Write(p []byte) (int, error)     { c.pending = len(c.resp); return len(p), nil }
+func (c *fakeConn) Close() error                    { return nil }
+func (c *fakeConn) SetDeadline(time.Time) error     { return nil }
+func (c *fakeConn) SetReadDeadline(time.Time) error { return nil }
+func (c *fakeConn) Read(p []byte) (int, error) {
+	if c.pending == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.resp[len(c.resp)-c.pending:])
+	c.pending -= n
+	return n, nil
+}
+
+// BenchmarkHotPath runs one closed-loop connection for b.N requests
+// against an in-memory peer: -benchmem's allocs/op is the generator's
+// allocations per request (setup is spread over b.N and rounds to 0).
+func BenchmarkHotPath(b *testing.B) {
+	opts := Options{Connections: 1, Duration: time.Hour, ClosedLoop: true, Timeout: time.Second, maxSlots: b.N}
+	opts.dial = func(context.Context, int) (Conn, error) {
+		return &fakeConn{resp: []byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")}, nil
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	r, err := Run(context.Background(), Target{URL: "http://127.0.0.1:9/"}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if r.OK != int64(b.N) {
+		b.Fatalf("ok %d of %d", r.OK, b.N)
+	}
+}
