@@ -13,8 +13,8 @@ type Point struct {
 	// last point may cover less than a second.
 	T      float64          `json:"t"`
 	Phase  Phase            `json:"phase"` // the phase the second began in
-	Open   int64            `json:"open"` // connections open at T
-	OK     int64            `json:"ok"`   // responses that arrived in the second
+	Open   int64            `json:"open"`  // connections open at T
+	OK     int64            `json:"ok"`    // responses that arrived in the second
 	Errors map[string]int64 `json:"errors,omitempty"`
 	// P99US is the 99th percentile of the second's OK latencies, from the
 	// intended send time; 0 when none arrived.
