@@ -286,8 +286,16 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		r.scheduled.Wait()
 		close(r.allDone)
 	}()
+	// Each connection's goroutine starts at its open time, not before:
+	// thousands of goroutines that all wake at once would queue behind the
+	// busy ones in Go's scheduler and open seconds late.
 	var wg sync.WaitGroup
+	timer := time.NewTimer(time.Hour)
 	for i := range r.ids {
+		if !sleepUntil(ctx, timer, r.openAt(r.ids[i])) {
+			r.scheduled.Add(-(len(r.ids) - i)) // never started
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -306,6 +314,12 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	}
 	res.Measured = max(end.Sub(r.measureAt), 0)
 	return res, nil
+}
+
+// openAt is when connection id opens: the opens are spread evenly over the
+// ramp, in id order across all shards.
+func (r *runner) openAt(id int) time.Time {
+	return r.start.Add(time.Duration(int64(r.rampEnd.Sub(r.start)) * int64(id) / int64(r.opts.Connections)))
 }
 
 // phaseAt names the phase at time now.
@@ -444,7 +458,7 @@ func (r *runner) connection(ctx context.Context, idx int) {
 	id := r.ids[idx]
 	st := &r.stats[idx]
 	rec := &r.recs[idx%len(r.recs)]
-	openAt := r.start.Add(time.Duration(int64(r.rampEnd.Sub(r.start)) * int64(id) / int64(r.opts.Connections)))
+	openAt := r.openAt(id)
 	var interval time.Duration
 	if !r.opts.ClosedLoop {
 		interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -9,6 +10,10 @@ import (
 
 // Point is one second of a run, counted by completion time over all phases.
 type Point struct {
+	// Second numbers the point: the run's n-th second ends at n. Shards'
+	// points merge by it. When the machine stalls, one point can cover
+	// several seconds.
+	Second int `json:"s"`
 	// T is the end of the second, in seconds since the run started; the
 	// last point may cover less than a second.
 	T      float64          `json:"t"`
@@ -47,20 +52,23 @@ func newSeriesTicker(r *runner) *seriesTicker {
 		defer s.wg.Done()
 		timer := time.NewTimer(time.Until(r.start.Add(time.Second)))
 		defer timer.Stop()
-		for n := 2; ; n++ {
+		for {
 			select {
 			case <-s.done:
 				return
 			case <-timer.C:
-				s.point(time.Now())
-				timer.Reset(time.Until(r.start.Add(time.Duration(n) * time.Second)))
+				now := time.Now()
+				s.point(now, int(math.Round(now.Sub(r.start).Seconds())))
+				// The next whole second, skipping any the process slept through.
+				next := now.Sub(r.start).Truncate(time.Second) + time.Second
+				timer.Reset(time.Until(r.start.Add(next)))
 			}
 		}
 	}()
 	return s
 }
 
-func (s *seriesTicker) point(now time.Time) {
+func (s *seriesTicker) point(now time.Time, second int) {
 	r := s.r
 	elapsed := now.Sub(r.start)
 	if elapsed <= 0 {
@@ -70,7 +78,10 @@ func (s *seriesTicker) point(now time.Time) {
 	if n := len(s.points); n > 0 {
 		from = from.Add(time.Duration(s.points[n-1].T * float64(time.Second)))
 	}
-	p := Point{T: elapsed.Seconds(), Phase: r.phaseAt(from), Open: r.open.Load(), latency: newSecondHistogram()}
+	if n := len(s.points); n > 0 && second <= s.points[n-1].Second {
+		second = s.points[n-1].Second + 1
+	}
+	p := Point{Second: max(second, 1), T: elapsed.Seconds(), Phase: r.phaseAt(from), Open: r.open.Load(), latency: newSecondHistogram()}
 	for i := range r.recs {
 		rec := &r.recs[i]
 		rec.mu.Lock()
@@ -106,6 +117,6 @@ func (s *seriesTicker) point(now time.Time) {
 func (s *seriesTicker) stop() []Point {
 	close(s.done)
 	s.wg.Wait()
-	s.point(time.Now())
+	s.point(time.Now(), 0) // numbered after the last full second
 	return s.points
 }

@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"time"
 
@@ -180,16 +181,17 @@ func Merge(parts ...*Result) *Result {
 	return out
 }
 
-// mergeSeries adds b's points into a, matching the n-th second of each:
-// shards share one start time.
+// mergeSeries adds b's points into a by their second: shards share one
+// start time.
 func mergeSeries(a, b []Point) []Point {
-	for i, p := range b {
-		if i >= len(a) {
+	for _, p := range b {
+		i, found := slices.BinarySearchFunc(a, p.Second, func(q Point, s int) int { return q.Second - s })
+		if !found {
 			q := p
 			q.Errors = nil
 			q.OK, q.Open = 0, 0
 			q.latency = newSecondHistogram()
-			a = append(a, q)
+			a = slices.Insert(a, i, q)
 		}
 		q := &a[i]
 		q.T = max(q.T, p.T)

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# compare.sh: loadcheck's closed-loop generator against wrk, bombardier and
+# hey, side by side in one run, on one nginx.
+#
+# nginx (1 worker) is pinned to core 0 and each generator in turn to core 1,
+# for the same duration and connection count. For each it prints requests
+# per generator-CPU-second (user+sys from getrusage via /usr/bin/time), CPU
+# microseconds per request, peak RSS, RSS per connection, and the ratios
+# against wrk measured in this same run. Absolute numbers drift on a shared
+# machine; the ratios are the result.
+#
+# Usage: bench/perf/compare.sh [-d SECONDS] [-c "100 4000 16000"] [-p PORT]
+# Needs root for apt-get when wrk, nginx-light, hey or /usr/bin/time are
+# missing; bombardier comes from `go install`. Load goes to 127.0.0.1 only.
+set -euo pipefail
+
+DUR=10
+CONNS="100 4000 16000"
+PORT=18080
+while getopts "d:c:p:h" opt; do
+  case $opt in
+    d) DUR=$OPTARG ;;
+    c) CONNS=$OPTARG ;;
+    p) PORT=$OPTARG ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/loadcheck-perf.XXXXXX)
+NGINX_PID=""
+cleanup() {
+  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# --- tools -----------------------------------------------------------------
+need_apt=()
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v nginx >/dev/null || need_apt+=(nginx-light)
+command -v hey >/dev/null || need_apt+=(hey)
+[ -x /usr/bin/time ] || need_apt+=(time)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing ${need_apt[*]} from Debian's packages" >&2
+  apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+BOMBARDIER=$(command -v bombardier || true)
+[ -z "$BOMBARDIER" ] && [ -x "$(go env GOPATH)/bin/bombardier" ] && BOMBARDIER=$(go env GOPATH)/bin/bombardier
+if [ -z "$BOMBARDIER" ]; then
+  echo "installing bombardier with go install" >&2
+  (cd "$WORK" && GOFLAGS= go install github.com/codesenberg/bombardier@latest)
+  BOMBARDIER=$(go env GOPATH)/bin/bombardier
+fi
+echo "building loadcheck" >&2
+(cd "$ROOT" && go build -o "$WORK/loadcheck" ./cmd/loadcheck)
+
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# --- nginx on core 0 -------------------------------------------------------
+sed -e "s/@WORKERS@/1/" -e "s/@PORT@/$PORT/" -e "s#@DIR@#$WORK#" "$ROOT/bench/perf/nginx.conf.in" >"$WORK/nginx.conf"
+taskset -c 0 nginx -c "$WORK/nginx.conf" -p "$WORK" &
+NGINX_PID=$!
+URL="http://127.0.0.1:$PORT/"
+for _ in $(seq 50); do curl -fs "$URL" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fs "$URL" >/dev/null || { echo "nginx did not come up; see $WORK/error.log" >&2; cat "$WORK/error.log" >&2; exit 1; }
+
+# --- one generator run -----------------------------------------------------
+# run NAME CONNS CMD...: runs CMD pinned to core 1 and prints
+# "NAME CONNS requests errors cpu_seconds peak_rss_kb".
+run() {
+  local name=$1 c=$2; shift 2
+  local out="$WORK/$name-$c.out" tm="$WORK/$name-$c.time"
+  /usr/bin/time -o "$tm" -f "%U %S %M" taskset -c 1 "$@" >"$out" 2>&1 || true
+  # /usr/bin/time writes "Command exited with non-zero status N" first when
+  # the generator exits non-zero (loadcheck does when a threshold fails).
+  read -r user sys rss < <(tail -1 "$tm") || { echo "$name $c failed: $(tail -3 "$out")" >&2; return; }
+  local req err
+  case $name in
+    wrk) req=$(awk '/requests in/ {print $1}' "$out")
+         err=$(awk '/Socket errors|Non-2xx/ {for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) s+=$i} END {print s+0}' "$out") ;;
+    bombardier) req=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["result"]; print(r["req2xx"]+r["req1xx"]+r["req3xx"]+r["req4xx"]+r["req5xx"]); ' "$out" 2>/dev/null || echo 0)
+         err=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["result"]; print(r["req4xx"]+r["req5xx"]+r["others"])' "$out" 2>/dev/null || echo 0) ;;
+    hey) req=$(awk '/responses/ {s+=$2} END {print s+0}' "$out")
+         err=$(awk '/Error distribution/ {e=1; next} e && /\[/ {gsub(/[\[\]]/,"",$1); s+=$1} END {print s+0}' "$out") ;;
+    loadcheck) req=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(p["ok"] for p in r["series"]))' "$WORK/lc-$c.json")
+         err=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(sum(p.get("errors",{}).values()) for p in r["series"]))' "$WORK/lc-$c.json") ;;
+  esac
+  echo "$name $c ${req:-0} ${err:-0} $(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}') $rss"
+}
+
+RESULTS="$WORK/results"
+: >"$RESULTS"
+for c in $CONNS; do
+  echo "== $c connections, ${DUR}s each" >&2
+  run wrk "$c" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s "$URL" >>"$RESULTS"
+  run loadcheck "$c" "$WORK/loadcheck" run --quiet --target "$URL" -c "$c" --closed-loop --ramp 0 --warmup 0 \
+      -d "${DUR}s" --timeout 10s --json "$WORK/lc-$c.json" >>"$RESULTS"
+  run bombardier "$c" "$BOMBARDIER" -c "$c" -d "${DUR}s" -t 10s -p r -o json "$URL" >>"$RESULTS"
+  if [ "$c" -le 4000 ]; then
+    run hey "$c" hey -z "${DUR}s" -c "$c" -t 10 "$URL" >>"$RESULTS"
+  fi
+  if [ -f "$WORK/lc-$c.json" ]; then
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print("loadcheck at %s connections: all open after %ss (connect p50 %s ms, p99 %s ms)" % (sys.argv[2], r.get("opened_in_s","never"), r["connect_ms"]["p50"], r["connect_ms"]["p99"]))' "$WORK/lc-$c.json" "$c" >&2
+  fi
+done
+
+# --- report ----------------------------------------------------------------
+echo
+echo "generator on core 1, nginx (1 worker) on core 0, closed loop, ${DUR}s per run"
+python3 - "$RESULTS" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+wrk = {r[1]: r for r in rows if r[0] == "wrk"}
+hdr = ("conns", "generator", "requests", "errors", "cpu s", "us cpu/req", "req/cpu-s", "peak RSS MB", "KB RSS/conn", "cpu/req vs wrk", "RSS vs wrk")
+print("%6s %-11s %10s %7s %7s %10s %10s %11s %11s %14s %10s" % hdr)
+for name, c, req, err, cpu, rss in rows:
+    req, cpu, rss = int(req), float(cpu), int(rss)
+    us = cpu * 1e6 / req if req else float("inf")
+    w = wrk.get(c)
+    ratio = rss_ratio = "-"
+    if w and int(w[2]):
+        wus = float(w[4]) * 1e6 / int(w[2])
+        ratio = "%.2f" % (us / wus)
+        rss_ratio = "%.2f" % (rss / int(w[5]))
+    print("%6s %-11s %10d %7s %7.2f %10.1f %10.0f %11.1f %11.2f %14s %10s" % (
+        c, name, req, err, cpu, us, req / cpu if cpu else 0, rss / 1024, rss / int(c), ratio, rss_ratio))
+PY
