@@ -48,7 +48,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--configs", "event-fast"}, "unknown config \"event-fast\""},
 		{[]string{"run", "-c", "0"}, "connections must be at least 1"},
 		{[]string{"run", "-c", "-3"}, "connections must be at least 1"},
-		{[]string{"run", "-c", fmt.Sprint(lim.Max)}, "hard nofile limit"},
+		{[]string{"run", "-c", fmt.Sprint(lim.Max), "--no-shard"}, fmt.Sprintf("need %d file descriptors in one process", lim.Max+256)},
+		{[]string{"run", "--no-shard", "--shards", "3"}, "contradict"},
+		{[]string{"run", "--closed-loop", "--rate", "5"}, "closed loop"},
+		{[]string{"run", "--header", "NoColon"}, `want "Name: value"`},
+		{[]string{"run", "--path", "nope"}, "path must start with /"},
 		{[]string{"run", "--set", "MaxRequestWorkers"}, "want Name=Value"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--set", "A=1"}, "cannot be used with --target"},
 		{[]string{"run", "-d", "soon"}, "invalid value \"soon\""},
@@ -101,6 +105,35 @@ func TestTargetMode(t *testing.T) {
 		if _, ok := run0[key]; !ok {
 			t.Errorf("result lacks key %q", key)
 		}
+	}
+}
+
+// TestShardedTarget splits the generator over three processes of the real
+// binary (the hidden shard command) and checks the merged accounting.
+func TestShardedTarget(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	out := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.Command(binary, "run", "--quiet", "--target", "http://"+ln.Addr().String()+"/", "-c", "30", "--shards", "3",
+		"--ramp", "300ms", "--warmup", "500ms", "-d", "2s", "--rate", "5", "--json", out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sharded run: %v\n%s", err, stderr.String())
+	}
+	r := readResult(t, out).Runs[0]
+	if r.Shards != 3 || r.Connections.Served != 30 || r.Requests.Sent != 300 || r.Requests.OK != 300 {
+		t.Errorf("processes %d served %d sent %d ok %d, want 3 30 300 300", r.Shards, r.Connections.Served, r.Requests.Sent, r.Requests.OK)
+	}
+	if len(r.Series) < 3 {
+		t.Errorf("got %d series points for a 2.8 s run", len(r.Series))
 	}
 }
 
