@@ -42,8 +42,8 @@ func LayoutByName(name string) (Layout, error) {
 // Paths inside the container that the harness writes.
 const (
 	ConfPath    = "/loadcheck/httpd.conf"
-	DocRoot     = "/loadcheck/htdocs"
-	RunDir      = "/loadcheck/run"
+	DocRoot     = "/loadcheck-htdocs"
+	RunDir      = "/loadcheck-run"
 	StatusPath  = "/server-status"
 	readyLogMsg = "resuming normal operations"
 )
@@ -83,6 +83,17 @@ func Render(cfg scenarios.Config, layout Layout, listen string) string {
 	p("ExtendedStatus On")
 	p("DocumentRoot %q", DocRoot)
 	p("DirectoryIndex index.html")
+	// No .htaccess lookups and no lstat of every path component: in a
+	// container on fuse-overlayfs each of those is a round trip to the fuse
+	// daemon, and at thousands of requests a second they cost more CPU than
+	// httpd itself.
+	// Per request, mmap and munmap of the page make every CPU running one of
+	// the process's threads flush its TLB; read() of a 2-byte file is cheaper.
+	p("EnableMMAP Off")
+	p("<Directory />")
+	p("  AllowOverride None")
+	p("  Options FollowSymLinks")
+	p("</Directory>")
 	p("<Directory %q>", DocRoot)
 	p("  Require all granted")
 	p("</Directory>")

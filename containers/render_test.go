@@ -43,7 +43,7 @@ func TestRenderPerLayout(t *testing.T) {
 		}
 		conf := Render(cfg, tc.layout, "127.0.0.1:8080")
 		common := []string{"Listen 127.0.0.1:8080", "KeepAlive On", "ExtendedStatus On",
-			"SetHandler server-status", "ErrorLog /proc/self/fd/2", "DocumentRoot \"/loadcheck/htdocs\""}
+			"SetHandler server-status", "ErrorLog /proc/self/fd/2", "DocumentRoot \"/loadcheck-htdocs\""}
 		for _, want := range append(tc.want, common...) {
 			if !strings.Contains(conf, want+"\n") {
 				t.Errorf("%s/%s: httpd.conf lacks %q; got:\n%s", tc.layout.Name, tc.config, want, conf)

@@ -63,7 +63,10 @@ func DefaultLoad() Load {
 	return Load{
 		Connections: 4000,
 		Ramp:        4 * time.Second,
-		WarmUp:      15 * time.Second, // tuned worker needs ~15 s on 2 cores to spawn 125 processes
+		// Tuned worker and event need 15 to 25 s on 2 shared cores to spawn their
+		// processes and stop closing keep-alive connections; the series in the
+		// JSON shows when a config settled.
+		WarmUp:      30 * time.Second,
 		Duration:    6 * time.Second,
 		RatePerConn: 1,
 		Timeout:     2 * time.Second,

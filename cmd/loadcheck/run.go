@@ -70,7 +70,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 		paths = append(paths, v)
 		return nil
 	})
-	fs.Func("header", "request header `\"Name: value\"` (repeatable)", func(v string) error {
+	fs.Func("header", "add a request header, e.g. --header 'X-Token: abc' (repeatable)", func(v string) error {
 		if _, err := bench.ParseHeader(v); err != nil {
 			return err
 		}
