@@ -65,6 +65,9 @@ type Server struct {
 	ImageID   string
 	Version   string // "Apache/2.4.68 (Debian)"
 	Nofile    int
+	// HostNetwork is true when httpd shares the host's network namespace
+	// (Linux), so kernel network counters are the host's.
+	HostNetwork bool
 }
 
 // Terminate stops and removes the container. It is safe on a nil Server and
@@ -278,7 +281,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		opts = append(opts, testcontainers.WithExposedPorts("80/tcp"))
 	}
 	ctr, err := testcontainers.Run(ctx, o.Image, opts...)
-	srv := &Server{Container: ctr, ConfText: conf, Nofile: nofile}
+	srv := &Server{Container: ctr, ConfText: conf, Nofile: nofile, HostNetwork: hostNet}
 	if ctr == nil {
 		return nil, classifyStartError(o, nofile, err)
 	}

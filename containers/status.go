@@ -5,10 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loadcheck/loadcheck/results"
 )
 
 // Status is one reading of mod_status's machine-readable page
@@ -120,11 +123,14 @@ type ServerStats struct {
 	AccessesAtStart int64  `json:"accesses_at_start"`
 	AccessesAtEnd   int64  `json:"accesses_at_end"`
 	LastError       string `json:"last_error,omitempty"`
+	// Points is every reading, T counted from the sampler's start.
+	Points []results.ServerPoint `json:"points,omitempty"`
 }
 
 // Sampler reads mod_status every interval while a run goes on.
 type Sampler struct {
 	done  chan struct{}
+	start time.Time
 	stats ServerStats
 }
 
@@ -141,7 +147,7 @@ func StartSampler(ctx context.Context, url string, interval time.Duration) *Samp
 			DisableCompression: true,
 		},
 	}
-	s := &Sampler{done: make(chan struct{}),
+	s := &Sampler{done: make(chan struct{}), start: time.Now(),
 		stats: ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1}}
 	s.sample(ctx, client, url)
 	go func() {
@@ -185,4 +191,11 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string) {
 		st.AccessesAtStart = cur.TotalAccesses
 	}
 	st.AccessesAtEnd = cur.TotalAccesses
+	st.Points = append(st.Points, results.ServerPoint{
+		T:           math.Round(time.Since(s.start).Seconds()*1000) / 1000,
+		BusyWorkers: cur.BusyWorkers, IdleWorkers: cur.IdleWorkers, Processes: cur.Processes,
+		ConnsTotal: cur.ConnsTotal, ConnsAsyncKeepAlive: cur.ConnsAsyncKeepAlive,
+		ConnsAsyncWriting: cur.ConnsAsyncWriting, ConnsAsyncClosing: cur.ConnsAsyncClosing,
+		TotalAccesses: cur.TotalAccesses, Scoreboard: cur.Scoreboard,
+	})
 }

@@ -59,20 +59,24 @@ type Run struct {
 	// ServiceTimeMS is the same responses timed from when each request was
 	// really written, not when it was due: uncorrected for coordinated
 	// omission, as wrk2 labels it.
-	ServiceTimeMS Latency       `json:"service_time_ms"`
-	ConnectMS     Latency       `json:"connect_ms"`            // every successful connect
-	OpenedInS     float64       `json:"opened_in_s,omitempty"` // until the last connection first opened
-	ThroughputRPS float64       `json:"throughput_rps"`
-	Series        []bench.Point `json:"series,omitempty"` // one point per second of the whole run
-	Shards        int           `json:"generator_processes,omitempty"`
-	MeasuredS     float64       `json:"measured_s"`
-	Complete      bool          `json:"complete"`
-	Server        *Server       `json:"server,omitempty"`
-	Image         string        `json:"image,omitempty"`
-	ImageID       string        `json:"image_id,omitempty"`
-	HTTPDVersion  string        `json:"httpd_version,omitempty"`
-	HTTPDConf     string        `json:"httpd_conf,omitempty"`
-	Error         string        `json:"error,omitempty"`
+	ServiceTimeMS Latency `json:"service_time_ms"`
+	ConnectMS     Latency `json:"connect_ms"`            // every successful connect
+	OpenedInS     float64 `json:"opened_in_s,omitempty"` // until the last connection first opened
+	// TimeToCapacityS is when, counted from the start of the ramp, every
+	// target connection was open and stayed open with no failed request
+	// to the end of the measured window; -1 when that never happened.
+	TimeToCapacityS float64       `json:"time_to_capacity_s"`
+	ThroughputRPS   float64       `json:"throughput_rps"`
+	Series          []bench.Point `json:"series,omitempty"` // one point per second of the whole run
+	Shards          int           `json:"generator_processes,omitempty"`
+	MeasuredS       float64       `json:"measured_s"`
+	Complete        bool          `json:"complete"`
+	Server          *Server       `json:"server,omitempty"`
+	Image           string        `json:"image,omitempty"`
+	ImageID         string        `json:"image_id,omitempty"`
+	HTTPDVersion    string        `json:"httpd_version,omitempty"`
+	HTTPDConf       string        `json:"httpd_conf,omitempty"`
+	Error           string        `json:"error,omitempty"`
 }
 
 // Connections accounts for every target connection:
@@ -120,6 +124,58 @@ type Server struct {
 	AccessesDuringRun int64  `json:"accesses_during_run"`
 	Nofile            int    `json:"nofile"`
 	StatusLastError   string `json:"status_last_error,omitempty"`
+	// Series is mod_status once a second: T counts from just before the
+	// load started.
+	Series []ServerPoint `json:"series,omitempty"`
+	// Kernel is the change of the kernel's listen-queue counters over the
+	// run. With host networking they count the whole host, not just httpd.
+	Kernel      *ListenCounters `json:"kernel,omitempty"`
+	KernelScope string          `json:"kernel_scope,omitempty"`
+	// ErrorLog counts httpd's message codes (AHnnnnn), most frequent first.
+	ErrorLog []LogCode `json:"error_log,omitempty"`
+}
+
+// ServerPoint is one mod_status reading. Fields the MPM does not report
+// are -1.
+type ServerPoint struct {
+	T                   float64        `json:"t"`
+	BusyWorkers         int            `json:"busy_workers"`
+	IdleWorkers         int            `json:"idle_workers"`
+	Processes           int            `json:"processes"`
+	ConnsTotal          int            `json:"conns_total"`
+	ConnsAsyncKeepAlive int            `json:"conns_async_keepalive"`
+	ConnsAsyncWriting   int            `json:"conns_async_writing"`
+	ConnsAsyncClosing   int            `json:"conns_async_closing"`
+	TotalAccesses       int64          `json:"total_accesses"`
+	Scoreboard          map[string]int `json:"scoreboard,omitempty"` // state character -> slots
+}
+
+// ListenCounters are the kernel's ListenOverflows and ListenDrops.
+type ListenCounters struct {
+	Overflows int64 `json:"listen_overflows"`
+	Drops     int64 `json:"listen_drops"`
+}
+
+// Sub returns the change from before to c.
+func (c ListenCounters) Sub(before ListenCounters) ListenCounters {
+	return ListenCounters{Overflows: c.Overflows - before.Overflows, Drops: c.Drops - before.Drops}
+}
+
+// LogCode is one Apache message code (AHnnnnn) seen in httpd's error log.
+type LogCode struct {
+	Code  string `json:"code"`
+	Level string `json:"level"` // the level of its first occurrence: error, warn, notice...
+	Count int    `json:"count"`
+	First string `json:"first"` // the first line that carried it
+}
+
+// Notable reports whether a code was logged at warn or worse.
+func (c LogCode) Notable() bool {
+	switch c.Level {
+	case "emerg", "alert", "crit", "error", "warn":
+		return true
+	}
+	return false
 }
 
 func ms(us int64) float64 { return math.Round(float64(us)/10) / 100 }
@@ -146,10 +202,31 @@ func FromBench(cfg scenarios.Config, r *bench.Result) Run {
 	run.LatencyMS, run.ServiceTimeMS, run.ConnectMS = latency(h), latency(r.ServiceTime), latency(r.ConnectTime)
 	run.OpenedInS = math.Round(r.OpenedIn.Seconds()*1000) / 1000
 	run.Series, run.Shards = r.Series, r.Shards
+	run.TimeToCapacityS = TimeToCapacity(r.Series, r.Target)
 	if r.Measured > 0 {
 		run.ThroughputRPS = math.Round(float64(r.OK)/r.Measured.Seconds()*10) / 10
 	}
 	return run
+}
+
+// TimeToCapacity is the end of the first second from which every one of
+// target connections stayed open with no failed request until the measured
+// window ended, or -1.
+func TimeToCapacity(series []bench.Point, target int) float64 {
+	at := -1.0
+	for _, p := range series {
+		if p.Phase == bench.PhaseDrain {
+			break
+		}
+		if p.Open < int64(target) || len(p.Errors) > 0 {
+			at = -1
+			continue
+		}
+		if at < 0 {
+			at = math.Round(p.T*10) / 10
+		}
+	}
+	return at
 }
 
 // latency summarizes a histogram in microseconds as milliseconds.

@@ -101,3 +101,24 @@ func TestJudgeClientHints(t *testing.T) {
 		t.Errorf("verdict %s reasons %q, want client-limited hints", run.Verdict, run.Reasons)
 	}
 }
+
+func TestTimeToCapacity(t *testing.T) {
+	pt := func(ts float64, ph bench.Phase, open int64, errs map[string]int64) bench.Point {
+		return bench.Point{T: ts, Phase: ph, Open: open, Errors: errs}
+	}
+	series := []bench.Point{
+		pt(1, bench.PhaseRamp, 50, nil),
+		pt(2, bench.PhaseRamp, 100, nil),
+		pt(3, bench.PhaseWarmUp, 100, map[string]int64{"closed_by_server": 2}),
+		pt(4, bench.PhaseWarmUp, 100, nil),
+		pt(5, bench.PhaseMeasure, 100, nil),
+		pt(6, bench.PhaseDrain, 0, nil),
+	}
+	if got := TimeToCapacity(series, 100); got != 4 {
+		t.Errorf("got %g, want 4: the close at 3 s restarts the clock", got)
+	}
+	series[4].Open = 99
+	if got := TimeToCapacity(series, 100); got != -1 {
+		t.Errorf("got %g, want -1: a connection was lost in the window", got)
+	}
+}

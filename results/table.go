@@ -56,7 +56,47 @@ func WriteTable(w io.Writer, f *File) error {
 			fmt.Fprintf(w, "  - %s\n", why)
 		}
 	}
+	writeServerSide(w, f)
 	return nil
+}
+
+// writeServerSide prints, per config, when it reached capacity and what
+// httpd and the kernel reported.
+func writeServerSide(w io.Writer, f *File) {
+	var lines []string
+	for _, r := range f.Runs {
+		if r.Error != "" {
+			continue
+		}
+		parts := []string{capacity(r.TimeToCapacityS)}
+		if s := r.Server; s != nil {
+			if k := s.Kernel; k != nil {
+				parts = append(parts, fmt.Sprintf("kernel listen overflows +%d, drops +%d", k.Overflows, k.Drops))
+			}
+			shown := 0
+			for _, c := range s.ErrorLog {
+				if c.Notable() && shown < 2 {
+					parts = append(parts, fmt.Sprintf("httpd %s x%d: %s", c.Code, c.Count, c.First))
+					shown++
+				}
+			}
+		}
+		lines = append(lines, fmt.Sprintf("  %s: %s", r.Config, strings.Join(parts, "; ")))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "server side (kernel counters are host-wide with host networking):")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+}
+
+func capacity(s float64) string {
+	if s < 0 {
+		return "never held every connection"
+	}
+	return "held every connection from " + strconv.FormatFloat(s, 'f', -1, 64) + "s"
 }
 
 func num(v float64) string {

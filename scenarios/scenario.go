@@ -63,7 +63,7 @@ func DefaultLoad() Load {
 	return Load{
 		Connections: 4000,
 		Ramp:        4 * time.Second,
-		// Tuned worker and event need 15 to 25 s on 2 shared cores to spawn their
+		// Tuned worker and event need 15 to 35 s on 2 shared cores to spawn their
 		// processes and stop closing keep-alive connections; the series in the
 		// JSON shows when a config settled.
 		WarmUp:      30 * time.Second,

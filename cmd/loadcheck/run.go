@@ -252,11 +252,14 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 	}
 	p.logf("%s %s ready at %s; opening %d connections over %s%s", p.config, srv.Version, srv.URL, sc.Load.Connections, sc.Load.Ramp, gen.describe())
 
+	const netstat = "/proc/net/netstat"
+	listenBefore, listenErr := containers.ReadListenCounters(netstat)
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second)
 	res, err := gen.run(ctx, srv.URL, sc.Load, p)
 	stopSampling()
 	stats := sampler.Wait()
+	listenAfter, listenErr2 := containers.ReadListenCounters(netstat)
 	if err != nil {
 		return results.Run{}, err
 	}
@@ -270,6 +273,24 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 	}
 	if stats.AccessesAtStart >= 0 {
 		run.Server.AccessesDuringRun = stats.AccessesAtEnd - stats.AccessesAtStart
+	}
+	run.Server.Series = stats.Points
+	if listenErr == nil && listenErr2 == nil {
+		d := listenAfter.Sub(listenBefore)
+		run.Server.Kernel = &d
+		run.Server.KernelScope = "network namespace of loadcheck"
+		if srv.HostNetwork {
+			run.Server.KernelScope = "host (httpd shares the host's network namespace): other traffic counts too"
+		}
+	} else {
+		p.logf("%s kernel listen counters unavailable: %v", p.config, errors.Join(listenErr, listenErr2))
+	}
+	logCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if text, err := srv.Logs(logCtx); err == nil {
+		run.Server.ErrorLog = containers.ScanErrorLog(text)
+	} else {
+		p.logf("%s read httpd's error log: %v", p.config, err)
 	}
 	return run, nil
 }
