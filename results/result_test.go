@@ -122,3 +122,29 @@ func TestTimeToCapacity(t *testing.T) {
 		t.Errorf("got %g, want -1: a connection was lost in the window", got)
 	}
 }
+
+func TestTableServerSide(t *testing.T) {
+	run := Run{Config: "prefork-stock", Verdict: Fail, TimeToCapacityS: -1,
+		Series: []bench.Point{{OK: 6}, {OK: 4, Errors: map[string]int64{"http_5xx": 1, "reset": 2}}},
+		Server: &Server{StatusSamples: 3, AccessesDuringRun: 13,
+			Kernel:   &ListenCounters{Overflows: 7, Drops: 9},
+			ErrorLog: []LogCode{{Code: "AH00161", Level: "error", Count: 3, First: "[x] AH00161: server reached MaxRequestWorkers setting"}, {Code: "AH00163", Level: "notice", Count: 1, First: "resuming"}}}}
+	var b bytes.Buffer
+	if err := WriteTable(&b, &File{Runs: []Run{run}}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"prefork-stock: never held every connection",
+		"httpd counted 13 requests, the client got 11 responses and sent 2 status reads",
+		"kernel listen overflows +7, drops +9",
+		"httpd AH00161 x3: [x] AH00161: server reached MaxRequestWorkers setting",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "AH00163") {
+		t.Errorf("a notice-level code was shown as notable:\n%s", out)
+	}
+}

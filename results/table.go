@@ -70,6 +70,10 @@ func writeServerSide(w io.Writer, f *File) {
 		}
 		parts := []string{capacity(r.TimeToCapacityS)}
 		if s := r.Server; s != nil {
+			if s.StatusSamples > 0 {
+				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",
+					s.AccessesDuringRun, clientResponses(r), s.StatusSamples-1))
+			}
 			if k := s.Kernel; k != nil {
 				parts = append(parts, fmt.Sprintf("kernel listen overflows +%d, drops +%d", k.Overflows, k.Drops))
 			}
@@ -90,6 +94,16 @@ func writeServerSide(w io.Writer, f *File) {
 	for _, l := range lines {
 		fmt.Fprintln(w, l)
 	}
+}
+
+// clientResponses counts every response the client read over the whole
+// run, errors with a status included: what httpd's Total Accesses counts.
+func clientResponses(r Run) int64 {
+	var n int64
+	for _, p := range r.Series {
+		n += p.OK + p.Errors["http_4xx"] + p.Errors["http_5xx"]
+	}
+	return n
 }
 
 func capacity(s float64) string {
