@@ -200,6 +200,7 @@ type runner struct {
 	open      atomic.Int64
 	okAll     atomic.Int64
 	failedAll atomic.Int64
+	lateAll   atomic.Int64 // answers that came after their request timed out
 	errsAll   [numClasses]atomic.Int64
 	samplesMu sync.Mutex
 	samples   map[string]string
@@ -528,6 +529,7 @@ func (r *runner) connection(ctx context.Context, idx int) {
 			switch _, closing, err := rr.read(); {
 			case err == nil:
 				awaiting = false // late answer to a request already counted as dropped
+				r.lateAll.Add(1)
 				if closing {
 					closeConn()
 				}

@@ -16,10 +16,13 @@ type Point struct {
 	Second int `json:"s"`
 	// T is the end of the second, in seconds since the run started; the
 	// last point may cover less than a second.
-	T      float64          `json:"t"`
-	Phase  Phase            `json:"phase"` // the phase the second began in
-	Open   int64            `json:"open"`  // connections open at T
-	OK     int64            `json:"ok"`    // responses that arrived in the second
+	T     float64 `json:"t"`
+	Phase Phase   `json:"phase"` // the phase the second began in
+	Open  int64   `json:"open"`  // connections open at T
+	OK    int64   `json:"ok"`    // responses that arrived in the second
+	// Late counts answers that arrived after their request had timed out
+	// (and was counted as dropped): the server did send them.
+	Late   int64            `json:"late,omitempty"`
 	Errors map[string]int64 `json:"errors,omitempty"`
 	// P99US is the 99th percentile of the second's OK latencies, from the
 	// intended send time; 0 when none arrived.
@@ -40,6 +43,7 @@ type seriesTicker struct {
 	wg     sync.WaitGroup
 	points []Point
 	lastOK int64
+	lastLt int64
 	lastEr [numClasses]int64
 }
 
@@ -94,6 +98,8 @@ func (s *seriesTicker) point(now time.Time, second int) {
 	}
 	ok := r.okAll.Load()
 	p.OK, s.lastOK = ok-s.lastOK, ok
+	late := r.lateAll.Load()
+	p.Late, s.lastLt = late-s.lastLt, late
 	for c := range numClasses {
 		n := r.errsAll[c].Load()
 		if d := n - s.lastEr[c]; d > 0 {

@@ -68,6 +68,10 @@ type Server struct {
 	// HostNetwork is true when httpd shares the host's network namespace
 	// (Linux), so kernel network counters are the host's.
 	HostNetwork bool
+	// Cgroup reads the container's memory, CPU and OOM kills; nil when its
+	// cgroup files cannot be found (CgroupErr says why).
+	Cgroup    *Cgroup
+	CgroupErr error
 }
 
 // Terminate stops and removes the container. It is safe on a nil Server and
@@ -101,6 +105,17 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("httpd rejected config %q (%s): %s", e.Config, ConfPath, e.Message)
+}
+
+// OOMError means the kernel killed httpd for memory before it was ready:
+// the config does not fit in the container's memory limit.
+type OOMError struct {
+	Config  string
+	LimitMB float64
+}
+
+func (e *OOMError) Error() string {
+	return fmt.Sprintf("killed: out of memory while httpd for %s started, under a %g MB memory limit: its start-up processes alone do not fit (raise --memory, or lower StartServers)", e.Config, e.LimitMB)
 }
 
 // ImageMissingError means the image is not in the local engine.
@@ -273,6 +288,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 				hc.NetworkMode = "host"
 			}
 			hc.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: int64(nofile), Hard: int64(nofile)}}
+			if m := o.Config.MemoryBytes; m > 0 {
+				hc.Resources.Memory, hc.Resources.MemorySwap = m, m // no swap: the limit is the host's RAM
+			}
+			if c := o.Config.CPUs; c > 0 {
+				hc.Resources.NanoCPUs = int64(c * 1e9)
+			}
 		}),
 		testcontainers.WithWaitStrategyAndDeadline(timeout,
 			wait.ForLog(readyLogMsg+"|"+configInvalidMark).AsRegexp().WithPollInterval(100*time.Millisecond)),
@@ -312,7 +333,19 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if st, err := FetchStatus(ctx, http.DefaultClient, srv.StatusURL); err == nil {
 		srv.Version = st.ServerVersion
 	}
+	if info, err := ctr.Inspect(ctx); err != nil {
+		srv.CgroupErr = err
+	} else if info.State != nil {
+		srv.Cgroup, srv.CgroupErr = CgroupOf("/proc", "/sys/fs/cgroup", info.State.Pid)
+	}
 	return srv, nil
+}
+
+// OOMKilled reports whether the engine saw httpd itself (the container's
+// first process) killed for memory.
+func (s *Server) OOMKilled(ctx context.Context) bool {
+	info, err := s.Container.Inspect(ctx)
+	return err == nil && info.State != nil && info.State.OOMKilled
 }
 
 // classifyStartError turns the engine's refusals into advice.
@@ -322,6 +355,8 @@ func classifyStartError(o Options, nofile int, err error) error {
 	}
 	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "OOMKilled"), strings.Contains(msg, "out-of-memory"):
+		return &OOMError{Config: o.Config.Name, LimitMB: float64(o.Config.MemoryBytes) / (1 << 20)}
 	case strings.Contains(msg, "rlimit"):
 		return fmt.Errorf("the Docker engine refused nofile=%d for the httpd container (%w); lower the connection count or raise the engine's limit (dockerd --default-ulimit, LimitNOFILE)", nofile, err)
 	case strings.Contains(strings.ToLower(msg), "no such image"), strings.Contains(msg, "pull access denied"), strings.Contains(msg, "failed to resolve reference"):

@@ -47,3 +47,48 @@ func TestReadListenCounters(t *testing.T) {
 		t.Errorf("/proc/net/netstat: %v", err)
 	}
 }
+
+func TestCgroupV1AndV2(t *testing.T) {
+	dir := t.TempDir()
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc, root := filepath.Join(dir, "proc"), filepath.Join(dir, "cg")
+	// cgroup v1, as Docker's cgroupfs driver lays it out.
+	write(filepath.Join(proc, "7", "cgroup"), "12:pids:/docker/abc\n4:cpu,cpuacct:/docker/abc\n3:memory:/docker/abc\n0::/\n")
+	write(filepath.Join(root, "memory/docker/abc/memory.usage_in_bytes"), "1048576\n")
+	write(filepath.Join(root, "memory/docker/abc/memory.max_usage_in_bytes"), "2097152\n")
+	write(filepath.Join(root, "memory/docker/abc/memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
+	write(filepath.Join(root, "cpuacct/docker/abc/cpuacct.usage"), "5000000000\n")
+	cg, err := CgroupOf(proc, root, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cg.Read()
+	if err != nil || s.MemoryBytes != 1<<20 || s.MemoryPeakBytes != 2<<20 || s.CPUNanos != 5e9 || s.OOMKills != 3 {
+		t.Fatalf("v1 sample %+v %v", s, err)
+	}
+	// cgroup v2, unified.
+	write(filepath.Join(proc, "8", "cgroup"), "0::/system.slice/docker-def.scope\n")
+	d := filepath.Join(root, "system.slice/docker-def.scope")
+	write(filepath.Join(d, "memory.current"), "4096\n")
+	write(filepath.Join(d, "cpu.stat"), "usage_usec 2500\nuser_usec 2000\n")
+	write(filepath.Join(d, "memory.events"), "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n")
+	cg, err = CgroupOf(proc, root, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = cg.Read()
+	if err != nil || s.MemoryBytes != 4096 || s.MemoryPeakBytes != -1 || s.CPUNanos != 2500000 || s.OOMKills != 1 {
+		t.Fatalf("v2 sample %+v %v", s, err)
+	}
+	if _, err := CgroupOf(proc, root, 9); err == nil {
+		t.Error("no error for a process that does not exist")
+	}
+}

@@ -125,13 +125,21 @@ type ServerStats struct {
 	LastError       string `json:"last_error,omitempty"`
 	// Points is every reading, T counted from the sampler's start.
 	Points []results.ServerPoint `json:"points,omitempty"`
+	// From the container's cgroup: memory at the first and last reading,
+	// the highest, CPU used between them, and OOM kills. -1 when unknown.
+	MemoryAtStart, MemoryAtEnd, MemoryPeak int64
+	CPUNanos                               int64
+	OOMKills                               int64
+	CgroupError                            string
 }
 
 // Sampler reads mod_status every interval while a run goes on.
 type Sampler struct {
-	done  chan struct{}
-	start time.Time
-	stats ServerStats
+	done     chan struct{}
+	start    time.Time
+	cg       *Cgroup
+	cpuStart int64
+	stats    ServerStats
 }
 
 // StartSampler takes the first reading before it returns, so that its
@@ -139,7 +147,10 @@ type Sampler struct {
 // the background until ctx ends. Holding that one connection lets it get
 // answers when every worker is busy, at the price of one worker (prefork)
 // or thread, which the report mentions.
-func StartSampler(ctx context.Context, url string, interval time.Duration) *Sampler {
+//
+// cg, when not nil, is read at every tick too, for memory, CPU and OOM
+// kills; it goes on being read when httpd stops answering.
+func StartSampler(ctx context.Context, url string, interval time.Duration, cg *Cgroup) *Sampler {
 	client := &http.Client{
 		Timeout: 3 * interval, // a timeout closes the connection and loses the held worker
 		Transport: &http.Transport{
@@ -147,8 +158,9 @@ func StartSampler(ctx context.Context, url string, interval time.Duration) *Samp
 			DisableCompression: true,
 		},
 	}
-	s := &Sampler{done: make(chan struct{}), start: time.Now(),
-		stats: ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1}}
+	s := &Sampler{done: make(chan struct{}), start: time.Now(), cg: cg,
+		stats: ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1,
+			MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1}}
 	s.sample(ctx, client, url)
 	go func() {
 		defer close(s.done)
@@ -175,6 +187,7 @@ func (s *Sampler) Wait() ServerStats {
 
 func (s *Sampler) sample(ctx context.Context, client *http.Client, url string) {
 	st := &s.stats
+	memMB, cpuS := s.readCgroup()
 	cur, err := FetchStatus(ctx, client, url)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -197,5 +210,28 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string) {
 		ConnsTotal: cur.ConnsTotal, ConnsAsyncKeepAlive: cur.ConnsAsyncKeepAlive,
 		ConnsAsyncWriting: cur.ConnsAsyncWriting, ConnsAsyncClosing: cur.ConnsAsyncClosing,
 		TotalAccesses: cur.TotalAccesses, Scoreboard: cur.Scoreboard,
+		MemoryMB: memMB, CPUSeconds: cpuS,
 	})
+}
+
+// readCgroup updates the cgroup figures and returns memory in MB and CPU
+// seconds since the first reading, or -1s.
+func (s *Sampler) readCgroup() (memMB, cpuS float64) {
+	st := &s.stats
+	if s.cg == nil {
+		return -1, -1
+	}
+	c, err := s.cg.Read()
+	if err != nil {
+		st.CgroupError = err.Error() // a container that exited has no cgroup left
+		return -1, -1
+	}
+	if st.MemoryAtStart < 0 {
+		st.MemoryAtStart, s.cpuStart = c.MemoryBytes, c.CPUNanos
+	}
+	st.MemoryAtEnd = c.MemoryBytes
+	st.MemoryPeak = max(st.MemoryPeak, c.MemoryBytes, c.MemoryPeakBytes)
+	st.CPUNanos = c.CPUNanos - s.cpuStart
+	st.OOMKills = max(st.OOMKills, c.OOMKills)
+	return math.Round(float64(c.MemoryBytes)/(1<<20)*10) / 10, math.Round(float64(st.CPUNanos)/1e7) / 100
 }

@@ -133,6 +133,21 @@ type Server struct {
 	KernelScope string          `json:"kernel_scope,omitempty"`
 	// ErrorLog counts httpd's message codes (AHnnnnn), most frequent first.
 	ErrorLog []LogCode `json:"error_log,omitempty"`
+	// From the container's cgroup. MemoryPerConnKB is the growth from the
+	// first reading (before any load) to the last, per connection held.
+	MemoryStartMB   float64 `json:"memory_start_mb,omitempty"`
+	MemoryEndMB     float64 `json:"memory_end_mb,omitempty"`
+	MemoryPeakMB    float64 `json:"memory_peak_mb,omitempty"`
+	MemoryPerConnKB float64 `json:"memory_per_conn_kb,omitempty"`
+	CPUSeconds      float64 `json:"cpu_seconds,omitempty"`
+	MemoryLimitMB   float64 `json:"memory_limit_mb,omitempty"`
+	CPULimit        float64 `json:"cpu_limit,omitempty"`
+	// OOMKills counts httpd processes the kernel killed for memory; any
+	// fails the config as "killed: out of memory".
+	OOMKills int64 `json:"oom_kills"`
+	// OOMAtStart says why httpd was killed before it was ready; the
+	// config was then never loaded.
+	OOMAtStart string `json:"oom_at_start,omitempty"`
 }
 
 // ServerPoint is one mod_status reading. Fields the MPM does not report
@@ -148,6 +163,8 @@ type ServerPoint struct {
 	ConnsAsyncClosing   int            `json:"conns_async_closing"`
 	TotalAccesses       int64          `json:"total_accesses"`
 	Scoreboard          map[string]int `json:"scoreboard,omitempty"` // state character -> slots
+	MemoryMB            float64        `json:"memory_mb"`            // the container's, from its cgroup; -1 unknown
+	CPUSeconds          float64        `json:"cpu_seconds"`          // the container's CPU since the first reading; -1 unknown
 }
 
 // ListenCounters are the kernel's ListenOverflows and ListenDrops.
@@ -257,6 +274,17 @@ func Judge(run *Run, th scenarios.Thresholds) {
 		return
 	}
 	var reasons []string
+	if s := run.Server; s != nil && s.OOMAtStart != "" {
+		run.Verdict, run.Reasons = Fail, []string{s.OOMAtStart}
+		return
+	}
+	if s := run.Server; s != nil && s.OOMKills > 0 {
+		limit := ""
+		if s.MemoryLimitMB > 0 {
+			limit = fmt.Sprintf(" under a %g MB limit", s.MemoryLimitMB)
+		}
+		reasons = append(reasons, fmt.Sprintf("killed: out of memory: the kernel's OOM killer ended %d httpd process(es)%s; the errors below follow from it", s.OOMKills, limit))
+	}
 	c := run.Connections
 	if c.Target > 0 {
 		servedPct := 100 * float64(c.Served) / float64(c.Target)

@@ -29,8 +29,15 @@ func WriteTable(w io.Writer, f *File) error {
 			errs = "-"
 		}
 		verdict := strings.ToUpper(r.Verdict)
-		if r.Error != "" {
-			if err := t.Append(r.Config, "-", "-", "-", "-", "-", "-", "setup failed", "-", "-", "-", "-", "-", "-", "-", verdict); err != nil {
+		if r.Server != nil && r.Server.OOMKills > 0 {
+			verdict += " (OOM)"
+		}
+		if oomAtStart := r.Server != nil && r.Server.OOMAtStart != ""; r.Error != "" || oomAtStart {
+			what := "setup failed"
+			if oomAtStart {
+				what = "killed at start: out of memory"
+			}
+			if err := t.Append(r.Config, "-", "-", "-", "-", "-", "-", what, "-", "-", "-", "-", "-", "-", "-", verdict); err != nil {
 				return err
 			}
 			continue
@@ -65,7 +72,7 @@ func WriteTable(w io.Writer, f *File) error {
 func writeServerSide(w io.Writer, f *File) {
 	var lines []string
 	for _, r := range f.Runs {
-		if r.Error != "" {
+		if r.Error != "" || (r.Server != nil && r.Server.OOMAtStart != "") {
 			continue
 		}
 		parts := []string{capacity(r.TimeToCapacityS)}
@@ -73,6 +80,13 @@ func writeServerSide(w io.Writer, f *File) {
 			if s.StatusSamples > 0 {
 				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",
 					s.AccessesDuringRun, clientResponses(r), s.StatusSamples-1))
+			}
+			if s.MemoryEndMB > 0 {
+				parts = append(parts, fmt.Sprintf("memory %g -> %g MB (peak %g, %g KB per connection held), CPU %gs",
+					s.MemoryStartMB, s.MemoryEndMB, s.MemoryPeakMB, s.MemoryPerConnKB, s.CPUSeconds))
+			}
+			if s.OOMKills > 0 {
+				parts = append(parts, fmt.Sprintf("OOM-killed processes: %d", s.OOMKills))
 			}
 			if k := s.Kernel; k != nil {
 				parts = append(parts, fmt.Sprintf("kernel listen overflows +%d, drops +%d", k.Overflows, k.Drops))
@@ -97,11 +111,13 @@ func writeServerSide(w io.Writer, f *File) {
 }
 
 // clientResponses counts every response the client read over the whole
-// run, errors with a status included: what httpd's Total Accesses counts.
+// run, errors with a status and late answers included: what httpd's Total
+// Accesses counts, but for requests httpd answered after the client's last
+// read.
 func clientResponses(r Run) int64 {
 	var n int64
 	for _, p := range r.Series {
-		n += p.OK + p.Errors["http_4xx"] + p.Errors["http_5xx"]
+		n += p.OK + p.Late + p.Errors["http_4xx"] + p.Errors["http_5xx"]
 	}
 	return n
 }

@@ -23,6 +23,10 @@ type Config struct {
 	Name       string      `json:"name"`
 	MPM        string      `json:"mpm"`
 	Directives []Directive `json:"directives"`
+	// MemoryBytes and CPUs limit the container, to emulate the production
+	// host's size; 0 means no limit.
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
+	CPUs        float64 `json:"cpus,omitempty"`
 }
 
 // Get returns the value of directive name (case-insensitive) and whether

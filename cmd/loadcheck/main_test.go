@@ -53,6 +53,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--closed-loop", "--rate", "5"}, "closed loop"},
 		{[]string{"run", "--header", "NoColon"}, `want "Name: value"`},
 		{[]string{"run", "--path", "nope"}, "path must start with /"},
+		{[]string{"run", "--memory", "lots"}, "want a size of at least 6m"},
+		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
+		{[]string{"run", "--target", "http://127.0.0.1:1/", "--memory", "1g"}, "cannot be used with --target"},
 		{[]string{"run", "--set", "MaxRequestWorkers"}, "want Name=Value"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--set", "A=1"}, "cannot be used with --target"},
 		{[]string{"run", "-d", "soon"}, "invalid value \"soon\""},
@@ -245,6 +248,10 @@ func TestHonestyPreforkStock(t *testing.T) {
 	if r.TimeToCapacityS != -1 || !strings.Contains(stdout, "never held every connection") {
 		t.Errorf("time to capacity %g, want never (-1)", r.TimeToCapacityS)
 	}
+	if s := r.Server; s.MemoryStartMB <= 0 || s.MemoryEndMB <= s.MemoryStartMB || s.CPUSeconds <= 0 || s.OOMKills != 0 {
+		t.Errorf("container memory %g -> %g MB, CPU %gs, OOM kills %d: want growth, CPU and no OOM",
+			s.MemoryStartMB, s.MemoryEndMB, s.CPUSeconds, s.OOMKills)
+	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)
 	}
@@ -288,6 +295,29 @@ func TestTunedHold4000(t *testing.T) {
 				t.Errorf("%s: failed without saying which connections: %v", r.Config, r.Reasons)
 			}
 		}
+	}
+}
+
+// TestOOMKilled: a prefork config whose processes do not fit its memory
+// limit fails as "killed: out of memory", not as a pile of resets.
+func TestOOMKilled(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "prefork-tuned", "--memory", "128m", "-c", "1000",
+		"--ramp", "1s", "--warmup", "3s", "-d", "3s", "--json", out)
+	t.Logf("stdout:\n%s", stdout)
+	if code != exitFail {
+		t.Fatalf("got exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	if r.Verdict != "fail" || len(r.Reasons) == 0 || !strings.HasPrefix(r.Reasons[0], "killed: out of memory") {
+		t.Errorf("verdict %s reasons %v, want fail with killed: out of memory first", r.Verdict, r.Reasons)
+	}
+	if r.Server == nil || r.Server.OOMKills < 1 || r.Server.MemoryLimitMB != 128 || !strings.Contains(stdout, "FAIL (OOM)") {
+		t.Errorf("server %+v, want OOM kills and the 128 MB limit recorded, and FAIL (OOM) in the table", r.Server)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
 	}
 }
 

@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/results"
@@ -30,6 +32,8 @@ type runFlags struct {
 	shards     int
 	noShard    bool
 	sourceAddr int
+	memory     int64
+	cpus       float64
 	overrides  []scenarios.Directive
 	load       scenarios.Load
 	thresholds scenarios.Thresholds
@@ -78,6 +82,15 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 		return nil
 	})
 	fs.StringVar(&f.load.Body, "body", "", "request body")
+	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
+		n, err := units.RAMInBytes(v)
+		if err != nil || n < 6<<20 {
+			return fmt.Errorf("want a size of at least 6m such as 512m or 2g, got %q", v)
+		}
+		f.memory = n
+		return nil
+	})
+	fs.Float64Var(&f.cpus, "cpus", 0, "limit each httpd container to this many CPUs, e.g. 1.5")
 	fs.IntVar(&f.shards, "shards", 0, "generator processes (0: as many as the nofile limit needs)")
 	fs.BoolVar(&f.noShard, "no-shard", false, "never split the generator over processes; fail before any traffic when one process cannot hold -c")
 	fs.IntVar(&f.sourceAddr, "source-addrs", 0, "spread connections to a loopback target over this many source addresses from 127.0.0.2 (0: as many as the ephemeral ports need)")
@@ -130,6 +143,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	switch {
 	case f.target != "" && len(f.overrides) > 0:
 		return exitSetup, &usageError{"--set changes httpd configs and cannot be used with --target"}
+	case f.target != "" && (f.memory > 0 || f.cpus > 0):
+		return exitSetup, &usageError{"--memory and --cpus limit httpd containers and cannot be used with --target"}
+	case f.cpus < 0:
+		return exitSetup, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
 	case f.target != "":
 		sc.Configs = []scenarios.Config{{Name: "target", MPM: "unknown"}}
 	default:
@@ -141,6 +158,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 			for _, d := range f.overrides {
 				sc.Configs[i].Set(d)
 			}
+			sc.Configs[i].MemoryBytes, sc.Configs[i].CPUs = f.memory, f.cpus
 		}
 	}
 	out := &results.File{
@@ -177,9 +195,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 			if errors.As(err, &cfgErr) || ctx.Err() != nil {
 				return exitSetup, err
 			}
-			// A setup failure of one config is recorded; the others still run.
-			run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
-			p.logf("%s setup failed: %v", p.config, err)
+			var oom *containers.OOMError
+			if errors.As(err, &oom) {
+				// Not a setup problem: the config does not fit its memory.
+				run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Connections: results.Connections{Target: sc.Load.Connections}, TimeToCapacityS: -1,
+					Server: &results.Server{OOMKills: 1, OOMAtStart: oom.Error(), MemoryLimitMB: oom.LimitMB}}
+				p.logf("%s %v", p.config, oom)
+			} else {
+				// A setup failure of one config is recorded; the others still run.
+				run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
+				p.logf("%s setup failed: %v", p.config, err)
+			}
 		}
 		results.Judge(&run, sc.Thresholds)
 		out.Runs = append(out.Runs, run)
@@ -255,7 +281,10 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 	const netstat = "/proc/net/netstat"
 	listenBefore, listenErr := containers.ReadListenCounters(netstat)
 	sampleCtx, stopSampling := context.WithCancel(ctx)
-	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second)
+	if srv.CgroupErr != nil {
+		p.logf("%s container memory and CPU unavailable: %v", p.config, srv.CgroupErr)
+	}
+	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second, srv.Cgroup)
 	res, err := gen.run(ctx, srv.URL, sc.Load, p)
 	stopSampling()
 	stats := sampler.Wait()
@@ -275,6 +304,20 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 		run.Server.AccessesDuringRun = stats.AccessesAtEnd - stats.AccessesAtStart
 	}
 	run.Server.Series = stats.Points
+	mb := func(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
+	if stats.MemoryAtStart >= 0 {
+		s := run.Server
+		s.MemoryStartMB, s.MemoryEndMB, s.MemoryPeakMB = mb(stats.MemoryAtStart), mb(stats.MemoryAtEnd), mb(stats.MemoryPeak)
+		s.CPUSeconds = math.Round(float64(stats.CPUNanos)/1e7) / 100
+		if held := run.Connections.Served + run.Connections.PartlyServed; held > 0 {
+			s.MemoryPerConnKB = math.Round(float64(stats.MemoryAtEnd-stats.MemoryAtStart)/1024/float64(held)*10) / 10
+		}
+	}
+	run.Server.MemoryLimitMB, run.Server.CPULimit = mb(cfg.MemoryBytes), cfg.CPUs
+	run.Server.OOMKills = stats.OOMKills
+	if run.Server.OOMKills == 0 && srv.OOMKilled(ctx) {
+		run.Server.OOMKills = 1 // httpd itself, seen by the engine after its cgroup went away
+	}
 	if listenErr == nil && listenErr2 == nil {
 		d := listenAfter.Sub(listenBefore)
 		run.Server.Kernel = &d
