@@ -49,13 +49,16 @@ type Environment struct {
 
 // Run is one config's result.
 type Run struct {
-	Config      string      `json:"config"`
-	MPM         string      `json:"mpm"`
-	Verdict     string      `json:"verdict"`
-	Reasons     []string    `json:"reasons,omitempty"` // why it failed, one line per broken threshold
-	Connections Connections `json:"connections"`
-	Requests    Requests    `json:"requests"`
-	LatencyMS   Latency     `json:"latency_ms"`
+	Config  string   `json:"config"`
+	MPM     string   `json:"mpm"`
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons,omitempty"` // why it failed, one line per broken threshold
+	// ConfigWarnings are limits found in the config before the run, such
+	// as a MaxRequestWorkers below the connection target.
+	ConfigWarnings []string    `json:"config_warnings,omitempty"`
+	Connections    Connections `json:"connections"`
+	Requests       Requests    `json:"requests"`
+	LatencyMS      Latency     `json:"latency_ms"`
 	// ServiceTimeMS is the same responses timed from when each request was
 	// really written, not when it was due: uncorrected for coordinated
 	// omission, as wrk2 labels it.

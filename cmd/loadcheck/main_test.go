@@ -54,6 +54,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--header", "NoColon"}, `want "Name: value"`},
 		{[]string{"run", "--path", "nope"}, "path must start with /"},
 		{[]string{"run", "--memory", "lots"}, "want a size of at least 6m"},
+		{[]string{"run", "--configs", "event-tuned", "--set", "ThreadsPerChild=100"}, "ThreadsPerChild 100 is above ThreadLimit 64"},
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--memory", "1g"}, "cannot be used with --target"},
 		{[]string{"run", "--set", "MaxRequestWorkers"}, "want Name=Value"},

@@ -160,6 +160,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 			}
 			sc.Configs[i].MemoryBytes, sc.Configs[i].CPUs = f.memory, f.cpus
 		}
+		// Contradictions stop the run before any container starts: httpd
+		// would quietly run other values than the ones written.
+		var bad []string
+		for _, cfg := range sc.Configs {
+			for _, fd := range cfg.Check(f.load.Connections) {
+				if fd.Error {
+					bad = append(bad, fd.Msg)
+				}
+			}
+		}
+		if len(bad) > 0 {
+			return exitSetup, &usageError{"config contradicts itself:\n  " + strings.Join(bad, "\n  ")}
+		}
 	}
 	out := &results.File{
 		Schema:      results.Schema,
@@ -206,6 +219,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 				run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
 				p.logf("%s setup failed: %v", p.config, err)
 			}
+		}
+		for _, fd := range cfg.Check(sc.Load.Connections) {
+			run.ConfigWarnings = append(run.ConfigWarnings, fd.Msg)
 		}
 		results.Judge(&run, sc.Thresholds)
 		out.Runs = append(out.Runs, run)
@@ -265,6 +281,9 @@ func runTarget(ctx context.Context, gen *generator, url string, cfg scenarios.Co
 // and always removes the container.
 func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, img containers.ImageInfo, cfg scenarios.Config, runID string, p *progress) (results.Run, error) {
 	p.logf("%s starting httpd (%s, %s layout)", p.config, sc.Image, img.Layout.Name)
+	for _, fd := range cfg.Check(sc.Load.Connections) {
+		p.logf("%s %s", p.config, fd)
+	}
 	srv, err := containers.Start(ctx, containers.Options{
 		Image: sc.Image, Layout: img.Layout, Config: cfg, RunID: runID, Connections: sc.Load.Connections,
 	})

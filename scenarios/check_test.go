@@ -1,0 +1,61 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheckPresets(t *testing.T) {
+	for _, name := range PresetNames() {
+		cfg, err := Preset(name, 4000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs := cfg.Check(4000)
+		tuned := strings.HasSuffix(name, "-tuned")
+		for _, f := range fs {
+			if f.Error {
+				t.Errorf("%s: preset contradicts itself: %s", name, f)
+			}
+		}
+		if tuned && len(fs) != 0 {
+			t.Errorf("%s: got %v, want no finding at 4000", name, fs)
+		}
+		if !tuned && len(fs) != 1 {
+			t.Errorf("%s: got %v, want one warning that it cannot reach 4000", name, fs)
+		}
+	}
+}
+
+func TestCheckContradictions(t *testing.T) {
+	tests := []struct {
+		mpm  string
+		set  []Directive
+		want string
+	}{
+		{"worker", []Directive{{"ThreadsPerChild", "100"}, {"ThreadLimit", "64"}}, "ThreadsPerChild 100 is above ThreadLimit 64"},
+		{"event", []Directive{{"ServerLimit", "10"}, {"ThreadsPerChild", "25"}, {"MaxRequestWorkers", "4000"}}, "above ServerLimit x ThreadsPerChild = 10 x 25 = 250"},
+		{"prefork", []Directive{{"ServerLimit", "100"}, {"MaxRequestWorkers", "200"}}, "MaxRequestWorkers 200 is above ServerLimit 100"},
+		{"event", []Directive{{"MaxRequestWorkers", "many"}}, `MaxRequestWorkers "many" is not a whole number`},
+	}
+	for _, tc := range tests {
+		cfg := Config{Name: "mine", MPM: tc.mpm, Directives: tc.set}
+		var errs []string
+		for _, f := range cfg.Check(100) {
+			if f.Error {
+				errs = append(errs, f.Msg)
+			}
+		}
+		if len(errs) == 0 || !strings.Contains(strings.Join(errs, "\n"), tc.want) {
+			t.Errorf("%s %v: got errors %q, want %q", tc.mpm, tc.set, errs, tc.want)
+		}
+	}
+	// Event's async keep-alive: 400 workers x (2 + 1) = 1200 connections.
+	ev := Config{Name: "ev", MPM: "event"}
+	if fs := ev.Check(1200); len(fs) != 0 {
+		t.Errorf("event defaults at 1200: %v, want none", fs)
+	}
+	if fs := ev.Check(1201); len(fs) != 1 || !strings.Contains(fs[0].Msg, "about 1200") {
+		t.Errorf("event defaults at 1201: %v, want a warning naming 1200", fs)
+	}
+}
