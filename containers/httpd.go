@@ -72,6 +72,9 @@ type Server struct {
 	// cgroup files cannot be found (CgroupErr says why).
 	Cgroup    *Cgroup
 	CgroupErr error
+	// Pid is httpd's host PID; ListenPort the port it listens on in its
+	// own network namespace.
+	Pid, ListenPort int
 }
 
 // Terminate stops and removes the container. It is safe on a nil Server and
@@ -336,9 +339,20 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if info, err := ctr.Inspect(ctx); err != nil {
 		srv.CgroupErr = err
 	} else if info.State != nil {
+		srv.Pid = info.State.Pid
 		srv.Cgroup, srv.CgroupErr = CgroupOf("/proc", "/sys/fs/cgroup", info.State.Pid)
 	}
+	srv.ListenPort = port
 	return srv, nil
+}
+
+// Probe is where a Sampler finds this container's kernel-side figures.
+func (s *Server) Probe() Probe {
+	p := Probe{Cgroup: s.Cgroup, Port: s.ListenPort}
+	if s.Pid > 0 {
+		p.NetTCP = fmt.Sprintf("/proc/%d/net/tcp", s.Pid)
+	}
+	return p
 }
 
 // OOMKilled reports whether the engine saw httpd itself (the container's
@@ -408,13 +422,23 @@ func waitStatus(ctx context.Context, url string, timeout time.Duration) error {
 // Clean removes every container loadcheck labelled, for example after a
 // crash. It returns the IDs it removed.
 func Clean(ctx context.Context) ([]string, error) {
+	return removeLabelled(ctx, LabelManaged+"=true")
+}
+
+// CleanRun force-removes every container of one run: the safety net behind
+// each config's own Terminate, for a removal that failed or was cut short.
+func CleanRun(ctx context.Context, runID string) ([]string, error) {
+	return removeLabelled(ctx, LabelRun+"="+runID)
+}
+
+func removeLabelled(ctx context.Context, label string) ([]string, error) {
 	cli, err := NewClient(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
 	list, err := cli.ContainerList(ctx, client.ContainerListOptions{
-		All: true, Filters: make(client.Filters).Add("label", LabelManaged+"=true"),
+		All: true, Filters: make(client.Filters).Add("label", label),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)

@@ -51,3 +51,32 @@ func ReadListenCounters(path string) (results.ListenCounters, error) {
 	}
 	return results.ListenCounters{}, fmt.Errorf("%s: no TcpExt lines", path)
 }
+
+// ReadAcceptQueue returns the number of connections waiting in the accept
+// queue of the socket listening on port, from path (a /proc/PID/net/tcp
+// file, which shows that process's network namespace). For a listening
+// socket the kernel puts the accept queue's length in the rx_queue field.
+func ReadAcceptQueue(path string, port int) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	want := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		// sl local_address rem_address st tx_queue:rx_queue ...
+		if len(f) < 5 || f[3] != "0A" || !strings.HasSuffix(f[1], want) {
+			continue
+		}
+		_, rx, ok := strings.Cut(f[4], ":")
+		if !ok {
+			return 0, fmt.Errorf("%s: bad queue field %q", path, f[4])
+		}
+		n, err := strconv.ParseInt(rx, 16, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		return int(n), nil
+	}
+	return 0, fmt.Errorf("%s: nothing listens on port %d", path, port)
+}

@@ -119,7 +119,7 @@ func TestSamplerFirstReadingBeforeReturn(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond, nil)
+	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond, Probe{})
 	if busy.Load() == 0 {
 		t.Fatal("StartSampler returned before its first reading: load could take the held worker")
 	}

@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,4 +92,42 @@ func TestCgroupV1AndV2(t *testing.T) {
 	if _, err := CgroupOf(proc, root, 9); err == nil {
 		t.Error("no error for a process that does not exist")
 	}
+}
+
+func TestReadAcceptQueue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tcp")
+	os.WriteFile(path, []byte(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:000001FF 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
+`), 0o644)
+	if n, err := ReadAcceptQueue(path, 8080); err != nil || n != 511 {
+		t.Errorf("got %d %v, want 511 waiting on 8080", n, err)
+	}
+	if _, err := ReadAcceptQueue(path, 9090); err == nil || !strings.Contains(err.Error(), "9090") {
+		t.Errorf("got %v, want nothing listening on 9090", err)
+	}
+	// A real listener on this machine: an accepted-nothing queue of 2.
+	ln := listenWithQueue(t, 2)
+	port := ln.Addr().(*net.TCPAddr).Port
+	if n, err := ReadAcceptQueue("/proc/self/net/tcp", port); err != nil || n != 2 {
+		t.Errorf("real listener: got %d %v, want 2 waiting", n, err)
+	}
+}
+
+// listenWithQueue listens on loopback and leaves n connections unaccepted.
+func listenWithQueue(t *testing.T, n int) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	for range n {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	return ln
 }

@@ -131,6 +131,16 @@ type ServerStats struct {
 	CPUNanos                               int64
 	OOMKills                               int64
 	CgroupError                            string
+	// PeakAcceptQueue is the most connections seen waiting in the listening
+	// socket's accept queue; -1 when it could not be read.
+	PeakAcceptQueue int
+}
+
+// Probe says where the sampler finds the container's kernel-side figures.
+type Probe struct {
+	Cgroup *Cgroup // nil: no memory, CPU or OOM figures
+	NetTCP string  // a /proc/PID/net/tcp file in httpd's network namespace; "": no accept queue
+	Port   int     // the port httpd listens on there
 }
 
 // Sampler reads mod_status every interval while a run goes on.
@@ -138,6 +148,9 @@ type Sampler struct {
 	done     chan struct{}
 	start    time.Time
 	cg       *Cgroup
+	probe    Probe
+	client   *http.Client
+	url      string
 	cpuStart int64
 	stats    ServerStats
 }
@@ -148,9 +161,10 @@ type Sampler struct {
 // answers when every worker is busy, at the price of one worker (prefork)
 // or thread, which the report mentions.
 //
-// cg, when not nil, is read at every tick too, for memory, CPU and OOM
-// kills; it goes on being read when httpd stops answering.
-func StartSampler(ctx context.Context, url string, interval time.Duration, cg *Cgroup) *Sampler {
+// probe's sources, when set, are read at every tick too: the container's
+// cgroup for memory, CPU and OOM kills, and its listening socket's accept
+// queue.
+func StartSampler(ctx context.Context, url string, interval time.Duration, probe Probe) *Sampler {
 	client := &http.Client{
 		Timeout: 3 * interval, // a timeout closes the connection and loses the held worker
 		Transport: &http.Transport{
@@ -158,13 +172,13 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, cg *C
 			DisableCompression: true,
 		},
 	}
-	s := &Sampler{done: make(chan struct{}), start: time.Now(), cg: cg,
+	s := &Sampler{done: make(chan struct{}), start: time.Now(), cg: probe.Cgroup, probe: probe,
 		stats: ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1,
-			MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1}}
+			MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1, PeakAcceptQueue: -1}}
+	s.client, s.url = client, url
 	s.sample(ctx, client, url)
 	go func() {
 		defer close(s.done)
-		defer client.CloseIdleConnections()
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
@@ -179,15 +193,27 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, cg *C
 	return s
 }
 
-// Wait returns the summary once ctx has ended.
+// Wait returns the summary once ctx has ended. It takes one last reading
+// first, so that httpd's request count covers the whole run.
 func (s *Sampler) Wait() ServerStats {
 	<-s.done
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.sample(ctx, s.client, s.url)
+	s.client.CloseIdleConnections()
 	return s.stats
 }
 
 func (s *Sampler) sample(ctx context.Context, client *http.Client, url string) {
 	st := &s.stats
 	memMB, cpuS := s.readCgroup()
+	queue := -1
+	if s.probe.NetTCP != "" {
+		if n, err := ReadAcceptQueue(s.probe.NetTCP, s.probe.Port); err == nil {
+			queue = n
+			st.PeakAcceptQueue = max(st.PeakAcceptQueue, n)
+		}
+	}
 	cur, err := FetchStatus(ctx, client, url)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -210,7 +236,7 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string) {
 		ConnsTotal: cur.ConnsTotal, ConnsAsyncKeepAlive: cur.ConnsAsyncKeepAlive,
 		ConnsAsyncWriting: cur.ConnsAsyncWriting, ConnsAsyncClosing: cur.ConnsAsyncClosing,
 		TotalAccesses: cur.TotalAccesses, Scoreboard: cur.Scoreboard,
-		MemoryMB: memMB, CPUSeconds: cpuS,
+		MemoryMB: memMB, CPUSeconds: cpuS, AcceptQueue: queue,
 	})
 }
 

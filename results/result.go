@@ -148,6 +148,9 @@ type Server struct {
 	// OOMKills counts httpd processes the kernel killed for memory; any
 	// fails the config as "killed: out of memory".
 	OOMKills int64 `json:"oom_kills"`
+	// PeakAcceptQueue is the most connections seen waiting in httpd's
+	// accept queue (at most its ListenBacklog, 511 by default); -1 unknown.
+	PeakAcceptQueue int `json:"peak_accept_queue"`
 	// OOMAtStart says why httpd was killed before it was ready; the
 	// config was then never loaded.
 	OOMAtStart string `json:"oom_at_start,omitempty"`
@@ -168,6 +171,7 @@ type ServerPoint struct {
 	Scoreboard          map[string]int `json:"scoreboard,omitempty"` // state character -> slots
 	MemoryMB            float64        `json:"memory_mb"`            // the container's, from its cgroup; -1 unknown
 	CPUSeconds          float64        `json:"cpu_seconds"`          // the container's CPU since the first reading; -1 unknown
+	AcceptQueue         int            `json:"accept_queue"`         // connections waiting to be accepted; -1 unknown
 }
 
 // ListenCounters are the kernel's ListenOverflows and ListenDrops.

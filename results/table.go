@@ -88,6 +88,9 @@ func writeServerSide(w io.Writer, f *File) {
 			if s.OOMKills > 0 {
 				parts = append(parts, fmt.Sprintf("OOM-killed processes: %d", s.OOMKills))
 			}
+			if s.PeakAcceptQueue >= 0 {
+				parts = append(parts, fmt.Sprintf("accept queue peak %d", s.PeakAcceptQueue))
+			}
 			if k := s.Kernel; k != nil {
 				parts = append(parts, fmt.Sprintf("kernel listen overflows +%d, drops +%d", k.Overflows, k.Drops))
 			}

@@ -236,6 +236,9 @@ func TestHonestyPreforkStock(t *testing.T) {
 	if inWindow < 4 {
 		t.Errorf("only %d mod_status readings in the measured window", inWindow)
 	}
+	if q := r.Server.PeakAcceptQueue; q < 100 {
+		t.Errorf("accept queue peaked at %d, want it full (ListenBacklog 511)", q)
+	}
 	if k := r.Server.Kernel; k == nil || k.Overflows <= 0 {
 		t.Errorf("kernel counters %+v, want listen overflows above 0", k)
 	}
@@ -354,7 +357,7 @@ func TestInterruptCleansUp(t *testing.T) {
 		t.Errorf("got complete %v with %d runs, want an incomplete result with the one interrupted run", f.Complete, len(f.Runs))
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
-		t.Errorf("containers left behind after SIGINT: %v", left)
+		t.Errorf("containers left behind after SIGINT: %v\nstderr:\n%s", left, stderr.String())
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -176,7 +178,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	}
 	out := &results.File{
 		Schema:      results.Schema,
-		RunID:       time.Now().UTC().Format("20060102-150405"),
+		RunID:       newRunID(),
 		StartedAt:   time.Now().UTC(),
 		Environment: environment(),
 	}
@@ -192,6 +194,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	}
 	out.Scenario = sc
 
+	if f.target == "" {
+		defer func() {
+			// Each config removes its own container; this catches one whose
+			// removal failed or was cut short, even after Ctrl-C.
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if removed, err := containers.CleanRun(cctx, out.RunID); err != nil || len(removed) > 0 {
+				p.logf("removed leftover containers %v (%v)", removed, err)
+			}
+		}()
+	}
 	for i, cfg := range sc.Configs {
 		if ctx.Err() != nil {
 			break
@@ -249,6 +262,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	return exitFail, nil
 }
 
+// newRunID names a run by its start time plus a random suffix, so that two
+// runs started in the same second never share their containers' label.
+func newRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
 // chooseImage resolves the image to use and its layout.
 func chooseImage(ctx context.Context, image, layout string) (string, containers.ImageInfo, error) {
 	if image != "" {
@@ -303,7 +324,7 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 	if srv.CgroupErr != nil {
 		p.logf("%s container memory and CPU unavailable: %v", p.config, srv.CgroupErr)
 	}
-	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second, srv.Cgroup)
+	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second, srv.Probe())
 	res, err := gen.run(ctx, srv.URL, sc.Load, p)
 	stopSampling()
 	stats := sampler.Wait()
@@ -334,6 +355,7 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 	}
 	run.Server.MemoryLimitMB, run.Server.CPULimit = mb(cfg.MemoryBytes), cfg.CPUs
 	run.Server.OOMKills = stats.OOMKills
+	run.Server.PeakAcceptQueue = stats.PeakAcceptQueue
 	if run.Server.OOMKills == 0 && srv.OOMKilled(ctx) {
 		run.Server.OOMKills = 1 // httpd itself, seen by the engine after its cgroup went away
 	}
