@@ -195,16 +195,17 @@ type runner struct {
 	// connection that closed as soon as its own last request was answered
 	// would free a server slot while others are still being measured, and
 	// the server would then serve connections it had starved all along.
-	scheduled sync.WaitGroup
-	allDone   chan struct{}
-	open      atomic.Int64
-	okAll     atomic.Int64
-	failedAll atomic.Int64
-	lateAll   atomic.Int64 // answers that came after their request timed out
-	errsAll   [numClasses]atomic.Int64
-	samplesMu sync.Mutex
-	samples   map[string]string
-	sampled   [numClasses]atomic.Bool
+	scheduled     sync.WaitGroup
+	allDone       chan struct{}
+	open          atomic.Int64
+	okAll         atomic.Int64
+	failedAll     atomic.Int64
+	lateAll       atomic.Int64 // answers that came after their request timed out
+	reconnectsAll atomic.Int64
+	errsAll       [numClasses]atomic.Int64
+	samplesMu     sync.Mutex
+	samples       map[string]string
+	sampled       [numClasses]atomic.Bool
 }
 
 // Validate reports the first problem with the options.
@@ -571,6 +572,7 @@ func (r *runner) connection(ctx context.Context, idx int) {
 			r.open.Add(1)
 			if st.everConnected {
 				st.reconnects++
+				r.reconnectsAll.Add(1)
 				if measured {
 					st.brokenInWindow = true
 				}

@@ -22,8 +22,11 @@ type Point struct {
 	OK    int64   `json:"ok"`    // responses that arrived in the second
 	// Late counts answers that arrived after their request had timed out
 	// (and was counted as dropped): the server did send them.
-	Late   int64            `json:"late,omitempty"`
-	Errors map[string]int64 `json:"errors,omitempty"`
+	Late int64 `json:"late,omitempty"`
+	// Reconnects counts connections opened again in the second because
+	// the server had closed them.
+	Reconnects int64            `json:"reconnects,omitempty"`
+	Errors     map[string]int64 `json:"errors,omitempty"`
 	// P99US is the 99th percentile of the second's OK latencies, from the
 	// intended send time; 0 when none arrived.
 	P99US int64 `json:"p99_us"`
@@ -44,6 +47,7 @@ type seriesTicker struct {
 	points []Point
 	lastOK int64
 	lastLt int64
+	lastRc int64
 	lastEr [numClasses]int64
 }
 
@@ -100,6 +104,8 @@ func (s *seriesTicker) point(now time.Time, second int) {
 	p.OK, s.lastOK = ok-s.lastOK, ok
 	late := r.lateAll.Load()
 	p.Late, s.lastLt = late-s.lastLt, late
+	rc := r.reconnectsAll.Load()
+	p.Reconnects, s.lastRc = rc-s.lastRc, rc
 	for c := range numClasses {
 		n := r.errsAll[c].Load()
 		if d := n - s.lastEr[c]; d > 0 {

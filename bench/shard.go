@@ -189,7 +189,7 @@ func mergeSeries(a, b []Point) []Point {
 		if !found {
 			q := p
 			q.Errors = nil
-			q.OK, q.Open, q.Late = 0, 0, 0
+			q.OK, q.Open, q.Late, q.Reconnects = 0, 0, 0, 0
 			q.latency = newSecondHistogram()
 			a = slices.Insert(a, i, q)
 		}
@@ -198,6 +198,7 @@ func mergeSeries(a, b []Point) []Point {
 		q.Open += p.Open
 		q.OK += p.OK
 		q.Late += p.Late
+		q.Reconnects += p.Reconnects
 		for k, v := range p.Errors {
 			if q.Errors == nil {
 				q.Errors = map[string]int64{}

@@ -103,10 +103,14 @@ func (s *Server) Logs(ctx context.Context) (string, error) {
 // Apache's own output.
 type ConfigError struct {
 	Config  string
+	File    string // the user's own file, when the config is one
 	Message string
 }
 
 func (e *ConfigError) Error() string {
+	if e.File != "" {
+		return fmt.Sprintf("httpd rejected %s (config %q, as %s in the container): %s", e.File, e.Config, ConfPath, e.Message)
+	}
 	return fmt.Sprintf("httpd rejected config %q (%s): %s", e.Config, ConfPath, e.Message)
 }
 
@@ -311,7 +315,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	logs, _ := srv.Logs(ctx)
 	if strings.Contains(logs, configInvalidMark) {
-		return srv, &ConfigError{Config: o.Config.Name, Message: apacheMessage(logs)}
+		return srv, &ConfigError{Config: o.Config.Name, File: o.Config.File, Message: apacheMessage(logs)}
 	}
 	if err != nil {
 		return srv, fmt.Errorf("start httpd for %s: %w\nhttpd said:\n%s", o.Config.Name, classifyStartError(o, nofile, err), tail(logs, 10))

@@ -130,3 +130,22 @@ func TestSamplerFirstReadingBeforeReturn(t *testing.T) {
 		t.Errorf("got %+v, want several samples, rising peak and accesses", st)
 	}
 }
+
+func TestRenderUserFile(t *testing.T) {
+	text := "ServerRoot /etc/apache2\n  Listen 80\nListen [::]:8080 http\nDocumentRoot /srv\n"
+	cfg := scenarios.Config{Name: "mine", MPM: "event", File: "/home/me/httpd.conf", FileText: text}
+	conf := Render(cfg, Debian, "127.0.0.1:9999")
+	lines := strings.Split(conf, "\n")
+	if lines[0] != "ServerRoot /etc/apache2" || lines[1] != "  # loadcheck replaced: Listen 80" || lines[2] != "# loadcheck replaced: Listen [::]:8080 http" || lines[3] != "DocumentRoot /srv" {
+		t.Errorf("the user's lines moved or changed beyond Listen:\n%s", strings.Join(lines[:4], "\n"))
+	}
+	for _, want := range []string{"Listen 127.0.0.1:9999", "LoadModule status_module /usr/lib/apache2/modules/mod_status.so",
+		"ExtendedStatus On", "SetHandler server-status", "/home/me/httpd.conf"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("rendered user config lacks %q", want)
+		}
+	}
+	if strings.Count(conf, "\nListen ") != 1 {
+		t.Errorf("want exactly one active Listen:\n%s", conf)
+	}
+}

@@ -234,15 +234,15 @@ func FromBench(cfg scenarios.Config, r *bench.Result) Run {
 }
 
 // TimeToCapacity is the end of the first second from which every one of
-// target connections stayed open with no failed request until the measured
-// window ended, or -1.
+// target connections stayed open, with no failed request and no reconnect,
+// until the measured window ended, or -1.
 func TimeToCapacity(series []bench.Point, target int) float64 {
 	at := -1.0
 	for _, p := range series {
 		if p.Phase == bench.PhaseDrain {
 			break
 		}
-		if p.Open < int64(target) || len(p.Errors) > 0 {
+		if p.Open < int64(target) || len(p.Errors) > 0 || p.Reconnects > 0 {
 			at = -1
 			continue
 		}

@@ -117,6 +117,10 @@ func TestTimeToCapacity(t *testing.T) {
 	if got := TimeToCapacity(series, 100); got != 4 {
 		t.Errorf("got %g, want 4: the close at 3 s restarts the clock", got)
 	}
+	series[3].Reconnects = 1
+	if got := TimeToCapacity(series, 100); got != 5 {
+		t.Errorf("got %g, want 5: a reconnect at 4 s restarts the clock", got)
+	}
 	series[4].Open = 99
 	if got := TimeToCapacity(series, 100); got != -1 {
 		t.Errorf("got %g, want -1: a connection was lost in the window", got)

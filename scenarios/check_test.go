@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,37 @@ func TestCheckContradictions(t *testing.T) {
 	}
 	if fs := ev.Check(1201); len(fs) != 1 || !strings.Contains(fs[0].Msg, "about 1200") {
 		t.Errorf("event defaults at 1201: %v, want a warning naming 1200", fs)
+	}
+}
+
+func TestUserConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/httpd.conf"
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("LoadModule mpm_worker_module modules/mod_mpm_worker.so\n<IfModule mpm_worker_module>\n  ThreadsPerChild 100\n  MaxClients 300\n</IfModule>\n")
+	cfg, err := UserConfig("mine", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := cfg.Get("MaxRequestWorkers"); cfg.MPM != "worker" || cfg.File != path || v != "300" {
+		t.Errorf("got %+v, want worker, the path, and MaxClients read as MaxRequestWorkers 300", cfg)
+	}
+	if fs := cfg.Check(100); len(fs) == 0 || !fs[0].Error || !strings.Contains(fs[0].Msg, "ThreadsPerChild 100 is above ThreadLimit 64") {
+		t.Errorf("Check: %v, want the ThreadLimit contradiction", fs)
+	}
+	write("LoadModule mpm_worker_module a.so\nLoadModule mpm_event_module b.so\n")
+	if _, err := UserConfig("mine", path); err == nil || !strings.Contains(err.Error(), "2 MPM modules") {
+		t.Errorf("got %v, want an error about two MPMs", err)
+	}
+	if _, err := UserConfig("mine", dir+"/missing.conf"); err == nil || !strings.Contains(err.Error(), "missing.conf") {
+		t.Errorf("got %v, want an error naming the file", err)
+	}
+	if _, err := UserConfig("my conf", path); err == nil {
+		t.Error("a name with a space was accepted")
 	}
 }

@@ -27,6 +27,11 @@ type Config struct {
 	// host's size; 0 means no limit.
 	MemoryBytes int64   `json:"memory_bytes,omitempty"`
 	CPUs        float64 `json:"cpus,omitempty"`
+	// File is the user's own httpd.conf, when the config is one (see
+	// UserConfig); FileText is its content. Directives then only mirror
+	// what the file sets.
+	File     string `json:"file,omitempty"`
+	FileText string `json:"-"`
 }
 
 // Get returns the value of directive name (case-insensitive) and whether

@@ -54,6 +54,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--header", "NoColon"}, `want "Name: value"`},
 		{[]string{"run", "--path", "nope"}, "path must start with /"},
 		{[]string{"run", "--memory", "lots"}, "want a size of at least 6m"},
+		{[]string{"run", "--config-file", "mine"}, "want NAME=PATH"},
+		{[]string{"run", "--config-file", "mine=testdata/nope.conf"}, "nope.conf"},
+		{[]string{"run", "--config-file", "mine=testdata/user-event.conf", "--set", "A=1"}, "--set cannot change a --config-file config"},
 		{[]string{"run", "--configs", "event-tuned", "--set", "ThreadsPerChild=100"}, "ThreadsPerChild 100 is above ThreadLimit 64"},
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--memory", "1g"}, "cannot be used with --target"},
@@ -299,6 +302,36 @@ func TestTunedHold4000(t *testing.T) {
 				t.Errorf("%s: failed without saying which connections: %v", r.Config, r.Reasons)
 			}
 		}
+	}
+}
+
+// TestUserConfigFile runs the user's own httpd.conf beside a preset, and
+// stops with Apache's own message, exit 2 and before any load, when the
+// file has a syntax error.
+func TestUserConfigFile(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--config-file", "broken=testdata/user-broken.conf", "-c", "50", "--json", out)
+	if code != exitSetup || !strings.Contains(stderr, "testdata/user-broken.conf") ||
+		!strings.Contains(stderr, "line 16") || !strings.Contains(stderr, "Invalid command 'ThisIsNotADirective'") {
+		t.Errorf("broken file: got exit %d, stderr:\n%s\nwant 2 with Apache's message, the file and line 16", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a result was written for a config that never ran")
+	}
+	code, stdout, stderr = run(t, "run", "--config-file", "mine=testdata/user-event.conf", "-c", "200",
+		"--ramp", "2s", "--warmup", "8s", "-d", "3s", "--json", out)
+	t.Logf("stdout:\n%s", stdout)
+	if code != exitPass {
+		t.Fatalf("user file: got exit %d; stderr:\n%s", code, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	if r.Config != "mine" || r.MPM != "event" || r.Connections.Served != 200 || !strings.Contains(r.HTTPDConf, "# loadcheck replaced: Listen 80") {
+		t.Errorf("got config %q mpm %q served %d, conf replaced Listen: %v", r.Config, r.MPM, r.Connections.Served,
+			strings.Contains(r.HTTPDConf, "# loadcheck replaced: Listen 80"))
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
 	}
 }
 

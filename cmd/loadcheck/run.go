@@ -36,6 +36,8 @@ type runFlags struct {
 	sourceAddr int
 	memory     int64
 	cpus       float64
+	files      []scenarios.Config // --config-file
+	configsSet bool
 	overrides  []scenarios.Directive
 	load       scenarios.Load
 	thresholds scenarios.Thresholds
@@ -84,6 +86,17 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 		return nil
 	})
 	fs.StringVar(&f.load.Body, "body", "", "request body")
+	fs.Func("config-file", "add the user's own complete httpd.conf as config `NAME=PATH` (repeatable); its Listen lines are replaced and mod_status is added. Without --configs only these files run", func(v string) error {
+		name, path, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("want NAME=PATH, for example mine=./httpd.conf")
+		}
+		cfg, err := scenarios.UserConfig(name, path)
+		if err == nil {
+			f.files = append(f.files, cfg)
+		}
+		return err
+	})
 	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
 		n, err := units.RAMInBytes(v)
 		if err != nil || n < 6<<20 {
@@ -113,7 +126,10 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 		f.load.Paths = paths
 	}
 	rateSet := false
-	fs.Visit(func(fl *flag.Flag) { rateSet = rateSet || fl.Name == "rate" })
+	fs.Visit(func(fl *flag.Flag) {
+		rateSet = rateSet || fl.Name == "rate"
+		f.configsSet = f.configsSet || fl.Name == "configs"
+	})
 	if f.load.ClosedLoop && !rateSet {
 		f.load.RatePerConn = 0
 	}
@@ -151,11 +167,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitSetup, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
 	case f.target != "":
 		sc.Configs = []scenarios.Config{{Name: "target", MPM: "unknown"}}
+	case f.target != "" && len(f.files) > 0:
+		return exitSetup, &usageError{"--config-file starts httpd containers and cannot be used with --target"}
+	case len(f.files) > 0 && len(f.overrides) > 0:
+		return exitSetup, &usageError{"--set cannot change a --config-file config: edit the file instead, or drop --set"}
 	default:
-		sc.Configs, err = scenarios.Presets(strings.Split(f.configs, ","), f.load.Connections)
-		if err != nil {
-			return exitSetup, &usageError{"--configs: " + err.Error()}
+		if !f.configsSet && len(f.files) > 0 {
+			f.configs = "" // only the user's own files
 		}
+		if f.configs != "" {
+			sc.Configs, err = scenarios.Presets(strings.Split(f.configs, ","), f.load.Connections)
+			if err != nil {
+				return exitSetup, &usageError{"--configs: " + err.Error()}
+			}
+		}
+		sc.Configs = append(sc.Configs, f.files...)
 		for i := range sc.Configs {
 			for _, d := range f.overrides {
 				sc.Configs[i].Set(d)

@@ -1,0 +1,53 @@
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// mpmDirectives are the directives Check reads from a user's file.
+var mpmDirectives = []string{"ServerLimit", "MaxRequestWorkers", "MaxClients", "ThreadLimit",
+	"ThreadsPerChild", "StartServers", "AsyncRequestWorkerFactor", "MinSpareThreads", "MaxSpareThreads",
+	"MinSpareServers", "MaxSpareServers", "KeepAlive", "KeepAliveTimeout", "MaxKeepAliveRequests"}
+
+var mpmModule = regexp.MustCompile(`(?mi)^\s*LoadModule\s+mpm_(prefork|worker|event)_module\b`)
+
+// UserConfig reads a complete httpd.conf the user supplies as config name.
+// The file is used as it is; containers.Render only replaces its Listen
+// lines and adds the mod_status location. The MPM comes from its
+// LoadModule line ("unknown" when it has none, for example when it loads
+// the MPM through an Include); the MPM directives it sets are read for
+// Check.
+func UserConfig(name, path string) (Config, error) {
+	if name == "" || strings.ContainsAny(name, " ,=/") {
+		return Config{}, fmt.Errorf("config file %s: name %q must be a word without spaces, commas, = or /", path, name)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config file for %s: %w", name, err)
+	}
+	text := string(b)
+	cfg := Config{Name: name, MPM: "unknown", File: path, FileText: text}
+	if m := mpmModule.FindAllStringSubmatch(text, -1); len(m) == 1 {
+		cfg.MPM = strings.ToLower(m[0][1])
+	} else if len(m) > 1 {
+		return Config{}, fmt.Errorf("config file %s: it loads %d MPM modules; httpd accepts one", path, len(m))
+	}
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for _, d := range mpmDirectives {
+			if strings.EqualFold(f[0], d) {
+				if d == "MaxClients" {
+					d = "MaxRequestWorkers" // the 2.2 name, still accepted
+				}
+				cfg.Set(Directive{Name: d, Value: f[1]})
+			}
+		}
+	}
+	return cfg, nil
+}
