@@ -27,13 +27,8 @@ while getopts "d:c:p:h" opt; do
 done
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/loadcheck-perf.XXXXXX)
-NGINX_PID=""
-cleanup() {
-  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=nginx.sh
+. "$ROOT/bench/perf/nginx.sh"
 
 # --- tools -----------------------------------------------------------------
 need_apt=()
@@ -58,12 +53,7 @@ echo "building loadcheck" >&2
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # --- nginx on core 0 -------------------------------------------------------
-sed -e "s/@WORKERS@/1/" -e "s/@PORT@/$PORT/" -e "s#@DIR@#$WORK#" "$ROOT/bench/perf/nginx.conf.in" >"$WORK/nginx.conf"
-taskset -c 0 nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-URL="http://127.0.0.1:$PORT/"
-for _ in $(seq 50); do curl -fs "$URL" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "$URL" >/dev/null || { echo "nginx did not come up; see $WORK/error.log" >&2; cat "$WORK/error.log" >&2; exit 1; }
+start_nginx 1 "$PORT"
 
 # --- one generator run -----------------------------------------------------
 # run NAME CONNS CMD...: runs CMD pinned to core 1 and prints

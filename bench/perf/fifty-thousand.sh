@@ -28,23 +28,14 @@ while getopts "c:r:p:h" opt; do
 done
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/loadcheck-50k.XXXXXX)
-NGINX_PID=""
-cleanup() {
-  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=nginx.sh
+. "$ROOT/bench/perf/nginx.sh"
 
 command -v nginx >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq nginx-light >/dev/null; }
 (cd "$ROOT" && go build -o "$WORK/loadcheck" ./cmd/loadcheck)
 ulimit -n "$(ulimit -Hn)"
 
-sed -e "s/@WORKERS@/4/" -e "s/@PORT@/$PORT/" -e "s#@DIR@#$WORK#" "$ROOT/bench/perf/nginx.conf.in" >"$WORK/nginx.conf"
-taskset -c 0 nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-URL="http://127.0.0.1:$PORT/"
-for _ in $(seq 50); do curl -fs "$URL" >/dev/null 2>&1 && break; sleep 0.1; done
+start_nginx 4 "$PORT"
 
 echo "nofile hard limit $(ulimit -Hn); ephemeral ports $(cat /proc/sys/net/ipv4/ip_local_port_range)" >&2
 code=0

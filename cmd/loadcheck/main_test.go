@@ -73,8 +73,10 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestTargetMode drives an in-process loopback server: no Docker.
-func TestTargetMode(t *testing.T) {
+// okServer starts an in-process HTTP server on loopback that answers "ok"
+// and returns its base URL.
+func okServer(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +86,14 @@ func TestTargetMode(t *testing.T) {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/"
+}
+
+// TestTargetMode drives an in-process loopback server: no Docker.
+func TestTargetMode(t *testing.T) {
+	url := okServer(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	code, stdout, stderr := run(t, "run", "--target", "http://"+ln.Addr().String()+"/", "-c", "50",
+	code, stdout, stderr := run(t, "run", "--target", url, "-c", "50",
 		"--ramp", "200ms", "--warmup", "300ms", "-d", "2s", "--rate", "5", "--json", out)
 	if code != exitPass {
 		t.Fatalf("got exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -118,17 +126,9 @@ func TestTargetMode(t *testing.T) {
 // TestShardedTarget splits the generator over three processes of the real
 // binary (the hidden shard command) and checks the merged accounting.
 func TestShardedTarget(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "ok")
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	url := okServer(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	cmd := exec.Command(binary, "run", "--quiet", "--target", "http://"+ln.Addr().String()+"/", "-c", "30", "--shards", "3",
+	cmd := exec.Command(binary, "run", "--quiet", "--target", url, "-c", "30", "--shards", "3",
 		"--ramp", "300ms", "--warmup", "500ms", "-d", "2s", "--rate", "5", "--json", out)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

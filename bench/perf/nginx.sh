@@ -1,0 +1,22 @@
+# nginx.sh: sourced by the perf scripts. It makes $WORK (a temporary folder
+# removed on exit, Ctrl-C included) and defines start_nginx.
+WORK=$(mktemp -d /tmp/loadcheck-perf.XXXXXX)
+NGINX_PID=""
+cleanup() {
+  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# start_nginx WORKERS PORT: nginx from nginx.conf.in on 127.0.0.1:PORT,
+# pinned to core 0; sets URL and returns once it answers.
+start_nginx() {
+  sed -e "s/@WORKERS@/$1/" -e "s/@PORT@/$2/" -e "s#@DIR@#$WORK#" "$ROOT/bench/perf/nginx.conf.in" >"$WORK/nginx.conf"
+  taskset -c 0 nginx -c "$WORK/nginx.conf" -p "$WORK" &
+  NGINX_PID=$!
+  URL="http://127.0.0.1:$2/"
+  for _ in $(seq 50); do curl -fs "$URL" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "nginx did not come up:" >&2
+  cat "$WORK/error.log" >&2
+  exit 1
+}
