@@ -500,21 +500,26 @@ func (r *runner) connection(ctx context.Context, idx int) {
 	}
 
 	for k := 0; ; k++ {
-		prevEnd := time.Now() // when this connection finished its previous slot
-		var due time.Time
+		// now is read once per step and reused; prevEnd is when this
+		// connection finished its previous slot.
+		var due, now, prevEnd time.Time
 		if r.opts.ClosedLoop {
 			if !sleepUntil(ctx, timer, retryAt) {
 				return
 			}
-			due = time.Now()
+			now = time.Now()
+			due, prevEnd = now, now
 			if k == 0 {
-				due = openAt // a generator too busy to open on time shows as client_late
+				// A generator too busy to open on time shows as client_late.
+				due, prevEnd = openAt, openAt
 			}
 		} else {
+			prevEnd = time.Now()
 			due = openAt.Add(time.Duration(k) * interval)
 			if !sleepUntil(ctx, timer, due) {
 				return
 			}
+			now = time.Now()
 		}
 		if !due.Before(r.endAt) || (r.opts.maxSlots > 0 && k >= r.opts.maxSlots) {
 			return
@@ -541,9 +546,10 @@ func (r *runner) connection(ctx context.Context, idx int) {
 				awaiting = false
 				closeConn() // the connection died while we waited; reconnect below
 			}
-			prevEnd = time.Now()
+			now = time.Now()
+			prevEnd = now
 		}
-		if time.Now().After(deadline) {
+		if now.After(deadline) {
 			if prevEnd.After(deadline) {
 				// The connection was busy with earlier requests until past
 				// this one's timeout: it could never have been answered in time.
@@ -582,9 +588,10 @@ func (r *runner) connection(ctx context.Context, idx int) {
 			}
 			rr.reset(conn)
 			answered = 0
+			now = connected
 		}
 
-		sentAt := time.Now()
+		sentAt := now
 		_ = conn.SetDeadline(deadline)
 		if _, err := conn.Write(r.requests[(id+k)%len(r.requests)]); err != nil {
 			r.fail(ctx, st, measured, classifyIO(err, false), err)
@@ -612,11 +619,11 @@ func (r *runner) connection(ctx context.Context, idx int) {
 			continue
 		}
 		answered++
-		now := time.Now()
+		done := time.Now()
 		if c, bad := classifyStatus(status); bad {
 			r.fail(ctx, st, measured, c, statusError(status))
 		} else {
-			r.succeed(rec, st, measured, now.Sub(due), now.Sub(sentAt))
+			r.succeed(rec, st, measured, done.Sub(due), done.Sub(sentAt))
 		}
 		if closing {
 			// The server announced it is closing (keep-alive limit reached):

@@ -253,6 +253,12 @@ func TimeToCapacity(series []bench.Point, target int) float64 {
 	return at
 }
 
+// Measured reports whether the config was loaded at all: false when its
+// setup failed or httpd was killed for memory before it was ready.
+func (r Run) Measured() bool {
+	return r.Error == "" && (r.Server == nil || r.Server.OOMAtStart == "")
+}
+
 // latency summarizes a histogram in microseconds as milliseconds.
 func latency(h *hdrhistogram.Histogram) Latency {
 	if h == nil || h.TotalCount() == 0 {

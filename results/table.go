@@ -32,9 +32,9 @@ func WriteTable(w io.Writer, f *File) error {
 		if r.Server != nil && r.Server.OOMKills > 0 {
 			verdict += " (OOM)"
 		}
-		if oomAtStart := r.Server != nil && r.Server.OOMAtStart != ""; r.Error != "" || oomAtStart {
+		if !r.Measured() {
 			what := "setup failed"
-			if oomAtStart {
+			if r.Error == "" {
 				what = "killed at start: out of memory"
 			}
 			if err := t.Append(r.Config, "-", "-", "-", "-", "-", "-", what, "-", "-", "-", "-", "-", "-", "-", verdict); err != nil {
@@ -72,7 +72,7 @@ func WriteTable(w io.Writer, f *File) error {
 func writeServerSide(w io.Writer, f *File) {
 	var lines []string
 	for _, r := range f.Runs {
-		if r.Error != "" || (r.Server != nil && r.Server.OOMAtStart != "") {
+		if !r.Measured() {
 			continue
 		}
 		parts := []string{capacity(r.TimeToCapacityS)}
