@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -29,13 +30,15 @@ const (
 // File is one run of a scenario: every config's result plus the spec that
 // produced them.
 type File struct {
-	Schema      string             `json:"schema"`
-	RunID       string             `json:"run_id"`
-	StartedAt   time.Time          `json:"started_at"`
-	Complete    bool               `json:"complete"`
-	Scenario    scenarios.Scenario `json:"scenario"`
-	Environment Environment        `json:"environment"`
-	Runs        []Run              `json:"runs"`
+	Schema    string             `json:"schema"`
+	RunID     string             `json:"run_id"`
+	StartedAt time.Time          `json:"started_at"`
+	Complete  bool               `json:"complete"`
+	Scenario  scenarios.Scenario `json:"scenario"` // the effective one: the file's with the flags applied
+	// ScenarioFile is the scenario file the run started from, if any.
+	ScenarioFile string      `json:"scenario_file,omitempty"`
+	Environment  Environment `json:"environment"`
+	Runs         []Run       `json:"runs"`
 }
 
 // Environment records where the run happened.
@@ -80,6 +83,13 @@ type Run struct {
 	HTTPDVersion    string        `json:"httpd_version,omitempty"`
 	HTTPDConf       string        `json:"httpd_conf,omitempty"`
 	Error           string        `json:"error,omitempty"`
+	// LoadStartedAt is when the generator started on this config;
+	// MeasureStartS is when, counted from then, the measured window began.
+	LoadStartedAt time.Time `json:"load_started_at,omitzero"`
+	MeasureStartS float64   `json:"measure_start_s,omitempty"`
+	// Hist is the latency histogram in microseconds; it is stored beside
+	// result.json as CONFIG.hlog, not inside it.
+	Hist *hdrhistogram.Histogram `json:"-"`
 }
 
 // Connections accounts for every target connection:
@@ -225,7 +235,7 @@ func FromBench(cfg scenarios.Config, r *bench.Result) Run {
 	}
 	run.LatencyMS, run.ServiceTimeMS, run.ConnectMS = latency(h), latency(r.ServiceTime), latency(r.ConnectTime)
 	run.OpenedInS = math.Round(r.OpenedIn.Seconds()*1000) / 1000
-	run.Series, run.Shards = r.Series, r.Shards
+	run.Series, run.Shards, run.Hist = r.Series, r.Shards, r.Latency
 	run.TimeToCapacityS = TimeToCapacity(r.Series, r.Target)
 	if r.Measured > 0 {
 		run.ThroughputRPS = math.Round(float64(r.OK)/r.Measured.Seconds()*10) / 10
@@ -279,47 +289,75 @@ var clientHints = []struct{ class, hint string }{
 	{"client_late", "the generator reached these requests after their timeout; give it more CPU (taskset it away from the server), use fewer connections, or a lower rate"},
 }
 
-// Judge sets run's verdict and reasons against th.
-func Judge(run *Run, th scenarios.Thresholds) {
-	if run.Error != "" {
-		run.Verdict = Error
-		run.Reasons = []string{run.Error}
-		return
+// Check is one threshold or condition a measured config is judged by; the
+// JUnit report shows each as a test case.
+type Check struct {
+	Name    string // served, dropped, p99, complete, oom, client
+	Want    string // what passes, for example ">= 100% served"
+	Failed  bool
+	Message string // why it failed
+}
+
+// Checks judges a measured run against th, one check per condition.
+func Checks(run Run, th scenarios.Thresholds) []Check {
+	var out []Check
+	add := func(name, want string, failed bool, msg string) {
+		if !failed {
+			msg = ""
+		}
+		out = append(out, Check{Name: name, Want: want, Failed: failed, Message: msg})
 	}
-	var reasons []string
-	if s := run.Server; s != nil && s.OOMAtStart != "" {
-		run.Verdict, run.Reasons = Fail, []string{s.OOMAtStart}
-		return
-	}
+	oom := ""
 	if s := run.Server; s != nil && s.OOMKills > 0 {
 		limit := ""
 		if s.MemoryLimitMB > 0 {
 			limit = fmt.Sprintf(" under a %g MB limit", s.MemoryLimitMB)
 		}
-		reasons = append(reasons, fmt.Sprintf("killed: out of memory: the kernel's OOM killer ended %d httpd process(es)%s; the errors below follow from it", s.OOMKills, limit))
+		oom = fmt.Sprintf("killed: out of memory: the kernel's OOM killer ended %d httpd process(es)%s; the errors below follow from it", s.OOMKills, limit)
 	}
+	add("oom", "no httpd process killed for memory", oom != "", oom)
 	c := run.Connections
+	servedPct := 0.0
 	if c.Target > 0 {
-		servedPct := 100 * float64(c.Served) / float64(c.Target)
-		if servedPct < th.MinServedPct {
-			reasons = append(reasons, fmt.Sprintf("served %d of %d connections (%.1f%%), need %g%%: %d partly served, %d starved",
-				c.Served, c.Target, servedPct, th.MinServedPct, c.PartlyServed, c.Starved))
-		}
+		servedPct = 100 * float64(c.Served) / float64(c.Target)
 	}
+	add("served", fmt.Sprintf(">= %g%% of connections served", th.MinServedPct), c.Target > 0 && servedPct < th.MinServedPct,
+		fmt.Sprintf("served %d of %d connections (%.1f%%), need %g%%: %d partly served, %d starved",
+			c.Served, c.Target, servedPct, th.MinServedPct, c.PartlyServed, c.Starved))
 	if run.Requests.Sent == 0 {
-		reasons = append(reasons, "no request was sent in the measured window")
-	} else if d := run.Requests.DroppedPct; d > th.MaxDroppedPct {
-		reasons = append(reasons, fmt.Sprintf("dropped %.3f%% of requests, limit %g%%", d, th.MaxDroppedPct))
+		add("dropped", fmt.Sprintf("<= %g%% of requests dropped", th.MaxDroppedPct), true, "no request was sent in the measured window")
+	} else {
+		d := run.Requests.DroppedPct
+		add("dropped", fmt.Sprintf("<= %g%% of requests dropped", th.MaxDroppedPct), d > th.MaxDroppedPct,
+			fmt.Sprintf("dropped %.3f%% of requests, limit %g%%", d, th.MaxDroppedPct))
 	}
-	if p99 := time.Duration(run.LatencyMS.P99 * float64(time.Millisecond)); p99 > th.MaxP99 {
-		reasons = append(reasons, fmt.Sprintf("p99 %s, limit %s", p99.Round(time.Millisecond), th.MaxP99))
-	}
-	if !run.Complete {
-		reasons = append(reasons, "the run was interrupted before the measured window ended")
-	}
+	p99 := time.Duration(run.LatencyMS.P99 * float64(time.Millisecond))
+	add("p99", fmt.Sprintf("p99 <= %s", th.MaxP99), p99 > th.MaxP99, fmt.Sprintf("p99 %s, limit %s", p99.Round(time.Millisecond), th.MaxP99))
+	add("complete", "the measured window ran to its end", !run.Complete, "the run was interrupted before the measured window ended")
+	var client []string
 	for _, h := range clientHints {
 		if n := run.Requests.Errors[h.class]; n > 0 {
-			reasons = append(reasons, fmt.Sprintf("client-limited: %d %s; %s", n, h.class, h.hint))
+			client = append(client, fmt.Sprintf("client-limited: %d %s; %s", n, h.class, h.hint))
+		}
+	}
+	add("client", "the generator hit none of its own limits", len(client) > 0, strings.Join(client, "\n"))
+	return out
+}
+
+// Judge sets run's verdict and reasons against th.
+func Judge(run *Run, th scenarios.Thresholds) {
+	switch {
+	case run.Error != "":
+		run.Verdict, run.Reasons = Error, []string{run.Error}
+		return
+	case run.Server != nil && run.Server.OOMAtStart != "":
+		run.Verdict, run.Reasons = Fail, []string{run.Server.OOMAtStart}
+		return
+	}
+	var reasons []string
+	for _, c := range Checks(*run, th) {
+		if c.Failed {
+			reasons = append(reasons, strings.Split(c.Message, "\n")...)
 		}
 	}
 	run.Reasons = reasons
@@ -397,20 +435,4 @@ func (f *File) WriteJSON(path string) error {
 		return fmt.Errorf("encode result: %w", err)
 	}
 	return WriteFileAtomic(path, append(data, '\n'))
-}
-
-// ReadJSON reads a result file, refusing other schemas.
-func ReadJSON(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var f File
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%s: not a loadcheck result: %w", path, err)
-	}
-	if f.Schema != Schema {
-		return nil, fmt.Errorf("%s: schema %q, this loadcheck reads %q", path, f.Schema, Schema)
-	}
-	return &f, nil
 }

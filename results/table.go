@@ -10,6 +10,39 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 )
 
+// summaryHeader and summaryRow are the columns of the terminal table and
+// the Markdown report.
+var summaryHeader = []string{"config", "target", "served", "starved", "sent", "ok", "dropped",
+	"top errors", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "req/s", "peak busy", "verdict"}
+
+func summaryRow(r Run) []string {
+	verdict := strings.ToUpper(r.Verdict)
+	if r.Server != nil && r.Server.OOMKills > 0 {
+		verdict += " (OOM)"
+	}
+	if !r.Measured() {
+		what := "setup failed"
+		if r.Error == "" {
+			what = "killed at start: out of memory"
+		}
+		return []string{r.Config, "-", "-", "-", "-", "-", "-", what, "-", "-", "-", "-", "-", "-", "-", verdict}
+	}
+	busy := "-"
+	if r.Server != nil && r.Server.PeakBusyWorkers >= 0 {
+		busy = strconv.Itoa(r.Server.PeakBusyWorkers)
+	}
+	errs := strings.Join(TopErrors(r.Requests.Errors, 2), ", ")
+	if errs == "" {
+		errs = "-"
+	}
+	c, q, l := r.Connections, r.Requests, r.LatencyMS
+	i := strconv.Itoa
+	return []string{r.Config, i(c.Target), i(c.Served), i(c.Starved), fmt.Sprint(q.Sent), fmt.Sprint(q.OK),
+		fmt.Sprintf("%d (%.1f%%)", q.Dropped, q.DroppedPct), errs,
+		num(l.P50), num(l.P90), num(l.P99), num(l.P999), num(l.Max),
+		fmt.Sprintf("%.0f", r.ThroughputRPS), busy, verdict}
+}
+
 // WriteTable renders one row per config, then each failing config's reasons.
 func WriteTable(w io.Writer, f *File) error {
 	t := tablewriter.NewTable(w,
@@ -17,37 +50,9 @@ func WriteTable(w io.Writer, f *File) error {
 		tablewriter.WithRowAlignment(tw.AlignRight),
 		tablewriter.WithHeaderAlignment(tw.AlignCenter),
 	)
-	t.Header("config", "target", "served", "starved", "sent", "ok", "dropped",
-		"top errors", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "req/s", "peak busy", "verdict")
+	t.Header(summaryHeader)
 	for _, r := range f.Runs {
-		busy := "-"
-		if r.Server != nil && r.Server.PeakBusyWorkers >= 0 {
-			busy = strconv.Itoa(r.Server.PeakBusyWorkers)
-		}
-		errs := strings.Join(TopErrors(r.Requests.Errors, 2), ", ")
-		if errs == "" {
-			errs = "-"
-		}
-		verdict := strings.ToUpper(r.Verdict)
-		if r.Server != nil && r.Server.OOMKills > 0 {
-			verdict += " (OOM)"
-		}
-		if !r.Measured() {
-			what := "setup failed"
-			if r.Error == "" {
-				what = "killed at start: out of memory"
-			}
-			if err := t.Append(r.Config, "-", "-", "-", "-", "-", "-", what, "-", "-", "-", "-", "-", "-", "-", verdict); err != nil {
-				return err
-			}
-			continue
-		}
-		c, q, l := r.Connections, r.Requests, r.LatencyMS
-		row := []any{r.Config, c.Target, c.Served, c.Starved, q.Sent, q.OK,
-			fmt.Sprintf("%d (%.1f%%)", q.Dropped, q.DroppedPct), errs,
-			num(l.P50), num(l.P90), num(l.P99), num(l.P999), num(l.Max),
-			fmt.Sprintf("%.0f", r.ThroughputRPS), busy, verdict}
-		if err := t.Append(row...); err != nil {
+		if err := t.Append(summaryRow(r)); err != nil {
 			return err
 		}
 	}
@@ -63,13 +68,18 @@ func WriteTable(w io.Writer, f *File) error {
 			fmt.Fprintf(w, "  - %s\n", why)
 		}
 	}
-	writeServerSide(w, f)
+	if lines := serverSide(f); len(lines) > 0 {
+		fmt.Fprintln(w, "server side (kernel counters are host-wide with host networking):")
+		for _, l := range lines {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
+	}
 	return nil
 }
 
-// writeServerSide prints, per config, when it reached capacity and what
-// httpd and the kernel reported.
-func writeServerSide(w io.Writer, f *File) {
+// serverSide says, per config, when it reached capacity and what httpd and
+// the kernel reported.
+func serverSide(f *File) []string {
 	var lines []string
 	for _, r := range f.Runs {
 		if !r.Measured() {
@@ -102,15 +112,9 @@ func writeServerSide(w io.Writer, f *File) {
 				}
 			}
 		}
-		lines = append(lines, fmt.Sprintf("  %s: %s", r.Config, strings.Join(parts, "; ")))
+		lines = append(lines, fmt.Sprintf("%s: %s", r.Config, strings.Join(parts, "; ")))
 	}
-	if len(lines) == 0 {
-		return
-	}
-	fmt.Fprintln(w, "server side (kernel counters are host-wide with host networking):")
-	for _, l := range lines {
-		fmt.Fprintln(w, l)
-	}
+	return lines
 }
 
 // clientResponses counts every response the client read over the whole

@@ -60,6 +60,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitSetup
 	}
+	// loadcheck removes its own labelled containers on every exit path, so
+	// it needs no Ryuk, whose image cannot be pulled where no registry is
+	// reachable. TESTCONTAINERS_RYUK_DISABLED=false brings Ryuk back.
+	if _, set := os.LookupEnv("TESTCONTAINERS_RYUK_DISABLED"); !set {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
 	if os.Getenv("LOADCHECK_DEBUG") == "" {
 		tclog.SetDefault(tclog.NewNoopLogger()) // testcontainers' own chatter
 	}

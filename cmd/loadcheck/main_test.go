@@ -46,13 +46,13 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "--configs", "event-fast"}, "unknown config \"event-fast\""},
-		{[]string{"run", "-c", "0"}, "connections must be at least 1"},
-		{[]string{"run", "-c", "-3"}, "connections must be at least 1"},
+		{[]string{"run", "-c", "0"}, "connections: must be at least 1"},
+		{[]string{"run", "-c", "-3"}, "connections: must be at least 1"},
 		{[]string{"run", "-c", fmt.Sprint(lim.Max), "--no-shard"}, fmt.Sprintf("need %d file descriptors in one process", lim.Max+256)},
 		{[]string{"run", "--no-shard", "--shards", "3"}, "contradict"},
 		{[]string{"run", "--closed-loop", "--rate", "5"}, "closed loop"},
 		{[]string{"run", "--header", "NoColon"}, `want "Name: value"`},
-		{[]string{"run", "--path", "nope"}, "path must start with /"},
+		{[]string{"run", "--path", "nope"}, "a path must start with /"},
 		{[]string{"run", "--memory", "lots"}, "want a size of at least 6m"},
 		{[]string{"run", "--config-file", "mine"}, "want NAME=PATH"},
 		{[]string{"run", "--config-file", "mine=testdata/nope.conf"}, "nope.conf"},
@@ -168,6 +168,8 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	binary = filepath.Join(dir, "loadcheck")
+	// Run folders go to a temporary folder, not into the source tree.
+	os.Setenv("LOADCHECK_RESULTS", filepath.Join(dir, "results"))
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build loadcheck: %v\n%s", err, out)
 		os.Exit(2)

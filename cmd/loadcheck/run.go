@@ -25,11 +25,14 @@ var errHelp = errors.New("help requested")
 
 // runFlags is everything `loadcheck run` accepts.
 type runFlags struct {
+	spec       *scenarios.Spec // the scenario file, when one is given
 	configs    string
 	image      string
 	layout     string
 	target     string
 	jsonPath   string
+	resultsDir string
+	runID      string
 	quiet      bool
 	shards     int
 	noShard    bool
@@ -41,17 +44,86 @@ type runFlags struct {
 	overrides  []scenarios.Directive
 	load       scenarios.Load
 	thresholds scenarios.Thresholds
+	set        map[string]bool // flags given on the command line
+}
+
+// defaultResultsDir is where run folders go unless --results says otherwise.
+func defaultResultsDir() string {
+	if d := os.Getenv("LOADCHECK_RESULTS"); d != "" {
+		return d
+	}
+	return "results"
+}
+
+// splitScenario takes the scenario file out of run's arguments: it may come
+// before the flags or after them.
+func splitScenario(args []string, stderr io.Writer) (path string, rest []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	probe := &runFlags{load: scenarios.DefaultLoad()}
+	fs := probe.flagSet(io.Discard)
+	if fs.Parse(args) != nil || fs.NArg() == 0 {
+		return "", args
+	}
+	n := len(args) - fs.NArg()
+	return fs.Arg(0), append(append([]string{}, args[:n]...), fs.Args()[1:]...)
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
-	f := &runFlags{load: scenarios.DefaultLoad(), thresholds: scenarios.DefaultThresholds()}
+	f := &runFlags{load: scenarios.DefaultLoad(), thresholds: scenarios.DefaultThresholds(), set: map[string]bool{}}
+	path, args := splitScenario(args, stderr)
+	if path != "" {
+		spec, err := scenarios.LoadFile(path)
+		if err != nil {
+			return nil, &usageError{err.Error()}
+		}
+		f.spec, f.load, f.thresholds, f.image, f.layout = spec, spec.Load, spec.Thresholds, spec.Image, spec.Layout
+	}
+	fs := f.flagSet(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, &usageError{err.Error()}
+	}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	f.configsSet = f.set["configs"]
+	if f.load.ClosedLoop && !f.set["rate"] {
+		f.load.RatePerConn = 0
+	}
+	if f.noShard && f.shards > 1 {
+		return nil, &usageError{"--no-shard and --shards > 1 contradict each other"}
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fmt.Sprintf("unexpected argument %q; give one scenario file at most", fs.Arg(0))}
+	}
+	if err := f.load.Validate(); err != nil {
+		return nil, &usageError{"bad load: " + err.Error()}
+	}
+	if err := f.thresholds.Validate(); err != nil {
+		return nil, &usageError{"bad threshold: " + err.Error()}
+	}
+	if f.spec != nil && f.target != "" {
+		return nil, &usageError{"a scenario file starts httpd containers and cannot be used with --target"}
+	}
+	if strings.ContainsAny(f.runID, "/\\") || f.runID == "." || f.runID == ".." {
+		return nil, &usageError{fmt.Sprintf("--run-id %q: want a folder name, without slashes", f.runID)}
+	}
+	return f, nil
+}
+
+// flagSet binds run's flags to f, with f's current values as defaults.
+func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("loadcheck run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.configs, "configs", strings.Join(scenarios.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(scenarios.PresetNames(), ", "))
-	fs.StringVar(&f.image, "image", "", "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
-	fs.StringVar(&f.layout, "layout", "", "image layout: official or debian (default: detect from the image)")
+	fs.StringVar(&f.configs, "configs", strings.Join(scenarios.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(scenarios.PresetNames(), ", ")+"; with a scenario, pick among its configs")
+	fs.StringVar(&f.image, "image", f.image, "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
+	fs.StringVar(&f.layout, "layout", f.layout, "image layout: official or debian (default: detect from the image)")
 	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
-	fs.StringVar(&f.jsonPath, "json", "", "write the machine-readable result (schema "+results.Schema+") to `PATH`")
+	fs.StringVar(&f.resultsDir, "results", defaultResultsDir(), "write the run folder (result.json, .hlog, httpd.conf, series) under this `DIR`; $LOADCHECK_RESULTS sets the default")
+	fs.StringVar(&f.runID, "run-id", "", "name the run folder (default: start time and a random suffix)")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the result (schema "+results.Schema+") to `PATH`")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
 	fs.Func("set", "override a directive in every config, `Name=Value` (repeatable), e.g. --set MaxRequestWorkers=4000", func(v string) error {
 		d, err := scenarios.ParseOverride(v)
@@ -68,25 +140,27 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	}
 	fs.DurationVar(&f.load.Ramp, "ramp", f.load.Ramp, "spread connection opens over this time")
 	fs.DurationVar(&f.load.WarmUp, "warmup", f.load.WarmUp, "unmeasured time after the ramp, for httpd to spawn workers")
-	fs.Float64Var(&f.load.ConnectRate, "connect-rate", 0, "open this many connections per second (replaces --ramp)")
+	fs.Float64Var(&f.load.ConnectRate, "connect-rate", f.load.ConnectRate, "open this many connections per second (replaces --ramp)")
 	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection (open model)")
-	fs.BoolVar(&f.load.ClosedLoop, "closed-loop", false, "send each connection's next request as soon as the last response arrives, like wrk (a throughput test; --rate does not apply)")
+	fs.BoolVar(&f.load.ClosedLoop, "closed-loop", f.load.ClosedLoop, "send each connection's next request as soon as the last response arrives, like wrk (a throughput test; --rate does not apply)")
 	fs.DurationVar(&f.load.Timeout, "timeout", f.load.Timeout, "request timeout, counted from the request's intended send time")
-	fs.StringVar(&f.load.Method, "method", "GET", "request method")
-	var paths []string
+	fs.StringVar(&f.load.Method, "method", f.load.Method, "request method (default GET)")
+	var paths, headers []string
 	fs.Func("path", "request `path` (repeatable: paths are used in turn; default /)", func(v string) error {
 		paths = append(paths, v)
+		f.load.Paths = paths
 		return nil
 	})
-	fs.Func("header", "add a request header, e.g. --header 'X-Token: abc' (repeatable)", func(v string) error {
+	fs.Func("header", "add a request header, e.g. --header 'X-Token: abc' (repeatable; replaces a scenario's headers)", func(v string) error {
 		if _, err := bench.ParseHeader(v); err != nil {
 			return err
 		}
-		f.load.Headers = append(f.load.Headers, v)
+		headers = append(headers, v)
+		f.load.Headers = headers
 		return nil
 	})
-	fs.StringVar(&f.load.Body, "body", "", "request body")
-	fs.Func("config-file", "add the user's own complete httpd.conf as config `NAME=PATH` (repeatable); its Listen lines are replaced and mod_status is added. Without --configs only these files run", func(v string) error {
+	fs.StringVar(&f.load.Body, "body", f.load.Body, "request body")
+	fs.Func("config-file", "add the user's own complete httpd.conf as config `NAME=PATH` (repeatable); its Listen lines are replaced and mod_status is added. Without --configs or a scenario only these files run", func(v string) error {
 		name, path, ok := strings.Cut(v, "=")
 		if !ok {
 			return fmt.Errorf("want NAME=PATH, for example mine=./httpd.conf")
@@ -113,39 +187,19 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.Float64Var(&f.thresholds.MaxDroppedPct, "max-dropped-pct", f.thresholds.MaxDroppedPct, "pass allows at most this % of requests dropped")
 	fs.DurationVar(&f.thresholds.MaxP99, "max-p99", f.thresholds.MaxP99, "pass allows at most this p99 latency")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: loadcheck run [flags]\n\nStarts one httpd container per config, opens exactly -c keep-alive connections to\neach, and prints one row per config. Exit 0 when all pass, 1 when any fails, 2 on\nbad input or setup errors.\n\nFlags:\n")
+		fmt.Fprint(stderr, `Usage: loadcheck run [SCENARIO.yaml] [flags]
+
+Starts one httpd container per config, opens exactly -c keep-alive connections to
+each, prints one row per config and stores the run in a folder under --results.
+A scenario file (see scenarios/*.yaml) sets the configs, load and thresholds;
+flags given on the command line win over it. Exit 0 when all pass, 1 when any
+fails, 2 on bad input or setup errors.
+
+Flags:
+`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, &usageError{err.Error()}
-	}
-	if len(paths) > 0 {
-		f.load.Paths = paths
-	}
-	rateSet := false
-	fs.Visit(func(fl *flag.Flag) {
-		rateSet = rateSet || fl.Name == "rate"
-		f.configsSet = f.configsSet || fl.Name == "configs"
-	})
-	if f.load.ClosedLoop && !rateSet {
-		f.load.RatePerConn = 0
-	}
-	if f.noShard && f.shards > 1 {
-		return nil, &usageError{"--no-shard and --shards > 1 contradict each other"}
-	}
-	if fs.NArg() > 0 {
-		return nil, &usageError{fmt.Sprintf("unexpected argument %q; flags go before nothing else", fs.Arg(0))}
-	}
-	if err := f.load.Validate(); err != nil {
-		return nil, &usageError{"bad load: " + err.Error()}
-	}
-	if err := f.thresholds.Validate(); err != nil {
-		return nil, &usageError{"bad threshold: " + err.Error()}
-	}
-	return f, nil
+	return fs
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
@@ -165,46 +219,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitSetup, &usageError{"--memory and --cpus limit httpd containers and cannot be used with --target"}
 	case f.cpus < 0:
 		return exitSetup, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
-	case f.target != "":
-		sc.Configs = []scenarios.Config{{Name: "target", MPM: "unknown"}}
 	case f.target != "" && len(f.files) > 0:
 		return exitSetup, &usageError{"--config-file starts httpd containers and cannot be used with --target"}
-	case len(f.files) > 0 && len(f.overrides) > 0:
-		return exitSetup, &usageError{"--set cannot change a --config-file config: edit the file instead, or drop --set"}
+	case f.target != "":
+		sc.Configs = []scenarios.Config{{Name: "target", MPM: "unknown"}}
 	default:
-		if !f.configsSet && len(f.files) > 0 {
-			f.configs = "" // only the user's own files
+		if sc, err = f.scenario(); err != nil {
+			return exitSetup, err
 		}
-		if f.configs != "" {
-			sc.Configs, err = scenarios.Presets(strings.Split(f.configs, ","), f.load.Connections)
-			if err != nil {
-				return exitSetup, &usageError{"--configs: " + err.Error()}
-			}
-		}
-		sc.Configs = append(sc.Configs, f.files...)
-		for i := range sc.Configs {
-			for _, d := range f.overrides {
-				sc.Configs[i].Set(d)
-			}
-			sc.Configs[i].MemoryBytes, sc.Configs[i].CPUs = f.memory, f.cpus
-		}
-		// Contradictions stop the run before any container starts: httpd
-		// would quietly run other values than the ones written.
-		var bad []string
-		for _, cfg := range sc.Configs {
-			for _, fd := range cfg.Check(f.load.Connections) {
-				if fd.Error {
-					bad = append(bad, fd.Msg)
-				}
-			}
-		}
-		if len(bad) > 0 {
-			return exitSetup, &usageError{"config contradicts itself:\n  " + strings.Join(bad, "\n  ")}
-		}
+	}
+	runID := f.runID
+	if runID == "" {
+		runID = newRunID()
 	}
 	out := &results.File{
 		Schema:      results.Schema,
-		RunID:       newRunID(),
+		RunID:       runID,
 		StartedAt:   time.Now().UTC(),
 		Environment: environment(),
 	}
@@ -219,6 +249,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		sc.Layout = img.Layout.Name
 	}
 	out.Scenario = sc
+	if f.spec != nil {
+		out.ScenarioFile = f.spec.Path
+	}
+	dir, err := results.CreateRunDir(f.resultsDir, out.RunID)
+	if err != nil {
+		return exitSetup, err
+	}
+	if err := out.Save(dir); err != nil {
+		return exitSetup, err
+	}
+	p.logf("run %s: storing results in %s", out.RunID, dir)
 
 	if f.target == "" {
 		defer func() {
@@ -264,9 +305,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		}
 		results.Judge(&run, sc.Thresholds)
 		out.Runs = append(out.Runs, run)
+		// Saved after every config, so a run cut short keeps what it measured.
+		if err := out.Save(dir); err != nil {
+			return exitSetup, err
+		}
 	}
 	out.Complete = ctx.Err() == nil && len(out.Runs) == len(sc.Configs)
 	p.clear()
+	if err := out.Save(dir); err != nil {
+		return exitSetup, err
+	}
+	p.logf("stored %s (re-render it with `loadcheck report %s`)", dir, dir)
 
 	// The JSON goes first: the table's reader may close stdout early.
 	if f.jsonPath != "" {
@@ -286,6 +335,67 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitPass, nil
 	}
 	return exitFail, nil
+}
+
+// scenario builds the configs to run: the scenario file's or the presets
+// named by --configs, then the user's files, with the flags applied.
+func (f *runFlags) scenario() (scenarios.Scenario, error) {
+	sc := scenarios.Scenario{Name: "cli", Load: f.load, Thresholds: f.thresholds}
+	var err error
+	switch {
+	case f.spec != nil:
+		spec := *f.spec
+		spec.Load, spec.Thresholds = f.load, f.thresholds
+		if f.configsSet {
+			if err := spec.Only(strings.Split(f.configs, ",")); err != nil {
+				return sc, &usageError{"--configs: " + err.Error()}
+			}
+		}
+		if sc, err = spec.Build(); err != nil {
+			return sc, &usageError{err.Error()}
+		}
+	case f.configsSet || len(f.files) == 0:
+		if sc.Configs, err = scenarios.Presets(strings.Split(f.configs, ","), f.load.Connections); err != nil {
+			return sc, &usageError{"--configs: " + err.Error()}
+		}
+	}
+	for _, file := range f.files {
+		for _, c := range sc.Configs {
+			if c.Name == file.Name {
+				return sc, &usageError{fmt.Sprintf("--config-file %s: a config called %q is already in the run; choose another name", file.Name, file.Name)}
+			}
+		}
+	}
+	sc.Configs = append(sc.Configs, f.files...)
+	for i := range sc.Configs {
+		c := &sc.Configs[i]
+		if c.File != "" && len(f.overrides) > 0 {
+			return sc, &usageError{fmt.Sprintf("--set cannot change a --config-file config (%s): edit the file instead, or drop --set", c.Name)}
+		}
+		for _, d := range f.overrides {
+			c.Set(d)
+		}
+		if f.set["memory"] {
+			c.MemoryBytes = f.memory
+		}
+		if f.set["cpus"] {
+			c.CPUs = f.cpus
+		}
+	}
+	// Contradictions stop the run before any container starts: httpd
+	// would quietly run other values than the ones written.
+	var bad []string
+	for _, cfg := range sc.Configs {
+		for _, fd := range cfg.Check(f.load.Connections) {
+			if fd.Error {
+				bad = append(bad, fd.Msg)
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return sc, &usageError{"config contradicts itself:\n  " + strings.Join(bad, "\n  ")}
+	}
+	return sc, nil
 }
 
 // newRunID names a run by its start time plus a random suffix, so that two
@@ -317,11 +427,14 @@ func chooseImage(ctx context.Context, image, layout string) (string, containers.
 
 func runTarget(ctx context.Context, gen *generator, url string, cfg scenarios.Config, l scenarios.Load, p *progress) (results.Run, error) {
 	p.logf("%s loading %s with %d connections%s", p.config, url, l.Connections, gen.describe())
+	started := time.Now()
 	res, err := gen.run(ctx, url, l, p)
 	if err != nil {
 		return results.Run{}, err
 	}
-	return results.FromBench(cfg, res), nil
+	run := results.FromBench(cfg, res)
+	run.LoadStartedAt, run.MeasureStartS = started.UTC(), l.MeasureStart().Seconds()
+	return run, nil
 }
 
 // runContainer starts httpd for cfg, loads it while sampling mod_status,
@@ -351,6 +464,7 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 		p.logf("%s container memory and CPU unavailable: %v", p.config, srv.CgroupErr)
 	}
 	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second, srv.Probe())
+	started := time.Now()
 	res, err := gen.run(ctx, srv.URL, sc.Load, p)
 	stopSampling()
 	stats := sampler.Wait()
@@ -359,6 +473,7 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 		return results.Run{}, err
 	}
 	run := results.FromBench(cfg, res)
+	run.LoadStartedAt, run.MeasureStartS = started.UTC(), sc.Load.MeasureStart().Seconds()
 	run.Image, run.ImageID, run.HTTPDConf = sc.Image, img.ID, srv.ConfText
 	run.HTTPDVersion = srv.Version
 	run.Server = &results.Server{

@@ -1,0 +1,124 @@
+package results
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// chromium finds Debian's chromium. In CI (CI=true) a missing browser is a
+// failure: .ci/run installs it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed; .ci/run installs Debian's chromium package (apt-get install chromium)")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium); CI=true makes this a failure")
+	return ""
+}
+
+func headless(t *testing.T, bin string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	home := t.TempDir() // chromium's profile and crash files stay out of $HOME
+	args = append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+		"--user-data-dir=" + filepath.Join(home, "profile")}, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", bin, args, err, errb.String())
+	}
+	return out.Bytes()
+}
+
+// TestHTMLReportInChromium renders the HTML report in headless Chromium and
+// checks that the plots are really drawn: the DOM holds the five SVG
+// figures, and the screenshot holds the lines of every measured config in
+// their colors. LOADCHECK_SCREENSHOT=PATH keeps the screenshot.
+func TestHTMLReportInChromium(t *testing.T) {
+	bin := chromium(t)
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	var b bytes.Buffer
+	f := fixture()
+	if err := WriteHTML(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := "file://" + page
+
+	dom := string(headless(t, bin, "--dump-dom", url))
+	for _, id := range []string{"plot-latency", "plot-connections", "plot-errors", "plot-busy", "plot-memory"} {
+		i := strings.Index(dom, `id="`+id+`"`)
+		if i < 0 || !strings.Contains(dom[i:min(len(dom), i+400)], "<svg") {
+			t.Errorf("the rendered page has no SVG in figure %s", id)
+		}
+	}
+
+	shot := filepath.Join(dir, "report.png")
+	headless(t, bin, "--screenshot="+shot, "--window-size=1300,3600", url)
+	if keep := os.Getenv("LOADCHECK_SCREENSHOT"); keep != "" {
+		if data, err := os.ReadFile(shot); err == nil {
+			_ = os.WriteFile(keep, data, 0o644)
+		}
+	}
+	fh, err := os.Open(shot)
+	if err != nil {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	defer fh.Close()
+	img, err := png.Decode(fh)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	// Each measured config draws five lines of at least a few hundred
+	// pixels in its color; the table's colour swatch is about 100 pixels.
+	for i, r := range f.Runs {
+		n := colorPixels(img, i)
+		switch {
+		case r.Measured() && n < 3000:
+			t.Errorf("%s: %d pixels in its plot color; its lines are not drawn", r.Config, n)
+		case !r.Measured() && n > 1000:
+			t.Errorf("%s was never measured, yet %d pixels have its plot color", r.Config, n)
+		}
+		t.Logf("%s: %d pixels of its color", r.Config, n)
+	}
+}
+
+// colorPixels counts the pixels close to PlotColors[i].
+func colorPixels(img image.Image, i int) int {
+	want := PlotColors[i]
+	n := 0
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			if near(r>>8, want.R) && near(g>>8, want.G) && near(b>>8, want.B) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func near(a uint32, b uint8) bool {
+	d := int(a) - int(b)
+	return d > -24 && d < 24
+}

@@ -1,0 +1,283 @@
+package results
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"image/color"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// PlotColors are the line colors, one per config in run order; nothing
+// else on the report page uses them.
+var PlotColors = []color.RGBA{
+	{238, 46, 47, 255}, {0, 140, 72, 255}, {24, 90, 169, 255}, {244, 125, 35, 255},
+	{102, 44, 145, 255}, {0, 150, 160, 255}, {180, 56, 148, 255}, {120, 120, 0, 255},
+}
+
+func plotColor(i int) color.RGBA { return PlotColors[i%len(PlotColors)] }
+
+// Plot is one chart of the HTML report.
+type Plot struct {
+	ID, Title, Note string
+	SVG             template.HTML
+}
+
+// series is one line: a label and its points.
+type series struct {
+	label string
+	color int
+	xy    plotter.XYs
+	dash  int // 0 solid; others dashed, to tell one config's lines apart
+}
+
+// svgPlot draws lines into an inline SVG element.
+func svgPlot(title, xLabel, yLabel string, lines []series, logX bool) (template.HTML, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Add(plotter.NewGrid())
+	p.Y.Min = 0
+	if logX {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = percentileTicks{}
+	}
+	for _, s := range lines {
+		if len(s.xy) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(s.xy)
+		if err != nil {
+			return "", fmt.Errorf("plot %s: %w", title, err)
+		}
+		l.Color = plotColor(s.color)
+		l.Width = vg.Points(2)
+		if s.dash > 0 {
+			l.Dashes = []vg.Length{vg.Points(float64(2 + 3*s.dash)), vg.Points(3)}
+		}
+		p.Add(l)
+		p.Legend.Add(s.label, l)
+	}
+	c := vgsvg.New(9*vg.Inch, 4*vg.Inch)
+	p.Draw(draw.New(c))
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return "", err
+	}
+	svg := b.String()
+	if i := strings.Index(svg, "<svg"); i > 0 {
+		svg = svg[i:] // drop the XML prolog: the SVG sits inside HTML
+	}
+	return template.HTML(svg), nil
+}
+
+// percentileTicks labels a 1/(1-q) axis with percentiles.
+type percentileTicks struct{}
+
+func (percentileTicks) Ticks(min, max float64) []plot.Tick {
+	var out []plot.Tick
+	for x, label := range map[float64]string{1: "0%", 2: "50%", 10: "90%", 100: "99%", 1e3: "99.9%", 1e4: "99.99%", 1e5: "99.999%", 1e6: "99.9999%"} {
+		if x >= min && x <= max {
+			out = append(out, plot.Tick{Value: x, Label: label})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
+	return out
+}
+
+// spectrum is the latency percentile spectrum, as HdrHistogram's plotter
+// draws it: x is 1/(1-q), y the latency in milliseconds.
+func spectrum(r Run) plotter.XYs {
+	var xy plotter.XYs
+	if h := r.Hist; h != nil && h.TotalCount() > 0 {
+		last := 1 - 1/float64(h.TotalCount())
+		for i := 0; i <= 120; i++ {
+			q := 1 - math.Pow(10, -float64(i)/20)
+			if q > last && i > 0 {
+				break
+			}
+			xy = append(xy, plotter.XY{X: 1 / (1 - q), Y: float64(h.ValueAtQuantile(q*100)) / 1000})
+		}
+		return xy
+	}
+	l := r.LatencyMS // a result without its .hlog: the stored percentiles
+	if r.Requests.OK == 0 {
+		return nil
+	}
+	for _, p := range []struct{ q, v float64 }{{0.5, l.P50}, {0.9, l.P90}, {0.99, l.P99}, {0.999, l.P999}} {
+		xy = append(xy, plotter.XY{X: 1 / (1 - p.q), Y: p.v})
+	}
+	return xy
+}
+
+// Plots draws the report's charts for f.
+func Plots(f *File) ([]Plot, error) {
+	var lat, open, busy, mem []series
+	var errs []series
+	for i, r := range f.Runs {
+		if !r.Measured() {
+			continue
+		}
+		lat = append(lat, series{r.Config, i, spectrum(r), 0})
+		var o plotter.XYs
+		byClass := map[string]plotter.XYs{}
+		for _, p := range r.Series {
+			o = append(o, plotter.XY{X: p.T, Y: float64(p.Open)})
+			for c, n := range p.Errors {
+				byClass[c] = append(byClass[c], plotter.XY{X: p.T, Y: float64(n)})
+			}
+		}
+		open = append(open, series{r.Config, i, o, 0})
+		classes := make([]string, 0, len(byClass))
+		for c := range byClass {
+			classes = append(classes, c)
+		}
+		sort.Strings(classes)
+		for j, c := range classes {
+			errs = append(errs, series{r.Config + " " + c, i, fillSeconds(r, byClass[c]), j})
+		}
+		if s := r.Server; s != nil {
+			var b, m plotter.XYs
+			for _, p := range s.Series {
+				if p.BusyWorkers >= 0 {
+					b = append(b, plotter.XY{X: p.T, Y: float64(p.BusyWorkers)})
+				}
+				if p.MemoryMB >= 0 {
+					m = append(m, plotter.XY{X: p.T, Y: p.MemoryMB})
+				}
+			}
+			busy = append(busy, series{r.Config, i, b, 0})
+			mem = append(mem, series{r.Config, i, m, 0})
+		}
+	}
+	specs := []struct {
+		id, title, x, y, note string
+		lines                 []series
+		logX                  bool
+	}{
+		{"latency", "Latency by percentile (corrected for coordinated omission)", "percentile", "latency (ms)", "Each line is one config's latency at every percentile of its OK responses in the measured window, as HdrHistogram's plotter draws it.", lat, true},
+		{"connections", "Connections open", "seconds since the first connection opened", "open connections", "A config that holds the target stays flat at it; dips are connections the server closed.", open, false},
+		{"errors", "Dropped requests by class, per second", "seconds since the first connection opened", "dropped requests", "One line per config and error class; none drawn means no request was dropped.", errs, false},
+		{"busy", "httpd busy workers (mod_status)", "seconds since load started", "busy workers", "", busy, false},
+		{"memory", "Container memory", "seconds since load started", "MB", "From the container's cgroup.", mem, false},
+	}
+	var out []Plot
+	for _, s := range specs {
+		svg, err := svgPlot(s.title, s.x, s.y, s.lines, s.logX)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Plot{ID: "plot-" + s.id, Title: s.title, Note: s.note, SVG: svg})
+	}
+	return out, nil
+}
+
+// fillSeconds adds zero points for the seconds of r's series in which a
+// class had no error, so a line drops to zero instead of skipping.
+func fillSeconds(r Run, pts plotter.XYs) plotter.XYs {
+	at := map[float64]float64{}
+	for _, p := range pts {
+		at[p.X] = p.Y
+	}
+	out := make(plotter.XYs, 0, len(r.Series))
+	for _, p := range r.Series {
+		out = append(out, plotter.XY{X: p.T, Y: at[p.T]})
+	}
+	return out
+}
+
+var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
+	"upper": strings.ToUpper,
+	"color": func(i int) template.CSS {
+		c := plotColor(i)
+		return template.CSS(fmt.Sprintf("rgb(%d,%d,%d)", c.R, c.G, c.B))
+	},
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{{.Title}}</title>
+<style>
+body { font-family: sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; }
+th, td { border: 1px solid #bbb; padding: 0.2em 0.5em; text-align: right; }
+th { background: #eee; }
+td:first-child, td:nth-child(8) { text-align: left; }
+.pass { font-weight: bold; }
+.fail, .error { font-weight: bold; text-decoration: underline; }
+figure { margin: 1.5em 0; }
+figcaption { font-size: 0.85em; color: #555; }
+pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
+.swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; }
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p>{{.Summary}}</p>
+<p>{{.Load}}</p>
+<table id="summary">
+<tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}{{$row := .}}<tr>{{range $i, $c := .Cells}}<td>{{if eq $i 0}}<span class="swatch" style="background: {{color $row.Index}}"></span>{{end}}{{$c}}</td>{{end}}</tr>
+{{end}}</table>
+{{range .Runs}}{{if ne .Verdict "pass"}}<h3>{{.Config}}: {{upper .Verdict}}</h3>
+<ul>{{range .Reasons}}<li>{{.}}</li>{{end}}</ul>
+{{end}}{{end}}
+{{range .Plots}}<figure id="{{.ID}}">
+{{.SVG}}
+<figcaption>{{.Note}}</figcaption>
+</figure>
+{{end}}
+{{with .ServerSide}}<h2>Server side</h2>
+<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+<h2>Configs</h2>
+{{range .Runs}}{{if .HTTPDConf}}<details><summary>{{.Config}} httpd.conf</summary><pre>{{.HTTPDConf}}</pre></details>
+{{end}}{{end}}
+<p><small>loadcheck {{.Version}}, schema {{.Schema}}, started {{.Started}}.</small></p>
+</body>
+</html>
+`))
+
+type htmlRow struct {
+	Index int
+	Cells []string
+}
+
+// WriteHTML renders f as one self-contained HTML page: no script, no
+// external font or stylesheet, every plot an inline SVG.
+func WriteHTML(w io.Writer, f *File) error {
+	plots, err := Plots(f)
+	if err != nil {
+		return err
+	}
+	var rows []htmlRow
+	pass := 0
+	for i, r := range f.Runs {
+		rows = append(rows, htmlRow{i, summaryRow(r)})
+		if r.Verdict == Pass {
+			pass++
+		}
+	}
+	data := struct {
+		Title, Summary, Load, Version, Schema, Started string
+		Header                                         []string
+		Rows                                           []htmlRow
+		Runs                                           []Run
+		Plots                                          []Plot
+		ServerSide                                     []string
+	}{
+		Title: title(f), Summary: fmt.Sprintf("%d of %d configs passed.", pass, len(f.Runs)), Load: describeLoad(f),
+		Version: f.Environment.LoadcheckVersion, Schema: f.Schema, Started: f.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
+		Header: summaryHeader, Rows: rows, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f),
+	}
+	return htmlReport.Execute(w, data)
+}

@@ -1,0 +1,193 @@
+package results
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Formats are the report formats Render knows.
+var Formats = []string{"table", "markdown", "json", "junit", "html"}
+
+// Render writes f in format.
+func Render(w io.Writer, f *File, format string) error {
+	switch format {
+	case "table":
+		return WriteTable(w, f)
+	case "markdown", "md":
+		return WriteMarkdown(w, f)
+	case "json":
+		data, err := json.MarshalIndent(f, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(data, '\n'))
+		return err
+	case "junit":
+		return WriteJUnit(w, f)
+	case "html":
+		return WriteHTML(w, f)
+	}
+	return fmt.Errorf("unknown format %q: choose from %s", format, strings.Join(Formats, ", "))
+}
+
+// describeLoad is one line saying what load the run offered.
+func describeLoad(f *File) string {
+	l := f.Scenario.Load
+	mode := fmt.Sprintf("%g request/s per connection", l.RatePerConn)
+	if l.ClosedLoop {
+		mode = "closed loop"
+	}
+	return fmt.Sprintf("%d connections, %s, ramp %s, warm-up %s, measured %s, timeout %s",
+		l.Connections, mode, l.Ramp, l.WarmUp, l.Duration, l.Timeout)
+}
+
+func title(f *File) string {
+	t := fmt.Sprintf("loadcheck %s: run %s", f.Scenario.Name, f.RunID)
+	if !f.Complete {
+		t += " (incomplete)"
+	}
+	return t
+}
+
+// WriteMarkdown renders f for a CI job summary or a pull-request comment.
+func WriteMarkdown(w io.Writer, f *File) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n", title(f))
+	pass := 0
+	for _, r := range f.Runs {
+		if r.Verdict == Pass {
+			pass++
+		}
+	}
+	fmt.Fprintf(&b, "**%d of %d configs passed.** %s; started %s on %s (%d CPUs), loadcheck %s.\n\n",
+		pass, len(f.Runs), describeLoad(f), f.StartedAt.UTC().Format(time.RFC3339), f.Environment.Hostname, f.Environment.CPUs, f.Environment.LoadcheckVersion)
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	b.WriteString("| " + strings.Join(summaryHeader, " | ") + " |\n|")
+	for i := range summaryHeader {
+		if i == 0 || i == 7 {
+			b.WriteString(" --- |")
+		} else {
+			b.WriteString(" ---: |")
+		}
+	}
+	b.WriteString("\n")
+	for _, r := range f.Runs {
+		row := summaryRow(r)
+		for i := range row {
+			row[i] = cell(row[i])
+		}
+		if r.Verdict == Pass {
+			row[len(row)-1] = "✅ " + row[len(row)-1]
+		} else {
+			row[len(row)-1] = "❌ " + row[len(row)-1]
+		}
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	for _, r := range f.Runs {
+		if r.Verdict == Pass {
+			continue
+		}
+		fmt.Fprintf(&b, "\n**%s %s**\n\n", r.Config, strings.ToUpper(r.Verdict))
+		for _, why := range r.Reasons {
+			fmt.Fprintf(&b, "- %s\n", why)
+		}
+	}
+	if lines := serverSide(f); len(lines) > 0 {
+		b.WriteString("\n<details><summary>Server side</summary>\n\n")
+		for _, l := range lines {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+		b.WriteString("\n</details>\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Time      string      `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr"`
+	Cases     []junitCase `xml:"testcase"`
+	SystemOut string      `xml:"system-out,omitempty"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	ClassName string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit renders f as JUnit XML: one test suite per config and one test
+// case per threshold, so CI systems show pass and fail natively.
+func WriteJUnit(w io.Writer, f *File) error {
+	all := junitSuites{Name: "loadcheck " + f.Scenario.Name}
+	for _, r := range f.Runs {
+		s := junitSuite{Name: r.Config, Time: fmt.Sprintf("%.3f", r.MeasuredS), Timestamp: f.StartedAt.UTC().Format("2006-01-02T15:04:05")}
+		class := "loadcheck." + f.Scenario.Name + "." + r.Config
+		if !r.Measured() {
+			msg := r.Error
+			typ := "setup"
+			if msg == "" {
+				msg, typ = r.Server.OOMAtStart, "oom"
+			}
+			c := junitCase{Name: "setup", ClassName: class, Time: "0"}
+			if typ == "setup" {
+				c.Error = &junitProblem{Message: msg, Type: typ, Text: msg}
+				s.Errors++
+			} else {
+				c.Failure = &junitProblem{Message: msg, Type: typ, Text: msg}
+				s.Failures++
+			}
+			s.Cases = append(s.Cases, c)
+		} else {
+			for _, ch := range Checks(r, f.Scenario.Thresholds) {
+				c := junitCase{Name: ch.Name + ": " + ch.Want, ClassName: class, Time: "0"}
+				if ch.Failed {
+					c.Failure = &junitProblem{Message: strings.Split(ch.Message, "\n")[0], Type: ch.Name, Text: ch.Message}
+					s.Failures++
+				}
+				s.Cases = append(s.Cases, c)
+			}
+			s.SystemOut = strings.Join(summaryRow(r), " | ")
+		}
+		s.Tests = len(s.Cases)
+		all.Tests += s.Tests
+		all.Failures += s.Failures
+		all.Errors += s.Errors
+		all.Suites = append(all.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(all); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}

@@ -1,0 +1,94 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"strings"
+	"testing"
+)
+
+func TestGoldenReports(t *testing.T) {
+	f := fixture()
+	if f.Runs[0].Verdict != Pass || f.Runs[1].Verdict != Fail || f.Runs[2].Verdict != Error {
+		t.Fatalf("fixture verdicts %s %s %s, want pass fail error", f.Runs[0].Verdict, f.Runs[1].Verdict, f.Runs[2].Verdict)
+	}
+	ext := map[string]string{"table": "txt", "markdown": "md", "json": "json", "junit": "xml", "html": "html"}
+	for _, format := range Formats {
+		var b bytes.Buffer
+		if err := Render(&b, f, format); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		golden(t, "report."+ext[format], b.Bytes())
+	}
+	if err := Render(&bytes.Buffer{}, f, "pdf"); err == nil || !strings.Contains(err.Error(), "choose from table, markdown, json, junit, html") {
+		t.Errorf("unknown format: %v", err)
+	}
+}
+
+// The renderers must say what the result says, not just match a file.
+func TestReportContent(t *testing.T) {
+	f := fixture()
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"**1 of 3 configs passed.**", "| event-tuned | 200 | 200 | 0 |", "✅ PASS", "❌ FAIL", "**prefork-stock FAIL**",
+		"- served 150 of 200 connections (75.0%), need 100%", "**mine ERROR**"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+
+	var x bytes.Buffer
+	if err := WriteJUnit(&x, f); err != nil {
+		t.Fatal(err)
+	}
+	var suites junitSuites
+	if err := xml.Unmarshal(x.Bytes(), &suites); err != nil {
+		t.Fatalf("junit is not XML: %v", err)
+	}
+	if len(suites.Suites) != 3 || suites.Errors != 1 {
+		t.Fatalf("suites %d errors %d, want 3 suites and 1 error", len(suites.Suites), suites.Errors)
+	}
+	failed := map[string]bool{}
+	for _, c := range suites.Suites[1].Cases {
+		if c.Failure != nil {
+			failed[strings.SplitN(c.Name, ":", 2)[0]] = true
+		}
+	}
+	if !failed["served"] || !failed["dropped"] || failed["p99"] || failed["complete"] {
+		t.Errorf("prefork-stock failures %v, want served and dropped only", failed)
+	}
+	if s := suites.Suites[0]; s.Failures != 0 || s.Tests != 6 {
+		t.Errorf("event-tuned: %d tests %d failures, want 6 and 0", s.Tests, s.Failures)
+	}
+
+	var j bytes.Buffer
+	if err := Render(&j, f, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var back File
+	if err := json.Unmarshal(j.Bytes(), &back); err != nil || back.Runs[1].Connections.Starved != 50 {
+		t.Errorf("json round trip: %v, starved %d", err, back.Runs[1].Connections.Starved)
+	}
+
+	var h bytes.Buffer
+	if err := WriteHTML(&h, f); err != nil {
+		t.Fatal(err)
+	}
+	page := h.String()
+	for _, id := range []string{"plot-latency", "plot-connections", "plot-errors", "plot-busy", "plot-memory"} {
+		if !strings.Contains(page, `<figure id="`+id+`">`) {
+			t.Errorf("html lacks figure %s", id)
+		}
+	}
+	if n := strings.Count(page, "<svg"); n != 5 {
+		t.Errorf("html has %d inline SVGs, want 5", n)
+	}
+	for _, bad := range []string{"<script", "http://", "https://", "@import", "<link"} {
+		if i := strings.Index(page, bad); i >= 0 && !strings.HasPrefix(page[i:], "http://www.w3.org/") {
+			t.Errorf("html is not self-contained: it has %q at %d", bad, i)
+		}
+	}
+}

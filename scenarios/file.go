@@ -1,0 +1,551 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"gopkg.in/yaml.v3"
+)
+
+// A scenario file is YAML (see scenarios/*.yaml and the README):
+//
+//	name: compare-4000
+//	image: httpd:2.4          # optional: default as for `loadcheck run`
+//	layout: official          # optional: official or debian
+//	load:
+//	  connections: 4000
+//	  ramp: 4s
+//	  warmup: 30s
+//	  duration: 6s
+//	  rate_per_conn: 1        # or closed_loop: true
+//	  timeout: 2s
+//	  paths: [/]
+//	configs:
+//	  - preset: event-tuned
+//	  - preset: event-stock
+//	    name: event-wider     # optional: defaults to the preset's name
+//	    set: {MaxRequestWorkers: 400}
+//	    memory: 512m          # optional container limits
+//	    cpus: 1.5
+//	  - name: mine
+//	    file: ./httpd.conf    # the user's own; relative to the scenario file
+//	thresholds:
+//	  min_served_pct: 100
+//	  max_dropped_pct: 0.1
+//	  max_p99: 1s
+//
+// Loading is strict: every error names the file, line and column.
+
+// ConfigSpec is one entry of a scenario's configs list, before it is
+// resolved against the connection target (the tuned prefork preset sizes
+// itself to it).
+type ConfigSpec struct {
+	Preset      string     `yaml:"preset"`
+	Name        string     `yaml:"name"`
+	File        string     `yaml:"file"`
+	Set         directives `yaml:"set"`
+	MemoryBytes byteSize   `yaml:"memory"`
+	CPUs        float64    `yaml:"cpus"`
+	fileCfg     *Config    // File, read at load time
+}
+
+// ConfigName is the name the config runs under.
+func (s ConfigSpec) ConfigName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Preset
+}
+
+// directives is an ordered YAML mapping of directive names to values.
+type directives []Directive
+
+// byteSize is a memory size written like 512m or 2g.
+type byteSize int64
+
+// Spec is a loaded scenario file. Flags may change it before Build turns it
+// into the Scenario that runs.
+type Spec struct {
+	Path        string
+	Name        string       `yaml:"name"`
+	Description string       `yaml:"description"`
+	Image       string       `yaml:"image"`
+	Layout      string       `yaml:"layout"`
+	Load        Load         `yaml:"load"`
+	Configs     []ConfigSpec `yaml:"configs"`
+	Thresholds  Thresholds   `yaml:"thresholds"`
+	Capacity    Capacity     `yaml:"capacity"`
+}
+
+// Capacity bounds `loadcheck capacity`'s search for each config's limit.
+type Capacity struct {
+	// Start is the first connection count probed; each next step doubles it
+	// up to Max, then a bisection narrows the limit to PrecisionPct.
+	Start        int           `yaml:"start" json:"start"`
+	Max          int           `yaml:"max" json:"max"`
+	PrecisionPct float64       `yaml:"precision_pct" json:"precision_pct"`
+	Budget       time.Duration `yaml:"budget" json:"budget_ns"`
+	// HostMemory is the host size the projection is made for.
+	HostMemory byteSize `yaml:"host_memory" json:"host_memory_bytes"`
+}
+
+// DefaultCapacity is the search used when a scenario sets none.
+func DefaultCapacity() Capacity {
+	return Capacity{Start: 500, Max: 16000, PrecisionPct: 5, Budget: 60 * time.Minute, HostMemory: 4 << 30}
+}
+
+// LoadError is a problem in a scenario file, with its place.
+type LoadError struct {
+	File   string
+	Line   int // 1-based; 0 when unknown
+	Column int // 1-based; 0 when unknown
+	Field  string
+	Msg    string
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// LoadFile reads and checks the scenario file at path.
+func LoadFile(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse checks a scenario file's content; path names it in errors and
+// anchors relative config file paths.
+func Parse(path string, data []byte) (*Spec, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &LoadError{File: path, Msg: "the file is empty; a scenario needs at least name, load and configs (see scenarios/smoke.yaml)"}
+		}
+		return nil, syntaxError(path, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &LoadError{File: path, Line: extra.Line, Column: extra.Column, Msg: "a scenario file holds one YAML document; remove the second one (after ---)"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, syntaxError(path, err)
+	}
+	spec := &Spec{Path: path, Load: DefaultLoad(), Thresholds: DefaultThresholds(), Capacity: DefaultCapacity()}
+	d := &decoder{file: path, seen: map[string]*yaml.Node{}}
+	root := doc.Content[0]
+	if err := d.decode(root, reflect.ValueOf(spec).Elem(), ""); err != nil {
+		return nil, err
+	}
+	if _, ok := d.seen["load.closed_loop"]; ok && spec.Load.ClosedLoop {
+		if _, rate := d.seen["load.rate_per_conn"]; !rate {
+			spec.Load.RatePerConn = 0
+		}
+	}
+	if err := spec.check(d, root); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+func syntaxError(path string, err error) error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &LoadError{File: path, Line: line, Msg: "YAML syntax: " + m[2]}
+	}
+	return &LoadError{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// check validates values against each other, pointing at the field.
+func (s *Spec) check(d *decoder, root *yaml.Node) error {
+	at := func(field string, msg string, a ...any) error {
+		n := d.seen[field]
+		for parent := field; n == nil && parent != ""; {
+			i := strings.LastIndexAny(parent, ".")
+			if i < 0 {
+				break
+			}
+			parent = parent[:i]
+			n = d.seen[parent]
+		}
+		if n == nil {
+			n = root
+		}
+		return &LoadError{File: d.file, Line: n.Line, Column: n.Column, Field: field, Msg: fmt.Sprintf(msg, a...)}
+	}
+	if strings.TrimSpace(s.Name) == "" {
+		return at("name", "missing: give the scenario a name, for example `name: nightly-4000`")
+	}
+	switch s.Layout {
+	case "", "official", "debian":
+	default:
+		return at("layout", "unknown layout %q: use official (httpd:2.4) or debian, or leave it out to detect it from the image", s.Layout)
+	}
+	var fe *FieldError
+	if err := s.Load.Validate(); errors.As(err, &fe) {
+		return at("load."+fe.Field, "%s", fe.Msg)
+	}
+	if err := s.Thresholds.Validate(); errors.As(err, &fe) {
+		return at("thresholds."+fe.Field, "%s", fe.Msg)
+	}
+	if err := s.Capacity.Validate(); errors.As(err, &fe) {
+		return at("capacity."+fe.Field, "%s", fe.Msg)
+	}
+	if len(s.Configs) == 0 {
+		return at("configs", "give at least one config, for example `configs: [{preset: event-tuned}]`; presets: %s", strings.Join(PresetNames(), ", "))
+	}
+	names := map[string]bool{}
+	for i := range s.Configs {
+		c := &s.Configs[i]
+		field := fmt.Sprintf("configs[%d]", i)
+		switch {
+		case c.Preset == "" && c.File == "":
+			return at(field, "give either preset (%s) or file (your own httpd.conf)", strings.Join(PresetNames(), ", "))
+		case c.Preset != "" && c.File != "":
+			return at(field+".file", "give preset or file, not both")
+		case c.File != "" && c.Name == "":
+			return at(field+".name", "missing: a config from a file needs a name")
+		case c.File != "" && len(c.Set) > 0:
+			return at(field+".set", "set cannot change a config file: edit the file instead")
+		case c.CPUs < 0:
+			return at(field+".cpus", "must not be negative, got %g", c.CPUs)
+		case c.MemoryBytes != 0 && c.MemoryBytes < 6<<20:
+			return at(field+".memory", "at least 6m, got %d bytes", c.MemoryBytes)
+		}
+		if c.Preset != "" {
+			if _, err := Preset(c.Preset, s.Load.Connections); err != nil {
+				return at(field+".preset", "%s", strings.TrimPrefix(err.Error(), "unknown config "))
+			}
+		}
+		if c.File != "" {
+			p := c.File
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(s.Path), p)
+			}
+			cfg, err := UserConfig(c.Name, p)
+			if err != nil {
+				return at(field+".file", "%v", err)
+			}
+			c.fileCfg = &cfg
+		}
+		name := c.ConfigName()
+		if name == "" || strings.ContainsAny(name, " ,=/") {
+			return at(field+".name", "%q must be a word without spaces, commas, = or /", name)
+		}
+		if names[name] {
+			return at(field+".name", "config %q is listed twice; give one of them another name", name)
+		}
+		names[name] = true
+		for _, dir := range c.Set {
+			if _, err := ParseOverride(dir.Name + "=" + dir.Value); err != nil {
+				return at(field+".set."+dir.Name, "%v", err)
+			}
+		}
+	}
+	sc, err := s.Build()
+	if err != nil {
+		return err
+	}
+	for i, cfg := range sc.Configs {
+		for _, f := range cfg.Check(sc.Load.Connections) {
+			if f.Error {
+				return at(fmt.Sprintf("configs[%d]", i), "%s", f.Msg)
+			}
+		}
+	}
+	return nil
+}
+
+// Only keeps the configs called names, in the order given; a name that
+// the scenario lacks but that is a preset is added as that preset.
+func (s *Spec) Only(names []string) error {
+	var out []ConfigSpec
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		found := false
+		for _, c := range s.Configs {
+			if c.ConfigName() == n {
+				out, found = append(out, c), true
+			}
+		}
+		if !found {
+			if _, err := Preset(n, s.Load.Connections); err != nil {
+				var have []string
+				for _, c := range s.Configs {
+					have = append(have, c.ConfigName())
+				}
+				return fmt.Errorf("config %q is neither in %s (%s) nor a preset (%s)", n, s.Path, strings.Join(have, ", "), strings.Join(PresetNames(), ", "))
+			}
+			out = append(out, ConfigSpec{Preset: n})
+		}
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("no configs selected")
+	}
+	s.Configs = out
+	return nil
+}
+
+// Build resolves the configs against the connection target and returns the
+// scenario to run.
+func (s *Spec) Build() (Scenario, error) {
+	sc := Scenario{Name: s.Name, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds}
+	for _, c := range s.Configs {
+		var cfg Config
+		if c.fileCfg != nil {
+			cfg = *c.fileCfg
+		} else {
+			var err error
+			if cfg, err = Preset(c.Preset, s.Load.Connections); err != nil {
+				return Scenario{}, err
+			}
+			for _, d := range c.Set {
+				cfg.Set(d)
+			}
+		}
+		cfg.Name = c.ConfigName()
+		cfg.MemoryBytes, cfg.CPUs = int64(c.MemoryBytes), c.CPUs
+		sc.Configs = append(sc.Configs, cfg)
+	}
+	return sc, nil
+}
+
+// decoder walks YAML nodes into Go values, refusing what the Go value has
+// no room for and remembering where each field was written.
+type decoder struct {
+	file string
+	seen map[string]*yaml.Node // field path -> value node
+}
+
+var (
+	durationType   = reflect.TypeOf(time.Duration(0))
+	byteSizeType   = reflect.TypeOf(byteSize(0))
+	directivesType = reflect.TypeOf(directives(nil))
+)
+
+func (d *decoder) fail(n *yaml.Node, field, msg string, a ...any) error {
+	return &LoadError{File: d.file, Line: n.Line, Column: n.Column, Field: field, Msg: fmt.Sprintf(msg, a...)}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) error {
+	if n.Kind == yaml.AliasNode {
+		return d.fail(n, field, "YAML aliases are not supported here; write the value out")
+	}
+	if field != "" {
+		d.seen[field] = n
+	}
+	t := v.Type()
+	switch {
+	case t == durationType:
+		if n.Kind != yaml.ScalarNode {
+			return d.fail(n, field, "want a duration such as 30s or 2m, got %s", kindName(n))
+		}
+		dur, err := time.ParseDuration(n.Value)
+		if err != nil {
+			return d.fail(n, field, "want a duration such as 30s, 500ms or 2m, got %q", n.Value)
+		}
+		v.SetInt(int64(dur))
+		return nil
+	case t == byteSizeType:
+		if n.Kind != yaml.ScalarNode {
+			return d.fail(n, field, "want a size such as 512m or 2g, got %s", kindName(n))
+		}
+		b, err := units.RAMInBytes(n.Value)
+		if err != nil || b < 0 {
+			return d.fail(n, field, "want a size such as 512m or 2g, got %q", n.Value)
+		}
+		v.SetInt(b)
+		return nil
+	case t == directivesType:
+		if n.Kind != yaml.MappingNode {
+			return d.fail(n, field, "want a mapping of directive to value, such as {MaxRequestWorkers: 400}, got %s", kindName(n))
+		}
+		var out directives
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
+				return d.fail(val, field+"."+k.Value, "want one value on one line, got %s", kindName(val))
+			}
+			for _, prev := range out {
+				if strings.EqualFold(prev.Name, k.Value) {
+					return d.fail(k, field, "directive %s is set twice", k.Value)
+				}
+			}
+			d.seen[field+"."+k.Value] = k
+			out = append(out, Directive{Name: k.Value, Value: val.Value})
+		}
+		v.Set(reflect.ValueOf(out))
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		return d.decodeStruct(n, v, field)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return d.fail(n, field, "want a list, such as [a, b] or lines starting with -, got %s", kindName(n))
+		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			if err := d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", field, i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return d.fail(n, field, "want a single value, got %s", kindName(n))
+	}
+	switch t.Kind() {
+	case reflect.String:
+		if n.Tag != "!!str" {
+			return d.fail(n, field, "want text, got %s; quote it if it is meant as text", n.Value)
+		}
+		v.SetString(n.Value)
+	case reflect.Int:
+		i, err := strconv.Atoi(n.Value)
+		if err != nil || n.Tag != "!!int" {
+			return d.fail(n, field, "want a whole number, got %q", n.Value)
+		}
+		v.SetInt(int64(i))
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil || (n.Tag != "!!int" && n.Tag != "!!float") {
+			return d.fail(n, field, "want a number, got %q", n.Value)
+		}
+		v.SetFloat(f)
+	case reflect.Bool:
+		if n.Tag != "!!bool" {
+			return d.fail(n, field, "want true or false, got %q", n.Value)
+		}
+		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
+	default:
+		return d.fail(n, field, "internal: no decoder for %s", t)
+	}
+	return nil
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, field string) error {
+	t := v.Type()
+	var keys []string
+	index := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag != "" && tag != "-" {
+			keys = append(keys, tag)
+			index[tag] = i
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return d.fail(n, field, "want a mapping with keys such as %s, got %s", strings.Join(keys, ", "), kindName(n))
+	}
+	done := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		sub := k.Value
+		if field != "" {
+			sub = field + "." + k.Value
+		}
+		fi, ok := index[k.Value]
+		if !ok || k.Kind != yaml.ScalarNode {
+			where := "the top level"
+			if field != "" {
+				where = field
+			}
+			if near := nearest(k.Value, keys); near != "" {
+				return d.fail(k, sub, "unknown key in %s; did you mean %q?", where, near)
+			}
+			return d.fail(k, sub, "unknown key in %s; valid keys: %s", where, strings.Join(keys, ", "))
+		}
+		if done[k.Value] {
+			return d.fail(k, sub, "set twice")
+		}
+		done[k.Value] = true
+		if err := d.decode(val, v.Field(fi), sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nearest returns the key closest to s in edit distance, when it is close
+// enough to be a likely typo.
+func nearest(s string, keys []string) string {
+	best, bestD := "", 1<<30
+	for _, k := range keys {
+		if dist := editDistance(strings.ToLower(s), k); dist < bestD {
+			best, bestD = k, dist
+		}
+	}
+	if bestD <= max(2, len(best)/3) {
+		return best
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

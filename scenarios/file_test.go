@@ -1,0 +1,206 @@
+package scenarios
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedScenariosLoad(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	if len(files) < 3 {
+		t.Fatalf("want the shipped scenarios (compare-4000, smoke, capacity), found %v", files)
+	}
+	for _, f := range files {
+		spec, err := LoadFile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		sc, err := spec.Build()
+		if err != nil || len(sc.Configs) == 0 {
+			t.Errorf("%s: build: %v, %d configs", f, err, len(sc.Configs))
+		}
+	}
+	spec, err := LoadFile("compare-4000.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := spec.Build()
+	if !reflect.DeepEqual(sc.Load, DefaultLoad()) || sc.Thresholds != DefaultThresholds() {
+		t.Errorf("compare-4000.yaml drifted from the README's default run:\n%+v\n%+v", sc.Load, DefaultLoad())
+	}
+	var names []string
+	for _, c := range sc.Configs {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != strings.Join(PresetNames(), ",") {
+		t.Errorf("configs %v, want the six presets %v", names, PresetNames())
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mine.conf")
+	if err := os.WriteFile(conf, []byte("LoadModule mpm_event_module modules/mod_mpm_event.so\nMaxRequestWorkers 400\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+name: full
+image: httpd:2.4
+layout: official
+load:
+  connections: 300
+  ramp: 1s
+  warmup: 0s
+  duration: 3s
+  closed_loop: true
+  timeout: 500ms
+  method: POST
+  paths: [/a, /b]
+  headers: ["X-Token: abc"]
+  body: hello
+configs:
+  - preset: event-stock
+    name: event-wide
+    set:
+      MaxRequestWorkers: 400
+      ServerLimit: 16
+    memory: 512m
+    cpus: 1.5
+  - name: mine
+    file: mine.conf
+thresholds:
+  max_p99: 250ms
+`
+	spec, err := Parse(filepath.Join(dir, "s.yaml"), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := spec.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := sc.Load
+	if l.Connections != 300 || l.Ramp != time.Second || l.WarmUp != 0 || !l.ClosedLoop || l.RatePerConn != 0 ||
+		l.Timeout != 500*time.Millisecond || l.Method != "POST" || strings.Join(l.Paths, ",") != "/a,/b" || l.Body != "hello" || l.Headers[0] != "X-Token: abc" {
+		t.Errorf("load %+v", l)
+	}
+	if sc.Thresholds.MaxP99 != 250*time.Millisecond || sc.Thresholds.MinServedPct != 100 {
+		t.Errorf("thresholds %+v: unset ones keep their defaults", sc.Thresholds)
+	}
+	if len(sc.Configs) != 2 {
+		t.Fatalf("configs %+v", sc.Configs)
+	}
+	c := sc.Configs[0]
+	if v, _ := c.Get("MaxRequestWorkers"); c.Name != "event-wide" || c.MPM != "event" || v != "400" || c.MemoryBytes != 512<<20 || c.CPUs != 1.5 {
+		t.Errorf("config 0 %+v", c)
+	}
+	if m := sc.Configs[1]; m.Name != "mine" || m.File != conf || m.MPM != "event" {
+		t.Errorf("config 1 %+v: the file is read relative to the scenario", m)
+	}
+}
+
+// Every error names the file, line and column of the bad value.
+func TestParseErrors(t *testing.T) {
+	head := "name: x\nload:\n  connections: 10\n"
+	cfgs := "configs:\n  - preset: event-stock\n"
+	cases := []struct{ name, src, want string }{
+		{"empty", "", "s.yaml: the file is empty"},
+		{"syntax", "name: x\nload: [\n", "s.yaml:2: YAML syntax: did not find expected node content"},
+		{"unknown top key", "name: x\nloda: {}\n" + cfgs, `s.yaml:2:1: loda: unknown key in the top level; did you mean "load"?`},
+		{"unknown nested key", head + "  warm_up: 5s\n" + cfgs, `s.yaml:4:3: load.warm_up: unknown key in load; did you mean "warmup"?`},
+		{"far unknown key", head + "  zzzzzzzz: 5s\n" + cfgs, "s.yaml:4:3: load.zzzzzzzz: unknown key in load; valid keys: connections, ramp"},
+		{"wrong type", "name: x\nload:\n  connections: many\n" + cfgs, `s.yaml:3:16: load.connections: want a whole number, got "many"`},
+		{"float for int", "name: x\nload:\n  connections: 1.5\n" + cfgs, `s.yaml:3:16: load.connections: want a whole number`},
+		{"bad duration", head + "  ramp: 5 seconds\n" + cfgs, `s.yaml:4:9: load.ramp: want a duration such as 30s, 500ms or 2m, got "5 seconds"`},
+		{"duration without unit", head + "  warmup: 30\n" + cfgs, `s.yaml:4:11: load.warmup: want a duration`},
+		{"mapping for scalar", "name: {a: b}\n" + cfgs, "s.yaml:1:7: name: want a single value, got a mapping"},
+		{"scalar for mapping", "name: x\nload: 5\n" + cfgs, "s.yaml:2:7: load: want a mapping with keys such as connections"},
+		{"scalar for list", head + "configs: event-stock\n", "s.yaml:4:10: configs: want a list"},
+		{"bool", head + "  closed_loop: yes\n" + cfgs, `s.yaml:4:16: load.closed_loop: want true or false, got "yes"`},
+		{"duplicate key", head + "  connections: 20\n" + cfgs, "s.yaml:4:3: load.connections: set twice"},
+		{"no name", "load:\n  connections: 10\n" + cfgs, "s.yaml:1:1: name: missing"},
+		{"no configs", head, "s.yaml:1:1: configs: give at least one config"},
+		{"negative", "name: x\nload:\n  connections: -5\n" + cfgs, "s.yaml:3:16: load.connections: must be at least 1, got -5"},
+		{"closed loop and rate", head + "  closed_loop: true\n  rate_per_conn: 3\n" + cfgs, "s.yaml:5:18: load.rate_per_conn: closed loop sends"},
+		{"bad path", head + "  paths: [index.html]\n" + cfgs, "s.yaml:4:10: load.paths: a path must start with /"},
+		{"unknown preset", head + "configs:\n  - preset: event-fast\n", `s.yaml:5:13: configs[0].preset: "event-fast": choose from prefork-stock`},
+		{"preset and file", head + "configs:\n  - preset: event-stock\n    file: x.conf\n", "s.yaml:6:11: configs[0].file: give preset or file, not both"},
+		{"neither", head + "configs:\n  - name: x\n", "s.yaml:5:5: configs[0]: give either preset"},
+		{"twice", head + "configs:\n  - preset: event-stock\n  - preset: event-stock\n", `s.yaml:6:5: configs[1].name: config "event-stock" is listed twice`},
+		{"missing file", head + "configs:\n  - name: mine\n    file: nope.conf\n", "s.yaml:6:11: configs[0].file: config file for mine: open"},
+		{"bad directive", head + "configs:\n  - preset: event-stock\n    set: {\"Max Workers\": 3}\n", `s.yaml:6:11: configs[0].set.Max Workers: override`},
+		{"directive list", head + "configs:\n  - preset: event-stock\n    set: [a]\n", "s.yaml:6:10: configs[0].set: want a mapping of directive to value"},
+		{"bad memory", head + "configs:\n  - preset: event-stock\n    memory: lots\n", `s.yaml:6:13: configs[0].memory: want a size such as 512m or 2g, got "lots"`},
+		{"contradiction", head + "configs:\n  - preset: event-stock\n    set: {MaxRequestWorkers: 1000}\n", "s.yaml:5:5: configs[0]: event-stock: MaxRequestWorkers 1000 is above ServerLimit"},
+		{"bad layout", "name: x\nlayout: rpm\n" + cfgs, `s.yaml:2:9: layout: unknown layout "rpm"`},
+		{"threshold", "name: x\nthresholds:\n  min_served_pct: 120\n" + cfgs, "s.yaml:3:19: thresholds.min_served_pct: must be within 0..100, got 120"},
+		{"capacity", "name: x\ncapacity:\n  start: 1000\n  max: 10\n" + cfgs, "s.yaml:4:8: capacity.max: must be at least start (1000), got 10"},
+		{"two documents", "name: x\n" + cfgs + "---\nname: y\n", "s.yaml:4:1: a scenario file holds one YAML document"},
+		{"alias", "name: &n x\ndescription: *n\n" + cfgs, "s.yaml:2:14: description: YAML aliases are not supported"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("s.yaml", []byte(tc.src))
+			if err == nil {
+				t.Fatalf("no error; want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error\n  %v\nwant it to contain\n  %s", err, tc.want)
+			}
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("%T is not a *LoadError", err)
+			}
+		})
+	}
+}
+
+func TestOnly(t *testing.T) {
+	spec, err := Parse("s.yaml", []byte("name: x\nconfigs:\n  - preset: event-stock\n    name: wide\n    set: {MaxRequestWorkers: 400, ServerLimit: 16}\n  - preset: worker-stock\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spec.Only([]string{"event-tuned", "wide"}); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := spec.Build()
+	if len(sc.Configs) != 2 || sc.Configs[0].Name != "event-tuned" || sc.Configs[1].Name != "wide" {
+		t.Fatalf("configs %+v", sc.Configs)
+	}
+	if v, _ := sc.Configs[1].Get("MaxRequestWorkers"); v != "400" {
+		t.Errorf("the scenario's own config keeps its overrides, got %s", v)
+	}
+	if err := spec.Only([]string{"nope"}); err == nil || !strings.Contains(err.Error(), `config "nope" is neither in s.yaml (event-tuned, wide) nor a preset`) {
+		t.Errorf("err %v", err)
+	}
+}
+
+// FuzzParse: no input may panic the loader, and whatever it accepts builds.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("*.yaml")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Add([]byte("name: x\nconfigs: [{preset: event-stock, set: {A: 1}}]\nload: {connections: 1e9}\n"))
+	f.Add([]byte("{[}: &a *a"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		spec, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("error %v is %T, not a *LoadError", err, err)
+			}
+			return
+		}
+		if _, err := spec.Build(); err != nil {
+			t.Fatalf("accepted, then failed to build: %v", err)
+		}
+	})
+}
