@@ -161,18 +161,26 @@ func Plots(f *File) ([]Plot, error) {
 		}
 	}
 	specs := []struct {
-		id, title, x, y, note string
-		lines                 []series
-		logX                  bool
+		id, title, x, y, note, empty string
+		lines                        []series
+		logX                         bool
 	}{
-		{"latency", "Latency by percentile (corrected for coordinated omission)", "percentile", "latency (ms)", "Each line is one config's latency at every percentile of its OK responses in the measured window, as HdrHistogram's plotter draws it.", lat, true},
-		{"connections", "Connections open", "seconds since the first connection opened", "open connections", "A config that holds the target stays flat at it; dips are connections the server closed.", open, false},
-		{"errors", "Dropped requests by class, per second", "seconds since the first connection opened", "dropped requests", "One line per config and error class; none drawn means no request was dropped.", errs, false},
-		{"busy", "httpd busy workers (mod_status)", "seconds since load started", "busy workers", "", busy, false},
-		{"memory", "Container memory", "seconds since load started", "MB", "From the container's cgroup.", mem, false},
+		{"latency", "Latency by percentile (corrected for coordinated omission)", "percentile", "latency (ms)", "Each line is one config's latency at every percentile of its OK responses in the measured window, as HdrHistogram's plotter draws it.", "no config got an OK response.", lat, true},
+		{"connections", "Connections open", "seconds since the first connection opened", "open connections", "A config that holds the target stays flat at it; dips are connections the server closed. The fall at the end is loadcheck closing them after the measured window.", "no connection was opened.", open, false},
+		{"errors", "Dropped requests by class, per second", "seconds since the first connection opened", "dropped requests", "One line per config and error class (dashed for its second and later classes).", "no request was dropped in any config.", errs, false},
+		{"busy", "httpd busy workers (mod_status)", "seconds since load started", "busy workers", "", "no mod_status reading.", busy, false},
+		{"memory", "Container memory", "seconds since load started", "MB", "From the container's cgroup.", "the container's memory was not readable.", mem, false},
 	}
 	var out []Plot
 	for _, s := range specs {
+		drawn := false
+		for _, l := range s.lines {
+			drawn = drawn || len(l.xy) > 0
+		}
+		if !drawn {
+			out = append(out, Plot{ID: "plot-" + s.id, Title: s.title, Note: "Nothing to draw: " + s.empty})
+			continue
+		}
 		svg, err := svgPlot(s.title, s.x, s.y, s.lines, s.logX)
 		if err != nil {
 			return nil, err
@@ -233,7 +241,7 @@ pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
 <ul>{{range .Reasons}}<li>{{.}}</li>{{end}}</ul>
 {{end}}{{end}}
 {{range .Plots}}<figure id="{{.ID}}">
-{{.SVG}}
+{{if .SVG}}{{.SVG}}{{else}}<h3>{{.Title}}</h3>{{end}}
 <figcaption>{{.Note}}</figcaption>
 </figure>
 {{end}}

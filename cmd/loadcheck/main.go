@@ -35,15 +35,22 @@ const usage = `loadcheck proves that Apache httpd configs hold thousands of conc
 keep-alive connections, side by side, in real httpd containers.
 
 Usage:
-  loadcheck run [flags]        start one container per config, load each, compare
-  loadcheck run --target URL   load a server that is already running (config "target")
-  loadcheck clean              remove containers a crashed run left behind
+  loadcheck run [SCENARIO.yaml] [flags]  start one container per config, load each,
+                                         compare, store the run in results/RUN-ID
+  loadcheck run --target URL             load a server that is already running
+  loadcheck validate SCENARIO.yaml       check a scenario and render its httpd.conf files
+  loadcheck report RUN [--format F]      re-render a stored run: table, markdown,
+                                         json, junit or html
+  loadcheck compare BASE NEW             per-config deltas; exit 1 on a regression
+  loadcheck clean                        remove containers a crashed run left behind
   loadcheck version
 
-Run "loadcheck run -h" for the run flags.
+Run "loadcheck COMMAND -h" for a command's flags. Ready-made scenarios are in
+scenarios/ (smoke.yaml runs in under a minute).
 
-Exit codes: 0 all configs passed, 1 a config failed, 2 usage or setup error,
-130 interrupted (the partial result is still printed and written).
+Exit codes: 0 all configs passed (compare: no regression), 1 a config failed
+(compare: a regression), 2 usage or setup error, 130 interrupted (the partial
+result is still printed and stored, marked incomplete).
 `
 
 // usageError is bad input from the user: exit code 2.
@@ -82,6 +89,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		code, err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "report":
+		code, err = cmdReport(args[1:], stdout, stderr)
+	case "compare":
+		code, err = cmdCompare(args[1:], stdout, stderr)
+	case "validate":
+		code, err = cmdValidate(args[1:], stdout, stderr)
 	case "clean":
 		err = cmdClean(ctx, stdout)
 	case shardCommand: // started by a run that needs several generator processes

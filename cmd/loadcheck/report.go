@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// parseArgs parses fs over args, allowing flags before and after the
+// positional arguments, and checks that there are want of them.
+func parseArgs(fs *flag.FlagSet, args []string, want int, what string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != want {
+		return nil, &usageError{fmt.Sprintf("%s: want %s, got %d argument(s); see %s -h", fs.Name(), what, len(pos), fs.Name())}
+	}
+	return pos, nil
+}
+
+// writeOut writes what render produces to path atomically, or to stdout
+// when path is empty or "-".
+func writeOut(path string, stdout io.Writer, render func(io.Writer) error) error {
+	if path == "" || path == "-" {
+		return render(stdout)
+	}
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		return err
+	}
+	return results.WriteFileAtomic(path, b.Bytes())
+}
+
+func cmdReport(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("loadcheck report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "table", "one of "+strings.Join(results.Formats, ", "))
+	out := fs.String("o", "", "write to this `FILE` (atomically) instead of stdout")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: loadcheck report RUN [--format table|markdown|json|junit|html] [-o FILE]
+
+Re-renders a stored run. RUN is a run folder (results/RUN-ID) or a result
+JSON file. markdown suits CI job summaries and pull-request comments, junit
+has one test case per config and threshold, html is one self-contained page
+with plots. Exit 0 when every config passed, 1 when one failed, 2 on bad input.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args, 1, "one run folder")
+	if err != nil {
+		return exitSetup, err
+	}
+	if !slices.Contains(results.Formats, *format) && *format != "md" {
+		return exitSetup, &usageError{fmt.Sprintf("--format %q: choose from %s", *format, strings.Join(results.Formats, ", "))}
+	}
+	f, err := results.ReadRun(pos[0])
+	if err != nil {
+		return exitSetup, err
+	}
+	if err := writeOut(*out, stdout, func(w io.Writer) error { return results.Render(w, f, *format) }); err != nil {
+		return exitSetup, err
+	}
+	if *out != "" && *out != "-" {
+		fmt.Fprintf(stderr, "loadcheck: wrote %s\n", *out)
+	}
+	if f.AllPass() {
+		return exitPass, nil
+	}
+	return exitFail, nil
+}
+
+func cmdCompare(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("loadcheck compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := results.DefaultNoise()
+	format := fs.String("format", "table", "table, markdown or json")
+	out := fs.String("o", "", "write to this `FILE` (atomically) instead of stdout")
+	fs.Float64Var(&n.RelPct, "noise", n.RelPct, "a metric regresses only when it is worse by more than this `percent`")
+	fs.Float64Var(&n.ServedPct, "served-noise", n.ServedPct, "the same for served connections, which are counted exactly (`percent`)")
+	fs.Float64Var(&n.LatencyMS, "latency-floor", n.LatencyMS, "... and, for p50 and p99, by more than this many `ms`")
+	fs.Float64Var(&n.DroppedPts, "dropped-floor", n.DroppedPts, "... and, for dropped requests, by more than this many percentage `points`")
+	fs.Float64Var(&n.MemPerConnKB, "memory-floor", n.MemPerConnKB, "... and, for memory per connection, by more than this many `KB`")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: loadcheck compare BASE NEW [flags]
+
+Compares each config of the run NEW with the same config of the run BASE
+(run folders or result JSON files): served connections, dropped requests,
+p50, p99, throughput and memory per connection. A change counts as a
+regression only when it is worse beyond the noise threshold and the floor;
+a config that passed in BASE and does not pass in NEW, or that is missing
+from NEW, always regresses. Exit 0 no regression, 1 regression, 2 bad input.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args, 2, "BASE and NEW")
+	if err != nil {
+		return exitSetup, err
+	}
+	for _, v := range []float64{n.RelPct, n.ServedPct, n.LatencyMS, n.DroppedPts, n.MemPerConnKB} {
+		if v < 0 {
+			return exitSetup, &usageError{"noise thresholds and floors must not be negative"}
+		}
+	}
+	if *format != "table" && *format != "markdown" && *format != "md" && *format != "json" {
+		return exitSetup, &usageError{fmt.Sprintf("--format %q: choose from table, markdown, json", *format)}
+	}
+	base, err := results.ReadRun(pos[0])
+	if err != nil {
+		return exitSetup, fmt.Errorf("base: %w", err)
+	}
+	next, err := results.ReadRun(pos[1])
+	if err != nil {
+		return exitSetup, fmt.Errorf("new: %w", err)
+	}
+	c := results.Compare(base, next, n)
+	if err := writeOut(*out, stdout, func(w io.Writer) error { return results.WriteComparison(w, c, *format) }); err != nil {
+		return exitSetup, err
+	}
+	if c.Regressions > 0 {
+		return exitFail, nil
+	}
+	return exitPass, nil
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("loadcheck validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	layout := fs.String("layout", "", "render for this image layout, official or debian (default: the scenario's, else official)")
+	outDir := fs.String("out", "", "write each config's rendered httpd.conf into this `DIR`")
+	show := fs.Bool("print", false, "print each rendered httpd.conf")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: loadcheck validate SCENARIO.yaml [--layout official|debian] [--out DIR] [--print]
+
+Checks a scenario file without starting anything: every key, type and value,
+each config's directives against each other and against the connection
+target, and renders each config's httpd.conf. Exit 0 when it is valid
+(warnings allowed), 2 when it is not.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args, 1, "one scenario file")
+	if err != nil {
+		return exitSetup, err
+	}
+	spec, err := scenarios.LoadFile(pos[0])
+	if err != nil {
+		return exitSetup, err
+	}
+	sc, err := spec.Build()
+	if err != nil {
+		return exitSetup, err
+	}
+	name := *layout
+	if name == "" {
+		name = sc.Layout
+	}
+	if name == "" {
+		name = "official"
+	}
+	lay, err := containers.LayoutByName(name)
+	if err != nil {
+		return exitSetup, &usageError{"--layout: " + err.Error()}
+	}
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			return exitSetup, err
+		}
+	}
+	l := sc.Load
+	mode := fmt.Sprintf("%g req/s per connection", l.RatePerConn)
+	if l.ClosedLoop {
+		mode = "closed loop"
+	}
+	fmt.Fprintf(stdout, "%s: scenario %q is valid\n", pos[0], sc.Name)
+	fmt.Fprintf(stdout, "  load: %d connections, %s, ramp %s, warm-up %s, measured %s, timeout %s\n",
+		l.Connections, mode, l.Ramp, l.WarmUp, l.Duration, l.Timeout)
+	th := sc.Thresholds
+	fmt.Fprintf(stdout, "  pass: >= %g%% served, <= %g%% dropped, p99 <= %s\n", th.MinServedPct, th.MaxDroppedPct, th.MaxP99)
+	for _, cfg := range sc.Configs {
+		conf := containers.Render(cfg, lay, "127.0.0.1:8080")
+		limits := ""
+		if cfg.MemoryBytes > 0 {
+			limits += fmt.Sprintf(", memory %d MB", cfg.MemoryBytes>>20)
+		}
+		if cfg.CPUs > 0 {
+			limits += fmt.Sprintf(", %g CPUs", cfg.CPUs)
+		}
+		fmt.Fprintf(stdout, "  config %s: %s MPM%s, httpd.conf %d lines (%s layout)\n", cfg.Name, cfg.MPM, limits, strings.Count(conf, "\n"), lay.Name)
+		for _, fd := range cfg.Check(l.Connections) {
+			fmt.Fprintf(stdout, "    %s\n", fd)
+		}
+		if *outDir != "" {
+			path := filepath.Join(*outDir, cfg.Name+".httpd.conf")
+			if err := results.WriteFileAtomic(path, []byte(conf)); err != nil {
+				return exitSetup, err
+			}
+			fmt.Fprintf(stdout, "    wrote %s\n", path)
+		}
+		if *show {
+			fmt.Fprintf(stdout, "# ---- %s: httpd.conf (Listen is a free port on 127.0.0.1 when it runs) ----\n%s", cfg.Name, conf)
+		}
+	}
+	return exitPass, nil
+}

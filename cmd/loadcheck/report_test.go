@@ -1,0 +1,188 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/results"
+)
+
+// storedTargetRun makes a real run folder by loading an in-process
+// loopback server.
+func storedTargetRun(t *testing.T, dir, id string) string {
+	t.Helper()
+	url := okServer(t)
+	code, stdout, stderr := run(t, "run", "--target", url, "-c", "20", "--ramp", "100ms", "--warmup", "200ms",
+		"-d", "1s", "--rate", "5", "--results", dir, "--run-id", id, "--quiet")
+	if code != exitPass {
+		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	return filepath.Join(dir, id)
+}
+
+func TestRunFolderReportCompare(t *testing.T) {
+	dir := t.TempDir()
+	a := storedTargetRun(t, dir, "a")
+	for _, name := range []string{"result.json", "target.hlog", "target.series.csv"} {
+		if _, err := os.Stat(filepath.Join(a, name)); err != nil {
+			t.Errorf("run folder lacks %s: %v", name, err)
+		}
+	}
+	f, err := results.ReadRun(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Complete || f.RunID != "a" || f.Runs[0].Hist == nil || f.Runs[0].Hist.TotalCount() != f.Runs[0].Requests.OK {
+		t.Fatalf("stored run: complete %v id %q, histogram of %d for %d OK", f.Complete, f.RunID, f.Runs[0].Hist.TotalCount(), f.Runs[0].Requests.OK)
+	}
+	// The same id again is refused before any load.
+	if code, _, stderr := run(t, "run", "--target", "http://127.0.0.1:1/", "-c", "1", "--results", dir, "--run-id", "a"); code != exitSetup || !strings.Contains(stderr, "never overwritten") {
+		t.Errorf("reused run id: exit %d %q", code, stderr)
+	}
+
+	for _, format := range results.Formats {
+		code, stdout, stderr := run(t, "report", a, "--format", format)
+		if code != exitPass || len(stdout) == 0 {
+			t.Errorf("report --format %s: exit %d, %d bytes, %s", format, code, len(stdout), stderr)
+		}
+		switch format {
+		case "json":
+			var back results.File
+			if err := json.Unmarshal([]byte(stdout), &back); err != nil || back.RunID != "a" {
+				t.Errorf("json report: %v", err)
+			}
+		case "junit":
+			var v struct {
+				Tests int `xml:"tests,attr"`
+			}
+			if err := xml.Unmarshal([]byte(stdout), &v); err != nil || v.Tests != 6 {
+				t.Errorf("junit report: %v, %d tests", err, v.Tests)
+			}
+		case "markdown":
+			if !strings.Contains(stdout, "| target | 20 | 20 | 0 |") {
+				t.Errorf("markdown report:\n%s", stdout)
+			}
+		}
+	}
+	page := filepath.Join(dir, "a.html")
+	if code, _, stderr := run(t, "report", "--format", "html", a, "-o", page); code != exitPass {
+		t.Fatalf("report -o: %d %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(page); !strings.Contains(string(b), `<figure id="plot-latency">`) {
+		t.Error("html report has no latency plot")
+	}
+
+	b := storedTargetRun(t, dir, "b")
+	if code, stdout, stderr := run(t, "compare", a, b, "--noise", "1000", "--served-noise", "0"); code != exitPass || !strings.Contains(stdout, "0 of 1 configs regressed") {
+		t.Errorf("compare of two good runs: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// Doctor a copy of b into a clear regression: half the connections starved.
+	worse := filepath.Join(dir, "worse")
+	if err := os.Mkdir(worse, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fb, _ := results.ReadRun(b)
+	fb.RunID = "worse"
+	fb.Runs[0].Connections.Served, fb.Runs[0].Connections.Starved = 10, 10
+	results.Judge(&fb.Runs[0], fb.Scenario.Thresholds)
+	if err := fb.WriteJSON(filepath.Join(worse, results.ResultFile)); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := run(t, "compare", a, worse, "--format", "markdown")
+	if code != exitFail || !strings.Contains(stdout, "**target regressed:** verdict pass -> fail; served 20 -> 10") {
+		t.Errorf("compare with a regression: exit %d\n%s", code, stdout)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report"}, "want one run folder, got 0"},
+		{[]string{"report", a, "--format", "pdf"}, `--format "pdf": choose from table, markdown, json, junit, html`},
+		{[]string{"report", filepath.Join(dir, "nope")}, "no such file"},
+		{[]string{"compare", a}, "want BASE and NEW, got 1"},
+		{[]string{"compare", a, b, "--noise", "-1"}, "must not be negative"},
+		{[]string{"validate"}, "want one scenario file"},
+		{[]string{"validate", "testdata/bad-scenario.yaml"}, "testdata/bad-scenario.yaml:6:3: load.warm_up: unknown key in load; did you mean \"warmup\"?"},
+		{[]string{"run", "testdata/bad-scenario.yaml"}, "testdata/bad-scenario.yaml:6:3: load.warm_up"},
+		{[]string{"run", "../../scenarios/smoke.yaml", "--configs", "event-fast"}, `--configs: config "event-fast" is neither in ../../scenarios/smoke.yaml (event-stock, worker-stock) nor a preset`},
+		{[]string{"run", "../../scenarios/smoke.yaml", "--target", "http://127.0.0.1:1/"}, "a scenario file starts httpd containers"},
+		{[]string{"run", "../../scenarios/smoke.yaml", "extra.yaml"}, `unexpected argument "extra.yaml"`},
+		{[]string{"run", "--run-id", "../x"}, "want a folder name"},
+	} {
+		code, _, stderr := run(t, tc.args...)
+		if code != exitSetup || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	// A damaged result is reported with its place and left as it was.
+	damaged := filepath.Join(a, results.ResultFile)
+	data, _ := os.ReadFile(damaged)
+	if err := os.WriteFile(damaged, data[:100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "report", a); code != exitSetup || !strings.Contains(stderr, "result.json: not a loadcheck result (damaged or cut short?)") {
+		t.Errorf("damaged result: exit %d %q", code, stderr)
+	}
+	if after, _ := os.ReadFile(damaged); len(after) != 100 {
+		t.Error("report rewrote the damaged file")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := run(t, "validate", "../../scenarios/compare-4000.yaml", "--out", out, "--layout", "debian")
+	if code != exitPass {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{`scenario "compare-4000" is valid`, "load: 4000 connections, 1 req/s per connection",
+		"config event-stock: event MPM", "warning: event-stock: with MaxRequestWorkers 150 it can hold about 450 connections"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, stdout)
+		}
+	}
+	conf, err := os.ReadFile(filepath.Join(out, "event-tuned.httpd.conf"))
+	if err != nil || !strings.Contains(string(conf), "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so") ||
+		!strings.Contains(string(conf), "MaxRequestWorkers 8000") {
+		t.Errorf("rendered event-tuned httpd.conf: %v\n%s", err, conf)
+	}
+}
+
+// TestScenarioRun runs a scenario file against real httpd with flags that
+// override it, and checks the stored run folder.
+func TestScenarioRun(t *testing.T) {
+	dockertest.Require(t)
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, "run", "../../scenarios/smoke.yaml", "-c", "30", "--warmup", "1s", "-d", "2s",
+		"--configs", "worker-stock", "--results", dir, "--run-id", "smoke", "--quiet")
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	f, err := results.ReadRun(filepath.Join(dir, "smoke"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := f.Scenario
+	if sc.Name != "smoke" || sc.Load.Connections != 30 || sc.Load.RatePerConn != 2 || sc.Load.Duration.Seconds() != 2 || len(sc.Configs) != 1 || sc.Configs[0].Name != "worker-stock" {
+		t.Errorf("stored effective scenario: %+v", sc)
+	}
+	if f.ScenarioFile != "../../scenarios/smoke.yaml" || !f.Complete {
+		t.Errorf("scenario file %q complete %v", f.ScenarioFile, f.Complete)
+	}
+	r := f.Runs[0]
+	if r.Connections.Served != 30 || r.Requests.OK != 120 || r.ImageID == "" {
+		t.Errorf("served %d ok %d image id %q, want 30, 120 and an id", r.Connections.Served, r.Requests.OK, r.ImageID)
+	}
+	conf, err := os.ReadFile(filepath.Join(dir, "smoke", "worker-stock.httpd.conf"))
+	if err != nil || !strings.Contains(string(conf), "LoadModule mpm_worker_module") {
+		t.Errorf("stored httpd.conf: %v", err)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}

@@ -1,0 +1,286 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// Noise says how large a change must be before compare calls it a
+// regression. A metric regresses only when it is worse by more than
+// RelPct percent of the base value AND by more than its absolute floor, so
+// that a p99 going from 1.1 to 1.4 ms on a shared machine is not news.
+type Noise struct {
+	RelPct       float64 `json:"rel_pct"`          // default 10
+	LatencyMS    float64 `json:"latency_floor_ms"` // p50 and p99; default 2
+	DroppedPts   float64 `json:"dropped_floor_pct_points"`
+	MemPerConnKB float64 `json:"mem_per_conn_floor_kb"`
+	// ServedPct is served connections' own relative threshold: they are
+	// counted exactly, so a smaller change already matters.
+	ServedPct     float64 `json:"served_rel_pct"`
+	ThroughputRPS float64 `json:"throughput_floor_rps"`
+}
+
+// DefaultNoise is compare's default threshold.
+func DefaultNoise() Noise {
+	return Noise{RelPct: 10, ServedPct: 1, LatencyMS: 10, DroppedPts: 0.1, MemPerConnKB: 5, ThroughputRPS: 1}
+}
+
+// Delta is one metric of one config in both runs.
+type Delta struct {
+	Metric string  `json:"metric"`
+	Base   float64 `json:"base"`
+	New    float64 `json:"new"`
+	// Verdict is "same" (within the noise), "better", "worse" (beyond the
+	// relative threshold but not the floor, or the reverse) or "regression".
+	Verdict string `json:"verdict"`
+}
+
+// ConfigDelta compares one config across two runs.
+type ConfigDelta struct {
+	Config      string   `json:"config"`
+	BaseVerdict string   `json:"base_verdict"`
+	NewVerdict  string   `json:"new_verdict"`
+	Deltas      []Delta  `json:"deltas,omitempty"`
+	Regression  bool     `json:"regression"`
+	Why         []string `json:"why,omitempty"`
+}
+
+// Comparison is `loadcheck compare`'s result.
+type Comparison struct {
+	Base        string        `json:"base_run"`
+	New         string        `json:"new_run"`
+	Noise       Noise         `json:"noise"`
+	Configs     []ConfigDelta `json:"configs"`
+	Warnings    []string      `json:"warnings,omitempty"`
+	Regressions int           `json:"regressions"`
+}
+
+type metric struct {
+	name         string
+	get          func(Run) (float64, bool) // false when the run lacks it
+	higherBetter bool
+	floor        func(Noise) float64
+	served       bool // judged by Noise.ServedPct instead of RelPct
+}
+
+var compared = []metric{
+	{"served", func(r Run) (float64, bool) { return float64(r.Connections.Served), true }, true, func(Noise) float64 { return 0 }, true},
+	{"dropped %", func(r Run) (float64, bool) { return r.Requests.DroppedPct, true }, false, func(n Noise) float64 { return n.DroppedPts }, false},
+	{"p50 ms", func(r Run) (float64, bool) { return r.LatencyMS.P50, r.Requests.OK > 0 }, false, func(n Noise) float64 { return n.LatencyMS }, false},
+	{"p99 ms", func(r Run) (float64, bool) { return r.LatencyMS.P99, r.Requests.OK > 0 }, false, func(n Noise) float64 { return n.LatencyMS }, false},
+	{"req/s", func(r Run) (float64, bool) { return r.ThroughputRPS, true }, true, func(n Noise) float64 { return n.ThroughputRPS }, false},
+	{"KB/conn", func(r Run) (float64, bool) {
+		return memPerConn(r), memPerConn(r) > 0
+	}, false, func(n Noise) float64 { return n.MemPerConnKB }, false},
+}
+
+func memPerConn(r Run) float64 {
+	if r.Server == nil {
+		return 0
+	}
+	return r.Server.MemoryPerConnKB
+}
+
+// Compare sets each config of next against the same config of base.
+func Compare(base, next *File, n Noise) Comparison {
+	c := Comparison{Base: base.RunID, New: next.RunID, Noise: n}
+	bl, nl := base.Scenario.Load, next.Scenario.Load
+	if bl.Connections != nl.Connections || bl.RatePerConn != nl.RatePerConn || bl.ClosedLoop != nl.ClosedLoop || bl.Duration != nl.Duration {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the runs offered different loads (base: %d connections, %g req/s each, %s; new: %d, %g, %s): the deltas compare unlike things",
+			bl.Connections, bl.RatePerConn, bl.Duration, nl.Connections, nl.RatePerConn, nl.Duration))
+	}
+	if !base.Complete {
+		c.Warnings = append(c.Warnings, "the base run is incomplete")
+	}
+	if !next.Complete {
+		c.Warnings = append(c.Warnings, "the new run is incomplete")
+	}
+	newRuns := map[string]Run{}
+	for _, r := range next.Runs {
+		newRuns[r.Config] = r
+	}
+	seen := map[string]bool{}
+	for _, b := range base.Runs {
+		seen[b.Config] = true
+		nr, ok := newRuns[b.Config]
+		d := ConfigDelta{Config: b.Config, BaseVerdict: b.Verdict, NewVerdict: "missing"}
+		if !ok {
+			d.Regression, d.Why = true, []string{"the config is missing from the new run"}
+			c.Configs = append(c.Configs, d)
+			continue
+		}
+		d.NewVerdict = nr.Verdict
+		if b.Verdict == Pass && nr.Verdict != Pass {
+			d.Regression = true
+			d.Why = append(d.Why, fmt.Sprintf("verdict %s -> %s", b.Verdict, nr.Verdict))
+		}
+		if b.Measured() && nr.Measured() {
+			for _, m := range compared {
+				bv, bok := m.get(b)
+				nv, nok := m.get(nr)
+				if !bok || !nok {
+					continue
+				}
+				rel := n.RelPct
+				if m.served {
+					rel = n.ServedPct
+				}
+				v := judgeDelta(bv, nv, m.higherBetter, rel, m.floor(n))
+				d.Deltas = append(d.Deltas, Delta{Metric: m.name, Base: bv, New: nv, Verdict: v})
+				if v == "regression" {
+					d.Regression = true
+					d.Why = append(d.Why, fmt.Sprintf("%s %s -> %s (%s)", m.name, trim(bv), trim(nv), pct(bv, nv)))
+				}
+			}
+		}
+		c.Configs = append(c.Configs, d)
+	}
+	for _, r := range next.Runs {
+		if !seen[r.Config] {
+			c.Configs = append(c.Configs, ConfigDelta{Config: r.Config, BaseVerdict: "missing", NewVerdict: r.Verdict, Why: []string{"new config: nothing to compare with"}})
+		}
+	}
+	for _, d := range c.Configs {
+		if d.Regression {
+			c.Regressions++
+		}
+	}
+	return c
+}
+
+// judgeDelta calls a change a regression only when it is worse beyond both
+// the relative threshold and the absolute floor.
+func judgeDelta(base, next float64, higherBetter bool, relPct, floor float64) string {
+	diff := next - base
+	if higherBetter {
+		diff = -diff // positive: worse
+	}
+	rel := math.Inf(1)
+	if base != 0 {
+		rel = 100 * math.Abs(diff) / math.Abs(base)
+	} else if diff == 0 {
+		rel = 0
+	}
+	beyond := rel > relPct && math.Abs(diff) > floor
+	switch {
+	case !beyond:
+		return "same"
+	case diff > 0:
+		return "regression"
+	}
+	return "better"
+}
+
+func trim(v float64) string { return strings.TrimSuffix(fmt.Sprintf("%.3g", v), ".0") }
+
+func pct(base, next float64) string {
+	if base == 0 {
+		if next == 0 {
+			return "±0%"
+		}
+		return "new"
+	}
+	return fmt.Sprintf("%+.1f%%", 100*(next-base)/base)
+}
+
+func (c Comparison) cell(d ConfigDelta, metric string) string {
+	for _, x := range d.Deltas {
+		if x.Metric != metric {
+			continue
+		}
+		s := fmt.Sprintf("%s -> %s (%s)", trim(x.Base), trim(x.New), pct(x.Base, x.New))
+		switch x.Verdict {
+		case "regression":
+			s += " !"
+		case "better":
+			s += " +"
+		}
+		return s
+	}
+	return "-"
+}
+
+func (c Comparison) header() []string {
+	h := []string{"config", "verdict"}
+	for _, m := range compared {
+		h = append(h, m.name)
+	}
+	return append(h, "result")
+}
+
+func (c Comparison) row(d ConfigDelta) []string {
+	row := []string{d.Config, d.BaseVerdict + " -> " + d.NewVerdict}
+	for _, m := range compared {
+		row = append(row, c.cell(d, m.name))
+	}
+	res := "ok"
+	if d.Regression {
+		res = "REGRESSION"
+	}
+	return append(row, res)
+}
+
+func (c Comparison) summary() string {
+	return fmt.Sprintf("%d of %d configs regressed (noise: changes within %g%% (served: %g%%) or within the floors %g ms latency, %g %%-points dropped, %g KB/conn count as the same)",
+		c.Regressions, len(c.Configs), c.Noise.RelPct, c.Noise.ServedPct, c.Noise.LatencyMS, c.Noise.DroppedPts, c.Noise.MemPerConnKB)
+}
+
+// WriteComparison renders c as table, markdown or json.
+func WriteComparison(w io.Writer, c Comparison, format string) error {
+	switch format {
+	case "json":
+		data, err := json.MarshalIndent(c, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(data, '\n'))
+		return err
+	case "markdown", "md":
+		var b strings.Builder
+		fmt.Fprintf(&b, "## loadcheck compare: %s -> %s\n\n", c.Base, c.New)
+		for _, warn := range c.Warnings {
+			fmt.Fprintf(&b, "> **Warning:** %s\n\n", warn)
+		}
+		fmt.Fprintf(&b, "**%s.** `!` marks a regression, `+` an improvement beyond the noise.\n\n", c.summary())
+		h := c.header()
+		b.WriteString("| " + strings.Join(h, " | ") + " |\n|" + strings.Repeat(" --- |", len(h)) + "\n")
+		for _, d := range c.Configs {
+			b.WriteString("| " + strings.Join(c.row(d), " | ") + " |\n")
+		}
+		for _, d := range c.Configs {
+			if d.Regression {
+				fmt.Fprintf(&b, "\n**%s regressed:** %s\n", d.Config, strings.Join(d.Why, "; "))
+			}
+		}
+		_, err := io.WriteString(w, b.String())
+		return err
+	case "table":
+		for _, warn := range c.Warnings {
+			fmt.Fprintf(w, "warning: %s\n", warn)
+		}
+		t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
+		t.Header(c.header())
+		for _, d := range c.Configs {
+			if err := t.Append(c.row(d)); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		for _, d := range c.Configs {
+			if d.Regression {
+				fmt.Fprintf(w, "%s REGRESSION: %s\n", d.Config, strings.Join(d.Why, "; "))
+			}
+		}
+		fmt.Fprintln(w, c.summary())
+		return nil
+	}
+	return fmt.Errorf("unknown format %q: choose from table, markdown, json", format)
+}
