@@ -19,6 +19,9 @@ type progress struct {
 	live   bool
 	config string // "[2/6 event-stock]"
 	dirty  bool   // a live line is on screen
+	// the previous update, for requests per second
+	lastOK      int64
+	lastElapsed time.Duration
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -48,8 +51,16 @@ func (p *progress) update(s bench.Progress) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r\033[K%s %-7s %3ds  open %d  ok %d  failed %d",
-		p.config, s.Phase, int(s.Elapsed/time.Second), s.Open, s.OK, s.Failed)
+	if s.Elapsed < p.lastElapsed { // the next config started
+		p.lastOK, p.lastElapsed = 0, 0
+	}
+	rps := 0.0
+	if dt := s.Elapsed - p.lastElapsed; dt > 0 {
+		rps = float64(s.OK-p.lastOK) / dt.Seconds()
+	}
+	p.lastOK, p.lastElapsed = s.OK, s.Elapsed
+	fmt.Fprintf(p.w, "\r\033[K%s %-7s %3ds  open %d  %.0f req/s  ok %d  errors %d",
+		p.config, s.Phase, int(s.Elapsed/time.Second), s.Open, rps, s.OK, s.Failed)
 	p.dirty = true
 }
 

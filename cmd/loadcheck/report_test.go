@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -181,6 +182,71 @@ func TestScenarioRun(t *testing.T) {
 	conf, err := os.ReadFile(filepath.Join(dir, "smoke", "worker-stock.httpd.conf"))
 	if err != nil || !strings.Contains(string(conf), "LoadModule mpm_worker_module") {
 		t.Errorf("stored httpd.conf: %v", err)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestNightlyScript runs the nightly workflow's steps (.github/nightly.sh)
+// twice against real httpd: first without a baseline, then against the
+// first run promoted to baseline.
+func TestNightlyScript(t *testing.T) {
+	dockertest.Require(t)
+	dir := t.TempDir()
+	summary := filepath.Join(dir, "summary.md")
+	nightly := func(id, compareFlags string) (int, string) {
+		cmd := exec.Command("bash", "../../.github/nightly.sh")
+		cmd.Env = append(os.Environ(), "LOADCHECK="+binary, "SCENARIO=../../scenarios/smoke.yaml",
+			"RUN_FLAGS=-c 20 --warmup 1s -d 2s --configs worker-stock --quiet", "RESULTS="+dir, "RUN_ID="+id,
+			"BASELINE="+filepath.Join(dir, "baseline"), "SUMMARY="+summary, "COMPARE_FLAGS="+compareFlags)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, string(out)
+	}
+	code, out := nightly("n1", "")
+	if code != 0 {
+		t.Fatalf("first night: exit %d\n%s", code, out)
+	}
+	for _, name := range []string{"result.json", "junit.xml", "report.html", "worker-stock.hlog"} {
+		if _, err := os.Stat(filepath.Join(dir, "n1", name)); err != nil {
+			t.Errorf("the artifact lacks %s", name)
+		}
+	}
+	s, _ := os.ReadFile(summary)
+	if !strings.Contains(string(s), "## loadcheck smoke: run n1") || !strings.Contains(string(s), "No baseline at") {
+		t.Errorf("first summary:\n%s", s)
+	}
+	if out, err := exec.Command("cp", "-r", filepath.Join(dir, "n1"), filepath.Join(dir, "baseline")).CombinedOutput(); err != nil {
+		t.Fatalf("promote: %v %s", err, out)
+	}
+	// Two real runs differ by noise; this checks the plumbing, so the
+	// noise band is wide. TestRunFolderReportCompare checks the verdicts.
+	code, out = nightly("n2", "--noise 10000 --latency-floor 10000 --memory-floor 100000")
+	s, _ = os.ReadFile(summary)
+	if code != 0 || !strings.Contains(string(s), "## loadcheck compare: n1 -> n2") || !strings.Contains(string(s), "0 of 1 configs regressed") {
+		t.Errorf("second night: exit %d\n%s\nsummary:\n%s", code, out, s)
+	}
+	// A baseline with a config the new run lacks: the job must fail.
+	base, err := results.ReadRun(filepath.Join(dir, "baseline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := base.Runs[0]
+	extra.Config = "event-stock"
+	base.Runs = append(base.Runs, extra)
+	if err := base.WriteJSON(filepath.Join(dir, "baseline", results.ResultFile)); err != nil {
+		t.Fatal(err)
+	}
+	code, out = nightly("n3", "--noise 10000 --latency-floor 10000 --memory-floor 100000")
+	s, _ = os.ReadFile(summary)
+	if code != 1 || !strings.Contains(string(s), "**event-stock regressed:** the config is missing from the new run") {
+		t.Errorf("third night: exit %d, want 1\n%s\nsummary:\n%s", code, out, s)
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)

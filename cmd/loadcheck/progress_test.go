@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadcheck/loadcheck/bench"
+)
+
+func TestProgressLine(t *testing.T) {
+	var b bytes.Buffer
+	p := &progress{w: &b, live: true, config: "[2/6 event-tuned]"}
+	p.update(bench.Progress{Phase: bench.PhaseRamp, Elapsed: time.Second, Open: 1000, OK: 500})
+	p.update(bench.Progress{Phase: bench.PhaseMeasure, Elapsed: 3 * time.Second, Open: 4000, OK: 8500, Failed: 7})
+	last := b.String()[strings.LastIndex(b.String(), "\r"):]
+	if want := "[2/6 event-tuned] measure   3s  open 4000  4000 req/s  ok 8500  errors 7"; !strings.Contains(last, want) {
+		t.Errorf("progress line %q, want %q", last, want)
+	}
+	p.logf("a log line")
+	if !strings.HasSuffix(b.String(), "\r\033[Kloadcheck: a log line\n") {
+		t.Errorf("a log line must first clear the live line: %q", b.String())
+	}
+	// Not a terminal, or CI: no live line at all.
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if newProgress(f, false).live {
+		t.Error("live progress on a file")
+	}
+	q := &progress{w: &b}
+	before := b.Len()
+	q.update(bench.Progress{OK: 1})
+	if b.Len() != before {
+		t.Error("a non-live progress wrote a status line")
+	}
+}
