@@ -33,11 +33,23 @@ var mpmDefaults = map[string]map[string]int{
 // httpd would resolve by quietly using other values, and the limits that
 // keep it below target keep-alive connections.
 func (c Config) Check(target int) []Finding {
+	out, _, _ := c.analyze(target)
+	return out
+}
+
+// DirectiveLimit is how many keep-alive connections the config's MPM
+// directives let httpd hold, whatever the hardware, and why; 0 when the
+// MPM is unknown.
+func (c Config) DirectiveLimit() (int, string) {
+	_, n, how := c.analyze(0)
+	return n, how
+}
+
+func (c Config) analyze(target int) (out []Finding, capacity int, how string) {
 	defs, ok := mpmDefaults[c.MPM]
 	if !ok {
-		return nil
+		return nil, 0, ""
 	}
-	var out []Finding
 	val := func(name string) int {
 		if v, ok := c.Get(name); ok {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -61,7 +73,7 @@ func (c Config) Check(target int) []Finding {
 				"%s: prefork holds one connection per process, and MaxRequestWorkers %d is below the %d connections asked for; expect at most %d served",
 				c.Name, mrw, target, mrw)})
 		}
-		return out
+		return out, mrw, "MaxRequestWorkers: one process per connection"
 	}
 	threadLimit, tpc := val("ThreadLimit"), val("ThreadsPerChild")
 	if tpc > threadLimit {
@@ -76,7 +88,7 @@ func (c Config) Check(target int) []Finding {
 			c.Name, mrw, serverLimit, tpc, most, most, (mrw+tpc-1)/tpc)})
 		mrw = most
 	}
-	capacity, how := mrw, "one thread per connection"
+	capacity, how = mrw, "MaxRequestWorkers: one thread per connection"
 	if c.MPM == "event" {
 		// event serves idle keep-alive connections without a thread, up to
 		// (AsyncRequestWorkerFactor + 1) connections per worker thread.
@@ -90,7 +102,7 @@ func (c Config) Check(target int) []Finding {
 	}
 	if capacity < target {
 		out = append(out, Finding{Msg: fmt.Sprintf("%s: with MaxRequestWorkers %d it can hold about %d connections (%s), below the %d asked for",
-			c.Name, mrw, capacity, how, target)})
+			c.Name, mrw, capacity, strings.TrimPrefix(how, "MaxRequestWorkers: "), target)})
 	}
-	return out
+	return out, capacity, how
 }

@@ -54,7 +54,7 @@ type ConfigSpec struct {
 	Name        string     `yaml:"name"`
 	File        string     `yaml:"file"`
 	Set         directives `yaml:"set"`
-	MemoryBytes byteSize   `yaml:"memory"`
+	MemoryBytes ByteSize   `yaml:"memory"`
 	CPUs        float64    `yaml:"cpus"`
 	fileCfg     *Config    // File, read at load time
 }
@@ -70,8 +70,8 @@ func (s ConfigSpec) ConfigName() string {
 // directives is an ordered YAML mapping of directive names to values.
 type directives []Directive
 
-// byteSize is a memory size written like 512m or 2g.
-type byteSize int64
+// ByteSize is a memory size in bytes, written like 512m or 2g in a scenario.
+type ByteSize int64
 
 // Spec is a loaded scenario file. Flags may change it before Build turns it
 // into the Scenario that runs.
@@ -96,7 +96,7 @@ type Capacity struct {
 	PrecisionPct float64       `yaml:"precision_pct" json:"precision_pct"`
 	Budget       time.Duration `yaml:"budget" json:"budget_ns"`
 	// HostMemory is the host size the projection is made for.
-	HostMemory byteSize `yaml:"host_memory" json:"host_memory_bytes"`
+	HostMemory ByteSize `yaml:"host_memory" json:"host_memory_bytes"`
 }
 
 // DefaultCapacity is the search used when a scenario sets none.
@@ -351,7 +351,7 @@ type decoder struct {
 
 var (
 	durationType   = reflect.TypeOf(time.Duration(0))
-	byteSizeType   = reflect.TypeOf(byteSize(0))
+	byteSizeType   = reflect.TypeOf(ByteSize(0))
 	directivesType = reflect.TypeOf(directives(nil))
 )
 

@@ -42,6 +42,8 @@ Usage:
   loadcheck report RUN [--format F]      re-render a stored run: table, markdown,
                                          json, junit or html
   loadcheck compare BASE NEW             per-config deltas; exit 1 on a regression
+  loadcheck capacity SCENARIO.yaml       find where each config breaks, what a connection
+                                         costs, and directives that reach the target
   loadcheck clean                        remove containers a crashed run left behind
   loadcheck version
 
@@ -91,6 +93,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdRun(ctx, args[1:], stdout, stderr)
 	case "report":
 		code, err = cmdReport(args[1:], stdout, stderr)
+	case "capacity":
+		code, err = cmdCapacity(ctx, args[1:], stdout, stderr)
 	case "compare":
 		code, err = cmdCompare(args[1:], stdout, stderr)
 	case "validate":

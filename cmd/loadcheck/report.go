@@ -76,6 +76,23 @@ Flags:
 	if !slices.Contains(results.Formats, *format) && *format != "md" {
 		return exitSetup, &usageError{fmt.Sprintf("--format %q: choose from %s", *format, strings.Join(results.Formats, ", "))}
 	}
+	capPath := pos[0]
+	if st, err := os.Stat(capPath); err == nil && st.IsDir() {
+		capPath = filepath.Join(capPath, results.CapacityResultFile)
+	}
+	if _, err := os.Stat(capPath); err == nil && filepath.Base(capPath) == results.CapacityResultFile {
+		cf, err := results.ReadCapacity(capPath)
+		if err != nil {
+			return exitSetup, err
+		}
+		if err := writeOut(*out, stdout, func(w io.Writer) error { return results.RenderCapacity(w, cf, *format) }); err != nil {
+			return exitSetup, err
+		}
+		if !cf.Complete {
+			return exitFail, nil
+		}
+		return exitPass, nil
+	}
 	f, err := results.ReadRun(pos[0])
 	if err != nil {
 		return exitSetup, err

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,6 +248,62 @@ func TestNightlyScript(t *testing.T) {
 	s, _ = os.ReadFile(summary)
 	if code != 1 || !strings.Contains(string(s), "**event-stock regressed:** the config is missing from the new run") {
 		t.Errorf("third night: exit %d, want 1\n%s\nsummary:\n%s", code, out, s)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestCapacitySmall runs a real capacity search: event with 50 workers,
+// whose directives allow about 150 connections, probed from 50 to 400.
+func TestCapacitySmall(t *testing.T) {
+	dockertest.Require(t)
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, "capacity", "testdata/capacity-small.yaml", "--results", dir, "--run-id", "cap", "--quiet")
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	f, err := results.ReadCapacity(filepath.Join(dir, "cap", results.CapacityResultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.Configs[0]
+	var probes []string
+	for _, p := range c.Probes {
+		probes = append(probes, fmt.Sprintf("%d %s (%s)", p.Connections, p.Outcome, p.Reason))
+	}
+	t.Logf("probes: %s", strings.Join(probes, "; "))
+	if c.MaxPass < 100 || c.FirstFail > 200 || c.FirstFail <= c.MaxPass {
+		t.Errorf("event with 50 workers holds %d, fails at %d; want 100..150 and a failure by 200", c.MaxPass, c.FirstFail)
+	}
+	if !strings.Contains(c.FailReason, "starved") && !strings.Contains(c.FailReason, "partly served") {
+		t.Errorf("fail reason %q names no starved connections", c.FailReason)
+	}
+	if c.MemPerConnKB <= 0 || c.CPUPerReqUS <= 0 || c.DirectiveLimit != 150 || !strings.Contains(c.LimitedBy, "MaxRequestWorkers") {
+		t.Errorf("costs: %g KB/conn, %g µs/req, directive limit %d, limited by %q", c.MemPerConnKB, c.CPUPerReqUS, c.DirectiveLimit, c.LimitedBy)
+	}
+	s := c.Suggestion
+	if s == nil || s.Confirm == nil || s.Verdict != results.Pass || s.Confirm.Connections.Served != 300 {
+		t.Fatalf("suggestion for 300 connections: %+v", s)
+	}
+	for _, name := range []string{"capacity.json", "capacity.html"} {
+		if _, err := os.Stat(filepath.Join(dir, "cap", name)); err != nil {
+			t.Errorf("run folder lacks %s", name)
+		}
+	}
+	if code, md, _ := run(t, "report", filepath.Join(dir, "cap"), "--format", "markdown"); code != exitPass || !strings.Contains(md, "| event-50 |") {
+		t.Errorf("report of a capacity run: exit %d\n%s", code, md)
+	}
+	// A single run at the limit found passes; one at twice the first
+	// failing count fails.
+	for _, tc := range []struct {
+		n    int
+		want int
+	}{{c.MaxPass, exitPass}, {2 * c.FirstFail, exitFail}} {
+		code, out, errs := run(t, "run", "testdata/capacity-small.yaml", "-c", fmt.Sprint(tc.n), "--results", dir, "--quiet")
+		if code != tc.want {
+			t.Errorf("run at %d: exit %d, want %d\n%s%s", tc.n, code, tc.want, out, errs)
+		}
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)

@@ -45,6 +45,8 @@ type runFlags struct {
 	load       scenarios.Load
 	thresholds scenarios.Thresholds
 	set        map[string]bool // flags given on the command line
+	// extra adds a command's own flags (capacity's) to run's.
+	extra func(fs *flag.FlagSet)
 }
 
 // defaultResultsDir is where run folders go unless --results says otherwise.
@@ -57,11 +59,11 @@ func defaultResultsDir() string {
 
 // splitScenario takes the scenario file out of run's arguments: it may come
 // before the flags or after them.
-func splitScenario(args []string, stderr io.Writer) (path string, rest []string) {
+func splitScenario(args []string, extra func(*flag.FlagSet)) (path string, rest []string) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		return args[0], args[1:]
 	}
-	probe := &runFlags{load: scenarios.DefaultLoad()}
+	probe := &runFlags{load: scenarios.DefaultLoad(), extra: extra}
 	fs := probe.flagSet(io.Discard)
 	if fs.Parse(args) != nil || fs.NArg() == 0 {
 		return "", args
@@ -70,9 +72,9 @@ func splitScenario(args []string, stderr io.Writer) (path string, rest []string)
 	return fs.Arg(0), append(append([]string{}, args[:n]...), fs.Args()[1:]...)
 }
 
-func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
-	f := &runFlags{load: scenarios.DefaultLoad(), thresholds: scenarios.DefaultThresholds(), set: map[string]bool{}}
-	path, args := splitScenario(args, stderr)
+func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*runFlags, error) {
+	f := &runFlags{load: scenarios.DefaultLoad(), thresholds: scenarios.DefaultThresholds(), set: map[string]bool{}, extra: extra}
+	path, args := splitScenario(args, extra)
 	if path != "" {
 		spec, err := scenarios.LoadFile(path)
 		if err != nil {
@@ -199,11 +201,14 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
+	if f.extra != nil {
+		f.extra(fs)
+	}
 	return fs
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	f, err := parseRunFlags(args, stderr)
+	f, err := parseRunFlags(args, stderr, nil)
 	if err != nil {
 		return exitSetup, err
 	}

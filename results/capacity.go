@@ -1,0 +1,443 @@
+package results
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// CapacitySchema names the format of capacity.json.
+const CapacitySchema = "loadcheck.capacity/v1"
+
+// CapacityFile is the result of `loadcheck capacity`.
+type CapacityFile struct {
+	Schema       string             `json:"schema"`
+	RunID        string             `json:"run_id"`
+	StartedAt    time.Time          `json:"started_at"`
+	ElapsedS     float64            `json:"elapsed_s"`
+	Complete     bool               `json:"complete"` // every config's search finished within the budget
+	Scenario     scenarios.Scenario `json:"scenario"`
+	ScenarioFile string             `json:"scenario_file,omitempty"`
+	Search       scenarios.Capacity `json:"search"`
+	Environment  Environment        `json:"environment"`
+	Configs      []ConfigCapacity   `json:"configs"`
+}
+
+// Probe outcomes.
+const (
+	ProbePass          = "pass"
+	ProbeFail          = "fail"
+	ProbeClientLimited = "client-limited"
+	ProbeError         = "error"
+)
+
+// Probe is one real run at one connection count against a fresh container.
+type Probe struct {
+	Connections int    `json:"connections"`
+	Outcome     string `json:"outcome"`
+	Reason      string `json:"reason,omitempty"` // why it failed, from the server-side metrics
+	Run         Run    `json:"run"`
+}
+
+// ConfigCapacity is what the search found for one config.
+type ConfigCapacity struct {
+	Config scenarios.Config `json:"config"`
+	Probes []Probe          `json:"probes"`
+	// MaxPass is the largest count that passed (0: none did); FirstFail the
+	// smallest count above it that failed (0: none failed up to the
+	// search's max).
+	MaxPass    int    `json:"max_pass"`
+	FirstFail  int    `json:"first_fail"`
+	FailReason string `json:"fail_reason,omitempty"`
+	// ClientLimitedAt is the count at which the generator, not httpd, hit a
+	// limit; the search stopped there and the server's limit is unknown.
+	ClientLimitedAt int    `json:"client_limited_at,omitempty"`
+	Unfinished      string `json:"unfinished,omitempty"` // why the search stopped early
+	// Costs, from the probes' server-side readings.
+	MemPerConnKB    float64     `json:"mem_per_conn_kb"`
+	MemBaseMB       float64     `json:"mem_base_mb"`
+	MemMethod       string      `json:"mem_method,omitempty"`
+	CPUPerReqUS     float64     `json:"cpu_per_req_us"`
+	TimeToCapacityS float64     `json:"time_to_capacity_s"` // at MaxPass; -1 unknown
+	DirectiveLimit  int         `json:"directive_limit"`
+	DirectiveHow    string      `json:"directive_how,omitempty"`
+	Projection      string      `json:"projection,omitempty"`
+	ProjectedConns  int         `json:"projected_conns"`
+	LimitedBy       string      `json:"limited_by,omitempty"`
+	Suggestion      *Suggestion `json:"suggestion,omitempty"`
+}
+
+// Suggestion is a set of directive values that should let a config reach
+// the scenario's connection target, with the run that checked it.
+type Suggestion struct {
+	Target     int                   `json:"target"`
+	Directives []scenarios.Directive `json:"directives,omitempty"`
+	Why        string                `json:"why"`
+	Confirm    *Run                  `json:"confirm,omitempty"`
+	Verdict    string                `json:"verdict"` // pass, fail, not run
+	Note       string                `json:"note,omitempty"`
+}
+
+// ProbeFunc runs one probe at n connections.
+type ProbeFunc func(ctx context.Context, n int) (Run, error)
+
+// Judged turns a measured run into a probe outcome.
+func Judged(n int, run Run, cfg scenarios.Config, th scenarios.Thresholds) Probe {
+	p := Probe{Connections: n, Run: run}
+	switch {
+	case !run.Measured() && run.Error != "":
+		p.Outcome, p.Reason = ProbeError, run.Error
+	case clientLimited(run) != "":
+		p.Outcome, p.Reason = ProbeClientLimited, clientLimited(run)
+	case run.Verdict == Pass:
+		p.Outcome = ProbePass
+	default:
+		p.Outcome, p.Reason = ProbeFail, FailReason(run, cfg, th)
+	}
+	return p
+}
+
+func clientLimited(run Run) string {
+	var parts []string
+	for _, h := range clientHints {
+		if n := run.Requests.Errors[h.class]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, h.class))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// FailReason says why a probe failed, from what httpd and the kernel saw.
+func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
+	if s := run.Server; s != nil && s.OOMAtStart != "" {
+		return s.OOMAtStart
+	}
+	var parts []string
+	c := run.Connections
+	if c.Starved > 0 {
+		parts = append(parts, fmt.Sprintf("starved: %d connections", c.Starved))
+	}
+	if c.PartlyServed > 0 {
+		parts = append(parts, fmt.Sprintf("partly served: %d", c.PartlyServed))
+	}
+	if top := TopErrors(run.Requests.Errors, 2); len(top) > 0 {
+		parts = append(parts, fmt.Sprintf("dropped %.1f%% (%s)", run.Requests.DroppedPct, strings.Join(top, ", ")))
+	}
+	if s := run.Server; s != nil {
+		mrw, _ := cfg.Get("MaxRequestWorkers")
+		if m, err := strconv.Atoi(mrw); err == nil && s.PeakBusyWorkers >= m-1 && m > 0 {
+			parts = append(parts, fmt.Sprintf("server at MaxRequestWorkers (peak busy %d of %d)", s.PeakBusyWorkers, m))
+		}
+		if s.OOMKills > 0 {
+			parts = append(parts, fmt.Sprintf("out of memory: %d httpd processes killed", s.OOMKills))
+		}
+		if s.PeakAcceptQueue > 0 {
+			parts = append(parts, fmt.Sprintf("accept queue peak %d", s.PeakAcceptQueue))
+		}
+		for _, l := range s.ErrorLog {
+			if l.Notable() {
+				msg := l.First
+				if i := strings.Index(msg, l.Code+": "); i >= 0 {
+					msg = msg[i+len(l.Code)+2:]
+				}
+				if i := strings.Index(msg, ","); i > 0 {
+					msg = msg[:i]
+				}
+				parts = append(parts, fmt.Sprintf("httpd %s: %s", l.Code, msg))
+				break
+			}
+		}
+	}
+	if p99 := time.Duration(run.LatencyMS.P99 * float64(time.Millisecond)); p99 > th.MaxP99 {
+		parts = append(parts, fmt.Sprintf("p99 %s > %s", p99.Round(time.Millisecond), th.MaxP99))
+	}
+	if run.TimeToCapacityS < 0 && c.Starved == 0 {
+		parts = append(parts, "never held every connection through the window")
+	}
+	if len(parts) == 0 {
+		return strings.Join(run.Reasons, "; ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Search finds cfg's largest passing connection count: it doubles from
+// b.Start up to b.Max while probes pass, then bisects between the last
+// pass and the first fail until they are within b.PrecisionPct. afford
+// says whether one more probe at n fits the time budget.
+func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool) ConfigCapacity {
+	cc := ConfigCapacity{Config: cfg, TimeToCapacityS: -1}
+	run := func(n int) (Probe, bool) {
+		if ctx.Err() != nil {
+			cc.Unfinished = "interrupted"
+			return Probe{}, false
+		}
+		if !afford(n) {
+			cc.Unfinished = fmt.Sprintf("the time budget ran out before the probe at %d connections", n)
+			return Probe{}, false
+		}
+		r, err := probe(ctx, n)
+		if err != nil {
+			r = Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
+		}
+		Judge(&r, th)
+		p := Judged(n, r, cfg, th)
+		if ctx.Err() != nil && !r.Complete {
+			cc.Unfinished = "interrupted"
+			return Probe{}, false
+		}
+		cc.Probes = append(cc.Probes, p)
+		switch p.Outcome {
+		case ProbeError:
+			cc.Unfinished = fmt.Sprintf("the probe at %d connections could not run: %s", n, p.Reason)
+			return p, false
+		case ProbeClientLimited:
+			cc.ClientLimitedAt = n
+			cc.Unfinished = fmt.Sprintf("client-limited at %d connections (%s): the generator, not httpd, hit a limit, so the server's limit is not known", n, p.Reason)
+			return p, false
+		}
+		return p, true
+	}
+	lo, hi := 0, 0
+	for n := b.Start; ; n = min(2*n, b.Max) {
+		p, ok := run(n)
+		if !ok {
+			return cc.finish()
+		}
+		if p.Outcome == ProbeFail {
+			hi = n
+			break
+		}
+		lo = n
+		if n >= b.Max {
+			break
+		}
+	}
+	for hi > 0 && float64(hi-lo) > float64(hi)*b.PrecisionPct/100 && hi-lo > 1 {
+		mid := (lo + hi) / 2
+		p, ok := run(mid)
+		if !ok {
+			break
+		}
+		if p.Outcome == ProbeFail {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return cc.finish()
+}
+
+// finish sets MaxPass and FirstFail from the probes (also after an early
+// stop) and the time to capacity at MaxPass.
+func (cc ConfigCapacity) finish() ConfigCapacity {
+	lo, hi := 0, 0
+	for _, p := range cc.Probes {
+		if p.Outcome == ProbePass {
+			lo = max(lo, p.Connections)
+		}
+	}
+	for _, p := range cc.Probes {
+		if p.Outcome == ProbeFail && p.Connections > lo && (hi == 0 || p.Connections < hi) {
+			hi = p.Connections
+			cc.FailReason = p.Reason
+		}
+	}
+	cc.MaxPass, cc.FirstFail = lo, hi
+	for _, p := range cc.Probes {
+		if p.Outcome == ProbePass && p.Connections == lo {
+			cc.TimeToCapacityS = p.Run.TimeToCapacityS
+		}
+	}
+	return cc
+}
+
+// Costs fits memory against held connections across the probes (least
+// squares), and divides httpd's CPU by the requests it counted.
+func (cc *ConfigCapacity) Costs() {
+	var xs, ys []float64
+	var cpu float64
+	var reqs int64
+	for _, p := range cc.Probes {
+		r, s := p.Run, p.Run.Server
+		if !r.Measured() || s == nil || s.MemoryEndMB <= 0 || s.OOMKills > 0 {
+			continue
+		}
+		xs = append(xs, float64(r.Connections.Served+r.Connections.PartlyServed))
+		ys = append(ys, s.MemoryEndMB)
+		cpu += s.CPUSeconds
+		reqs += s.AccessesDuringRun
+	}
+	if reqs > 0 {
+		cc.CPUPerReqUS = math.Round(cpu/float64(reqs)*1e6*10) / 10
+	}
+	slope, icept, ok := fit(xs, ys)
+	switch {
+	case ok && slope > 0:
+		cc.MemPerConnKB = math.Round(slope*1024*10) / 10
+		cc.MemBaseMB = math.Round(icept*10) / 10
+		cc.MemMethod = fmt.Sprintf("slope of container memory against held connections over %d probes", len(xs))
+	case len(xs) > 0:
+		// Memory did not grow with connections (for example every process
+		// was started up front): the average cost at the largest probe.
+		i := 0
+		for j := range xs {
+			if xs[j] > xs[i] {
+				i = j
+			}
+		}
+		if xs[i] > 0 {
+			cc.MemPerConnKB = math.Round(ys[i]/xs[i]*1024*10) / 10
+			cc.MemMethod = fmt.Sprintf("memory did not grow with connections; average at %g connections (an upper bound)", xs[i])
+		}
+	}
+}
+
+func fit(xs, ys []float64) (slope, icept float64, ok bool) {
+	n := float64(len(xs))
+	if len(xs) < 2 {
+		return 0, 0, false
+	}
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		sx, sy, sxx, sxy = sx+xs[i], sy+ys[i], sxx+xs[i]*xs[i], sxy+xs[i]*ys[i]
+	}
+	d := n*sxx - sx*sx
+	if d == 0 {
+		return 0, 0, false
+	}
+	slope = (n*sxy - sx*sy) / d
+	return slope, (sy - slope*sx) / n, true
+}
+
+// Project says how many connections the config would hold on a host with
+// hostMemory bytes for httpd and cpus CPUs at ratePerConn requests per
+// second on each connection (0: closed loop, no CPU bound).
+func (cc *ConfigCapacity) Project(hostMemory int64, cpus, ratePerConn float64) {
+	cc.DirectiveLimit, cc.DirectiveHow = cc.Config.DirectiveLimit()
+	type bound struct {
+		n    int
+		what string
+	}
+	var bounds []bound
+	if cc.DirectiveLimit > 0 {
+		bounds = append(bounds, bound{cc.DirectiveLimit, cc.DirectiveHow})
+	}
+	hostMB := float64(hostMemory) / (1 << 20)
+	if cc.MemPerConnKB > 0 && hostMB > cc.MemBaseMB {
+		bounds = append(bounds, bound{int((hostMB - cc.MemBaseMB) / (cc.MemPerConnKB / 1024)), fmt.Sprintf("memory (%.0f KB per connection)", cc.MemPerConnKB)})
+	}
+	if cc.CPUPerReqUS > 0 && ratePerConn > 0 && cpus > 0 {
+		bounds = append(bounds, bound{int(cpus / (cc.CPUPerReqUS / 1e6 * ratePerConn)), fmt.Sprintf("CPU (%.0f µs per request at %g req/s per connection on %g CPUs)", cc.CPUPerReqUS, ratePerConn, cpus)})
+	}
+	if len(bounds) == 0 {
+		cc.Projection = "no projection: the probes gave neither memory nor CPU readings, and the MPM is unknown"
+		return
+	}
+	sort.Slice(bounds, func(i, j int) bool { return bounds[i].n < bounds[j].n })
+	cc.ProjectedConns, cc.LimitedBy = bounds[0].n, bounds[0].what
+	cc.Projection = fmt.Sprintf("on a host with %s for httpd and %g CPUs this config holds about %d connections, limited by %s",
+		gib(hostMemory), cpus, cc.ProjectedConns, cc.LimitedBy)
+	if cc.FirstFail > 0 && cc.MaxPass < cc.ProjectedConns {
+		cc.Projection += fmt.Sprintf("; but this machine reached %d connections, not more: what stopped it is in the fail reason", cc.MaxPass)
+	}
+}
+
+func gib(b int64) string {
+	return strconv.FormatFloat(float64(b)/(1<<30), 'f', -1, 64) + " GiB"
+}
+
+// Suggest proposes directives that should reach target when cc's limit is
+// a directive rather than the hardware; nil when nothing is to be changed.
+func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
+	cfg := cc.Config
+	if cc.MaxPass >= target {
+		return nil
+	}
+	limit, _ := cfg.DirectiveLimit()
+	if limit == 0 || limit >= target {
+		return nil // not a directive limit: the hardware, or an unknown MPM
+	}
+	get := func(name string, def int) int {
+		if v, ok := cfg.Get(name); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return n
+			}
+		}
+		return def
+	}
+	s := &Suggestion{Target: target, Verdict: "not run"}
+	// 10 % headroom: status reads take a worker too, and event holds a
+	// little less than its formula (441 of 450 in the README's run).
+	want := int(math.Ceil(float64(target) * 1.1))
+	d := func(name string, v int) {
+		s.Directives = append(s.Directives, scenarios.Directive{Name: name, Value: strconv.Itoa(v)})
+	}
+	switch cfg.MPM {
+	case "event":
+		factor := 2.0
+		if v, ok := cfg.Get("AsyncRequestWorkerFactor"); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				factor = f
+			}
+		}
+		tpc := get("ThreadsPerChild", 25)
+		mrw := int(math.Ceil(float64(want)/(factor+1)/float64(tpc))) * tpc
+		d("ServerLimit", mrw/tpc)
+		d("ThreadsPerChild", tpc)
+		d("MaxRequestWorkers", mrw)
+		s.Why = fmt.Sprintf("event holds up to MaxRequestWorkers x (AsyncRequestWorkerFactor %g + 1) connections: MaxRequestWorkers >= %d (the target plus 10%%) / %g, a multiple of ThreadsPerChild %d, with ServerLimit to match", factor, want, factor+1, tpc)
+	case "worker":
+		tpc := get("ThreadsPerChild", 25)
+		mrw := int(math.Ceil(float64(want)/float64(tpc))) * tpc
+		d("ServerLimit", mrw/tpc)
+		d("ThreadsPerChild", tpc)
+		d("MaxRequestWorkers", mrw)
+		s.Why = fmt.Sprintf("worker holds one connection per thread: MaxRequestWorkers >= %d (the target plus 10%%), a multiple of ThreadsPerChild %d, with ServerLimit to match", want, tpc)
+	case "prefork":
+		d("ServerLimit", want)
+		d("MaxRequestWorkers", want)
+		d("StartServers", want)
+		d("MinSpareServers", 75)
+		d("MaxSpareServers", want)
+		s.Why = fmt.Sprintf("prefork holds one connection per process: ServerLimit and MaxRequestWorkers >= %d (the target plus 10%%), and StartServers as high, because prefork spawns at most 32 processes a second. Switching to event needs far less memory per connection", want)
+	default:
+		return nil
+	}
+	return s
+}
+
+// WriteJSON writes f to path atomically.
+func (f *CapacityFile) WriteJSON(path string) error {
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode capacity result: %w", err)
+	}
+	return WriteFileAtomic(path, append(data, '\n'))
+}
+
+// CapacityResultFile is the name of the capacity result in a run folder.
+const CapacityResultFile = "capacity.json"
+
+// ReadCapacity reads a capacity.json, refusing other schemas.
+func ReadCapacity(path string) (*CapacityFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f CapacityFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%s: not a loadcheck capacity result (damaged or cut short?): %s", path, jsonWhere(data, err))
+	}
+	if f.Schema != CapacitySchema {
+		return nil, fmt.Errorf("%s: schema %q, but this loadcheck reads %q", path, f.Schema, CapacitySchema)
+	}
+	return &f, nil
+}

@@ -1,0 +1,223 @@
+package results
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// fakeServer answers probes like an httpd that holds exactly limit
+// connections and starves the rest; memory grows 100 KB per connection
+// held on top of 10 MB, and each request costs 50 µs of CPU.
+func fakeServer(limit int, clientLimitAt int) ProbeFunc {
+	return func(ctx context.Context, n int) (Run, error) {
+		served := min(n, limit)
+		sent := int64(n * 5)
+		ok := int64(served * 5)
+		r := Run{Config: "x", MPM: "event", Complete: true, MeasuredS: 5, TimeToCapacityS: -1,
+			Connections: Connections{Target: n, Established: n, Served: served, Starved: n - served},
+			Requests:    Requests{Sent: sent, OK: ok, Dropped: sent - ok, Errors: map[string]int64{}},
+			LatencyMS:   Latency{P50: 1, P99: 3},
+			Server: &Server{PeakBusyWorkers: served / 3, MemoryEndMB: 10 + 0.1*float64(served), CPUSeconds: float64(ok) * 50e-6,
+				AccessesDuringRun: ok, PeakAcceptQueue: -1},
+		}
+		if sent > 0 {
+			r.Requests.DroppedPct = 100 * float64(sent-ok) / float64(sent)
+		}
+		if n > served {
+			r.Requests.Errors["connect_timeout"] = sent - ok
+		} else {
+			r.TimeToCapacityS = 2
+		}
+		if clientLimitAt > 0 && n >= clientLimitAt {
+			r.Requests.Errors["client_late"] = 40
+		}
+		return r, nil
+	}
+}
+
+func always(int) bool { return true }
+
+func TestSearchFindsTheLimit(t *testing.T) {
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	cfg, _ := scenarios.Preset("event-tuned", 4000)
+	th := scenarios.DefaultThresholds()
+	for _, limit := range []int{1, 149, 250, 251, 450, 1500, 3999, 4000, 7999} {
+		cc := Search(context.Background(), cfg, b, th, fakeServer(limit, 0), always)
+		if cc.MaxPass > limit || cc.FirstFail <= limit {
+			t.Errorf("limit %d: holds %d, fails at %d; want holds <= limit < fails", limit, cc.MaxPass, cc.FirstFail)
+		}
+		if gap := float64(cc.FirstFail - cc.MaxPass); gap > float64(cc.FirstFail)*0.05 && cc.FirstFail-cc.MaxPass > 1 {
+			t.Errorf("limit %d: %d..%d is wider than 5%%", limit, cc.MaxPass, cc.FirstFail)
+		}
+		if len(cc.Probes) > 20 {
+			t.Errorf("limit %d: %d probes", limit, len(cc.Probes))
+		}
+		if cc.Unfinished != "" {
+			t.Errorf("limit %d: unfinished: %s", limit, cc.Unfinished)
+		}
+		if !strings.Contains(cc.FailReason, "starved: ") {
+			t.Errorf("limit %d: fail reason %q", limit, cc.FailReason)
+		}
+	}
+	// The probes go 250, 500, 1000, 2000, then bisect below 2000 until
+	// 1500..1562 is within 5 % of 1562.
+	cc := Search(context.Background(), cfg, b, th, fakeServer(1500, 0), always)
+	var ns []int
+	for _, p := range cc.Probes {
+		ns = append(ns, p.Connections)
+	}
+	if got := fmt.Sprint(ns); got != "[250 500 1000 2000 1500 1750 1625 1562]" {
+		t.Errorf("probe order %s", got)
+	}
+	if cc.TimeToCapacityS != 2 {
+		t.Errorf("time to capacity at the max pass: %g", cc.TimeToCapacityS)
+	}
+}
+
+func TestSearchStopsHonestly(t *testing.T) {
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	cfg, _ := scenarios.Preset("event-tuned", 4000)
+	th := scenarios.DefaultThresholds()
+
+	cc := Search(context.Background(), cfg, b, th, fakeServer(20000, 0), always)
+	if cc.MaxPass != 8000 || cc.FirstFail != 0 || cc.Unfinished != "" {
+		t.Errorf("never fails up to max: holds %d fails %d (%s)", cc.MaxPass, cc.FirstFail, cc.Unfinished)
+	}
+
+	cc = Search(context.Background(), cfg, b, th, fakeServer(20000, 4000), always)
+	if cc.ClientLimitedAt != 4000 || cc.MaxPass != 2000 || cc.FirstFail != 0 || !strings.Contains(cc.Unfinished, "client-limited at 4000") {
+		t.Errorf("client-limited: at %d holds %d fails %d (%s)", cc.ClientLimitedAt, cc.MaxPass, cc.FirstFail, cc.Unfinished)
+	}
+	if p := cc.Probes[len(cc.Probes)-1]; p.Outcome != ProbeClientLimited || !strings.Contains(p.Reason, "40 client_late") {
+		t.Errorf("last probe %+v", p)
+	}
+
+	probes := 0
+	cc = Search(context.Background(), cfg, b, th, fakeServer(1500, 0), func(int) bool { probes++; return probes <= 3 })
+	if len(cc.Probes) != 3 || cc.MaxPass != 1000 || !strings.Contains(cc.Unfinished, "time budget ran out before the probe at 2000") {
+		t.Errorf("budget: %d probes, holds %d (%s)", len(cc.Probes), cc.MaxPass, cc.Unfinished)
+	}
+
+	failing := func(ctx context.Context, n int) (Run, error) { return Run{}, context.DeadlineExceeded }
+	cc = Search(context.Background(), cfg, b, th, failing, always)
+	if len(cc.Probes) != 1 || cc.Probes[0].Outcome != ProbeError || !strings.Contains(cc.Unfinished, "could not run") {
+		t.Errorf("setup error: %+v", cc)
+	}
+}
+
+func TestCostsProjectionSuggestion(t *testing.T) {
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	th := scenarios.DefaultThresholds()
+	stock, _ := scenarios.Preset("event-stock", 4000)
+	cc := Search(context.Background(), stock, b, th, fakeServer(450, 0), always)
+	cc.Costs()
+	if cc.MemPerConnKB != 102.4 || cc.MemBaseMB != 10 || !strings.Contains(cc.MemMethod, "slope") {
+		t.Errorf("memory: %g KB/conn, base %g MB (%s); want 102.4 and 10", cc.MemPerConnKB, cc.MemBaseMB, cc.MemMethod)
+	}
+	if cc.CPUPerReqUS != 50 {
+		t.Errorf("CPU per request %g µs, want 50", cc.CPUPerReqUS)
+	}
+	cc.Project(4<<30, 2, 1)
+	if cc.ProjectedConns != 450 || !strings.Contains(cc.LimitedBy, "MaxRequestWorkers") ||
+		!strings.Contains(cc.Projection, "on a host with 4 GiB for httpd and 2 CPUs this config holds about 450 connections, limited by MaxRequestWorkers") {
+		t.Errorf("projection: %d by %q: %s", cc.ProjectedConns, cc.LimitedBy, cc.Projection)
+	}
+	s := cc.Suggest(4000)
+	if s == nil {
+		t.Fatal("no suggestion for a directive-bound config")
+	}
+	sug := stock
+	for _, d := range s.Directives {
+		sug.Set(d)
+	}
+	if v, _ := sug.Get("MaxRequestWorkers"); v != "1475" {
+		t.Errorf("event MaxRequestWorkers %s, want 1475 (4400 / 3 up to a multiple of 25)", v)
+	}
+	if n, _ := sug.DirectiveLimit(); n < 4000 {
+		t.Errorf("the suggested event config holds %d by its directives", n)
+	}
+	for _, f := range sug.Check(4000) {
+		t.Errorf("the suggestion draws a finding: %s", f)
+	}
+	for _, name := range []string{"worker-stock", "prefork-stock"} {
+		c, _ := scenarios.Preset(name, 4000)
+		cc := ConfigCapacity{Config: c, MaxPass: 150}
+		s := cc.Suggest(4000)
+		if s == nil {
+			t.Fatalf("%s: no suggestion", name)
+		}
+		for _, d := range s.Directives {
+			c.Set(d)
+		}
+		if n, _ := c.DirectiveLimit(); n < 4000 {
+			t.Errorf("%s suggested: holds %d by its directives", name, n)
+		}
+		for _, f := range c.Check(4000) {
+			t.Errorf("%s suggestion: %s", name, f)
+		}
+	}
+	// A memory-bound config gets a projection by memory, and no directive
+	// suggestion.
+	tuned, _ := scenarios.Preset("event-tuned", 4000)
+	big := Search(context.Background(), tuned, b, th, fakeServer(3000, 0), always)
+	big.Costs()
+	big.Project(1<<30, 2, 1)
+	if !strings.HasPrefix(big.LimitedBy, "memory") || big.ProjectedConns != 10140 {
+		t.Errorf("1 GiB host: %d by %q", big.ProjectedConns, big.LimitedBy)
+	}
+	if !strings.Contains(big.Projection, "this machine reached 3000 connections, not more") {
+		t.Errorf("the projection hides that this machine held fewer: %s", big.Projection)
+	}
+	if s := big.Suggest(4000); s != nil {
+		t.Errorf("a config whose directives allow 24000 got a directive suggestion: %+v", s)
+	}
+}
+
+func capacityFixture() *CapacityFile {
+	f := fixture()
+	b := scenarios.Capacity{Start: 250, Max: 2000, PrecisionPct: 10, Budget: time.Hour, HostMemory: 4 << 30}
+	out := &CapacityFile{Schema: CapacitySchema, RunID: "cap-1", StartedAt: f.StartedAt, ElapsedS: 600, Complete: true,
+		Scenario: f.Scenario, Search: b, Environment: f.Environment}
+	for i, name := range []string{"event-stock", "event-tuned"} {
+		cfg, _ := scenarios.Preset(name, 4000)
+		cc := Search(context.Background(), cfg, b, f.Scenario.Thresholds, fakeServer([]int{450, 1700}[i], 0), always)
+		cc.Costs()
+		cc.Project(4<<30, 2, 1)
+		if s := cc.Suggest(4000); s != nil {
+			cc.Suggestion = s
+			r := fixture().Runs[0]
+			s.Confirm, s.Verdict = &r, r.Verdict
+		}
+		out.Configs = append(out.Configs, cc)
+	}
+	return out
+}
+
+func TestGoldenCapacity(t *testing.T) {
+	f := capacityFixture()
+	for format, ext := range map[string]string{"table": "txt", "markdown": "md"} {
+		var b bytes.Buffer
+		if err := RenderCapacity(&b, f, format); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "capacity."+ext, b.Bytes())
+	}
+	var h bytes.Buffer
+	if err := RenderCapacity(&h, f, "html"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"plot-served", "plot-p99", "plot-memory"} {
+		if !strings.Contains(h.String(), `<figure id="`+id+`">`+"\n<svg") {
+			t.Errorf("capacity html lacks plot %s", id)
+		}
+	}
+	if err := RenderCapacity(&h, f, "junit"); err == nil {
+		t.Error("junit for a capacity run did not fail")
+	}
+}
