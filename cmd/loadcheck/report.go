@@ -61,7 +61,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprint(stderr, `Usage: loadcheck report RUN [--format table|markdown|json|junit|html] [-o FILE]
 
 Re-renders a stored run. RUN is a run folder (results/RUN-ID) or a result
-JSON file. markdown suits CI job summaries and pull-request comments, junit
+JSON file; a capacity run folder renders as table, markdown, json or html.
+markdown suits CI job summaries and pull-request comments, junit
 has one test case per config and threshold, html is one self-contained page
 with plots. Exit 0 when every config passed, 1 when one failed, 2 on bad input.
 
