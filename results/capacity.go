@@ -133,8 +133,17 @@ func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
 	}
 	if s := run.Server; s != nil {
 		mrw, _ := cfg.Get("MaxRequestWorkers")
-		if m, err := strconv.Atoi(mrw); err == nil && s.PeakBusyWorkers >= m-1 && m > 0 {
+		m, err := strconv.Atoi(mrw)
+		switch {
+		case err == nil && m > 0 && s.PeakBusyWorkers >= m-1:
 			parts = append(parts, fmt.Sprintf("server at MaxRequestWorkers (peak busy %d of %d)", s.PeakBusyWorkers, m))
+		case err == nil && m > 0 && s.PeakBusyWorkers >= 0:
+			// Below the directive: the limit is elsewhere (spawn rate, CPU).
+			procs := ""
+			if s.PeakProcesses > 0 {
+				procs = fmt.Sprintf(", %d processes", s.PeakProcesses)
+			}
+			parts = append(parts, fmt.Sprintf("below MaxRequestWorkers (peak busy %d of %d%s)", s.PeakBusyWorkers, m, procs))
 		}
 		if s.OOMKills > 0 {
 			parts = append(parts, fmt.Sprintf("out of memory: %d httpd processes killed", s.OOMKills))
