@@ -271,9 +271,7 @@ func (cc ConfigCapacity) finish() ConfigCapacity {
 // Costs fits memory against held connections across the probes (least
 // squares), and divides httpd's CPU by the requests it counted.
 func (cc *ConfigCapacity) Costs() {
-	var xs, ys []float64
-	var cpu float64
-	var reqs int64
+	var xs, ys, reqs, cpus []float64
 	for _, p := range cc.Probes {
 		r, s := p.Run, p.Run.Server
 		if !r.Measured() || s == nil || s.MemoryEndMB <= 0 || s.OOMKills > 0 {
@@ -281,11 +279,21 @@ func (cc *ConfigCapacity) Costs() {
 		}
 		xs = append(xs, float64(r.Connections.Served+r.Connections.PartlyServed))
 		ys = append(ys, s.MemoryEndMB)
-		cpu += s.CPUSeconds
-		reqs += s.AccessesDuringRun
+		if s.AccessesDuringRun > 0 {
+			reqs, cpus = append(reqs, float64(s.AccessesDuringRun)), append(cpus, s.CPUSeconds)
+		}
 	}
-	if reqs > 0 {
-		cc.CPUPerReqUS = math.Round(cpu/float64(reqs)*1e6*10) / 10
+	// CPU per request is the slope of httpd's CPU against the requests it
+	// counted: what one more request costs, without the fixed cost of
+	// starting processes; the average when the probes do not show a slope.
+	if slope, _, ok := fit(reqs, cpus); ok && slope > 0 {
+		cc.CPUPerReqUS = math.Round(slope*1e6*10) / 10
+	} else if len(reqs) > 0 {
+		var c, n float64
+		for i := range reqs {
+			c, n = c+cpus[i], n+reqs[i]
+		}
+		cc.CPUPerReqUS = math.Round(c/n*1e6*10) / 10
 	}
 	slope, icept, ok := fit(xs, ys)
 	switch {
@@ -402,14 +410,18 @@ func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
 		d("ServerLimit", mrw/tpc)
 		d("ThreadsPerChild", tpc)
 		d("MaxRequestWorkers", mrw)
-		s.Why = fmt.Sprintf("event holds up to MaxRequestWorkers x (AsyncRequestWorkerFactor %g + 1) connections: MaxRequestWorkers >= %d (the target plus 10%%) / %g, a multiple of ThreadsPerChild %d, with ServerLimit to match", factor, want, factor+1, tpc)
+		d("StartServers", mrw/tpc)
+		d("MaxSpareThreads", mrw)
+		s.Why = fmt.Sprintf("every process started up front and none reaped as idle (StartServers = ServerLimit, MaxSpareThreads = MaxRequestWorkers): event closes the kept-alive connections of a process it stops. event holds up to MaxRequestWorkers x (AsyncRequestWorkerFactor %g + 1) connections: MaxRequestWorkers >= %d (the target plus 10%%) / %g, a multiple of ThreadsPerChild %d, with ServerLimit to match", factor, want, factor+1, tpc)
 	case "worker":
 		tpc := get("ThreadsPerChild", 25)
 		mrw := int(math.Ceil(float64(want)/float64(tpc))) * tpc
 		d("ServerLimit", mrw/tpc)
 		d("ThreadsPerChild", tpc)
 		d("MaxRequestWorkers", mrw)
-		s.Why = fmt.Sprintf("worker holds one connection per thread: MaxRequestWorkers >= %d (the target plus 10%%), a multiple of ThreadsPerChild %d, with ServerLimit to match", want, tpc)
+		d("StartServers", mrw/tpc)
+		d("MaxSpareThreads", mrw)
+		s.Why = fmt.Sprintf("every process started up front and none reaped as idle (StartServers = ServerLimit, MaxSpareThreads = MaxRequestWorkers). worker holds one connection per thread: MaxRequestWorkers >= %d (the target plus 10%%), a multiple of ThreadsPerChild %d, with ServerLimit to match", want, tpc)
 	case "prefork":
 		d("ServerLimit", want)
 		d("MaxRequestWorkers", want)
@@ -421,6 +433,24 @@ func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
 		return nil
 	}
 	return s
+}
+
+// ExplainFailure adds to a failed suggestion what the other configs of the
+// same MPM showed: when one whose directives allow the target held fewer
+// connections on this machine, the host is the limit, not the directives.
+func (f *CapacityFile) ExplainFailure(cc *ConfigCapacity) {
+	s := cc.Suggestion
+	if s == nil || s.Confirm == nil || s.Verdict == Pass {
+		return
+	}
+	for _, o := range f.Configs {
+		if o.Config.Name == cc.Config.Name || o.Config.MPM != cc.Config.MPM || o.DirectiveLimit < s.Target || o.MaxPass >= s.Target {
+			continue
+		}
+		s.Note = fmt.Sprintf("%s, whose directives allow %d connections, held only %d on this machine (%s): here the host limits %s, not the directives",
+			o.Config.Name, o.DirectiveLimit, o.MaxPass, o.FailReason, cc.Config.MPM)
+		return
+	}
 }
 
 // WriteJSON writes f to path atomically.

@@ -83,7 +83,8 @@ func capacityNotes(f *CapacityFile) []string {
 				if len(cr.Reasons) > 0 && s.Verdict != Pass {
 					line += " (" + strings.Join(cr.Reasons, "; ") + ")"
 				}
-			case s.Note != "":
+			}
+			if s.Note != "" {
 				line += "; " + s.Note
 			}
 			parts = append(parts, line)

@@ -23,7 +23,7 @@ func fakeServer(limit int, clientLimitAt int) ProbeFunc {
 			Connections: Connections{Target: n, Established: n, Served: served, Starved: n - served},
 			Requests:    Requests{Sent: sent, OK: ok, Dropped: sent - ok, Errors: map[string]int64{}},
 			LatencyMS:   Latency{P50: 1, P99: 3},
-			Server: &Server{PeakBusyWorkers: served / 3, MemoryEndMB: 10 + 0.1*float64(served), CPUSeconds: float64(ok) * 50e-6,
+			Server: &Server{PeakBusyWorkers: served / 3, MemoryEndMB: 10 + 0.1*float64(served), CPUSeconds: 0.5 + float64(ok)*50e-6,
 				AccessesDuringRun: ok, PeakAcceptQueue: -1},
 		}
 		if sent > 0 {
@@ -121,7 +121,7 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 		t.Errorf("memory: %g KB/conn, base %g MB (%s); want 102.4 and 10", cc.MemPerConnKB, cc.MemBaseMB, cc.MemMethod)
 	}
 	if cc.CPUPerReqUS != 50 {
-		t.Errorf("CPU per request %g µs, want 50", cc.CPUPerReqUS)
+		t.Errorf("CPU per request %g µs, want 50: the slope, without the start-up cost", cc.CPUPerReqUS)
 	}
 	cc.Project(4<<30, 2, 1)
 	if cc.ProjectedConns != 450 || !strings.Contains(cc.LimitedBy, "MaxRequestWorkers") ||
@@ -176,6 +176,27 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	}
 	if s := big.Suggest(4000); s != nil {
 		t.Errorf("a config whose directives allow 24000 got a directive suggestion: %+v", s)
+	}
+}
+
+func TestExplainFailure(t *testing.T) {
+	stock, _ := scenarios.Preset("prefork-stock", 4000)
+	tuned, _ := scenarios.Preset("prefork-tuned", 4000)
+	confirm := Run{Verdict: Fail}
+	f := &CapacityFile{Configs: []ConfigCapacity{
+		{Config: stock, MaxPass: 148, DirectiveLimit: 150, Suggestion: &Suggestion{Target: 4000, Confirm: &confirm, Verdict: Fail}},
+		{Config: tuned, MaxPass: 1156, FirstFail: 1187, FailReason: "partly served: 352", DirectiveLimit: 8000},
+	}}
+	f.ExplainFailure(&f.Configs[0])
+	want := "prefork-tuned, whose directives allow 8000 connections, held only 1156 on this machine (partly served: 352): here the host limits prefork, not the directives"
+	if f.Configs[0].Suggestion.Note != want {
+		t.Errorf("note %q", f.Configs[0].Suggestion.Note)
+	}
+	f.Configs[1].MaxPass = 4000
+	f.Configs[0].Suggestion.Note = ""
+	f.ExplainFailure(&f.Configs[0])
+	if f.Configs[0].Suggestion.Note != "" {
+		t.Errorf("a config that reached the target explains nothing: %q", f.Configs[0].Suggestion.Note)
 	}
 }
 

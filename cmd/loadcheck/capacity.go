@@ -210,6 +210,7 @@ Flags:
 				results.Judge(&run, sc.Thresholds)
 			}
 			s.Confirm, s.Verdict = &run, run.Verdict
+			out.ExplainFailure(cc)
 			p.logf("[%s] confirming run at %d connections: %s", cfg.Name, target, strings.ToUpper(run.Verdict))
 		}
 		if err := save(); err != nil {
