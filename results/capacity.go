@@ -61,6 +61,8 @@ type ConfigCapacity struct {
 	// limit; the search stopped there and the server's limit is unknown.
 	ClientLimitedAt int    `json:"client_limited_at,omitempty"`
 	Unfinished      string `json:"unfinished,omitempty"` // why the search stopped early
+	// Repeat says how the repeated probe at the limit went.
+	Repeat string `json:"repeat,omitempty"`
 	// Costs, from the probes' server-side readings.
 	MemPerConnKB    float64     `json:"mem_per_conn_kb"`
 	MemBaseMB       float64     `json:"mem_base_mb"`
@@ -134,8 +136,12 @@ func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
 	if s := run.Server; s != nil {
 		mrw, _ := cfg.Get("MaxRequestWorkers")
 		m, err := strconv.Atoi(mrw)
+		logged := false // httpd said it reached MaxRequestWorkers
+		for _, l := range s.ErrorLog {
+			logged = logged || strings.Contains(l.First, "reached MaxRequestWorkers")
+		}
 		switch {
-		case err == nil && m > 0 && s.PeakBusyWorkers >= m-1:
+		case err == nil && m > 0 && (s.PeakBusyWorkers >= m-1 || logged):
 			parts = append(parts, fmt.Sprintf("server at MaxRequestWorkers (peak busy %d of %d)", s.PeakBusyWorkers, m))
 		case err == nil && m > 0 && s.PeakBusyWorkers >= 0:
 			// Below the directive: the limit is elsewhere (spawn rate, CPU).
@@ -241,15 +247,35 @@ func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th 
 			lo = mid
 		}
 	}
+	// The limit found is probed once more: a load test at the edge is
+	// noisy, and a limit that does not hold twice is not reported as one.
+	if cc = cc.finish(); cc.MaxPass > 0 && cc.Unfinished == "" {
+		n := cc.MaxPass
+		if p, ok := run(n); ok {
+			cc = cc.finish()
+			if p.Outcome == ProbePass {
+				cc.Repeat = fmt.Sprintf("the limit held again when the probe at %d was repeated", n)
+			} else {
+				cc.Repeat = fmt.Sprintf("the probe at %d passed, then failed when repeated (%s): the edge is unstable on this host, so the next lower pass is reported", n, p.Reason)
+			}
+		}
+	}
 	return cc.finish()
 }
 
 // finish sets MaxPass and FirstFail from the probes (also after an early
 // stop) and the time to capacity at MaxPass.
 func (cc ConfigCapacity) finish() ConfigCapacity {
+	// A count passes when every probe at it passed.
+	failed := map[int]bool{}
+	for _, p := range cc.Probes {
+		if p.Outcome == ProbeFail {
+			failed[p.Connections] = true
+		}
+	}
 	lo, hi := 0, 0
 	for _, p := range cc.Probes {
-		if p.Outcome == ProbePass {
+		if p.Outcome == ProbePass && !failed[p.Connections] {
 			lo = max(lo, p.Connections)
 		}
 	}

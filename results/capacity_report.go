@@ -67,6 +67,9 @@ func capacityNotes(f *CapacityFile) []string {
 		if c.MemMethod != "" {
 			parts = append(parts, "memory: "+c.MemMethod)
 		}
+		if c.Repeat != "" {
+			parts = append(parts, c.Repeat)
+		}
 		if c.Unfinished != "" {
 			parts = append(parts, "not finished: "+c.Unfinished)
 		}

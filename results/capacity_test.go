@@ -66,17 +66,39 @@ func TestSearchFindsTheLimit(t *testing.T) {
 		}
 	}
 	// The probes go 250, 500, 1000, 2000, then bisect below 2000 until
-	// 1500..1562 is within 5 % of 1562.
+	// 1500..1562 is within 5 % of 1562; then 1500 once more.
 	cc := Search(context.Background(), cfg, b, th, fakeServer(1500, 0), always)
 	var ns []int
 	for _, p := range cc.Probes {
 		ns = append(ns, p.Connections)
 	}
-	if got := fmt.Sprint(ns); got != "[250 500 1000 2000 1500 1750 1625 1562]" {
+	if got := fmt.Sprint(ns); got != "[250 500 1000 2000 1500 1750 1625 1562 1500]" {
 		t.Errorf("probe order %s", got)
+	}
+	if !strings.Contains(cc.Repeat, "held again") {
+		t.Errorf("repeat: %q", cc.Repeat)
 	}
 	if cc.TimeToCapacityS != 2 {
 		t.Errorf("time to capacity at the max pass: %g", cc.TimeToCapacityS)
+	}
+}
+
+// A limit that passes once and fails when repeated is not reported.
+func TestSearchRepeatsTheLimit(t *testing.T) {
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	cfg, _ := scenarios.Preset("event-tuned", 4000)
+	seen := map[int]int{}
+	real := fakeServer(1500, 0)
+	flaky := func(ctx context.Context, n int) (Run, error) {
+		seen[n]++
+		if n == 1500 && seen[n] == 2 {
+			return real(ctx, 1600) // the second time, 100 of them starve
+		}
+		return real(ctx, n)
+	}
+	cc := Search(context.Background(), cfg, b, scenarios.DefaultThresholds(), flaky, always)
+	if cc.MaxPass != 1000 || cc.FirstFail != 1500 || !strings.Contains(cc.Repeat, "passed, then failed when repeated") {
+		t.Errorf("holds %d, fails at %d, repeat %q; want 1000, 1500 and the unstable note", cc.MaxPass, cc.FirstFail, cc.Repeat)
 	}
 }
 
