@@ -1,7 +1,6 @@
 package results
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -121,12 +120,7 @@ func capacityIntro(f *CapacityFile) string {
 func RenderCapacity(w io.Writer, f *CapacityFile, format string) error {
 	switch format {
 	case "json":
-		data, err := json.MarshalIndent(f, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(append(data, '\n'))
-		return err
+		return writeIndented(w, f)
 	case "table":
 		t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
 		t.Header(capacityHeader)
@@ -207,12 +201,7 @@ func CapacityPlots(f *CapacityFile) ([]Plot, error) {
 	return out, nil
 }
 
-var capacityHTML = template.Must(template.New("capacity").Funcs(template.FuncMap{
-	"color": func(i int) template.CSS {
-		c := plotColor(i)
-		return template.CSS(fmt.Sprintf("rgb(%d,%d,%d)", c.R, c.G, c.B))
-	},
-}).Parse(`<!DOCTYPE html>
+var capacityHTML = template.Must(template.New("capacity").Funcs(pageFuncs).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">

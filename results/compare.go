@@ -1,7 +1,6 @@
 package results
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -235,12 +234,7 @@ func (c Comparison) summary() string {
 func WriteComparison(w io.Writer, c Comparison, format string) error {
 	switch format {
 	case "json":
-		data, err := json.MarshalIndent(c, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(append(data, '\n'))
-		return err
+		return writeIndented(w, c)
 	case "markdown", "md":
 		var b strings.Builder
 		fmt.Fprintf(&b, "## loadcheck compare: %s -> %s\n\n", c.Base, c.New)

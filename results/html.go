@@ -204,13 +204,16 @@ func fillSeconds(r Run, pts plotter.XYs) plotter.XYs {
 	return out
 }
 
-var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
+// pageFuncs are the HTML pages' template functions.
+var pageFuncs = template.FuncMap{
 	"upper": strings.ToUpper,
 	"color": func(i int) template.CSS {
 		c := plotColor(i)
 		return template.CSS(fmt.Sprintf("rgb(%d,%d,%d)", c.R, c.G, c.B))
 	},
-}).Parse(`<!DOCTYPE html>
+}
+
+var htmlReport = template.Must(template.New("report").Funcs(pageFuncs).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">

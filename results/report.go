@@ -20,18 +20,23 @@ func Render(w io.Writer, f *File, format string) error {
 	case "markdown", "md":
 		return WriteMarkdown(w, f)
 	case "json":
-		data, err := json.MarshalIndent(f, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(append(data, '\n'))
-		return err
+		return writeIndented(w, f)
 	case "junit":
 		return WriteJUnit(w, f)
 	case "html":
 		return WriteHTML(w, f)
 	}
 	return fmt.Errorf("unknown format %q: choose from %s", format, strings.Join(Formats, ", "))
+}
+
+// writeIndented writes v as indented JSON with a final newline.
+func writeIndented(w io.Writer, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
 }
 
 // describeLoad is one line saying what load the run offered.
