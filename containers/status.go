@@ -176,7 +176,7 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, probe
 		stats: ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1,
 			MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1, PeakAcceptQueue: -1}}
 	s.client, s.url = client, url
-	s.sample(ctx, client, url)
+	s.sample(ctx, client, url, false)
 	go func() {
 		defer close(s.done)
 		tick := time.NewTicker(interval)
@@ -186,7 +186,7 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, probe
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				s.sample(ctx, client, url)
+				s.sample(ctx, client, url, false)
 			}
 		}
 	}()
@@ -194,17 +194,20 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, probe
 }
 
 // Wait returns the summary once ctx has ended. It takes one last reading
-// first, so that httpd's request count covers the whole run.
+// first, so that httpd's request count covers the whole run. That reading
+// comes after the load, while the client closes its connections, so it
+// does not count towards the peaks: workers closing connections ("C" on
+// the scoreboard) are not the load's.
 func (s *Sampler) Wait() ServerStats {
 	<-s.done
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.sample(ctx, s.client, s.url)
+	s.sample(ctx, s.client, s.url, true)
 	s.client.CloseIdleConnections()
 	return s.stats
 }
 
-func (s *Sampler) sample(ctx context.Context, client *http.Client, url string) {
+func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, final bool) {
 	st := &s.stats
 	memMB, cpuS := s.readCgroup()
 	queue := -1
@@ -223,9 +226,11 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string) {
 		return
 	}
 	st.Samples++
-	st.PeakBusy = max(st.PeakBusy, cur.BusyWorkers)
-	st.PeakProcesses = max(st.PeakProcesses, cur.Processes)
-	st.PeakConnsTotal = max(st.PeakConnsTotal, cur.ConnsTotal)
+	if !final {
+		st.PeakBusy = max(st.PeakBusy, cur.BusyWorkers)
+		st.PeakProcesses = max(st.PeakProcesses, cur.Processes)
+		st.PeakConnsTotal = max(st.PeakConnsTotal, cur.ConnsTotal)
+	}
 	if st.AccessesAtStart < 0 {
 		st.AccessesAtStart = cur.TotalAccesses
 	}
