@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/loadcheck/loadcheck/results"
 )
@@ -50,3 +52,48 @@ func ScanErrorLog(text string) []results.LogCode {
 	})
 	return out
 }
+
+// busyShutdown matches mpm_event's trace1 line for the moment it closes a
+// process's kept-alive connections because every worker of that process is
+// busy (or the process is stopping). httpd 2.4.68 says "shutdown", older
+// 2.4 releases "close".
+var busyShutdown = regexp.MustCompile(`\[mpm_event:trace1\].*All workers are busy(?: or dying)?, will (?:shutdown|close) (\d+) keep-alive connections`)
+
+// ScanBusyShutdowns counts those moments in httpd's error log text up to
+// until (zero: all), and the kept-alive connections closed in them. The
+// cut-off leaves out the end of a run, when the client closes every
+// connection and the workers busy closing them make event shut down the
+// rest. The lines carry no AH code, and need "LogLevel mpm_event:trace1",
+// which the rendered configs set. A line whose time does not parse counts.
+func ScanBusyShutdowns(text string, until time.Time) (events, conns int) {
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		m := busyShutdown.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if t, ok := logTime(line); ok && !until.IsZero() && t.After(until) {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1]) // \d+: only an overflow fails, and counts 0
+		events++
+		conns += n
+	}
+	return events, conns
+}
+
+// logTime reads the "[Thu Nov 26 07:27:41.675130 2026]" near the start of
+// an error log line (after the log stream's frame header); httpd writes it
+// in the container's local time, UTC.
+func logTime(line string) (time.Time, bool) {
+	m := logStamp.FindStringSubmatch(line)
+	if m == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("Mon Jan 02 15:04:05 2006", m[1]+" "+m[2])
+	return t, err == nil
+}
+
+var logStamp = regexp.MustCompile(`\[(\w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2})(?:\.\d+)? (\d{4})\]`)

@@ -78,6 +78,7 @@ func Render(cfg scenarios.Config, layout Layout, listen string) string {
 	p("Group daemon")
 	p("ErrorLog /proc/self/fd/2")
 	p("LogLevel warn")
+	eventTrace(p)
 	p("")
 	p("# Keep-alive and %s MPM settings", cfg.MPM)
 	for _, d := range cfg.Directives {
@@ -126,6 +127,7 @@ func renderUser(cfg scenarios.Config, layout Layout, listen string) string {
 	p("PidFile %s/httpd.pid", RunDir)
 	p("DefaultRuntimeDir %s", RunDir)
 	p("ErrorLog /proc/self/fd/2")
+	eventTrace(p)
 	p("<IfModule !status_module>")
 	p("  LoadModule status_module %s/mod_status.so", layout.ModulesDir)
 	p("</IfModule>")
@@ -135,4 +137,15 @@ func renderUser(cfg scenarios.Config, layout Layout, listen string) string {
 	p("  Require all granted")
 	p("</Location>")
 	return b.String()
+}
+
+// eventTrace turns on the one event MPM log line loadcheck reads: when a
+// process closes its kept-alive connections because all its workers are
+// busy. Only mpm_event's level changes; the file's own LogLevel stays.
+func eventTrace(p func(format string, a ...any)) {
+	p("# loadcheck: mpm_event's trace1 lines say when it closes kept-alive connections")
+	p("# because every worker of a process is busy; not needed in production.")
+	p("<IfModule mpm_event_module>")
+	p("  LogLevel mpm_event:trace1")
+	p("</IfModule>")
 }

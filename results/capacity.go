@@ -140,7 +140,12 @@ func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
 		for _, l := range s.ErrorLog {
 			logged = logged || strings.Contains(l.First, "reached MaxRequestWorkers")
 		}
+		limit, how := cfg.DirectiveLimit()
 		switch {
+		case cfg.MPM == "event" && limit > 0 && s.PeakConnsTotal >= 0 && (logged || s.PeakConnsTotal >= limit-limit/20):
+			// event's limit is connections, not busy workers: idle
+			// kept-alive connections need no worker.
+			parts = append(parts, fmt.Sprintf("server at its connection limit (peak %d connections; %s = %d)", s.PeakConnsTotal, how, limit))
 		case err == nil && m > 0 && (s.PeakBusyWorkers >= m-1 || logged):
 			parts = append(parts, fmt.Sprintf("server at MaxRequestWorkers (peak busy %d of %d)", s.PeakBusyWorkers, m))
 		case err == nil && m > 0 && s.PeakBusyWorkers >= 0:
@@ -150,6 +155,9 @@ func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
 				procs = fmt.Sprintf(", %d processes", s.PeakProcesses)
 			}
 			parts = append(parts, fmt.Sprintf("below MaxRequestWorkers (peak busy %d of %d%s)", s.PeakBusyWorkers, m, procs))
+		}
+		if s.BusyClosed > 0 {
+			parts = append(parts, busyShutdowns(s))
 		}
 		if s.OOMKills > 0 {
 			parts = append(parts, fmt.Sprintf("out of memory: %d httpd processes killed", s.OOMKills))

@@ -264,3 +264,33 @@ func TestGoldenCapacity(t *testing.T) {
 		t.Error("junit for a capacity run did not fail")
 	}
 }
+
+// event's limit is connections, and it closes kept-alive connections when
+// a process's workers are all busy: the fail reason says which happened,
+// instead of "server at MaxRequestWorkers (peak busy 2 of 150)".
+func TestFailReasonEvent(t *testing.T) {
+	cfg, err := scenarios.Preset("event-stock", 4000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
+	full := Run{Connections: Connections{Target: 500, Starved: 54},
+		Server: &Server{PeakBusyWorkers: 2, PeakConnsTotal: 452, PeakAcceptQueue: -1,
+			ErrorLog: []LogCode{{Code: "AH00484", Level: "error", Count: 1, First: "[mpm_event:error] AH00484: server reached MaxRequestWorkers setting, consider raising"}}}}
+	got := FailReason(full, cfg, th)
+	if want := "server at its connection limit (peak 452 connections; MaxRequestWorkers x (AsyncRequestWorkerFactor 2 + 1) = 450)"; !strings.Contains(got, want) {
+		t.Errorf("at the limit: got %q, want it to contain %q", got, want)
+	}
+	busy := Run{Connections: Connections{Target: 4000, Served: 3884, PartlyServed: 116}, TimeToCapacityS: -1,
+		Requests: Requests{Errors: map[string]int64{"closed_by_server": 116}, DroppedPct: 0.6},
+		Server:   &Server{PeakBusyWorkers: 53, PeakConnsTotal: 4001, PeakAcceptQueue: -1, BusyShutdowns: 41, BusyClosed: 116}}
+	cfg.Set(scenarios.Directive{Name: "MaxRequestWorkers", Value: "1475"})
+	cfg.Set(scenarios.Directive{Name: "ServerLimit", Value: "59"})
+	got = FailReason(busy, cfg, th)
+	if want := "event shut down 116 kept-alive connections at 41 moments when every worker of their process was busy"; !strings.Contains(got, want) {
+		t.Errorf("busy shutdowns: got %q, want it to contain %q", got, want)
+	}
+	if strings.Contains(got, "connection limit") {
+		t.Errorf("4001 connections of 4425 is not the limit: %q", got)
+	}
+}

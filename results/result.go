@@ -146,6 +146,14 @@ type Server struct {
 	KernelScope string          `json:"kernel_scope,omitempty"`
 	// ErrorLog counts httpd's message codes (AHnnnnn), most frequent first.
 	ErrorLog []LogCode `json:"error_log,omitempty"`
+	// BusyShutdowns counts the moments the event MPM closed a process's
+	// kept-alive connections because every worker of that process was busy
+	// (or the process was stopping), and BusyClosed the connections it
+	// closed then: its trace1 line "All workers are busy or dying, will
+	// shutdown N keep-alive connections". The client sees them as
+	// closed_by_server.
+	BusyShutdowns int `json:"busy_shutdowns,omitempty"`
+	BusyClosed    int `json:"busy_closed,omitempty"`
 	// From the container's cgroup. MemoryPerConnKB is the growth from the
 	// first reading (before any load) to the last, per connection held.
 	MemoryStartMB   float64 `json:"memory_start_mb,omitempty"`

@@ -104,6 +104,9 @@ func serverSide(f *File) []string {
 			if k := s.Kernel; k != nil {
 				parts = append(parts, fmt.Sprintf("kernel listen overflows +%d, drops +%d", k.Overflows, k.Drops))
 			}
+			if s.BusyClosed > 0 {
+				parts = append(parts, busyShutdowns(s))
+			}
 			shown := 0
 			for _, c := range s.ErrorLog {
 				if c.Notable() && shown < 2 {
@@ -115,6 +118,12 @@ func serverSide(f *File) []string {
 		lines = append(lines, fmt.Sprintf("%s: %s", r.Config, strings.Join(parts, "; ")))
 	}
 	return lines
+}
+
+// busyShutdowns says what mpm_event's trace1 lines showed.
+func busyShutdowns(s *Server) string {
+	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments when every worker of their process was busy (or it was stopping)",
+		s.BusyClosed, s.BusyShutdowns)
 }
 
 // clientResponses counts every response the client read over the whole
