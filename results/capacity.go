@@ -477,6 +477,11 @@ func (f *CapacityFile) ExplainFailure(cc *ConfigCapacity) {
 	if s == nil || s.Confirm == nil || s.Verdict == Pass {
 		return
 	}
+	if srv := s.Confirm.Server; srv != nil && srv.BusyClosed > 0 {
+		s.Note = fmt.Sprintf("%s; that is not a directive limit (httpd held up to %d connections): at those moments the workers did not keep up with the requests, which happens when the host's CPU is short (p50 here %s ms); a rerun on a quieter host, or with CPU to spare, tells the two apart",
+			busyShutdowns(srv), srv.PeakConnsTotal, num(s.Confirm.LatencyMS.P50))
+		return
+	}
 	for _, o := range f.Configs {
 		if o.Config.Name == cc.Config.Name || o.Config.MPM != cc.Config.MPM || o.DirectiveLimit < s.Target || o.MaxPass >= s.Target {
 			continue

@@ -220,6 +220,21 @@ func TestExplainFailure(t *testing.T) {
 	if f.Configs[0].Suggestion.Note != "" {
 		t.Errorf("a config that reached the target explains nothing: %q", f.Configs[0].Suggestion.Note)
 	}
+
+	// An event confirming run that lost connections to busy shutdowns says
+	// so, with what httpd held, rather than blaming the directives.
+	ev, _ := scenarios.Preset("event-stock", 4000)
+	busy := Run{Verdict: Fail, LatencyMS: Latency{P50: 354},
+		Server: &Server{PeakConnsTotal: 4001, BusyShutdowns: 109, BusyClosed: 3307}}
+	g := &CapacityFile{Configs: []ConfigCapacity{{Config: ev, MaxPass: 437, DirectiveLimit: 450,
+		Suggestion: &Suggestion{Target: 4000, Confirm: &busy, Verdict: Fail}}}}
+	g.ExplainFailure(&g.Configs[0])
+	note := g.Configs[0].Suggestion.Note
+	for _, want := range []string{"event shut down 3307 kept-alive connections at 109 moments", "held up to 4001 connections", "p50 here 354 ms"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("note %q lacks %q", note, want)
+		}
+	}
 }
 
 func capacityFixture() *CapacityFile {
