@@ -162,32 +162,10 @@ func RenderCapacity(w io.Writer, f *CapacityFile, format string) error {
 // CapacityPlots draws served connections and p99 against the offered
 // count, and memory against held connections, one line per config.
 func CapacityPlots(f *CapacityFile) ([]Plot, error) {
-	var served, p99, mem []series
-	for i, c := range f.Configs {
-		probes := append([]Probe{}, c.Probes...)
-		sort.Slice(probes, func(a, b int) bool { return probes[a].Connections < probes[b].Connections })
-		var s, p, m plotter.XYs
-		for _, pr := range probes {
-			r := pr.Run
-			if !r.Measured() {
-				continue
-			}
-			s = append(s, plotter.XY{X: float64(pr.Connections), Y: float64(r.Connections.Served)})
-			if r.Requests.OK > 0 {
-				p = append(p, plotter.XY{X: float64(pr.Connections), Y: r.LatencyMS.P99})
-			}
-			if r.Server != nil && r.Server.MemoryEndMB > 0 {
-				m = append(m, plotter.XY{X: float64(r.Connections.Served + r.Connections.PartlyServed), Y: r.Server.MemoryEndMB})
-			}
-		}
-		sort.Slice(m, func(a, b int) bool { return m[a].X < m[b].X })
-		served = append(served, series{c.Config.Name, i, s, 0})
-		p99 = append(p99, series{c.Config.Name, i, p, 0})
-		mem = append(mem, series{c.Config.Name, i, m, 0})
-	}
+	served, p99, mem := capacitySeries(f)
 	var out []Plot
 	for _, spec := range []struct{ id, title, x, y, note string }{
-		{"served", "Connections served against connections offered", "connections offered", "connections served", "Each point is one probe; a config holds the load while its line follows the diagonal."},
+		{"served", "Connections served against connections offered", "connections offered", "connections served", "Each point is one probe; a config holds the load while its line follows the diagonal. A probe stopped by a client limit is left out here and in the p99 plot: it measured the generator."},
 		{"p99", "p99 latency against connections offered", "connections offered", "p99 (ms)", "Over OK responses only: a config that starves connections can still show a low p99."},
 		{"memory", "Container memory against connections held", "connections held (served + partly served)", "MB at the end of the probe", "The slope is the memory per connection."},
 	} {
@@ -199,6 +177,37 @@ func CapacityPlots(f *CapacityFile) ([]Plot, error) {
 		out = append(out, Plot{ID: "plot-" + spec.id, Title: spec.title, Note: spec.note, SVG: svg})
 	}
 	return out, nil
+}
+
+// capacitySeries is each config's probes as points: connections served and
+// p99 against connections offered, memory against connections held.
+func capacitySeries(f *CapacityFile) (served, p99, mem []series) {
+	for i, c := range f.Configs {
+		probes := append([]Probe{}, c.Probes...)
+		sort.Slice(probes, func(a, b int) bool { return probes[a].Connections < probes[b].Connections })
+		var s, p, m plotter.XYs
+		for _, pr := range probes {
+			r := pr.Run
+			if !r.Measured() {
+				continue
+			}
+			if r.Server != nil && r.Server.MemoryEndMB > 0 {
+				m = append(m, plotter.XY{X: float64(r.Connections.Served + r.Connections.PartlyServed), Y: r.Server.MemoryEndMB})
+			}
+			if pr.Outcome == ProbeClientLimited {
+				continue // it measured the generator, not httpd: not a point on httpd's curves
+			}
+			s = append(s, plotter.XY{X: float64(pr.Connections), Y: float64(r.Connections.Served)})
+			if r.Requests.OK > 0 {
+				p = append(p, plotter.XY{X: float64(pr.Connections), Y: r.LatencyMS.P99})
+			}
+		}
+		sort.Slice(m, func(a, b int) bool { return m[a].X < m[b].X })
+		served = append(served, series{c.Config.Name, i, s, 0})
+		p99 = append(p99, series{c.Config.Name, i, p, 0})
+		mem = append(mem, series{c.Config.Name, i, m, 0})
+	}
+	return served, p99, mem
 }
 
 var capacityHTML = template.Must(template.New("capacity").Funcs(pageFuncs).Parse(`<!DOCTYPE html>

@@ -309,3 +309,24 @@ func TestFailReasonEvent(t *testing.T) {
 		t.Errorf("4001 connections of 4425 is not the limit: %q", got)
 	}
 }
+
+// A client-limited probe measured the generator: it is not drawn on
+// httpd's served and p99 curves, though the memory httpd used still is.
+func TestCapacityPlotsLeaveOutClientLimited(t *testing.T) {
+	cfg, _ := scenarios.Preset("event-tuned", 4000)
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, HostMemory: 4 << 30}
+	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
+	cc := Search(context.Background(), cfg, b, th, fakeServer(10000, 1000), always)
+	if cc.ClientLimitedAt != 1000 || len(cc.Probes) != 3 {
+		t.Fatalf("probes %d, client-limited at %d; want 250, 500 pass and 1000 client-limited", len(cc.Probes), cc.ClientLimitedAt)
+	}
+	served, p99, mem := capacitySeries(&CapacityFile{Configs: []ConfigCapacity{cc}})
+	for name, s := range map[string]series{"served": served[0], "p99": p99[0]} {
+		if len(s.xy) != 2 || s.xy[1].X != 500 {
+			t.Errorf("%s points %v, want 250 and 500 only", name, s.xy)
+		}
+	}
+	if len(mem[0].xy) != 3 {
+		t.Errorf("memory points %v, want all 3 probes", mem[0].xy)
+	}
+}
