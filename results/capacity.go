@@ -194,8 +194,9 @@ func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
 // Search finds cfg's largest passing connection count: it doubles from
 // b.Start up to b.Max while probes pass, then bisects between the last
 // pass and the first fail until they are within b.PrecisionPct. afford
-// says whether one more probe at n fits the time budget.
-func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool) ConfigCapacity {
+// says whether one more probe at n fits the time budget; onProbe, when set,
+// gets each judged probe as it is recorded.
+func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
 	cc := ConfigCapacity{Config: cfg, TimeToCapacityS: -1}
 	run := func(n int) (Probe, bool) {
 		if ctx.Err() != nil {
@@ -217,6 +218,9 @@ func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th 
 			return Probe{}, false
 		}
 		cc.Probes = append(cc.Probes, p)
+		if onProbe != nil {
+			onProbe(p)
+		}
 		switch p.Outcome {
 		case ProbeError:
 			cc.Unfinished = fmt.Sprintf("the probe at %d connections could not run: %s", n, p.Reason)

@@ -48,7 +48,7 @@ func TestSearchFindsTheLimit(t *testing.T) {
 	cfg, _ := scenarios.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 	for _, limit := range []int{1, 149, 250, 251, 450, 1500, 3999, 4000, 7999} {
-		cc := Search(context.Background(), cfg, b, th, fakeServer(limit, 0), always)
+		cc := Search(context.Background(), cfg, b, th, fakeServer(limit, 0), always, nil)
 		if cc.MaxPass > limit || cc.FirstFail <= limit {
 			t.Errorf("limit %d: holds %d, fails at %d; want holds <= limit < fails", limit, cc.MaxPass, cc.FirstFail)
 		}
@@ -67,13 +67,20 @@ func TestSearchFindsTheLimit(t *testing.T) {
 	}
 	// The probes go 250, 500, 1000, 2000, then bisect below 2000 until
 	// 1500..1562 is within 5 % of 1562; then 1500 once more.
-	cc := Search(context.Background(), cfg, b, th, fakeServer(1500, 0), always)
-	var ns []int
+	var seen []string // what onProbe was told, as it happened
+	cc := Search(context.Background(), cfg, b, th, fakeServer(1500, 0), always, func(p Probe) {
+		seen = append(seen, fmt.Sprint(p.Connections, p.Outcome))
+	})
+	var ns, recorded []string
 	for _, p := range cc.Probes {
-		ns = append(ns, p.Connections)
+		ns = append(ns, fmt.Sprint(p.Connections))
+		recorded = append(recorded, fmt.Sprint(p.Connections, p.Outcome))
 	}
-	if got := fmt.Sprint(ns); got != "[250 500 1000 2000 1500 1750 1625 1562 1500]" {
+	if got := strings.Join(ns, " "); got != "250 500 1000 2000 1500 1750 1625 1562 1500" {
 		t.Errorf("probe order %s", got)
+	}
+	if fmt.Sprint(seen) != fmt.Sprint(recorded) || !strings.Contains(fmt.Sprint(seen), "1562fail") {
+		t.Errorf("onProbe saw %v, the search recorded %v", seen, recorded)
 	}
 	if !strings.Contains(cc.Repeat, "held again") {
 		t.Errorf("repeat: %q", cc.Repeat)
@@ -96,7 +103,7 @@ func TestSearchRepeatsTheLimit(t *testing.T) {
 		}
 		return real(ctx, n)
 	}
-	cc := Search(context.Background(), cfg, b, scenarios.DefaultThresholds(), flaky, always)
+	cc := Search(context.Background(), cfg, b, scenarios.DefaultThresholds(), flaky, always, nil)
 	if cc.MaxPass != 1000 || cc.FirstFail != 1500 || !strings.Contains(cc.Repeat, "passed, then failed when repeated") {
 		t.Errorf("holds %d, fails at %d, repeat %q; want 1000, 1500 and the unstable note", cc.MaxPass, cc.FirstFail, cc.Repeat)
 	}
@@ -107,12 +114,12 @@ func TestSearchStopsHonestly(t *testing.T) {
 	cfg, _ := scenarios.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 
-	cc := Search(context.Background(), cfg, b, th, fakeServer(20000, 0), always)
+	cc := Search(context.Background(), cfg, b, th, fakeServer(20000, 0), always, nil)
 	if cc.MaxPass != 8000 || cc.FirstFail != 0 || cc.Unfinished != "" {
 		t.Errorf("never fails up to max: holds %d fails %d (%s)", cc.MaxPass, cc.FirstFail, cc.Unfinished)
 	}
 
-	cc = Search(context.Background(), cfg, b, th, fakeServer(20000, 4000), always)
+	cc = Search(context.Background(), cfg, b, th, fakeServer(20000, 4000), always, nil)
 	if cc.ClientLimitedAt != 4000 || cc.MaxPass != 2000 || cc.FirstFail != 0 || !strings.Contains(cc.Unfinished, "client-limited at 4000") {
 		t.Errorf("client-limited: at %d holds %d fails %d (%s)", cc.ClientLimitedAt, cc.MaxPass, cc.FirstFail, cc.Unfinished)
 	}
@@ -121,13 +128,13 @@ func TestSearchStopsHonestly(t *testing.T) {
 	}
 
 	probes := 0
-	cc = Search(context.Background(), cfg, b, th, fakeServer(1500, 0), func(int) bool { probes++; return probes <= 3 })
+	cc = Search(context.Background(), cfg, b, th, fakeServer(1500, 0), func(int) bool { probes++; return probes <= 3 }, nil)
 	if len(cc.Probes) != 3 || cc.MaxPass != 1000 || !strings.Contains(cc.Unfinished, "time budget ran out before the probe at 2000") {
 		t.Errorf("budget: %d probes, holds %d (%s)", len(cc.Probes), cc.MaxPass, cc.Unfinished)
 	}
 
 	failing := func(ctx context.Context, n int) (Run, error) { return Run{}, context.DeadlineExceeded }
-	cc = Search(context.Background(), cfg, b, th, failing, always)
+	cc = Search(context.Background(), cfg, b, th, failing, always, nil)
 	if len(cc.Probes) != 1 || cc.Probes[0].Outcome != ProbeError || !strings.Contains(cc.Unfinished, "could not run") {
 		t.Errorf("setup error: %+v", cc)
 	}
@@ -137,7 +144,7 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
 	th := scenarios.DefaultThresholds()
 	stock, _ := scenarios.Preset("event-stock", 4000)
-	cc := Search(context.Background(), stock, b, th, fakeServer(450, 0), always)
+	cc := Search(context.Background(), stock, b, th, fakeServer(450, 0), always, nil)
 	cc.Costs()
 	if cc.MemPerConnKB != 102.4 || cc.MemBaseMB != 10 || !strings.Contains(cc.MemMethod, "slope") {
 		t.Errorf("memory: %g KB/conn, base %g MB (%s); want 102.4 and 10", cc.MemPerConnKB, cc.MemBaseMB, cc.MemMethod)
@@ -187,7 +194,7 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	// A memory-bound config gets a projection by memory, and no directive
 	// suggestion.
 	tuned, _ := scenarios.Preset("event-tuned", 4000)
-	big := Search(context.Background(), tuned, b, th, fakeServer(3000, 0), always)
+	big := Search(context.Background(), tuned, b, th, fakeServer(3000, 0), always, nil)
 	big.Costs()
 	big.Project(1<<30, 2, 1)
 	if !strings.HasPrefix(big.LimitedBy, "memory") || big.ProjectedConns != 10140 {
@@ -244,7 +251,7 @@ func capacityFixture() *CapacityFile {
 		Scenario: f.Scenario, Search: b, Environment: f.Environment}
 	for i, name := range []string{"event-stock", "event-tuned"} {
 		cfg, _ := scenarios.Preset(name, 4000)
-		cc := Search(context.Background(), cfg, b, f.Scenario.Thresholds, fakeServer([]int{450, 1700}[i], 0), always)
+		cc := Search(context.Background(), cfg, b, f.Scenario.Thresholds, fakeServer([]int{450, 1700}[i], 0), always, nil)
 		cc.Costs()
 		cc.Project(4<<30, 2, 1)
 		if s := cc.Suggest(4000); s != nil {
@@ -316,7 +323,7 @@ func TestCapacityPlotsLeaveOutClientLimited(t *testing.T) {
 	cfg, _ := scenarios.Preset("event-tuned", 4000)
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, HostMemory: 4 << 30}
 	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
-	cc := Search(context.Background(), cfg, b, th, fakeServer(10000, 1000), always)
+	cc := Search(context.Background(), cfg, b, th, fakeServer(10000, 1000), always, nil)
 	if cc.ClientLimitedAt != 1000 || len(cc.Probes) != 3 {
 		t.Fatalf("probes %d, client-limited at %d; want 250, 500 pass and 1000 client-limited", len(cc.Probes), cc.ClientLimitedAt)
 	}

@@ -140,11 +140,7 @@ Flags:
 		psc := sc
 		psc.Load.Connections = n
 		p.config = fmt.Sprintf("[%s %d conns]", label, n)
-		run, err := runContainer(ctx, gen, psc, img, cfg, runID, p)
-		if err == nil {
-			results.Judge(&run, sc.Thresholds)
-		}
-		return run, err
+		return runContainer(ctx, gen, psc, img, cfg, runID, p)
 	}
 	for i, cfg := range sc.Configs {
 		if ctx.Err() != nil {
@@ -152,16 +148,11 @@ Flags:
 		}
 		label := fmt.Sprintf("%d/%d %s", i+1, len(sc.Configs), cfg.Name)
 		cc := results.Search(ctx, cfg, bounds, sc.Thresholds, func(ctx context.Context, n int) (results.Run, error) {
-			run, err := probeAt(cfg, n, label)
+			return probeAt(cfg, n, label)
+		}, afford, func(pr results.Probe) {
 			p.clear()
-			if err == nil {
-				pr := results.Judged(n, run, cfg, sc.Thresholds)
-				p.logf("[%s] %d connections: %s %s (%s of %s used)", label, n, pr.Outcome, pr.Reason, time.Since(start).Round(time.Second), bounds.Budget)
-			} else {
-				p.logf("[%s] %d connections: %v", label, n, err)
-			}
-			return run, err
-		}, afford)
+			p.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(start).Round(time.Second), bounds.Budget)
+		})
 		cc.Costs()
 		cpus := cfg.CPUs
 		if cpus == 0 {
@@ -207,8 +198,8 @@ Flags:
 			p.clear()
 			if err != nil {
 				run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
-				results.Judge(&run, sc.Thresholds)
 			}
+			results.Judge(&run, sc.Thresholds)
 			s.Confirm, s.Verdict = &run, run.Verdict
 			out.ExplainFailure(cc)
 			p.logf("[%s] confirming run at %d connections: %s", cfg.Name, target, strings.ToUpper(run.Verdict))
