@@ -111,9 +111,13 @@ func capacityTitle(f *CapacityFile) string {
 
 func capacityIntro(f *CapacityFile) string {
 	l := f.Scenario.Load
-	return fmt.Sprintf("Each probe is a real run against a fresh container: ramp %s, warm-up %s, measured %s, %g req/s per connection; pass = %g%% served, <= %g%% dropped, p99 <= %s. Search from %d doubling to %d, then bisection to %g%%; %.0f of %s budget used.",
+	intro := ""
+	if d := f.Scenario.Description; d != "" {
+		intro = d + ". "
+	}
+	return intro + fmt.Sprintf("Each probe is a real run against a fresh container: ramp %s, warm-up %s, measured %s, %g req/s per connection; pass = %g%% served, <= %g%% dropped, p99 <= %s. Search from %d doubling to %d, then bisection to %g%%; %.0f of %.0f min budget used.",
 		l.Ramp, l.WarmUp, l.Duration, l.RatePerConn, f.Scenario.Thresholds.MinServedPct, f.Scenario.Thresholds.MaxDroppedPct, f.Scenario.Thresholds.MaxP99,
-		f.Search.Start, f.Search.Max, f.Search.PrecisionPct, f.ElapsedS/60, strings.TrimSuffix(f.Search.Budget.String(), "0s")+" min")
+		f.Search.Start, f.Search.Max, f.Search.PrecisionPct, f.ElapsedS/60, f.Search.Budget.Minutes())
 }
 
 // RenderCapacity writes f as table, markdown, json or html.

@@ -21,7 +21,7 @@ func fixture() *File {
 	load.Connections, load.Ramp, load.WarmUp, load.Duration = 200, 2*time.Second, 3*time.Second, 5*time.Second
 	f := &File{
 		Schema: Schema, RunID: "20261126-060000-abcdef", StartedAt: start, Complete: true,
-		Scenario:    scenarios.Scenario{Name: "fixture", Image: "httpd:2.4", Layout: "official", Load: load, Thresholds: scenarios.DefaultThresholds()},
+		Scenario:    scenarios.Scenario{Name: "fixture", Description: "two configs at 4000 connections", Image: "httpd:2.4", Layout: "official", Load: load, Thresholds: scenarios.DefaultThresholds()},
 		Environment: Environment{LoadcheckVersion: "test", GoVersion: "go1.26", OS: "linux/amd64", CPUs: 2, Hostname: "ci"},
 	}
 	for i, spec := range []struct {

@@ -234,7 +234,8 @@ pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p>{{.Summary}}</p>
+{{with .Description}}<p><em>{{.}}</em></p>
+{{end}}<p>{{.Summary}}</p>
 <p>{{.Load}}</p>
 <table id="summary">
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
@@ -279,14 +280,15 @@ func WriteHTML(w io.Writer, f *File) error {
 		}
 	}
 	data := struct {
-		Title, Summary, Load, Version, Schema, Started string
-		Header                                         []string
-		Rows                                           []htmlRow
-		Runs                                           []Run
-		Plots                                          []Plot
-		ServerSide                                     []string
+		Title, Description, Summary, Load, Version string
+		Schema, Started                            string
+		Header                                     []string
+		Rows                                       []htmlRow
+		Runs                                       []Run
+		Plots                                      []Plot
+		ServerSide                                 []string
 	}{
-		Title: title(f), Summary: fmt.Sprintf("%d of %d configs passed.", pass, len(f.Runs)), Load: describeLoad(f),
+		Title: title(f), Description: f.Scenario.Description, Summary: fmt.Sprintf("%d of %d configs passed.", pass, len(f.Runs)), Load: describeLoad(f),
 		Version: f.Environment.LoadcheckVersion, Schema: f.Schema, Started: f.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
 		Header: summaryHeader, Rows: rows, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f),
 	}

@@ -62,6 +62,9 @@ func title(f *File) string {
 func WriteMarkdown(w io.Writer, f *File) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", title(f))
+	if d := f.Scenario.Description; d != "" {
+		fmt.Fprintf(&b, "_%s_\n\n", d)
+	}
 	pass := 0
 	for _, r := range f.Runs {
 		if r.Verdict == Pass {

@@ -321,7 +321,7 @@ func (s *Spec) Only(names []string) error {
 // Build resolves the configs against the connection target and returns the
 // scenario to run.
 func (s *Spec) Build() (Scenario, error) {
-	sc := Scenario{Name: s.Name, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds}
+	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds}
 	for _, c := range s.Configs {
 		var cfg Config
 		if c.fileCfg != nil {

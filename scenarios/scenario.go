@@ -12,12 +12,13 @@ import (
 // Scenario is one complete request: which image, which configs, what load
 // and what counts as a pass.
 type Scenario struct {
-	Name       string     `json:"name"`
-	Image      string     `json:"image,omitempty"`
-	Layout     string     `json:"layout,omitempty"` // "official", "debian" or "" (detect from the image)
-	Load       Load       `json:"load"`
-	Configs    []Config   `json:"configs"`
-	Thresholds Thresholds `json:"thresholds"`
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"` // the scenario file's description
+	Image       string     `json:"image,omitempty"`
+	Layout      string     `json:"layout,omitempty"` // "official", "debian" or "" (detect from the image)
+	Load        Load       `json:"load"`
+	Configs     []Config   `json:"configs"`
+	Thresholds  Thresholds `json:"thresholds"`
 }
 
 // Load is the shape of the traffic the generator offers to each config.

@@ -120,7 +120,7 @@ Flags:
 		return exitSetup, err
 	}
 	p := newProgress(stderr, f.quiet)
-	p.logf("capacity run %s: storing results in %s; budget %s", runID, dir, bounds.Budget)
+	p.logf("capacity run %s%s: storing results in %s; budget %s", runID, aboutScenario(sc), dir, bounds.Budget)
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -217,6 +217,9 @@ Flags:
 		mode = "closed loop"
 	}
 	fmt.Fprintf(stdout, "%s: scenario %q is valid\n", pos[0], sc.Name)
+	if sc.Description != "" {
+		fmt.Fprintf(stdout, "  about: %s\n", sc.Description)
+	}
 	fmt.Fprintf(stdout, "  load: %d connections, %s, ramp %s, warm-up %s, measured %s, timeout %s\n",
 		l.Connections, mode, l.Ramp, l.WarmUp, l.Duration, l.Timeout)
 	th := sc.Thresholds

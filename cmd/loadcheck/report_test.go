@@ -142,7 +142,7 @@ func TestValidate(t *testing.T) {
 	if code != exitPass {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{`scenario "compare-4000" is valid`, "load: 4000 connections, 1 req/s per connection",
+	for _, want := range []string{`scenario "compare-4000" is valid`, "about: stock and tuned prefork, worker and event at 4000 connections", "load: 4000 connections, 1 req/s per connection",
 		"config event-stock: event MPM", "warning: event-stock: with MaxRequestWorkers 150 it can hold about 450 connections"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, stdout)

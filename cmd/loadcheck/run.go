@@ -264,7 +264,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := out.Save(dir); err != nil {
 		return exitSetup, err
 	}
-	p.logf("run %s: storing results in %s", out.RunID, dir)
+	p.logf("run %s%s: storing results in %s", out.RunID, aboutScenario(sc), dir)
 
 	if f.target == "" {
 		defer func() {
@@ -428,6 +428,15 @@ func chooseImage(ctx context.Context, image, layout string) (string, containers.
 		return containers.DebianImage, info, err
 	}
 	return containers.DefaultImage, info, err
+}
+
+// aboutScenario names a scenario file's scenario and its description for
+// the first progress line; "" for a run from flags alone.
+func aboutScenario(sc scenarios.Scenario) string {
+	if sc.Description == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (%s: %s)", sc.Name, sc.Description)
 }
 
 func runTarget(ctx context.Context, gen *generator, url string, cfg scenarios.Config, l scenarios.Load, p *progress) (results.Run, error) {
