@@ -193,10 +193,29 @@ func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
 
 // Search finds cfg's largest passing connection count: it doubles from
 // b.Start up to b.Max while probes pass, then bisects between the last
-// pass and the first fail until they are within b.PrecisionPct. afford
+// pass and the first fail until they are within b.PrecisionPct. A
+// client-limited probe is a ceiling of what this host can measure: the
+// search narrows below it the same way, and when no probe below it failed,
+// reports the largest pass as a lower bound of the server's limit. afford
 // says whether one more probe at n fits the time budget; onProbe, when set,
 // gets each judged probe as it is recorded.
 func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
+	cc := search(ctx, cfg, b, th, probe, afford, onProbe)
+	// No server fail below the client's ceiling: the server's limit lies
+	// above what this host could measure.
+	if c := cc.ClientLimitedAt; c > 0 && cc.Unfinished == "" && (cc.FirstFail == 0 || cc.FirstFail > c) {
+		why := ""
+		for _, p := range cc.Probes {
+			if p.Connections == c && p.Outcome == ProbeClientLimited {
+				why = p.Reason
+			}
+		}
+		cc.Unfinished = fmt.Sprintf("client-limited at %d connections (%s): the generator, not httpd, hit a limit, so the server's limit is not known; it holds at least %d", c, why, cc.MaxPass)
+	}
+	return cc
+}
+
+func search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
 	cc := ConfigCapacity{Config: cfg, TimeToCapacityS: -1}
 	run := func(n int) (Probe, bool) {
 		if ctx.Err() != nil {
@@ -226,9 +245,11 @@ func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th 
 			cc.Unfinished = fmt.Sprintf("the probe at %d connections could not run: %s", n, p.Reason)
 			return p, false
 		case ProbeClientLimited:
-			cc.ClientLimitedAt = n
-			cc.Unfinished = fmt.Sprintf("client-limited at %d connections (%s): the generator, not httpd, hit a limit, so the server's limit is not known", n, p.Reason)
-			return p, false
+			// A ceiling for what this host can measure, not the server's
+			// limit: the search narrows below it like below a fail.
+			if cc.ClientLimitedAt == 0 || n < cc.ClientLimitedAt {
+				cc.ClientLimitedAt = n
+			}
 		}
 		return p, true
 	}
@@ -238,7 +259,7 @@ func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th 
 		if !ok {
 			return cc.finish()
 		}
-		if p.Outcome == ProbeFail {
+		if p.Outcome != ProbePass {
 			hi = n
 			break
 		}
@@ -253,7 +274,7 @@ func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th 
 		if !ok {
 			break
 		}
-		if p.Outcome == ProbeFail {
+		if p.Outcome != ProbePass {
 			hi = mid
 		} else {
 			lo = mid
@@ -281,7 +302,7 @@ func (cc ConfigCapacity) finish() ConfigCapacity {
 	// A count passes when every probe at it passed.
 	failed := map[int]bool{}
 	for _, p := range cc.Probes {
-		if p.Outcome == ProbeFail {
+		if p.Outcome == ProbeFail || p.Outcome == ProbeClientLimited {
 			failed[p.Connections] = true
 		}
 	}

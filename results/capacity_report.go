@@ -29,6 +29,9 @@ func capacityRow(c ConfigCapacity) []string {
 	fails := i(c.FirstFail)
 	if c.FirstFail == 0 && c.ClientLimitedAt > 0 {
 		fails = "client-limited at " + strconv.Itoa(c.ClientLimitedAt)
+		if c.MaxPass > 0 {
+			holds = ">= " + holds // a lower bound: the server's limit is higher
+		}
 	} else if c.FirstFail == 0 && c.Unfinished == "" && c.MaxPass > 0 {
 		fails = "none up to max"
 	}

@@ -119,12 +119,38 @@ func TestSearchStopsHonestly(t *testing.T) {
 		t.Errorf("never fails up to max: holds %d fails %d (%s)", cc.MaxPass, cc.FirstFail, cc.Unfinished)
 	}
 
+	// A client limit at 4000 is a ceiling: the search narrows below it
+	// (3000, 3500, 3750, 3875, and 3875 again) and reports a lower bound.
 	cc = Search(context.Background(), cfg, b, th, fakeServer(20000, 4000), always, nil)
-	if cc.ClientLimitedAt != 4000 || cc.MaxPass != 2000 || cc.FirstFail != 0 || !strings.Contains(cc.Unfinished, "client-limited at 4000") {
+	if cc.ClientLimitedAt != 4000 || cc.MaxPass != 3875 || cc.FirstFail != 0 ||
+		!strings.Contains(cc.Unfinished, "client-limited at 4000 connections (40 client_late)") || !strings.Contains(cc.Unfinished, "holds at least 3875") {
 		t.Errorf("client-limited: at %d holds %d fails %d (%s)", cc.ClientLimitedAt, cc.MaxPass, cc.FirstFail, cc.Unfinished)
 	}
-	if p := cc.Probes[len(cc.Probes)-1]; p.Outcome != ProbeClientLimited || !strings.Contains(p.Reason, "40 client_late") {
-		t.Errorf("last probe %+v", p)
+	if n := len(cc.Probes); n != 10 || cc.Probes[4].Outcome != ProbeClientLimited {
+		t.Errorf("%d probes, the fifth %+v; want 10 with the fifth client-limited", n, cc.Probes[4])
+	}
+	if row := capacityRow(cc); row[1] != ">= 3875" || row[2] != "client-limited at 4000" {
+		t.Errorf("table row holds %q, fails at %q; want a lower bound and the client limit", row[1], row[2])
+	}
+	// A server fail below the client's ceiling is the server's limit: the
+	// search finished.
+	cc = Search(context.Background(), cfg, b, th, fakeServer(3000, 4000), always, nil)
+	if cc.ClientLimitedAt != 4000 || cc.MaxPass != 3000 || cc.FirstFail != 3125 || cc.Unfinished != "" {
+		t.Errorf("fail below the client limit: at %d holds %d fails %d (%q)", cc.ClientLimitedAt, cc.MaxPass, cc.FirstFail, cc.Unfinished)
+	}
+	// A limit whose repeat is client-limited is not confirmed.
+	calls := 0
+	late := func(ctx context.Context, n int) (Run, error) {
+		calls++
+		r, err := fakeServer(20000, 4000)(ctx, n)
+		if n == 3875 && calls > 9 {
+			r.Requests.Errors["client_late"] = 3
+		}
+		return r, err
+	}
+	cc = Search(context.Background(), cfg, b, th, late, always, nil)
+	if cc.MaxPass != 3750 {
+		t.Errorf("limit whose repeat was client-limited: holds %d, want the next lower pass 3750", cc.MaxPass)
 	}
 
 	probes := 0
@@ -324,16 +350,21 @@ func TestCapacityPlotsLeaveOutClientLimited(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, HostMemory: 4 << 30}
 	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
 	cc := Search(context.Background(), cfg, b, th, fakeServer(10000, 1000), always, nil)
-	if cc.ClientLimitedAt != 1000 || len(cc.Probes) != 3 {
-		t.Fatalf("probes %d, client-limited at %d; want 250, 500 pass and 1000 client-limited", len(cc.Probes), cc.ClientLimitedAt)
+	if cc.ClientLimitedAt != 1000 {
+		t.Fatalf("client-limited at %d, want 1000", cc.ClientLimitedAt)
 	}
 	served, p99, mem := capacitySeries(&CapacityFile{Configs: []ConfigCapacity{cc}})
 	for name, s := range map[string]series{"served": served[0], "p99": p99[0]} {
-		if len(s.xy) != 2 || s.xy[1].X != 500 {
-			t.Errorf("%s points %v, want 250 and 500 only", name, s.xy)
+		for _, xy := range s.xy {
+			if xy.X == 1000 {
+				t.Errorf("%s points %v include the client-limited probe at 1000", name, s.xy)
+			}
+		}
+		if len(s.xy) != len(cc.Probes)-1 {
+			t.Errorf("%s: %d points for %d probes, one client-limited", name, len(s.xy), len(cc.Probes))
 		}
 	}
-	if len(mem[0].xy) != 3 {
-		t.Errorf("memory points %v, want all 3 probes", mem[0].xy)
+	if len(mem[0].xy) != len(cc.Probes) {
+		t.Errorf("memory points %v, want all %d probes", mem[0].xy, len(cc.Probes))
 	}
 }
