@@ -217,19 +217,7 @@ func capacitySeries(f *CapacityFile) (served, p99, mem []series) {
 	return served, p99, mem
 }
 
-var capacityHTML = template.Must(template.New("capacity").Funcs(pageFuncs).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{{.Title}}</title>
-<style>
-body { font-family: sans-serif; margin: 2em auto; max-width: 75em; color: #222; }
-table { border-collapse: collapse; font-size: 0.85em; }
-th, td { border: 1px solid #bbb; padding: 0.2em 0.5em; text-align: right; vertical-align: top; }
-th { background: #eee; }
-td:first-child, td:nth-child(4), td:nth-child(10) { text-align: left; }
-figcaption { font-size: 0.85em; color: #555; }
-.swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; }
+var capacityHTML = template.Must(template.New("capacity").Funcs(pageFuncs).Parse(pageTop + `td:first-child, td:nth-child(4), td:nth-child(10) { text-align: left; }
 </style>
 </head>
 <body>

@@ -213,23 +213,27 @@ var pageFuncs = template.FuncMap{
 	},
 }
 
-var htmlReport = template.Must(template.New("report").Funcs(pageFuncs).Parse(`<!DOCTYPE html>
+// pageTop is the head both HTML pages share, up to their own CSS rules:
+// one file, no script, no network fonts.
+const pageTop = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{{.Title}}</title>
 <style>
-body { font-family: sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+body { font-family: sans-serif; margin: 2em auto; max-width: 75em; color: #222; }
 table { border-collapse: collapse; font-size: 0.85em; }
-th, td { border: 1px solid #bbb; padding: 0.2em 0.5em; text-align: right; }
+th, td { border: 1px solid #bbb; padding: 0.2em 0.5em; text-align: right; vertical-align: top; }
 th { background: #eee; }
-td:first-child, td:nth-child(8) { text-align: left; }
-.pass { font-weight: bold; }
-.fail, .error { font-weight: bold; text-decoration: underline; }
 figure { margin: 1.5em 0; }
 figcaption { font-size: 0.85em; color: #555; }
-pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; }
+`
+
+var htmlReport = template.Must(template.New("report").Funcs(pageFuncs).Parse(pageTop + `td:first-child, td:nth-child(8) { text-align: left; }
+.pass { font-weight: bold; }
+.fail, .error { font-weight: bold; text-decoration: underline; }
+pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
 </style>
 </head>
 <body>
