@@ -279,6 +279,10 @@ func TestCapacitySmall(t *testing.T) {
 	if !strings.Contains(c.FailReason, "starved") && !strings.Contains(c.FailReason, "partly served") {
 		t.Errorf("fail reason %q names no starved connections", c.FailReason)
 	}
+	// event's limit is connections (50 x 3), not busy workers.
+	if !strings.Contains(c.FailReason, "server at its connection limit") || !strings.Contains(c.FailReason, "= 150)") {
+		t.Errorf("fail reason %q does not name event's connection limit of 150", c.FailReason)
+	}
 	if c.MemPerConnKB <= 0 || c.CPUPerReqUS <= 0 || c.DirectiveLimit != 150 || !strings.Contains(c.LimitedBy, "MaxRequestWorkers") {
 		t.Errorf("costs: %g KB/conn, %g µs/req, directive limit %d, limited by %q", c.MemPerConnKB, c.CPUPerReqUS, c.DirectiveLimit, c.LimitedBy)
 	}
