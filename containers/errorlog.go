@@ -59,29 +59,41 @@ func ScanErrorLog(text string) []results.LogCode {
 // 2.4 releases "close".
 var busyShutdown = regexp.MustCompile(`\[mpm_event:trace1\].*All workers are busy(?: or dying)?, will (?:shutdown|close) (\d+) keep-alive connections`)
 
+// fullRefusal matches mpm_event's debug line for a process that got a new
+// connection while at its connection limit (ThreadsPerChild +
+// AsyncRequestWorkerFactor x idle workers): it stops accepting and counts
+// its workers as busy, which shuts down its kept-alive connections too.
+var fullRefusal = regexp.MustCompile(`\[mpm_event:debug\].*Too many open connections \(\d+\), not accepting new conns in this process`)
+
 // ScanBusyShutdowns counts those moments in httpd's error log text up to
-// until (zero: all), and the kept-alive connections closed in them. The
+// until (zero: all), the kept-alive connections closed in them, and the
+// times a process was full when a connection arrived. The
 // cut-off leaves out the end of a run, when the client closes every
 // connection and the workers busy closing them make event shut down the
 // rest. The lines carry no AH code, and need "LogLevel mpm_event:trace1",
 // which the rendered configs set. A line whose time does not parse counts.
-func ScanBusyShutdowns(text string, until time.Time) (events, conns int) {
+func ScanBusyShutdowns(text string, until time.Time) (events, conns, full int) {
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
 		m := busyShutdown.FindStringSubmatch(line)
-		if m == nil {
+		isFull := m == nil && fullRefusal.MatchString(line)
+		if m == nil && !isFull {
 			continue
 		}
 		if t, ok := logTime(line); ok && !until.IsZero() && t.After(until) {
+			continue
+		}
+		if isFull {
+			full++
 			continue
 		}
 		n, _ := strconv.Atoi(m[1]) // \d+: only an overflow fails, and counts 0
 		events++
 		conns += n
 	}
-	return events, conns
+	return events, conns, full
 }
 
 // logTime reads the "[Thu Nov 26 07:27:41.675130 2026]" near the start of

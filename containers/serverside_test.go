@@ -135,14 +135,16 @@ func listenWithQueue(t *testing.T, n int) net.Listener {
 
 func TestScanBusyShutdowns(t *testing.T) {
 	log := "\x01\x00\x00\x00\x00\x00\x00\x5d[Thu Nov 26 07:27:50.100000 2026] [mpm_event:trace1] [pid 40:tid 126] event.c(1709): All workers are busy or dying, will shutdown 2 keep-alive connections\n" +
+		"[Thu Nov 26 07:27:50.150000 2026] [mpm_event:debug] [pid 40:tid 126] event.c(1961): Too many open connections (97), not accepting new conns in this process\n" +
 		"[Thu Nov 26 07:27:50.200000 2026] [mpm_event:trace1] [pid 40:tid 126] event.c(1965): Idle workers: 0\n" +
+		"[Thu Nov 26 07:28:31.000000 2026] [mpm_event:debug] [pid 40:tid 126] event.c(1961): Too many open connections (96), not accepting new conns in this process\n" +
 		"[Thu Nov 26 07:27:51.000000 2026] [mpm_event:trace1] [pid 175:tid 1548] event.c(1709): All workers are busy, will close 7 keep-alive connections\n" +
 		"[Thu Nov 26 07:28:30.000000 2026] [mpm_event:trace1] [pid 175:tid 1548] event.c(1709): All workers are busy or dying, will shutdown 900 keep-alive connections\n"
-	if ev, n := ScanBusyShutdowns(log, time.Time{}); ev != 3 || n != 909 {
-		t.Errorf("no cut-off: got %d moments, %d connections; want 3, 909", ev, n)
+	if ev, n, full := ScanBusyShutdowns(log, time.Time{}); ev != 3 || n != 909 || full != 2 {
+		t.Errorf("no cut-off: got %d moments, %d connections, %d full; want 3, 909, 2", ev, n, full)
 	}
 	until := time.Date(2026, 11, 26, 7, 28, 0, 0, time.UTC)
-	if ev, n := ScanBusyShutdowns(log, until); ev != 2 || n != 9 {
-		t.Errorf("cut-off %s: got %d moments, %d connections; want 2, 9 (the closing at 07:28:30 left out)", until, ev, n)
+	if ev, n, full := ScanBusyShutdowns(log, until); ev != 2 || n != 9 || full != 1 {
+		t.Errorf("cut-off %s: got %d moments, %d connections, %d full; want 2, 9, 1 (the end at 07:28:30 left out)", until, ev, n, full)
 	}
 }

@@ -86,6 +86,9 @@ type Suggestion struct {
 	Confirm    *Run                  `json:"confirm,omitempty"`
 	Verdict    string                `json:"verdict"` // pass, fail, not run
 	Note       string                `json:"note,omitempty"`
+	// Fallback is a second, roomier suggestion, with its own confirming
+	// run, made when this one failed in a way more room fixes.
+	Fallback *Suggestion `json:"fallback,omitempty"`
 }
 
 // ProbeFunc runs one probe at n connections.
@@ -494,6 +497,36 @@ func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
 	return s
 }
 
+// SuggestFallback proposes, after event's suggestion failed because
+// processes shut down their kept-alive connections, a thread per
+// connection: then no process holds many more connections than it has
+// threads, and it stays below its cap (ThreadsPerChild +
+// AsyncRequestWorkerFactor x idle workers) although connections spread
+// unevenly. nil when that does not apply.
+func (cc *ConfigCapacity) SuggestFallback() *Suggestion {
+	s := cc.Suggestion
+	if cc.Config.MPM != "event" || s == nil || s.Confirm == nil || s.Verdict == Pass || s.Confirm.Server == nil || s.Confirm.Server.BusyClosed == 0 {
+		return nil
+	}
+	tpc := 25
+	if v, ok := cc.Config.Get("ThreadsPerChild"); ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+			tpc = n
+		}
+	}
+	want := int(math.Ceil(float64(s.Target) * 1.1))
+	mrw := (want + tpc - 1) / tpc * tpc
+	fb := &Suggestion{Target: s.Target, Verdict: "not run",
+		Why: fmt.Sprintf("a thread per connection, as for worker: MaxRequestWorkers >= %d (the target plus 10%%), so that no process holds many more connections than its %d threads and none reaches its cap, with every process started up front and none reaped", want, tpc)}
+	for _, d := range []struct {
+		name string
+		v    int
+	}{{"ServerLimit", mrw / tpc}, {"ThreadsPerChild", tpc}, {"MaxRequestWorkers", mrw}, {"StartServers", mrw / tpc}, {"MaxSpareThreads", mrw}} {
+		fb.Directives = append(fb.Directives, scenarios.Directive{Name: d.name, Value: strconv.Itoa(d.v)})
+	}
+	return fb
+}
+
 // ExplainFailure adds to a failed suggestion what the other configs of the
 // same MPM showed: when one whose directives allow the target held fewer
 // connections on this machine, the host is the limit, not the directives.
@@ -503,7 +536,7 @@ func (f *CapacityFile) ExplainFailure(cc *ConfigCapacity) {
 		return
 	}
 	if srv := s.Confirm.Server; srv != nil && srv.BusyClosed > 0 {
-		s.Note = fmt.Sprintf("%s; that is not a directive limit (httpd held up to %d connections): at those moments the workers did not keep up with the requests, which happens when the host's CPU is short (p50 here %s ms); a rerun on a quieter host, or with CPU to spare, tells the two apart",
+		s.Note = fmt.Sprintf("%s. The server as a whole was below its limit (it held up to %d connections), but event caps each process, connections do not spread evenly over the processes, and busy workers (p50 here %s ms) lower the cap further",
 			busyShutdowns(srv), srv.PeakConnsTotal, num(s.Confirm.LatencyMS.P50))
 		return
 	}

@@ -49,6 +49,9 @@ func capacityRow(c ConfigCapacity) []string {
 		if s.Verdict != "not run" {
 			sug = fmt.Sprintf("%s at %d", strings.ToUpper(s.Verdict), s.Target)
 		}
+		if fb := s.Fallback; fb != nil {
+			sug += "; roomier: " + strings.ToUpper(fb.Verdict)
+		}
 	}
 	f := func(v float64) string {
 		if v <= 0 {
@@ -57,6 +60,26 @@ func capacityRow(c ConfigCapacity) []string {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return []string{c.Config.Name, holds, fails, why, f(c.MemPerConnKB), f(c.CPUPerReqUS), ttc, i(c.DirectiveLimit), i(c.ProjectedConns), c.LimitedBy, sug}
+}
+
+// suggestionNote says what a suggestion sets, why, and how its confirming
+// run went.
+func suggestionNote(label string, s *Suggestion) string {
+	var ds []string
+	for _, d := range s.Directives {
+		ds = append(ds, d.Name+" "+d.Value)
+	}
+	line := fmt.Sprintf("%s for %d connections: %s (%s)", label, s.Target, strings.Join(ds, ", "), s.Why)
+	if cr := s.Confirm; cr != nil {
+		line += fmt.Sprintf("; confirming run: %s, served %d of %d, dropped %.2f%%, p99 %g ms", strings.ToUpper(s.Verdict), cr.Connections.Served, cr.Connections.Target, cr.Requests.DroppedPct, cr.LatencyMS.P99)
+		if len(cr.Reasons) > 0 && s.Verdict != Pass {
+			line += " (" + strings.Join(cr.Reasons, "; ") + ")"
+		}
+	}
+	if s.Note != "" {
+		line += "; " + s.Note
+	}
+	return line
 }
 
 func capacityNotes(f *CapacityFile) []string {
@@ -76,23 +99,10 @@ func capacityNotes(f *CapacityFile) []string {
 			parts = append(parts, "not finished: "+c.Unfinished)
 		}
 		if s := c.Suggestion; s != nil {
-			var ds []string
-			for _, d := range s.Directives {
-				ds = append(ds, d.Name+" "+d.Value)
+			parts = append(parts, suggestionNote("suggestion", s))
+			if s.Fallback != nil {
+				parts = append(parts, suggestionNote("roomier suggestion", s.Fallback))
 			}
-			line := fmt.Sprintf("suggestion for %d connections: %s (%s)", s.Target, strings.Join(ds, ", "), s.Why)
-			switch {
-			case s.Confirm != nil:
-				cr := s.Confirm
-				line += fmt.Sprintf("; confirming run: %s, served %d of %d, dropped %.2f%%, p99 %g ms", strings.ToUpper(s.Verdict), cr.Connections.Served, cr.Connections.Target, cr.Requests.DroppedPct, cr.LatencyMS.P99)
-				if len(cr.Reasons) > 0 && s.Verdict != Pass {
-					line += " (" + strings.Join(cr.Reasons, "; ") + ")"
-				}
-			}
-			if s.Note != "" {
-				line += "; " + s.Note
-			}
-			parts = append(parts, line)
 		}
 		var probes []string
 		for _, p := range c.Probes {
@@ -129,7 +139,17 @@ func RenderCapacity(w io.Writer, f *CapacityFile, format string) error {
 	case "json":
 		return writeIndented(w, f)
 	case "table":
-		t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
+		// The reasons are sentences: wrapped in their columns, left
+		// aligned, the table stays readable in a terminal.
+		left := make([]tw.Align, len(capacityHeader))
+		for i := range left {
+			left[i] = tw.AlignRight
+		}
+		left[0], left[3], left[9] = tw.AlignLeft, tw.AlignLeft, tw.AlignLeft
+		t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off),
+			tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: left}),
+			tablewriter.WithRowAutoWrap(tw.WrapNormal),
+			tablewriter.WithColumnWidths(tw.Mapper[int, int]{3: 60, 9: 30}))
 		t.Header(capacityHeader)
 		for _, c := range f.Configs {
 			if err := t.Append(capacityRow(c)); err != nil {

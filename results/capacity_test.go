@@ -258,15 +258,39 @@ func TestExplainFailure(t *testing.T) {
 	// so, with what httpd held, rather than blaming the directives.
 	ev, _ := scenarios.Preset("event-stock", 4000)
 	busy := Run{Verdict: Fail, LatencyMS: Latency{P50: 354},
-		Server: &Server{PeakConnsTotal: 4001, BusyShutdowns: 109, BusyClosed: 3307}}
+		Server: &Server{PeakConnsTotal: 4001, BusyShutdowns: 109, BusyClosed: 3307, FullRefusals: 180}}
 	g := &CapacityFile{Configs: []ConfigCapacity{{Config: ev, MaxPass: 437, DirectiveLimit: 450,
 		Suggestion: &Suggestion{Target: 4000, Confirm: &busy, Verdict: Fail}}}}
 	g.ExplainFailure(&g.Configs[0])
 	note := g.Configs[0].Suggestion.Note
-	for _, want := range []string{"event shut down 3307 kept-alive connections at 109 moments", "held up to 4001 connections", "p50 here 354 ms"} {
+	for _, want := range []string{"event shut down 3307 kept-alive connections at 109 moments", "it was full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers) as a new connection arrived, 180 times here",
+		"held up to 4001 connections", "p50 here 354 ms"} {
 		if !strings.Contains(note, want) {
 			t.Errorf("note %q lacks %q", note, want)
 		}
+	}
+	// Then a roomier suggestion: a thread per connection.
+	fb := g.Configs[0].SuggestFallback()
+	if fb == nil {
+		t.Fatal("no roomier suggestion after busy shutdowns")
+	}
+	var ds []string
+	for _, d := range fb.Directives {
+		ds = append(ds, d.Name+"="+d.Value)
+	}
+	if got := strings.Join(ds, " "); got != "ServerLimit=176 ThreadsPerChild=25 MaxRequestWorkers=4400 StartServers=176 MaxSpareThreads=4400" || fb.Target != 4000 || fb.Verdict != "not run" {
+		t.Errorf("roomier suggestion %s, target %d, verdict %s", got, fb.Target, fb.Verdict)
+	}
+	busy.Server.BusyClosed = 0
+	if g.Configs[0].SuggestFallback() != nil {
+		t.Error("a failure without busy shutdowns gets no roomier suggestion: more room would not fix it")
+	}
+	if f.Configs[0].SuggestFallback() != nil {
+		t.Error("prefork gets no roomier suggestion")
+	}
+	row := capacityRow(ConfigCapacity{Config: ev, Suggestion: &Suggestion{Target: 4000, Verdict: Fail, Fallback: &Suggestion{Target: 4000, Verdict: Pass}}})
+	if row[len(row)-1] != "FAIL at 4000; roomier: PASS" {
+		t.Errorf("suggestion cell %q", row[len(row)-1])
 	}
 }
 
@@ -335,7 +359,7 @@ func TestFailReasonEvent(t *testing.T) {
 	cfg.Set(scenarios.Directive{Name: "MaxRequestWorkers", Value: "1475"})
 	cfg.Set(scenarios.Directive{Name: "ServerLimit", Value: "59"})
 	got = FailReason(busy, cfg, th)
-	if want := "event shut down 116 kept-alive connections at 41 moments when every worker of their process was busy"; !strings.Contains(got, want) {
+	if want := "event shut down 116 kept-alive connections at 41 moments; a process shuts down all of its kept-alive connections when all its workers were busy"; !strings.Contains(got, want) {
 		t.Errorf("busy shutdowns: got %q, want it to contain %q", got, want)
 	}
 	if strings.Contains(got, "connection limit") {

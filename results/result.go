@@ -154,6 +154,12 @@ type Server struct {
 	// closed_by_server.
 	BusyShutdowns int `json:"busy_shutdowns,omitempty"`
 	BusyClosed    int `json:"busy_closed,omitempty"`
+	// FullRefusals counts the times an event process got a new connection
+	// while at its connection limit (ThreadsPerChild +
+	// AsyncRequestWorkerFactor x its idle workers): it stops accepting and
+	// treats its workers as busy, which is one cause of the shutdowns
+	// above ("Too many open connections", mpm_event debug).
+	FullRefusals int `json:"full_refusals,omitempty"`
 	// From the container's cgroup. MemoryPerConnKB is the growth from the
 	// first reading (before any load) to the last, per connection held.
 	MemoryStartMB   float64 `json:"memory_start_mb,omitempty"`

@@ -120,10 +120,16 @@ func serverSide(f *File) []string {
 	return lines
 }
 
-// busyShutdowns says what mpm_event's trace1 lines showed.
+// busyShutdowns says what mpm_event's log lines showed. httpd's message
+// says "all workers are busy or dying", but event also counts its workers
+// as busy when a connection arrives at a process that is full.
 func busyShutdowns(s *Server) string {
-	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments when every worker of their process was busy (or it was stopping)",
-		s.BusyClosed, s.BusyShutdowns)
+	why := "all its workers were busy or it was stopping"
+	if s.FullRefusals > 0 {
+		why = fmt.Sprintf("it was full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers) as a new connection arrived, %d times here, or all its workers were busy, or it was stopping", s.FullRefusals)
+	}
+	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments; a process shuts down all of its kept-alive connections when %s",
+		s.BusyClosed, s.BusyShutdowns, why)
 }
 
 // clientResponses counts every response the client read over the whole

@@ -166,18 +166,13 @@ Flags:
 		}
 	}
 	// Suggestions, each checked by one run at the target.
-	for i := range out.Configs {
-		cc := &out.Configs[i]
-		s := cc.Suggest(target)
-		if s == nil {
-			continue
-		}
-		cc.Suggestion = s
-		cfg := cc.Config
+	confirm := func(base scenarios.Config, s *results.Suggestion, suffix string) {
+		cfg := base
+		cfg.Directives = append([]scenarios.Directive{}, base.Directives...)
 		for _, d := range s.Directives {
 			cfg.Set(d)
 		}
-		cfg.Name = cc.Config.Name + "-suggested"
+		cfg.Name = base.Name + suffix
 		var bad []string
 		for _, fd := range cfg.Check(target) {
 			if fd.Error {
@@ -201,8 +196,21 @@ Flags:
 			}
 			results.Judge(&run, sc.Thresholds)
 			s.Confirm, s.Verdict = &run, run.Verdict
-			out.ExplainFailure(cc)
 			p.logf("[%s] confirming run at %d connections: %s", cfg.Name, target, strings.ToUpper(run.Verdict))
+		}
+	}
+	for i := range out.Configs {
+		cc := &out.Configs[i]
+		s := cc.Suggest(target)
+		if s == nil {
+			continue
+		}
+		cc.Suggestion = s
+		confirm(cc.Config, s, "-suggested")
+		out.ExplainFailure(cc)
+		if fb := cc.SuggestFallback(); fb != nil {
+			s.Fallback = fb
+			confirm(cc.Config, fb, "-roomier")
 		}
 		if err := save(); err != nil {
 			return exitSetup, err

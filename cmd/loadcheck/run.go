@@ -529,7 +529,8 @@ func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, im
 	if text, err := srv.Logs(logCtx); err == nil {
 		run.Server.ErrorLog = containers.ScanErrorLog(text)
 		windowEnd := started.Add(sc.Load.MeasureStart() + sc.Load.Duration)
-		run.Server.BusyShutdowns, run.Server.BusyClosed = containers.ScanBusyShutdowns(text, windowEnd)
+		s := run.Server
+		s.BusyShutdowns, s.BusyClosed, s.FullRefusals = containers.ScanBusyShutdowns(text, windowEnd)
 	} else {
 		p.logf("%s read httpd's error log: %v", p.config, err)
 	}
