@@ -115,7 +115,7 @@ func capacityNotes(f *CapacityFile) []string {
 }
 
 func capacityTitle(f *CapacityFile) string {
-	t := fmt.Sprintf("loadcheck capacity %s: run %s", f.Scenario.Name, f.RunID)
+	t := fmt.Sprintf("loadcheck capacity, scenario %s: run %s", f.Scenario.Name, f.RunID)
 	if !f.Complete {
 		t += " (not every search finished)"
 	}

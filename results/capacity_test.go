@@ -263,7 +263,7 @@ func TestExplainFailure(t *testing.T) {
 		Suggestion: &Suggestion{Target: 4000, Confirm: &busy, Verdict: Fail}}}}
 	g.ExplainFailure(&g.Configs[0])
 	note := g.Configs[0].Suggestion.Note
-	for _, want := range []string{"event shut down 3307 kept-alive connections at 109 moments", "it was full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers) as a new connection arrived, 180 times here",
+	for _, want := range []string{"event shut down 3307 kept-alive connections at 109 moments", "a connection arrives while it is full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers; 180 times here)",
 		"held up to 4001 connections", "p50 here 354 ms"} {
 		if !strings.Contains(note, want) {
 			t.Errorf("note %q lacks %q", note, want)
@@ -359,7 +359,7 @@ func TestFailReasonEvent(t *testing.T) {
 	cfg.Set(scenarios.Directive{Name: "MaxRequestWorkers", Value: "1475"})
 	cfg.Set(scenarios.Directive{Name: "ServerLimit", Value: "59"})
 	got = FailReason(busy, cfg, th)
-	if want := "event shut down 116 kept-alive connections at 41 moments; a process shuts down all of its kept-alive connections when all its workers were busy"; !strings.Contains(got, want) {
+	if want := "event shut down 116 kept-alive connections at 41 moments (a process shuts down all of them when all its workers are busy, or it stops)"; !strings.Contains(got, want) {
 		t.Errorf("busy shutdowns: got %q, want it to contain %q", got, want)
 	}
 	if strings.Contains(got, "connection limit") {

@@ -417,7 +417,9 @@ func TopErrors(errs map[string]int64, n int) []string {
 }
 
 // WriteFileAtomic writes data to path through a temporary file in the same
-// folder and a rename, so a reader never sees half a file.
+// folder and a rename, so a reader never sees half a file. The file is
+// readable by all (0644), like one written with a shell redirect:
+// os.CreateTemp alone would leave reports and CI artifacts owner-only.
 func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -425,6 +427,10 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)

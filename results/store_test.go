@@ -136,6 +136,11 @@ func TestWriteFileAtomic(t *testing.T) {
 	if err := WriteFileAtomic(path, a); err != nil {
 		t.Fatal(err)
 	}
+	if st, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want -rw-r--r-- like a shell redirect", st.Mode().Perm())
+	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	bad := make(chan string, 1)

@@ -124,11 +124,11 @@ func serverSide(f *File) []string {
 // says "all workers are busy or dying", but event also counts its workers
 // as busy when a connection arrives at a process that is full.
 func busyShutdowns(s *Server) string {
-	why := "all its workers were busy or it was stopping"
+	why := "all its workers are busy, or it stops"
 	if s.FullRefusals > 0 {
-		why = fmt.Sprintf("it was full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers) as a new connection arrived, %d times here, or all its workers were busy, or it was stopping", s.FullRefusals)
+		why = fmt.Sprintf("a connection arrives while it is full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers; %d times here), all its workers are busy, or it stops", s.FullRefusals)
 	}
-	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments; a process shuts down all of its kept-alive connections when %s",
+	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments (a process shuts down all of them when %s)",
 		s.BusyClosed, s.BusyShutdowns, why)
 }
 
