@@ -468,21 +468,11 @@ func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
 			}
 		}
 		tpc := get("ThreadsPerChild", 25)
-		mrw := int(math.Ceil(float64(want)/(factor+1)/float64(tpc))) * tpc
-		d("ServerLimit", mrw/tpc)
-		d("ThreadsPerChild", tpc)
-		d("MaxRequestWorkers", mrw)
-		d("StartServers", mrw/tpc)
-		d("MaxSpareThreads", mrw)
+		s.Directives = threadedDirectives(int(math.Ceil(float64(want)/(factor+1))), tpc)
 		s.Why = fmt.Sprintf("every process started up front and none reaped as idle (StartServers = ServerLimit, MaxSpareThreads = MaxRequestWorkers): event closes the kept-alive connections of a process it stops. event holds up to MaxRequestWorkers x (AsyncRequestWorkerFactor %g + 1) connections: MaxRequestWorkers >= %d (the target plus 10%%) / %g, a multiple of ThreadsPerChild %d, with ServerLimit to match", factor, want, factor+1, tpc)
 	case "worker":
 		tpc := get("ThreadsPerChild", 25)
-		mrw := int(math.Ceil(float64(want)/float64(tpc))) * tpc
-		d("ServerLimit", mrw/tpc)
-		d("ThreadsPerChild", tpc)
-		d("MaxRequestWorkers", mrw)
-		d("StartServers", mrw/tpc)
-		d("MaxSpareThreads", mrw)
+		s.Directives = threadedDirectives(want, tpc)
 		s.Why = fmt.Sprintf("every process started up front and none reaped as idle (StartServers = ServerLimit, MaxSpareThreads = MaxRequestWorkers). worker holds one connection per thread: MaxRequestWorkers >= %d (the target plus 10%%), a multiple of ThreadsPerChild %d, with ServerLimit to match", want, tpc)
 	case "prefork":
 		d("ServerLimit", want)
@@ -515,16 +505,23 @@ func (cc *ConfigCapacity) SuggestFallback() *Suggestion {
 		}
 	}
 	want := int(math.Ceil(float64(s.Target) * 1.1))
-	mrw := (want + tpc - 1) / tpc * tpc
-	fb := &Suggestion{Target: s.Target, Verdict: "not run",
+	return &Suggestion{Target: s.Target, Verdict: "not run", Directives: threadedDirectives(want, tpc),
 		Why: fmt.Sprintf("a thread per connection, as for worker: MaxRequestWorkers >= %d (the target plus 10%%), so that no process holds many more connections than its %d threads and none reaches its cap, with every process started up front and none reaped", want, tpc)}
+}
+
+// threadedDirectives sizes a worker or event config to threads threads
+// (rounded up to whole processes of tpc), every process started up front
+// and none reaped as idle.
+func threadedDirectives(threads, tpc int) []scenarios.Directive {
+	mrw := (threads + tpc - 1) / tpc * tpc
+	var out []scenarios.Directive
 	for _, d := range []struct {
 		name string
 		v    int
 	}{{"ServerLimit", mrw / tpc}, {"ThreadsPerChild", tpc}, {"MaxRequestWorkers", mrw}, {"StartServers", mrw / tpc}, {"MaxSpareThreads", mrw}} {
-		fb.Directives = append(fb.Directives, scenarios.Directive{Name: d.name, Value: strconv.Itoa(d.v)})
+		out = append(out, scenarios.Directive{Name: d.name, Value: strconv.Itoa(d.v)})
 	}
-	return fb
+	return out
 }
 
 // ExplainFailure adds to a failed suggestion what the other configs of the
