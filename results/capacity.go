@@ -444,14 +444,7 @@ func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
 	if limit == 0 || limit >= target {
 		return nil // not a directive limit: the hardware, or an unknown MPM
 	}
-	get := func(name string, def int) int {
-		if v, ok := cfg.Get(name); ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-				return n
-			}
-		}
-		return def
-	}
+	get := func(name string, def int) int { return intDirective(cfg, name, def) }
 	s := &Suggestion{Target: target, Verdict: "not run"}
 	// 10 % headroom: status reads take a worker too, and event holds a
 	// little less than its formula (441 of 450 in the README's run).
@@ -498,21 +491,28 @@ func (cc *ConfigCapacity) SuggestFallback() *Suggestion {
 	if cc.Config.MPM != "event" || s == nil || s.Confirm == nil || s.Verdict == Pass || s.Confirm.Server == nil || s.Confirm.Server.BusyClosed == 0 {
 		return nil
 	}
-	tpc := 25
-	if v, ok := cc.Config.Get("ThreadsPerChild"); ok {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-			tpc = n
-		}
-	}
+	tpc := intDirective(cc.Config, "ThreadsPerChild", 25)
 	want := int(math.Ceil(float64(s.Target) * 1.1))
 	return &Suggestion{Target: s.Target, Verdict: "not run", Directives: threadedDirectives(want, tpc),
 		Why: fmt.Sprintf("a thread per connection, as for worker: MaxRequestWorkers >= %d (the target plus 10%%), so that no process holds many more connections than its %d threads and none reaches its cap, with every process started up front and none reaped", want, tpc)}
+}
+
+// intDirective is cfg's whole-number directive name, or def when it is
+// unset or not a whole number.
+func intDirective(cfg scenarios.Config, name string, def int) int {
+	if v, ok := cfg.Get(name); ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			return n
+		}
+	}
+	return def
 }
 
 // threadedDirectives sizes a worker or event config to threads threads
 // (rounded up to whole processes of tpc), every process started up front
 // and none reaped as idle.
 func threadedDirectives(threads, tpc int) []scenarios.Directive {
+	tpc = max(tpc, 1) // a nonsense ThreadsPerChild of 0 must not divide by zero
 	mrw := (threads + tpc - 1) / tpc * tpc
 	var out []scenarios.Directive
 	for _, d := range []struct {
