@@ -3,7 +3,7 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 GO ?= go
 BIN := bin/loadcheck
 
-.PHONY: all build image browser run test test-unit clean
+.PHONY: all build image browser httpd run test test-unit clean
 
 all: build
 
@@ -18,20 +18,30 @@ image:
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's apache2 on this host, for the local provider's tests; a
+# temporary policy-rc.d keeps its service from starting.
+httpd:
+	@test -x /usr/sbin/apache2 || { \
+		made=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 >/dev/null; rc=$$?; \
+		[ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; }
+
 # The README's first command: six configs side by side at 4000 connections.
 run: build image
 	$(BIN) run scenarios/compare-4000.yaml --json loadcheck-result.json
 
-# The README's second command: unit tests with -race, then the packages that
-# start real httpd containers (one package at a time: they share the engine).
-test: image browser
+# The README's second command: the packages without Docker with -race
+# (provider starts native httpd), then the packages that start real httpd
+# containers (one package at a time: they share the engine).
+RACE_PKGS := ./bench/... ./scenarios/... ./results/... ./observe/... ./apache/... ./provider/...
+test: image browser httpd
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./bench/... ./scenarios/... ./results/...
-	$(GO) test -p 1 -count=1 -timeout 30m ./cmd/... ./containers/...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -p 1 -count=1 -timeout 30m . ./cmd/... ./containers/...
 
 # Unit tests only (no Docker).
 test-unit:
-	$(GO) test -race -count=1 ./bench/... ./scenarios/... ./results/...
+	$(GO) test -race -count=1 -short $(RACE_PKGS)
 
 clean:
 	$(BIN) clean || $(GO) run ./cmd/loadcheck clean

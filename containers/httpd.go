@@ -2,13 +2,13 @@ package containers
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,6 +19,9 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
@@ -39,30 +42,39 @@ const (
 	DebianImage  = "loadcheck/apache2:bookworm"
 )
 
-// MaxNofile is the largest nofile limit loadcheck asks the engine for. A
-// higher value than the engine's own hard limit makes runc fail with
-// "error setting rlimits".
-const MaxNofile = 20000
-
-// Options describes one httpd container.
+// Options describes one httpd container; Run applies its defaults first
+// and the caller's Option functions after them.
 type Options struct {
-	Image  string
-	Layout Layout
-	Config scenarios.Config
-	RunID  string
-	// Connections is the load's target; the nofile limit is sized to it.
-	Connections int
+	Layout      apache.Layout // zero: read from the image
+	Config      scenarios.Config
+	RunID       string
+	Connections int // the load's target; the nofile limit is sized to it
 	// StartTimeout bounds the wait for httpd to say it is ready.
 	StartTimeout time.Duration
 }
 
-// Server is a running httpd container.
-type Server struct {
-	Container *testcontainers.DockerContainer
+// Option changes one of Run's Options.
+type Option func(*Options)
+
+// WithConfig sets the httpd config to run (default: event-stock).
+func WithConfig(cfg scenarios.Config) Option { return func(o *Options) { o.Config = cfg } }
+
+// WithLayout says where the image keeps httpd (default: read from the image).
+func WithLayout(l apache.Layout) Option { return func(o *Options) { o.Layout = l } }
+
+// WithRunID labels the container with the run it belongs to.
+func WithRunID(id string) Option { return func(o *Options) { o.RunID = id } }
+
+// WithConnections sizes httpd's nofile limit to n connections.
+func WithConnections(n int) Option { return func(o *Options) { o.Connections = n } }
+
+// HTTPD is a running httpd container. It embeds the testcontainers
+// container, so everything testcontainers offers works on it too.
+type HTTPD struct {
+	*testcontainers.DockerContainer
 	URL       string // base URL for the load, "http://127.0.0.1:PORT/"
 	StatusURL string // mod_status machine-readable URL
 	ConfText  string // the httpd.conf the container runs
-	ImageID   string
 	Version   string // "Apache/2.4.68 (Debian)"
 	Nofile    int
 	// HostNetwork is true when httpd shares the host's network namespace
@@ -70,48 +82,33 @@ type Server struct {
 	HostNetwork bool
 	// Cgroup reads the container's memory, CPU and OOM kills; nil when its
 	// cgroup files cannot be found (CgroupErr says why).
-	Cgroup    *Cgroup
+	Cgroup    *observe.Cgroup
 	CgroupErr error
 	// Pid is httpd's host PID; ListenPort the port it listens on in its
 	// own network namespace.
 	Pid, ListenPort int
 }
 
-// Terminate stops and removes the container. It is safe on a nil Server and
+// Stop stops and removes the container. It is safe on a nil HTTPD and
 // uses its own short timeout, so it also works after ctx was cancelled.
-func (s *Server) Terminate() error {
-	if s == nil || s.Container == nil {
+func (s *HTTPD) Stop() error {
+	if s == nil || s.DockerContainer == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return s.Container.Terminate(ctx, testcontainers.StopTimeout(2*time.Second))
+	return s.Terminate(ctx, testcontainers.StopTimeout(2*time.Second))
 }
 
-// Logs returns the container's output (httpd's error log).
-func (s *Server) Logs(ctx context.Context) (string, error) {
-	rc, err := s.Container.Logs(ctx)
+// ErrorLog returns the container's output: httpd's error log.
+func (s *HTTPD) ErrorLog(ctx context.Context) (string, error) {
+	rc, err := s.Logs(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(rc)
 	return string(b), err
-}
-
-// ConfigError is httpd rejecting a config (its -t check failed). Message is
-// Apache's own output.
-type ConfigError struct {
-	Config  string
-	File    string // the user's own file, when the config is one
-	Message string
-}
-
-func (e *ConfigError) Error() string {
-	if e.File != "" {
-		return fmt.Sprintf("httpd rejected %s (config %q, as %s in the container): %s", e.File, e.Config, ConfPath, e.Message)
-	}
-	return fmt.Sprintf("httpd rejected config %q (%s): %s", e.Config, ConfPath, e.Message)
 }
 
 // OOMError means the kernel killed httpd for memory before it was ready:
@@ -171,7 +168,7 @@ func NewClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 // ImageInfo is what loadcheck needs to know about an image.
 type ImageInfo struct {
 	ID      string
-	Layout  Layout
+	Layout  apache.Layout
 	Version string // from the image's label, when it has one
 }
 
@@ -219,77 +216,94 @@ func InspectImage(ctx context.Context, image, layout string) (ImageInfo, error) 
 	if name == "" {
 		return info, fmt.Errorf("cannot tell the httpd layout of image %s: pass --layout official (httpd:2.4 style) or --layout debian (apache2 package)", image)
 	}
-	info.Layout, err = LayoutByName(name)
+	info.Layout, err = apache.LayoutByName(name)
 	return info, err
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// NofileFor is the nofile limit httpd needs for n connections: one
-// descriptor each plus a margin for listeners, logs and pipes, within
-// MaxNofile.
-func NofileFor(n int) int {
-	return min(n+1024, MaxNofile)
 }
 
 // configInvalidMark is printed by the start script when `httpd -t` fails.
 const configInvalidMark = "LOADCHECK_CONFIG_INVALID"
 
-// Start renders the config, starts httpd in a labelled container and waits
+//go:embed start.sh
+var startScript string
+
+// Run renders the config, starts httpd in a labelled container and waits
 // until it answers /server-status?auto. On Linux the container uses the
 // host's network and httpd listens on 127.0.0.1; elsewhere a mapped port.
-// On error the returned Server, if not nil, must still be terminated.
-func Start(ctx context.Context, o Options) (*Server, error) {
+// On error the returned HTTPD, if not nil, must still be stopped.
+func Run(ctx context.Context, image string, opts ...Option) (*HTTPD, error) {
+	o := Options{Connections: 100, StartTimeout: 90 * time.Second}
+	o.Config, _ = scenarios.Preset("event-stock", o.Connections)
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.Layout.Binary == "" {
+		info, err := InspectImage(ctx, image, "")
+		if err != nil {
+			return nil, err
+		}
+		o.Layout = info.Layout
+	}
 	hostNet := runtime.GOOS == "linux"
-	port := 80
+	port, listen := 80, "0.0.0.0:80"
 	if hostNet {
-		p, err := freePort()
+		p, err := provider.FreePort()
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
-		port = p
+		port, listen = p, fmt.Sprintf("127.0.0.1:%d", p)
 	}
-	listen := "0.0.0.0:80"
-	if hostNet {
-		listen = fmt.Sprintf("127.0.0.1:%d", port)
+	at := apache.ContainerPaths
+	conf := apache.Render(o.Config, o.Layout, listen, at)
+	nofile := provider.NofileFor(o.Connections)
+	ctr, err := testcontainers.Run(ctx, image, containerRequest(o, conf, nofile, hostNet)...)
+	srv := &HTTPD{DockerContainer: ctr, ConfText: conf, Nofile: nofile, HostNetwork: hostNet, ListenPort: port}
+	if ctr == nil {
+		return nil, classifyStartError(image, o, nofile, err)
 	}
-	conf := Render(o.Config, o.Layout, listen)
-	nofile := NofileFor(o.Connections)
-	// Check the config with httpd's own -t before serving; exec keeps httpd
-	// as PID 1 so that a stop signal reaches it.
+	logs, _ := srv.ErrorLog(ctx)
+	if strings.Contains(logs, configInvalidMark) {
+		return srv, &apache.ConfigError{Config: o.Config.Name, File: o.Config.File, As: at.Conf + " in the container", Message: apache.Message(logs, configInvalidMark)}
+	}
+	if err != nil {
+		return srv, fmt.Errorf("start httpd for %s: %w\nhttpd said:\n%s", o.Config.Name, classifyStartError(image, o, nofile, err), apache.Tail(logs, 10))
+	}
+	if err := srv.locate(ctx, port); err != nil {
+		return srv, err
+	}
+	if err := observe.WaitStatus(ctx, srv.StatusURL, 15*time.Second); err != nil {
+		return srv, fmt.Errorf("httpd for %s logged that it is ready but %w\nhttpd said:\n%s", o.Config.Name, err, apache.Tail(logs, 10))
+	}
+	if st, err := observe.FetchStatus(ctx, http.DefaultClient, srv.StatusURL); err == nil {
+		srv.Version = st.ServerVersion
+	}
+	if info, err := ctr.Inspect(ctx); err != nil {
+		srv.CgroupErr = err
+	} else if info.State != nil {
+		srv.Pid = info.State.Pid
+		srv.Cgroup, srv.CgroupErr = observe.CgroupOf("/proc", "/sys/fs/cgroup", info.State.Pid)
+	}
+	return srv, nil
+}
+
+// containerRequest is the container for o: labelled, with the rendered
+// config and the start script, the page and runtime files on tmpfs, and
+// the limits the config asks for.
+func containerRequest(o Options, conf string, nofile int, hostNet bool) []testcontainers.ContainerCustomizer {
+	at := apache.ContainerPaths
 	// The page and runtime files live on tmpfs: served from the image's
 	// filesystem (fuse-overlayfs on some engines) every request costs a trip
 	// through a userspace daemon, and that daemon, not httpd, becomes the
-	// bottleneck at a few thousand requests per second. Every path lookup
-	// still starts at "/", and a fuse filesystem does not cache ACLs: for a
-	// worker that is neither owner of "/" nor root, each lookup asks the
-	// daemon for the root's ACL. Without group bits on "/" the kernel skips
-	// the ACL check (others keep r-x), which halves httpd's CPU per request
-	// there. It changes nothing else in the throwaway container.
-	script := fmt.Sprintf("chmod g-rwx / 2>/dev/null; printf 'ok\\n' > %[4]s/index.html && %[1]s -t -f %[2]s 2>&1 || { echo %[3]s; exit 3; }; exec %[1]s -DFOREGROUND -f %[2]s",
-		o.Layout.Binary, ConfPath, configInvalidMark, DocRoot)
-	timeout := o.StartTimeout
-	if timeout <= 0 {
-		timeout = 90 * time.Second
-	}
+	// bottleneck at a few thousand requests per second.
 	opts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithCmd("sh", "-c", script),
+		testcontainers.WithCmd("sh", "-c", startScript, "start.sh", o.Layout.Binary, at.Conf, at.DocRoot, configInvalidMark),
 		testcontainers.WithEntrypoint(),
 		testcontainers.WithLabels(map[string]string{
 			LabelManaged: "true", LabelRun: o.RunID, LabelConfig: o.Config.Name,
 		}),
 		testcontainers.WithFiles(
-			testcontainers.ContainerFile{Reader: strings.NewReader(conf), ContainerFilePath: ConfPath, FileMode: 0o644},
+			testcontainers.ContainerFile{Reader: strings.NewReader(conf), ContainerFilePath: at.Conf, FileMode: 0o644},
 		),
-		testcontainers.WithTmpfs(map[string]string{DocRoot: "rw,mode=0755,size=1m", RunDir: "rw,mode=0755,size=16m"}),
+		testcontainers.WithTmpfs(map[string]string{at.DocRoot: "rw,mode=0755,size=1m", at.RunDir: "rw,mode=0755,size=16m"}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			if hostNet {
 				hc.NetworkMode = "host"
@@ -302,72 +316,60 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 				hc.Resources.NanoCPUs = int64(c * 1e9)
 			}
 		}),
-		testcontainers.WithWaitStrategyAndDeadline(timeout,
-			wait.ForLog(readyLogMsg+"|"+configInvalidMark).AsRegexp().WithPollInterval(100*time.Millisecond)),
+		testcontainers.WithWaitStrategyAndDeadline(o.StartTimeout,
+			wait.ForLog(apache.ReadyLogMsg+"|"+configInvalidMark).AsRegexp().WithPollInterval(100*time.Millisecond)),
 	}
 	if !hostNet {
 		opts = append(opts, testcontainers.WithExposedPorts("80/tcp"))
 	}
-	ctr, err := testcontainers.Run(ctx, o.Image, opts...)
-	srv := &Server{Container: ctr, ConfText: conf, Nofile: nofile, HostNetwork: hostNet}
-	if ctr == nil {
-		return nil, classifyStartError(o, nofile, err)
-	}
-	logs, _ := srv.Logs(ctx)
-	if strings.Contains(logs, configInvalidMark) {
-		return srv, &ConfigError{Config: o.Config.Name, File: o.Config.File, Message: apacheMessage(logs)}
-	}
-	if err != nil {
-		return srv, fmt.Errorf("start httpd for %s: %w\nhttpd said:\n%s", o.Config.Name, classifyStartError(o, nofile, err), tail(logs, 10))
-	}
+	return opts
+}
+
+// locate sets the URLs: 127.0.0.1 and port with host networking, else the
+// engine's mapped port.
+func (s *HTTPD) locate(ctx context.Context, port int) error {
 	host, mapped := "127.0.0.1", port
-	if !hostNet {
-		h, err := ctr.Host(ctx)
+	if !s.HostNetwork {
+		h, err := s.Host(ctx)
 		if err != nil {
-			return srv, fmt.Errorf("container host: %w", err)
+			return fmt.Errorf("container host: %w", err)
 		}
-		p, err := ctr.MappedPort(ctx, "80/tcp")
+		p, err := s.MappedPort(ctx, "80/tcp")
 		if err != nil {
-			return srv, fmt.Errorf("mapped port: %w", err)
+			return fmt.Errorf("mapped port: %w", err)
 		}
 		host, mapped = h, int(p.Num())
 	}
-	srv.URL = fmt.Sprintf("http://%s/", net.JoinHostPort(host, strconv.Itoa(mapped)))
-	srv.StatusURL = strings.TrimSuffix(srv.URL, "/") + StatusPath + "?auto"
-	if err := waitStatus(ctx, srv.StatusURL, 15*time.Second); err != nil {
-		return srv, fmt.Errorf("httpd for %s logged that it is ready but %w\nhttpd said:\n%s", o.Config.Name, err, tail(logs, 10))
-	}
-	if st, err := FetchStatus(ctx, http.DefaultClient, srv.StatusURL); err == nil {
-		srv.Version = st.ServerVersion
-	}
-	if info, err := ctr.Inspect(ctx); err != nil {
-		srv.CgroupErr = err
-	} else if info.State != nil {
-		srv.Pid = info.State.Pid
-		srv.Cgroup, srv.CgroupErr = CgroupOf("/proc", "/sys/fs/cgroup", info.State.Pid)
-	}
-	srv.ListenPort = port
-	return srv, nil
+	s.URL = fmt.Sprintf("http://%s/", net.JoinHostPort(host, strconv.Itoa(mapped)))
+	s.StatusURL = strings.TrimSuffix(s.URL, "/") + apache.StatusPath + "?auto"
+	return nil
 }
 
-// Probe is where a Sampler finds this container's kernel-side figures.
-func (s *Server) Probe() Probe {
-	p := Probe{Cgroup: s.Cgroup, Port: s.ListenPort}
-	if s.Pid > 0 {
-		p.NetTCP = fmt.Sprintf("/proc/%d/net/tcp", s.Pid)
+// Endpoint implements provider.Server: the URL and what the observers
+// can read of this container.
+func (s *HTTPD) Endpoint() provider.Endpoint {
+	src := observe.Sources{
+		StatusURL: s.StatusURL, Cgroup: s.Cgroup, CgroupErr: s.CgroupErr, Port: s.ListenPort,
+		Netstat: observe.NetstatPath, KernelScope: "network namespace of loadcheck", ErrorLog: s.ErrorLog,
 	}
-	return p
+	if s.HostNetwork {
+		src.KernelScope = "host (httpd shares the host's network namespace): other traffic counts too"
+	}
+	if s.Pid > 0 {
+		src.NetTCP = fmt.Sprintf("/proc/%d/net/tcp", s.Pid)
+	}
+	return provider.Endpoint{URL: s.URL, Sources: src, Version: s.Version, Conf: s.ConfText, Nofile: s.Nofile, OOMKilled: s.OOMKilled}
 }
 
 // OOMKilled reports whether the engine saw httpd itself (the container's
 // first process) killed for memory.
-func (s *Server) OOMKilled(ctx context.Context) bool {
-	info, err := s.Container.Inspect(ctx)
+func (s *HTTPD) OOMKilled(ctx context.Context) bool {
+	info, err := s.Inspect(ctx)
 	return err == nil && info.State != nil && info.State.OOMKilled
 }
 
 // classifyStartError turns the engine's refusals into advice.
-func classifyStartError(o Options, nofile int, err error) error {
+func classifyStartError(image string, o Options, nofile int, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -378,49 +380,11 @@ func classifyStartError(o Options, nofile int, err error) error {
 	case strings.Contains(msg, "rlimit"):
 		return fmt.Errorf("the Docker engine refused nofile=%d for the httpd container (%w); lower the connection count or raise the engine's limit (dockerd --default-ulimit, LimitNOFILE)", nofile, err)
 	case strings.Contains(strings.ToLower(msg), "no such image"), strings.Contains(msg, "pull access denied"), strings.Contains(msg, "failed to resolve reference"):
-		return &ImageMissingError{Image: o.Image}
+		return &ImageMissingError{Image: image}
 	case client.IsErrConnectionFailed(err), strings.Contains(msg, "Cannot connect to the Docker daemon"):
 		return &DockerError{Err: err}
 	}
 	return err
-}
-
-var apacheLine = regexp.MustCompile(`(?m)^.*(AH\d{5}|[Ss]yntax error|Invalid command|Cannot load).*$`)
-
-// apacheMessage picks Apache's own error lines out of the -t output.
-func apacheMessage(logs string) string {
-	logs = strings.ReplaceAll(logs, configInvalidMark, "")
-	if lines := apacheLine.FindAllString(logs, -1); len(lines) > 0 {
-		return strings.TrimSpace(strings.Join(lines, "\n"))
-	}
-	return strings.TrimSpace(logs)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "  " + strings.Join(lines, "\n  ")
-}
-
-// waitStatus polls url until it answers 200 or the timeout passes.
-func waitStatus(ctx context.Context, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last error
-	for {
-		if _, err := FetchStatus(ctx, http.DefaultClient, url); err == nil {
-			return nil
-		} else {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer within %s: %w", url, timeout, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // Clean removes every container loadcheck labelled, for example after a

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/observe"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
@@ -25,9 +27,9 @@ func TestStartServesAndStatus(t *testing.T) {
 	}
 	for _, name := range []string{"event-stock", "prefork-stock"} {
 		cfg, _ := scenarios.Preset(name, 100)
-		srv, err := Start(ctx, Options{Image: dockertest.Image, Layout: info.Layout, Config: cfg, RunID: "test", Connections: 100})
+		srv, err := Run(ctx, dockertest.Image, WithLayout(info.Layout), WithConfig(cfg), WithRunID("test"), WithConnections(100))
 		t.Cleanup(func() {
-			if err := srv.Terminate(); err != nil {
+			if err := srv.Stop(); err != nil {
 				t.Errorf("terminate: %v", err)
 			}
 		})
@@ -45,7 +47,7 @@ func TestStartServesAndStatus(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: GET / = %d, want 200", name, resp.StatusCode)
 		}
-		st, err := FetchStatus(ctx, http.DefaultClient, srv.StatusURL)
+		st, err := observe.FetchStatus(ctx, http.DefaultClient, srv.StatusURL)
 		if err != nil {
 			t.Fatalf("%s: status: %v", name, err)
 		}
@@ -64,9 +66,9 @@ func TestStartRejectsBadConfig(t *testing.T) {
 	defer cancel()
 	cfg, _ := scenarios.Preset("event-stock", 10)
 	cfg.Directives = append(cfg.Directives, scenarios.Directive{Name: "NoSuchDirective", Value: "1"})
-	srv, err := Start(ctx, Options{Image: dockertest.Image, Layout: Debian, Config: cfg, RunID: "test", Connections: 10})
-	defer srv.Terminate()
-	var cerr *ConfigError
+	srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test"), WithConnections(10))
+	defer srv.Stop()
+	var cerr *apache.ConfigError
 	if !errors.As(err, &cerr) {
 		t.Fatalf("got %v, want a ConfigError", err)
 	}
@@ -79,9 +81,9 @@ func TestCleanRemovesLabelled(t *testing.T) {
 	dockertest.Require(t)
 	ctx := context.Background()
 	cfg, _ := scenarios.Preset("worker-stock", 10)
-	srv, err := Start(ctx, Options{Image: dockertest.Image, Layout: Debian, Config: cfg, RunID: "test-clean", Connections: 10})
+	srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test-clean"), WithConnections(10))
 	if err != nil {
-		srv.Terminate()
+		srv.Stop()
 		t.Fatal(err)
 	}
 	// Simulate a crash: the container is left running, then Clean runs.
@@ -133,15 +135,15 @@ func TestOfficialLayout(t *testing.T) {
 		t.Fatalf("got layout %q, want official (from HTTPD_PREFIX)", info.Layout.Name)
 	}
 	cfg, _ := scenarios.Preset("event-tuned", 100)
-	srv, err := Start(ctx, Options{Image: image, Layout: info.Layout, Config: cfg, RunID: "test", Connections: 100})
-	t.Cleanup(func() { srv.Terminate() })
+	srv, err := Run(ctx, image, WithLayout(info.Layout), WithConfig(cfg), WithRunID("test"), WithConnections(100))
+	t.Cleanup(func() { srv.Stop() })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(srv.ConfText, "/usr/local/apache2/modules/mod_mpm_event.so") {
 		t.Errorf("config does not use the official module path:\n%s", srv.ConfText)
 	}
-	st, err := FetchStatus(ctx, http.DefaultClient, srv.StatusURL)
+	st, err := observe.FetchStatus(ctx, http.DefaultClient, srv.StatusURL)
 	if err != nil || st.ServerMPM != "event" {
 		t.Fatalf("status: %+v, %v; want the event MPM answering", st, err)
 	}

@@ -5,20 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"time"
 
 	units "github.com/docker/go-units"
-	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
-
-// probeOverhead is what a probe costs besides its ramp, warm-up and
-// window: starting httpd, closing connections, removing the container.
-const probeOverhead = 15 * time.Second
 
 func cmdCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	var b scenarios.Capacity
@@ -90,148 +82,29 @@ Flags:
 	if err != nil {
 		return exitSetup, err
 	}
-	target := sc.Load.Connections
 	sized := *f
-	sized.load.Connections = max(bounds.Max, target)
+	sized.load.Connections = max(bounds.Max, sc.Load.Connections)
 	gen, err := newGenerator(&sized)
 	if err != nil {
 		return exitSetup, err
 	}
-	var img containers.ImageInfo
-	if sc.Image, img, err = chooseImage(ctx, f.image, f.layout); err != nil {
-		return exitSetup, err
-	}
-	sc.Layout = img.Layout.Name
-	runID := f.runID
-	if runID == "" {
-		runID = newRunID()
-	}
-	out := &results.CapacityFile{Schema: results.CapacitySchema, RunID: runID, StartedAt: time.Now().UTC(),
-		Scenario: sc, ScenarioFile: f.spec.Path, Search: bounds, Environment: environment()}
-	dir, err := results.CreateRunDir(f.resultsDir, runID)
+	prov, err := f.provider(ctx, sc, stderr)
 	if err != nil {
 		return exitSetup, err
 	}
-	save := func() error {
-		out.ElapsedS = time.Since(out.StartedAt).Seconds()
-		return out.WriteJSON(filepath.Join(dir, results.CapacityResultFile))
-	}
-	if err := save(); err != nil {
-		return exitSetup, err
-	}
 	p := newProgress(stderr, f.quiet)
-	p.logf("capacity run %s%s: storing results in %s; budget %s", runID, aboutScenario(sc), dir, bounds.Budget)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if removed, err := containers.CleanRun(cctx, runID); err != nil || len(removed) > 0 {
-			p.logf("removed leftover containers %v (%v)", removed, err)
-		}
-	}()
-
-	start := time.Now()
-	cost := func(n int) time.Duration {
-		l := sc.Load
-		l.Connections = n
-		return l.MeasureStart() + l.Duration + probeOverhead
+	opts := append(f.options(p), loadcheck.WithProvider(prov), loadcheck.WithGenerator(gen))
+	if noConfirm {
+		opts = append(opts, loadcheck.WithoutConfirm())
 	}
-	afford := func(n int) bool { return time.Since(start)+cost(n) <= bounds.Budget }
-	probeAt := func(cfg scenarios.Config, n int, label string) (results.Run, error) {
-		psc := sc
-		psc.Load.Connections = n
-		p.config = fmt.Sprintf("[%s %d conns]", label, n)
-		return runContainer(ctx, gen, psc, img, cfg, runID, p)
-	}
-	for i, cfg := range sc.Configs {
-		if ctx.Err() != nil {
-			break
-		}
-		label := fmt.Sprintf("%d/%d %s", i+1, len(sc.Configs), cfg.Name)
-		cc := results.Search(ctx, cfg, bounds, sc.Thresholds, func(ctx context.Context, n int) (results.Run, error) {
-			return probeAt(cfg, n, label)
-		}, afford, func(pr results.Probe) {
-			p.clear()
-			p.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(start).Round(time.Second), bounds.Budget)
-		})
-		cc.Costs()
-		cpus := cfg.CPUs
-		if cpus == 0 {
-			cpus = float64(runtime.NumCPU())
-		}
-		rate := sc.Load.RatePerConn
-		cc.Project(int64(bounds.HostMemory), cpus, rate)
-		out.Configs = append(out.Configs, cc)
-		if err := save(); err != nil {
-			return exitSetup, err
-		}
-	}
-	// Suggestions, each checked by one run at the target.
-	confirm := func(base scenarios.Config, s *results.Suggestion, suffix string) {
-		cfg := base
-		cfg.Directives = append([]scenarios.Directive{}, base.Directives...)
-		for _, d := range s.Directives {
-			cfg.Set(d)
-		}
-		cfg.Name = base.Name + suffix
-		var bad []string
-		for _, fd := range cfg.Check(target) {
-			if fd.Error {
-				bad = append(bad, fd.Msg)
-			}
-		}
-		switch {
-		case len(bad) > 0:
-			s.Note = "not run: the suggestion contradicts itself: " + strings.Join(bad, "; ")
-		case noConfirm:
-			s.Note = "not run (--no-confirm)"
-		case ctx.Err() != nil:
-			s.Note = "not run: interrupted"
-		case !afford(target):
-			s.Note = "not run: the time budget ran out"
-		default:
-			run, err := probeAt(cfg, target, cfg.Name)
-			p.clear()
-			if err != nil {
-				run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
-			}
-			results.Judge(&run, sc.Thresholds)
-			s.Confirm, s.Verdict = &run, run.Verdict
-			p.logf("[%s] confirming run at %d connections: %s", cfg.Name, target, strings.ToUpper(run.Verdict))
-		}
-	}
-	for i := range out.Configs {
-		cc := &out.Configs[i]
-		s := cc.Suggest(target)
-		if s == nil {
-			continue
-		}
-		cc.Suggestion = s
-		confirm(cc.Config, s, "-suggested")
-		out.ExplainFailure(cc)
-		if fb := cc.SuggestFallback(); fb != nil {
-			s.Fallback = fb
-			confirm(cc.Config, fb, "-roomier")
-		}
-		if err := save(); err != nil {
-			return exitSetup, err
-		}
-	}
-	out.Complete = ctx.Err() == nil && len(out.Configs) == len(sc.Configs)
-	for _, c := range out.Configs {
-		out.Complete = out.Complete && c.Unfinished == ""
-	}
-	if err := save(); err != nil {
-		return exitSetup, err
-	}
-	html := filepath.Join(dir, "capacity.html")
-	if err := writeOut(html, stdout, func(w io.Writer) error { return results.RenderCapacity(w, out, "html") }); err != nil {
-		return exitSetup, err
-	}
+	out, err := loadcheck.Capacity(ctx, sc, bounds, opts...)
 	p.clear()
+	if out == nil || (err != nil && ctx.Err() == nil) {
+		return exitSetup, err
+	}
 	if err := results.RenderCapacity(stdout, out, "table"); err != nil {
 		return exitSetup, err
 	}
-	p.logf("stored %s (capacity.json, capacity.html; `loadcheck report %s --format markdown` re-renders it)", dir, dir)
 	switch {
 	case ctx.Err() != nil:
 		return exitInterrupted, nil

@@ -36,8 +36,9 @@ keep-alive connections, side by side, in real httpd containers.
 
 Usage:
   loadcheck run [SCENARIO.yaml] [flags]  start one container per config, load each,
-                                         compare, store the run in results/RUN-ID
+                                         compare, store the run in runs/RUN-ID
   loadcheck run --target URL             load a server that is already running
+  loadcheck run --provider local         run httpd natively on this host, no Docker
   loadcheck validate SCENARIO.yaml       check a scenario and render its httpd.conf files
   loadcheck report RUN [--format F]      re-render a stored run: table, markdown,
                                          json, junit or html

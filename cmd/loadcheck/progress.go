@@ -13,12 +13,11 @@ import (
 // progress writes log lines to stderr and, when stderr is a terminal and
 // CI is not set, a live status line that rewrites itself once a second.
 type progress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	quiet  bool
-	live   bool
-	config string // "[2/6 event-stock]"
-	dirty  bool   // a live line is on screen
+	mu    sync.Mutex
+	w     io.Writer
+	quiet bool
+	live  bool
+	dirty bool // a live line is on screen
 	// the previous update, for requests per second
 	lastOK      int64
 	lastElapsed time.Duration
@@ -44,8 +43,8 @@ func (p *progress) logf(format string, a ...any) {
 	fmt.Fprintf(p.w, "loadcheck: "+format+"\n", a...)
 }
 
-// update is bench.Options.Progress.
-func (p *progress) update(s bench.Progress) {
+// update is the live line for the config called label ("[2/6 event-stock]").
+func (p *progress) update(label string, s bench.Progress) {
 	if !p.live {
 		return
 	}
@@ -60,7 +59,7 @@ func (p *progress) update(s bench.Progress) {
 	}
 	p.lastOK, p.lastElapsed = s.OK, s.Elapsed
 	fmt.Fprintf(p.w, "\r\033[K%s %-7s %3ds  open %d  %.0f req/s  ok %d  errors %d",
-		p.config, s.Phase, int(s.Elapsed/time.Second), s.Open, rps, s.OK, s.Failed)
+		label, s.Phase, int(s.Elapsed/time.Second), s.Open, rps, s.OK, s.Failed)
 	p.dirty = true
 }
 

@@ -12,9 +12,9 @@ import (
 
 func TestProgressLine(t *testing.T) {
 	var b bytes.Buffer
-	p := &progress{w: &b, live: true, config: "[2/6 event-tuned]"}
-	p.update(bench.Progress{Phase: bench.PhaseRamp, Elapsed: time.Second, Open: 1000, OK: 500})
-	p.update(bench.Progress{Phase: bench.PhaseMeasure, Elapsed: 3 * time.Second, Open: 4000, OK: 8500, Failed: 7})
+	p := &progress{w: &b, live: true}
+	p.update("[2/6 event-tuned]", bench.Progress{Phase: bench.PhaseRamp, Elapsed: time.Second, Open: 1000, OK: 500})
+	p.update("[2/6 event-tuned]", bench.Progress{Phase: bench.PhaseMeasure, Elapsed: 3 * time.Second, Open: 4000, OK: 8500, Failed: 7})
 	last := b.String()[strings.LastIndex(b.String(), "\r"):]
 	if want := "[2/6 event-tuned] measure   3s  open 4000  4000 req/s  ok 8500  errors 7"; !strings.Contains(last, want) {
 		t.Errorf("progress line %q, want %q", last, want)
@@ -34,7 +34,7 @@ func TestProgressLine(t *testing.T) {
 	}
 	q := &progress{w: &b}
 	before := b.Len()
-	q.update(bench.Progress{OK: 1})
+	q.update("[1/1 x]", bench.Progress{OK: 1})
 	if b.Len() != before {
 		t.Error("a non-live progress wrote a status line")
 	}

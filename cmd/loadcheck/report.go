@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -60,7 +60,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: loadcheck report RUN [--format table|markdown|json|junit|html] [-o FILE]
 
-Re-renders a stored run. RUN is a run folder (results/RUN-ID) or a result
+Re-renders a stored run. RUN is a run folder (runs/RUN-ID) or a result
 JSON file; a capacity run folder renders as table, markdown, json or html.
 markdown suits CI job summaries and pull-request comments, junit
 has one test case per config and threshold, html is one self-contained page
@@ -202,7 +202,7 @@ Flags:
 	if name == "" {
 		name = "official"
 	}
-	lay, err := containers.LayoutByName(name)
+	lay, err := apache.LayoutByName(name)
 	if err != nil {
 		return exitSetup, &usageError{"--layout: " + err.Error()}
 	}
@@ -225,7 +225,7 @@ Flags:
 	th := sc.Thresholds
 	fmt.Fprintf(stdout, "  pass: >= %g%% served, <= %g%% dropped, p99 <= %s\n", th.MinServedPct, th.MaxDroppedPct, th.MaxP99)
 	for _, cfg := range sc.Configs {
-		conf := containers.Render(cfg, lay, "127.0.0.1:8080")
+		conf := apache.Render(cfg, lay, "127.0.0.1:8080", apache.ContainerPaths)
 		limits := ""
 		if cfg.MemoryBytes > 0 {
 			limits += fmt.Sprintf(", memory %d MB", cfg.MemoryBytes>>20)

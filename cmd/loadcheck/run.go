@@ -2,21 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"runtime"
 	"strings"
-	"time"
 
 	units "github.com/docker/go-units"
+	"github.com/loadcheck/loadcheck"
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -25,26 +23,29 @@ var errHelp = errors.New("help requested")
 
 // runFlags is everything `loadcheck run` accepts.
 type runFlags struct {
-	spec       *scenarios.Spec // the scenario file, when one is given
-	configs    string
-	image      string
-	layout     string
-	target     string
-	jsonPath   string
-	resultsDir string
-	runID      string
-	quiet      bool
-	shards     int
-	noShard    bool
-	sourceAddr int
-	memory     int64
-	cpus       float64
-	files      []scenarios.Config // --config-file
-	configsSet bool
-	overrides  []scenarios.Directive
-	load       scenarios.Load
-	thresholds scenarios.Thresholds
-	set        map[string]bool // flags given on the command line
+	spec      *scenarios.Spec // the scenario file, when one is given
+	configs   string
+	image     string
+	layout    string
+	target    string
+	statusURL string
+	// providerName is --provider: docker, local or target.
+	providerName string
+	jsonPath     string
+	resultsDir   string
+	runID        string
+	quiet        bool
+	shards       int
+	noShard      bool
+	sourceAddr   int
+	memory       int64
+	cpus         float64
+	files        []scenarios.Config // --config-file
+	configsSet   bool
+	overrides    []scenarios.Directive
+	load         scenarios.Load
+	thresholds   scenarios.Thresholds
+	set          map[string]bool // flags given on the command line
 	// extra adds a command's own flags (capacity's) to run's.
 	extra func(fs *flag.FlagSet)
 }
@@ -54,7 +55,7 @@ func defaultResultsDir() string {
 	if d := os.Getenv("LOADCHECK_RESULTS"); d != "" {
 		return d
 	}
-	return "results"
+	return loadcheck.DefaultRunsDir
 }
 
 // splitScenario takes the scenario file out of run's arguments: it may come
@@ -94,6 +95,9 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	if f.load.ClosedLoop && !f.set["rate"] {
 		f.load.RatePerConn = 0
 	}
+	if f.cpus < 0 {
+		return nil, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
+	}
 	if f.noShard && f.shards > 1 {
 		return nil, &usageError{"--no-shard and --shards > 1 contradict each other"}
 	}
@@ -123,6 +127,8 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.image, "image", f.image, "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
 	fs.StringVar(&f.layout, "layout", f.layout, "image layout: official or debian (default: detect from the image)")
 	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
+	fs.StringVar(&f.statusURL, "status-url", "", "with --target: read this mod_status `URL` (…/server-status?auto) during the load, for busy workers, connections and Total Accesses")
+	fs.StringVar(&f.providerName, "provider", "", "where httpd runs: docker (a container per config) or local (the httpd installed on this host, no Docker); default docker, or local when no Docker engine answers")
 	fs.StringVar(&f.resultsDir, "results", defaultResultsDir(), "write the run folder (result.json, .hlog, httpd.conf, series) under this `DIR`; $LOADCHECK_RESULTS sets the default")
 	fs.StringVar(&f.runID, "run-id", "", "name the run folder (default: start time and a random suffix)")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the result (schema "+results.Schema+") to `PATH`")
@@ -217,111 +223,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitSetup, err
 	}
 	sc := scenarios.Scenario{Name: "cli", Load: f.load, Thresholds: f.thresholds}
-	switch {
-	case f.target != "" && len(f.overrides) > 0:
-		return exitSetup, &usageError{"--set changes httpd configs and cannot be used with --target"}
-	case f.target != "" && (f.memory > 0 || f.cpus > 0):
-		return exitSetup, &usageError{"--memory and --cpus limit httpd containers and cannot be used with --target"}
-	case f.cpus < 0:
-		return exitSetup, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
-	case f.target != "" && len(f.files) > 0:
-		return exitSetup, &usageError{"--config-file starts httpd containers and cannot be used with --target"}
-	case f.target != "":
+	if f.target != "" {
+		if err := f.checkTarget(); err != nil {
+			return exitSetup, err
+		}
 		sc.Configs = []scenarios.Config{{Name: "target", MPM: "unknown"}}
-	default:
-		if sc, err = f.scenario(); err != nil {
-			return exitSetup, err
-		}
+	} else if sc, err = f.scenario(); err != nil {
+		return exitSetup, err
 	}
-	runID := f.runID
-	if runID == "" {
-		runID = newRunID()
-	}
-	out := &results.File{
-		Schema:      results.Schema,
-		RunID:       runID,
-		StartedAt:   time.Now().UTC(),
-		Environment: environment(),
-	}
-	p := newProgress(stderr, f.quiet)
-
-	var img containers.ImageInfo
-	if f.target == "" {
-		sc.Image, img, err = chooseImage(ctx, f.image, f.layout)
-		if err != nil {
-			return exitSetup, err
-		}
-		sc.Layout = img.Layout.Name
-	}
-	out.Scenario = sc
-	if f.spec != nil {
-		out.ScenarioFile = f.spec.Path
-	}
-	dir, err := results.CreateRunDir(f.resultsDir, out.RunID)
+	prov, err := f.provider(ctx, sc, stderr)
 	if err != nil {
 		return exitSetup, err
 	}
-	if err := out.Save(dir); err != nil {
-		return exitSetup, err
-	}
-	p.logf("run %s%s: storing results in %s", out.RunID, aboutScenario(sc), dir)
-
-	if f.target == "" {
-		defer func() {
-			// Each config removes its own container; this catches one whose
-			// removal failed or was cut short, even after Ctrl-C.
-			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if removed, err := containers.CleanRun(cctx, out.RunID); err != nil || len(removed) > 0 {
-				p.logf("removed leftover containers %v (%v)", removed, err)
-			}
-		}()
-	}
-	for i, cfg := range sc.Configs {
-		if ctx.Err() != nil {
-			break
-		}
-		p.config = fmt.Sprintf("[%d/%d %s]", i+1, len(sc.Configs), cfg.Name)
-		var run results.Run
-		if f.target != "" {
-			run, err = runTarget(ctx, gen, f.target, cfg, sc.Load, p)
-		} else {
-			run, err = runContainer(ctx, gen, sc, img, cfg, out.RunID, p)
-		}
-		if err != nil {
-			var cfgErr *containers.ConfigError
-			if errors.As(err, &cfgErr) || ctx.Err() != nil {
-				return exitSetup, err
-			}
-			var oom *containers.OOMError
-			if errors.As(err, &oom) {
-				// Not a setup problem: the config does not fit its memory.
-				run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Connections: results.Connections{Target: sc.Load.Connections}, TimeToCapacityS: -1,
-					Server: &results.Server{OOMKills: 1, OOMAtStart: oom.Error(), MemoryLimitMB: oom.LimitMB}}
-				p.logf("%s %v", p.config, oom)
-			} else {
-				// A setup failure of one config is recorded; the others still run.
-				run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
-				p.logf("%s setup failed: %v", p.config, err)
-			}
-		}
-		for _, fd := range cfg.Check(sc.Load.Connections) {
-			run.ConfigWarnings = append(run.ConfigWarnings, fd.Msg)
-		}
-		results.Judge(&run, sc.Thresholds)
-		out.Runs = append(out.Runs, run)
-		// Saved after every config, so a run cut short keeps what it measured.
-		if err := out.Save(dir); err != nil {
-			return exitSetup, err
-		}
-	}
-	out.Complete = ctx.Err() == nil && len(out.Runs) == len(sc.Configs)
+	p := newProgress(stderr, f.quiet)
+	out, err := loadcheck.Run(ctx, sc, append(f.options(p), loadcheck.WithProvider(prov), loadcheck.WithGenerator(gen))...)
 	p.clear()
-	if err := out.Save(dir); err != nil {
+	if out == nil || (err != nil && ctx.Err() == nil) {
 		return exitSetup, err
 	}
-	p.logf("stored %s (re-render it with `loadcheck report %s`)", dir, dir)
-
 	// The JSON goes first: the table's reader may close stdout early.
 	if f.jsonPath != "" {
 		if err := out.WriteJSON(f.jsonPath); err != nil {
@@ -340,6 +259,95 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitPass, nil
 	}
 	return exitFail, nil
+}
+
+// options are the library options every command that runs load shares.
+func (f *runFlags) options(p *progress) []loadcheck.Option {
+	opts := []loadcheck.Option{
+		loadcheck.WithStore(f.resultsDir), loadcheck.WithRunID(f.runID), loadcheck.WithVersion(version),
+		loadcheck.WithLog(p.logf), loadcheck.WithLiveProgress(p.update),
+	}
+	if f.spec != nil {
+		opts = append(opts, loadcheck.WithScenarioFile(f.spec.Path))
+	}
+	return opts
+}
+
+// checkTarget refuses flags that change or limit servers loadcheck starts.
+func (f *runFlags) checkTarget() error {
+	switch {
+	case len(f.overrides) > 0:
+		return &usageError{"--set changes httpd configs and cannot be used with --target"}
+	case f.memory > 0 || f.cpus > 0:
+		return &usageError{"--memory and --cpus limit httpd containers and cannot be used with --target"}
+	case len(f.files) > 0:
+		return &usageError{"--config-file starts httpd containers and cannot be used with --target"}
+	case f.set["provider"] && f.providerName != "target":
+		return &usageError{fmt.Sprintf("--target loads a running server and cannot be used with --provider %s", f.providerName)}
+	}
+	return nil
+}
+
+// provider chooses where the servers run: --target, --provider, or Docker,
+// falling back to a native httpd when no Docker engine answers.
+func (f *runFlags) provider(ctx context.Context, sc scenarios.Scenario, stderr io.Writer) (provider.Provider, error) {
+	if f.statusURL != "" && f.target == "" {
+		return nil, &usageError{"--status-url reads a server loadcheck did not start: use it with --target"}
+	}
+	if f.target != "" {
+		t := provider.Target{URL: f.target, StatusURL: f.statusURL}
+		if err := t.Check(ctx); err != nil {
+			return nil, &usageError{err.Error()}
+		}
+		return t, nil
+	}
+	switch f.providerName {
+	case "local":
+		return f.localProvider()
+	case "docker", "":
+	default:
+		return nil, &usageError{fmt.Sprintf("--provider %q: choose docker, local, or give --target URL", f.providerName)}
+	}
+	p, err := containers.NewProvider(ctx, f.image, f.layout)
+	// An engine named by DOCKER_HOST or --provider docker must answer.
+	if f.set["provider"] || os.Getenv("DOCKER_HOST") != "" {
+		return p, err
+	}
+	return fallBack(p, err, f.localProvider, stderr)
+}
+
+// fallBack returns the Docker provider p, or, when no Docker engine
+// answered (err), a native httpd from local, saying so on stderr. With
+// neither, the error says how to get either.
+func fallBack(p provider.Provider, err error, local func() (provider.Provider, error), stderr io.Writer) (provider.Provider, error) {
+	var dockerErr *containers.DockerError
+	if !errors.As(err, &dockerErr) {
+		return p, err
+	}
+	l, lerr := local()
+	if lerr != nil {
+		return nil, fmt.Errorf("%w\nand no httpd on this host to fall back on (%v): start Docker (then `make image`), or install Debian's apache2 and use --provider local", err, lerr)
+	}
+	fmt.Fprintf(stderr, "loadcheck: no Docker engine answers (%v); using the httpd installed on this host (--provider local)\n", dockerErr.Err)
+	return l, nil
+}
+
+// localProvider is httpd started natively on this host.
+func (f *runFlags) localProvider() (provider.Provider, error) {
+	if f.memory > 0 || f.cpus > 0 {
+		return nil, &usageError{"--memory and --cpus limit httpd containers and cannot be used with --provider local"}
+	}
+	if f.image != "" {
+		return nil, &usageError{"--image names a container image and cannot be used with --provider local"}
+	}
+	layout, err := provider.FindLocal()
+	if f.layout != "" {
+		layout, err = apache.LayoutByName(f.layout)
+	}
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	return provider.Local{Layout: layout}, nil
 }
 
 // scenario builds the configs to run: the scenario file's or the presets
@@ -403,140 +411,6 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 	return sc, nil
 }
 
-// newRunID names a run by its start time plus a random suffix, so that two
-// runs started in the same second never share their containers' label.
-func newRunID() string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-}
-
-// chooseImage resolves the image to use and its layout.
-func chooseImage(ctx context.Context, image, layout string) (string, containers.ImageInfo, error) {
-	if image != "" {
-		info, err := containers.InspectImage(ctx, image, layout)
-		return image, info, err
-	}
-	info, err := containers.InspectImage(ctx, containers.DefaultImage, layout)
-	var missing *containers.ImageMissingError
-	if errors.As(err, &missing) {
-		info, err = containers.InspectImage(ctx, containers.DebianImage, layout)
-		if errors.As(err, &missing) {
-			return "", info, fmt.Errorf("neither %s nor %s is in the local Docker engine: pull %s, or build %s from Debian's packages with `make image`",
-				containers.DefaultImage, containers.DebianImage, containers.DefaultImage, containers.DebianImage)
-		}
-		return containers.DebianImage, info, err
-	}
-	return containers.DefaultImage, info, err
-}
-
-// aboutScenario names a scenario file's scenario and its description for
-// the first progress line; "" for a run from flags alone.
-func aboutScenario(sc scenarios.Scenario) string {
-	if sc.Description == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (%s: %s)", sc.Name, sc.Description)
-}
-
-func runTarget(ctx context.Context, gen *generator, url string, cfg scenarios.Config, l scenarios.Load, p *progress) (results.Run, error) {
-	p.logf("%s loading %s with %d connections%s", p.config, url, l.Connections, gen.describe())
-	started := time.Now()
-	res, err := gen.run(ctx, url, l, p)
-	if err != nil {
-		return results.Run{}, err
-	}
-	run := results.FromBench(cfg, res)
-	run.LoadStartedAt, run.MeasureStartS = started.UTC(), l.MeasureStart().Seconds()
-	return run, nil
-}
-
-// runContainer starts httpd for cfg, loads it while sampling mod_status,
-// and always removes the container.
-func runContainer(ctx context.Context, gen *generator, sc scenarios.Scenario, img containers.ImageInfo, cfg scenarios.Config, runID string, p *progress) (results.Run, error) {
-	p.logf("%s starting httpd (%s, %s layout)", p.config, sc.Image, img.Layout.Name)
-	for _, fd := range cfg.Check(sc.Load.Connections) {
-		p.logf("%s %s", p.config, fd)
-	}
-	srv, err := containers.Start(ctx, containers.Options{
-		Image: sc.Image, Layout: img.Layout, Config: cfg, RunID: runID, Connections: sc.Load.Connections,
-	})
-	defer func() {
-		if err := srv.Terminate(); err != nil {
-			p.logf("%s remove container: %v (run `loadcheck clean`)", p.config, err)
-		}
-	}()
-	if err != nil {
-		return results.Run{}, err
-	}
-	p.logf("%s %s ready at %s; opening %d connections over %s%s", p.config, srv.Version, srv.URL, sc.Load.Connections, sc.Load.Ramp, gen.describe())
-
-	const netstat = "/proc/net/netstat"
-	listenBefore, listenErr := containers.ReadListenCounters(netstat)
-	sampleCtx, stopSampling := context.WithCancel(ctx)
-	if srv.CgroupErr != nil {
-		p.logf("%s container memory and CPU unavailable: %v", p.config, srv.CgroupErr)
-	}
-	sampler := containers.StartSampler(sampleCtx, srv.StatusURL, time.Second, srv.Probe())
-	started := time.Now()
-	res, err := gen.run(ctx, srv.URL, sc.Load, p)
-	stopSampling()
-	stats := sampler.Wait()
-	listenAfter, listenErr2 := containers.ReadListenCounters(netstat)
-	if err != nil {
-		return results.Run{}, err
-	}
-	run := results.FromBench(cfg, res)
-	run.LoadStartedAt, run.MeasureStartS = started.UTC(), sc.Load.MeasureStart().Seconds()
-	run.Image, run.ImageID, run.HTTPDConf = sc.Image, img.ID, srv.ConfText
-	run.HTTPDVersion = srv.Version
-	run.Server = &results.Server{
-		StatusSamples: stats.Samples, StatusFailed: stats.FailedSamples,
-		PeakBusyWorkers: stats.PeakBusy, PeakProcesses: stats.PeakProcesses, PeakConnsTotal: stats.PeakConnsTotal,
-		Nofile: srv.Nofile, StatusLastError: stats.LastError,
-	}
-	if stats.AccessesAtStart >= 0 {
-		run.Server.AccessesDuringRun = stats.AccessesAtEnd - stats.AccessesAtStart
-	}
-	run.Server.Series = stats.Points
-	mb := func(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
-	if stats.MemoryAtStart >= 0 {
-		s := run.Server
-		s.MemoryStartMB, s.MemoryEndMB, s.MemoryPeakMB = mb(stats.MemoryAtStart), mb(stats.MemoryAtEnd), mb(stats.MemoryPeak)
-		s.CPUSeconds = math.Round(float64(stats.CPUNanos)/1e7) / 100
-		if held := run.Connections.Served + run.Connections.PartlyServed; held > 0 {
-			s.MemoryPerConnKB = math.Round(float64(stats.MemoryAtEnd-stats.MemoryAtStart)/1024/float64(held)*10) / 10
-		}
-	}
-	run.Server.MemoryLimitMB, run.Server.CPULimit = mb(cfg.MemoryBytes), cfg.CPUs
-	run.Server.OOMKills = stats.OOMKills
-	run.Server.PeakAcceptQueue = stats.PeakAcceptQueue
-	if run.Server.OOMKills == 0 && srv.OOMKilled(ctx) {
-		run.Server.OOMKills = 1 // httpd itself, seen by the engine after its cgroup went away
-	}
-	if listenErr == nil && listenErr2 == nil {
-		d := listenAfter.Sub(listenBefore)
-		run.Server.Kernel = &d
-		run.Server.KernelScope = "network namespace of loadcheck"
-		if srv.HostNetwork {
-			run.Server.KernelScope = "host (httpd shares the host's network namespace): other traffic counts too"
-		}
-	} else {
-		p.logf("%s kernel listen counters unavailable: %v", p.config, errors.Join(listenErr, listenErr2))
-	}
-	logCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if text, err := srv.Logs(logCtx); err == nil {
-		run.Server.ErrorLog = containers.ScanErrorLog(text)
-		windowEnd := started.Add(sc.Load.MeasureStart() + sc.Load.Duration)
-		s := run.Server
-		s.BusyShutdowns, s.BusyClosed, s.FullRefusals = containers.ScanBusyShutdowns(text, windowEnd)
-	} else {
-		p.logf("%s read httpd's error log: %v", p.config, err)
-	}
-	return run, nil
-}
-
 func cmdClean(ctx context.Context, stdout io.Writer) error {
 	removed, err := containers.Clean(ctx)
 	for _, id := range removed {
@@ -546,12 +420,4 @@ func cmdClean(ctx context.Context, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "no loadcheck containers found")
 	}
 	return err
-}
-
-func environment() results.Environment {
-	host, _ := os.Hostname()
-	return results.Environment{
-		LoadcheckVersion: version, GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
-		CPUs: runtime.NumCPU(), Hostname: host,
-	}
 }

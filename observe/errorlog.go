@@ -1,4 +1,4 @@
-package containers
+package observe
 
 import (
 	"bufio"
@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/loadcheck/loadcheck/results"
 )
 
 // logLine matches "[time] [module:level] [pid N...] AHnnnnn: message".
@@ -16,8 +14,8 @@ var logLine = regexp.MustCompile(`\[([a-z_0-9]*):([a-z0-9]+)\][^A]*?(AH\d{5}):`)
 
 // ScanErrorLog counts the message codes in httpd's error log text, most
 // frequent first. Lines without a code are ignored.
-func ScanErrorLog(text string) []results.LogCode {
-	byCode := map[string]*results.LogCode{}
+func ScanErrorLog(text string) []LogCode {
+	byCode := map[string]*LogCode{}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for sc.Scan() {
@@ -35,12 +33,12 @@ func ScanErrorLog(text string) []results.LogCode {
 			if len(first) > 300 {
 				first = first[:300] + "…"
 			}
-			c = &results.LogCode{Code: m[3], Level: m[2], First: first}
+			c = &LogCode{Code: m[3], Level: m[2], First: first}
 			byCode[m[3]] = c
 		}
 		c.Count++
 	}
-	out := make([]results.LogCode, 0, len(byCode))
+	out := make([]LogCode, 0, len(byCode))
 	for _, c := range byCode {
 		out = append(out, *c)
 	}

@@ -1,7 +1,8 @@
-package containers
+package observe
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,4 +130,52 @@ func readKey(path, key string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s has no %s line", path, key)
+}
+
+// CreateCgroup makes a new cgroup called name beside nothing else: a child
+// of this process's own memory and CPU cgroups (v1) or of its unified one
+// (v2), under root ("/sys/fs/cgroup"). A process written into each of
+// ProcsFiles, and every process it then forks, is counted there. Remove
+// deletes it once those processes have ended.
+func CreateCgroup(proc, root, name string) (*Cgroup, error) {
+	self, err := CgroupOf(proc, root, os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	c := &Cgroup{v2: self.v2, memDir: filepath.Join(self.memDir, name), cpuDir: filepath.Join(self.cpuDir, name)}
+	for _, d := range c.dirs() {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			c.Remove()
+			return nil, fmt.Errorf("create cgroup: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func (c *Cgroup) dirs() []string {
+	if c.memDir == c.cpuDir {
+		return []string{c.memDir}
+	}
+	return []string{c.memDir, c.cpuDir}
+}
+
+// ProcsFiles are the files a process writes its PID into to join c.
+func (c *Cgroup) ProcsFiles() []string {
+	var out []string
+	for _, d := range c.dirs() {
+		out = append(out, filepath.Join(d, "cgroup.procs"))
+	}
+	return out
+}
+
+// Remove deletes the cgroup folders CreateCgroup made; they must hold no
+// process by then.
+func (c *Cgroup) Remove() error {
+	var errs []error
+	for _, d := range c.dirs() {
+		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,22 +1,20 @@
-package containers
+package observe
 
 import (
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/loadcheck/loadcheck/results"
 )
 
 // ReadListenCounters reads the kernel's listen-queue counters from the
 // TcpExt lines of path (normally /proc/net/netstat): SYNs and completed
 // connections dropped because a listen queue was full. They count every
 // socket in the network namespace; with host networking, the whole host.
-func ReadListenCounters(path string) (results.ListenCounters, error) {
+func ReadListenCounters(path string) (ListenCounters, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return results.ListenCounters{}, err
+		return ListenCounters{}, err
 	}
 	lines := strings.Split(string(b), "\n")
 	for i := 0; i+1 < len(lines); i++ {
@@ -25,9 +23,9 @@ func ReadListenCounters(path string) (results.ListenCounters, error) {
 		}
 		keys, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
 		if len(keys) != len(vals) {
-			return results.ListenCounters{}, fmt.Errorf("%s: TcpExt has %d names and %d values", path, len(keys), len(vals))
+			return ListenCounters{}, fmt.Errorf("%s: TcpExt has %d names and %d values", path, len(keys), len(vals))
 		}
-		var c results.ListenCounters
+		var c ListenCounters
 		found := 0
 		for k, key := range keys {
 			var dst *int64
@@ -40,16 +38,16 @@ func ReadListenCounters(path string) (results.ListenCounters, error) {
 				continue
 			}
 			if *dst, err = strconv.ParseInt(vals[k], 10, 64); err != nil {
-				return results.ListenCounters{}, fmt.Errorf("%s: %s: %w", path, key, err)
+				return ListenCounters{}, fmt.Errorf("%s: %s: %w", path, key, err)
 			}
 			found++
 		}
 		if found != 2 {
-			return results.ListenCounters{}, fmt.Errorf("%s: TcpExt lacks ListenOverflows or ListenDrops", path)
+			return ListenCounters{}, fmt.Errorf("%s: TcpExt lacks ListenOverflows or ListenDrops", path)
 		}
 		return c, nil
 	}
-	return results.ListenCounters{}, fmt.Errorf("%s: no TcpExt lines", path)
+	return ListenCounters{}, fmt.Errorf("%s: no TcpExt lines", path)
 }
 
 // ReadAcceptQueue returns the number of connections waiting in the accept

@@ -1,4 +1,4 @@
-package containers
+package observe
 
 import (
 	"bufio"
@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/loadcheck/loadcheck/results"
 )
 
 // Status is one reading of mod_status's machine-readable page
@@ -124,7 +122,7 @@ type ServerStats struct {
 	AccessesAtEnd   int64  `json:"accesses_at_end"`
 	LastError       string `json:"last_error,omitempty"`
 	// Points is every reading, T counted from the sampler's start.
-	Points []results.ServerPoint `json:"points,omitempty"`
+	Points []Point `json:"points,omitempty"`
 	// From the container's cgroup: memory at the first and last reading,
 	// the highest, CPU used between them, and OOM kills. -1 when unknown.
 	MemoryAtStart, MemoryAtEnd, MemoryPeak int64
@@ -134,6 +132,12 @@ type ServerStats struct {
 	// PeakAcceptQueue is the most connections seen waiting in the listening
 	// socket's accept queue; -1 when it could not be read.
 	PeakAcceptQueue int
+}
+
+// emptyStats is a summary with no reading yet: every figure unknown.
+func emptyStats() ServerStats {
+	return ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1,
+		MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1, PeakAcceptQueue: -1}
 }
 
 // Probe says where the sampler finds the container's kernel-side figures.
@@ -172,9 +176,7 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, probe
 			DisableCompression: true,
 		},
 	}
-	s := &Sampler{done: make(chan struct{}), start: time.Now(), cg: probe.Cgroup, probe: probe,
-		stats: ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1,
-			MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1, PeakAcceptQueue: -1}}
+	s := &Sampler{done: make(chan struct{}), start: time.Now(), cg: probe.Cgroup, probe: probe, stats: emptyStats()}
 	s.client, s.url = client, url
 	s.sample(ctx, client, url, false)
 	go func() {
@@ -235,7 +237,7 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 		st.AccessesAtStart = cur.TotalAccesses
 	}
 	st.AccessesAtEnd = cur.TotalAccesses
-	st.Points = append(st.Points, results.ServerPoint{
+	st.Points = append(st.Points, Point{
 		T:           math.Round(time.Since(s.start).Seconds()*1000) / 1000,
 		BusyWorkers: cur.BusyWorkers, IdleWorkers: cur.IdleWorkers, Processes: cur.Processes,
 		ConnsTotal: cur.ConnsTotal, ConnsAsyncKeepAlive: cur.ConnsAsyncKeepAlive,
@@ -265,4 +267,23 @@ func (s *Sampler) readCgroup() (memMB, cpuS float64) {
 	st.CPUNanos = c.CPUNanos - s.cpuStart
 	st.OOMKills = max(st.OOMKills, c.OOMKills)
 	return math.Round(float64(c.MemoryBytes)/(1<<20)*10) / 10, math.Round(float64(st.CPUNanos)/1e7) / 100
+}
+
+// WaitStatus polls url until it answers 200 or the timeout passes.
+func WaitStatus(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		if _, err := FetchStatus(ctx, http.DefaultClient, url); err == nil {
+			return nil
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer within %s: %w", url, timeout, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

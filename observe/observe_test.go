@@ -1,4 +1,4 @@
-package containers
+package observe
 
 import (
 	"net"
@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/loadcheck/loadcheck/results"
 )
 
 func TestScanErrorLog(t *testing.T) {
@@ -36,7 +34,7 @@ func TestReadListenCounters(t *testing.T) {
 	if err != nil || c.Overflows != 17 || c.Drops != 19 {
 		t.Fatalf("got %+v %v, want 17 and 19", c, err)
 	}
-	if d := c.Sub(results.ListenCounters{Overflows: 7, Drops: 9}); d.Overflows != 10 || d.Drops != 10 {
+	if d := c.Sub(ListenCounters{Overflows: 7, Drops: 9}); d.Overflows != 10 || d.Drops != 10 {
 		t.Errorf("Sub = %+v", d)
 	}
 	bad := filepath.Join(dir, "bad")

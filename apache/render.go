@@ -1,7 +1,7 @@
-// Package containers is loadcheck's httpd module: it renders one complete
-// httpd.conf per config and image layout, starts httpd in a container with
-// testcontainers-go, samples what the server saw, and cleans up.
-package containers
+// Package apache holds loadcheck's knowledge of Apache httpd that does not
+// depend on where httpd runs: the layouts of its installations and the one
+// complete httpd.conf rendered per config.
+package apache
 
 import (
 	"fmt"
@@ -40,22 +40,36 @@ func LayoutByName(name string) (Layout, error) {
 	return Layout{}, fmt.Errorf("unknown layout %q: use official (httpd:2.4, /usr/local/apache2) or debian (/usr/sbin/apache2)", name)
 }
 
-// Paths inside the container that the harness writes.
+// StatusPath is where the rendered configs serve mod_status, and
+// ReadyLogMsg what httpd logs once it serves.
 const (
-	ConfPath    = "/loadcheck/httpd.conf"
-	DocRoot     = "/loadcheck-htdocs"
-	RunDir      = "/loadcheck-run"
 	StatusPath  = "/server-status"
-	readyLogMsg = "resuming normal operations"
+	ReadyLogMsg = "resuming normal operations"
 )
+
+// Paths are the files and folders loadcheck writes for httpd: they differ
+// between a container and an httpd started on this host.
+type Paths struct {
+	Conf     string // the rendered httpd.conf
+	DocRoot  string // the served page, index.html ("ok\n")
+	RunDir   string // PidFile, DefaultRuntimeDir
+	ErrorLog string // where httpd logs; /proc/self/fd/2 is its stderr
+	User     string // User and Group the workers run as
+}
+
+// ContainerPaths are the paths inside loadcheck's httpd containers.
+var ContainerPaths = Paths{
+	Conf: "/loadcheck/httpd.conf", DocRoot: "/loadcheck-htdocs", RunDir: "/loadcheck-run",
+	ErrorLog: "/proc/self/fd/2", User: "daemon",
+}
 
 // Render writes the complete, self-contained httpd.conf for cfg on layout,
 // listening on listen (host:port). Nothing in it depends on the image's own
 // configuration files: the MPM and every other module are loaded here, each
 // guarded so that a module compiled into the binary is not loaded twice.
-func Render(cfg scenarios.Config, layout Layout, listen string) string {
+func Render(cfg scenarios.Config, layout Layout, listen string, at Paths) string {
 	if cfg.File != "" {
-		return renderUser(cfg, layout, listen)
+		return renderUser(cfg, layout, listen, at)
 	}
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
@@ -64,8 +78,8 @@ func Render(cfg scenarios.Config, layout Layout, listen string) string {
 	p("ServerRoot %q", layout.ServerRoot)
 	p("ServerName 127.0.0.1")
 	p("Listen %s", listen)
-	p("PidFile %s/httpd.pid", RunDir)
-	p("DefaultRuntimeDir %s", RunDir)
+	p("PidFile %s/httpd.pid", at.RunDir)
+	p("DefaultRuntimeDir %s", at.RunDir)
 	p("")
 	p("LoadModule mpm_%s_module %s/mod_mpm_%s.so", cfg.MPM, layout.ModulesDir, cfg.MPM)
 	for _, m := range []string{"unixd", "authz_core", "authz_host", "dir", "status"} {
@@ -74,9 +88,9 @@ func Render(cfg scenarios.Config, layout Layout, listen string) string {
 		p("</IfModule>")
 	}
 	p("")
-	p("User daemon")
-	p("Group daemon")
-	p("ErrorLog /proc/self/fd/2")
+	p("User %s", at.User)
+	p("Group %s", at.User)
+	p("ErrorLog %s", at.ErrorLog)
 	p("LogLevel warn")
 	eventTrace(p)
 	p("")
@@ -86,7 +100,7 @@ func Render(cfg scenarios.Config, layout Layout, listen string) string {
 	}
 	p("")
 	p("ExtendedStatus On")
-	p("DocumentRoot %q", DocRoot)
+	p("DocumentRoot %q", at.DocRoot)
 	p("DirectoryIndex index.html")
 	// No .htaccess lookups and no lstat of every path component: in a
 	// container on fuse-overlayfs each of those is a round trip to the fuse
@@ -99,7 +113,7 @@ func Render(cfg scenarios.Config, layout Layout, listen string) string {
 	p("  AllowOverride None")
 	p("  Options FollowSymLinks")
 	p("</Directory>")
-	p("<Directory %q>", DocRoot)
+	p("<Directory %q>", at.DocRoot)
 	p("  Require all granted")
 	p("</Directory>")
 	p("<Location %q>", StatusPath)
@@ -115,7 +129,7 @@ var listenLine = regexp.MustCompile(`(?mi)^(\s*)(Listen\s.*)$`)
 // Listen lines are commented out, followed by what loadcheck needs: its
 // Listen address, mod_status at StatusPath with ExtendedStatus, the error
 // log on stderr and the runtime files on tmpfs.
-func renderUser(cfg scenarios.Config, layout Layout, listen string) string {
+func renderUser(cfg scenarios.Config, layout Layout, listen string, at Paths) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	// Nothing goes before the user's text, so httpd's line numbers are the
@@ -124,9 +138,9 @@ func renderUser(cfg scenarios.Config, layout Layout, listen string) string {
 	p("")
 	p("# Added by loadcheck to %s, the user's own config %q, whose Listen lines it replaced:", cfg.File, cfg.Name)
 	p("Listen %s", listen)
-	p("PidFile %s/httpd.pid", RunDir)
-	p("DefaultRuntimeDir %s", RunDir)
-	p("ErrorLog /proc/self/fd/2")
+	p("PidFile %s/httpd.pid", at.RunDir)
+	p("DefaultRuntimeDir %s", at.RunDir)
+	p("ErrorLog %s", at.ErrorLog)
 	eventTrace(p)
 	p("<IfModule !status_module>")
 	p("  LoadModule status_module %s/mod_status.so", layout.ModulesDir)

@@ -1,14 +1,8 @@
-package containers
+package apache
 
 import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -42,7 +36,7 @@ func TestRenderPerLayout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conf := Render(cfg, tc.layout, "127.0.0.1:8080")
+		conf := Render(cfg, tc.layout, "127.0.0.1:8080", ContainerPaths)
 		common := []string{"Listen 127.0.0.1:8080", "KeepAlive On", "ExtendedStatus On",
 			"SetHandler server-status", "ErrorLog /proc/self/fd/2", "DocumentRoot \"/loadcheck-htdocs\""}
 		for _, want := range append(tc.want, common...) {
@@ -79,93 +73,10 @@ func TestLayoutByName(t *testing.T) {
 	}
 }
 
-func TestParseStatus(t *testing.T) {
-	in := "127.0.0.1\nServerVersion: Apache/2.4.68 (Debian)\nServerMPM: event\nTotal Accesses: 42\n" +
-		"BusyWorkers: 3\nIdleWorkers: 47\nProcesses: 2\nConnsTotal: 5\nConnsAsyncKeepAlive: 2\n" +
-		"Scoreboard: __W_K..\n"
-	s, err := ParseStatus(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.BusyWorkers != 3 || s.IdleWorkers != 47 || s.TotalAccesses != 42 || s.ConnsTotal != 5 || s.ServerMPM != "event" {
-		t.Errorf("got %+v", s)
-	}
-	if s.Scoreboard["_"] != 3 || s.Scoreboard["."] != 2 || s.Scoreboard["K"] != 1 {
-		t.Errorf("got scoreboard %v, want 3 _, 2 ., 1 K", s.Scoreboard)
-	}
-	if s.ConnsAsyncWriting != -1 {
-		t.Errorf("got ConnsAsyncWriting %d, want -1 when absent", s.ConnsAsyncWriting)
-	}
-	if _, err := ParseStatus(strings.NewReader("x\nBusyWorkers: many\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("got %v, want an error naming line 2", err)
-	}
-	if _, err := ParseStatus(strings.NewReader("<html>not status</html>\n")); err == nil {
-		t.Error("got no error for HTML")
-	}
-}
-
-func FuzzParseStatus(f *testing.F) {
-	f.Add("127.0.0.1\nBusyWorkers: 1\nScoreboard: _W\n")
-	f.Add("Total Accesses: 99999999999999999999\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		_, _ = ParseStatus(strings.NewReader(in)) // must not panic
-	})
-}
-
-func TestSamplerFirstReadingBeforeReturn(t *testing.T) {
-	var busy atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := busy.Add(10)
-		fmt.Fprintf(w, "127.0.0.1\nTotal Accesses: %d\nBusyWorkers: %d\nIdleWorkers: 5\n", n, n)
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond, Probe{})
-	if busy.Load() == 0 {
-		t.Fatal("StartSampler returned before its first reading: load could take the held worker")
-	}
-	time.Sleep(100 * time.Millisecond)
-	cancel()
-	st := s.Wait()
-	if st.Samples < 2 || st.FailedSamples != 0 || st.PeakBusy < 20 || st.AccessesAtEnd <= st.AccessesAtStart {
-		t.Errorf("got %+v, want several samples, rising peak and accesses", st)
-	}
-}
-
-// The last reading, taken after the load while the client closes its
-// connections, counts httpd's requests but not its busy workers: closing
-// 4000 connections showed 1268 "C" workers in a run whose load never
-// kept more than 53 busy.
-func TestSamplerPeakExcludesClosingReading(t *testing.T) {
-	var closing atomic.Bool
-	var accesses atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		busy := 3
-		if closing.Load() {
-			busy = 900
-		}
-		fmt.Fprintf(w, "127.0.0.1\nTotal Accesses: %d\nBusyWorkers: %d\nIdleWorkers: 5\nProcesses: 2\n", accesses.Add(7), busy)
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond, Probe{})
-	time.Sleep(60 * time.Millisecond)
-	cancel()
-	closing.Store(true)
-	st := s.Wait()
-	if st.PeakBusy != 3 {
-		t.Errorf("peak busy %d, want 3: the closing reading must not count", st.PeakBusy)
-	}
-	last := st.Points[len(st.Points)-1]
-	if last.BusyWorkers != 900 || st.AccessesAtEnd != last.TotalAccesses {
-		t.Errorf("last point %+v, accesses at end %d: the closing reading must still be kept and count requests", last, st.AccessesAtEnd)
-	}
-}
-
 func TestRenderUserFile(t *testing.T) {
 	text := "ServerRoot /etc/apache2\n  Listen 80\nListen [::]:8080 http\nDocumentRoot /srv\n"
 	cfg := scenarios.Config{Name: "mine", MPM: "event", File: "/home/me/httpd.conf", FileText: text}
-	conf := Render(cfg, Debian, "127.0.0.1:9999")
+	conf := Render(cfg, Debian, "127.0.0.1:9999", ContainerPaths)
 	lines := strings.Split(conf, "\n")
 	if lines[0] != "ServerRoot /etc/apache2" || lines[1] != "  # loadcheck replaced: Listen 80" || lines[2] != "# loadcheck replaced: Listen [::]:8080 http" || lines[3] != "DocumentRoot /srv" {
 		t.Errorf("the user's lines moved or changed beyond Listen:\n%s", strings.Join(lines[:4], "\n"))

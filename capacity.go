@@ -1,0 +1,201 @@
+package loadcheck
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// probeOverhead is what a probe costs besides its ramp, warm-up and
+// window: starting httpd, closing connections, removing the container.
+const probeOverhead = 15 * time.Second
+
+// OnProbe is called with each capacity probe's outcome as soon as it is
+// judged.
+func OnProbe(f func(config string, p results.Probe)) Option {
+	return func(s *settings) { s.onProbe = f }
+}
+
+// WithoutConfirm makes Capacity suggest directives without verifying them
+// with a confirming run.
+func WithoutConfirm() Option { return func(s *settings) { s.noConfirm = true } }
+
+// capacityRun is one capacity search in progress.
+type capacityRun struct {
+	*settings
+	sc     scenarios.Scenario
+	bounds scenarios.Capacity
+	out    *results.CapacityFile
+	start  time.Time
+}
+
+// Capacity finds, for each config of sc, the largest connection count that
+// still meets sc.Thresholds: it doubles from bounds.Start up to bounds.Max
+// while probes pass, then bisects to bounds.PrecisionPct, within
+// bounds.Budget. Every probe is a real run against a fresh server. From
+// the probes it derives memory per connection, CPU per request and time to
+// capacity, projects a host of bounds.HostMemory, and where a directive is
+// the limit suggests values for sc's connection target and verifies them
+// with one confirming run each. With WithStore the folder gets
+// capacity.json (rewritten after each config) and capacity.html.
+//
+// As with Run, only a failed setup or the end of ctx is an error; a search
+// stopped by its budget or a client limit is marked in the file.
+func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capacity, opts ...Option) (*results.CapacityFile, error) {
+	s := newSettings(opts)
+	if err := bounds.Validate(); err != nil {
+		return nil, fmt.Errorf("capacity: %w", err)
+	}
+	if err := s.ensureProvider(ctx, sc); err != nil {
+		return nil, err
+	}
+	if d := s.provider.Describe(); d.Image != "" {
+		sc.Image, sc.Layout = d.Image, d.Layout
+	}
+	c := &capacityRun{settings: s, sc: sc, bounds: bounds, start: time.Now()}
+	c.out = &results.CapacityFile{Schema: results.CapacitySchema, RunID: s.runID, StartedAt: time.Now().UTC(),
+		Scenario: sc, ScenarioFile: s.scenarioFile, Search: bounds, Environment: Environment(s.version)}
+	if c.out.RunID == "" {
+		c.out.RunID = NewRunID()
+	}
+	st, err := newStore(s.storeDir, c.out.RunID)
+	if err != nil {
+		return nil, err
+	}
+	save := func() error {
+		c.out.ElapsedS = time.Since(c.out.StartedAt).Seconds()
+		if st.dir == "" {
+			return nil
+		}
+		return c.out.WriteJSON(filepath.Join(st.dir, results.CapacityResultFile))
+	}
+	if err := save(); err != nil {
+		return nil, err
+	}
+	s.logf("capacity run %s%s: %s; budget %s", c.out.RunID, AboutScenario(sc), st.where(), bounds.Budget)
+	defer s.cleanRun(c.out.RunID)
+	for i, cfg := range sc.Configs {
+		if ctx.Err() != nil {
+			break
+		}
+		c.out.Configs = append(c.out.Configs, c.search(ctx, cfg, fmt.Sprintf("%d/%d %s", i+1, len(sc.Configs), cfg.Name)))
+		if err := save(); err != nil {
+			return c.out, err
+		}
+	}
+	for i := range c.out.Configs {
+		c.suggest(ctx, &c.out.Configs[i])
+		if err := save(); err != nil {
+			return c.out, err
+		}
+	}
+	c.out.Complete = ctx.Err() == nil && len(c.out.Configs) == len(sc.Configs)
+	for _, cc := range c.out.Configs {
+		c.out.Complete = c.out.Complete && cc.Unfinished == ""
+	}
+	if err := save(); err != nil {
+		return c.out, err
+	}
+	if st.dir != "" {
+		var b bytes.Buffer
+		if err := results.RenderCapacity(&b, c.out, "html"); err != nil {
+			return c.out, err
+		}
+		if err := results.WriteFileAtomic(filepath.Join(st.dir, "capacity.html"), b.Bytes()); err != nil {
+			return c.out, err
+		}
+		s.logf("stored %s (capacity.json, capacity.html; `loadcheck report %s --format markdown` re-renders it)", st.dir, st.dir)
+	}
+	return c.out, ctx.Err()
+}
+
+// afford reports whether a probe at n connections fits in the budget left.
+func (c *capacityRun) afford(n int) bool {
+	l := c.sc.Load
+	l.Connections = n
+	return time.Since(c.start)+l.MeasureStart()+l.Duration+probeOverhead <= c.bounds.Budget
+}
+
+// probe is one real run of cfg at n connections against a fresh server.
+func (c *capacityRun) probe(ctx context.Context, cfg scenarios.Config, n int, label string) (results.Run, error) {
+	sc := c.sc
+	sc.Load.Connections = n
+	return c.runConfig(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns]", label, n))
+}
+
+// search finds cfg's break point, then its costs and projection.
+func (c *capacityRun) search(ctx context.Context, cfg scenarios.Config, label string) results.ConfigCapacity {
+	cc := results.Search(ctx, cfg, c.bounds, c.sc.Thresholds, func(ctx context.Context, n int) (results.Run, error) {
+		return c.probe(ctx, cfg, n, label)
+	}, c.afford, func(pr results.Probe) {
+		c.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(c.start).Round(time.Second), c.bounds.Budget)
+		if c.onProbe != nil {
+			c.onProbe(cfg.Name, pr)
+		}
+	})
+	cc.Costs()
+	cpus := cfg.CPUs
+	if cpus == 0 {
+		cpus = float64(runtime.NumCPU())
+	}
+	cc.Project(int64(c.bounds.HostMemory), cpus, c.sc.Load.RatePerConn)
+	return cc
+}
+
+// suggest adds cc's suggestion for the target, each checked by one run.
+func (c *capacityRun) suggest(ctx context.Context, cc *results.ConfigCapacity) {
+	s := cc.Suggest(c.sc.Load.Connections)
+	if s == nil {
+		return
+	}
+	cc.Suggestion = s
+	c.confirm(ctx, cc.Config, s, "-suggested")
+	c.out.ExplainFailure(cc)
+	if fb := cc.SuggestFallback(); fb != nil {
+		s.Fallback = fb
+		c.confirm(ctx, cc.Config, fb, "-roomier")
+	}
+}
+
+// confirm runs base with s's directives once at the target and records the
+// verdict in s, or says why it did not run.
+func (c *capacityRun) confirm(ctx context.Context, base scenarios.Config, s *results.Suggestion, suffix string) {
+	target := c.sc.Load.Connections
+	cfg := base
+	cfg.Directives = append([]scenarios.Directive{}, base.Directives...)
+	for _, d := range s.Directives {
+		cfg.Set(d)
+	}
+	cfg.Name = base.Name + suffix
+	var bad []string
+	for _, fd := range cfg.Check(target) {
+		if fd.Error {
+			bad = append(bad, fd.Msg)
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		s.Note = "not run: the suggestion contradicts itself: " + strings.Join(bad, "; ")
+	case c.noConfirm:
+		s.Note = "not run (--no-confirm)"
+	case ctx.Err() != nil:
+		s.Note = "not run: interrupted"
+	case !c.afford(target):
+		s.Note = "not run: the time budget ran out"
+	default:
+		run, err := c.probe(ctx, cfg, target, cfg.Name)
+		if err != nil {
+			run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
+		}
+		results.Judge(&run, c.sc.Thresholds)
+		s.Confirm, s.Verdict = &run, run.Verdict
+		c.logf("[%s] confirming run at %d connections: %s", cfg.Name, target, strings.ToUpper(run.Verdict))
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// loadFlags is a short load for the provider tests.
+var loadFlags = []string{"--ramp", "1s", "--warmup", "2s", "-d", "3s", "--rate", "2"}
+
+// TestProviderLocal is the issue's check: `run --provider local` prints
+// the table and the server-side line (peak busy, memory, CPU) with no
+// container started.
+func TestProviderLocal(t *testing.T) {
+	dockertest.RequireHTTPD(t)
+	before := len(dockertest.Leftovers(t))
+	out := filepath.Join(t.TempDir(), "r.json")
+	args := append([]string{"run", "--provider", "local", "--configs", "worker-stock,event-stock", "-c", "140", "--json", out}, loadFlags...)
+	code, stdout, stderr := run(t, args...)
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"worker-stock", "event-stock", "server side", "memory ", "CPU "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	f := readResult(t, out)
+	for _, r := range f.Runs {
+		if r.Server == nil || r.Server.PeakBusyWorkers < 1 || r.Server.MemoryPeakMB <= 0 || r.Image != "" {
+			t.Errorf("%s: server %+v, image %q: want busy workers and memory, no image", r.Config, r.Server, r.Image)
+		}
+	}
+	if after := len(dockertest.Leftovers(t)); after != before {
+		t.Errorf("a container was started: %d labelled before, %d after", before, after)
+	}
+}
+
+// TestTargetStatusURL loads an httpd started outside loadcheck's run (here
+// through the local provider) with --target and --status-url, and gets
+// its peak busy workers.
+func TestTargetStatusURL(t *testing.T) {
+	dockertest.RequireHTTPD(t)
+	cfg, err := scenarios.Preset("worker-stock", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := provider.Local{}.Start(context.Background(), cfg, provider.StartOptions{RunID: "target-test", Connections: 100})
+	if srv != nil {
+		t.Cleanup(func() { srv.Stop() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := srv.Endpoint()
+	out := filepath.Join(t.TempDir(), "r.json")
+	args := append([]string{"run", "--target", ep.URL, "--status-url", ep.Sources.StatusURL, "-c", "100", "--json", out}, loadFlags...)
+	code, stdout, stderr := run(t, args...)
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	// worker-stock holds one thread per connection: about 100 busy.
+	if r.Server == nil || r.Server.PeakBusyWorkers < 90 || r.Server.StatusSamples < 3 || r.Server.AccessesDuringRun < r.Requests.OK {
+		t.Fatalf("server side %+v: want about 100 busy workers, samples and httpd's request count", r.Server)
+	}
+	if r.HTTPDVersion == "" || !strings.Contains(stdout, "server side") {
+		t.Errorf("version %q; output:\n%s", r.HTTPDVersion, stdout)
+	}
+	// Without --target, --status-url is refused; a URL that is not mod_status too.
+	if code, _, stderr := run(t, "run", "--status-url", ep.Sources.StatusURL); code != exitSetup || !strings.Contains(stderr, "use it with --target") {
+		t.Errorf("--status-url alone: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "run", "--target", ep.URL, "--status-url", ep.URL); code != exitSetup || !strings.Contains(stderr, "--status-url") {
+		t.Errorf("--status-url at a page: exit %d, %s", code, stderr)
+	}
+}
+
+// With no Docker engine at the default socket, run falls back on a native
+// httpd and says so; with no httpd either, the error says how to get one.
+func TestFallBack(t *testing.T) {
+	noDocker := &containers.DockerError{Err: errors.New("dial unix /var/run/docker.sock: no such file")}
+	local := provider.Local{}
+	var stderr strings.Builder
+	got, err := fallBack(nil, noDocker, func() (provider.Provider, error) { return local, nil }, &stderr)
+	if err != nil || got != provider.Provider(local) || !strings.Contains(stderr.String(), "using the httpd installed on this host") {
+		t.Errorf("got %v, %v, %q: want the local provider and a note", got, err, stderr.String())
+	}
+	_, err = fallBack(nil, noDocker, func() (provider.Provider, error) { return nil, errors.New("no httpd on this host") }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "Docker engine unreachable") || !strings.Contains(err.Error(), "apt-get") && !strings.Contains(err.Error(), "install Debian's apache2") {
+		t.Errorf("got %v: want both ways named", err)
+	}
+	// Any other error (a missing image) is not a reason to fall back.
+	other := errors.New("image missing")
+	if _, err := fallBack(nil, other, func() (provider.Provider, error) { t.Error("fell back"); return local, nil }, io.Discard); err != other {
+		t.Errorf("got %v, want the image error", err)
+	}
+}

@@ -1,0 +1,57 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// Provider is the Docker provider: one fresh httpd container per config,
+// from one image.
+type Provider struct {
+	Image string
+	Info  ImageInfo
+}
+
+// NewProvider resolves the image and its layout in the local engine. An
+// empty image means the official httpd:2.4 when present, else the Debian
+// image `make image` builds; an empty layout is read from the image.
+func NewProvider(ctx context.Context, image, layout string) (*Provider, error) {
+	if image != "" {
+		info, err := InspectImage(ctx, image, layout)
+		return &Provider{Image: image, Info: info}, err
+	}
+	info, err := InspectImage(ctx, DefaultImage, layout)
+	var missing *ImageMissingError
+	if !errors.As(err, &missing) {
+		return &Provider{Image: DefaultImage, Info: info}, err
+	}
+	info, err = InspectImage(ctx, DebianImage, layout)
+	if errors.As(err, &missing) {
+		return nil, fmt.Errorf("neither %s nor %s is in the local Docker engine: pull %s, or build %s from Debian's packages with `make image`",
+			DefaultImage, DebianImage, DefaultImage, DebianImage)
+	}
+	return &Provider{Image: DebianImage, Info: info}, err
+}
+
+// Describe implements provider.Provider.
+func (p *Provider) Describe() provider.Description {
+	return provider.Description{Name: "docker", Image: p.Image, ImageID: p.Info.ID, Layout: p.Info.Layout.Name}
+}
+
+// Start implements provider.Provider.
+func (p *Provider) Start(ctx context.Context, cfg scenarios.Config, o provider.StartOptions) (provider.Server, error) {
+	srv, err := Run(ctx, p.Image, WithLayout(p.Info.Layout), WithConfig(cfg), WithRunID(o.RunID), WithConnections(o.Connections))
+	if srv == nil {
+		return nil, err // a nil *HTTPD must not become a non-nil interface
+	}
+	return srv, err
+}
+
+// CleanRun implements provider.Cleaner.
+func (p *Provider) CleanRun(ctx context.Context, runID string) ([]string, error) {
+	return CleanRun(ctx, runID)
+}

@@ -1,0 +1,97 @@
+package loadcheck_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/loadcheck/loadcheck"
+	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// smallScenario is two stock configs at n connections, in a few seconds.
+func smallScenario(t *testing.T, n int, names ...string) scenarios.Scenario {
+	t.Helper()
+	cfgs, err := scenarios.Presets(names, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := scenarios.DefaultLoad()
+	load.Connections, load.Ramp, load.WarmUp, load.Duration, load.RatePerConn = n, time.Second, 2*time.Second, 3*time.Second, 2
+	return scenarios.Scenario{Name: "api", Load: load, Configs: cfgs, Thresholds: scenarios.DefaultThresholds()}
+}
+
+// checkServed asserts what every provider must give: every connection
+// served, and what httpd saw (busy workers, memory, its request count).
+func checkServed(t *testing.T, out *results.File, n int) {
+	t.Helper()
+	if !out.Complete || len(out.Runs) != 2 {
+		t.Fatalf("got complete=%v with %d runs, want 2 complete", out.Complete, len(out.Runs))
+	}
+	for _, r := range out.Runs {
+		if r.Verdict != results.Pass || r.Connections.Served != n {
+			t.Errorf("%s: verdict %s, served %d: want pass and %d (reasons %v, error %q)", r.Config, r.Verdict, r.Connections.Served, n, r.Reasons, r.Error)
+		}
+		s := r.Server
+		if s == nil {
+			t.Fatalf("%s: no server side", r.Config)
+		}
+		if s.PeakBusyWorkers < 1 || s.StatusSamples < 3 || s.AccessesDuringRun < r.Requests.OK || s.MemoryEndMB <= 0 || s.CPUSeconds <= 0 {
+			t.Errorf("%s: server side %+v: want busy workers, samples, httpd's count >= %d ok, memory and CPU", r.Config, *s, r.Requests.OK)
+		}
+		if r.HTTPDVersion == "" || r.HTTPDConf == "" {
+			t.Errorf("%s: version %q, conf %d bytes: want both", r.Config, r.HTTPDVersion, len(r.HTTPDConf))
+		}
+	}
+}
+
+// TestRunDocker drives the Docker provider through the library API alone,
+// with no flags: Run's default provider, and a stored run folder.
+func TestRunDocker(t *testing.T) {
+	dockertest.Require(t)
+	dir := t.TempDir()
+	sc := smallScenario(t, 120, "event-stock", "worker-stock")
+	sc.Image = dockertest.Image
+	var seen []string
+	out, err := loadcheck.Run(context.Background(), sc, loadcheck.WithStore(dir), loadcheck.WithRunID("api"),
+		loadcheck.OnConfig(func(r results.Run) { seen = append(seen, r.Config) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+	checkServed(t, out, 120)
+	if len(seen) != 2 || out.Runs[0].Image != dockertest.Image || out.Scenario.Layout != "debian" {
+		t.Errorf("hook saw %v, image %q, layout %q: want both configs, %s, debian", seen, out.Runs[0].Image, out.Scenario.Layout, dockertest.Image)
+	}
+	stored, err := results.ReadRun(filepath.Join(dir, "api"))
+	if err != nil || len(stored.Runs) != 2 || !stored.Complete {
+		t.Errorf("stored run: %v, %+v", err, stored)
+	}
+}
+
+// TestRunLocal runs the same through the local provider: httpd started
+// natively on this host, no container.
+func TestRunLocal(t *testing.T) {
+	dockertest.RequireHTTPD(t)
+	t.Chdir(t.TempDir())
+	sc := smallScenario(t, 120, "event-stock", "worker-stock")
+	out, err := loadcheck.Run(context.Background(), sc, loadcheck.WithProvider(provider.Local{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkServed(t, out, 120)
+	if out.Runs[0].Image != "" {
+		t.Errorf("image %q for a native httpd", out.Runs[0].Image)
+	}
+	// Nothing written without WithStore.
+	if _, err := os.Stat(loadcheck.DefaultRunsDir); !os.IsNotExist(err) {
+		t.Errorf("Run without WithStore wrote %s", loadcheck.DefaultRunsDir)
+	}
+}

@@ -1,0 +1,268 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// MaxNofile is the largest nofile limit loadcheck gives httpd; raising a
+// hard limit needs CAP_SYS_RESOURCE, which the hosts it runs on may lack.
+const MaxNofile = 20000
+
+// NofileFor is the nofile limit httpd needs for n connections: one
+// descriptor each plus a margin for listeners, logs and pipes, within
+// MaxNofile.
+func NofileFor(n int) int {
+	return min(n+1024, MaxNofile)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Local starts httpd natively on this host, from its binary (Debian's
+// apache2 or the official layout under /usr/local/apache2), with the
+// rendered config in a temporary ServerRoot-independent folder. httpd runs
+// as a child process group that Stop always reaps; its memory and CPU come
+// from a cgroup of its own where this host lets loadcheck create one.
+type Local struct {
+	// Layout says where httpd is; zero: the first of Debian's and the
+	// official layout whose binary exists.
+	Layout apache.Layout
+	// StartTimeout bounds the wait for httpd to answer (default 60 s).
+	StartTimeout time.Duration
+}
+
+// FindLocal returns the layout of the httpd installed on this host.
+func FindLocal() (apache.Layout, error) {
+	for _, l := range []apache.Layout{apache.Debian, apache.Official} {
+		if fi, err := os.Stat(l.Binary); err == nil && !fi.IsDir() {
+			return l, nil
+		}
+	}
+	return apache.Layout{}, fmt.Errorf("no httpd on this host (looked for %s and %s): install Debian's apache2 (apt-get install apache2), or use a Docker engine with `make image`",
+		apache.Debian.Binary, apache.Official.Binary)
+}
+
+// Describe implements Provider.
+func (l Local) Describe() Description {
+	return Description{Name: "local", Layout: l.Layout.Name}
+}
+
+// localServer is one native httpd.
+type localServer struct {
+	dir  string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has been waited for
+	cg   *observe.Cgroup
+	ep   Endpoint
+}
+
+// Start implements Provider: it renders cfg into a temporary folder,
+// checks it with httpd -t, and starts httpd in the foreground.
+func (l Local) Start(ctx context.Context, cfg scenarios.Config, o StartOptions) (Server, error) {
+	layout := l.Layout
+	if layout.Binary == "" {
+		var err error
+		if layout, err = FindLocal(); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "loadcheck-httpd-")
+	if err != nil {
+		return nil, err
+	}
+	s := &localServer{dir: dir, done: make(chan struct{})}
+	close(s.done) // nothing to wait for until httpd starts
+	at := apache.Paths{Conf: filepath.Join(dir, "httpd.conf"), DocRoot: filepath.Join(dir, "htdocs"),
+		RunDir: filepath.Join(dir, "run"), ErrorLog: filepath.Join(dir, "error.log"), User: "daemon"}
+	if os.Geteuid() != 0 {
+		at.User = "#" + strconv.Itoa(os.Geteuid()) // httpd ignores User when not root
+	}
+	port, err := FreePort()
+	if err != nil {
+		return s, fmt.Errorf("find a free port: %w", err)
+	}
+	conf := apache.Render(cfg, layout, fmt.Sprintf("127.0.0.1:%d", port), at)
+	// The workers run as at.User: every folder on the way must let them in.
+	for _, d := range []string{dir, at.DocRoot, at.RunDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return s, err
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return s, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(at.DocRoot, "index.html"), []byte("ok\n"), 0o644); err != nil {
+		return s, err
+	}
+	if err := os.WriteFile(at.Conf, []byte(conf), 0o644); err != nil {
+		return s, err
+	}
+	s.ep = Endpoint{Conf: conf, Nofile: NofileFor(o.Connections), URL: fmt.Sprintf("http://127.0.0.1:%d/", port)}
+	if out, err := exec.CommandContext(ctx, layout.Binary, "-t", "-f", at.Conf).CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return s, ctx.Err()
+		}
+		return s, &apache.ConfigError{Config: cfg.Name, File: cfg.File, As: at.Conf, Message: apache.Message(string(out), "")}
+	}
+	src := observe.Sources{
+		StatusURL: strings.TrimSuffix(s.ep.URL, "/") + apache.StatusPath + "?auto",
+		NetTCP:    "/proc/net/tcp", Port: port, Netstat: observe.NetstatPath,
+		KernelScope: "host (httpd runs natively on this host): other traffic counts too",
+		ErrorLog: func(context.Context) (string, error) {
+			b, err := os.ReadFile(at.ErrorLog)
+			return string(b), err
+		},
+	}
+	name := "loadcheck-" + o.RunID + "-" + cfg.Name
+	if s.cg, src.CgroupErr = observe.CreateCgroup("/proc", "/sys/fs/cgroup", name); src.CgroupErr == nil {
+		src.Cgroup = s.cg
+	}
+	if err := s.start(layout, at, src); err != nil {
+		return s, err
+	}
+	s.ep.Sources = src
+	if err := s.waitReady(ctx, l.StartTimeout); err != nil {
+		return s, fmt.Errorf("start httpd for %s: %w\nhttpd said:\n%s", cfg.Name, err, apache.Tail(s.errorLog(), 10))
+	}
+	if st, err := observe.FetchStatus(ctx, http.DefaultClient, src.StatusURL); err == nil {
+		s.ep.Version = st.ServerVersion
+	}
+	return s, nil
+}
+
+// start runs httpd in the foreground in a process group of its own. A
+// shell puts itself into the cgroup and sets the nofile limit first, then
+// becomes httpd, so that every process httpd forks is counted and limited.
+func (s *localServer) start(layout apache.Layout, at apache.Paths, src observe.Sources) error {
+	var procs []string
+	if s.cg != nil {
+		procs = s.cg.ProcsFiles()
+	}
+	script := `ulimit -n "$LOADCHECK_NOFILE" || exit 97
+for f in $LOADCHECK_CGROUP_PROCS; do echo $$ > "$f" || exit 98; done
+exec "$0" "$@"`
+	cmd := exec.Command("sh", "-c", script, layout.Binary, "-DFOREGROUND", "-f", at.Conf)
+	cmd.Env = append(os.Environ(), "LOADCHECK_NOFILE="+strconv.Itoa(s.ep.Nofile), "LOADCHECK_CGROUP_PROCS="+strings.Join(procs, " "))
+	cmd.Dir = s.dir
+	// Its own process group, so that Stop reaches every worker; and killed
+	// with loadcheck if loadcheck itself dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	logf, err := os.Create(filepath.Join(s.dir, "stderr.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", layout.Binary, err)
+	}
+	s.cmd, s.done = cmd, make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(s.done)
+	}()
+	return nil
+}
+
+// waitReady polls mod_status until it answers, httpd exits, or the
+// timeout passes.
+func (s *localServer) waitReady(ctx context.Context, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ready := make(chan error, 1)
+	go func() { ready <- observe.WaitStatus(ctx, s.ep.Sources.StatusURL, timeout) }()
+	select {
+	case err := <-ready:
+		return err
+	case <-s.done:
+		cancel()
+		<-ready
+		return fmt.Errorf("httpd exited before it served (%v)", s.cmd.ProcessState)
+	}
+}
+
+func (s *localServer) errorLog() string {
+	var b strings.Builder
+	for _, f := range []string{"stderr.log", "error.log"} {
+		if data, err := os.ReadFile(filepath.Join(s.dir, f)); err == nil {
+			b.Write(data)
+		}
+	}
+	return b.String()
+}
+
+// Endpoint implements Server.
+func (s *localServer) Endpoint() Endpoint { return s.ep }
+
+// Stop implements Server: SIGTERM to httpd's process group (httpd stops its
+// workers), SIGKILL to whatever is left after 10 s, to the group and to
+// every process in its cgroup; then the cgroup and the folder go.
+func (s *localServer) Stop() error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	if s.cmd != nil && s.cmd.Process != nil {
+		pgid := s.cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-s.done
+	}
+	if s.cg != nil {
+		errs = append(errs, s.removeCgroup())
+	}
+	if s.dir != "" {
+		errs = append(errs, os.RemoveAll(s.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// removeCgroup kills what is left in the cgroup (a worker that left the
+// process group) and removes it once it is empty.
+func (s *localServer) removeCgroup() error {
+	var err error
+	for range 50 {
+		for _, f := range s.cg.ProcsFiles() {
+			b, _ := os.ReadFile(f)
+			for _, p := range strings.Fields(string(b)) {
+				if pid, perr := strconv.Atoi(p); perr == nil {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+		if err = s.cg.Remove(); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("remove httpd's cgroup: %w", err)
+}

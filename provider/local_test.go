@@ -1,0 +1,130 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// TestLocalStartServeStop starts httpd natively, reads the page and
+// mod_status through what the Endpoint says, and checks that Stop leaves
+// no process, cgroup or folder behind.
+func TestLocalStartServeStop(t *testing.T) {
+	dockertest.RequireHTTPD(t)
+	ctx := context.Background()
+	for _, name := range []string{"prefork-stock", "event-stock"} {
+		cfg, err := scenarios.Preset(name, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := Local{}.Start(ctx, cfg, StartOptions{RunID: "test", Connections: 50})
+		if srv != nil {
+			t.Cleanup(func() { srv.Stop() })
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ep := srv.Endpoint()
+		resp, err := http.Get(ep.URL)
+		if err != nil {
+			t.Fatalf("%s: GET %s: %v", name, ep.URL, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "ok\n" {
+			t.Errorf("%s: GET / = %d %q, want 200 \"ok\\n\"", name, resp.StatusCode, body)
+		}
+		st, err := observe.FetchStatus(ctx, http.DefaultClient, ep.Sources.StatusURL)
+		if err != nil {
+			t.Fatalf("%s: status: %v", name, err)
+		}
+		if want := strings.TrimSuffix(name, "-stock"); st.ServerMPM != want || !strings.HasPrefix(ep.Version, "Apache/2.4") {
+			t.Errorf("%s: MPM %q version %q, want %q and Apache/2.4", name, st.ServerMPM, ep.Version, want)
+		}
+		if ep.Nofile != 1074 || ep.Sources.ErrorLog == nil || ep.Sources.Netstat == "" {
+			t.Errorf("%s: endpoint %+v: want nofile 1074, an error log and kernel counters", name, ep)
+		}
+		// The cgroup holds httpd's processes: memory above zero.
+		if ep.Sources.Cgroup == nil {
+			t.Errorf("%s: no cgroup: %v", name, ep.Sources.CgroupErr)
+		} else if s, err := ep.Sources.Cgroup.Read(); err != nil || s.MemoryBytes <= 0 {
+			t.Errorf("%s: cgroup reading %+v, %v: want memory above 0", name, s, err)
+		}
+		ls := srv.(*localServer)
+		pgid, dir := ls.cmd.Process.Pid, ls.dir
+		if err := srv.Stop(); err != nil {
+			t.Errorf("%s: stop: %v", name, err)
+		}
+		if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("%s: httpd's process group %d still exists after Stop (kill 0: %v)", name, pgid, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s: %s still exists after Stop", name, dir)
+		}
+		if ep.Sources.Cgroup != nil {
+			for _, f := range ep.Sources.Cgroup.ProcsFiles() {
+				if _, err := os.Stat(filepath.Dir(f)); !os.IsNotExist(err) {
+					t.Errorf("%s: cgroup %s still exists after Stop", name, filepath.Dir(f))
+				}
+			}
+		}
+	}
+}
+
+// A config httpd rejects stops with Apache's own message, naming the
+// user's file.
+func TestLocalRejectsBadConfig(t *testing.T) {
+	dockertest.RequireHTTPD(t)
+	path := filepath.Join(t.TempDir(), "broken.conf")
+	text := "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\nNoSuchDirective on\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := scenarios.UserConfig("mine", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Local{}.Start(context.Background(), cfg, StartOptions{RunID: "test", Connections: 10})
+	if srv != nil {
+		defer srv.Stop()
+	}
+	var ce *apache.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "NoSuchDirective") || ce.File != path {
+		t.Fatalf("got %v, want a ConfigError naming %s and quoting NoSuchDirective", err, path)
+	}
+}
+
+func TestTargetCheck(t *testing.T) {
+	html := httpTestServer(t, "<html>not status</html>")
+	status := httpTestServer(t, "127.0.0.1\nServerVersion: Apache/2.4.71 (Debian)\nBusyWorkers: 3\nIdleWorkers: 7\n")
+	cases := []struct {
+		t    Target
+		want string // "" for no error
+	}{
+		{Target{URL: "127.0.0.1:80"}, "want an absolute http:// URL"},
+		{Target{URL: "http://127.0.0.1:1/", StatusURL: "ftp://x/"}, "--status-url"},
+		{Target{URL: "http://127.0.0.1:1/", StatusURL: html}, "ExtendedStatus On"},
+		{Target{URL: "http://127.0.0.1:1/", StatusURL: status}, ""},
+	}
+	for _, c := range cases {
+		err := c.t.Check(context.Background())
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%+v: got %v, want %q", c.t, err, c.want)
+		}
+	}
+	srv, err := Target{URL: "http://127.0.0.1:1/", StatusURL: status}.Start(context.Background(), scenarios.Config{}, StartOptions{})
+	if err != nil || srv.Endpoint().Version != "Apache/2.4.71 (Debian)" || srv.Endpoint().Sources.StatusURL != status {
+		t.Errorf("got %v, %+v: want the status URL and the version it reports", err, srv)
+	}
+}

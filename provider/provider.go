@@ -1,0 +1,73 @@
+// Package provider puts every httpd loadcheck measures behind one small
+// interface: start a config, say where to load it and what can be observed,
+// stop it. The Docker provider lives in package containers; this package
+// holds the interface and the two providers that need no engine: Target, a
+// server that is already running, and Local, httpd started natively on
+// this host.
+//
+// Providers import neither the generator (bench) nor the result model
+// (results): they start servers and say what they expose, nothing more.
+package provider
+
+import (
+	"context"
+
+	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// Provider starts one server per config.
+type Provider interface {
+	// Describe says what this provider runs; it is recorded in the result.
+	Describe() Description
+	// Start starts (or, for a running server, attaches to) the server for
+	// cfg. On error the returned Server, when not nil, must still be
+	// stopped.
+	Start(ctx context.Context, cfg scenarios.Config, o StartOptions) (Server, error)
+}
+
+// Cleaner is a Provider that can remove whatever a run left behind (a
+// container whose removal was cut short): the safety net after a run.
+type Cleaner interface {
+	CleanRun(ctx context.Context, runID string) (removed []string, err error)
+}
+
+// Description names a provider and, for images, the image and its layout.
+type Description struct {
+	Name    string // "docker", "target", "local"
+	Image   string // docker only
+	ImageID string
+	Layout  string // "official" or "debian"; "" for a target
+}
+
+// StartOptions is what every provider needs to start a config.
+type StartOptions struct {
+	RunID string
+	// Connections is the load's target; descriptor limits are sized to it.
+	Connections int
+}
+
+// Server is a running server.
+type Server interface {
+	// Endpoint says where to send the load and what observers can read.
+	Endpoint() Endpoint
+	// Stop stops the server and releases what Start took. It is safe to
+	// call after ctx was cancelled, and on a server that failed to start.
+	Stop() error
+}
+
+// Endpoint is a running server as the generator, the observers and the
+// report see it.
+type Endpoint struct {
+	URL string // base URL for the load, "http://127.0.0.1:PORT/"
+	// Sources are what the observers read; empty fields turn them off.
+	Sources observe.Sources
+	// What the server is, for the result: httpd's version line, the
+	// httpd.conf it runs, its nofile limit.
+	Version string
+	Conf    string
+	Nofile  int
+	// OOMKilled reports whether httpd itself was killed for memory, as
+	// the engine saw it; nil when nothing can tell.
+	OOMKilled func(ctx context.Context) bool
+}

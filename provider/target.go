@@ -1,0 +1,68 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// Target is a server that is already running: loadcheck loads it and never
+// starts or stops it. With StatusURL (mod_status's ?auto page) the sampler
+// reads it during the load, so an httpd you run yourself gets busy workers,
+// connections, scoreboard and Total Accesses in the result.
+type Target struct {
+	URL       string
+	StatusURL string
+}
+
+// Describe implements Provider.
+func (t Target) Describe() Description { return Description{Name: "target"} }
+
+// Check refuses URLs loadcheck cannot load, and a status URL that does not
+// answer as mod_status's ?auto page, before any load.
+func (t Target) Check(ctx context.Context) error {
+	for _, u := range []struct{ flag, v string }{{"--target", t.URL}, {"--status-url", t.StatusURL}} {
+		if u.v == "" {
+			continue
+		}
+		p, err := url.Parse(u.v)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("%s %q: want an absolute http:// URL such as http://127.0.0.1:8080/", u.flag, u.v)
+		}
+	}
+	if t.StatusURL == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := observe.FetchStatus(ctx, http.DefaultClient, t.StatusURL); err != nil {
+		return fmt.Errorf("--status-url %s: %w (enable mod_status with ExtendedStatus On, and give the ?auto URL, e.g. http://127.0.0.1:8080/server-status?auto)", t.StatusURL, err)
+	}
+	return nil
+}
+
+// Start implements Provider: it checks the URLs and reads the version
+// mod_status reports.
+func (t Target) Start(ctx context.Context, _ scenarios.Config, _ StartOptions) (Server, error) {
+	if err := t.Check(ctx); err != nil {
+		return nil, err
+	}
+	ep := Endpoint{URL: t.URL, Sources: observe.Sources{StatusURL: t.StatusURL}}
+	if t.StatusURL != "" {
+		if st, err := observe.FetchStatus(ctx, http.DefaultClient, t.StatusURL); err == nil {
+			ep.Version = st.ServerVersion
+		}
+	}
+	return running{ep}, nil
+}
+
+// running is a server loadcheck did not start and does not stop.
+type running struct{ ep Endpoint }
+
+func (r running) Endpoint() Endpoint { return r.ep }
+func (r running) Stop() error        { return nil }

@@ -1,0 +1,145 @@
+package loadcheck
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// statusInterval is how often mod_status is read during a load.
+const statusInterval = time.Second
+
+// store is a run folder, or nothing when dir is "".
+type store struct{ dir string }
+
+func newStore(parent, runID string) (store, error) {
+	if parent == "" {
+		return store{}, nil
+	}
+	dir, err := results.CreateRunDir(parent, runID)
+	return store{dir: dir}, err
+}
+
+func (st store) save(f *results.File) error {
+	if st.dir == "" {
+		return nil
+	}
+	return f.Save(st.dir)
+}
+
+func (st store) where() string {
+	if st.dir == "" {
+		return "not stored"
+	}
+	return "storing results in " + st.dir
+}
+
+// runConfig starts the server for cfg, loads it while the observers read
+// what it exposes, and always stops it.
+func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg scenarios.Config, runID, label string) (results.Run, error) {
+	d := s.provider.Describe()
+	switch {
+	case d.Image != "":
+		s.logf("%s starting httpd (%s, %s layout)", label, d.Image, d.Layout)
+	case d.Name == "local":
+		s.logf("%s starting httpd on this host (%s layout)", label, d.Layout)
+	}
+	for _, fd := range cfg.Check(sc.Load.Connections) {
+		s.logf("%s %s", label, fd)
+	}
+	srv, err := s.provider.Start(ctx, cfg, provider.StartOptions{RunID: runID, Connections: sc.Load.Connections})
+	defer func() {
+		if srv == nil {
+			return
+		}
+		if err := srv.Stop(); err != nil {
+			s.logf("%s stop the server: %v (run `loadcheck clean`)", label, err)
+		}
+	}()
+	if err != nil {
+		return results.Run{}, err
+	}
+	ep := srv.Endpoint()
+	ready := "loading " + ep.URL
+	if ep.Version != "" {
+		ready = ep.Version + " ready at " + ep.URL + ";"
+	}
+	s.logf("%s %s opening %d connections over %s%s", label, ready, sc.Load.Connections, sc.Load.Ramp, s.generator.Describe())
+	if ep.Sources.CgroupErr != nil {
+		s.logf("%s httpd's memory and CPU unavailable: %v", label, ep.Sources.CgroupErr)
+	}
+	session := observe.Start(ctx, ep.Sources, statusInterval)
+	started := time.Now()
+	var progress func(bench.Progress)
+	if s.live != nil {
+		progress = func(p bench.Progress) { s.live(label, p) }
+	}
+	res, err := s.generator.Generate(ctx, ep.URL, sc.Load, progress)
+	seen := session.Stop()
+	if err != nil {
+		return results.Run{}, err
+	}
+	run := results.FromBench(cfg, res)
+	run.LoadStartedAt, run.MeasureStartS = started.UTC(), sc.Load.MeasureStart().Seconds()
+	run.Image, run.ImageID = d.Image, d.ImageID
+	run.HTTPDConf, run.HTTPDVersion = ep.Conf, ep.Version
+	if seen.KernelErr != nil {
+		s.logf("%s kernel listen counters unavailable: %v", label, seen.KernelErr)
+	}
+	if ep.Sources.StatusURL == "" && ep.Sources.Netstat == "" {
+		return run, nil // nothing of the server can be seen
+	}
+	run.Server = serverSide(ctx, ep, cfg, seen, run.Connections, started.Add(sc.Load.MeasureStart()+sc.Load.Duration), func(err error) {
+		s.logf("%s read httpd's error log: %v", label, err)
+	})
+	return run, nil
+}
+
+// serverSide turns what the observers saw into the result's server part.
+// windowEnd is when the measured window ended: event's busy shutdowns
+// after it are the client's own teardown.
+func serverSide(ctx context.Context, ep provider.Endpoint, cfg scenarios.Config, seen observe.Report, conns results.Connections, windowEnd time.Time, logErr func(error)) *results.Server {
+	stats := seen.Stats
+	srv := &results.Server{
+		StatusSamples: stats.Samples, StatusFailed: stats.FailedSamples,
+		PeakBusyWorkers: stats.PeakBusy, PeakProcesses: stats.PeakProcesses, PeakConnsTotal: stats.PeakConnsTotal,
+		Nofile: ep.Nofile, StatusLastError: stats.LastError, Series: stats.Points,
+		Kernel: seen.Kernel, KernelScope: seen.KernelScope,
+		OOMKills: stats.OOMKills, PeakAcceptQueue: stats.PeakAcceptQueue,
+		MemoryLimitMB: mb(cfg.MemoryBytes), CPULimit: cfg.CPUs,
+	}
+	if stats.AccessesAtStart >= 0 {
+		srv.AccessesDuringRun = stats.AccessesAtEnd - stats.AccessesAtStart
+	}
+	if stats.MemoryAtStart >= 0 {
+		srv.MemoryStartMB, srv.MemoryEndMB, srv.MemoryPeakMB = mb(stats.MemoryAtStart), mb(stats.MemoryAtEnd), mb(stats.MemoryPeak)
+		srv.CPUSeconds = math.Round(float64(stats.CPUNanos)/1e7) / 100
+		if held := conns.Served + conns.PartlyServed; held > 0 {
+			srv.MemoryPerConnKB = math.Round(float64(stats.MemoryAtEnd-stats.MemoryAtStart)/1024/float64(held)*10) / 10
+		}
+	}
+	if srv.OOMKills == 0 && ep.OOMKilled != nil && ep.OOMKilled(ctx) {
+		srv.OOMKills = 1 // httpd itself, seen by the engine after its cgroup went away
+	}
+	if ep.Sources.ErrorLog == nil {
+		return srv
+	}
+	logCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	text, err := ep.Sources.ErrorLog(logCtx)
+	if err != nil {
+		logErr(err)
+		return srv
+	}
+	srv.ErrorLog = observe.ScanErrorLog(text)
+	srv.BusyShutdowns, srv.BusyClosed, srv.FullRefusals = observe.ScanBusyShutdowns(text, windowEnd)
+	return srv
+}
+
+func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
