@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -124,14 +125,14 @@ func (c *capacityRun) afford(n int) bool {
 }
 
 // probe is one real run of cfg at n connections against a fresh server.
-func (c *capacityRun) probe(ctx context.Context, cfg scenarios.Config, n int, label string) (results.Run, error) {
+func (c *capacityRun) probe(ctx context.Context, cfg apache.Config, n int, label string) (results.Run, error) {
 	sc := c.sc
 	sc.Load.Connections = n
 	return c.runConfig(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns]", label, n))
 }
 
 // search finds cfg's break point, then its costs and projection.
-func (c *capacityRun) search(ctx context.Context, cfg scenarios.Config, label string) results.ConfigCapacity {
+func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label string) results.ConfigCapacity {
 	cc := results.Search(ctx, cfg, c.bounds, c.sc.Thresholds, func(ctx context.Context, n int) (results.Run, error) {
 		return c.probe(ctx, cfg, n, label)
 	}, c.afford, func(pr results.Probe) {
@@ -166,10 +167,10 @@ func (c *capacityRun) suggest(ctx context.Context, cc *results.ConfigCapacity) {
 
 // confirm runs base with s's directives once at the target and records the
 // verdict in s, or says why it did not run.
-func (c *capacityRun) confirm(ctx context.Context, base scenarios.Config, s *results.Suggestion, suffix string) {
+func (c *capacityRun) confirm(ctx context.Context, base apache.Config, s *results.Suggestion, suffix string) {
 	target := c.sc.Load.Connections
 	cfg := base
-	cfg.Directives = append([]scenarios.Directive{}, base.Directives...)
+	cfg.Directives = append([]apache.Directive{}, base.Directives...)
 	for _, d := range s.Directives {
 		cfg.Set(d)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck"
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -28,7 +29,7 @@ func ExampleRun() {
 	sc := scenarios.Scenario{
 		Name:       "example",
 		Load:       load,
-		Configs:    []scenarios.Config{{Name: "in-process", MPM: "unknown"}},
+		Configs:    []apache.Config{{Name: "in-process", MPM: "unknown"}},
 		Thresholds: scenarios.DefaultThresholds(),
 	}
 	out, err := loadcheck.Run(context.Background(), sc, loadcheck.WithProvider(provider.Target{URL: srv.URL + "/"}))

@@ -199,7 +199,7 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 
 // failedRun records a config that could not be loaded: killed for memory
 // while it started (a result: the config does not fit), or a setup error.
-func failedRun(cfg scenarios.Config, target int, err error) results.Run {
+func failedRun(cfg apache.Config, target int, err error) results.Run {
 	var oom *containers.OOMError
 	if errors.As(err, &oom) {
 		return results.Run{Config: cfg.Name, MPM: cfg.MPM, Connections: results.Connections{Target: target}, TimeToCapacityS: -1,

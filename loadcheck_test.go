@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck"
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
@@ -17,7 +18,7 @@ import (
 // smallScenario is two stock configs at n connections, in a few seconds.
 func smallScenario(t *testing.T, n int, names ...string) scenarios.Scenario {
 	t.Helper()
-	cfgs, err := scenarios.Presets(names, n)
+	cfgs, err := apache.Presets(names, n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/observe"
 	"github.com/loadcheck/loadcheck/provider"
@@ -42,7 +43,7 @@ func (st store) where() string {
 
 // runConfig starts the server for cfg, loads it while the observers read
 // what it exposes, and always stops it.
-func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg scenarios.Config, runID, label string) (results.Run, error) {
+func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apache.Config, runID, label string) (results.Run, error) {
 	d := s.provider.Describe()
 	switch {
 	case d.Image != "":
@@ -104,7 +105,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg sce
 // serverSide turns what the observers saw into the result's server part.
 // windowEnd is when the measured window ended: event's busy shutdowns
 // after it are the client's own teardown.
-func serverSide(ctx context.Context, ep provider.Endpoint, cfg scenarios.Config, seen observe.Report, conns results.Connections, windowEnd time.Time, logErr func(error)) *results.Server {
+func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, seen observe.Report, conns results.Connections, windowEnd time.Time, logErr func(error)) *results.Server {
 	stats := seen.Stats
 	srv := &results.Server{
 		StatusSamples: stats.Samples, StatusFailed: stats.FailedSamples,

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 // Layout is where an image keeps httpd.
@@ -67,7 +65,7 @@ var ContainerPaths = Paths{
 // listening on listen (host:port). Nothing in it depends on the image's own
 // configuration files: the MPM and every other module are loaded here, each
 // guarded so that a module compiled into the binary is not loaded twice.
-func Render(cfg scenarios.Config, layout Layout, listen string, at Paths) string {
+func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	if cfg.File != "" {
 		return renderUser(cfg, layout, listen, at)
 	}
@@ -129,7 +127,7 @@ var listenLine = regexp.MustCompile(`(?mi)^(\s*)(Listen\s.*)$`)
 // Listen lines are commented out, followed by what loadcheck needs: its
 // Listen address, mod_status at StatusPath with ExtendedStatus, the error
 // log on stderr and the runtime files on tmpfs.
-func renderUser(cfg scenarios.Config, layout Layout, listen string, at Paths) string {
+func renderUser(cfg Config, layout Layout, listen string, at Paths) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	// Nothing goes before the user's text, so httpd's line numbers are the

@@ -3,8 +3,6 @@ package apache
 import (
 	"strings"
 	"testing"
-
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 func TestRenderPerLayout(t *testing.T) {
@@ -32,7 +30,7 @@ func TestRenderPerLayout(t *testing.T) {
 		}},
 	}
 	for _, tc := range tests {
-		cfg, err := scenarios.Preset(tc.config, 4000)
+		cfg, err := Preset(tc.config, 4000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +73,7 @@ func TestLayoutByName(t *testing.T) {
 
 func TestRenderUserFile(t *testing.T) {
 	text := "ServerRoot /etc/apache2\n  Listen 80\nListen [::]:8080 http\nDocumentRoot /srv\n"
-	cfg := scenarios.Config{Name: "mine", MPM: "event", File: "/home/me/httpd.conf", FileText: text}
+	cfg := Config{Name: "mine", MPM: "event", File: "/home/me/httpd.conf", FileText: text}
 	conf := Render(cfg, Debian, "127.0.0.1:9999", ContainerPaths)
 	lines := strings.Split(conf, "\n")
 	if lines[0] != "ServerRoot /etc/apache2" || lines[1] != "  # loadcheck replaced: Listen 80" || lines[2] != "# loadcheck replaced: Listen [::]:8080 http" || lines[3] != "DocumentRoot /srv" {

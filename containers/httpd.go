@@ -22,7 +22,6 @@ import (
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/observe"
 	"github.com/loadcheck/loadcheck/provider"
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 // Labels loadcheck puts on every container it starts; Clean removes
@@ -46,7 +45,7 @@ const (
 // and the caller's Option functions after them.
 type Options struct {
 	Layout      apache.Layout // zero: read from the image
-	Config      scenarios.Config
+	Config      apache.Config
 	RunID       string
 	Connections int // the load's target; the nofile limit is sized to it
 	// StartTimeout bounds the wait for httpd to say it is ready.
@@ -57,7 +56,7 @@ type Options struct {
 type Option func(*Options)
 
 // WithConfig sets the httpd config to run (default: event-stock).
-func WithConfig(cfg scenarios.Config) Option { return func(o *Options) { o.Config = cfg } }
+func WithConfig(cfg apache.Config) Option { return func(o *Options) { o.Config = cfg } }
 
 // WithLayout says where the image keeps httpd (default: read from the image).
 func WithLayout(l apache.Layout) Option { return func(o *Options) { o.Layout = l } }
@@ -232,7 +231,7 @@ var startScript string
 // On error the returned HTTPD, if not nil, must still be stopped.
 func Run(ctx context.Context, image string, opts ...Option) (*HTTPD, error) {
 	o := Options{Connections: 100, StartTimeout: 90 * time.Second}
-	o.Config, _ = scenarios.Preset("event-stock", o.Connections)
+	o.Config, _ = apache.Preset("event-stock", o.Connections)
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/observe"
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 func TestStartServesAndStatus(t *testing.T) {
@@ -26,7 +25,7 @@ func TestStartServesAndStatus(t *testing.T) {
 		t.Fatalf("got layout %q id %q, want debian and an ID", info.Layout.Name, info.ID)
 	}
 	for _, name := range []string{"event-stock", "prefork-stock"} {
-		cfg, _ := scenarios.Preset(name, 100)
+		cfg, _ := apache.Preset(name, 100)
 		srv, err := Run(ctx, dockertest.Image, WithLayout(info.Layout), WithConfig(cfg), WithRunID("test"), WithConnections(100))
 		t.Cleanup(func() {
 			if err := srv.Stop(); err != nil {
@@ -64,8 +63,8 @@ func TestStartRejectsBadConfig(t *testing.T) {
 	dockertest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, _ := scenarios.Preset("event-stock", 10)
-	cfg.Directives = append(cfg.Directives, scenarios.Directive{Name: "NoSuchDirective", Value: "1"})
+	cfg, _ := apache.Preset("event-stock", 10)
+	cfg.Directives = append(cfg.Directives, apache.Directive{Name: "NoSuchDirective", Value: "1"})
 	srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test"), WithConnections(10))
 	defer srv.Stop()
 	var cerr *apache.ConfigError
@@ -80,7 +79,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 func TestCleanRemovesLabelled(t *testing.T) {
 	dockertest.Require(t)
 	ctx := context.Background()
-	cfg, _ := scenarios.Preset("worker-stock", 10)
+	cfg, _ := apache.Preset("worker-stock", 10)
 	srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test-clean"), WithConnections(10))
 	if err != nil {
 		srv.Stop()
@@ -134,7 +133,7 @@ func TestOfficialLayout(t *testing.T) {
 	if info.Layout.Name != "official" {
 		t.Fatalf("got layout %q, want official (from HTTPD_PREFIX)", info.Layout.Name)
 	}
-	cfg, _ := scenarios.Preset("event-tuned", 100)
+	cfg, _ := apache.Preset("event-tuned", 100)
 	srv, err := Run(ctx, image, WithLayout(info.Layout), WithConfig(cfg), WithRunID("test"), WithConnections(100))
 	t.Cleanup(func() { srv.Stop() })
 	if err != nil {

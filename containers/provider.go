@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/provider"
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 // Provider is the Docker provider: one fresh httpd container per config,
@@ -43,7 +43,7 @@ func (p *Provider) Describe() provider.Description {
 }
 
 // Start implements provider.Provider.
-func (p *Provider) Start(ctx context.Context, cfg scenarios.Config, o provider.StartOptions) (provider.Server, error) {
+func (p *Provider) Start(ctx context.Context, cfg apache.Config, o provider.StartOptions) (provider.Server, error) {
 	srv, err := Run(ctx, p.Image, WithLayout(p.Info.Layout), WithConfig(cfg), WithRunID(o.RunID), WithConnections(o.Connections))
 	if srv == nil {
 		return nil, err // a nil *HTTPD must not become a non-nil interface

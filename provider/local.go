@@ -16,7 +16,6 @@ import (
 
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/observe"
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 // MaxNofile is the largest nofile limit loadcheck gives httpd; raising a
@@ -80,7 +79,7 @@ type localServer struct {
 
 // Start implements Provider: it renders cfg into a temporary folder,
 // checks it with httpd -t, and starts httpd in the foreground.
-func (l Local) Start(ctx context.Context, cfg scenarios.Config, o StartOptions) (Server, error) {
+func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Server, error) {
 	layout := l.Layout
 	if layout.Binary == "" {
 		var err error

@@ -14,7 +14,6 @@ import (
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/observe"
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 // TestLocalStartServeStop starts httpd natively, reads the page and
@@ -24,7 +23,7 @@ func TestLocalStartServeStop(t *testing.T) {
 	dockertest.RequireHTTPD(t)
 	ctx := context.Background()
 	for _, name := range []string{"prefork-stock", "event-stock"} {
-		cfg, err := scenarios.Preset(name, 50)
+		cfg, err := apache.Preset(name, 50)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +90,7 @@ func TestLocalRejectsBadConfig(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := scenarios.UserConfig("mine", path)
+	cfg, err := apache.UserConfig("mine", path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +122,7 @@ func TestTargetCheck(t *testing.T) {
 			t.Errorf("%+v: got %v, want %q", c.t, err, c.want)
 		}
 	}
-	srv, err := Target{URL: "http://127.0.0.1:1/", StatusURL: status}.Start(context.Background(), scenarios.Config{}, StartOptions{})
+	srv, err := Target{URL: "http://127.0.0.1:1/", StatusURL: status}.Start(context.Background(), apache.Config{}, StartOptions{})
 	if err != nil || srv.Endpoint().Version != "Apache/2.4.71 (Debian)" || srv.Endpoint().Sources.StatusURL != status {
 		t.Errorf("got %v, %+v: want the status URL and the version it reports", err, srv)
 	}

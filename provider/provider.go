@@ -12,8 +12,8 @@ package provider
 import (
 	"context"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/observe"
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 // Provider starts one server per config.
@@ -23,7 +23,7 @@ type Provider interface {
 	// Start starts (or, for a running server, attaches to) the server for
 	// cfg. On error the returned Server, when not nil, must still be
 	// stopped.
-	Start(ctx context.Context, cfg scenarios.Config, o StartOptions) (Server, error)
+	Start(ctx context.Context, cfg apache.Config, o StartOptions) (Server, error)
 }
 
 // Cleaner is a Provider that can remove whatever a run left behind (a

@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/observe"
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 // Target is a server that is already running: loadcheck loads it and never
@@ -48,7 +48,7 @@ func (t Target) Check(ctx context.Context) error {
 
 // Start implements Provider: it checks the URLs and reads the version
 // mod_status reports.
-func (t Target) Start(ctx context.Context, _ scenarios.Config, _ StartOptions) (Server, error) {
+func (t Target) Start(ctx context.Context, _ apache.Config, _ StartOptions) (Server, error) {
 	if err := t.Check(ctx); err != nil {
 		return nil, err
 	}

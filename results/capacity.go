@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
@@ -49,8 +50,8 @@ type Probe struct {
 
 // ConfigCapacity is what the search found for one config.
 type ConfigCapacity struct {
-	Config scenarios.Config `json:"config"`
-	Probes []Probe          `json:"probes"`
+	Config apache.Config `json:"config"`
+	Probes []Probe       `json:"probes"`
 	// MaxPass is the largest count that passed (0: none did); FirstFail the
 	// smallest count above it that failed (0: none failed up to the
 	// search's max).
@@ -80,12 +81,12 @@ type ConfigCapacity struct {
 // Suggestion is a set of directive values that should let a config reach
 // the scenario's connection target, with the run that checked it.
 type Suggestion struct {
-	Target     int                   `json:"target"`
-	Directives []scenarios.Directive `json:"directives,omitempty"`
-	Why        string                `json:"why"`
-	Confirm    *Run                  `json:"confirm,omitempty"`
-	Verdict    string                `json:"verdict"` // pass, fail, not run
-	Note       string                `json:"note,omitempty"`
+	Target     int                `json:"target"`
+	Directives []apache.Directive `json:"directives,omitempty"`
+	Why        string             `json:"why"`
+	Confirm    *Run               `json:"confirm,omitempty"`
+	Verdict    string             `json:"verdict"` // pass, fail, not run
+	Note       string             `json:"note,omitempty"`
 	// Fallback is a second, roomier suggestion, with its own confirming
 	// run, made when this one failed in a way more room fixes.
 	Fallback *Suggestion `json:"fallback,omitempty"`
@@ -95,7 +96,7 @@ type Suggestion struct {
 type ProbeFunc func(ctx context.Context, n int) (Run, error)
 
 // Judged turns a measured run into a probe outcome.
-func Judged(n int, run Run, cfg scenarios.Config, th scenarios.Thresholds) Probe {
+func Judged(n int, run Run, cfg apache.Config, th scenarios.Thresholds) Probe {
 	p := Probe{Connections: n, Run: run}
 	switch {
 	case !run.Measured() && run.Error != "":
@@ -121,7 +122,7 @@ func clientLimited(run Run) string {
 }
 
 // FailReason says why a probe failed, from what httpd and the kernel saw.
-func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
+func FailReason(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 	if s := run.Server; s != nil && s.OOMAtStart != "" {
 		return s.OOMAtStart
 	}
@@ -202,7 +203,7 @@ func FailReason(run Run, cfg scenarios.Config, th scenarios.Thresholds) string {
 // reports the largest pass as a lower bound of the server's limit. afford
 // says whether one more probe at n fits the time budget; onProbe, when set,
 // gets each judged probe as it is recorded.
-func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
+func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
 	cc := search(ctx, cfg, b, th, probe, afford, onProbe)
 	// No server fail below the client's ceiling: the server's limit lies
 	// above what this host could measure.
@@ -218,7 +219,7 @@ func Search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th 
 	return cc
 }
 
-func search(ctx context.Context, cfg scenarios.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
+func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
 	cc := ConfigCapacity{Config: cfg, TimeToCapacityS: -1}
 	run := func(n int) (Probe, bool) {
 		if ctx.Err() != nil {
@@ -444,40 +445,11 @@ func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
 	if limit == 0 || limit >= target {
 		return nil // not a directive limit: the hardware, or an unknown MPM
 	}
-	get := func(name string, def int) int { return intDirective(cfg, name, def) }
-	s := &Suggestion{Target: target, Verdict: "not run"}
-	// 10 % headroom: status reads take a worker too, and event holds a
-	// little less than its formula (441 of 450 in the README's run).
-	want := int(math.Ceil(float64(target) * 1.1))
-	d := func(name string, v int) {
-		s.Directives = append(s.Directives, scenarios.Directive{Name: name, Value: strconv.Itoa(v)})
-	}
-	switch cfg.MPM {
-	case "event":
-		factor := 2.0
-		if v, ok := cfg.Get("AsyncRequestWorkerFactor"); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				factor = f
-			}
-		}
-		tpc := get("ThreadsPerChild", 25)
-		s.Directives = threadedDirectives(int(math.Ceil(float64(want)/(factor+1))), tpc)
-		s.Why = fmt.Sprintf("every process started up front and none reaped as idle (StartServers = ServerLimit, MaxSpareThreads = MaxRequestWorkers): event closes the kept-alive connections of a process it stops. event holds up to MaxRequestWorkers x (AsyncRequestWorkerFactor %g + 1) connections: MaxRequestWorkers >= %d (the target plus 10%%) / %g, a multiple of ThreadsPerChild %d, with ServerLimit to match", factor, want, factor+1, tpc)
-	case "worker":
-		tpc := get("ThreadsPerChild", 25)
-		s.Directives = threadedDirectives(want, tpc)
-		s.Why = fmt.Sprintf("every process started up front and none reaped as idle (StartServers = ServerLimit, MaxSpareThreads = MaxRequestWorkers). worker holds one connection per thread: MaxRequestWorkers >= %d (the target plus 10%%), a multiple of ThreadsPerChild %d, with ServerLimit to match", want, tpc)
-	case "prefork":
-		d("ServerLimit", want)
-		d("MaxRequestWorkers", want)
-		d("StartServers", want)
-		d("MinSpareServers", 75)
-		d("MaxSpareServers", want)
-		s.Why = fmt.Sprintf("prefork holds one connection per process: ServerLimit and MaxRequestWorkers >= %d (the target plus 10%%), and StartServers as high, because prefork spawns at most 32 processes a second. Switching to event needs far less memory per connection", want)
-	default:
+	size, ok := apache.SizeFor(cfg, target)
+	if !ok {
 		return nil
 	}
-	return s
+	return &Suggestion{Target: target, Verdict: "not run", Directives: size.Directives, Why: size.Why}
 }
 
 // SuggestFallback proposes, after event's suggestion failed because
@@ -491,37 +463,8 @@ func (cc *ConfigCapacity) SuggestFallback() *Suggestion {
 	if cc.Config.MPM != "event" || s == nil || s.Confirm == nil || s.Verdict == Pass || s.Confirm.Server == nil || s.Confirm.Server.BusyClosed == 0 {
 		return nil
 	}
-	tpc := intDirective(cc.Config, "ThreadsPerChild", 25)
-	want := int(math.Ceil(float64(s.Target) * 1.1))
-	return &Suggestion{Target: s.Target, Verdict: "not run", Directives: threadedDirectives(want, tpc),
-		Why: fmt.Sprintf("a thread per connection, as for worker: MaxRequestWorkers >= %d (the target plus 10%%), so that no process holds many more connections than its %d threads and none reaches its cap, with every process started up front and none reaped", want, tpc)}
-}
-
-// intDirective is cfg's whole-number directive name, or def when it is
-// unset or not a whole number.
-func intDirective(cfg scenarios.Config, name string, def int) int {
-	if v, ok := cfg.Get(name); ok {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-// threadedDirectives sizes a worker or event config to threads threads
-// (rounded up to whole processes of tpc), every process started up front
-// and none reaped as idle.
-func threadedDirectives(threads, tpc int) []scenarios.Directive {
-	tpc = max(tpc, 1) // a nonsense ThreadsPerChild of 0 must not divide by zero
-	mrw := (threads + tpc - 1) / tpc * tpc
-	var out []scenarios.Directive
-	for _, d := range []struct {
-		name string
-		v    int
-	}{{"ServerLimit", mrw / tpc}, {"ThreadsPerChild", tpc}, {"MaxRequestWorkers", mrw}, {"StartServers", mrw / tpc}, {"MaxSpareThreads", mrw}} {
-		out = append(out, scenarios.Directive{Name: d.name, Value: strconv.Itoa(d.v)})
-	}
-	return out
+	size := apache.ThreadPerConnection(cc.Config, s.Target)
+	return &Suggestion{Target: s.Target, Verdict: "not run", Directives: size.Directives, Why: size.Why}
 }
 
 // ExplainFailure adds to a failed suggestion what the other configs of the

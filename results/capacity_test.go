@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
@@ -45,7 +46,7 @@ func always(int) bool { return true }
 
 func TestSearchFindsTheLimit(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
-	cfg, _ := scenarios.Preset("event-tuned", 4000)
+	cfg, _ := apache.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 	for _, limit := range []int{1, 149, 250, 251, 450, 1500, 3999, 4000, 7999} {
 		cc := Search(context.Background(), cfg, b, th, fakeServer(limit, 0), always, nil)
@@ -93,7 +94,7 @@ func TestSearchFindsTheLimit(t *testing.T) {
 // A limit that passes once and fails when repeated is not reported.
 func TestSearchRepeatsTheLimit(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
-	cfg, _ := scenarios.Preset("event-tuned", 4000)
+	cfg, _ := apache.Preset("event-tuned", 4000)
 	seen := map[int]int{}
 	real := fakeServer(1500, 0)
 	flaky := func(ctx context.Context, n int) (Run, error) {
@@ -111,7 +112,7 @@ func TestSearchRepeatsTheLimit(t *testing.T) {
 
 func TestSearchStopsHonestly(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
-	cfg, _ := scenarios.Preset("event-tuned", 4000)
+	cfg, _ := apache.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 
 	cc := Search(context.Background(), cfg, b, th, fakeServer(20000, 0), always, nil)
@@ -169,7 +170,7 @@ func TestSearchStopsHonestly(t *testing.T) {
 func TestCostsProjectionSuggestion(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
 	th := scenarios.DefaultThresholds()
-	stock, _ := scenarios.Preset("event-stock", 4000)
+	stock, _ := apache.Preset("event-stock", 4000)
 	cc := Search(context.Background(), stock, b, th, fakeServer(450, 0), always, nil)
 	cc.Costs()
 	if cc.MemPerConnKB != 102.4 || cc.MemBaseMB != 10 || !strings.Contains(cc.MemMethod, "slope") {
@@ -201,7 +202,7 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 		t.Errorf("the suggestion draws a finding: %s", f)
 	}
 	for _, name := range []string{"worker-stock", "prefork-stock"} {
-		c, _ := scenarios.Preset(name, 4000)
+		c, _ := apache.Preset(name, 4000)
 		cc := ConfigCapacity{Config: c, MaxPass: 150}
 		s := cc.Suggest(4000)
 		if s == nil {
@@ -219,7 +220,7 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	}
 	// A memory-bound config gets a projection by memory, and no directive
 	// suggestion.
-	tuned, _ := scenarios.Preset("event-tuned", 4000)
+	tuned, _ := apache.Preset("event-tuned", 4000)
 	big := Search(context.Background(), tuned, b, th, fakeServer(3000, 0), always, nil)
 	big.Costs()
 	big.Project(1<<30, 2, 1)
@@ -235,8 +236,8 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 }
 
 func TestExplainFailure(t *testing.T) {
-	stock, _ := scenarios.Preset("prefork-stock", 4000)
-	tuned, _ := scenarios.Preset("prefork-tuned", 4000)
+	stock, _ := apache.Preset("prefork-stock", 4000)
+	tuned, _ := apache.Preset("prefork-tuned", 4000)
 	confirm := Run{Verdict: Fail}
 	f := &CapacityFile{Configs: []ConfigCapacity{
 		{Config: stock, MaxPass: 148, DirectiveLimit: 150, Suggestion: &Suggestion{Target: 4000, Confirm: &confirm, Verdict: Fail}},
@@ -256,7 +257,7 @@ func TestExplainFailure(t *testing.T) {
 
 	// An event confirming run that lost connections to busy shutdowns says
 	// so, with what httpd held, rather than blaming the directives.
-	ev, _ := scenarios.Preset("event-stock", 4000)
+	ev, _ := apache.Preset("event-stock", 4000)
 	busy := Run{Verdict: Fail, LatencyMS: Latency{P50: 354},
 		Server: &Server{PeakConnsTotal: 4001, BusyShutdowns: 109, BusyClosed: 3307, FullRefusals: 180}}
 	g := &CapacityFile{Configs: []ConfigCapacity{{Config: ev, MaxPass: 437, DirectiveLimit: 450,
@@ -300,7 +301,7 @@ func capacityFixture() *CapacityFile {
 	out := &CapacityFile{Schema: CapacitySchema, RunID: "cap-1", StartedAt: f.StartedAt, ElapsedS: 600, Complete: true,
 		Scenario: f.Scenario, Search: b, Environment: f.Environment}
 	for i, name := range []string{"event-stock", "event-tuned"} {
-		cfg, _ := scenarios.Preset(name, 4000)
+		cfg, _ := apache.Preset(name, 4000)
 		cc := Search(context.Background(), cfg, b, f.Scenario.Thresholds, fakeServer([]int{450, 1700}[i], 0), always, nil)
 		cc.Costs()
 		cc.Project(4<<30, 2, 1)
@@ -341,7 +342,7 @@ func TestGoldenCapacity(t *testing.T) {
 // a process's workers are all busy: the fail reason says which happened,
 // instead of "server at MaxRequestWorkers (peak busy 2 of 150)".
 func TestFailReasonEvent(t *testing.T) {
-	cfg, err := scenarios.Preset("event-stock", 4000)
+	cfg, err := apache.Preset("event-stock", 4000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,8 +357,8 @@ func TestFailReasonEvent(t *testing.T) {
 	busy := Run{Connections: Connections{Target: 4000, Served: 3884, PartlyServed: 116}, TimeToCapacityS: -1,
 		Requests: Requests{Errors: map[string]int64{"closed_by_server": 116}, DroppedPct: 0.6},
 		Server:   &Server{PeakBusyWorkers: 53, PeakConnsTotal: 4001, PeakAcceptQueue: -1, BusyShutdowns: 41, BusyClosed: 116}}
-	cfg.Set(scenarios.Directive{Name: "MaxRequestWorkers", Value: "1475"})
-	cfg.Set(scenarios.Directive{Name: "ServerLimit", Value: "59"})
+	cfg.Set(apache.Directive{Name: "MaxRequestWorkers", Value: "1475"})
+	cfg.Set(apache.Directive{Name: "ServerLimit", Value: "59"})
 	got = FailReason(busy, cfg, th)
 	if want := "event shut down 116 kept-alive connections at 41 moments (a process shuts down all of them when all its workers are busy, or it stops)"; !strings.Contains(got, want) {
 		t.Errorf("busy shutdowns: got %q, want it to contain %q", got, want)
@@ -370,7 +371,7 @@ func TestFailReasonEvent(t *testing.T) {
 // A client-limited probe measured the generator: it is not drawn on
 // httpd's served and p99 curves, though the memory httpd used still is.
 func TestCapacityPlotsLeaveOutClientLimited(t *testing.T) {
-	cfg, _ := scenarios.Preset("event-tuned", 4000)
+	cfg, _ := apache.Preset("event-tuned", 4000)
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, HostMemory: 4 << 30}
 	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
 	cc := Search(context.Background(), cfg, b, th, fakeServer(10000, 1000), always, nil)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -65,7 +66,7 @@ func fixture() *File {
 		if spec.errPerSec > 0 {
 			res.Errors["connect_timeout"], res.Errors["queue_timeout"] = res.Dropped-50, 50
 		}
-		cfg, _ := scenarios.Preset(spec.name, 200)
+		cfg, _ := apache.Preset(spec.name, 200)
 		run := FromBench(cfg, res)
 		run.LoadStartedAt, run.MeasureStartS = start.Add(time.Duration(i)*time.Minute), 5
 		run.HTTPDConf = "# httpd.conf of " + spec.name + "\nListen 127.0.0.1:8080\n"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/observe"
 	"github.com/loadcheck/loadcheck/scenarios"
@@ -192,7 +193,7 @@ type (
 func ms(us int64) float64 { return math.Round(float64(us)/10) / 100 }
 
 // FromBench turns a generator result into a Run, without a verdict.
-func FromBench(cfg scenarios.Config, r *bench.Result) Run {
+func FromBench(cfg apache.Config, r *bench.Result) Run {
 	h := r.Latency
 	run := Run{
 		Config: cfg.Name,

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -26,7 +27,7 @@ func benchResult(served, starved int, ok, dropped int64, latencyUS int64) *bench
 }
 
 func TestJudge(t *testing.T) {
-	cfg := scenarios.Config{Name: "event-tuned", MPM: "event"}
+	cfg := apache.Config{Name: "event-tuned", MPM: "event"}
 	th := scenarios.DefaultThresholds()
 	tests := []struct {
 		name    string
@@ -57,7 +58,7 @@ func TestJudge(t *testing.T) {
 }
 
 func TestTableAndJSONRoundTrip(t *testing.T) {
-	cfg := scenarios.Config{Name: "prefork-stock", MPM: "prefork"}
+	cfg := apache.Config{Name: "prefork-stock", MPM: "prefork"}
 	run := FromBench(cfg, benchResult(150, 3850, 1500, 38500, 900))
 	run.Server = &Server{PeakBusyWorkers: 150}
 	Judge(&run, scenarios.DefaultThresholds())

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+	"github.com/loadcheck/loadcheck/apache"
 	"gopkg.in/yaml.v3"
 )
 
@@ -50,13 +51,13 @@ import (
 // resolved against the connection target (the tuned prefork preset sizes
 // itself to it).
 type ConfigSpec struct {
-	Preset      string     `yaml:"preset"`
-	Name        string     `yaml:"name"`
-	File        string     `yaml:"file"`
-	Set         directives `yaml:"set"`
-	MemoryBytes ByteSize   `yaml:"memory"`
-	CPUs        float64    `yaml:"cpus"`
-	fileCfg     *Config    // File, read at load time
+	Preset      string         `yaml:"preset"`
+	Name        string         `yaml:"name"`
+	File        string         `yaml:"file"`
+	Set         directives     `yaml:"set"`
+	MemoryBytes ByteSize       `yaml:"memory"`
+	CPUs        float64        `yaml:"cpus"`
+	fileCfg     *apache.Config // File, read at load time
 }
 
 // ConfigName is the name the config runs under.
@@ -68,7 +69,7 @@ func (s ConfigSpec) ConfigName() string {
 }
 
 // directives is an ordered YAML mapping of directive names to values.
-type directives []Directive
+type directives []apache.Directive
 
 // ByteSize is a memory size in bytes, written like 512m or 2g in a scenario.
 type ByteSize int64
@@ -219,7 +220,7 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 		return at("capacity."+fe.Field, "%s", fe.Msg)
 	}
 	if len(s.Configs) == 0 {
-		return at("configs", "give at least one config, for example `configs: [{preset: event-tuned}]`; presets: %s", strings.Join(PresetNames(), ", "))
+		return at("configs", "give at least one config, for example `configs: [{preset: event-tuned}]`; presets: %s", strings.Join(apache.PresetNames(), ", "))
 	}
 	names := map[string]bool{}
 	for i := range s.Configs {
@@ -227,7 +228,7 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 		field := fmt.Sprintf("configs[%d]", i)
 		switch {
 		case c.Preset == "" && c.File == "":
-			return at(field, "give either preset (%s) or file (your own httpd.conf)", strings.Join(PresetNames(), ", "))
+			return at(field, "give either preset (%s) or file (your own httpd.conf)", strings.Join(apache.PresetNames(), ", "))
 		case c.Preset != "" && c.File != "":
 			return at(field+".file", "give preset or file, not both")
 		case c.File != "" && c.Name == "":
@@ -240,7 +241,7 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 			return at(field+".memory", "at least 6m, got %d bytes", c.MemoryBytes)
 		}
 		if c.Preset != "" {
-			if _, err := Preset(c.Preset, s.Load.Connections); err != nil {
+			if _, err := apache.Preset(c.Preset, s.Load.Connections); err != nil {
 				return at(field+".preset", "%s", strings.TrimPrefix(err.Error(), "unknown config "))
 			}
 		}
@@ -249,7 +250,7 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(filepath.Dir(s.Path), p)
 			}
-			cfg, err := UserConfig(c.Name, p)
+			cfg, err := apache.UserConfig(c.Name, p)
 			if err != nil {
 				return at(field+".file", "%v", err)
 			}
@@ -264,7 +265,7 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 		}
 		names[name] = true
 		for _, dir := range c.Set {
-			if _, err := ParseOverride(dir.Name + "=" + dir.Value); err != nil {
+			if _, err := apache.ParseOverride(dir.Name + "=" + dir.Value); err != nil {
 				return at(field+".set."+dir.Name, "%v", err)
 			}
 		}
@@ -301,12 +302,12 @@ func (s *Spec) Only(names []string) error {
 			}
 		}
 		if !found {
-			if _, err := Preset(n, s.Load.Connections); err != nil {
+			if _, err := apache.Preset(n, s.Load.Connections); err != nil {
 				var have []string
 				for _, c := range s.Configs {
 					have = append(have, c.ConfigName())
 				}
-				return fmt.Errorf("config %q is neither in %s (%s) nor a preset (%s)", n, s.Path, strings.Join(have, ", "), strings.Join(PresetNames(), ", "))
+				return fmt.Errorf("config %q is neither in %s (%s) nor a preset (%s)", n, s.Path, strings.Join(have, ", "), strings.Join(apache.PresetNames(), ", "))
 			}
 			out = append(out, ConfigSpec{Preset: n})
 		}
@@ -323,12 +324,12 @@ func (s *Spec) Only(names []string) error {
 func (s *Spec) Build() (Scenario, error) {
 	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds}
 	for _, c := range s.Configs {
-		var cfg Config
+		var cfg apache.Config
 		if c.fileCfg != nil {
 			cfg = *c.fileCfg
 		} else {
 			var err error
-			if cfg, err = Preset(c.Preset, s.Load.Connections); err != nil {
+			if cfg, err = apache.Preset(c.Preset, s.Load.Connections); err != nil {
 				return Scenario{}, err
 			}
 			for _, d := range c.Set {
@@ -419,7 +420,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) error {
 				}
 			}
 			d.seen[field+"."+k.Value] = k
-			out = append(out, Directive{Name: k.Value, Value: val.Value})
+			out = append(out, apache.Directive{Name: k.Value, Value: val.Value})
 		}
 		v.Set(reflect.ValueOf(out))
 		return nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadcheck/loadcheck/apache"
 )
 
 func TestShippedScenariosLoad(t *testing.T) {
@@ -38,8 +40,8 @@ func TestShippedScenariosLoad(t *testing.T) {
 	for _, c := range sc.Configs {
 		names = append(names, c.Name)
 	}
-	if strings.Join(names, ",") != strings.Join(PresetNames(), ",") {
-		t.Errorf("configs %v, want the six presets %v", names, PresetNames())
+	if strings.Join(names, ",") != strings.Join(apache.PresetNames(), ",") {
+		t.Errorf("configs %v, want the six presets %v", names, apache.PresetNames())
 	}
 }
 

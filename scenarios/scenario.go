@@ -7,18 +7,20 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/loadcheck/loadcheck/apache"
 )
 
 // Scenario is one complete request: which image, which configs, what load
 // and what counts as a pass.
 type Scenario struct {
-	Name        string     `json:"name"`
-	Description string     `json:"description,omitempty"` // the scenario file's description
-	Image       string     `json:"image,omitempty"`
-	Layout      string     `json:"layout,omitempty"` // "official", "debian" or "" (detect from the image)
-	Load        Load       `json:"load"`
-	Configs     []Config   `json:"configs"`
-	Thresholds  Thresholds `json:"thresholds"`
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"` // the scenario file's description
+	Image       string          `json:"image,omitempty"`
+	Layout      string          `json:"layout,omitempty"` // "official", "debian" or "" (detect from the image)
+	Load        Load            `json:"load"`
+	Configs     []apache.Config `json:"configs"`
+	Thresholds  Thresholds      `json:"thresholds"`
 }
 
 // Load is the shape of the traffic the generator offers to each config.

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/provider"
-	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 // loadFlags is a short load for the provider tests.
@@ -50,7 +50,7 @@ func TestProviderLocal(t *testing.T) {
 // its peak busy workers.
 func TestTargetStatusURL(t *testing.T) {
 	dockertest.RequireHTTPD(t)
-	cfg, err := scenarios.Preset("worker-stock", 100)
+	cfg, err := apache.Preset("worker-stock", 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,9 +40,9 @@ type runFlags struct {
 	sourceAddr   int
 	memory       int64
 	cpus         float64
-	files        []scenarios.Config // --config-file
+	files        []apache.Config // --config-file
 	configsSet   bool
-	overrides    []scenarios.Directive
+	overrides    []apache.Directive
 	load         scenarios.Load
 	thresholds   scenarios.Thresholds
 	set          map[string]bool // flags given on the command line
@@ -123,7 +123,7 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("loadcheck run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.configs, "configs", strings.Join(scenarios.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(scenarios.PresetNames(), ", ")+"; with a scenario, pick among its configs")
+	fs.StringVar(&f.configs, "configs", strings.Join(apache.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(apache.PresetNames(), ", ")+"; with a scenario, pick among its configs")
 	fs.StringVar(&f.image, "image", f.image, "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
 	fs.StringVar(&f.layout, "layout", f.layout, "image layout: official or debian (default: detect from the image)")
 	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
@@ -134,7 +134,7 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.jsonPath, "json", "", "also write the result (schema "+results.Schema+") to `PATH`")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
 	fs.Func("set", "override a directive in every config, `Name=Value` (repeatable), e.g. --set MaxRequestWorkers=4000", func(v string) error {
-		d, err := scenarios.ParseOverride(v)
+		d, err := apache.ParseOverride(v)
 		if err == nil {
 			f.overrides = append(f.overrides, d)
 		}
@@ -173,7 +173,7 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		if !ok {
 			return fmt.Errorf("want NAME=PATH, for example mine=./httpd.conf")
 		}
-		cfg, err := scenarios.UserConfig(name, path)
+		cfg, err := apache.UserConfig(name, path)
 		if err == nil {
 			f.files = append(f.files, cfg)
 		}
@@ -227,7 +227,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		if err := f.checkTarget(); err != nil {
 			return exitSetup, err
 		}
-		sc.Configs = []scenarios.Config{{Name: "target", MPM: "unknown"}}
+		sc.Configs = []apache.Config{{Name: "target", MPM: "unknown"}}
 	} else if sc, err = f.scenario(); err != nil {
 		return exitSetup, err
 	}
@@ -368,7 +368,7 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 			return sc, &usageError{err.Error()}
 		}
 	case f.configsSet || len(f.files) == 0:
-		if sc.Configs, err = scenarios.Presets(strings.Split(f.configs, ","), f.load.Connections); err != nil {
+		if sc.Configs, err = apache.Presets(strings.Split(f.configs, ","), f.load.Connections); err != nil {
 			return sc, &usageError{"--configs: " + err.Error()}
 		}
 	}
