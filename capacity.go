@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/capacity"
+	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -20,7 +22,7 @@ const probeOverhead = 15 * time.Second
 
 // OnProbe is called with each capacity probe's outcome as soon as it is
 // judged.
-func OnProbe(f func(config string, p results.Probe)) Option {
+func OnProbe(f func(config string, p capacity.Probe)) Option {
 	return func(s *settings) { s.onProbe = f }
 }
 
@@ -33,7 +35,7 @@ type capacityRun struct {
 	*settings
 	sc     scenarios.Scenario
 	bounds scenarios.Capacity
-	out    *results.CapacityFile
+	out    *capacity.File
 	start  time.Time
 }
 
@@ -49,7 +51,7 @@ type capacityRun struct {
 //
 // As with Run, only a failed setup or the end of ctx is an error; a search
 // stopped by its budget or a client limit is marked in the file.
-func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capacity, opts ...Option) (*results.CapacityFile, error) {
+func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capacity, opts ...Option) (*capacity.File, error) {
 	s := newSettings(opts)
 	if err := bounds.Validate(); err != nil {
 		return nil, fmt.Errorf("capacity: %w", err)
@@ -61,7 +63,7 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 		sc.Image, sc.Layout = d.Image, d.Layout
 	}
 	c := &capacityRun{settings: s, sc: sc, bounds: bounds, start: time.Now()}
-	c.out = &results.CapacityFile{Schema: results.CapacitySchema, RunID: s.runID, StartedAt: time.Now().UTC(),
+	c.out = &capacity.File{Schema: capacity.Schema, RunID: s.runID, StartedAt: time.Now().UTC(),
 		Scenario: sc, ScenarioFile: s.scenarioFile, Search: bounds, Environment: Environment(s.version)}
 	if c.out.RunID == "" {
 		c.out.RunID = NewRunID()
@@ -75,7 +77,7 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 		if st.dir == "" {
 			return nil
 		}
-		return c.out.WriteJSON(filepath.Join(st.dir, results.CapacityResultFile))
+		return c.out.WriteJSON(filepath.Join(st.dir, capacity.ResultFile))
 	}
 	if err := save(); err != nil {
 		return nil, err
@@ -106,7 +108,7 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	}
 	if st.dir != "" {
 		var b bytes.Buffer
-		if err := results.RenderCapacity(&b, c.out, "html"); err != nil {
+		if err := report.RenderCapacity(&b, c.out, "html"); err != nil {
 			return c.out, err
 		}
 		if err := results.WriteFileAtomic(filepath.Join(st.dir, "capacity.html"), b.Bytes()); err != nil {
@@ -132,10 +134,10 @@ func (c *capacityRun) probe(ctx context.Context, cfg apache.Config, n int, label
 }
 
 // search finds cfg's break point, then its costs and projection.
-func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label string) results.ConfigCapacity {
-	cc := results.Search(ctx, cfg, c.bounds, c.sc.Thresholds, func(ctx context.Context, n int) (results.Run, error) {
+func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label string) capacity.ConfigResult {
+	cc := capacity.Search(ctx, cfg, c.bounds, c.sc.Thresholds, func(ctx context.Context, n int) (results.Run, error) {
 		return c.probe(ctx, cfg, n, label)
-	}, c.afford, func(pr results.Probe) {
+	}, c.afford, func(pr capacity.Probe) {
 		c.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(c.start).Round(time.Second), c.bounds.Budget)
 		if c.onProbe != nil {
 			c.onProbe(cfg.Name, pr)
@@ -151,7 +153,7 @@ func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label strin
 }
 
 // suggest adds cc's suggestion for the target, each checked by one run.
-func (c *capacityRun) suggest(ctx context.Context, cc *results.ConfigCapacity) {
+func (c *capacityRun) suggest(ctx context.Context, cc *capacity.ConfigResult) {
 	s := cc.Suggest(c.sc.Load.Connections)
 	if s == nil {
 		return
@@ -167,7 +169,7 @@ func (c *capacityRun) suggest(ctx context.Context, cc *results.ConfigCapacity) {
 
 // confirm runs base with s's directives once at the target and records the
 // verdict in s, or says why it did not run.
-func (c *capacityRun) confirm(ctx context.Context, base apache.Config, s *results.Suggestion, suffix string) {
+func (c *capacityRun) confirm(ctx context.Context, base apache.Config, s *capacity.Suggestion, suffix string) {
 	target := c.sc.Load.Connections
 	cfg := base
 	cfg.Directives = append([]apache.Directive{}, base.Directives...)

@@ -31,12 +31,7 @@ func (g InProcess) Generate(ctx context.Context, url string, l scenarios.Load, p
 	if err := bench.RaiseNofile(l.Connections); err != nil {
 		return nil, err
 	}
-	o, err := BenchOptions(l, g.SourceAddrs)
-	if err != nil {
-		return nil, err
-	}
-	o.Progress = progress
-	return bench.Run(ctx, bench.Target{URL: url}, o)
+	return bench.Run(ctx, bench.Target{URL: url}, bench.Options{Load: l, SourceAddrs: g.SourceAddrs, Progress: progress})
 }
 
 // Describe implements Generator.
@@ -56,30 +51,9 @@ func (g Shards) Generate(ctx context.Context, url string, l scenarios.Load, prog
 	if g.N > l.Connections {
 		return nil, fmt.Errorf("%d generator processes is more than the %d connections", g.N, l.Connections)
 	}
-	o, err := BenchOptions(l, g.SourceAddrs)
-	if err != nil {
-		return nil, err
-	}
-	o.Progress = progress
+	o := bench.Options{Load: l, SourceAddrs: g.SourceAddrs, Progress: progress}
 	return bench.RunShards(ctx, bench.Target{URL: url}, o, g.N, g.Command)
 }
 
 // Describe implements Generator.
 func (g Shards) Describe() string { return fmt.Sprintf(" from %d generator processes", g.N) }
-
-// BenchOptions turns a scenario's load into the generator's options.
-func BenchOptions(l scenarios.Load, sourceAddrs int) (bench.Options, error) {
-	o := bench.Options{
-		Connections: l.Connections, Ramp: l.Ramp, ConnectRate: l.ConnectRate, WarmUp: l.WarmUp, Duration: l.Duration,
-		RatePerConn: l.RatePerConn, ClosedLoop: l.ClosedLoop, Timeout: l.Timeout,
-		Method: l.Method, Paths: l.Paths, Body: []byte(l.Body), SourceAddrs: sourceAddrs,
-	}
-	for _, h := range l.Headers {
-		hd, err := bench.ParseHeader(h)
-		if err != nil {
-			return o, err
-		}
-		o.Headers = append(o.Headers, hd)
-	}
-	return o, nil
-}

@@ -18,10 +18,12 @@ func TestImportRules(t *testing.T) {
 		"bench":      {"*"},
 		"observe":    {"*"},
 		"apache":     {"*"},
-		"scenarios":  {"bench", "results", "provider", "containers", "observe"},
+		"scenarios":  {"results", "provider", "containers", "observe"},
 		"provider":   {"bench", "results", "containers"},
 		"containers": {"bench", "results"},
-		"results":    {"provider", "containers"},
+		"results":    {"provider", "containers", "capacity", "report"},
+		"capacity":   {"provider", "containers", "report"},
+		"report":     {"provider", "containers"},
 	}
 	seen := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
@@ -50,7 +51,7 @@ type settings struct {
 	logf         func(format string, a ...any)
 	live         func(label string, p bench.Progress)
 	onConfig     func(results.Run)
-	onProbe      func(config string, p results.Probe)
+	onProbe      func(config string, p capacity.Probe)
 	noConfirm    bool
 }
 

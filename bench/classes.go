@@ -12,7 +12,7 @@ import (
 
 // Class is the cause of a dropped request. There is no catch-all "error":
 // an error that fits no known class is Unclassified, and its first message is
-// kept in Result.ErrorSamples so that a new class can be added for it.
+// kept in Result.Samples so that a new class can be added for it.
 type Class uint8
 
 // The error classes. Their String forms are the keys of Result.Errors and of

@@ -42,7 +42,12 @@ func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) 
 		req.SetRequestURI(p)
 		req.Header.SetHost(u.Host)
 		req.Header.Set("User-Agent", "loadcheck")
-		for _, h := range o.Headers {
+		for _, line := range o.Headers {
+			h, err := ParseHeader(line)
+			if err != nil {
+				fasthttp.ReleaseRequest(req)
+				return "", nil, err
+			}
 			if h.Name == "" || strings.ContainsAny(h.Name+h.Value, "\r\n") || strings.ContainsAny(h.Name, " :") {
 				fasthttp.ReleaseRequest(req)
 				return "", nil, fmt.Errorf("header %q: want \"Name: value\" on one line", h.Name+": "+h.Value)
@@ -53,8 +58,8 @@ func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) 
 			}
 			req.Header.Add(h.Name, h.Value)
 		}
-		if len(o.Body) > 0 {
-			req.SetBody(o.Body)
+		if o.Body != "" {
+			req.SetBodyString(o.Body)
 		}
 		var buf bytes.Buffer
 		w := bufio.NewWriter(&buf)

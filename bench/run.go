@@ -31,33 +31,9 @@ type Header struct {
 	Value string `json:"value"`
 }
 
-// Options is the load shape.
+// Options is a Load plus how this process generates it.
 type Options struct {
-	Connections int           `json:"connections"`
-	Ramp        time.Duration `json:"ramp_ns"` // connection opens are spread evenly over Ramp
-	// ConnectRate, when positive, opens this many connections per second
-	// instead: the ramp becomes Connections/ConnectRate.
-	ConnectRate float64       `json:"connect_rate,omitempty"`
-	WarmUp      time.Duration `json:"warmup_ns"`   // after the ramp; sent but not measured
-	Duration    time.Duration `json:"duration_ns"` // the measured window
-	// RatePerConn is requests per second on each connection (open model):
-	// request k of a connection is due at its open time + k/RatePerConn,
-	// whether or not the server kept up.
-	RatePerConn float64 `json:"rate_per_conn,omitempty"`
-	// ClosedLoop sends each connection's next request as soon as the last
-	// response arrives, like wrk. RatePerConn must then be 0.
-	ClosedLoop bool `json:"closed_loop,omitempty"`
-	// Timeout bounds each request from its intended send time: a response
-	// that has not fully arrived by then is dropped as read_timeout.
-	Timeout time.Duration `json:"timeout_ns"`
-
-	// Request shape. Method defaults to GET. Paths, when set, are used in
-	// turn on each connection (connection i starts at path i mod len);
-	// otherwise the URL's path is used.
-	Method  string   `json:"method,omitempty"`
-	Paths   []string `json:"paths,omitempty"`
-	Headers []Header `json:"headers,omitempty"`
-	Body    []byte   `json:"body,omitempty"`
+	Load
 
 	// SourceAddrs spreads connections to a loopback target over this many
 	// source addresses (127.0.0.2 upwards), so that more connections fit
@@ -107,19 +83,8 @@ type Progress struct {
 // only: requests whose intended send time fell in it, and the connections'
 // fate during it. Series covers the whole run.
 type Result struct {
-	Target         int // connections asked for
-	Established    int // connections whose connect() succeeded at least once
-	Served         int // held open through the window, every request answered in time
-	PartlyServed   int // some requests answered, some not, or reconnected in the window
-	Starved        int // not one response in the window (includes NeverConnected)
-	NeverConnected int // never completed a connect: part of Starved
-	Reconnects     int64
-
-	// Sent counts every request the schedule called for in the window.
-	// Sent == OK + Dropped + InFlight, always.
-	Sent, OK, Dropped, InFlight int64
-	Errors                      map[string]int64  // dropped requests by class
-	ErrorSamples                map[string]string // first error message seen per class
+	Connections `json:"connections"`
+	Requests    `json:"requests"`
 
 	// Latency holds the latency in microseconds of every OK response,
 	// measured from the request's intended send time (corrected for
@@ -127,17 +92,52 @@ type Result struct {
 	// from the moment the request was really written; the two differ when
 	// requests wait behind a stalled server. In closed-loop mode they
 	// differ only by the microseconds between a slot's start and its write.
-	Latency, ServiceTime *hdrhistogram.Histogram
+	Latency, ServiceTime *hdrhistogram.Histogram `json:"-"`
 	// ConnectTime holds the duration in microseconds of every successful
 	// connect, ramp and reconnects included.
-	ConnectTime *hdrhistogram.Histogram
+	ConnectTime *hdrhistogram.Histogram `json:"-"`
 	// OpenedIn is how long after the start the last connection first
 	// opened; zero when some never did.
-	OpenedIn time.Duration
-	Series   []Point       // one point per second of the whole run
-	Measured time.Duration // the measured window as it really ran
-	Complete bool          // false when the run was cancelled before the end
-	Shards   int           // processes that generated the load
+	OpenedIn time.Duration `json:"-"`
+	Series   []Point       `json:"-"` // one point per second of the whole run
+	Measured time.Duration `json:"-"` // the measured window as it really ran
+	Complete bool          `json:"-"` // false when the run was cancelled before the end
+	Shards   int           `json:"-"` // processes that generated the load
+}
+
+// Connections accounts for every target connection:
+// Target == Served + PartlyServed + Starved. The JSON names are those of
+// the result schema (loadcheck.result/v1).
+type Connections struct {
+	Target         int   `json:"target"`          // connections asked for
+	Established    int   `json:"established"`     // connect() succeeded at least once
+	Served         int   `json:"served"`          // held open through the window, every request answered in time
+	PartlyServed   int   `json:"partly_served"`   // some requests answered, some not, or reconnected in the window
+	Starved        int   `json:"starved"`         // not one response in the window (includes NeverConnected)
+	NeverConnected int   `json:"never_connected"` // never completed a connect: part of Starved
+	Reconnects     int64 `json:"reconnects"`
+}
+
+// Requests accounts for every request the schedule called for in the
+// measured window: Sent == OK + Dropped + InFlight, always.
+type Requests struct {
+	Sent     int64 `json:"sent"`
+	OK       int64 `json:"ok"`
+	Dropped  int64 `json:"dropped"`
+	InFlight int64 `json:"in_flight"`
+	// DroppedPct is Dropped / Sent in percent, unrounded: verdicts compare
+	// it with their limits as it is, reports round it for display.
+	DroppedPct float64           `json:"dropped_pct"`
+	Errors     map[string]int64  `json:"errors"`                  // dropped requests by class
+	Samples    map[string]string `json:"error_samples,omitempty"` // first error message seen per class
+}
+
+// setDroppedPct derives DroppedPct from the counts.
+func (q *Requests) setDroppedPct() {
+	q.DroppedPct = 0
+	if q.Sent > 0 {
+		q.DroppedPct = 100 * float64(q.Dropped) / float64(q.Sent)
+	}
 }
 
 // maxLatencyUS is the histogram's range; the timeout is clamped to it.
@@ -147,14 +147,6 @@ const maxLatencyUS = 10 * 60 * 1e6
 // significant figures, the shape every Result uses.
 func NewHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, maxLatencyUS, 3)
-}
-
-// DroppedPct is the share of sent requests that were dropped, in percent.
-func (r *Result) DroppedPct() float64 {
-	if r.Sent == 0 {
-		return 0
-	}
-	return 100 * float64(r.Dropped) / float64(r.Sent)
 }
 
 // connStat is one connection's fate in the measured window. Each is written
@@ -210,40 +202,16 @@ type runner struct {
 
 // Validate reports the first problem with the options.
 func (o Options) Validate() error {
+	if err := o.Load.Validate(); err != nil {
+		return err
+	}
 	switch {
-	case o.Connections <= 0:
-		return fmt.Errorf("connections must be at least 1, got %d", o.Connections)
-	case o.Ramp < 0 || o.WarmUp < 0:
-		return fmt.Errorf("ramp and warm-up must not be negative")
-	case o.ConnectRate < 0:
-		return fmt.Errorf("connect rate must not be negative, got %g", o.ConnectRate)
-	case o.Duration <= 0:
-		return fmt.Errorf("duration must be positive, got %s", o.Duration)
-	case o.ClosedLoop && o.RatePerConn != 0:
-		return fmt.Errorf("closed loop sends as fast as responses come back; leave the rate per connection at 0 (got %g)", o.RatePerConn)
-	case !o.ClosedLoop && o.RatePerConn <= 0:
-		return fmt.Errorf("rate per connection must be positive, got %g (or use closed loop)", o.RatePerConn)
-	case o.Timeout <= 0:
-		return fmt.Errorf("timeout must be positive, got %s", o.Timeout)
 	case o.Shards < 0 || o.Shard < 0 || (o.Shard > 0 && o.Shard >= o.Shards):
 		return fmt.Errorf("shard %d of %d does not exist", o.Shard, o.Shards)
 	case o.SourceAddrs < 0 || o.SourceAddrs > 250:
 		return fmt.Errorf("source addresses must be within 0..250, got %d", o.SourceAddrs)
 	}
-	for _, p := range o.Paths {
-		if len(p) == 0 || p[0] != '/' {
-			return fmt.Errorf("path must start with /, got %q", p)
-		}
-	}
 	return nil
-}
-
-// ramp is the time over which connections open.
-func (o Options) ramp() time.Duration {
-	if o.ConnectRate > 0 {
-		return time.Duration(float64(o.Connections) / o.ConnectRate * float64(time.Second))
-	}
-	return o.Ramp
 }
 
 // Run drives the load described by opts against t and returns what it
@@ -340,13 +308,12 @@ func (r *runner) phaseAt(now time.Time) Phase {
 // summarize folds the per-connection stats and the recorders into a Result.
 func (r *runner) summarize() *Result {
 	res := &Result{
-		Target:       len(r.ids),
-		Errors:       map[string]int64{},
-		ErrorSamples: r.samples,
-		Latency:      NewHistogram(),
-		ServiceTime:  NewHistogram(),
-		ConnectTime:  NewHistogram(),
-		Shards:       1,
+		Connections: Connections{Target: len(r.ids)},
+		Requests:    Requests{Errors: map[string]int64{}, Samples: r.samples},
+		Latency:     NewHistogram(),
+		ServiceTime: NewHistogram(),
+		ConnectTime: NewHistogram(),
+		Shards:      1,
 	}
 	for i := range r.recs {
 		res.Latency.Merge(r.recs[i].latency)
@@ -387,6 +354,7 @@ func (r *runner) summarize() *Result {
 		res.OpenedIn = 0
 	}
 	res.Sent = res.OK + res.Dropped + res.InFlight
+	res.setDroppedPct()
 	return res
 }
 
@@ -451,187 +419,6 @@ func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, se
 // connect before it tries again, so that a dead server is not hammered and
 // the counts stay meaningful.
 const closedLoopRetry = 100 * time.Millisecond
-
-// connection runs one connection's schedule. In the open model slot k is
-// due at openAt + k/rate; in closed loop the next slot is due when the last
-// one ended. Every slot whose due time falls in the measured window ends as
-// exactly one of ok, failed (with a class) or in flight.
-func (r *runner) connection(ctx context.Context, idx int) {
-	id := r.ids[idx]
-	st := &r.stats[idx]
-	rec := &r.recs[idx%len(r.recs)]
-	openAt := r.openAt(id)
-	var interval time.Duration
-	if !r.opts.ClosedLoop {
-		interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)
-	}
-	timeout := r.opts.Timeout
-
-	var (
-		conn      Conn
-		rr        responseReader
-		stopWatch func() bool
-		awaiting  bool // a response to a timed-out request is still owed
-		answered  int  // responses read on this socket
-		retryAt   time.Time
-	)
-	closeConn := func() {
-		if conn != nil {
-			stopWatch()
-			conn.Close()
-			conn = nil
-			rr.release()
-			awaiting = false
-			r.open.Add(-1)
-		}
-	}
-	defer closeConn()
-	defer func() {
-		r.scheduled.Done()
-		select { // hold the connection until every schedule has ended
-		case <-r.allDone:
-		case <-ctx.Done():
-		}
-	}()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	if !sleepUntil(ctx, timer, openAt) {
-		return
-	}
-
-	for k := 0; ; k++ {
-		// now is read once per step and reused; prevEnd is when this
-		// connection finished its previous slot.
-		var due, now, prevEnd time.Time
-		if r.opts.ClosedLoop {
-			if !sleepUntil(ctx, timer, retryAt) {
-				return
-			}
-			now = time.Now()
-			due, prevEnd = now, now
-			if k == 0 {
-				// A generator too busy to open on time shows as client_late.
-				due, prevEnd = openAt, openAt
-			}
-		} else {
-			prevEnd = time.Now()
-			due = openAt.Add(time.Duration(k) * interval)
-			if !sleepUntil(ctx, timer, due) {
-				return
-			}
-			now = time.Now()
-		}
-		if !due.Before(r.endAt) || (r.opts.maxSlots > 0 && k >= r.opts.maxSlots) {
-			return
-		}
-		measured := !due.Before(r.measureAt)
-		deadline := due.Add(timeout)
-
-		if awaiting {
-			// An earlier request timed out and its response is still owed:
-			// HTTP/1.1 cannot send this one before it arrives. Keep waiting,
-			// on the same connection, until this slot's own deadline.
-			_ = conn.SetReadDeadline(deadline)
-			switch _, closing, err := rr.read(); {
-			case err == nil:
-				awaiting = false // late answer to a request already counted as dropped
-				r.lateAll.Add(1)
-				if closing {
-					closeConn()
-				}
-			case isTimeout(err) && ctx.Err() == nil:
-				r.fail(ctx, st, measured, QueueTimeout, nil)
-				continue
-			default:
-				awaiting = false
-				closeConn() // the connection died while we waited; reconnect below
-			}
-			now = time.Now()
-			prevEnd = now
-		}
-		if now.After(deadline) {
-			if prevEnd.After(deadline) {
-				// The connection was busy with earlier requests until past
-				// this one's timeout: it could never have been answered in time.
-				r.fail(ctx, st, measured, QueueTimeout, nil)
-			} else {
-				// Nothing held this slot up but the generator: it was too busy
-				// to reach it in time. Never the server's fault.
-				r.fail(ctx, st, measured, ClientLate, nil)
-			}
-			continue
-		}
-		if conn == nil {
-			began := time.Now()
-			c, stop, err := r.dial(ctx, id, deadline)
-			if err != nil {
-				r.fail(ctx, st, measured, classifyConnect(err), err)
-				retryAt = time.Now().Add(closedLoopRetry)
-				continue
-			}
-			connected := time.Now()
-			rec.mu.Lock()
-			_ = rec.connect.RecordValue(max(connected.Sub(began).Microseconds(), 1))
-			rec.mu.Unlock()
-			// Cancellation interrupts a blocked read or write at once.
-			conn, stopWatch = c, stop
-			r.open.Add(1)
-			if st.everConnected {
-				st.reconnects++
-				r.reconnectsAll.Add(1)
-				if measured {
-					st.brokenInWindow = true
-				}
-			} else {
-				st.everConnected = true
-				st.firstOpen = max(connected.Sub(r.start), 1)
-			}
-			rr.reset(conn)
-			answered = 0
-			now = connected
-		}
-
-		sentAt := now
-		_ = conn.SetDeadline(deadline)
-		if _, err := conn.Write(r.requests[(id+k)%len(r.requests)]); err != nil {
-			r.fail(ctx, st, measured, classifyIO(err, false), err)
-			closeConn()
-			continue
-		}
-		status, closing, err := rr.read()
-		if err != nil {
-			c := classifyIO(err, true)
-			if (c == Reset || c == ClosedByServer) && answered > 0 && !rr.started {
-				// A kept-alive connection the server had already closed: our
-				// request met its FIN (EOF) or, if the close got there first,
-				// its RST. Either way the server closed an idle connection;
-				// the class must not depend on that race.
-				c = ClosedByServer
-			}
-			r.fail(ctx, st, measured, c, err)
-			if isTimeout(err) && ctx.Err() == nil {
-				// Keep the connection: a client holding N connections does not
-				// churn them, and a server that queued this one may still answer.
-				awaiting = true
-			} else {
-				closeConn()
-			}
-			continue
-		}
-		answered++
-		done := time.Now()
-		if c, bad := classifyStatus(status); bad {
-			r.fail(ctx, st, measured, c, statusError(status))
-		} else {
-			r.succeed(rec, st, measured, done.Sub(due), done.Sub(sentAt))
-		}
-		if closing {
-			// The server announced it is closing (keep-alive limit reached):
-			// the connection was not held.
-			closeConn()
-		}
-	}
-}
 
 type statusError int
 

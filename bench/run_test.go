@@ -95,14 +95,14 @@ func (s *server) serve(c net.Conn) {
 const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 func quickOpts(n int) Options {
-	return Options{
+	return Options{Load: Load{
 		Connections: n,
 		Ramp:        100 * time.Millisecond,
 		WarmUp:      200 * time.Millisecond,
 		Duration:    time.Second,
 		RatePerConn: 10,
 		Timeout:     300 * time.Millisecond,
-	}
+	}}
 }
 
 func checkConservation(t *testing.T, r *Result) {
@@ -214,7 +214,7 @@ func TestErrorClasses(t *testing.T) {
 				got += r.Errors["queue_timeout"]
 			}
 			if r.Dropped == 0 || r.Errors[tc.class] == 0 || got != r.Dropped {
-				t.Fatalf("got dropped %d errors %v samples %v, want all in %s", r.Dropped, r.Errors, r.ErrorSamples, tc.class)
+				t.Fatalf("got dropped %d errors %v samples %v, want all in %s", r.Dropped, r.Errors, r.Samples, tc.class)
 			}
 			if r.Served != 0 {
 				t.Errorf("got served %d, want 0", r.Served)

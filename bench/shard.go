@@ -38,35 +38,26 @@ type ShardRequest struct {
 
 // ShardLine is one line a shard process writes on stdout.
 type ShardLine struct {
-	Schema   string       `json:"schema"`
-	Shard    int          `json:"shard"`
-	Progress *Progress    `json:"progress,omitempty"`
-	Result   *ShardResult `json:"result,omitempty"`
-	Error    string       `json:"error,omitempty"`
+	Schema   string    `json:"schema"`
+	Shard    int       `json:"shard"`
+	Progress *Progress `json:"progress,omitempty"`
+	Result   *Result   `json:"result,omitempty"`
+	Error    string    `json:"error,omitempty"`
 }
 
-// ShardResult is a Result in transferable form.
-type ShardResult struct {
-	Target         int               `json:"target"`
-	Established    int               `json:"established"`
-	Served         int               `json:"served"`
-	PartlyServed   int               `json:"partly_served"`
-	Starved        int               `json:"starved"`
-	NeverConnected int               `json:"never_connected"`
-	Reconnects     int64             `json:"reconnects"`
-	Sent           int64             `json:"sent"`
-	OK             int64             `json:"ok"`
-	Dropped        int64             `json:"dropped"`
-	InFlight       int64             `json:"in_flight"`
-	Errors         map[string]int64  `json:"errors"`
-	ErrorSamples   map[string]string `json:"error_samples"`
-	Latency        []byte            `json:"latency_hdr"` // EncodeV2
-	ServiceTime    []byte            `json:"service_time_hdr"`
-	ConnectTime    []byte            `json:"connect_time_hdr"`
-	OpenedInNS     int64             `json:"opened_in_ns"`
-	Series         []shardPoint      `json:"series"`
-	MeasuredNS     int64             `json:"measured_ns"`
-	Complete       bool              `json:"complete"`
+// resultWire is a Result as shards send it: the same counts, with the
+// histograms in HdrHistogram's compressed V2 encoding so that the parent
+// merges them without loss.
+type resultWire struct {
+	Connections Connections  `json:"connections"`
+	Requests    Requests     `json:"requests"`
+	Latency     []byte       `json:"latency_hdr"`
+	ServiceTime []byte       `json:"service_time_hdr"`
+	ConnectTime []byte       `json:"connect_time_hdr"`
+	OpenedInNS  int64        `json:"opened_in_ns"`
+	Series      []shardPoint `json:"series"`
+	MeasuredNS  int64        `json:"measured_ns"`
+	Complete    bool         `json:"complete"`
 }
 
 type shardPoint struct {
@@ -74,15 +65,10 @@ type shardPoint struct {
 	Latency []byte `json:"latency_hdr,omitempty"`
 }
 
-// ToShard encodes r for transfer.
-func (r *Result) ToShard() (*ShardResult, error) {
-	s := &ShardResult{
-		Target: r.Target, Established: r.Established, Served: r.Served, PartlyServed: r.PartlyServed,
-		Starved: r.Starved, NeverConnected: r.NeverConnected, Reconnects: r.Reconnects,
-		Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, InFlight: r.InFlight,
-		Errors: r.Errors, ErrorSamples: r.ErrorSamples, OpenedInNS: int64(r.OpenedIn),
-		MeasuredNS: int64(r.Measured), Complete: r.Complete,
-	}
+// MarshalJSON encodes r as shards send it, histograms included.
+func (r *Result) MarshalJSON() ([]byte, error) {
+	w := resultWire{Connections: r.Connections, Requests: r.Requests, OpenedInNS: int64(r.OpenedIn),
+		MeasuredNS: int64(r.Measured), Complete: r.Complete}
 	var err error
 	enc := func(h *hdrhistogram.Histogram) []byte {
 		if h == nil || err != nil {
@@ -92,22 +78,24 @@ func (r *Result) ToShard() (*ShardResult, error) {
 		b, err = h.EncodeV2()
 		return b
 	}
-	s.Latency, s.ServiceTime, s.ConnectTime = enc(r.Latency), enc(r.ServiceTime), enc(r.ConnectTime)
+	w.Latency, w.ServiceTime, w.ConnectTime = enc(r.Latency), enc(r.ServiceTime), enc(r.ConnectTime)
 	for _, p := range r.Series {
-		s.Series = append(s.Series, shardPoint{Point: p, Latency: enc(p.latency)})
+		w.Series = append(w.Series, shardPoint{Point: p, Latency: enc(p.latency)})
 	}
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(w)
 }
 
-// FromShard decodes a transferred result.
-func (s *ShardResult) FromShard() (*Result, error) {
-	r := &Result{
-		Target: s.Target, Established: s.Established, Served: s.Served, PartlyServed: s.PartlyServed,
-		Starved: s.Starved, NeverConnected: s.NeverConnected, Reconnects: s.Reconnects,
-		Sent: s.Sent, OK: s.OK, Dropped: s.Dropped, InFlight: s.InFlight,
-		Errors: s.Errors, ErrorSamples: s.ErrorSamples, OpenedIn: time.Duration(s.OpenedInNS),
-		Measured: time.Duration(s.MeasuredNS), Complete: s.Complete, Shards: 1,
+// UnmarshalJSON decodes what MarshalJSON wrote: one shard's result.
+func (r *Result) UnmarshalJSON(data []byte) error {
+	var w resultWire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
 	}
+	*r = Result{Connections: w.Connections, Requests: w.Requests, OpenedIn: time.Duration(w.OpenedInNS),
+		Measured: time.Duration(w.MeasuredNS), Complete: w.Complete, Shards: 1}
 	var err error
 	dec := func(b []byte, empty func() *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 		if len(b) == 0 || err != nil {
@@ -119,8 +107,8 @@ func (s *ShardResult) FromShard() (*Result, error) {
 		}
 		return h
 	}
-	r.Latency, r.ServiceTime, r.ConnectTime = dec(s.Latency, NewHistogram), dec(s.ServiceTime, NewHistogram), dec(s.ConnectTime, NewHistogram)
-	for _, p := range s.Series {
+	r.Latency, r.ServiceTime, r.ConnectTime = dec(w.Latency, NewHistogram), dec(w.ServiceTime, NewHistogram), dec(w.ConnectTime, NewHistogram)
+	for _, p := range w.Series {
 		pt := p.Point
 		pt.latency = dec(p.Latency, newSecondHistogram)
 		r.Series = append(r.Series, pt)
@@ -128,18 +116,18 @@ func (s *ShardResult) FromShard() (*Result, error) {
 	if r.Errors == nil {
 		r.Errors = map[string]int64{}
 	}
-	if r.ErrorSamples == nil {
-		r.ErrorSamples = map[string]string{}
+	if r.Samples == nil {
+		r.Samples = map[string]string{}
 	}
-	return r, err
+	return err
 }
 
 // Merge adds shard results of one run into one: counters add, histograms
 // add without loss, and series points of the same second add.
 func Merge(parts ...*Result) *Result {
 	out := &Result{
-		Errors: map[string]int64{}, ErrorSamples: map[string]string{},
-		Latency: NewHistogram(), ServiceTime: NewHistogram(), ConnectTime: NewHistogram(),
+		Requests: Requests{Errors: map[string]int64{}, Samples: map[string]string{}},
+		Latency:  NewHistogram(), ServiceTime: NewHistogram(), ConnectTime: NewHistogram(),
 		Complete: len(parts) > 0, OpenedIn: 0,
 	}
 	allOpened := true
@@ -158,9 +146,9 @@ func Merge(parts ...*Result) *Result {
 		for k, v := range r.Errors {
 			out.Errors[k] += v
 		}
-		for k, v := range r.ErrorSamples {
-			if _, ok := out.ErrorSamples[k]; !ok {
-				out.ErrorSamples[k] = v
+		for k, v := range r.Samples {
+			if _, ok := out.Samples[k]; !ok {
+				out.Samples[k] = v
 			}
 		}
 		out.Latency.Merge(r.Latency)
@@ -178,6 +166,7 @@ func Merge(parts ...*Result) *Result {
 	if !allOpened {
 		out.OpenedIn = 0
 	}
+	out.setDroppedPct()
 	return out
 }
 
@@ -243,9 +232,8 @@ func ServeShard(ctx context.Context, in io.Reader, out io.Writer) error {
 	req.Options.Progress = func(p Progress) { _ = write(ShardLine{Progress: &p}) }
 	res, err := Run(ctx, req.Target, req.Options)
 	if err == nil {
-		var sr *ShardResult
-		if sr, err = res.ToShard(); err == nil {
-			return write(ShardLine{Result: sr})
+		if err = write(ShardLine{Result: res}); err == nil {
+			return nil
 		}
 	}
 	_ = write(ShardLine{Error: err.Error()})
@@ -266,122 +254,159 @@ func shardIDs(o Options) []int {
 // its stdin and stdout. Cancelling ctx interrupts the shards, which then
 // report what they measured.
 func RunShards(ctx context.Context, t Target, opts Options, shards int, command func(ctx context.Context) *exec.Cmd) (*Result, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	if shards < 1 || shards > opts.Connections {
-		return nil, fmt.Errorf("shards must be within 1..%d, got %d", opts.Connections, shards)
-	}
-	addr, _, err := buildRequests(t, opts)
+	opts, err := shardOptions(t, opts, shards)
 	if err != nil {
 		return nil, err
-	}
-	// Decide the source addresses once for the whole run: each shard alone
-	// might think it needs fewer.
-	d, err := newDialer(addr, opts)
-	if err != nil {
-		return nil, err
-	}
-	opts.SourceAddrs = max(len(d.sources), 1)
-	opts.Shards = shards
-	if opts.StartAt.IsZero() {
-		opts.StartAt = time.Now().Add(time.Second) // time for the processes to start
 	}
 	progress := opts.Progress
 	opts.Progress = nil
-
-	type shardState struct {
-		cmd    *exec.Cmd
-		stderr bytes.Buffer
-		last   Progress
-		result *Result
-		err    error
-	}
-	states := make([]*shardState, shards)
-	var mu sync.Mutex
+	var mu sync.Mutex // guards every shard's last progress
 	var wg sync.WaitGroup
+	states := make([]*shardProc, shards)
 	for j := range shards {
-		st := &shardState{}
+		st, stdout, err := startShard(ctx, j, t, opts, command)
+		if err != nil {
+			return nil, err
+		}
 		states[j] = st
-		o := opts
-		o.Shard = j
-		in, err := json.Marshal(ShardRequest{Schema: ShardSchema, Target: t, Options: o})
-		if err != nil {
-			return nil, err
-		}
-		st.cmd = command(ctx)
-		st.cmd.Stdin = bytes.NewReader(in)
-		st.cmd.Stderr = &st.stderr
-		st.cmd.Cancel = func() error { return st.cmd.Process.Signal(os.Interrupt) }
-		st.cmd.WaitDelay = opts.Timeout + 10*time.Second
-		stdout, err := st.cmd.StdoutPipe()
-		if err != nil {
-			return nil, err
-		}
-		if err := st.cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start shard %d: %w", j, err)
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc := bufio.NewScanner(stdout)
-			sc.Buffer(make([]byte, 1<<20), 256<<20)
-			for sc.Scan() {
-				var l ShardLine
-				if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Schema != ShardSchema {
-					st.err = fmt.Errorf("shard %d wrote %.80q, not a %s line", j, sc.Text(), ShardSchema)
-					continue
-				}
-				switch {
-				case l.Progress != nil:
-					mu.Lock()
-					st.last = *l.Progress
-					mu.Unlock()
-				case l.Result != nil:
-					st.result, st.err = l.Result.FromShard()
-				case l.Error != "":
-					st.err = fmt.Errorf("shard %d: %s", j, l.Error)
-				}
-			}
-			if err := st.cmd.Wait(); err != nil && st.result == nil && st.err == nil {
-				st.err = fmt.Errorf("shard %d: %v: %s", j, err, bytes.TrimSpace(st.stderr.Bytes()))
-			}
+			st.read(stdout, &mu)
 		}()
 	}
-
 	stop := make(chan struct{})
 	var tick sync.WaitGroup
 	if progress != nil {
 		tick.Add(1)
 		go func() {
 			defer tick.Done()
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					var sum Progress
-					mu.Lock()
-					for _, st := range states {
-						sum.Phase, sum.Elapsed, sum.Measured = st.last.Phase, max(sum.Elapsed, st.last.Elapsed), st.last.Measured
-						sum.Open += st.last.Open
-						sum.OK += st.last.OK
-						sum.Failed += st.last.Failed
-					}
-					mu.Unlock()
-					if sum.Phase != "" {
-						progress(sum)
-					}
-				}
-			}
+			sumProgress(states, &mu, progress, stop)
 		}()
 	}
 	wg.Wait()
 	close(stop)
 	tick.Wait()
+	return collectShards(states)
+}
 
+// shardOptions checks opts for a run over shards processes and fixes what
+// they must share: the source addresses and the start time.
+func shardOptions(t Target, opts Options, shards int) (Options, error) {
+	if err := opts.Validate(); err != nil {
+		return opts, err
+	}
+	if shards < 1 || shards > opts.Connections {
+		return opts, fmt.Errorf("shards must be within 1..%d, got %d", opts.Connections, shards)
+	}
+	addr, _, err := buildRequests(t, opts)
+	if err != nil {
+		return opts, err
+	}
+	// Decide the source addresses once for the whole run: each shard alone
+	// might think it needs fewer.
+	d, err := newDialer(addr, opts)
+	if err != nil {
+		return opts, err
+	}
+	opts.SourceAddrs = max(len(d.sources), 1)
+	opts.Shards = shards
+	if opts.StartAt.IsZero() {
+		opts.StartAt = time.Now().Add(time.Second) // time for the processes to start
+	}
+	return opts, nil
+}
+
+// shardProc is one running shard process and what it reported.
+type shardProc struct {
+	j      int
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	last   Progress // guarded by RunShards' mutex
+	result *Result
+	err    error
+}
+
+// startShard starts shard j with its request on stdin and returns the
+// pipe its JSON lines come from.
+func startShard(ctx context.Context, j int, t Target, opts Options, command func(ctx context.Context) *exec.Cmd) (*shardProc, io.Reader, error) {
+	st := &shardProc{j: j}
+	o := opts
+	o.Shard = j
+	in, err := json.Marshal(ShardRequest{Schema: ShardSchema, Target: t, Options: o})
+	if err != nil {
+		return nil, nil, err
+	}
+	st.cmd = command(ctx)
+	st.cmd.Stdin = bytes.NewReader(in)
+	st.cmd.Stderr = &st.stderr
+	st.cmd.Cancel = func() error { return st.cmd.Process.Signal(os.Interrupt) }
+	st.cmd.WaitDelay = opts.Timeout + 10*time.Second
+	stdout, err := st.cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start shard %d: %w", j, err)
+	}
+	return st, stdout, nil
+}
+
+// read takes the shard's JSON lines until it exits: progress, then its
+// result or its error.
+func (st *shardProc) read(stdout io.Reader, mu *sync.Mutex) {
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	for sc.Scan() {
+		var l ShardLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Schema != ShardSchema {
+			st.err = fmt.Errorf("shard %d wrote %.80q, not a %s line", st.j, sc.Text(), ShardSchema)
+			continue
+		}
+		switch {
+		case l.Progress != nil:
+			mu.Lock()
+			st.last = *l.Progress
+			mu.Unlock()
+		case l.Result != nil:
+			st.result = l.Result
+		case l.Error != "":
+			st.err = fmt.Errorf("shard %d: %s", st.j, l.Error)
+		}
+	}
+	if err := st.cmd.Wait(); err != nil && st.result == nil && st.err == nil {
+		st.err = fmt.Errorf("shard %d: %v: %s", st.j, err, bytes.TrimSpace(st.stderr.Bytes()))
+	}
+}
+
+// sumProgress hands progress the shards' summed progress once a second
+// until stop closes.
+func sumProgress(states []*shardProc, mu *sync.Mutex, progress func(Progress), stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		var sum Progress
+		mu.Lock()
+		for _, st := range states {
+			sum.Phase, sum.Elapsed, sum.Measured = st.last.Phase, max(sum.Elapsed, st.last.Elapsed), st.last.Measured
+			sum.Open += st.last.Open
+			sum.OK += st.last.OK
+			sum.Failed += st.last.Failed
+		}
+		mu.Unlock()
+		if sum.Phase != "" {
+			progress(sum)
+		}
+	}
+}
+
+// collectShards merges every shard's result, or joins their errors.
+func collectShards(states []*shardProc) (*Result, error) {
 	var parts []*Result
 	var errs []error
 	for _, st := range states {

@@ -86,27 +86,19 @@ func TestMergeLossless(t *testing.T) {
 	all := NewHistogram()
 	var parts []*Result
 	for s := range 3 {
-		r := &Result{Target: 5, Served: 5, Sent: 100, OK: 100, Errors: map[string]int64{}, ErrorSamples: map[string]string{},
+		r := &Result{Connections: Connections{Target: 5, Served: 5}, Requests: Requests{Sent: 100, OK: 100, Errors: map[string]int64{}, Samples: map[string]string{}},
 			Latency: NewHistogram(), ServiceTime: NewHistogram(), ConnectTime: NewHistogram(), OpenedIn: time.Second, Complete: true, Shards: 1}
 		for i := range 100 {
 			v := int64(1 + (s*7919+i*104729)%2_000_000)
 			_ = r.Latency.RecordValue(v)
 			_ = all.RecordValue(v)
 		}
-		sr, err := r.ToShard()
+		b, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := json.Marshal(sr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back ShardResult
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
-		got, err := back.FromShard()
-		if err != nil {
+		got := &Result{}
+		if err := json.Unmarshal(b, got); err != nil {
 			t.Fatal(err)
 		}
 		parts = append(parts, got)

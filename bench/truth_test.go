@@ -54,8 +54,8 @@ func TestPeriodicStall(t *testing.T) {
 		}
 		return okResponse
 	}})
-	opts := Options{Connections: 4, WarmUp: 500 * time.Millisecond, Duration: 5 * time.Second,
-		RatePerConn: 50, Timeout: 3 * time.Second}
+	opts := Options{Load: Load{Connections: 4, WarmUp: 500 * time.Millisecond, Duration: 5 * time.Second,
+		RatePerConn: 50, Timeout: 3 * time.Second}}
 	r, err := Run(context.Background(), Target{URL: url}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestKeepAliveSilentClose(t *testing.T) {
 		}
 		return okResponse
 	}})
-	opts := Options{Connections: 3, WarmUp: 200 * time.Millisecond, Duration: time.Second, RatePerConn: 10, Timeout: 90 * time.Millisecond}
+	opts := Options{Load: Load{Connections: 3, WarmUp: 200 * time.Millisecond, Duration: time.Second, RatePerConn: 10, Timeout: 90 * time.Millisecond}}
 	var first *Result
 	for run := range 3 {
 		r, err := Run(context.Background(), Target{URL: url}, opts)
@@ -207,7 +207,7 @@ func TestSeries(t *testing.T) {
 		}
 		return okResponse
 	}})
-	opts := Options{Connections: 8, Ramp: time.Second, WarmUp: time.Second, Duration: 2 * time.Second, RatePerConn: 20, Timeout: time.Second}
+	opts := Options{Load: Load{Connections: 8, Ramp: time.Second, WarmUp: time.Second, Duration: 2 * time.Second, RatePerConn: 20, Timeout: time.Second}}
 	r, err := Run(context.Background(), Target{URL: url}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -264,8 +264,8 @@ func TestRequestShape(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown() })
 	opts := quickOpts(2)
-	opts.Method, opts.Paths, opts.Body = "POST", []string{"/a", "/b", "/c"}, []byte(`{"k":1}`)
-	opts.Headers = []Header{{"X-Test", "yes"}, {"Content-Type", "application/json"}}
+	opts.Method, opts.Paths, opts.Body = "POST", []string{"/a", "/b", "/c"}, `{"k":1}`
+	opts.Headers = []string{"X-Test: yes", "Content-Type: application/json"}
 	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +297,7 @@ func TestClosedLoop(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 		return okResponse
 	}})
-	opts := Options{Connections: 4, WarmUp: 100 * time.Millisecond, Duration: time.Second, ClosedLoop: true, Timeout: time.Second}
+	opts := Options{Load: Load{Connections: 4, WarmUp: 100 * time.Millisecond, Duration: time.Second, ClosedLoop: true, Timeout: time.Second}}
 	r, err := Run(context.Background(), Target{URL: url}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +392,7 @@ func (c *fakeConn) Read(p []byte) (int, error) {
 // against an in-memory peer: -benchmem's allocs/op is the generator's
 // allocations per request (setup is spread over b.N and rounds to 0).
 func BenchmarkHotPath(b *testing.B) {
-	opts := Options{Connections: 1, Duration: time.Hour, ClosedLoop: true, Timeout: time.Second, maxSlots: b.N}
+	opts := Options{Load: Load{Connections: 1, Duration: time.Hour, ClosedLoop: true, Timeout: time.Second}, maxSlots: b.N}
 	opts.dial = func(context.Context, int) (Conn, error) {
 		return &fakeConn{resp: []byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")}, nil
 	}

@@ -234,7 +234,7 @@ func (c Comparison) summary() string {
 func WriteComparison(w io.Writer, c Comparison, format string) error {
 	switch format {
 	case "json":
-		return writeIndented(w, c)
+		return WriteIndented(w, c)
 	case "markdown", "md":
 		var b strings.Builder
 		fmt.Fprintf(&b, "## loadcheck compare: %s -> %s\n\n", c.Base, c.New)

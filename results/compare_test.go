@@ -1,12 +1,15 @@
-package results
+package results_test
 
 import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/loadcheck/loadcheck/internal/testfix"
+	"github.com/loadcheck/loadcheck/results"
 )
 
-func verdictOf(c Comparison, config, metric string) string {
+func verdictOf(c results.Comparison, config, metric string) string {
 	for _, d := range c.Configs {
 		if d.Config != config {
 			continue
@@ -21,8 +24,8 @@ func verdictOf(c Comparison, config, metric string) string {
 }
 
 func TestCompareVerdicts(t *testing.T) {
-	base := fixture()
-	self := Compare(base, fixture(), DefaultNoise())
+	base := testfix.Fixture()
+	self := results.Compare(base, testfix.Fixture(), results.DefaultNoise())
 	if self.Regressions != 0 || len(self.Warnings) != 0 {
 		t.Fatalf("a run against itself: %d regressions, warnings %v", self.Regressions, self.Warnings)
 	}
@@ -36,32 +39,32 @@ func TestCompareVerdicts(t *testing.T) {
 
 	tests := []struct {
 		name           string
-		change         func(f *File)
+		change         func(f *results.File)
 		metric, want   string
 		regressedCount int
 	}{
-		{"p99 up 100% and 20 ms", func(f *File) { f.Runs[0].LatencyMS.P99 = 40 }, "p99 ms", "regression", 1},
-		{"p99 up 40% but 8 ms: within the floor", func(f *File) { f.Runs[0].LatencyMS.P99 = 28.4 }, "p99 ms", "same", 0},
-		{"p50 up 60% but 1 ms: within the floor", func(f *File) { f.Runs[0].LatencyMS.P50 = 7.0; f.Runs[0].LatencyMS.P99 = 20 }, "p50 ms", "same", 0},
-		{"p99 up 12 ms but 5%: within the relative noise", func(f *File) { f.Runs[0].LatencyMS.P99 += 12 }, "p99 ms", "same", 0},
-		{"p99 down a lot", func(f *File) { f.Runs[0].LatencyMS.P99 = 5 }, "p99 ms", "better", 0},
-		{"fewer served in a failing config", func(f *File) { f.Runs[1].Connections.Served = 100 }, "served", "regression", 1},
-		{"more served", func(f *File) { f.Runs[1].Connections.Served = 200 }, "served", "better", 0},
-		{"3% fewer served: beyond the 1% served threshold", func(f *File) { f.Runs[1].Connections.Served = 145 }, "served", "regression", 1},
-		{"one fewer served of 150: within it", func(f *File) { f.Runs[1].Connections.Served = 149 }, "served", "same", 0},
-		{"throughput down 20%", func(f *File) { f.Runs[0].ThroughputRPS = 160 }, "req/s", "regression", 1},
-		{"memory per connection up", func(f *File) { f.Runs[0].Server.MemoryPerConnKB = 150 }, "KB/conn", "regression", 1},
-		{"drops from 0.0 to 0.05 points: within the floor", func(f *File) { f.Runs[0].Requests.DroppedPct = 0.05 }, "dropped %", "same", 0},
-		{"drops from 0 to 2%", func(f *File) { f.Runs[0].Requests.DroppedPct = 2 }, "dropped %", "regression", 1},
+		{"p99 up 100% and 20 ms", func(f *results.File) { f.Runs[0].LatencyMS.P99 = 40 }, "p99 ms", "regression", 1},
+		{"p99 up 40% but 8 ms: within the floor", func(f *results.File) { f.Runs[0].LatencyMS.P99 = 28.4 }, "p99 ms", "same", 0},
+		{"p50 up 60% but 1 ms: within the floor", func(f *results.File) { f.Runs[0].LatencyMS.P50 = 7.0; f.Runs[0].LatencyMS.P99 = 20 }, "p50 ms", "same", 0},
+		{"p99 up 12 ms but 5%: within the relative noise", func(f *results.File) { f.Runs[0].LatencyMS.P99 += 12 }, "p99 ms", "same", 0},
+		{"p99 down a lot", func(f *results.File) { f.Runs[0].LatencyMS.P99 = 5 }, "p99 ms", "better", 0},
+		{"fewer served in a failing config", func(f *results.File) { f.Runs[1].Connections.Served = 100 }, "served", "regression", 1},
+		{"more served", func(f *results.File) { f.Runs[1].Connections.Served = 200 }, "served", "better", 0},
+		{"3% fewer served: beyond the 1% served threshold", func(f *results.File) { f.Runs[1].Connections.Served = 145 }, "served", "regression", 1},
+		{"one fewer served of 150: within it", func(f *results.File) { f.Runs[1].Connections.Served = 149 }, "served", "same", 0},
+		{"throughput down 20%", func(f *results.File) { f.Runs[0].ThroughputRPS = 160 }, "req/s", "regression", 1},
+		{"memory per connection up", func(f *results.File) { f.Runs[0].Server.MemoryPerConnKB = 150 }, "KB/conn", "regression", 1},
+		{"drops from 0.0 to 0.05 points: within the floor", func(f *results.File) { f.Runs[0].Requests.DroppedPct = 0.05 }, "dropped %", "same", 0},
+		{"drops from 0 to 2%", func(f *results.File) { f.Runs[0].Requests.DroppedPct = 2 }, "dropped %", "regression", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			base, next := fixture(), fixture()
+			base, next := testfix.Fixture(), testfix.Fixture()
 			if strings.Contains(tc.name, "relative noise") {
 				base.Runs[0].LatencyMS.P99, next.Runs[0].LatencyMS.P99 = 240, 240
 			}
 			tc.change(next)
-			c := Compare(base, next, DefaultNoise())
+			c := results.Compare(base, next, results.DefaultNoise())
 			config := "event-tuned"
 			if strings.Contains(tc.name, "served") {
 				config = "prefork-stock"
@@ -77,43 +80,43 @@ func TestCompareVerdicts(t *testing.T) {
 
 	// A pass that turns into a fail regresses even when every metric is
 	// within the noise.
-	next := fixture()
-	next.Runs[0].Verdict = Fail
-	if c := Compare(base, next, DefaultNoise()); c.Regressions != 1 || !strings.Contains(strings.Join(c.Configs[0].Why, ";"), "verdict pass -> fail") {
+	next := testfix.Fixture()
+	next.Runs[0].Verdict = results.Fail
+	if c := results.Compare(base, next, results.DefaultNoise()); c.Regressions != 1 || !strings.Contains(strings.Join(c.Configs[0].Why, ";"), "verdict pass -> fail") {
 		t.Errorf("pass -> fail: %+v", c.Configs[0])
 	}
 	// A config that vanished regresses; a new one does not.
-	next = fixture()
+	next = testfix.Fixture()
 	next.Runs[0].Config = "event-bigger"
-	c := Compare(base, next, DefaultNoise())
+	c := results.Compare(base, next, results.DefaultNoise())
 	if c.Regressions != 1 || c.Configs[0].NewVerdict != "missing" || c.Configs[3].BaseVerdict != "missing" || c.Configs[3].Regression {
 		t.Errorf("renamed config: %+v", c.Configs)
 	}
 	// A wider noise band forgives what the default flags.
-	next = fixture()
+	next = testfix.Fixture()
 	next.Runs[0].LatencyMS.P99 = 40
-	wide := DefaultNoise()
+	wide := results.DefaultNoise()
 	wide.RelPct = 120
-	if c := Compare(base, next, wide); c.Regressions != 0 {
+	if c := results.Compare(base, next, wide); c.Regressions != 0 {
 		t.Errorf("--noise 60: %d regressions", c.Regressions)
 	}
 	next.Scenario.Load.Connections = 4000
-	if c := Compare(base, next, DefaultNoise()); len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "different loads") {
+	if c := results.Compare(base, next, results.DefaultNoise()); len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "different loads") {
 		t.Errorf("different loads: warnings %v", c.Warnings)
 	}
 }
 
 func TestGoldenCompare(t *testing.T) {
-	next := fixture()
+	next := testfix.Fixture()
 	next.RunID = "20261127-060000-123456"
 	next.Runs[0].LatencyMS.P99 = 40
 	next.Runs[1].Connections.Served = 160
-	c := Compare(fixture(), next, DefaultNoise())
+	c := results.Compare(testfix.Fixture(), next, results.DefaultNoise())
 	for format, ext := range map[string]string{"table": "txt", "markdown": "md", "json": "json"} {
 		var b bytes.Buffer
-		if err := WriteComparison(&b, c, format); err != nil {
+		if err := results.WriteComparison(&b, c, format); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "compare."+ext, b.Bytes())
+		testfix.Golden(t, "compare."+ext, b.Bytes())
 	}
 }

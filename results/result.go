@@ -5,10 +5,12 @@ package results
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,29 +96,13 @@ type Run struct {
 	Hist *hdrhistogram.Histogram `json:"-"`
 }
 
-// Connections accounts for every target connection:
-// Target == Served + PartlyServed + Starved.
-type Connections struct {
-	Target         int   `json:"target"`
-	Established    int   `json:"established"`
-	Served         int   `json:"served"`
-	PartlyServed   int   `json:"partly_served"`
-	Starved        int   `json:"starved"`
-	NeverConnected int   `json:"never_connected"` // part of starved
-	Reconnects     int64 `json:"reconnects"`
-}
-
-// Requests accounts for every request the schedule called for in the
-// measured window: Sent == OK + Dropped + InFlight.
-type Requests struct {
-	Sent       int64             `json:"sent"`
-	OK         int64             `json:"ok"`
-	Dropped    int64             `json:"dropped"`
-	InFlight   int64             `json:"in_flight"`
-	DroppedPct float64           `json:"dropped_pct"`
-	Errors     map[string]int64  `json:"errors"`
-	Samples    map[string]string `json:"error_samples,omitempty"`
-}
+// Connections and Requests are the generator's own accounting, stored as
+// it is: Target == Served + PartlyServed + Starved, and
+// Sent == OK + Dropped + InFlight.
+type (
+	Connections = bench.Connections
+	Requests    = bench.Requests
+)
 
 // Latency is in milliseconds from each request's intended send time, over
 // OK responses only.
@@ -196,20 +182,12 @@ func ms(us int64) float64 { return math.Round(float64(us)/10) / 100 }
 func FromBench(cfg apache.Config, r *bench.Result) Run {
 	h := r.Latency
 	run := Run{
-		Config: cfg.Name,
-		MPM:    cfg.MPM,
-		Connections: Connections{
-			Target: r.Target, Established: r.Established, Served: r.Served,
-			PartlyServed: r.PartlyServed, Starved: r.Starved,
-			NeverConnected: r.NeverConnected, Reconnects: r.Reconnects,
-		},
-		Requests: Requests{
-			Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, InFlight: r.InFlight,
-			DroppedPct: math.Round(r.DroppedPct()*1000) / 1000,
-			Errors:     r.Errors, Samples: r.ErrorSamples,
-		},
-		MeasuredS: r.Measured.Seconds(),
-		Complete:  r.Complete,
+		Config:      cfg.Name,
+		MPM:         cfg.MPM,
+		Connections: r.Connections,
+		Requests:    r.Requests,
+		MeasuredS:   r.Measured.Seconds(),
+		Complete:    r.Complete,
 	}
 	run.LatencyMS, run.ServiceTimeMS, run.ConnectMS = latency(h), latency(r.ServiceTime), latency(r.ConnectTime)
 	run.OpenedInS = math.Round(r.OpenedIn.Seconds()*1000) / 1000
@@ -419,4 +397,49 @@ func (f *File) WriteJSON(path string) error {
 		return fmt.Errorf("encode result: %w", err)
 	}
 	return WriteFileAtomic(path, append(data, '\n'))
+}
+
+// ClientLimited lists the generator's own limits the run hit, as "N
+// class" ("3 client_late"), or "" when it hit none.
+func (r Run) ClientLimited() string {
+	var parts []string
+	for _, h := range clientHints {
+		if n := r.Requests.Errors[h.class]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, h.class))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// DescribeBusyShutdowns says how often event shut down kept-alive
+// connections, and why a process does that.
+func (s *Server) DescribeBusyShutdowns() string {
+	why := "all its workers are busy, or it stops"
+	if s.FullRefusals > 0 {
+		why = fmt.Sprintf("a connection arrives while it is full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers; %d times here), all its workers are busy, or it stops", s.FullRefusals)
+	}
+	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments (a process shuts down all of them when %s)",
+		s.BusyClosed, s.BusyShutdowns, why)
+}
+
+// Num prints a millisecond value or a count the way every report does:
+// "-" for zero, two decimals below 10, whole numbers above.
+func Num(v float64) string {
+	switch {
+	case v == 0:
+		return "-"
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+// WriteIndented writes v as indented JSON with a final newline.
+func WriteIndented(w io.Writer, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
 }

@@ -198,7 +198,7 @@ func ReadJSON(path string) (*File, error) {
 		Schema string `json:"schema"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("%s: not a loadcheck result (damaged or cut short?): %s", path, jsonWhere(data, err))
+		return nil, fmt.Errorf("%s: not a loadcheck result (damaged or cut short?): %s", path, JSONWhere(data, err))
 	}
 	if probe.Schema != Schema {
 		if !strings.HasPrefix(probe.Schema, "loadcheck.result/") {
@@ -208,13 +208,13 @@ func ReadJSON(path string) (*File, error) {
 	}
 	var f File
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%s: not a loadcheck result: %s", path, jsonWhere(data, err))
+		return nil, fmt.Errorf("%s: not a loadcheck result: %s", path, JSONWhere(data, err))
 	}
 	return &f, nil
 }
 
-// jsonWhere adds the line and column to a JSON error.
-func jsonWhere(data []byte, err error) string {
+// JSONWhere adds the line and column to a JSON error.
+func JSONWhere(data []byte, err error) string {
 	var off int64 = -1
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError

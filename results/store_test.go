@@ -1,4 +1,4 @@
-package results
+package results_test
 
 import (
 	"bytes"
@@ -7,11 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/loadcheck/loadcheck/internal/testfix"
+	"github.com/loadcheck/loadcheck/results"
 )
 
 func TestSaveAndReadRun(t *testing.T) {
-	f := fixture()
-	dir, err := CreateRunDir(filepath.Join(t.TempDir(), "results"), f.RunID)
+	f := testfix.Fixture()
+	dir, err := results.CreateRunDir(filepath.Join(t.TempDir(), "results"), f.RunID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +30,7 @@ func TestSaveAndReadRun(t *testing.T) {
 	if strings.Join(names, " ") != want {
 		t.Errorf("run folder holds\n  %s\nwant\n  %s", strings.Join(names, " "), want)
 	}
-	back, err := ReadRun(dir)
+	back, err := results.ReadRun(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,35 +60,35 @@ func TestSaveAndReadRun(t *testing.T) {
 	}
 
 	// A run folder is never overwritten.
-	if _, err := CreateRunDir(filepath.Dir(dir), f.RunID); err == nil || !strings.Contains(err.Error(), "never overwritten") {
+	if _, err := results.CreateRunDir(filepath.Dir(dir), f.RunID); err == nil || !strings.Contains(err.Error(), "never overwritten") {
 		t.Errorf("second CreateRunDir: %v", err)
 	}
 	// Nor is a result file read from: a damaged one gives its place.
-	path := filepath.Join(dir, ResultFile)
+	path := filepath.Join(dir, results.ResultFile)
 	data, _ := os.ReadFile(path)
 	cut := data[:len(data)/2]
 	if err := os.WriteFile(path, cut, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), "result.json: not a loadcheck result (damaged or cut short?)") {
+	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), "result.json: not a loadcheck result (damaged or cut short?)") {
 		t.Errorf("cut file: %v", err)
 	}
 	if err := os.WriteFile(path, []byte("{\n  \"schema\": \"loadcheck.result/v1\",\n  \"runs\": 7\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), "line 3, column") {
+	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), "line 3, column") {
 		t.Errorf("wrong type: %v", err)
 	}
-	if err := os.WriteFile(path, bytes.Replace(data, []byte(Schema), []byte("loadcheck.result/v9"), 1), 0o644); err != nil {
+	if err := os.WriteFile(path, bytes.Replace(data, []byte(results.Schema), []byte("loadcheck.result/v9"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), `schema "loadcheck.result/v9", but this loadcheck`) {
+	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), `schema "loadcheck.result/v9", but this loadcheck`) {
 		t.Errorf("newer schema: %v", err)
 	}
 	if err := os.WriteFile(path, []byte(`{"schema": "k6/summary"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), "not a loadcheck result: schema \"k6/summary\"") {
+	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), "not a loadcheck result: schema \"k6/summary\"") {
 		t.Errorf("other tool: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "event-tuned.hlog"), []byte("garbage,1,2,@@@\n"), 0o644); err != nil {
@@ -94,7 +97,7 @@ func TestSaveAndReadRun(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), "event-tuned.hlog") {
+	if _, err := results.ReadRun(dir); err == nil || !strings.Contains(err.Error(), "event-tuned.hlog") {
 		t.Errorf("damaged hlog: %v", err)
 	}
 }
@@ -102,9 +105,9 @@ func TestSaveAndReadRun(t *testing.T) {
 // The .hlog file is HdrHistogram's interval log: a header any of its tools
 // reads, then one tagged interval covering the measured window.
 func TestHLogFormat(t *testing.T) {
-	r := fixture().Runs[0]
+	r := testfix.Fixture().Runs[0]
 	var b bytes.Buffer
-	if err := WriteHLog(&b, r); err != nil {
+	if err := results.WriteHLog(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	text := b.String()
@@ -118,7 +121,7 @@ func TestHLogFormat(t *testing.T) {
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, err := ReadHLog(path)
+	h, err := results.ReadHLog(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +136,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	path := filepath.Join(dir, "result.json")
 	a := bytes.Repeat([]byte("a"), 1<<20)
 	b := bytes.Repeat([]byte("b"), 2<<20)
-	if err := WriteFileAtomic(path, a); err != nil {
+	if err := results.WriteFileAtomic(path, a); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(path); err != nil {
@@ -168,7 +171,7 @@ func TestWriteFileAtomic(t *testing.T) {
 		if i%2 == 0 {
 			data = b
 		}
-		if err := WriteFileAtomic(path, data); err != nil {
+		if err := results.WriteFileAtomic(path, data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -184,7 +187,7 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("temporary files left behind: %d entries", len(entries))
 	}
 	// A failed write leaves the old file as it was.
-	if err := WriteFileAtomic(filepath.Join(dir, "missing", "x.json"), a); err == nil {
+	if err := results.WriteFileAtomic(filepath.Join(dir, "missing", "x.json"), a); err == nil {
 		t.Error("writing into a missing folder succeeded")
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, a) {

@@ -8,7 +8,7 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/loadcheck/loadcheck"
-	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
@@ -102,7 +102,7 @@ Flags:
 	if out == nil || (err != nil && ctx.Err() == nil) {
 		return exitSetup, err
 	}
-	if err := results.RenderCapacity(stdout, out, "table"); err != nil {
+	if err := report.RenderCapacity(stdout, out, "table"); err != nil {
 		return exitSetup, err
 	}
 	switch {

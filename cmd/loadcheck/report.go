@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/capacity"
+	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -55,7 +57,7 @@ func writeOut(path string, stdout io.Writer, render func(io.Writer) error) error
 func cmdReport(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("loadcheck report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "table", "one of "+strings.Join(results.Formats, ", "))
+	format := fs.String("format", "table", "one of "+strings.Join(report.Formats, ", "))
 	out := fs.String("o", "", "write to this `FILE` (atomically) instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: loadcheck report RUN [--format table|markdown|json|junit|html] [-o FILE]
@@ -74,19 +76,19 @@ Flags:
 	if err != nil {
 		return exitSetup, err
 	}
-	if !slices.Contains(results.Formats, *format) && *format != "md" {
-		return exitSetup, &usageError{fmt.Sprintf("--format %q: choose from %s", *format, strings.Join(results.Formats, ", "))}
+	if !slices.Contains(report.Formats, *format) && *format != "md" {
+		return exitSetup, &usageError{fmt.Sprintf("--format %q: choose from %s", *format, strings.Join(report.Formats, ", "))}
 	}
 	capPath := pos[0]
 	if st, err := os.Stat(capPath); err == nil && st.IsDir() {
-		capPath = filepath.Join(capPath, results.CapacityResultFile)
+		capPath = filepath.Join(capPath, capacity.ResultFile)
 	}
-	if _, err := os.Stat(capPath); err == nil && filepath.Base(capPath) == results.CapacityResultFile {
-		cf, err := results.ReadCapacity(capPath)
+	if _, err := os.Stat(capPath); err == nil && filepath.Base(capPath) == capacity.ResultFile {
+		cf, err := capacity.Read(capPath)
 		if err != nil {
 			return exitSetup, err
 		}
-		if err := writeOut(*out, stdout, func(w io.Writer) error { return results.RenderCapacity(w, cf, *format) }); err != nil {
+		if err := writeOut(*out, stdout, func(w io.Writer) error { return report.RenderCapacity(w, cf, *format) }); err != nil {
 			return exitSetup, err
 		}
 		if !cf.Complete {
@@ -98,7 +100,7 @@ Flags:
 	if err != nil {
 		return exitSetup, err
 	}
-	if err := writeOut(*out, stdout, func(w io.Writer) error { return results.Render(w, f, *format) }); err != nil {
+	if err := writeOut(*out, stdout, func(w io.Writer) error { return report.Render(w, f, *format) }); err != nil {
 		return exitSetup, err
 	}
 	if *out != "" && *out != "-" {

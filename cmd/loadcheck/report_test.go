@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
 )
 
@@ -47,7 +49,7 @@ func TestRunFolderReportCompare(t *testing.T) {
 		t.Errorf("reused run id: exit %d %q", code, stderr)
 	}
 
-	for _, format := range results.Formats {
+	for _, format := range report.Formats {
 		code, stdout, stderr := run(t, "report", a, "--format", format)
 		if code != exitPass || len(stdout) == 0 {
 			t.Errorf("report --format %s: exit %d, %d bytes, %s", format, code, len(stdout), stderr)
@@ -263,7 +265,7 @@ func TestCapacitySmall(t *testing.T) {
 	if code != exitPass {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	f, err := results.ReadCapacity(filepath.Join(dir, "cap", results.CapacityResultFile))
+	f, err := capacity.Read(filepath.Join(dir, "cap", capacity.ResultFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -248,7 +249,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		}
 		p.logf("wrote %s", f.jsonPath)
 	}
-	if err := results.WriteTable(stdout, out); err != nil {
+	if err := report.WriteTable(stdout, out); err != nil {
 		return exitSetup, fmt.Errorf("render table: %w", err)
 	}
 	switch {

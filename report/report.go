@@ -1,26 +1,27 @@
-package results
+package report
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/loadcheck/loadcheck/results"
 )
 
 // Formats are the report formats Render knows.
 var Formats = []string{"table", "markdown", "json", "junit", "html"}
 
 // Render writes f in format.
-func Render(w io.Writer, f *File, format string) error {
+func Render(w io.Writer, f *results.File, format string) error {
 	switch format {
 	case "table":
 		return WriteTable(w, f)
 	case "markdown", "md":
 		return WriteMarkdown(w, f)
 	case "json":
-		return writeIndented(w, f)
+		return results.WriteIndented(w, f)
 	case "junit":
 		return WriteJUnit(w, f)
 	case "html":
@@ -29,18 +30,8 @@ func Render(w io.Writer, f *File, format string) error {
 	return fmt.Errorf("unknown format %q: choose from %s", format, strings.Join(Formats, ", "))
 }
 
-// writeIndented writes v as indented JSON with a final newline.
-func writeIndented(w io.Writer, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(data, '\n'))
-	return err
-}
-
 // describeLoad is one line saying what load the run offered.
-func describeLoad(f *File) string {
+func describeLoad(f *results.File) string {
 	l := f.Scenario.Load
 	mode := fmt.Sprintf("%g request/s per connection", l.RatePerConn)
 	if l.ClosedLoop {
@@ -50,7 +41,7 @@ func describeLoad(f *File) string {
 		l.Connections, mode, l.Ramp, l.WarmUp, l.Duration, l.Timeout)
 }
 
-func title(f *File) string {
+func title(f *results.File) string {
 	t := fmt.Sprintf("loadcheck %s: run %s", f.Scenario.Name, f.RunID)
 	if !f.Complete {
 		t += " (incomplete)"
@@ -59,7 +50,7 @@ func title(f *File) string {
 }
 
 // WriteMarkdown renders f for a CI job summary or a pull-request comment.
-func WriteMarkdown(w io.Writer, f *File) error {
+func WriteMarkdown(w io.Writer, f *results.File) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", title(f))
 	if d := f.Scenario.Description; d != "" {
@@ -67,7 +58,7 @@ func WriteMarkdown(w io.Writer, f *File) error {
 	}
 	pass := 0
 	for _, r := range f.Runs {
-		if r.Verdict == Pass {
+		if r.Verdict == results.Pass {
 			pass++
 		}
 	}
@@ -88,7 +79,7 @@ func WriteMarkdown(w io.Writer, f *File) error {
 		for i := range row {
 			row[i] = cell(row[i])
 		}
-		if r.Verdict == Pass {
+		if r.Verdict == results.Pass {
 			row[len(row)-1] = "✅ " + row[len(row)-1]
 		} else {
 			row[len(row)-1] = "❌ " + row[len(row)-1]
@@ -96,7 +87,7 @@ func WriteMarkdown(w io.Writer, f *File) error {
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 	for _, r := range f.Runs {
-		if r.Verdict == Pass {
+		if r.Verdict == results.Pass {
 			continue
 		}
 		fmt.Fprintf(&b, "\n**%s %s**\n\n", r.Config, strings.ToUpper(r.Verdict))
@@ -151,7 +142,7 @@ type junitProblem struct {
 
 // WriteJUnit renders f as JUnit XML: one test suite per config and one test
 // case per threshold, so CI systems show pass and fail natively.
-func WriteJUnit(w io.Writer, f *File) error {
+func WriteJUnit(w io.Writer, f *results.File) error {
 	all := junitSuites{Name: "loadcheck " + f.Scenario.Name}
 	for _, r := range f.Runs {
 		s := junitSuite{Name: r.Config, Time: fmt.Sprintf("%.3f", r.MeasuredS), Timestamp: f.StartedAt.UTC().Format("2006-01-02T15:04:05")}
@@ -172,7 +163,7 @@ func WriteJUnit(w io.Writer, f *File) error {
 			}
 			s.Cases = append(s.Cases, c)
 		} else {
-			for _, ch := range Checks(r, f.Scenario.Thresholds) {
+			for _, ch := range results.Checks(r, f.Scenario.Thresholds) {
 				c := junitCase{Name: ch.Name + ": " + ch.Want, ClassName: class, Time: "0"}
 				if ch.Failed {
 					c.Failure = &junitProblem{Message: strings.Split(ch.Message, "\n")[0], Type: ch.Name, Text: ch.Message}

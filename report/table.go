@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/loadcheck/loadcheck/results"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -15,7 +16,7 @@ import (
 var summaryHeader = []string{"config", "target", "served", "starved", "sent", "ok", "dropped",
 	"top errors", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "req/s", "peak busy", "verdict"}
 
-func summaryRow(r Run) []string {
+func summaryRow(r results.Run) []string {
 	verdict := strings.ToUpper(r.Verdict)
 	if r.Server != nil && r.Server.OOMKills > 0 {
 		verdict += " (OOM)"
@@ -31,7 +32,7 @@ func summaryRow(r Run) []string {
 	if r.Server != nil && r.Server.PeakBusyWorkers >= 0 {
 		busy = strconv.Itoa(r.Server.PeakBusyWorkers)
 	}
-	errs := strings.Join(TopErrors(r.Requests.Errors, 2), ", ")
+	errs := strings.Join(results.TopErrors(r.Requests.Errors, 2), ", ")
 	if errs == "" {
 		errs = "-"
 	}
@@ -39,12 +40,12 @@ func summaryRow(r Run) []string {
 	i := strconv.Itoa
 	return []string{r.Config, i(c.Target), i(c.Served), i(c.Starved), fmt.Sprint(q.Sent), fmt.Sprint(q.OK),
 		fmt.Sprintf("%d (%.1f%%)", q.Dropped, q.DroppedPct), errs,
-		num(l.P50), num(l.P90), num(l.P99), num(l.P999), num(l.Max),
+		results.Num(l.P50), results.Num(l.P90), results.Num(l.P99), results.Num(l.P999), results.Num(l.Max),
 		fmt.Sprintf("%.0f", r.ThroughputRPS), busy, verdict}
 }
 
 // WriteTable renders one row per config, then each failing config's reasons.
-func WriteTable(w io.Writer, f *File) error {
+func WriteTable(w io.Writer, f *results.File) error {
 	t := tablewriter.NewTable(w,
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAlignment(tw.AlignRight),
@@ -60,7 +61,7 @@ func WriteTable(w io.Writer, f *File) error {
 		return err
 	}
 	for _, r := range f.Runs {
-		if r.Verdict == Pass {
+		if r.Verdict == results.Pass {
 			continue
 		}
 		fmt.Fprintf(w, "%s %s:\n", r.Config, strings.ToUpper(r.Verdict))
@@ -79,13 +80,13 @@ func WriteTable(w io.Writer, f *File) error {
 
 // serverSide says, per config, when it reached capacity and what httpd and
 // the kernel reported.
-func serverSide(f *File) []string {
+func serverSide(f *results.File) []string {
 	var lines []string
 	for _, r := range f.Runs {
 		if !r.Measured() {
 			continue
 		}
-		parts := []string{capacity(r.TimeToCapacityS)}
+		parts := []string{timeToCapacity(r.TimeToCapacityS)}
 		if s := r.Server; s != nil {
 			if s.StatusSamples > 0 {
 				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",
@@ -105,7 +106,7 @@ func serverSide(f *File) []string {
 				parts = append(parts, fmt.Sprintf("kernel listen overflows +%d, drops +%d", k.Overflows, k.Drops))
 			}
 			if s.BusyClosed > 0 {
-				parts = append(parts, busyShutdowns(s))
+				parts = append(parts, s.DescribeBusyShutdowns())
 			}
 			shown := 0
 			for _, c := range s.ErrorLog {
@@ -120,23 +121,11 @@ func serverSide(f *File) []string {
 	return lines
 }
 
-// busyShutdowns says what mpm_event's log lines showed. httpd's message
-// says "all workers are busy or dying", but event also counts its workers
-// as busy when a connection arrives at a process that is full.
-func busyShutdowns(s *Server) string {
-	why := "all its workers are busy, or it stops"
-	if s.FullRefusals > 0 {
-		why = fmt.Sprintf("a connection arrives while it is full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers; %d times here), all its workers are busy, or it stops", s.FullRefusals)
-	}
-	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments (a process shuts down all of them when %s)",
-		s.BusyClosed, s.BusyShutdowns, why)
-}
-
 // clientResponses counts every response the client read over the whole
 // run, errors with a status and late answers included: what httpd's Total
 // Accesses counts, but for requests httpd answered after the client's last
 // read.
-func clientResponses(r Run) int64 {
+func clientResponses(r results.Run) int64 {
 	var n int64
 	for _, p := range r.Series {
 		n += p.OK + p.Late + p.Errors["http_4xx"] + p.Errors["http_5xx"]
@@ -144,19 +133,9 @@ func clientResponses(r Run) int64 {
 	return n
 }
 
-func capacity(s float64) string {
+func timeToCapacity(s float64) string {
 	if s < 0 {
 		return "never held every connection"
 	}
 	return "held every connection from " + strconv.FormatFloat(s, 'f', -1, 64) + "s"
-}
-
-func num(v float64) string {
-	switch {
-	case v == 0:
-		return "-"
-	case v < 10:
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 0, 64)
 }

@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/loadcheck/loadcheck/results"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -97,7 +98,7 @@ func (percentileTicks) Ticks(min, max float64) []plot.Tick {
 
 // spectrum is the latency percentile spectrum, as HdrHistogram's plotter
 // draws it: x is 1/(1-q), y the latency in milliseconds.
-func spectrum(r Run) plotter.XYs {
+func spectrum(r results.Run) plotter.XYs {
 	var xy plotter.XYs
 	if h := r.Hist; h != nil && h.TotalCount() > 0 {
 		last := 1 - 1/float64(h.TotalCount())
@@ -121,7 +122,7 @@ func spectrum(r Run) plotter.XYs {
 }
 
 // Plots draws the report's charts for f.
-func Plots(f *File) ([]Plot, error) {
+func Plots(f *results.File) ([]Plot, error) {
 	var lat, open, busy, mem []series
 	var errs []series
 	for i, r := range f.Runs {
@@ -192,7 +193,7 @@ func Plots(f *File) ([]Plot, error) {
 
 // fillSeconds adds zero points for the seconds of r's series in which a
 // class had no error, so a line drops to zero instead of skipping.
-func fillSeconds(r Run, pts plotter.XYs) plotter.XYs {
+func fillSeconds(r results.Run, pts plotter.XYs) plotter.XYs {
 	at := map[float64]float64{}
 	for _, p := range pts {
 		at[p.X] = p.Y
@@ -270,7 +271,7 @@ type htmlRow struct {
 
 // WriteHTML renders f as one self-contained HTML page: no script, no
 // external font or stylesheet, every plot an inline SVG.
-func WriteHTML(w io.Writer, f *File) error {
+func WriteHTML(w io.Writer, f *results.File) error {
 	plots, err := Plots(f)
 	if err != nil {
 		return err
@@ -279,7 +280,7 @@ func WriteHTML(w io.Writer, f *File) error {
 	pass := 0
 	for i, r := range f.Runs {
 		rows = append(rows, htmlRow{i, summaryRow(r)})
-		if r.Verdict == Pass {
+		if r.Verdict == results.Pass {
 			pass++
 		}
 	}
@@ -288,7 +289,7 @@ func WriteHTML(w io.Writer, f *File) error {
 		Schema, Started                            string
 		Header                                     []string
 		Rows                                       []htmlRow
-		Runs                                       []Run
+		Runs                                       []results.Run
 		Plots                                      []Plot
 		ServerSide                                 []string
 	}{

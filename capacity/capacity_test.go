@@ -1,7 +1,6 @@
-package results
+package capacity
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -9,47 +8,17 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/internal/testfix"
+	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
-
-// fakeServer answers probes like an httpd that holds exactly limit
-// connections and starves the rest; memory grows 100 KB per connection
-// held on top of 10 MB, and each request costs 50 µs of CPU.
-func fakeServer(limit int, clientLimitAt int) ProbeFunc {
-	return func(ctx context.Context, n int) (Run, error) {
-		served := min(n, limit)
-		sent := int64(n * 5)
-		ok := int64(served * 5)
-		r := Run{Config: "x", MPM: "event", Complete: true, MeasuredS: 5, TimeToCapacityS: -1,
-			Connections: Connections{Target: n, Established: n, Served: served, Starved: n - served},
-			Requests:    Requests{Sent: sent, OK: ok, Dropped: sent - ok, Errors: map[string]int64{}},
-			LatencyMS:   Latency{P50: 1, P99: 3},
-			Server: &Server{PeakBusyWorkers: served / 3, MemoryEndMB: 10 + 0.1*float64(served), CPUSeconds: 0.5 + float64(ok)*50e-6,
-				AccessesDuringRun: ok, PeakAcceptQueue: -1},
-		}
-		if sent > 0 {
-			r.Requests.DroppedPct = 100 * float64(sent-ok) / float64(sent)
-		}
-		if n > served {
-			r.Requests.Errors["connect_timeout"] = sent - ok
-		} else {
-			r.TimeToCapacityS = 2
-		}
-		if clientLimitAt > 0 && n >= clientLimitAt {
-			r.Requests.Errors["client_late"] = 40
-		}
-		return r, nil
-	}
-}
-
-func always(int) bool { return true }
 
 func TestSearchFindsTheLimit(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
 	cfg, _ := apache.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 	for _, limit := range []int{1, 149, 250, 251, 450, 1500, 3999, 4000, 7999} {
-		cc := Search(context.Background(), cfg, b, th, fakeServer(limit, 0), always, nil)
+		cc := Search(context.Background(), cfg, b, th, testfix.FakeServer(limit, 0), testfix.Always, nil)
 		if cc.MaxPass > limit || cc.FirstFail <= limit {
 			t.Errorf("limit %d: holds %d, fails at %d; want holds <= limit < fails", limit, cc.MaxPass, cc.FirstFail)
 		}
@@ -69,7 +38,7 @@ func TestSearchFindsTheLimit(t *testing.T) {
 	// The probes go 250, 500, 1000, 2000, then bisect below 2000 until
 	// 1500..1562 is within 5 % of 1562; then 1500 once more.
 	var seen []string // what onProbe was told, as it happened
-	cc := Search(context.Background(), cfg, b, th, fakeServer(1500, 0), always, func(p Probe) {
+	cc := Search(context.Background(), cfg, b, th, testfix.FakeServer(1500, 0), testfix.Always, func(p Probe) {
 		seen = append(seen, fmt.Sprint(p.Connections, p.Outcome))
 	})
 	var ns, recorded []string
@@ -96,15 +65,15 @@ func TestSearchRepeatsTheLimit(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
 	cfg, _ := apache.Preset("event-tuned", 4000)
 	seen := map[int]int{}
-	real := fakeServer(1500, 0)
-	flaky := func(ctx context.Context, n int) (Run, error) {
+	real := testfix.FakeServer(1500, 0)
+	flaky := func(ctx context.Context, n int) (results.Run, error) {
 		seen[n]++
 		if n == 1500 && seen[n] == 2 {
 			return real(ctx, 1600) // the second time, 100 of them starve
 		}
 		return real(ctx, n)
 	}
-	cc := Search(context.Background(), cfg, b, scenarios.DefaultThresholds(), flaky, always, nil)
+	cc := Search(context.Background(), cfg, b, scenarios.DefaultThresholds(), flaky, testfix.Always, nil)
 	if cc.MaxPass != 1000 || cc.FirstFail != 1500 || !strings.Contains(cc.Repeat, "passed, then failed when repeated") {
 		t.Errorf("holds %d, fails at %d, repeat %q; want 1000, 1500 and the unstable note", cc.MaxPass, cc.FirstFail, cc.Repeat)
 	}
@@ -115,14 +84,14 @@ func TestSearchStopsHonestly(t *testing.T) {
 	cfg, _ := apache.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 
-	cc := Search(context.Background(), cfg, b, th, fakeServer(20000, 0), always, nil)
+	cc := Search(context.Background(), cfg, b, th, testfix.FakeServer(20000, 0), testfix.Always, nil)
 	if cc.MaxPass != 8000 || cc.FirstFail != 0 || cc.Unfinished != "" {
 		t.Errorf("never fails up to max: holds %d fails %d (%s)", cc.MaxPass, cc.FirstFail, cc.Unfinished)
 	}
 
 	// A client limit at 4000 is a ceiling: the search narrows below it
 	// (3000, 3500, 3750, 3875, and 3875 again) and reports a lower bound.
-	cc = Search(context.Background(), cfg, b, th, fakeServer(20000, 4000), always, nil)
+	cc = Search(context.Background(), cfg, b, th, testfix.FakeServer(20000, 4000), testfix.Always, nil)
 	if cc.ClientLimitedAt != 4000 || cc.MaxPass != 3875 || cc.FirstFail != 0 ||
 		!strings.Contains(cc.Unfinished, "client-limited at 4000 connections (40 client_late)") || !strings.Contains(cc.Unfinished, "holds at least 3875") {
 		t.Errorf("client-limited: at %d holds %d fails %d (%s)", cc.ClientLimitedAt, cc.MaxPass, cc.FirstFail, cc.Unfinished)
@@ -130,38 +99,35 @@ func TestSearchStopsHonestly(t *testing.T) {
 	if n := len(cc.Probes); n != 10 || cc.Probes[4].Outcome != ProbeClientLimited {
 		t.Errorf("%d probes, the fifth %+v; want 10 with the fifth client-limited", n, cc.Probes[4])
 	}
-	if row := capacityRow(cc); row[1] != ">= 3875" || row[2] != "client-limited at 4000" {
-		t.Errorf("table row holds %q, fails at %q; want a lower bound and the client limit", row[1], row[2])
-	}
 	// A server fail below the client's ceiling is the server's limit: the
 	// search finished.
-	cc = Search(context.Background(), cfg, b, th, fakeServer(3000, 4000), always, nil)
+	cc = Search(context.Background(), cfg, b, th, testfix.FakeServer(3000, 4000), testfix.Always, nil)
 	if cc.ClientLimitedAt != 4000 || cc.MaxPass != 3000 || cc.FirstFail != 3125 || cc.Unfinished != "" {
 		t.Errorf("fail below the client limit: at %d holds %d fails %d (%q)", cc.ClientLimitedAt, cc.MaxPass, cc.FirstFail, cc.Unfinished)
 	}
 	// A limit whose repeat is client-limited is not confirmed.
 	calls := 0
-	late := func(ctx context.Context, n int) (Run, error) {
+	late := func(ctx context.Context, n int) (results.Run, error) {
 		calls++
-		r, err := fakeServer(20000, 4000)(ctx, n)
+		r, err := testfix.FakeServer(20000, 4000)(ctx, n)
 		if n == 3875 && calls > 9 {
 			r.Requests.Errors["client_late"] = 3
 		}
 		return r, err
 	}
-	cc = Search(context.Background(), cfg, b, th, late, always, nil)
+	cc = Search(context.Background(), cfg, b, th, late, testfix.Always, nil)
 	if cc.MaxPass != 3750 {
 		t.Errorf("limit whose repeat was client-limited: holds %d, want the next lower pass 3750", cc.MaxPass)
 	}
 
 	probes := 0
-	cc = Search(context.Background(), cfg, b, th, fakeServer(1500, 0), func(int) bool { probes++; return probes <= 3 }, nil)
+	cc = Search(context.Background(), cfg, b, th, testfix.FakeServer(1500, 0), func(int) bool { probes++; return probes <= 3 }, nil)
 	if len(cc.Probes) != 3 || cc.MaxPass != 1000 || !strings.Contains(cc.Unfinished, "time budget ran out before the probe at 2000") {
 		t.Errorf("budget: %d probes, holds %d (%s)", len(cc.Probes), cc.MaxPass, cc.Unfinished)
 	}
 
-	failing := func(ctx context.Context, n int) (Run, error) { return Run{}, context.DeadlineExceeded }
-	cc = Search(context.Background(), cfg, b, th, failing, always, nil)
+	failing := func(ctx context.Context, n int) (results.Run, error) { return results.Run{}, context.DeadlineExceeded }
+	cc = Search(context.Background(), cfg, b, th, failing, testfix.Always, nil)
 	if len(cc.Probes) != 1 || cc.Probes[0].Outcome != ProbeError || !strings.Contains(cc.Unfinished, "could not run") {
 		t.Errorf("setup error: %+v", cc)
 	}
@@ -171,7 +137,7 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
 	th := scenarios.DefaultThresholds()
 	stock, _ := apache.Preset("event-stock", 4000)
-	cc := Search(context.Background(), stock, b, th, fakeServer(450, 0), always, nil)
+	cc := Search(context.Background(), stock, b, th, testfix.FakeServer(450, 0), testfix.Always, nil)
 	cc.Costs()
 	if cc.MemPerConnKB != 102.4 || cc.MemBaseMB != 10 || !strings.Contains(cc.MemMethod, "slope") {
 		t.Errorf("memory: %g KB/conn, base %g MB (%s); want 102.4 and 10", cc.MemPerConnKB, cc.MemBaseMB, cc.MemMethod)
@@ -203,7 +169,7 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	}
 	for _, name := range []string{"worker-stock", "prefork-stock"} {
 		c, _ := apache.Preset(name, 4000)
-		cc := ConfigCapacity{Config: c, MaxPass: 150}
+		cc := ConfigResult{Config: c, MaxPass: 150}
 		s := cc.Suggest(4000)
 		if s == nil {
 			t.Fatalf("%s: no suggestion", name)
@@ -221,7 +187,7 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	// A memory-bound config gets a projection by memory, and no directive
 	// suggestion.
 	tuned, _ := apache.Preset("event-tuned", 4000)
-	big := Search(context.Background(), tuned, b, th, fakeServer(3000, 0), always, nil)
+	big := Search(context.Background(), tuned, b, th, testfix.FakeServer(3000, 0), testfix.Always, nil)
 	big.Costs()
 	big.Project(1<<30, 2, 1)
 	if !strings.HasPrefix(big.LimitedBy, "memory") || big.ProjectedConns != 10140 {
@@ -238,9 +204,9 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 func TestExplainFailure(t *testing.T) {
 	stock, _ := apache.Preset("prefork-stock", 4000)
 	tuned, _ := apache.Preset("prefork-tuned", 4000)
-	confirm := Run{Verdict: Fail}
-	f := &CapacityFile{Configs: []ConfigCapacity{
-		{Config: stock, MaxPass: 148, DirectiveLimit: 150, Suggestion: &Suggestion{Target: 4000, Confirm: &confirm, Verdict: Fail}},
+	confirm := results.Run{Verdict: results.Fail}
+	f := &File{Configs: []ConfigResult{
+		{Config: stock, MaxPass: 148, DirectiveLimit: 150, Suggestion: &Suggestion{Target: 4000, Confirm: &confirm, Verdict: results.Fail}},
 		{Config: tuned, MaxPass: 1156, FirstFail: 1187, FailReason: "partly served: 352", DirectiveLimit: 8000},
 	}}
 	f.ExplainFailure(&f.Configs[0])
@@ -258,10 +224,10 @@ func TestExplainFailure(t *testing.T) {
 	// An event confirming run that lost connections to busy shutdowns says
 	// so, with what httpd held, rather than blaming the directives.
 	ev, _ := apache.Preset("event-stock", 4000)
-	busy := Run{Verdict: Fail, LatencyMS: Latency{P50: 354},
-		Server: &Server{PeakConnsTotal: 4001, BusyShutdowns: 109, BusyClosed: 3307, FullRefusals: 180}}
-	g := &CapacityFile{Configs: []ConfigCapacity{{Config: ev, MaxPass: 437, DirectiveLimit: 450,
-		Suggestion: &Suggestion{Target: 4000, Confirm: &busy, Verdict: Fail}}}}
+	busy := results.Run{Verdict: results.Fail, LatencyMS: results.Latency{P50: 354},
+		Server: &results.Server{PeakConnsTotal: 4001, BusyShutdowns: 109, BusyClosed: 3307, FullRefusals: 180}}
+	g := &File{Configs: []ConfigResult{{Config: ev, MaxPass: 437, DirectiveLimit: 450,
+		Suggestion: &Suggestion{Target: 4000, Confirm: &busy, Verdict: results.Fail}}}}
 	g.ExplainFailure(&g.Configs[0])
 	note := g.Configs[0].Suggestion.Note
 	for _, want := range []string{"event shut down 3307 kept-alive connections at 109 moments", "a connection arrives while it is full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers; 180 times here)",
@@ -289,74 +255,24 @@ func TestExplainFailure(t *testing.T) {
 	if f.Configs[0].SuggestFallback() != nil {
 		t.Error("prefork gets no roomier suggestion")
 	}
-	row := capacityRow(ConfigCapacity{Config: ev, Suggestion: &Suggestion{Target: 4000, Verdict: Fail, Fallback: &Suggestion{Target: 4000, Verdict: Pass}}})
-	if row[len(row)-1] != "FAIL at 4000; roomier: PASS" {
-		t.Errorf("suggestion cell %q", row[len(row)-1])
-	}
 }
 
-func capacityFixture() *CapacityFile {
-	f := fixture()
-	b := scenarios.Capacity{Start: 250, Max: 2000, PrecisionPct: 10, Budget: time.Hour, HostMemory: 4 << 30}
-	out := &CapacityFile{Schema: CapacitySchema, RunID: "cap-1", StartedAt: f.StartedAt, ElapsedS: 600, Complete: true,
-		Scenario: f.Scenario, Search: b, Environment: f.Environment}
-	for i, name := range []string{"event-stock", "event-tuned"} {
-		cfg, _ := apache.Preset(name, 4000)
-		cc := Search(context.Background(), cfg, b, f.Scenario.Thresholds, fakeServer([]int{450, 1700}[i], 0), always, nil)
-		cc.Costs()
-		cc.Project(4<<30, 2, 1)
-		if s := cc.Suggest(4000); s != nil {
-			cc.Suggestion = s
-			r := fixture().Runs[0]
-			s.Confirm, s.Verdict = &r, r.Verdict
-		}
-		out.Configs = append(out.Configs, cc)
-	}
-	return out
-}
-
-func TestGoldenCapacity(t *testing.T) {
-	f := capacityFixture()
-	for format, ext := range map[string]string{"table": "txt", "markdown": "md"} {
-		var b bytes.Buffer
-		if err := RenderCapacity(&b, f, format); err != nil {
-			t.Fatal(err)
-		}
-		golden(t, "capacity."+ext, b.Bytes())
-	}
-	var h bytes.Buffer
-	if err := RenderCapacity(&h, f, "html"); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"plot-served", "plot-p99", "plot-memory"} {
-		if !strings.Contains(h.String(), `<figure id="`+id+`">`+"\n<svg") {
-			t.Errorf("capacity html lacks plot %s", id)
-		}
-	}
-	if err := RenderCapacity(&h, f, "junit"); err == nil {
-		t.Error("junit for a capacity run did not fail")
-	}
-}
-
-// event's limit is connections, and it closes kept-alive connections when
-// a process's workers are all busy: the fail reason says which happened,
-// instead of "server at MaxRequestWorkers (peak busy 2 of 150)".
 func TestFailReasonEvent(t *testing.T) {
 	cfg, err := apache.Preset("event-stock", 4000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
-	full := Run{Connections: Connections{Target: 500, Starved: 54},
-		Server: &Server{PeakBusyWorkers: 2, PeakConnsTotal: 452, PeakAcceptQueue: -1,
-			ErrorLog: []LogCode{{Code: "AH00484", Level: "error", Count: 1, First: "[mpm_event:error] AH00484: server reached MaxRequestWorkers setting, consider raising"}}}}
+	full := results.Run{Connections: results.Connections{Target: 500, Starved: 54},
+		Server: &results.Server{PeakBusyWorkers: 2, PeakConnsTotal: 452, PeakAcceptQueue: -1,
+			ErrorLog: []results.LogCode{{Code: "AH00484", Level: "error", Count: 1, First: "[mpm_event:error] AH00484: server reached MaxRequestWorkers setting, consider raising"}}}}
 	got := FailReason(full, cfg, th)
 	if want := "server at its connection limit (peak 452 connections; MaxRequestWorkers x (AsyncRequestWorkerFactor 2 + 1) = 450)"; !strings.Contains(got, want) {
 		t.Errorf("at the limit: got %q, want it to contain %q", got, want)
 	}
-	busy := Run{Connections: Connections{Target: 4000, Served: 3884, PartlyServed: 116}, TimeToCapacityS: -1,
-		Requests: Requests{Errors: map[string]int64{"closed_by_server": 116}, DroppedPct: 0.6},
-		Server:   &Server{PeakBusyWorkers: 53, PeakConnsTotal: 4001, PeakAcceptQueue: -1, BusyShutdowns: 41, BusyClosed: 116}}
+	busy := results.Run{Connections: results.Connections{Target: 4000, Served: 3884, PartlyServed: 116}, TimeToCapacityS: -1,
+		Requests: results.Requests{Errors: map[string]int64{"closed_by_server": 116}, DroppedPct: 0.6},
+		Server:   &results.Server{PeakBusyWorkers: 53, PeakConnsTotal: 4001, PeakAcceptQueue: -1, BusyShutdowns: 41, BusyClosed: 116}}
 	cfg.Set(apache.Directive{Name: "MaxRequestWorkers", Value: "1475"})
 	cfg.Set(apache.Directive{Name: "ServerLimit", Value: "59"})
 	got = FailReason(busy, cfg, th)
@@ -365,31 +281,5 @@ func TestFailReasonEvent(t *testing.T) {
 	}
 	if strings.Contains(got, "connection limit") {
 		t.Errorf("4001 connections of 4425 is not the limit: %q", got)
-	}
-}
-
-// A client-limited probe measured the generator: it is not drawn on
-// httpd's served and p99 curves, though the memory httpd used still is.
-func TestCapacityPlotsLeaveOutClientLimited(t *testing.T) {
-	cfg, _ := apache.Preset("event-tuned", 4000)
-	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, HostMemory: 4 << 30}
-	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
-	cc := Search(context.Background(), cfg, b, th, fakeServer(10000, 1000), always, nil)
-	if cc.ClientLimitedAt != 1000 {
-		t.Fatalf("client-limited at %d, want 1000", cc.ClientLimitedAt)
-	}
-	served, p99, mem := capacitySeries(&CapacityFile{Configs: []ConfigCapacity{cc}})
-	for name, s := range map[string]series{"served": served[0], "p99": p99[0]} {
-		for _, xy := range s.xy {
-			if xy.X == 1000 {
-				t.Errorf("%s points %v include the client-limited probe at 1000", name, s.xy)
-			}
-		}
-		if len(s.xy) != len(cc.Probes)-1 {
-			t.Errorf("%s: %d points for %d probes, one client-limited", name, len(s.xy), len(cc.Probes))
-		}
-	}
-	if len(mem[0].xy) != len(cc.Probes) {
-		t.Errorf("memory points %v, want all %d probes", mem[0].xy, len(cc.Probes))
 	}
 }

@@ -1,4 +1,4 @@
-package results
+package testfix
 
 import (
 	"flag"
@@ -9,21 +9,23 @@ import (
 
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
+// update is the -update flag of every test binary that imports testfix.
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// fixture is a stored run with a passing config, a failing one with
+// Fixture is a stored run with a passing config, a failing one with
 // errors and a config whose setup failed, built the way `run` builds one.
-func fixture() *File {
+func Fixture() *results.File {
 	start := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 	load := scenarios.DefaultLoad()
 	load.Connections, load.Ramp, load.WarmUp, load.Duration = 200, 2*time.Second, 3*time.Second, 5*time.Second
-	f := &File{
-		Schema: Schema, RunID: "20261126-060000-abcdef", StartedAt: start, Complete: true,
+	f := &results.File{
+		Schema: results.Schema, RunID: "20261126-060000-abcdef", StartedAt: start, Complete: true,
 		Scenario:    scenarios.Scenario{Name: "fixture", Description: "two configs at 4000 connections", Image: "httpd:2.4", Layout: "official", Load: load, Thresholds: scenarios.DefaultThresholds()},
-		Environment: Environment{LoadcheckVersion: "test", GoVersion: "go1.26", OS: "linux/amd64", CPUs: 2, Hostname: "ci"},
+		Environment: results.Environment{LoadcheckVersion: "test", GoVersion: "go1.26", OS: "linux/amd64", CPUs: 2, Hostname: "ci"},
 	}
 	for i, spec := range []struct {
 		name, mpm     string
@@ -58,37 +60,38 @@ func fixture() *File {
 			pts = append(pts, p)
 		}
 		res := &bench.Result{
-			Target: 200, Established: 200, Served: spec.served, Starved: 200 - spec.served,
-			Sent: 1000, OK: 1000 - (200-int64(spec.served))*5, Dropped: (200 - int64(spec.served)) * 5,
-			Errors:  map[string]int64{},
+			Connections: bench.Connections{Target: 200, Established: 200, Served: spec.served, Starved: 200 - spec.served},
+			Requests: bench.Requests{Sent: 1000, OK: 1000 - (200-int64(spec.served))*5, Dropped: (200 - int64(spec.served)) * 5,
+				Errors: map[string]int64{}},
 			Latency: h, ServiceTime: h, ConnectTime: h, Series: pts, Measured: 5 * time.Second, Complete: true, Shards: 1,
 		}
 		if spec.errPerSec > 0 {
 			res.Errors["connect_timeout"], res.Errors["queue_timeout"] = res.Dropped-50, 50
 		}
+		res.DroppedPct = 100 * float64(res.Dropped) / float64(res.Sent)
 		cfg, _ := apache.Preset(spec.name, 200)
-		run := FromBench(cfg, res)
+		run := results.FromBench(cfg, res)
 		run.LoadStartedAt, run.MeasureStartS = start.Add(time.Duration(i)*time.Minute), 5
 		run.HTTPDConf = "# httpd.conf of " + spec.name + "\nListen 127.0.0.1:8080\n"
-		run.Server = &Server{StatusSamples: 12, PeakBusyWorkers: spec.busy, PeakProcesses: 3, PeakConnsTotal: -1,
+		run.Server = &results.Server{StatusSamples: 12, PeakBusyWorkers: spec.busy, PeakProcesses: 3, PeakConnsTotal: -1,
 			AccessesDuringRun: 1200, Nofile: 1224, MemoryStartMB: float64(spec.memBase), MemoryEndMB: float64(spec.memBase + 20),
 			MemoryPeakMB: float64(spec.memBase + 21), MemoryPerConnKB: 102.4, CPUSeconds: 1.5, OOMKills: 0, PeakAcceptQueue: 3}
 		for s := 0; s <= 11; s++ {
-			run.Server.Series = append(run.Server.Series, ServerPoint{T: float64(s), BusyWorkers: min(s*20, spec.busy), Processes: 3,
+			run.Server.Series = append(run.Server.Series, results.ServerPoint{T: float64(s), BusyWorkers: min(s*20, spec.busy), Processes: 3,
 				ConnsTotal: -1, ConnsAsyncKeepAlive: -1, ConnsAsyncWriting: -1, ConnsAsyncClosing: -1,
 				MemoryMB: float64(spec.memBase + 2*s), CPUSeconds: float64(s) / 10, AcceptQueue: 0})
 		}
-		Judge(&run, f.Scenario.Thresholds)
+		results.Judge(&run, f.Scenario.Thresholds)
 		f.Runs = append(f.Runs, run)
 	}
-	broken := Run{Config: "mine", MPM: "event", Error: "httpd rejected config \"mine\": AH00526: Syntax error on line 3"}
-	Judge(&broken, f.Scenario.Thresholds)
+	broken := results.Run{Config: "mine", MPM: "event", Error: "httpd rejected config \"mine\": AH00526: Syntax error on line 3"}
+	results.Judge(&broken, f.Scenario.Thresholds)
 	f.Runs = append(f.Runs, broken)
 	return f
 }
 
-// golden compares got with testdata/golden/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
+// Golden compares got with testdata/golden/name, or rewrites it with -update.
+func Golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "golden", name)
 	if *update {
@@ -101,7 +104,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run `go test ./results -run Golden -update` to create it)", err)
+		t.Fatalf("%v (run the test with -update to create it)", err)
 	}
 	if string(got) != string(want) {
 		out := filepath.Join(t.TempDir(), name)

@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/loadcheck/loadcheck/capacity"
+	"github.com/loadcheck/loadcheck/results"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 	"gonum.org/v1/plot/plotter"
@@ -15,7 +17,7 @@ import (
 
 var capacityHeader = []string{"config", "holds", "fails at", "why it fails", "KB/conn", "CPU µs/req", "time to capacity", "directive limit", "projected", "limited by", "suggestion"}
 
-func capacityRow(c ConfigCapacity) []string {
+func capacityRow(c capacity.ConfigResult) []string {
 	i := func(n int) string {
 		if n <= 0 {
 			return "-"
@@ -64,7 +66,7 @@ func capacityRow(c ConfigCapacity) []string {
 
 // suggestionNote says what a suggestion sets, why, and how its confirming
 // run went.
-func suggestionNote(label string, s *Suggestion) string {
+func suggestionNote(label string, s *capacity.Suggestion) string {
 	var ds []string
 	for _, d := range s.Directives {
 		ds = append(ds, d.Name+" "+d.Value)
@@ -72,7 +74,7 @@ func suggestionNote(label string, s *Suggestion) string {
 	line := fmt.Sprintf("%s for %d connections: %s (%s)", label, s.Target, strings.Join(ds, ", "), s.Why)
 	if cr := s.Confirm; cr != nil {
 		line += fmt.Sprintf("; confirming run: %s, served %d of %d, dropped %.2f%%, p99 %g ms", strings.ToUpper(s.Verdict), cr.Connections.Served, cr.Connections.Target, cr.Requests.DroppedPct, cr.LatencyMS.P99)
-		if len(cr.Reasons) > 0 && s.Verdict != Pass {
+		if len(cr.Reasons) > 0 && s.Verdict != results.Pass {
 			line += " (" + strings.Join(cr.Reasons, "; ") + ")"
 		}
 	}
@@ -82,7 +84,7 @@ func suggestionNote(label string, s *Suggestion) string {
 	return line
 }
 
-func capacityNotes(f *CapacityFile) []string {
+func capacityNotes(f *capacity.File) []string {
 	var out []string
 	for _, c := range f.Configs {
 		var parts []string
@@ -114,7 +116,7 @@ func capacityNotes(f *CapacityFile) []string {
 	return out
 }
 
-func capacityTitle(f *CapacityFile) string {
+func capacityTitle(f *capacity.File) string {
 	t := fmt.Sprintf("loadcheck capacity, scenario %s: run %s", f.Scenario.Name, f.RunID)
 	if !f.Complete {
 		t += " (not every search finished)"
@@ -122,7 +124,7 @@ func capacityTitle(f *CapacityFile) string {
 	return t
 }
 
-func capacityIntro(f *CapacityFile) string {
+func capacityIntro(f *capacity.File) string {
 	l := f.Scenario.Load
 	intro := ""
 	if d := f.Scenario.Description; d != "" {
@@ -134,10 +136,10 @@ func capacityIntro(f *CapacityFile) string {
 }
 
 // RenderCapacity writes f as table, markdown, json or html.
-func RenderCapacity(w io.Writer, f *CapacityFile, format string) error {
+func RenderCapacity(w io.Writer, f *capacity.File, format string) error {
 	switch format {
 	case "json":
-		return writeIndented(w, f)
+		return results.WriteIndented(w, f)
 	case "table":
 		// The reasons are sentences: wrapped in their columns, left
 		// aligned, the table stays readable in a terminal.
@@ -188,7 +190,7 @@ func RenderCapacity(w io.Writer, f *CapacityFile, format string) error {
 
 // CapacityPlots draws served connections and p99 against the offered
 // count, and memory against held connections, one line per config.
-func CapacityPlots(f *CapacityFile) ([]Plot, error) {
+func CapacityPlots(f *capacity.File) ([]Plot, error) {
 	served, p99, mem := capacitySeries(f)
 	var out []Plot
 	for _, spec := range []struct{ id, title, x, y, note string }{
@@ -208,9 +210,9 @@ func CapacityPlots(f *CapacityFile) ([]Plot, error) {
 
 // capacitySeries is each config's probes as points: connections served and
 // p99 against connections offered, memory against connections held.
-func capacitySeries(f *CapacityFile) (served, p99, mem []series) {
+func capacitySeries(f *capacity.File) (served, p99, mem []series) {
 	for i, c := range f.Configs {
-		probes := append([]Probe{}, c.Probes...)
+		probes := append([]capacity.Probe{}, c.Probes...)
 		sort.Slice(probes, func(a, b int) bool { return probes[a].Connections < probes[b].Connections })
 		var s, p, m plotter.XYs
 		for _, pr := range probes {
@@ -221,7 +223,7 @@ func capacitySeries(f *CapacityFile) (served, p99, mem []series) {
 			if r.Server != nil && r.Server.MemoryEndMB > 0 {
 				m = append(m, plotter.XY{X: float64(r.Connections.Served + r.Connections.PartlyServed), Y: r.Server.MemoryEndMB})
 			}
-			if pr.Outcome == ProbeClientLimited {
+			if pr.Outcome == capacity.ProbeClientLimited {
 				continue // it measured the generator, not httpd: not a point on httpd's curves
 			}
 			s = append(s, plotter.XY{X: float64(pr.Connections), Y: float64(r.Connections.Served)})
@@ -258,7 +260,7 @@ var capacityHTML = template.Must(template.New("capacity").Funcs(pageFuncs).Parse
 </html>
 `))
 
-func writeCapacityHTML(w io.Writer, f *CapacityFile) error {
+func writeCapacityHTML(w io.Writer, f *capacity.File) error {
 	plots, err := CapacityPlots(f)
 	if err != nil {
 		return err

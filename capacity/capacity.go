@@ -1,4 +1,4 @@
-package results
+package capacity
 
 import (
 	"context"
@@ -12,24 +12,25 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
-// CapacitySchema names the format of capacity.json.
-const CapacitySchema = "loadcheck.capacity/v1"
+// Schema names the format of capacity.json.
+const Schema = "loadcheck.capacity/v1"
 
-// CapacityFile is the result of `loadcheck capacity`.
-type CapacityFile struct {
-	Schema       string             `json:"schema"`
-	RunID        string             `json:"run_id"`
-	StartedAt    time.Time          `json:"started_at"`
-	ElapsedS     float64            `json:"elapsed_s"`
-	Complete     bool               `json:"complete"` // every config's search finished within the budget
-	Scenario     scenarios.Scenario `json:"scenario"`
-	ScenarioFile string             `json:"scenario_file,omitempty"`
-	Search       scenarios.Capacity `json:"search"`
-	Environment  Environment        `json:"environment"`
-	Configs      []ConfigCapacity   `json:"configs"`
+// File is the result of `loadcheck capacity`.
+type File struct {
+	Schema       string              `json:"schema"`
+	RunID        string              `json:"run_id"`
+	StartedAt    time.Time           `json:"started_at"`
+	ElapsedS     float64             `json:"elapsed_s"`
+	Complete     bool                `json:"complete"` // every config's search finished within the budget
+	Scenario     scenarios.Scenario  `json:"scenario"`
+	ScenarioFile string              `json:"scenario_file,omitempty"`
+	Search       scenarios.Capacity  `json:"search"`
+	Environment  results.Environment `json:"environment"`
+	Configs      []ConfigResult      `json:"configs"`
 }
 
 // Probe outcomes.
@@ -42,14 +43,14 @@ const (
 
 // Probe is one real run at one connection count against a fresh container.
 type Probe struct {
-	Connections int    `json:"connections"`
-	Outcome     string `json:"outcome"`
-	Reason      string `json:"reason,omitempty"` // why it failed, from the server-side metrics
-	Run         Run    `json:"run"`
+	Connections int         `json:"connections"`
+	Outcome     string      `json:"outcome"`
+	Reason      string      `json:"reason,omitempty"` // why it failed, from the server-side metrics
+	Run         results.Run `json:"run"`
 }
 
-// ConfigCapacity is what the search found for one config.
-type ConfigCapacity struct {
+// ConfigResult is what the search found for one config.
+type ConfigResult struct {
 	Config apache.Config `json:"config"`
 	Probes []Probe       `json:"probes"`
 	// MaxPass is the largest count that passed (0: none did); FirstFail the
@@ -84,7 +85,7 @@ type Suggestion struct {
 	Target     int                `json:"target"`
 	Directives []apache.Directive `json:"directives,omitempty"`
 	Why        string             `json:"why"`
-	Confirm    *Run               `json:"confirm,omitempty"`
+	Confirm    *results.Run       `json:"confirm,omitempty"`
 	Verdict    string             `json:"verdict"` // pass, fail, not run
 	Note       string             `json:"note,omitempty"`
 	// Fallback is a second, roomier suggestion, with its own confirming
@@ -93,17 +94,17 @@ type Suggestion struct {
 }
 
 // ProbeFunc runs one probe at n connections.
-type ProbeFunc func(ctx context.Context, n int) (Run, error)
+type ProbeFunc func(ctx context.Context, n int) (results.Run, error)
 
 // Judged turns a measured run into a probe outcome.
-func Judged(n int, run Run, cfg apache.Config, th scenarios.Thresholds) Probe {
+func Judged(n int, run results.Run, cfg apache.Config, th scenarios.Thresholds) Probe {
 	p := Probe{Connections: n, Run: run}
 	switch {
 	case !run.Measured() && run.Error != "":
 		p.Outcome, p.Reason = ProbeError, run.Error
-	case clientLimited(run) != "":
-		p.Outcome, p.Reason = ProbeClientLimited, clientLimited(run)
-	case run.Verdict == Pass:
+	case run.ClientLimited() != "":
+		p.Outcome, p.Reason = ProbeClientLimited, run.ClientLimited()
+	case run.Verdict == results.Pass:
 		p.Outcome = ProbePass
 	default:
 		p.Outcome, p.Reason = ProbeFail, FailReason(run, cfg, th)
@@ -111,18 +112,8 @@ func Judged(n int, run Run, cfg apache.Config, th scenarios.Thresholds) Probe {
 	return p
 }
 
-func clientLimited(run Run) string {
-	var parts []string
-	for _, h := range clientHints {
-		if n := run.Requests.Errors[h.class]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, h.class))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
 // FailReason says why a probe failed, from what httpd and the kernel saw.
-func FailReason(run Run, cfg apache.Config, th scenarios.Thresholds) string {
+func FailReason(run results.Run, cfg apache.Config, th scenarios.Thresholds) string {
 	if s := run.Server; s != nil && s.OOMAtStart != "" {
 		return s.OOMAtStart
 	}
@@ -134,7 +125,7 @@ func FailReason(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 	if c.PartlyServed > 0 {
 		parts = append(parts, fmt.Sprintf("partly served: %d", c.PartlyServed))
 	}
-	if top := TopErrors(run.Requests.Errors, 2); len(top) > 0 {
+	if top := results.TopErrors(run.Requests.Errors, 2); len(top) > 0 {
 		parts = append(parts, fmt.Sprintf("dropped %.1f%% (%s)", run.Requests.DroppedPct, strings.Join(top, ", ")))
 	}
 	if s := run.Server; s != nil {
@@ -161,7 +152,7 @@ func FailReason(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 			parts = append(parts, fmt.Sprintf("below MaxRequestWorkers (peak busy %d of %d%s)", s.PeakBusyWorkers, m, procs))
 		}
 		if s.BusyClosed > 0 {
-			parts = append(parts, busyShutdowns(s))
+			parts = append(parts, s.DescribeBusyShutdowns())
 		}
 		if s.OOMKills > 0 {
 			parts = append(parts, fmt.Sprintf("out of memory: %d httpd processes killed", s.OOMKills))
@@ -203,7 +194,7 @@ func FailReason(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 // reports the largest pass as a lower bound of the server's limit. afford
 // says whether one more probe at n fits the time budget; onProbe, when set,
 // gets each judged probe as it is recorded.
-func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
+func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
 	cc := search(ctx, cfg, b, th, probe, afford, onProbe)
 	// No server fail below the client's ceiling: the server's limit lies
 	// above what this host could measure.
@@ -219,8 +210,8 @@ func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 	return cc
 }
 
-func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigCapacity {
-	cc := ConfigCapacity{Config: cfg, TimeToCapacityS: -1}
+func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
+	cc := ConfigResult{Config: cfg, TimeToCapacityS: -1}
 	run := func(n int) (Probe, bool) {
 		if ctx.Err() != nil {
 			cc.Unfinished = "interrupted"
@@ -232,9 +223,9 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 		}
 		r, err := probe(ctx, n)
 		if err != nil {
-			r = Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
+			r = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
 		}
-		Judge(&r, th)
+		results.Judge(&r, th)
 		p := Judged(n, r, cfg, th)
 		if ctx.Err() != nil && !r.Complete {
 			cc.Unfinished = "interrupted"
@@ -302,7 +293,7 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 
 // finish sets MaxPass and FirstFail from the probes (also after an early
 // stop) and the time to capacity at MaxPass.
-func (cc ConfigCapacity) finish() ConfigCapacity {
+func (cc ConfigResult) finish() ConfigResult {
 	// A count passes when every probe at it passed.
 	failed := map[int]bool{}
 	for _, p := range cc.Probes {
@@ -333,7 +324,7 @@ func (cc ConfigCapacity) finish() ConfigCapacity {
 
 // Costs fits memory against held connections across the probes (least
 // squares), and divides httpd's CPU by the requests it counted.
-func (cc *ConfigCapacity) Costs() {
+func (cc *ConfigResult) Costs() {
 	var xs, ys, reqs, cpus []float64
 	for _, p := range cc.Probes {
 		r, s := p.Run, p.Run.Server
@@ -400,7 +391,7 @@ func fit(xs, ys []float64) (slope, icept float64, ok bool) {
 // Project says how many connections the config would hold on a host with
 // hostMemory bytes for httpd and cpus CPUs at ratePerConn requests per
 // second on each connection (0: closed loop, no CPU bound).
-func (cc *ConfigCapacity) Project(hostMemory int64, cpus, ratePerConn float64) {
+func (cc *ConfigResult) Project(hostMemory int64, cpus, ratePerConn float64) {
 	cc.DirectiveLimit, cc.DirectiveHow = cc.Config.DirectiveLimit()
 	type bound struct {
 		n    int
@@ -436,7 +427,7 @@ func gib(b int64) string {
 
 // Suggest proposes directives that should reach target when cc's limit is
 // a directive rather than the hardware; nil when nothing is to be changed.
-func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
+func (cc *ConfigResult) Suggest(target int) *Suggestion {
 	cfg := cc.Config
 	if cc.MaxPass >= target {
 		return nil
@@ -458,9 +449,9 @@ func (cc *ConfigCapacity) Suggest(target int) *Suggestion {
 // threads, and it stays below its cap (ThreadsPerChild +
 // AsyncRequestWorkerFactor x idle workers) although connections spread
 // unevenly. nil when that does not apply.
-func (cc *ConfigCapacity) SuggestFallback() *Suggestion {
+func (cc *ConfigResult) SuggestFallback() *Suggestion {
 	s := cc.Suggestion
-	if cc.Config.MPM != "event" || s == nil || s.Confirm == nil || s.Verdict == Pass || s.Confirm.Server == nil || s.Confirm.Server.BusyClosed == 0 {
+	if cc.Config.MPM != "event" || s == nil || s.Confirm == nil || s.Verdict == results.Pass || s.Confirm.Server == nil || s.Confirm.Server.BusyClosed == 0 {
 		return nil
 	}
 	size := apache.ThreadPerConnection(cc.Config, s.Target)
@@ -470,14 +461,14 @@ func (cc *ConfigCapacity) SuggestFallback() *Suggestion {
 // ExplainFailure adds to a failed suggestion what the other configs of the
 // same MPM showed: when one whose directives allow the target held fewer
 // connections on this machine, the host is the limit, not the directives.
-func (f *CapacityFile) ExplainFailure(cc *ConfigCapacity) {
+func (f *File) ExplainFailure(cc *ConfigResult) {
 	s := cc.Suggestion
-	if s == nil || s.Confirm == nil || s.Verdict == Pass {
+	if s == nil || s.Confirm == nil || s.Verdict == results.Pass {
 		return
 	}
 	if srv := s.Confirm.Server; srv != nil && srv.BusyClosed > 0 {
 		s.Note = fmt.Sprintf("%s. The server as a whole was below its limit (it held up to %d connections), but event caps each process, connections do not spread evenly over the processes, and busy workers (p50 here %s ms) lower the cap further",
-			busyShutdowns(srv), srv.PeakConnsTotal, num(s.Confirm.LatencyMS.P50))
+			srv.DescribeBusyShutdowns(), srv.PeakConnsTotal, results.Num(s.Confirm.LatencyMS.P50))
 		return
 	}
 	for _, o := range f.Configs {
@@ -491,29 +482,29 @@ func (f *CapacityFile) ExplainFailure(cc *ConfigCapacity) {
 }
 
 // WriteJSON writes f to path atomically.
-func (f *CapacityFile) WriteJSON(path string) error {
+func (f *File) WriteJSON(path string) error {
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode capacity result: %w", err)
 	}
-	return WriteFileAtomic(path, append(data, '\n'))
+	return results.WriteFileAtomic(path, append(data, '\n'))
 }
 
-// CapacityResultFile is the name of the capacity result in a run folder.
-const CapacityResultFile = "capacity.json"
+// ResultFile is the name of the capacity result in a run folder.
+const ResultFile = "capacity.json"
 
-// ReadCapacity reads a capacity.json, refusing other schemas.
-func ReadCapacity(path string) (*CapacityFile, error) {
+// Read reads a capacity.json, refusing other schemas.
+func Read(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var f CapacityFile
+	var f File
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%s: not a loadcheck capacity result (damaged or cut short?): %s", path, jsonWhere(data, err))
+		return nil, fmt.Errorf("%s: not a loadcheck capacity result (damaged or cut short?): %s", path, results.JSONWhere(data, err))
 	}
-	if f.Schema != CapacitySchema {
-		return nil, fmt.Errorf("%s: schema %q, but this loadcheck reads %q", path, f.Schema, CapacitySchema)
+	if f.Schema != Schema {
+		return nil, fmt.Errorf("%s: schema %q, but this loadcheck reads %q", path, f.Schema, Schema)
 	}
 	return &f, nil
 }

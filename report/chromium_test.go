@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadcheck/loadcheck/internal/testfix"
 )
 
 // chromium finds Debian's chromium. In CI (CI=true) a missing browser is a
@@ -55,7 +57,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	var b bytes.Buffer
-	f := fixture()
+	f := testfix.Fixture()
 	if err := WriteHTML(&b, f); err != nil {
 		t.Fatal(err)
 	}

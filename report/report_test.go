@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"bytes"
@@ -6,11 +6,14 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"github.com/loadcheck/loadcheck/internal/testfix"
+	"github.com/loadcheck/loadcheck/results"
 )
 
 func TestGoldenReports(t *testing.T) {
-	f := fixture()
-	if f.Runs[0].Verdict != Pass || f.Runs[1].Verdict != Fail || f.Runs[2].Verdict != Error {
+	f := testfix.Fixture()
+	if f.Runs[0].Verdict != results.Pass || f.Runs[1].Verdict != results.Fail || f.Runs[2].Verdict != results.Error {
 		t.Fatalf("fixture verdicts %s %s %s, want pass fail error", f.Runs[0].Verdict, f.Runs[1].Verdict, f.Runs[2].Verdict)
 	}
 	ext := map[string]string{"table": "txt", "markdown": "md", "json": "json", "junit": "xml", "html": "html"}
@@ -19,7 +22,7 @@ func TestGoldenReports(t *testing.T) {
 		if err := Render(&b, f, format); err != nil {
 			t.Fatalf("%s: %v", format, err)
 		}
-		golden(t, "report."+ext[format], b.Bytes())
+		testfix.Golden(t, "report."+ext[format], b.Bytes())
 	}
 	if err := Render(&bytes.Buffer{}, f, "pdf"); err == nil || !strings.Contains(err.Error(), "choose from table, markdown, json, junit, html") {
 		t.Errorf("unknown format: %v", err)
@@ -28,7 +31,7 @@ func TestGoldenReports(t *testing.T) {
 
 // The renderers must say what the result says, not just match a file.
 func TestReportContent(t *testing.T) {
-	f := fixture()
+	f := testfix.Fixture()
 	var md bytes.Buffer
 	if err := WriteMarkdown(&md, f); err != nil {
 		t.Fatal(err)
@@ -68,7 +71,7 @@ func TestReportContent(t *testing.T) {
 	if err := Render(&j, f, "json"); err != nil {
 		t.Fatal(err)
 	}
-	var back File
+	var back results.File
 	if err := json.Unmarshal(j.Bytes(), &back); err != nil || back.Runs[1].Connections.Starved != 50 {
 		t.Errorf("json round trip: %v, starved %d", err, back.Runs[1].Connections.Starved)
 	}

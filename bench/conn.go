@@ -1,0 +1,245 @@
+package bench
+
+import (
+	"context"
+	"time"
+)
+
+// slot is one scheduled request of a connection.
+type slot struct {
+	k        int
+	due      time.Time // its intended send time: latency counts from here
+	deadline time.Time // due + timeout
+	measured bool      // due inside the measured window
+	now      time.Time // read once per step and reused
+	prevEnd  time.Time // when the connection finished its previous slot
+}
+
+// conn is one connection's schedule and its socket. It is owned by one
+// goroutine: nothing in it is shared.
+type conn struct {
+	r        *runner
+	id       int
+	st       *connStat
+	rec      *recorder
+	openAt   time.Time
+	interval time.Duration // 0 in closed loop
+	timer    *time.Timer
+
+	c         Conn
+	rr        responseReader
+	stopWatch func() bool
+	awaiting  bool // a response to a timed-out request is still owed
+	answered  int  // responses read on this socket
+	retryAt   time.Time
+}
+
+// connection runs one connection's schedule. In the open model slot k is
+// due at openAt + k/rate; in closed loop the next slot is due when the last
+// one ended. Every slot whose due time falls in the measured window ends as
+// exactly one of ok, failed (with a class) or in flight.
+func (r *runner) connection(ctx context.Context, idx int) {
+	id := r.ids[idx]
+	c := &conn{r: r, id: id, st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openAt(id),
+		timer: time.NewTimer(time.Hour)}
+	c.timer.Stop()
+	if !r.opts.ClosedLoop {
+		c.interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)
+	}
+	defer c.close()
+	defer func() {
+		r.scheduled.Done()
+		select { // hold the connection until every schedule has ended
+		case <-r.allDone:
+		case <-ctx.Done():
+		}
+	}()
+	if !sleepUntil(ctx, c.timer, c.openAt) {
+		return
+	}
+	for k := 0; ; k++ {
+		s, ok := c.next(ctx, k)
+		if !ok {
+			return
+		}
+		if c.awaiting && !c.collectOwed(ctx, &s) {
+			continue
+		}
+		if c.late(ctx, s) {
+			continue
+		}
+		if c.c == nil && !c.open(ctx, &s) {
+			continue
+		}
+		c.exchange(ctx, s)
+	}
+}
+
+// next waits for slot k and reports false when the schedule is over or
+// ctx ended.
+func (c *conn) next(ctx context.Context, k int) (slot, bool) {
+	r := c.r
+	s := slot{k: k}
+	if r.opts.ClosedLoop {
+		if !sleepUntil(ctx, c.timer, c.retryAt) {
+			return s, false
+		}
+		s.now = time.Now()
+		s.due, s.prevEnd = s.now, s.now
+		if k == 0 {
+			// A generator too busy to open on time shows as client_late.
+			s.due, s.prevEnd = c.openAt, c.openAt
+		}
+	} else {
+		s.prevEnd = time.Now()
+		s.due = c.openAt.Add(time.Duration(k) * c.interval)
+		if !sleepUntil(ctx, c.timer, s.due) {
+			return s, false
+		}
+		s.now = time.Now()
+	}
+	if !s.due.Before(r.endAt) || (r.opts.maxSlots > 0 && k >= r.opts.maxSlots) {
+		return s, false
+	}
+	s.measured = !s.due.Before(r.measureAt)
+	s.deadline = s.due.Add(r.opts.Timeout)
+	return s, true
+}
+
+// collectOwed waits, until s's own deadline, for the response an earlier
+// timed-out request still owes: HTTP/1.1 cannot send s before it arrives.
+// It reports false when s failed waiting (queue_timeout).
+func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
+	_ = c.c.SetReadDeadline(s.deadline)
+	switch _, closing, err := c.rr.read(); {
+	case err == nil:
+		c.awaiting = false // late answer to a request already counted as dropped
+		c.r.lateAll.Add(1)
+		if closing {
+			c.close()
+		}
+	case isTimeout(err) && ctx.Err() == nil:
+		c.r.fail(ctx, c.st, s.measured, QueueTimeout, nil)
+		return false
+	default:
+		c.awaiting = false
+		c.close() // the connection died while we waited; reconnect
+	}
+	s.now = time.Now()
+	s.prevEnd = s.now
+	return true
+}
+
+// late fails s when its deadline has passed before it could be sent, and
+// says whose fault that was.
+func (c *conn) late(ctx context.Context, s slot) bool {
+	if !s.now.After(s.deadline) {
+		return false
+	}
+	if s.prevEnd.After(s.deadline) {
+		// The connection was busy with earlier requests until past this
+		// one's timeout: it could never have been answered in time.
+		c.r.fail(ctx, c.st, s.measured, QueueTimeout, nil)
+	} else {
+		// Nothing held this slot up but the generator: it was too busy to
+		// reach it in time. Never the server's fault.
+		c.r.fail(ctx, c.st, s.measured, ClientLate, nil)
+	}
+	return true
+}
+
+// open connects for s and counts the connect time and any reconnect; it
+// reports false when the connect failed (s is then failed).
+func (c *conn) open(ctx context.Context, s *slot) bool {
+	r, st := c.r, c.st
+	began := time.Now()
+	nc, stop, err := r.dial(ctx, c.id, s.deadline)
+	if err != nil {
+		r.fail(ctx, st, s.measured, classifyConnect(err), err)
+		c.retryAt = time.Now().Add(closedLoopRetry)
+		return false
+	}
+	connected := time.Now()
+	c.rec.mu.Lock()
+	_ = c.rec.connect.RecordValue(max(connected.Sub(began).Microseconds(), 1))
+	c.rec.mu.Unlock()
+	// Cancellation interrupts a blocked read or write at once.
+	c.c, c.stopWatch = nc, stop
+	r.open.Add(1)
+	if st.everConnected {
+		st.reconnects++
+		r.reconnectsAll.Add(1)
+		if s.measured {
+			st.brokenInWindow = true
+		}
+	} else {
+		st.everConnected = true
+		st.firstOpen = max(connected.Sub(r.start), 1)
+	}
+	c.rr.reset(c.c)
+	c.answered = 0
+	s.now = connected
+	return true
+}
+
+// exchange writes s's request and reads its response.
+func (c *conn) exchange(ctx context.Context, s slot) {
+	r := c.r
+	sentAt := s.now
+	_ = c.c.SetDeadline(s.deadline)
+	if _, err := c.c.Write(r.requests[(c.id+s.k)%len(r.requests)]); err != nil {
+		r.fail(ctx, c.st, s.measured, classifyIO(err, false), err)
+		c.close()
+		return
+	}
+	status, closing, err := c.rr.read()
+	if err != nil {
+		c.readFailed(ctx, s, err)
+		return
+	}
+	c.answered++
+	done := time.Now()
+	if cl, bad := classifyStatus(status); bad {
+		r.fail(ctx, c.st, s.measured, cl, statusError(status))
+	} else {
+		r.succeed(c.rec, c.st, s.measured, done.Sub(s.due), done.Sub(sentAt))
+	}
+	if closing {
+		// The server announced it is closing (keep-alive limit reached):
+		// the connection was not held.
+		c.close()
+	}
+}
+
+// readFailed classifies a failed read of s's response.
+func (c *conn) readFailed(ctx context.Context, s slot, err error) {
+	cl := classifyIO(err, true)
+	if (cl == Reset || cl == ClosedByServer) && c.answered > 0 && !c.rr.started {
+		// A kept-alive connection the server had already closed: our
+		// request met its FIN (EOF) or, if the close got there first, its
+		// RST. Either way the server closed an idle connection; the class
+		// must not depend on that race.
+		cl = ClosedByServer
+	}
+	c.r.fail(ctx, c.st, s.measured, cl, err)
+	if isTimeout(err) && ctx.Err() == nil {
+		// Keep the connection: a client holding N connections does not
+		// churn them, and a server that queued this one may still answer.
+		c.awaiting = true
+		return
+	}
+	c.close()
+}
+
+// close closes the socket, if open.
+func (c *conn) close() {
+	if c.c == nil {
+		return
+	}
+	c.stopWatch()
+	c.c.Close()
+	c.c = nil
+	c.rr.release()
+	c.awaiting = false
+	c.r.open.Add(-1)
+}

@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Load is the shape of the traffic offered to one server, the one model of
+// a load: scenario files, the generator and its shards all use it. The
+// JSON names are those of the result schema (loadcheck.result/v1).
+type Load struct {
+	// Connections is the exact number of distinct keep-alive TCP connections.
+	Connections int `json:"connections" yaml:"connections"`
+	// Ramp spreads the connection opens evenly over this time.
+	Ramp time.Duration `json:"ramp_ns" yaml:"ramp"`
+	// WarmUp runs after the ramp; its requests are sent but not measured.
+	WarmUp time.Duration `json:"warmup_ns" yaml:"warmup"`
+	// Duration is the measured window.
+	Duration time.Duration `json:"duration_ns" yaml:"duration"`
+	// ConnectRate, when positive, opens this many connections per second
+	// and replaces Ramp.
+	ConnectRate float64 `json:"connect_rate,omitempty" yaml:"connect_rate"`
+	// RatePerConn is requests per second on each connection (open model).
+	RatePerConn float64 `json:"rate_per_conn" yaml:"rate_per_conn"`
+	// ClosedLoop sends each connection's next request as soon as the last
+	// response arrives, like wrk; RatePerConn is then 0.
+	ClosedLoop bool `json:"closed_loop,omitempty" yaml:"closed_loop"`
+	// Timeout bounds each request, counted from its intended send time.
+	Timeout time.Duration `json:"timeout_ns" yaml:"timeout"`
+	// Request shape: Paths are used in turn; Method defaults to GET;
+	// Headers are "Name: value" lines.
+	Method  string   `json:"method,omitempty" yaml:"method"`
+	Paths   []string `json:"paths" yaml:"paths"`
+	Headers []string `json:"headers,omitempty" yaml:"headers"`
+	Body    string   `json:"body,omitempty" yaml:"body"`
+}
+
+// MeasureStart is when the measured window begins, counted from the first
+// connection open: the ramp (or the time the connect rate needs) plus the
+// warm-up.
+func (l Load) MeasureStart() time.Duration {
+	return l.ramp() + l.WarmUp
+}
+
+// ramp is the time over which connections open.
+func (l Load) ramp() time.Duration {
+	if l.ConnectRate > 0 {
+		return time.Duration(float64(l.Connections) / l.ConnectRate * float64(time.Second))
+	}
+	return l.Ramp
+}
+
+// FieldError is a bad value of one field, named as in a scenario file.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+func bad(field, format string, a ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Validate reports the first problem with the load, naming the field.
+func (l Load) Validate() error {
+	switch {
+	case l.Connections <= 0:
+		return bad("connections", "must be at least 1, got %d", l.Connections)
+	case l.Ramp < 0:
+		return bad("ramp", "must not be negative, got %s", l.Ramp)
+	case l.WarmUp < 0:
+		return bad("warmup", "must not be negative, got %s", l.WarmUp)
+	case l.Duration <= 0:
+		return bad("duration", "must be positive, got %s", l.Duration)
+	case l.ConnectRate < 0:
+		return bad("connect_rate", "must not be negative, got %g", l.ConnectRate)
+	case l.ClosedLoop && l.RatePerConn != 0:
+		return bad("rate_per_conn", "closed loop sends as fast as responses come back: leave the rate per connection unset (got %g)", l.RatePerConn)
+	case !l.ClosedLoop && l.RatePerConn <= 0:
+		return bad("rate_per_conn", "must be positive, got %g (or choose closed loop)", l.RatePerConn)
+	case l.Timeout <= 0:
+		return bad("timeout", "must be positive, got %s", l.Timeout)
+	}
+	for _, p := range l.Paths {
+		if !strings.HasPrefix(p, "/") {
+			return bad("paths", "a path must start with /, got %q", p)
+		}
+	}
+	for _, h := range l.Headers {
+		if _, err := ParseHeader(h); err != nil {
+			return bad("headers", "%v", err)
+		}
+	}
+	return nil
+}

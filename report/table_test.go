@@ -1,0 +1,77 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/internal/benchfix"
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+func TestTableAndJSONRoundTrip(t *testing.T) {
+	cfg := apache.Config{Name: "prefork-stock", MPM: "prefork"}
+	run := results.FromBench(cfg, benchfix.BenchResult(150, 3850, 1500, 38500, 900))
+	run.Server = &results.Server{PeakBusyWorkers: 150}
+	results.Judge(&run, scenarios.DefaultThresholds())
+	f := &results.File{Schema: results.Schema, RunID: "r1", Runs: []results.Run{run}}
+	var b bytes.Buffer
+	if err := WriteTable(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"prefork-stock", "3850", "queue_timeout 38500", "FAIL", "served 150 of 4000"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := f.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := results.ReadJSON(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Runs[0].Connections.Starved; got != 3850 {
+		t.Errorf("round trip: starved %d, want 3850", got)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("got %d files after an atomic write, want 1 (no temporary left)", len(entries))
+	}
+	os.WriteFile(path, []byte(`{"schema":"loadcheck.result/v9"}`), 0o644)
+	if _, err := results.ReadJSON(path); err == nil || !strings.Contains(err.Error(), "v9") {
+		t.Errorf("got %v, want an unknown-schema error", err)
+	}
+}
+
+func TestTableServerSide(t *testing.T) {
+	run := results.Run{Config: "prefork-stock", Verdict: results.Fail, TimeToCapacityS: -1,
+		Series: []bench.Point{{OK: 6}, {OK: 4, Errors: map[string]int64{"http_5xx": 1, "reset": 2}}},
+		Server: &results.Server{StatusSamples: 3, AccessesDuringRun: 13,
+			Kernel:   &results.ListenCounters{Overflows: 7, Drops: 9},
+			ErrorLog: []results.LogCode{{Code: "AH00161", Level: "error", Count: 3, First: "[x] AH00161: server reached MaxRequestWorkers setting"}, {Code: "AH00163", Level: "notice", Count: 1, First: "resuming"}}}}
+	var b bytes.Buffer
+	if err := WriteTable(&b, &results.File{Runs: []results.Run{run}}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"prefork-stock: never held every connection",
+		"httpd counted 13 requests, the client got 11 responses and sent 2 status reads",
+		"kernel listen overflows +7, drops +9",
+		"httpd AH00161 x3: [x] AH00161: server reached MaxRequestWorkers setting",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "AH00163") {
+		t.Errorf("a notice-level code was shown as notable:\n%s", out)
+	}
+}
