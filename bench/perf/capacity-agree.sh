@@ -9,7 +9,7 @@
 #
 # Usage: bench/perf/capacity-agree.sh [-b BIN] CAPACITY.json
 #   -b  the loadcheck binary (default: bin/loadcheck)
-# Run folders go to $LOADCHECK_RESULTS (default results/), named
+# Run folders go to $LOADCHECK_RESULTS (default runs/), named
 # agree-CONFIG-N-TIME. Exit 0 when every verdict agrees, 1 when one does
 # not, 2 on bad input. Needs jq. Load goes to the containers loadcheck
 # starts, on 127.0.0.1.

@@ -13,70 +13,9 @@ import (
 )
 
 func cmdCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	var b scenarios.Capacity
-	var noConfirm bool
-	var hostMem string
-	f, err := parseRunFlags(args, stderr, func(fs *flag.FlagSet) {
-		fs.IntVar(&b.Start, "start", 0, "first connection count probed (default: the scenario's capacity.start)")
-		fs.IntVar(&b.Max, "max", 0, "largest connection count probed (default: the scenario's capacity.max)")
-		fs.Float64Var(&b.PrecisionPct, "precision", 0, "stop bisecting when the step is within this `percent` (default: capacity.precision_pct)")
-		fs.DurationVar(&b.Budget, "budget", 0, "time budget for the whole search and the confirming runs (default: capacity.budget)")
-		fs.StringVar(&hostMem, "host-memory", "", "project for a host with this much memory for httpd, e.g. 8g (default: capacity.host_memory)")
-		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
-		fs.Usage = func() {
-			fmt.Fprint(stderr, `Usage: loadcheck capacity SCENARIO.yaml [flags]
-
-Finds, for each config of the scenario, the largest connection count that
-still meets its thresholds: it doubles from capacity.start up to
-capacity.max while probes pass, then bisects to capacity.precision_pct. Every
-probe is a real run against a fresh container. From the probes it derives
-memory per connection (slope of container memory against connections held),
-CPU per request and time to capacity, projects what a host with
-capacity.host_memory holds, and, where a directive is the limit, suggests
-values for the scenario's connection target and verifies them with one
-confirming run. The run folder gets capacity.json and capacity.html.
-
-Exit 0 every search finished, 1 a search stopped early (time budget, a
-client limit or a setup error: the report says which), 2 bad input, 130
-interrupted. Run flags (load, --configs, --set, --memory, --cpus, image)
-apply as for "loadcheck run".
-
-Flags:
-`)
-			fs.PrintDefaults()
-		}
-	})
+	f, bounds, noConfirm, err := parseCapacityFlags(args, stderr)
 	if err != nil {
 		return exitSetup, err
-	}
-	if f.spec == nil {
-		return exitSetup, &usageError{"loadcheck capacity needs a scenario file, for example scenarios/capacity.yaml"}
-	}
-	if f.target != "" {
-		return exitSetup, &usageError{"capacity starts a fresh container per probe and cannot be used with --target"}
-	}
-	bounds, set := f.spec.Capacity, f.set
-	if set["start"] {
-		bounds.Start = b.Start
-	}
-	if set["max"] {
-		bounds.Max = b.Max
-	}
-	if set["precision"] {
-		bounds.PrecisionPct = b.PrecisionPct
-	}
-	if set["budget"] {
-		bounds.Budget = b.Budget
-	}
-	if hostMem != "" {
-		n, err := units.RAMInBytes(hostMem)
-		if err != nil || n <= 0 {
-			return exitSetup, &usageError{fmt.Sprintf("--host-memory: want a size such as 8g, got %q", hostMem)}
-		}
-		bounds.HostMemory = scenarios.ByteSize(n)
-	}
-	if err := bounds.Validate(); err != nil {
-		return exitSetup, &usageError{"capacity: " + err.Error()}
 	}
 	sc, err := f.scenario()
 	if err != nil {
@@ -112,4 +51,74 @@ Flags:
 		return exitFail, nil
 	}
 	return exitPass, nil
+}
+
+// parseCapacityFlags is run's flags plus capacity's own, with the search
+// bounds of the scenario file overridden by the flags given.
+func parseCapacityFlags(args []string, stderr io.Writer) (f *runFlags, bounds scenarios.Capacity, noConfirm bool, err error) {
+	var b scenarios.Capacity
+	var hostMem string
+	f, err = parseRunFlags(args, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&b.Start, "start", 0, "first connection count probed (default: the scenario's capacity.start)")
+		fs.IntVar(&b.Max, "max", 0, "largest connection count probed (default: the scenario's capacity.max)")
+		fs.Float64Var(&b.PrecisionPct, "precision", 0, "stop bisecting when the step is within this `percent` (default: capacity.precision_pct)")
+		fs.DurationVar(&b.Budget, "budget", 0, "time budget for the whole search and the confirming runs (default: capacity.budget)")
+		fs.StringVar(&hostMem, "host-memory", "", "project for a host with this much memory for httpd, e.g. 8g (default: capacity.host_memory)")
+		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
+		fs.Usage = func() {
+			fmt.Fprint(stderr, `Usage: loadcheck capacity SCENARIO.yaml [flags]
+
+Finds, for each config of the scenario, the largest connection count that
+still meets its thresholds: it doubles from capacity.start up to
+capacity.max while probes pass, then bisects to capacity.precision_pct. Every
+probe is a real run against a fresh container. From the probes it derives
+memory per connection (slope of container memory against connections held),
+CPU per request and time to capacity, projects what a host with
+capacity.host_memory holds, and, where a directive is the limit, suggests
+values for the scenario's connection target and verifies them with one
+confirming run. The run folder gets capacity.json and capacity.html.
+
+Exit 0 every search finished, 1 a search stopped early (time budget, a
+client limit or a setup error: the report says which), 2 bad input, 130
+interrupted. Run flags (load, --configs, --set, --memory, --cpus, image)
+apply as for "loadcheck run".
+
+Flags:
+`)
+			fs.PrintDefaults()
+		}
+	})
+	if err != nil {
+		return nil, bounds, false, err
+	}
+	if f.spec == nil {
+		return nil, bounds, false, &usageError{"loadcheck capacity needs a scenario file, for example scenarios/capacity.yaml"}
+	}
+	if f.target != "" {
+		return nil, bounds, false, &usageError{"capacity starts a fresh container per probe and cannot be used with --target"}
+	}
+	bounds, set := f.spec.Capacity, f.set
+	if set["start"] {
+		bounds.Start = b.Start
+	}
+	if set["max"] {
+		bounds.Max = b.Max
+	}
+	if set["precision"] {
+		bounds.PrecisionPct = b.PrecisionPct
+	}
+	if set["budget"] {
+		bounds.Budget = b.Budget
+	}
+	if hostMem != "" {
+		n, err := units.RAMInBytes(hostMem)
+		if err != nil || n <= 0 {
+			return nil, bounds, false, &usageError{fmt.Sprintf("--host-memory: want a size such as 8g, got %q", hostMem)}
+		}
+		bounds.HostMemory = scenarios.ByteSize(n)
+	}
+	if err := bounds.Validate(); err != nil {
+		return nil, bounds, false, &usageError{"capacity: " + err.Error()}
+	}
+	return f, bounds, noConfirm, nil
 }
