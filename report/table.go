@@ -70,7 +70,7 @@ func WriteTable(w io.Writer, f *results.File) error {
 		}
 	}
 	if lines := serverSide(f); len(lines) > 0 {
-		fmt.Fprintln(w, "server side (kernel counters are host-wide with host networking):")
+		fmt.Fprintln(w, "server side (kernel counters count the whole host when httpd shares its network: host networking, or a native httpd):")
 		for _, l := range lines {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
