@@ -179,6 +179,9 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 			run.ConfigWarnings = append(run.ConfigWarnings, fd.Msg)
 		}
 		results.Judge(&run, sc.Thresholds)
+		if run.Verdict == results.Fail {
+			run.Diagnosis = results.Diagnose(run, cfg, sc.Thresholds)
+		}
 		out.Runs = append(out.Runs, run)
 		if s.onConfig != nil {
 			s.onConfig(run)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -107,83 +106,9 @@ func Judged(n int, run results.Run, cfg apache.Config, th scenarios.Thresholds) 
 	case run.Verdict == results.Pass:
 		p.Outcome = ProbePass
 	default:
-		p.Outcome, p.Reason = ProbeFail, FailReason(run, cfg, th)
+		p.Outcome, p.Reason = ProbeFail, results.Diagnose(run, cfg, th)
 	}
 	return p
-}
-
-// FailReason says why a probe failed, from what httpd and the kernel saw.
-func FailReason(run results.Run, cfg apache.Config, th scenarios.Thresholds) string {
-	if s := run.Server; s != nil && s.OOMAtStart != "" {
-		return s.OOMAtStart
-	}
-	var parts []string
-	c := run.Connections
-	if c.Starved > 0 {
-		parts = append(parts, fmt.Sprintf("starved: %d connections", c.Starved))
-	}
-	if c.PartlyServed > 0 {
-		parts = append(parts, fmt.Sprintf("partly served: %d", c.PartlyServed))
-	}
-	if top := results.TopErrors(run.Requests.Errors, 2); len(top) > 0 {
-		parts = append(parts, fmt.Sprintf("dropped %.1f%% (%s)", run.Requests.DroppedPct, strings.Join(top, ", ")))
-	}
-	if s := run.Server; s != nil {
-		mrw, _ := cfg.Get("MaxRequestWorkers")
-		m, err := strconv.Atoi(mrw)
-		logged := false // httpd said it reached MaxRequestWorkers
-		for _, l := range s.ErrorLog {
-			logged = logged || strings.Contains(l.First, "reached MaxRequestWorkers")
-		}
-		limit, how := cfg.DirectiveLimit()
-		switch {
-		case cfg.MPM == "event" && limit > 0 && s.PeakConnsTotal >= 0 && (logged || s.PeakConnsTotal >= limit-limit/20):
-			// event's limit is connections, not busy workers: idle
-			// kept-alive connections need no worker.
-			parts = append(parts, fmt.Sprintf("server at its connection limit (peak %d connections; %s = %d)", s.PeakConnsTotal, how, limit))
-		case err == nil && m > 0 && (s.PeakBusyWorkers >= m-1 || logged):
-			parts = append(parts, fmt.Sprintf("server at MaxRequestWorkers (peak busy %d of %d)", s.PeakBusyWorkers, m))
-		case err == nil && m > 0 && s.PeakBusyWorkers >= 0:
-			// Below the directive: the limit is elsewhere (spawn rate, CPU).
-			procs := ""
-			if s.PeakProcesses > 0 {
-				procs = fmt.Sprintf(", %d processes", s.PeakProcesses)
-			}
-			parts = append(parts, fmt.Sprintf("below MaxRequestWorkers (peak busy %d of %d%s)", s.PeakBusyWorkers, m, procs))
-		}
-		if s.BusyClosed > 0 {
-			parts = append(parts, s.DescribeBusyShutdowns())
-		}
-		if s.OOMKills > 0 {
-			parts = append(parts, fmt.Sprintf("out of memory: %d httpd processes killed", s.OOMKills))
-		}
-		if s.PeakAcceptQueue > 0 {
-			parts = append(parts, fmt.Sprintf("accept queue peak %d", s.PeakAcceptQueue))
-		}
-		for _, l := range s.ErrorLog {
-			if l.Notable() {
-				msg := l.First
-				if i := strings.Index(msg, l.Code+": "); i >= 0 {
-					msg = msg[i+len(l.Code)+2:]
-				}
-				if i := strings.Index(msg, ","); i > 0 {
-					msg = msg[:i]
-				}
-				parts = append(parts, fmt.Sprintf("httpd %s: %s", l.Code, msg))
-				break
-			}
-		}
-	}
-	if p99 := time.Duration(run.LatencyMS.P99 * float64(time.Millisecond)); p99 > th.MaxP99 {
-		parts = append(parts, fmt.Sprintf("p99 %s > %s", p99.Round(time.Millisecond), th.MaxP99))
-	}
-	if run.TimeToCapacityS < 0 && c.Starved == 0 {
-		parts = append(parts, "never held every connection through the window")
-	}
-	if len(parts) == 0 {
-		return strings.Join(run.Reasons, "; ")
-	}
-	return strings.Join(parts, "; ")
 }
 
 // Search finds cfg's largest passing connection count: it doubles from

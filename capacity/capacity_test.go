@@ -256,30 +256,3 @@ func TestExplainFailure(t *testing.T) {
 		t.Error("prefork gets no roomier suggestion")
 	}
 }
-
-func TestFailReasonEvent(t *testing.T) {
-	cfg, err := apache.Preset("event-stock", 4000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
-	full := results.Run{Connections: results.Connections{Target: 500, Starved: 54},
-		Server: &results.Server{PeakBusyWorkers: 2, PeakConnsTotal: 452, PeakAcceptQueue: -1,
-			ErrorLog: []results.LogCode{{Code: "AH00484", Level: "error", Count: 1, First: "[mpm_event:error] AH00484: server reached MaxRequestWorkers setting, consider raising"}}}}
-	got := FailReason(full, cfg, th)
-	if want := "server at its connection limit (peak 452 connections; MaxRequestWorkers x (AsyncRequestWorkerFactor 2 + 1) = 450)"; !strings.Contains(got, want) {
-		t.Errorf("at the limit: got %q, want it to contain %q", got, want)
-	}
-	busy := results.Run{Connections: results.Connections{Target: 4000, Served: 3884, PartlyServed: 116}, TimeToCapacityS: -1,
-		Requests: results.Requests{Errors: map[string]int64{"closed_by_server": 116}, DroppedPct: 0.6},
-		Server:   &results.Server{PeakBusyWorkers: 53, PeakConnsTotal: 4001, PeakAcceptQueue: -1, BusyShutdowns: 41, BusyClosed: 116}}
-	cfg.Set(apache.Directive{Name: "MaxRequestWorkers", Value: "1475"})
-	cfg.Set(apache.Directive{Name: "ServerLimit", Value: "59"})
-	got = FailReason(busy, cfg, th)
-	if want := "event shut down 116 kept-alive connections at 41 moments (a process shuts down all of them when all its workers are busy, or it stops)"; !strings.Contains(got, want) {
-		t.Errorf("busy shutdowns: got %q, want it to contain %q", got, want)
-	}
-	if strings.Contains(got, "connection limit") {
-		t.Errorf("4001 connections of 4425 is not the limit: %q", got)
-	}
-}

@@ -248,6 +248,7 @@ pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
 {{end}}</table>
 {{range .Runs}}{{if ne .Verdict "pass"}}<h3>{{.Config}}: {{upper .Verdict}}</h3>
 <ul>{{range .Reasons}}<li>{{.}}</li>{{end}}</ul>
+{{with .Diagnosis}}<p class="why">Why: {{.}}</p>{{end}}
 {{end}}{{end}}
 {{range .Plots}}<figure id="{{.ID}}">
 {{if .SVG}}{{.SVG}}{{else}}<h3>{{.Title}}</h3>{{end}}

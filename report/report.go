@@ -94,6 +94,9 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 		for _, why := range r.Reasons {
 			fmt.Fprintf(&b, "- %s\n", why)
 		}
+		if r.Diagnosis != "" {
+			fmt.Fprintf(&b, "\nWhy: %s\n", r.Diagnosis)
+		}
 	}
 	if lines := serverSide(f); len(lines) > 0 {
 		b.WriteString("\n<details><summary>Server side</summary>\n\n")
@@ -166,7 +169,11 @@ func WriteJUnit(w io.Writer, f *results.File) error {
 			for _, ch := range results.Checks(r, f.Scenario.Thresholds) {
 				c := junitCase{Name: ch.Name + ": " + ch.Want, ClassName: class, Time: "0"}
 				if ch.Failed {
-					c.Failure = &junitProblem{Message: strings.Split(ch.Message, "\n")[0], Type: ch.Name, Text: ch.Message}
+					text := ch.Message
+					if r.Diagnosis != "" {
+						text += "\nwhy: " + r.Diagnosis
+					}
+					c.Failure = &junitProblem{Message: strings.Split(ch.Message, "\n")[0], Type: ch.Name, Text: text}
 					s.Failures++
 				}
 				s.Cases = append(s.Cases, c)

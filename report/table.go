@@ -68,6 +68,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 		for _, why := range r.Reasons {
 			fmt.Fprintf(w, "  - %s\n", why)
 		}
+		if r.Diagnosis != "" {
+			fmt.Fprintf(w, "  why: %s\n", r.Diagnosis)
+		}
 	}
 	if lines := serverSide(f); len(lines) > 0 {
 		fmt.Fprintln(w, "server side (kernel counters count the whole host when httpd shares its network: host networking, or a native httpd):")

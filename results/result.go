@@ -59,7 +59,10 @@ type Run struct {
 	Config  string   `json:"config"`
 	MPM     string   `json:"mpm"`
 	Verdict string   `json:"verdict"`
-	Reasons []string `json:"reasons,omitempty"` // why it failed, one line per broken threshold
+	Reasons []string `json:"reasons,omitempty"` // what failed, one line per broken threshold
+	// Diagnosis says in one line why a config that did not pass failed,
+	// from what the server side saw (Diagnose).
+	Diagnosis string `json:"diagnosis,omitempty"`
 	// ConfigWarnings are limits found in the config before the run, such
 	// as a MaxRequestWorkers below the connection target.
 	ConfigWarnings []string    `json:"config_warnings,omitempty"`
@@ -442,4 +445,82 @@ func WriteIndented(w io.Writer, v any) error {
 	}
 	_, err = w.Write(append(data, '\n'))
 	return err
+}
+
+// Diagnose says in one line why a config did not pass, from what httpd, the
+// container and the kernel saw: the server at MaxRequestWorkers or at
+// event's connection cap, event shutting down kept-alive connections, the
+// accept queue, OOM kills, httpd's own notable log line. run and capacity
+// both use it; with nothing seen it repeats the run's reasons.
+func Diagnose(run Run, cfg apache.Config, th scenarios.Thresholds) string {
+	if s := run.Server; s != nil && s.OOMAtStart != "" {
+		return s.OOMAtStart
+	}
+	var parts []string
+	c := run.Connections
+	if c.Starved > 0 {
+		parts = append(parts, fmt.Sprintf("starved: %d connections", c.Starved))
+	}
+	if c.PartlyServed > 0 {
+		parts = append(parts, fmt.Sprintf("partly served: %d", c.PartlyServed))
+	}
+	if top := TopErrors(run.Requests.Errors, 2); len(top) > 0 {
+		parts = append(parts, fmt.Sprintf("dropped %.1f%% (%s)", run.Requests.DroppedPct, strings.Join(top, ", ")))
+	}
+	if s := run.Server; s != nil {
+		mrw, _ := cfg.Get("MaxRequestWorkers")
+		m, err := strconv.Atoi(mrw)
+		logged := false // httpd said it reached MaxRequestWorkers
+		for _, l := range s.ErrorLog {
+			logged = logged || strings.Contains(l.First, "reached MaxRequestWorkers")
+		}
+		limit, how := cfg.DirectiveLimit()
+		switch {
+		case cfg.MPM == "event" && limit > 0 && s.PeakConnsTotal >= 0 && (logged || s.PeakConnsTotal >= limit-limit/20):
+			// event's limit is connections, not busy workers: idle
+			// kept-alive connections need no worker.
+			parts = append(parts, fmt.Sprintf("server at its connection limit (peak %d connections; %s = %d)", s.PeakConnsTotal, how, limit))
+		case err == nil && m > 0 && (s.PeakBusyWorkers >= m-1 || logged):
+			parts = append(parts, fmt.Sprintf("server at MaxRequestWorkers (peak busy %d of %d)", s.PeakBusyWorkers, m))
+		case err == nil && m > 0 && s.PeakBusyWorkers >= 0:
+			// Below the directive: the limit is elsewhere (spawn rate, CPU).
+			procs := ""
+			if s.PeakProcesses > 0 {
+				procs = fmt.Sprintf(", %d processes", s.PeakProcesses)
+			}
+			parts = append(parts, fmt.Sprintf("below MaxRequestWorkers (peak busy %d of %d%s)", s.PeakBusyWorkers, m, procs))
+		}
+		if s.BusyClosed > 0 {
+			parts = append(parts, s.DescribeBusyShutdowns())
+		}
+		if s.OOMKills > 0 {
+			parts = append(parts, fmt.Sprintf("out of memory: %d httpd processes killed", s.OOMKills))
+		}
+		if s.PeakAcceptQueue > 0 {
+			parts = append(parts, fmt.Sprintf("accept queue peak %d", s.PeakAcceptQueue))
+		}
+		for _, l := range s.ErrorLog {
+			if l.Notable() {
+				msg := l.First
+				if i := strings.Index(msg, l.Code+": "); i >= 0 {
+					msg = msg[i+len(l.Code)+2:]
+				}
+				if i := strings.Index(msg, ","); i > 0 {
+					msg = msg[:i]
+				}
+				parts = append(parts, fmt.Sprintf("httpd %s: %s", l.Code, msg))
+				break
+			}
+		}
+	}
+	if p99 := time.Duration(run.LatencyMS.P99 * float64(time.Millisecond)); p99 > th.MaxP99 {
+		parts = append(parts, fmt.Sprintf("p99 %s > %s", p99.Round(time.Millisecond), th.MaxP99))
+	}
+	if run.TimeToCapacityS < 0 && c.Starved == 0 {
+		parts = append(parts, "never held every connection through the window")
+	}
+	if len(parts) == 0 {
+		return strings.Join(run.Reasons, "; ")
+	}
+	return strings.Join(parts, "; ")
 }

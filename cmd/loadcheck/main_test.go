@@ -311,8 +311,15 @@ func TestTunedHold4000(t *testing.T) {
 			if r.Requests.Errors["closed_by_server"] > 0 && r.Server != nil && r.Server.BusyClosed == 0 {
 				t.Errorf("%s: %d requests met a connection httpd had closed, but no event shutdown was counted", r.Config, r.Requests.Errors["closed_by_server"])
 			}
+			// Either it holds 4000, or it fails saying what httpd did.
 			if r.Verdict != "pass" && !strings.Contains(strings.Join(r.Reasons, " "), "partly served") {
 				t.Errorf("%s: failed without saying which connections: %v", r.Config, r.Reasons)
+			}
+			if r.Verdict != "pass" && (r.Diagnosis == "" || !strings.Contains(stdout, "why: ")) {
+				t.Errorf("%s: failed with no diagnosis of what httpd did (diagnosis %q)", r.Config, r.Diagnosis)
+			}
+			if r.Verdict != "pass" && r.Server != nil && r.Server.BusyClosed > 0 && !strings.Contains(r.Diagnosis, "event shut down") {
+				t.Errorf("%s: httpd shut down %d kept-alive connections, but the diagnosis does not say so: %q", r.Config, r.Server.BusyClosed, r.Diagnosis)
 			}
 		}
 	}

@@ -82,6 +82,9 @@ func Fixture() *results.File {
 				MemoryMB: float64(spec.memBase + 2*s), CPUSeconds: float64(s) / 10, AcceptQueue: 0})
 		}
 		results.Judge(&run, f.Scenario.Thresholds)
+		if run.Verdict == results.Fail {
+			run.Diagnosis = results.Diagnose(run, cfg, f.Scenario.Thresholds)
+		}
 		f.Runs = append(f.Runs, run)
 	}
 	broken := results.Run{Config: "mine", MPM: "event", Error: "httpd rejected config \"mine\": AH00526: Syntax error on line 3"}
