@@ -211,12 +211,14 @@ func (s *Sampler) Wait() ServerStats {
 
 func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, final bool) {
 	st := &s.stats
-	memMB, cpuS := s.readCgroup()
+	memMB, cpuS := s.readCgroup(final)
 	queue := -1
 	if s.probe.NetTCP != "" {
 		if n, err := ReadAcceptQueue(s.probe.NetTCP, s.probe.Port); err == nil {
 			queue = n
-			st.PeakAcceptQueue = max(st.PeakAcceptQueue, n)
+			if !final {
+				st.PeakAcceptQueue = max(st.PeakAcceptQueue, n)
+			}
 		}
 	}
 	cur, err := FetchStatus(ctx, client, url)
@@ -248,8 +250,10 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 }
 
 // readCgroup updates the cgroup figures and returns memory in MB and CPU
-// seconds since the first reading, or -1s.
-func (s *Sampler) readCgroup() (memMB, cpuS float64) {
+// seconds since the first reading, or -1s. The final reading, taken while
+// the client closes its connections, counts CPU and OOM kills but sets
+// neither the memory at the end nor its peak: those belong to the load.
+func (s *Sampler) readCgroup(final bool) (memMB, cpuS float64) {
 	st := &s.stats
 	if s.cg == nil {
 		return -1, -1
@@ -262,8 +266,10 @@ func (s *Sampler) readCgroup() (memMB, cpuS float64) {
 	if st.MemoryAtStart < 0 {
 		st.MemoryAtStart, s.cpuStart = c.MemoryBytes, c.CPUNanos
 	}
-	st.MemoryAtEnd = c.MemoryBytes
-	st.MemoryPeak = max(st.MemoryPeak, c.MemoryBytes, c.MemoryPeakBytes)
+	if !final {
+		st.MemoryAtEnd = c.MemoryBytes
+		st.MemoryPeak = max(st.MemoryPeak, c.MemoryBytes, c.MemoryPeakBytes)
+	}
 	st.CPUNanos = c.CPUNanos - s.cpuStart
 	st.OOMKills = max(st.OOMKills, c.OOMKills)
 	return math.Round(float64(c.MemoryBytes)/(1<<20)*10) / 10, math.Round(float64(st.CPUNanos)/1e7) / 100

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -91,5 +93,51 @@ func TestSamplerPeakExcludesClosingReading(t *testing.T) {
 	last := st.Points[len(st.Points)-1]
 	if last.BusyWorkers != 900 || st.AccessesAtEnd != last.TotalAccesses {
 		t.Errorf("last point %+v, accesses at end %d: the closing reading must still be kept and count requests", last, st.AccessesAtEnd)
+	}
+}
+
+// The reading after the load, taken while the client closes its
+// connections, must not set the memory at the end (memory per connection
+// is growth while the load is held) nor the accept-queue peak: both come
+// from readings while the load is held.
+func TestSamplerEndFiguresFromTheLoad(t *testing.T) {
+	dir := t.TempDir()
+	proc, root := filepath.Join(dir, "proc"), filepath.Join(dir, "cg")
+	cgDir := filepath.Join(root, "lc")
+	for path, text := range map[string]string{
+		filepath.Join(proc, "7", "cgroup"):     "0::/lc\n",
+		filepath.Join(cgDir, "memory.current"): "104857600\n", filepath.Join(cgDir, "cpu.stat"): "usage_usec 1000\n",
+		filepath.Join(cgDir, "memory.events"): "oom_kill 0\n",
+		filepath.Join(dir, "tcp"):             "  sl  local_address rem_address   st tx_queue rx_queue\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000007 00:00000000 00000000\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cg, err := CgroupOf(proc, root, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "127.0.0.1\nTotal Accesses: 1\nBusyWorkers: 3\nIdleWorkers: 5\n")
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond, Probe{Cgroup: cg, NetTCP: filepath.Join(dir, "tcp"), Port: 8080})
+	time.Sleep(60 * time.Millisecond)
+	cancel()
+	<-s.done // no reading under load after this
+	// The client closes its connections: memory falls, the queue fills.
+	os.WriteFile(filepath.Join(cgDir, "memory.current"), []byte("10485760\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tcp"), []byte("  sl  local_address rem_address   st tx_queue rx_queue\n   0: 0100007F:1F90 00000000:0000 0A 00000000:000001FF 00:00000000 00000000\n"), 0o644)
+	st := s.Wait()
+	if st.MemoryAtEnd != 100<<20 || st.PeakAcceptQueue != 7 {
+		t.Errorf("memory at end %d, accept queue peak %d; want %d and 7, from the readings under load", st.MemoryAtEnd, st.PeakAcceptQueue, 100<<20)
+	}
+	if last := st.Points[len(st.Points)-1]; last.MemoryMB != 10 || last.AcceptQueue != 511 {
+		t.Errorf("last point %+v: the closing reading must still be in the series", last)
 	}
 }
