@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -43,6 +44,7 @@ func (r *runner) connection(ctx context.Context, idx int) {
 	c := &conn{r: r, id: id, st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openAt(id),
 		timer: time.NewTimer(time.Hour)}
 	c.timer.Stop()
+	c.rr.head = strings.EqualFold(r.opts.Method, "HEAD")
 	if !r.opts.ClosedLoop {
 		c.interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)
 	}

@@ -31,6 +31,7 @@ type responseReader struct {
 	pending []byte  // bytes read but not yet handed to the bufio.Reader
 	kept    *bufio.Reader
 	started bool // the last read got at least one byte of its response
+	head    bool // the requests are HEAD: responses carry no body
 }
 
 // readBufferSize holds a response head; fasthttp reports a larger head as
@@ -147,6 +148,7 @@ func (rr *responseReader) read() (status int, closing bool, err error) {
 		br.Reset(rr)
 	}
 	resp := responsePool.Get().(*fasthttp.Response)
+	resp.SkipBody = rr.head // a HEAD response's Content-Length describes a body it does not send
 	if _, err = br.Peek(1); err == nil {
 		rr.started = true
 		err = resp.Read(br)

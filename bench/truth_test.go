@@ -406,3 +406,26 @@ func BenchmarkHotPath(b *testing.B) {
 		b.Fatalf("ok %d of %d", r.OK, b.N)
 	}
 }
+
+// TestHead: a response to HEAD has headers only, whatever its
+// Content-Length says; waiting for that body would blame the server with a
+// queue_timeout on every request.
+func TestHead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }} // fasthttp sends no body to HEAD
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	opts := quickOpts(3)
+	opts.Method = "HEAD"
+	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Served != 3 || r.Dropped != 0 || r.OK == 0 {
+		t.Errorf("HEAD: served %d, ok %d, dropped %d %v; want every connection served and nothing dropped", r.Served, r.OK, r.Dropped, r.Errors)
+	}
+}
