@@ -67,7 +67,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		return results.Run{}, err
 	}
 	ep := srv.Endpoint()
-	ready := "loading " + ep.URL
+	ready := "loading " + ep.URL + ";"
 	if ep.Version != "" {
 		ready = ep.Version + " ready at " + ep.URL + ";"
 	}

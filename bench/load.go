@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -51,6 +52,10 @@ func (l Load) ramp() time.Duration {
 	return l.Ramp
 }
 
+// minSlots is the fewest requests a connection must have in the measured
+// window (open model).
+const minSlots = 2
+
 // FieldError is a bad value of one field, named as in a scenario file.
 type FieldError struct {
 	Field string
@@ -82,6 +87,12 @@ func (l Load) Validate() error {
 		return bad("rate_per_conn", "must be positive, got %g (or choose closed loop)", l.RatePerConn)
 	case l.Timeout <= 0:
 		return bad("timeout", "must be positive, got %s", l.Timeout)
+	case !l.ClosedLoop && l.Duration.Seconds()*l.RatePerConn < minSlots:
+		// With fewer slots a connection may have none in the window and be
+		// called starved, and its last slot runs past the window's end.
+		need := time.Duration(math.Ceil(minSlots / l.RatePerConn * float64(time.Second)))
+		return bad("duration", "at %g requests/s per connection a %s window gives each connection %.2g requests; it needs at least %d to be judged: make the window at least %s, or the rate at least %g",
+			l.RatePerConn, l.Duration, l.Duration.Seconds()*l.RatePerConn, minSlots, need, minSlots/l.Duration.Seconds())
 	}
 	for _, p := range l.Paths {
 		if !strings.HasPrefix(p, "/") {

@@ -328,6 +328,21 @@ func TestOptionsValidate(t *testing.T) {
 	if _, err := Run(context.Background(), Target{URL: "ftp://x/"}, quickOpts(1)); err == nil {
 		t.Error("got no error for an ftp:// target")
 	}
+	// At 0.5 requests/s a 1 s window gives a connection no slot at all: it
+	// would be called starved. Fewer than 2 slots is refused, naming the fix.
+	short := quickOpts(1)
+	short.RatePerConn, short.Duration = 0.5, time.Second
+	if err := short.Validate(); err == nil || !strings.Contains(err.Error(), "duration") || !strings.Contains(err.Error(), "at least 4s") {
+		t.Errorf("0.5 req/s over 1s: got %v, want an error naming duration and a 4s window", err)
+	}
+	short.Duration = 4 * time.Second
+	if err := short.Validate(); err != nil {
+		t.Errorf("0.5 req/s over 4s (2 slots): %v", err)
+	}
+	short.ClosedLoop, short.RatePerConn, short.Duration = true, 0, 100*time.Millisecond
+	if err := short.Validate(); err != nil {
+		t.Errorf("closed loop has no schedule to fit: %v", err)
+	}
 }
 
 // TestWorkerPoolNoEndgameRotation models prefork: K workers, each serving
