@@ -115,7 +115,9 @@ func Compare(base, next *File, n Noise) Comparison {
 			continue
 		}
 		d.NewVerdict = nr.Verdict
-		if b.Verdict == Pass && nr.Verdict != Pass {
+		// A pass lost is a regression, and so is a config that could be
+		// measured before and now could not be started, whatever its verdict.
+		if (b.Verdict == Pass && nr.Verdict != Pass) || (nr.Verdict == Error && b.Verdict != Error) {
 			d.Regression = true
 			d.Why = append(d.Why, fmt.Sprintf("verdict %s -> %s", b.Verdict, nr.Verdict))
 		}

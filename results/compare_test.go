@@ -120,3 +120,40 @@ func TestGoldenCompare(t *testing.T) {
 		testfix.Golden(t, "compare."+ext, b.Bytes())
 	}
 }
+
+// A failing config that now could not even start, or that is gone, is a
+// regression although the base did not pass.
+func TestCompareFailToErrorAndMissing(t *testing.T) {
+	base := testfix.Fixture()
+	var failing string
+	for _, r := range base.Runs {
+		if r.Verdict == results.Fail {
+			failing = r.Config
+		}
+	}
+	next := testfix.Fixture()
+	for i := range next.Runs {
+		if next.Runs[i].Config == failing {
+			next.Runs[i] = results.Run{Config: failing, MPM: next.Runs[i].MPM, Verdict: results.Error, Error: "start httpd: timeout"}
+		}
+	}
+	c := results.Compare(base, next, results.DefaultNoise())
+	for _, d := range c.Configs {
+		if d.Config == failing && !d.Regression {
+			t.Errorf("%s fail -> error: not a regression: %+v", failing, d)
+		}
+	}
+	if failing == "" || c.Regressions == 0 {
+		t.Errorf("fixture has failing config %q; regressions %d", failing, c.Regressions)
+	}
+	gone := testfix.Fixture()
+	gone.Runs = gone.Runs[:0]
+	for _, r := range testfix.Fixture().Runs {
+		if r.Config != failing {
+			gone.Runs = append(gone.Runs, r)
+		}
+	}
+	if c := results.Compare(base, gone, results.DefaultNoise()); c.Regressions == 0 {
+		t.Errorf("failing config %s missing: no regression", failing)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/results"
 )
 
 // loadFlags is a short load for the provider tests.
@@ -103,5 +104,24 @@ func TestFallBack(t *testing.T) {
 	other := errors.New("image missing")
 	if _, err := fallBack(nil, other, func() (provider.Provider, error) { t.Error("fell back"); return local, nil }, io.Discard); err != other {
 		t.Errorf("got %v, want the image error", err)
+	}
+}
+
+// A config that could not be started makes run exit 2, whatever the others
+// did; a failed config 1.
+func TestRunExit(t *testing.T) {
+	r := func(v string) results.Run { return results.Run{Verdict: v} }
+	for _, tc := range []struct {
+		runs []results.Run
+		want int
+	}{
+		{[]results.Run{r(results.Pass), r(results.Pass)}, exitPass},
+		{[]results.Run{r(results.Pass), r(results.Fail)}, exitFail},
+		{[]results.Run{r(results.Fail), r(results.Error)}, exitSetup},
+		{[]results.Run{r(results.Error), r(results.Pass)}, exitSetup},
+	} {
+		if got := runExit(&results.File{Runs: tc.runs}); got != tc.want {
+			t.Errorf("%v: exit %d, want %d", tc.runs, got, tc.want)
+		}
 	}
 }

@@ -252,14 +252,27 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := report.WriteTable(stdout, out); err != nil {
 		return exitSetup, fmt.Errorf("render table: %w", err)
 	}
-	switch {
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "loadcheck: interrupted; the result above is partial")
 		return exitInterrupted, nil
-	case out.AllPass():
-		return exitPass, nil
 	}
-	return exitFail, nil
+	return runExit(out), nil
+}
+
+// runExit is run's exit code for a finished run: 2 when a config could not
+// be started (a setup error, so a nightly job goes red), else 1 when one
+// failed, else 0.
+func runExit(out *results.File) int {
+	code := exitPass
+	for _, r := range out.Runs {
+		switch {
+		case r.Verdict == results.Error:
+			return exitSetup
+		case r.Verdict != results.Pass:
+			code = exitFail
+		}
+	}
+	return code
 }
 
 // options are the library options every command that runs load shares.
