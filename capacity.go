@@ -56,6 +56,9 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	if err := bounds.Validate(); err != nil {
 		return nil, fmt.Errorf("capacity: %w", err)
 	}
+	if err := check(sc, s.runID); err != nil {
+		return nil, err
+	}
 	if err := s.ensureProvider(ctx, sc); err != nil {
 		return nil, err
 	}

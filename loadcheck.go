@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -140,6 +141,9 @@ func Environment(version string) results.Environment {
 // marked incomplete, and is stored when a store was asked for.
 func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.File, error) {
 	s := newSettings(opts)
+	if err := check(sc, s.runID); err != nil {
+		return nil, err
+	}
 	if err := s.ensureProvider(ctx, sc); err != nil {
 		return nil, err
 	}
@@ -199,6 +203,27 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 		s.logf("stored %s (re-render it with `loadcheck report %s`)", st.dir, st.dir)
 	}
 	return out, ctx.Err()
+}
+
+// check refuses what would go wrong only after servers started: a bad load,
+// config names that are not plain file names, a run ID that is not a
+// folder name.
+func check(sc scenarios.Scenario, runID string) error {
+	if err := sc.Load.Validate(); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if strings.ContainsAny(runID, "/\\") || runID == "." || runID == ".." {
+		return fmt.Errorf("run ID %q: want a folder name, without slashes", runID)
+	}
+	if len(sc.Configs) == 0 {
+		return errors.New("the scenario has no config to run")
+	}
+	for _, c := range sc.Configs {
+		if err := apache.CheckName(c.Name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // failedRun records a config that could not be loaded: killed for memory

@@ -74,3 +74,21 @@ func TestOverride(t *testing.T) {
 		}
 	}
 }
+
+// Config names become file names in the run folder: nothing that could
+// write beside it.
+func TestCheckName(t *testing.T) {
+	for _, bad := range []string{"", ".", "..", ".hidden", "a/b", `a\b`, "a b", "x\x00", "tab\there", "é"} {
+		if err := CheckName(bad); err == nil {
+			t.Errorf("CheckName(%q): got no error", bad)
+		}
+	}
+	for _, good := range []string{"event-tuned", "mine_2", "v2.4+tls"} {
+		if err := CheckName(good); err != nil {
+			t.Errorf("CheckName(%q): %v", good, err)
+		}
+	}
+	if _, err := UserConfig("..", "/dev/null"); err == nil || !strings.Contains(err.Error(), "dot") {
+		t.Errorf("UserConfig(\"..\"): got %v", err)
+	}
+}

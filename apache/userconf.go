@@ -14,6 +14,27 @@ var mpmDirectives = []string{"ServerLimit", "MaxRequestWorkers", "MaxClients", "
 
 var mpmModule = regexp.MustCompile(`(?mi)^\s*LoadModule\s+mpm_(prefork|worker|event)_module\b`)
 
+// CheckName refuses a config name that is not a plain file name: configs
+// name the files of a run folder (NAME.hlog, NAME.httpd.conf), so "..",
+// ".", separators or control characters would write elsewhere.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("a config needs a name")
+	case name == "." || name == ".." || strings.HasPrefix(name, "."):
+		return fmt.Errorf("config name %q: must not start with a dot", name)
+	case len(name) > 100:
+		return fmt.Errorf("config name %q: at most 100 characters", name[:20]+"…")
+	}
+	for _, r := range name {
+		ok := r == '-' || r == '_' || r == '.' || r == '+' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return fmt.Errorf("config name %q: use letters, digits, '-', '_', '.' and '+' only (it names files of the run folder)", name)
+		}
+	}
+	return nil
+}
+
 // UserConfig reads a complete httpd.conf the user supplies as config name.
 // The file is used as it is; containers.Render only replaces its Listen
 // lines and adds the mod_status location. The MPM comes from its
@@ -21,8 +42,8 @@ var mpmModule = regexp.MustCompile(`(?mi)^\s*LoadModule\s+mpm_(prefork|worker|ev
 // the MPM through an Include); the MPM directives it sets are read for
 // Check.
 func UserConfig(name, path string) (Config, error) {
-	if name == "" || strings.ContainsAny(name, " ,=/") {
-		return Config{}, fmt.Errorf("config file %s: name %q must be a word without spaces, commas, = or /", path, name)
+	if err := CheckName(name); err != nil {
+		return Config{}, fmt.Errorf("config file %s: %w", path, err)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

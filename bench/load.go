@@ -99,6 +99,9 @@ func (l Load) Validate() error {
 			return bad("paths", "a path must start with /, got %q", p)
 		}
 	}
+	if l.Method != "" && !isToken(l.Method) {
+		return bad("method", "%q: want one HTTP token such as GET, HEAD or POST", l.Method)
+	}
 	for _, h := range l.Headers {
 		if _, err := ParseHeader(h); err != nil {
 			return bad("headers", "%v", err)

@@ -80,8 +80,22 @@ func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) 
 func ParseHeader(s string) (Header, error) {
 	name, value, ok := strings.Cut(s, ":")
 	name = strings.TrimSpace(name)
-	if !ok || name == "" || strings.ContainsAny(name, " \t") {
-		return Header{}, fmt.Errorf("header %q: want \"Name: value\"", s)
+	if !ok || !isToken(name) || strings.ContainsAny(value, "\r\n") {
+		return Header{}, fmt.Errorf("header %q: want \"Name: value\" on one line, the name an HTTP token (letters, digits and !#$%%&'*+-.^_`|~)", s)
 	}
 	return Header{Name: name, Value: strings.TrimSpace(value)}, nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110): a method or a
+// header name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
 }

@@ -339,6 +339,20 @@ func TestOptionsValidate(t *testing.T) {
 	if err := short.Validate(); err != nil {
 		t.Errorf("0.5 req/s over 4s (2 slots): %v", err)
 	}
+	for _, m := range []string{"GET /x", "G\r\nET", "GÉT"} {
+		o := quickOpts(1)
+		o.Method = m
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "method") {
+			t.Errorf("method %q: got %v, want an error naming method", m, err)
+		}
+	}
+	for _, h := range []string{"X Y: 1", "X-Y: a\r\nInjected: 1", ": v", "Ü: 1"} {
+		o := quickOpts(1)
+		o.Headers = []string{h}
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "headers") {
+			t.Errorf("header %q: got %v, want an error naming headers", h, err)
+		}
+	}
 	short.ClosedLoop, short.RatePerConn, short.Duration = true, 0, 100*time.Millisecond
 	if err := short.Validate(); err != nil {
 		t.Errorf("closed loop has no schedule to fit: %v", err)

@@ -115,6 +115,10 @@ func TestTargetCheck(t *testing.T) {
 		{Target{URL: "http://127.0.0.1:1/", StatusURL: "ftp://x/"}, "--status-url"},
 		{Target{URL: "http://127.0.0.1:1/", StatusURL: html}, "ExtendedStatus On"},
 		{Target{URL: "http://127.0.0.1:1/", StatusURL: status}, ""},
+		{Target{URL: "https://127.0.0.1:1/"}, "https is not supported"},
+		{Target{URL: "http://no-such-host.invalid/"}, "does not resolve"},
+		{Target{URL: "http://192.0.2.1/"}, "--allow-remote"},
+		{Target{URL: "http://10.1.2.3:8080/"}, ""},
 	}
 	for _, c := range cases {
 		err := c.t.Check(context.Background())

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -18,21 +19,29 @@ import (
 type Target struct {
 	URL       string
 	StatusURL string
+	// AllowRemote allows a target outside loopback and private addresses:
+	// loadcheck must not be an accidental flood cannon.
+	AllowRemote bool
 }
 
 // Describe implements Provider.
 func (t Target) Describe() Description { return Description{Name: "target"} }
 
-// Check refuses URLs loadcheck cannot load, and a status URL that does not
-// answer as mod_status's ?auto page, before any load.
+// Check refuses, before any load, URLs loadcheck cannot load: not
+// http://, a host that does not resolve, an address outside loopback and
+// private ranges without AllowRemote, and a status URL that does not answer
+// as mod_status's ?auto page.
 func (t Target) Check(ctx context.Context) error {
 	for _, u := range []struct{ flag, v string }{{"--target", t.URL}, {"--status-url", t.StatusURL}} {
 		if u.v == "" {
 			continue
 		}
 		p, err := url.Parse(u.v)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return fmt.Errorf("%s %q: want an absolute http:// URL such as http://127.0.0.1:8080/", u.flag, u.v)
+		if err != nil || p.Scheme != "http" || p.Host == "" {
+			return fmt.Errorf("%s %q: want an absolute http:// URL such as http://127.0.0.1:8080/ (https is not supported yet)", u.flag, u.v)
+		}
+		if err := t.checkHost(ctx, u.flag, p.Hostname()); err != nil {
+			return err
 		}
 	}
 	if t.StatusURL == "" {
@@ -42,6 +51,23 @@ func (t Target) Check(ctx context.Context) error {
 	defer cancel()
 	if _, err := observe.FetchStatus(ctx, http.DefaultClient, t.StatusURL); err != nil {
 		return fmt.Errorf("--status-url %s: %w (enable mod_status with ExtendedStatus On, and give the ?auto URL, e.g. http://127.0.0.1:8080/server-status?auto)", t.StatusURL, err)
+	}
+	return nil
+}
+
+// checkHost resolves host and refuses addresses outside loopback and
+// private ranges unless AllowRemote.
+func (t Target) checkHost(ctx context.Context, flag, host string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return fmt.Errorf("%s: host %q does not resolve: %w", flag, host, err)
+	}
+	for _, a := range addrs {
+		if !a.IP.IsLoopback() && !a.IP.IsPrivate() && !t.AllowRemote {
+			return fmt.Errorf("%s: %s is %s, outside loopback and private addresses: load only servers you own, and say so with --allow-remote", flag, host, a.IP)
+		}
 	}
 	return nil
 }

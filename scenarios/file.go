@@ -257,8 +257,8 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 			c.fileCfg = &cfg
 		}
 		name := c.ConfigName()
-		if name == "" || strings.ContainsAny(name, " ,=/") {
-			return at(field+".name", "%q must be a word without spaces, commas, = or /", name)
+		if err := apache.CheckName(name); err != nil {
+			return at(field+".name", "%v", err)
 		}
 		if names[name] {
 			return at(field+".name", "config %q is listed twice; give one of them another name", name)

@@ -30,6 +30,8 @@ type runFlags struct {
 	layout    string
 	target    string
 	statusURL string
+	// allowRemote is --allow-remote: a target outside loopback and private addresses.
+	allowRemote bool
 	// providerName is --provider: docker, local or target.
 	providerName string
 	jsonPath     string
@@ -129,6 +131,7 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.layout, "layout", f.layout, "image layout: official or debian (default: detect from the image)")
 	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
 	fs.StringVar(&f.statusURL, "status-url", "", "with --target: read this mod_status `URL` (…/server-status?auto) during the load, for busy workers, connections and Total Accesses")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "with --target: allow an address outside loopback and private ranges (load only servers you own)")
 	fs.StringVar(&f.providerName, "provider", "", "where httpd runs: docker (a container per config) or local (the httpd installed on this host, no Docker); default docker, or local when no Docker engine answers")
 	fs.StringVar(&f.resultsDir, "results", defaultResultsDir(), "write the run folder (result.json, .hlog, httpd.conf, series) under this `DIR`; $LOADCHECK_RESULTS sets the default")
 	fs.StringVar(&f.runID, "run-id", "", "name the run folder (default: start time and a random suffix)")
@@ -309,7 +312,7 @@ func (f *runFlags) provider(ctx context.Context, sc scenarios.Scenario, stderr i
 		return nil, &usageError{"--status-url reads a server loadcheck did not start: use it with --target"}
 	}
 	if f.target != "" {
-		t := provider.Target{URL: f.target, StatusURL: f.statusURL}
+		t := provider.Target{URL: f.target, StatusURL: f.statusURL, AllowRemote: f.allowRemote}
 		if err := t.Check(ctx); err != nil {
 			return nil, &usageError{err.Error()}
 		}
