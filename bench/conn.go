@@ -33,6 +33,12 @@ type conn struct {
 	awaiting  bool // a response to a timed-out request is still owed
 	answered  int  // responses read on this socket
 	retryAt   time.Time
+	// windowOver is set when the schedule ended at the window's end (not
+	// by cancellation or a slot limit); byServer when the server closed
+	// the socket last (Connection: close), and closedAt when it closed.
+	windowOver bool
+	byServer   bool
+	closedAt   time.Time
 }
 
 // connection runs one connection's schedule. In the open model slot k is
@@ -62,6 +68,9 @@ func (r *runner) connection(ctx context.Context, idx int) {
 	for k := 0; ; k++ {
 		s, ok := c.next(ctx, k)
 		if !ok {
+			if c.windowOver && ctx.Err() == nil {
+				c.atWindowEnd()
+			}
 			return
 		}
 		if c.awaiting && !c.collectOwed(ctx, &s) {
@@ -95,12 +104,21 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 	} else {
 		s.prevEnd = time.Now()
 		s.due = c.openAt.Add(time.Duration(k) * c.interval)
-		if !sleepUntil(ctx, c.timer, s.due) {
+		if r.opts.maxSlots > 0 && k >= r.opts.maxSlots {
+			return s, false
+		}
+		// A slot past the window is not sent: wake at the window's end
+		// instead, to check the connection there.
+		if !sleepUntil(ctx, c.timer, minTime(s.due, r.endAt)) {
 			return s, false
 		}
 		s.now = time.Now()
 	}
-	if !s.due.Before(r.endAt) || (r.opts.maxSlots > 0 && k >= r.opts.maxSlots) {
+	if r.opts.maxSlots > 0 && k >= r.opts.maxSlots {
+		return s, false
+	}
+	if !s.due.Before(r.endAt) {
+		c.windowOver = true
 		return s, false
 	}
 	s.measured = !s.due.Before(r.measureAt)
@@ -119,6 +137,7 @@ func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
 		c.r.lateAll.Add(1)
 		if closing {
 			c.close()
+			c.byServer = true
 		}
 	case isTimeout(err) && ctx.Err() == nil:
 		c.r.fail(ctx, c.st, s.measured, QueueTimeout, nil)
@@ -179,7 +198,7 @@ func (c *conn) open(ctx context.Context, s *slot) bool {
 		st.firstOpen = max(connected.Sub(r.start), 1)
 	}
 	c.rr.reset(c.c)
-	c.answered = 0
+	c.answered, c.byServer = 0, false
 	s.now = connected
 	return true
 }
@@ -210,7 +229,35 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 		// The server announced it is closing (keep-alive limit reached):
 		// the connection was not held.
 		c.close()
+		c.byServer = true
 	}
+}
+
+// atWindowEnd checks the connection as the measured window ends, whatever
+// its next slot: one the server closed after its last answer (silently, or
+// with Connection: close) was not held through the window, so it is not
+// served, and the close is counted.
+func (c *conn) atWindowEnd() {
+	st := c.st
+	if !st.everConnected {
+		return
+	}
+	switch {
+	case c.c == nil && c.byServer && !c.closedAt.Before(c.r.measureAt):
+	case c.c != nil && !c.awaiting && peerClosed(c.rr.raw):
+		c.close()
+	default:
+		return
+	}
+	st.brokenInWindow = true
+	st.closedAtEnd = true
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // readFailed classifies a failed read of s's response.
@@ -242,6 +289,7 @@ func (c *conn) close() {
 	c.c.Close()
 	c.c = nil
 	c.rr.release()
-	c.awaiting = false
+	c.awaiting, c.byServer = false, false
+	c.closedAt = time.Now()
 	c.r.open.Add(-1)
 }

@@ -179,3 +179,20 @@ func copySockaddr(sa syscall.Sockaddr) syscall.Sockaddr {
 	}
 	return sa
 }
+
+// peerClosed reports whether the peer of the socket behind raw has closed
+// it (or reset it) with no byte left unread, without blocking or consuming
+// anything: a recv with MSG_PEEK that returns 0 bytes is an orderly close.
+func peerClosed(raw syscall.RawConn) bool {
+	if raw == nil {
+		return false
+	}
+	closed := false
+	_ = raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = (err == nil && n == 0) || err == syscall.ECONNRESET || err == syscall.EPIPE
+		return true // never wait
+	})
+	return closed
+}

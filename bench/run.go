@@ -116,6 +116,9 @@ type Connections struct {
 	Starved        int   `json:"starved"`         // not one response in the window (includes NeverConnected)
 	NeverConnected int   `json:"never_connected"` // never completed a connect: part of Starved
 	Reconnects     int64 `json:"reconnects"`
+	// ClosedAtEnd counts connections the server had closed when the
+	// window ended, after their last answer: not held, so not served.
+	ClosedAtEnd int `json:"closed_at_end,omitempty"`
 }
 
 // Requests accounts for every request the schedule called for in the
@@ -158,6 +161,7 @@ type connStat struct {
 	firstOpen            time.Duration // since start; 0 until connected
 	everConnected        bool
 	brokenInWindow       bool // closed, timed out or reconnected during the window
+	closedAtEnd          bool // found closed by the server at the window's end
 }
 
 // recorder is one lock-protected set of histograms. Connections record into
@@ -254,6 +258,13 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	r.scheduled.Add(len(r.ids))
 	go func() {
 		r.scheduled.Wait()
+		// Hold every connection until the series has its point at the
+		// window's end (at most a second), so that point counts them open.
+		select {
+		case <-series.endTaken:
+		case <-ctx.Done():
+		case <-time.After(time.Until(r.endAt) + 1100*time.Millisecond):
+		}
 		close(r.allDone)
 	}()
 	// Each connection's goroutine starts at its open time, not before:
@@ -331,6 +342,9 @@ func (r *runner) summarize() *Result {
 			if n > 0 {
 				res.Errors[Class(c).String()] += n
 			}
+		}
+		if s.closedAtEnd {
+			res.ClosedAtEnd++
 		}
 		if s.everConnected {
 			res.Established++

@@ -41,20 +41,25 @@ func newSecondHistogram() *hdrhistogram.Histogram {
 }
 
 type seriesTicker struct {
-	r      *runner
-	done   chan struct{}
-	wg     sync.WaitGroup
-	points []Point
-	lastOK int64
-	lastLt int64
-	lastRc int64
-	lastEr [numClasses]int64
+	r    *runner
+	done chan struct{}
+	// endTaken closes once a point at or after the window's end is
+	// recorded: connections stay open until then, so that the window's
+	// last point counts them.
+	endTaken chan struct{}
+	endOnce  sync.Once
+	wg       sync.WaitGroup
+	points   []Point
+	lastOK   int64
+	lastLt   int64
+	lastRc   int64
+	lastEr   [numClasses]int64
 }
 
 // newSeriesTicker samples r once a second until stop, and feeds the
 // Progress callback.
 func newSeriesTicker(r *runner) *seriesTicker {
-	s := &seriesTicker{r: r, done: make(chan struct{})}
+	s := &seriesTicker{r: r, done: make(chan struct{}), endTaken: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -67,6 +72,9 @@ func newSeriesTicker(r *runner) *seriesTicker {
 			case <-timer.C:
 				now := time.Now()
 				s.point(now, int(math.Round(now.Sub(r.start).Seconds())))
+				if !now.Before(r.endAt) {
+					s.endOnce.Do(func() { close(s.endTaken) })
+				}
 				// The next whole second, skipping any the process slept through.
 				next := now.Sub(r.start).Truncate(time.Second) + time.Second
 				timer.Reset(time.Until(r.start.Add(next)))

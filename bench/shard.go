@@ -139,6 +139,7 @@ func Merge(parts ...*Result) *Result {
 		out.Starved += r.Starved
 		out.NeverConnected += r.NeverConnected
 		out.Reconnects += r.Reconnects
+		out.ClosedAtEnd += r.ClosedAtEnd
 		out.Sent += r.Sent
 		out.OK += r.OK
 		out.Dropped += r.Dropped

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -427,5 +428,42 @@ func TestHead(t *testing.T) {
 	checkConservation(t, r)
 	if r.Served != 3 || r.Dropped != 0 || r.OK == 0 {
 		t.Errorf("HEAD: served %d, ok %d, dropped %d %v; want every connection served and nothing dropped", r.Served, r.OK, r.Dropped, r.Errors)
+	}
+}
+
+// TestClosedBeforeWindowEnd: a connection the server closes after its last
+// answer in the window, silently or with Connection: close, was not held
+// through the window: it is not served, whatever its next slot, and the
+// close is counted.
+func TestClosedBeforeWindowEnd(t *testing.T) {
+	for _, polite := range []bool{false, true} {
+		var closeAfter atomic.Int64 // unix nanoseconds
+		url := startServer(t, &server{handle: func(c net.Conn, nth int) string {
+			if time.Now().UnixNano() < closeAfter.Load() {
+				return okResponse
+			}
+			resp := okResponse
+			if polite {
+				resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+			}
+			_, _ = c.Write([]byte(resp))
+			return "" // close after answering
+		}})
+		opts := quickOpts(6)
+		// Close each connection at its first answer in the last 150 ms of
+		// the window: with a slot every 100 ms, most connections then get
+		// no further slot in the window.
+		closeAfter.Store(time.Now().Add(opts.MeasureStart() + opts.Duration - 150*time.Millisecond).UnixNano())
+		r, err := Run(context.Background(), Target{URL: url}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConservation(t, r)
+		if r.Served != 0 || r.PartlyServed != 6 {
+			t.Errorf("polite=%v: served %d, partly served %d, closed at end %d; want 0 served, 6 partly served", polite, r.Served, r.PartlyServed, r.ClosedAtEnd)
+		}
+		if r.ClosedAtEnd == 0 {
+			t.Errorf("polite=%v: no close counted at the window's end", polite)
+		}
 	}
 }
