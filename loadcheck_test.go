@@ -2,13 +2,18 @@ package loadcheck_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
@@ -94,5 +99,47 @@ func TestRunLocal(t *testing.T) {
 	// Nothing written without WithStore.
 	if _, err := os.Stat(loadcheck.DefaultRunsDir); !os.IsNotExist(err) {
 		t.Errorf("Run without WithStore wrote %s", loadcheck.DefaultRunsDir)
+	}
+}
+
+// TestMain lets this test binary act as a generator shard process, as
+// loadcheck's hidden shard command does.
+func TestMain(m *testing.M) {
+	if os.Getenv("LOADCHECK_TEST_SHARD") == "1" {
+		if err := bench.ServeShard(context.Background(), os.Stdin, os.Stdout); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// A run through shard processes records the schedule's own start, not the
+// moment the shards were launched (they begin a second later), so that the
+// window, the .hlog interval, the busy-shutdown cut-off and the series line
+// up.
+func TestShardStartRecorded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	defer srv.Close()
+	load := scenarios.DefaultLoad()
+	load.Connections, load.RatePerConn, load.Ramp, load.WarmUp, load.Duration = 4, 5, 200*time.Millisecond, 300*time.Millisecond, 2*time.Second
+	sc := scenarios.Scenario{Name: "shards", Load: load, Configs: []apache.Config{{Name: "t", MPM: "unknown"}}, Thresholds: scenarios.DefaultThresholds()}
+	gen := loadcheck.Shards{N: 2, Command: func(ctx context.Context) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "LOADCHECK_TEST_SHARD=1")
+		return cmd
+	}}
+	called := time.Now()
+	out, err := loadcheck.Run(context.Background(), sc, loadcheck.WithProvider(provider.Target{URL: srv.URL + "/"}), loadcheck.WithGenerator(gen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := out.Runs[0]
+	if r.Verdict != "pass" || r.Shards != 2 {
+		t.Fatalf("verdict %s with %d processes: %v", r.Verdict, r.Shards, r.Reasons)
+	}
+	// bench.RunShards starts the common schedule a second after it is called.
+	if d := r.LoadStartedAt.Sub(called); d < 900*time.Millisecond || d > 3*time.Second {
+		t.Errorf("load started %s after the call: want the shards' common start, about 1 s later", d)
 	}
 }

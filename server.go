@@ -76,7 +76,6 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		s.logf("%s httpd's memory and CPU unavailable: %v", label, ep.Sources.CgroupErr)
 	}
 	session := observe.Start(ctx, ep.Sources, statusInterval)
-	started := time.Now()
 	var progress func(bench.Progress)
 	if s.live != nil {
 		progress = func(p bench.Progress) { s.live(label, p) }
@@ -87,6 +86,9 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		return results.Run{}, err
 	}
 	run := results.FromBench(cfg, res)
+	// The schedule's own start: shard processes begin a moment after the
+	// call, and every offset (the series, the window) counts from it.
+	started := res.Started
 	run.LoadStartedAt, run.MeasureStartS = started.UTC(), sc.Load.MeasureStart().Seconds()
 	run.Image, run.ImageID = d.Image, d.ImageID
 	run.HTTPDConf, run.HTTPDVersion = ep.Conf, ep.Version
@@ -96,10 +98,25 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	if ep.Sources.StatusURL == "" && ep.Sources.Netstat == "" {
 		return run, nil // nothing of the server can be seen
 	}
+	alignSeries(seen, started)
 	run.Server = serverSide(ctx, ep, cfg, seen, run.Connections, started.Add(sc.Load.MeasureStart()+sc.Load.Duration), func(err error) {
 		s.logf("%s read httpd's error log: %v", label, err)
 	})
 	return run, nil
+}
+
+// alignSeries makes the server series count from the schedule's start,
+// like the client's: the sampler starts before the generator, and shard
+// processes begin their schedule a moment after they are started.
+func alignSeries(seen observe.Report, started time.Time) {
+	if seen.Started.IsZero() || started.IsZero() {
+		return
+	}
+	shift := seen.Started.Sub(started).Seconds()
+	for i := range seen.Stats.Points {
+		p := &seen.Stats.Points[i]
+		p.T = math.Round((p.T+shift)*1000) / 1000
+	}
 }
 
 // serverSide turns what the observers saw into the result's server part.

@@ -103,6 +103,10 @@ type Result struct {
 	Measured time.Duration `json:"-"` // the measured window as it really ran
 	Complete bool          `json:"-"` // false when the run was cancelled before the end
 	Shards   int           `json:"-"` // processes that generated the load
+	// Started is when the schedule began (its first connection's open
+	// time): every offset of the run, the series' T included, counts from
+	// it. Shards share it.
+	Started time.Time `json:"-"`
 }
 
 // Connections accounts for every target connection:
@@ -287,7 +291,7 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	points := series.stop()
 
 	res := r.summarize()
-	res.Series = points
+	res.Series, res.Started = points, r.start
 	res.Complete = ctx.Err() == nil
 	end := time.Now()
 	if end.After(r.endAt) {

@@ -57,6 +57,7 @@ type resultWire struct {
 	OpenedInNS  int64        `json:"opened_in_ns"`
 	Series      []shardPoint `json:"series"`
 	MeasuredNS  int64        `json:"measured_ns"`
+	Started     time.Time    `json:"started"`
 	Complete    bool         `json:"complete"`
 }
 
@@ -68,7 +69,7 @@ type shardPoint struct {
 // MarshalJSON encodes r as shards send it, histograms included.
 func (r *Result) MarshalJSON() ([]byte, error) {
 	w := resultWire{Connections: r.Connections, Requests: r.Requests, OpenedInNS: int64(r.OpenedIn),
-		MeasuredNS: int64(r.Measured), Complete: r.Complete}
+		MeasuredNS: int64(r.Measured), Complete: r.Complete, Started: r.Started}
 	var err error
 	enc := func(h *hdrhistogram.Histogram) []byte {
 		if h == nil || err != nil {
@@ -95,7 +96,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*r = Result{Connections: w.Connections, Requests: w.Requests, OpenedIn: time.Duration(w.OpenedInNS),
-		Measured: time.Duration(w.MeasuredNS), Complete: w.Complete, Shards: 1}
+		Measured: time.Duration(w.MeasuredNS), Complete: w.Complete, Shards: 1, Started: w.Started}
 	var err error
 	dec := func(b []byte, empty func() *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 		if len(b) == 0 || err != nil {
@@ -162,6 +163,9 @@ func Merge(parts ...*Result) *Result {
 		out.Measured = max(out.Measured, r.Measured)
 		out.Complete = out.Complete && r.Complete
 		out.Shards += max(r.Shards, 1)
+		if out.Started.IsZero() || r.Started.Before(out.Started) {
+			out.Started = r.Started // the same for every shard of a run
+		}
 		out.Series = mergeSeries(out.Series, r.Series)
 	}
 	if !allOpened {

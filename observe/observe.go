@@ -55,6 +55,9 @@ type Report struct {
 	// Stats is mod_status and cgroup figures; Stats.Samples is 0 when the
 	// server has no status URL.
 	Stats ServerStats
+	// Started is when the sampler started: the T of Stats.Points counts
+	// from it.
+	Started time.Time
 	// Kernel is the change of the listen counters over the session, nil
 	// when they could not be read (KernelErr says why).
 	Kernel      *ListenCounters
@@ -82,7 +85,7 @@ func (s *Session) Stop() Report {
 	s.stop()
 	r := Report{Stats: emptyStats()}
 	if s.sampler != nil {
-		r.Stats = s.sampler.Wait()
+		r.Stats, r.Started = s.sampler.Wait(), s.sampler.start
 	}
 	if s.src.Netstat == "" {
 		return r

@@ -128,8 +128,9 @@ type Server struct {
 	AccessesDuringRun int64  `json:"accesses_during_run"`
 	Nofile            int    `json:"nofile"`
 	StatusLastError   string `json:"status_last_error,omitempty"`
-	// Series is mod_status once a second: T counts from just before the
-	// load started.
+	// Series is mod_status once a second: T counts from the start of the
+	// load's schedule, like the client's series (the first reading, taken
+	// just before, is slightly negative).
 	Series []ServerPoint `json:"series,omitempty"`
 	// Kernel is the change of the kernel's listen-queue counters over the
 	// run. With host networking they count the whole host, not just httpd.
