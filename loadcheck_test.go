@@ -2,6 +2,7 @@ package loadcheck_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -141,5 +142,37 @@ func TestShardStartRecorded(t *testing.T) {
 	// bench.RunShards starts the common schedule a second after it is called.
 	if d := r.LoadStartedAt.Sub(called); d < 900*time.Millisecond || d > 3*time.Second {
 		t.Errorf("load started %s after the call: want the shards' common start, about 1 s later", d)
+	}
+}
+
+// blockingProvider's Start waits until ctx ends, like a container that is
+// still starting when the user presses Ctrl-C.
+type blockingProvider struct{ started chan struct{} }
+
+func (p blockingProvider) Describe() provider.Description {
+	return provider.Description{Name: "blocking"}
+}
+func (p blockingProvider) Start(ctx context.Context, _ apache.Config, _ provider.StartOptions) (provider.Server, error) {
+	close(p.started)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// Ctrl-C while a server starts: Run still returns (and stores) the result
+// of the configs measured so far, marked incomplete, with ctx's error; the
+// command prints it as the partial table.
+func TestInterruptDuringStart(t *testing.T) {
+	dir := t.TempDir()
+	sc := smallScenario(t, 10, "event-stock", "worker-stock")
+	ctx, cancel := context.WithCancel(context.Background())
+	p := blockingProvider{started: make(chan struct{})}
+	go func() { <-p.started; cancel() }()
+	out, err := loadcheck.Run(ctx, sc, loadcheck.WithProvider(p), loadcheck.WithStore(dir), loadcheck.WithRunID("cut"))
+	if !errors.Is(err, context.Canceled) || out == nil || out.Complete {
+		t.Fatalf("got %v, %+v: want the partial result and context.Canceled", err, out)
+	}
+	stored, err := results.ReadRun(filepath.Join(dir, "cut"))
+	if err != nil || stored.Complete {
+		t.Errorf("stored run: %v, complete %v; want it stored, incomplete", err, stored != nil && stored.Complete)
 	}
 }

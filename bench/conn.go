@@ -130,7 +130,7 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 // timed-out request still owes: HTTP/1.1 cannot send s before it arrives.
 // It reports false when s failed waiting (queue_timeout).
 func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
-	_ = c.c.SetReadDeadline(s.deadline)
+	c.setDeadline(ctx, s.deadline, true)
 	switch _, closing, err := c.rr.read(); {
 	case err == nil:
 		c.awaiting = false // late answer to a request already counted as dropped
@@ -207,7 +207,7 @@ func (c *conn) open(ctx context.Context, s *slot) bool {
 func (c *conn) exchange(ctx context.Context, s slot) {
 	r := c.r
 	sentAt := s.now
-	_ = c.c.SetDeadline(s.deadline)
+	c.setDeadline(ctx, s.deadline, false)
 	if _, err := c.c.Write(r.requests[(c.id+s.k)%len(r.requests)]); err != nil {
 		r.fail(ctx, c.st, s.measured, classifyIO(err, false), err)
 		c.close()
@@ -278,6 +278,24 @@ func (c *conn) readFailed(ctx context.Context, s slot, err error) {
 		return
 	}
 	c.close()
+}
+
+// setDeadline sets the socket's deadline (its read deadline only, when
+// readOnly) for a slot. Cancellation sets the deadline to now through the
+// watch that dial installed; a slot's deadline set after that would undo it
+// and hold Ctrl-C up for a whole timeout, so a cancelled ctx wins here.
+func (c *conn) setDeadline(ctx context.Context, d time.Time, readOnly bool) {
+	if ctx.Err() != nil {
+		d = time.Now()
+	}
+	if readOnly {
+		_ = c.c.SetReadDeadline(d)
+	} else {
+		_ = c.c.SetDeadline(d)
+	}
+	if ctx.Err() != nil { // cancelled while the deadline was being set
+		_ = c.c.SetDeadline(time.Now())
+	}
 }
 
 // close closes the socket, if open.

@@ -210,7 +210,13 @@ func TimeToCapacity(series []bench.Point, target int) float64 {
 	at := -1.0
 	for _, p := range series {
 		if p.Phase == bench.PhaseDrain {
-			break
+			// Only slots due in the window are still running here: their
+			// failures (read timeouts of the last slots) surface now. Open
+			// connections no longer count: loadcheck closes them.
+			if len(p.Errors) > 0 {
+				at = -1
+			}
+			continue
 		}
 		if p.Open < int64(target) || len(p.Errors) > 0 || p.Reconnects > 0 {
 			at = -1

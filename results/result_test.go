@@ -75,6 +75,13 @@ func TestTimeToCapacity(t *testing.T) {
 	if got := TimeToCapacity(series, 100); got != -1 {
 		t.Errorf("got %g, want -1: a connection was lost in the window", got)
 	}
+	// Read timeouts of the window's last slots surface just after it, in
+	// the drain: the connections were not held with every request answered.
+	series[4].Open = 100
+	series[5].Errors = map[string]int64{"read_timeout": 3}
+	if got := TimeToCapacity(series, 100); got != -1 {
+		t.Errorf("got %g, want -1: failures of in-window slots surfaced in the drain", got)
+	}
 }
 
 // Thresholds are judged on the raw share of dropped requests, never on the
