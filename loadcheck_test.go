@@ -9,6 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,4 +178,70 @@ func TestInterruptDuringStart(t *testing.T) {
 	if err != nil || stored.Complete {
 		t.Errorf("stored run: %v, complete %v; want it stored, incomplete", err, stored != nil && stored.Complete)
 	}
+}
+
+// killingProvider starts httpd natively and kills all of it after a while,
+// as if it crashed mid-run.
+type killingProvider struct {
+	provider.Local
+	after time.Duration
+}
+
+func (p killingProvider) Start(ctx context.Context, cfg apache.Config, o provider.StartOptions) (provider.Server, error) {
+	srv, err := p.Local.Start(ctx, cfg, o)
+	if err != nil {
+		return srv, err
+	}
+	cg := srv.Endpoint().Sources.Cgroup
+	time.AfterFunc(p.after, func() {
+		for _, f := range cg.ProcsFiles() {
+			b, _ := os.ReadFile(f)
+			for _, pid := range strings.Fields(string(b)) {
+				if n, err := strconv.Atoi(pid); err == nil {
+					syscall.Kill(n, syscall.SIGKILL)
+				}
+			}
+		}
+	})
+	return srv, nil
+}
+
+// httpd dies mid-run: that config ends as error, saying when httpd died,
+// with the numbers measured until then kept; the next config still runs.
+func TestServerDiesMidRun(t *testing.T) {
+	dockertest.RequireHTTPD(t)
+	sc := smallScenario(t, 20, "event-stock")
+	ok := sc.Configs[0]
+	ok.Name = "event-stock-again"
+	sc.Configs = append(sc.Configs, ok)
+	var kills int
+	p := &countingKiller{killingProvider: killingProvider{after: 4500 * time.Millisecond}, kills: &kills}
+	out, err := loadcheck.Run(context.Background(), sc, loadcheck.WithProvider(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, alive := out.Runs[0], out.Runs[1]
+	if dead.Verdict != results.Error || dead.Server == nil || !strings.Contains(dead.Server.Died, "httpd exited") || !strings.Contains(dead.Server.Died, "into the load") {
+		t.Errorf("killed config: verdict %s, server %+v: want error saying when httpd exited", dead.Verdict, dead.Server)
+	}
+	if dead.Requests.Sent == 0 || dead.Requests.OK == 0 || dead.Requests.Errors["connect_refused"]+dead.Requests.Errors["closed_by_server"]+dead.Requests.Errors["reset"] == 0 {
+		t.Errorf("killed config: requests %+v: want the numbers measured until then, and the failures after", dead.Requests)
+	}
+	if alive.Verdict != results.Pass {
+		t.Errorf("the next config: verdict %s %v, want pass", alive.Verdict, alive.Reasons)
+	}
+}
+
+// countingKiller kills only the first config's httpd.
+type countingKiller struct {
+	killingProvider
+	kills *int
+}
+
+func (p *countingKiller) Start(ctx context.Context, cfg apache.Config, o provider.StartOptions) (provider.Server, error) {
+	*p.kills++
+	if *p.kills > 1 {
+		return p.Local.Start(ctx, cfg, o)
+	}
+	return p.killingProvider.Start(ctx, cfg, o)
 }

@@ -2,6 +2,7 @@ package loadcheck
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"time"
 
@@ -102,7 +103,29 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	run.Server = serverSide(ctx, ep, cfg, seen, run.Connections, started.Add(sc.Load.MeasureStart()+sc.Load.Duration), func(err error) {
 		s.logf("%s read httpd's error log: %v", label, err)
 	})
+	if died := diedDuring(ctx, ep, started); died != "" {
+		run.Server.Died = died
+		s.logf("%s %s", label, died)
+	}
 	return run, nil
+}
+
+// diedDuring says when and how httpd exited during the load, or "" when
+// it is still running, was killed for memory (a result, counted as an OOM
+// kill), or cannot be asked.
+func diedDuring(ctx context.Context, ep provider.Endpoint, started time.Time) string {
+	if ep.Exited == nil {
+		return ""
+	}
+	e := ep.Exited(ctx)
+	if !e.Exited || e.OOM {
+		return ""
+	}
+	when := "during the load"
+	if !e.At.IsZero() && !started.IsZero() {
+		when = fmt.Sprintf("%s into the load", e.At.Sub(started).Round(100*time.Millisecond))
+	}
+	return fmt.Sprintf("httpd exited %s (%s); the numbers are what was measured until the load ended", when, e.How)
 }
 
 // alignSeries makes the server series count from the schedule's start,

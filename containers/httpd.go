@@ -357,7 +357,22 @@ func (s *HTTPD) Endpoint() provider.Endpoint {
 	if s.Pid > 0 {
 		src.NetTCP = fmt.Sprintf("/proc/%d/net/tcp", s.Pid)
 	}
-	return provider.Endpoint{URL: s.URL, Sources: src, Version: s.Version, Conf: s.ConfText, Nofile: s.Nofile, OOMKilled: s.OOMKilled}
+	return provider.Endpoint{URL: s.URL, Sources: src, Version: s.Version, Conf: s.ConfText, Nofile: s.Nofile, OOMKilled: s.OOMKilled, Exited: s.exit}
+}
+
+// exit reports whether the container's httpd has exited, as the engine
+// saw it.
+func (s *HTTPD) exit(ctx context.Context) provider.Exit {
+	info, err := s.Inspect(ctx)
+	if err != nil || info.State == nil || info.State.Running {
+		return provider.Exit{}
+	}
+	e := provider.Exit{Exited: true, How: fmt.Sprintf("exit code %d", info.State.ExitCode), OOM: info.State.OOMKilled}
+	if e.OOM {
+		e.How = "OOM-killed"
+	}
+	e.At, _ = time.Parse(time.RFC3339Nano, info.State.FinishedAt)
+	return e
 }
 
 // OOMKilled reports whether the engine saw httpd itself (the container's

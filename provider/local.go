@@ -70,9 +70,10 @@ func (l Local) Describe() Description {
 
 // localServer is one native httpd.
 type localServer struct {
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has been waited for
+	dir    string
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has been waited for
+	exited time.Time     // set before done closes
 	cg   *observe.Cgroup
 	ep   Endpoint
 }
@@ -142,6 +143,7 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 		return s, err
 	}
 	s.ep.Sources = src
+	s.ep.Exited = s.exit
 	if err := s.waitReady(ctx, l.StartTimeout); err != nil {
 		return s, fmt.Errorf("start httpd for %s: %w\nhttpd said:\n%s", cfg.Name, err, apache.Tail(s.errorLog(), 10))
 	}
@@ -180,6 +182,7 @@ exec "$0" "$@"`
 	s.cmd, s.done = cmd, make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
+		s.exited = time.Now()
 		close(s.done)
 	}()
 	return nil
@@ -217,6 +220,16 @@ func (s *localServer) errorLog() string {
 
 // Endpoint implements Server.
 func (s *localServer) Endpoint() Endpoint { return s.ep }
+
+// exit reports whether httpd's parent process has exited, and how.
+func (s *localServer) exit(context.Context) Exit {
+	select {
+	case <-s.done:
+		return Exit{Exited: true, At: s.exited, How: s.cmd.ProcessState.String()}
+	default:
+		return Exit{}
+	}
+}
 
 // Stop implements Server: SIGTERM to httpd's process group (httpd stops its
 // workers), SIGKILL to whatever is left after 10 s, to the group and to

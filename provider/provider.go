@@ -11,6 +11,7 @@ package provider
 
 import (
 	"context"
+	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/observe"
@@ -70,4 +71,15 @@ type Endpoint struct {
 	// OOMKilled reports whether httpd itself was killed for memory, as
 	// the engine saw it; nil when nothing can tell.
 	OOMKilled func(ctx context.Context) bool
+	// Exited reports whether httpd has exited, when, and how (exit status,
+	// signal); nil when nothing can tell (a server loadcheck did not start).
+	Exited func(ctx context.Context) Exit
+}
+
+// Exit is how a server ended.
+type Exit struct {
+	Exited bool
+	At     time.Time
+	How    string // "exit status 1", "signal: killed", "OOM-killed"
+	OOM    bool   // killed for memory: a result of the config, not a fault
 }

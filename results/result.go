@@ -167,6 +167,10 @@ type Server struct {
 	// PeakAcceptQueue is the most connections seen waiting in httpd's
 	// accept queue (at most its ListenBacklog, 511 by default); -1 unknown.
 	PeakAcceptQueue int `json:"peak_accept_queue"`
+	// Died says when and how httpd exited during the load (not killed for
+	// memory): the config's verdict is then error, and the numbers are
+	// what was measured until the end of the load.
+	Died string `json:"died,omitempty"`
 	// OOMAtStart says why httpd was killed before it was ready; the
 	// config was then never loaded.
 	OOMAtStart string `json:"oom_at_start,omitempty"`
@@ -318,6 +322,9 @@ func Judge(run *Run, th scenarios.Thresholds) {
 		return
 	case run.Server != nil && run.Server.OOMAtStart != "":
 		run.Verdict, run.Reasons = Fail, []string{run.Server.OOMAtStart}
+		return
+	case run.Server != nil && run.Server.Died != "":
+		run.Verdict, run.Reasons = Error, []string{run.Server.Died}
 		return
 	}
 	var reasons []string
