@@ -74,8 +74,8 @@ type localServer struct {
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when cmd has been waited for
 	exited time.Time     // set before done closes
-	cg   *observe.Cgroup
-	ep   Endpoint
+	cg     *observe.Cgroup
+	ep     Endpoint
 }
 
 // Start implements Provider: it renders cfg into a temporary folder,
