@@ -3,7 +3,7 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 GO ?= go
 BIN := bin/loadcheck
 
-.PHONY: all build image browser httpd run test test-unit clean
+.PHONY: all build image browser httpd run test test-unit fuzz clean
 
 all: build
 
@@ -42,6 +42,15 @@ test: image browser httpd
 # Unit tests only (no Docker).
 test-unit:
 	$(GO) test -race -count=1 -short $(RACE_PKGS)
+
+# Every parser of outside input, fuzzed for FUZZTIME each (CI: 10s).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := FuzzParse:./scenarios FuzzParseStatus:./observe FuzzScanErrorLog:./observe FuzzParseJSON:./results FuzzShardLine:./bench
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t%%:*} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+	done
 
 clean:
 	$(BIN) clean || $(GO) run ./cmd/loadcheck clean

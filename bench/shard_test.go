@@ -133,3 +133,26 @@ func TestLimits(t *testing.T) {
 		t.Errorf("RaiseNofile(10) = %v", err)
 	}
 }
+
+// FuzzShardLine: no line a shard process writes, however damaged, makes
+// the parent panic; a decoded result's histograms are usable.
+func FuzzShardLine(f *testing.F) {
+	r := &Result{Connections: Connections{Target: 2, Served: 2}, Requests: Requests{Sent: 4, OK: 4, Errors: map[string]int64{}},
+		Latency: NewHistogram(), ServiceTime: NewHistogram(), ConnectTime: NewHistogram(), Complete: true}
+	_ = r.Latency.RecordValue(1500)
+	line, err := json.Marshal(ShardLine{Schema: ShardSchema, Result: r})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(line)
+	f.Add([]byte(`{"schema":"loadcheck.shard/v1","progress":{"phase":"measure","open":3}}`))
+	f.Add([]byte(`{"schema":"loadcheck.shard/v1","result":{"latency_hdr":"AAAA","series":[{"latency_hdr":"//8="}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var l ShardLine
+		if json.Unmarshal(data, &l) != nil || l.Result == nil {
+			return
+		}
+		_ = l.Result.Latency.ValueAtQuantile(99)
+		_ = Merge(l.Result, l.Result)
+	})
+}

@@ -146,3 +146,21 @@ func TestScanBusyShutdowns(t *testing.T) {
 		t.Errorf("cut-off %s: got %d moments, %d connections, %d full; want 2, 9, 1 (the end at 07:28:30 left out)", until, ev, n, full)
 	}
 }
+
+// FuzzScanErrorLog: no error log, however odd, makes the scanners panic.
+func FuzzScanErrorLog(f *testing.F) {
+	f.Add("[Thu Nov 26 02:41:25.1 2026] [mpm_prefork:error] [pid 1:tid 1] AH00161: server reached MaxRequestWorkers setting\n")
+	f.Add("[Thu Nov 26 07:27:41.675130 2026] [mpm_event:trace1] [pid 9] event.c(1) All workers are busy or dying, will shutdown 99999999999999999999 keep-alive connections\n")
+	f.Add("\x01\x00\x00\x00\x00\x00\x00\x7f[mpm_event:debug] Too many open connections (12), not accepting new conns in this process\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, c := range ScanErrorLog(text) {
+			if c.Count < 1 || c.Code == "" {
+				t.Fatalf("code %+v", c)
+			}
+		}
+		events, conns, full := ScanBusyShutdowns(text, time.Time{})
+		if events < 0 || conns < 0 || full < 0 {
+			t.Fatalf("negative counts %d %d %d", events, conns, full)
+		}
+	})
+}

@@ -194,6 +194,11 @@ func ReadJSON(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseJSON(path, data)
+}
+
+// ParseJSON parses a result file's bytes; path names it in errors.
+func ParseJSON(path string, data []byte) (*File, error) {
 	var probe struct {
 		Schema string `json:"schema"`
 	}

@@ -3,9 +3,11 @@ package results_test
 import (
 	"bytes"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/loadcheck/loadcheck/internal/testfix"
@@ -192,5 +194,54 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, a) {
 		t.Error("the last complete write is not what is on disk")
+	}
+}
+
+// FuzzParseJSON: no result file, however damaged, makes the reader panic.
+func FuzzParseJSON(f *testing.F) {
+	var b bytes.Buffer
+	if err := results.WriteIndented(&b, testfix.Fixture()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add([]byte(`{"schema":"loadcheck.result/v1","runs":[{"latency_ms":{"p99":"x"}}]}`))
+	f.Add([]byte(`{"schema":"loadcheck.result/v2"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = results.ParseJSON("fuzz.json", data)
+	})
+}
+
+// A write that fails (here: past the process's file-size limit) leaves the
+// old file as it was and no temporary file behind.
+func TestWriteFileAtomicFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "result.json")
+	old := []byte("the old result\n")
+	if err := results.WriteFileAtomic(path, old); err != nil {
+		t.Fatal(err)
+	}
+	signal.Ignore(syscall.SIGXFSZ) // a write past the limit fails with EFBIG instead
+	defer signal.Reset(syscall.SIGXFSZ)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	small := lim
+	small.Cur = 4096
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &small); err != nil {
+		t.Fatal(err)
+	}
+	err := results.WriteFileAtomic(path, bytes.Repeat([]byte("n"), 1<<20))
+	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err == nil {
+		t.Fatal("a 1 MB write under a 4 KB file-size limit succeeded")
+	}
+	if got, rerr := os.ReadFile(path); rerr != nil || !bytes.Equal(got, old) {
+		t.Errorf("after the failed write the file holds %q (%v), want the old %q", got, rerr, old)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("folder holds %d entries after the failed write, want only the old file", len(entries))
 	}
 }
