@@ -47,6 +47,7 @@ type conn struct {
 // exactly one of ok, failed (with a class) or in flight.
 func (r *runner) connection(ctx context.Context, idx int) {
 	id := r.ids[idx]
+	r.stats[idx].started = true
 	c := &conn{r: r, id: id, st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openAt(id),
 		timer: time.NewTimer(time.Hour)}
 	c.timer.Stop()
@@ -110,6 +111,7 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 		// A slot past the window is not sent: wake at the window's end
 		// instead, to check the connection there.
 		if !sleepUntil(ctx, c.timer, minTime(s.due, r.endAt)) {
+			c.cutShort(k)
 			return s, false
 		}
 		s.now = time.Now()
@@ -124,6 +126,22 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 	s.measured = !s.due.Before(r.measureAt)
 	s.deadline = s.due.Add(r.opts.Timeout)
 	return s, true
+}
+
+// cutShort counts, when ctx ended, every slot from k on that was already
+// due in the measured window but never sent, as in flight: the schedule
+// called for it, and cancellation, not the server, kept it from going out.
+func (c *conn) cutShort(k int) {
+	now := time.Now()
+	for ; ; k++ {
+		due := c.openAt.Add(time.Duration(k) * c.interval)
+		if due.After(now) || !due.Before(c.r.endAt) {
+			return
+		}
+		if !due.Before(c.r.measureAt) {
+			c.st.inFlight++
+		}
+	}
 }
 
 // collectOwed waits, until s's own deadline, for the response an earlier

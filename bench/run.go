@@ -123,6 +123,10 @@ type Connections struct {
 	// ClosedAtEnd counts connections the server had closed when the
 	// window ended, after their last answer: not held, so not served.
 	ClosedAtEnd int `json:"closed_at_end,omitempty"`
+	// NotStarted counts connections whose open time never came because
+	// the run was interrupted first: neither starved nor served. Then
+	// Target == Served + PartlyServed + Starved + NotStarted.
+	NotStarted int `json:"not_started,omitempty"`
 }
 
 // Requests accounts for every request the schedule called for in the
@@ -166,6 +170,7 @@ type connStat struct {
 	everConnected        bool
 	brokenInWindow       bool // closed, timed out or reconnected during the window
 	closedAtEnd          bool // found closed by the server at the window's end
+	started              bool // its schedule began: false when cancelled before its open time
 }
 
 // recorder is one lock-protected set of histograms. Connections record into
@@ -357,6 +362,8 @@ func (r *runner) summarize() *Result {
 			allOpened = false
 		}
 		switch {
+		case !s.started:
+			res.NotStarted++
 		case s.ok == 0:
 			res.Starved++
 			if !s.everConnected {

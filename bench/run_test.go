@@ -397,3 +397,44 @@ func TestWorkerPoolNoEndgameRotation(t *testing.T) {
 		t.Fatalf("got served %d partly %d starved %d, want %d 0 %d", r.Served, r.PartlyServed, r.Starved, k, n-k)
 	}
 }
+
+// TestCancelAccountsTheSchedule: after a cancel, every slot the schedule
+// had already made due in the window is counted (in flight), checked
+// against an independent count of the schedule; connections whose open
+// time never came are not started, neither starved nor never connected.
+func TestCancelAccountsTheSchedule(t *testing.T) {
+	s := &server{handle: func(net.Conn, int) string {
+		time.Sleep(2 * time.Second)
+		return okResponse
+	}}
+	url := startServer(t, s)
+	opts := quickOpts(5)
+	opts.Ramp, opts.WarmUp, opts.Duration, opts.Timeout = 0, 0, 5*time.Second, 3*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 550*time.Millisecond)
+	defer cancel()
+	r, err := Run(ctx, Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	// 5 connections opened at 0 with a slot every 100 ms: slots due at 0,
+	// 100, ..., 500 ms came before the cancel at 550 ms.
+	if r.Sent != 30 || r.InFlight != 30 || r.Dropped != 0 {
+		t.Errorf("sent %d, in flight %d, dropped %d; want the 30 slots due before the cancel, all in flight", r.Sent, r.InFlight, r.Dropped)
+	}
+
+	// A ramp cut short: 10 connections over 2 s, cancelled at 450 ms.
+	opts = quickOpts(10)
+	opts.Ramp, opts.WarmUp, opts.Duration = 2*time.Second, 0, 5*time.Second
+	ctx, cancel = context.WithTimeout(context.Background(), 450*time.Millisecond)
+	defer cancel()
+	r, err = Run(ctx, Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Connection i opens at i x 200 ms: 0, 1 and 2 began.
+	if r.NotStarted != 7 || r.Served+r.PartlyServed+r.Starved+r.NotStarted != 10 || r.NeverConnected > 3 {
+		t.Errorf("not started %d, served %d, partly %d, starved %d, never connected %d; want 7 not started and the rest accounted",
+			r.NotStarted, r.Served, r.PartlyServed, r.Starved, r.NeverConnected)
+	}
+}

@@ -141,6 +141,7 @@ func Merge(parts ...*Result) *Result {
 		out.NeverConnected += r.NeverConnected
 		out.Reconnects += r.Reconnects
 		out.ClosedAtEnd += r.ClosedAtEnd
+		out.NotStarted += r.NotStarted
 		out.Sent += r.Sent
 		out.OK += r.OK
 		out.Dropped += r.Dropped

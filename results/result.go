@@ -291,9 +291,12 @@ func Checks(run Run, th scenarios.Thresholds) []Check {
 	if c.Target > 0 {
 		servedPct = 100 * float64(c.Served) / float64(c.Target)
 	}
-	add("served", fmt.Sprintf(">= %g%% of connections served", th.MinServedPct), c.Target > 0 && servedPct < th.MinServedPct,
-		fmt.Sprintf("served %d of %d connections (%.1f%%), need %g%%: %d partly served, %d starved",
-			c.Served, c.Target, servedPct, th.MinServedPct, c.PartlyServed, c.Starved))
+	served := fmt.Sprintf("served %d of %d connections (%.1f%%), need %g%%: %d partly served, %d starved",
+		c.Served, c.Target, servedPct, th.MinServedPct, c.PartlyServed, c.Starved)
+	if c.NotStarted > 0 {
+		served += fmt.Sprintf(", %d not started (the run was interrupted)", c.NotStarted)
+	}
+	add("served", fmt.Sprintf(">= %g%% of connections served", th.MinServedPct), c.Target > 0 && servedPct < th.MinServedPct, served)
 	if run.Requests.Sent == 0 {
 		add("dropped", fmt.Sprintf("<= %g%% of requests dropped", th.MaxDroppedPct), true, "no request was sent in the measured window")
 	} else {
