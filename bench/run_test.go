@@ -117,11 +117,49 @@ func checkConservation(t *testing.T, r *Result) {
 	if byClass != r.Dropped {
 		t.Errorf("errors by class add to %d, dropped is %d", byClass, r.Dropped)
 	}
-	if got := r.Served + r.PartlyServed + r.Starved; got != r.Target {
-		t.Errorf("served %d + partly %d + starved %d = %d, want target %d", r.Served, r.PartlyServed, r.Starved, got, r.Target)
+	if got := r.Served + r.PartlyServed + r.Starved + r.NotStarted; got != r.Target {
+		t.Errorf("served %d + partly %d + starved %d + not started %d = %d, want target %d", r.Served, r.PartlyServed, r.Starved, r.NotStarted, got, r.Target)
 	}
 	if r.OK != r.Latency.TotalCount() {
 		t.Errorf("ok %d but histogram holds %d values", r.OK, r.Latency.TotalCount())
+	}
+}
+
+// checkSchedule compares Sent, which the generator defines as ok + dropped
+// + in flight, with an independent count of the schedule: how many slots
+// of each connection fall in the measured window, from the options and the
+// run's recorded start alone. For a complete open-model run they must be
+// equal.
+func checkSchedule(t *testing.T, r *Result, o Options) {
+	t.Helper()
+	if !r.Complete || o.ClosedLoop || r.Started.IsZero() {
+		t.Fatalf("checkSchedule needs a complete open-model run with its start")
+	}
+	ramp := o.Ramp
+	if o.ConnectRate > 0 {
+		ramp = time.Duration(float64(o.Connections) / o.ConnectRate * float64(time.Second))
+	}
+	measureAt := r.Started.Add(ramp + o.WarmUp)
+	endAt := measureAt.Add(o.Duration)
+	interval := time.Duration(float64(time.Second) / o.RatePerConn)
+	var want int64
+	for id := range o.Connections {
+		if o.Shards > 1 && id%o.Shards != o.Shard {
+			continue
+		}
+		open := r.Started.Add(time.Duration(int64(ramp) * int64(id) / int64(o.Connections)))
+		for k := 0; ; k++ {
+			due := open.Add(time.Duration(k) * interval)
+			if !due.Before(endAt) {
+				break
+			}
+			if !due.Before(measureAt) {
+				want++
+			}
+		}
+	}
+	if r.Sent != want {
+		t.Errorf("sent %d, but the schedule has %d slots in the measured window", r.Sent, want)
 	}
 }
 
@@ -136,6 +174,7 @@ func TestAllServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, quickOpts(20))
 	if r.Served != 20 || r.Established != 20 || r.Dropped != 0 {
 		t.Fatalf("got served %d established %d dropped %d (errors %v), want 20 20 0", r.Served, r.Established, r.Dropped, r.Errors)
 	}

@@ -46,6 +46,7 @@ func TestRunShards(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	if r.Shards != 3 || r.Target != 10 || r.Established != 10 {
 		t.Fatalf("shards %d target %d established %d, want 3 10 10", r.Shards, r.Target, r.Established)
 	}

@@ -35,6 +35,7 @@ func TestFixedDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	if p50 := ms(r.Latency.ValueAtQuantile(50)); p50 < 20*time.Millisecond || p50 > 22*time.Millisecond {
 		t.Errorf("p50 %s, want 20ms to 22ms", p50)
 	}
@@ -62,6 +63,7 @@ func TestPeriodicStall(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	if r.Dropped != 0 {
 		t.Fatalf("dropped %d (%v), want none: the timeout outlasts the stall", r.Dropped, r.Errors)
 	}
@@ -130,6 +132,7 @@ func TestConnectionCapBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	connectedStarved := r.Starved - r.NeverConnected
 	t.Logf("served %d, starved %d = %d connected + %d never connected; errors %v", r.Served, r.Starved, connectedStarved, r.NeverConnected, r.Errors)
 	if r.Served != k || r.Starved != n-k || r.PartlyServed != 0 {
@@ -154,6 +157,7 @@ func TestConnectTimeoutClass(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	if r.Errors["connect_timeout"] == 0 || r.OK != 0 {
 		t.Errorf("errors %v ok %d, want connect_timeout and nothing ok", r.Errors, r.OK)
 	}
@@ -183,6 +187,7 @@ func TestKeepAliveSilentClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkConservation(t, r)
+		checkSchedule(t, r, opts)
 		// Slots 2..11 are measured; every 4th slot (k = 3, 7, 11) meets a
 		// closed connection.
 		if r.Errors["closed_by_server"] != 3*3 || r.Dropped != 9 || r.OK != 3*7 {
@@ -214,6 +219,7 @@ func TestSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	if len(r.Series) < 4 || len(r.Series) > 5 {
 		t.Fatalf("got %d points for a 4 s run, want 4 or 5", len(r.Series))
 	}
@@ -272,6 +278,7 @@ func TestRequestShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	mu.Lock()
 	defer mu.Unlock()
 	paths := map[string]int{}
@@ -329,6 +336,7 @@ func TestConnectRateAndTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	if r.ConnectTime.TotalCount() != 20 {
 		t.Errorf("connect-time histogram holds %d, want 20", r.ConnectTime.TotalCount())
 	}
@@ -355,6 +363,7 @@ func TestSourceAddrs(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	mu.Lock()
 	defer mu.Unlock()
 	var got []string
@@ -426,6 +435,7 @@ func TestHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, opts)
 	if r.Served != 3 || r.Dropped != 0 || r.OK == 0 {
 		t.Errorf("HEAD: served %d, ok %d, dropped %d %v; want every connection served and nothing dropped", r.Served, r.OK, r.Dropped, r.Errors)
 	}
@@ -459,6 +469,7 @@ func TestClosedBeforeWindowEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkConservation(t, r)
+		checkSchedule(t, r, opts)
 		if r.Served != 0 || r.PartlyServed != 6 {
 			t.Errorf("polite=%v: served %d, partly served %d, closed at end %d; want 0 served, 6 partly served", polite, r.Served, r.PartlyServed, r.ClosedAtEnd)
 		}
