@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -15,6 +17,11 @@ import (
 // hidden shard command does.
 func TestMain(m *testing.M) {
 	if os.Getenv("LOADCHECK_TEST_SHARD") == "1" {
+		if d, err := time.ParseDuration(os.Getenv("LOADCHECK_TEST_SHARD_DIE")); err == nil {
+			// A shard that dies mid-run, as a SIGKILL or the OOM killer
+			// would end it.
+			time.AfterFunc(d, func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) })
+		}
 		if err := ServeShard(context.Background(), os.Stdin, os.Stdout); err != nil {
 			os.Exit(3)
 		}
@@ -156,4 +163,26 @@ func FuzzShardLine(f *testing.F) {
 		_ = l.Result.Latency.ValueAtQuantile(99)
 		_ = Merge(l.Result, l.Result)
 	})
+}
+
+// TestShardDies: when one shard process dies mid-run, the run fails naming
+// it; nothing is merged as if the other shards' counts were the whole run.
+func TestShardDies(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
+	n := 0
+	command := func(ctx context.Context) *exec.Cmd {
+		cmd := shardCommand(ctx)
+		if n == 1 {
+			cmd.Env = append(cmd.Env, "LOADCHECK_TEST_SHARD_DIE=1500ms")
+		}
+		n++
+		return cmd
+	}
+	r, err := RunShards(context.Background(), Target{URL: url}, quickOpts(9), 3, command)
+	if err == nil || r != nil {
+		t.Fatalf("got result %+v, error %v: want no result and an error", r, err)
+	}
+	if !strings.Contains(err.Error(), "shard 1") || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("error %q does not say that shard 1 was killed", err)
+	}
 }
