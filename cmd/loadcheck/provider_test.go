@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,5 +125,46 @@ func TestRunExit(t *testing.T) {
 		if got := runExit(&results.File{Runs: tc.runs}); got != tc.want {
 			t.Errorf("%v: exit %d, want %d", tc.runs, got, tc.want)
 		}
+	}
+}
+
+// TestDiskFull stores the run on an 8 KB tmpfs: the run cannot be stored
+// whole, yet the table is printed, --json (elsewhere) is written, no
+// half-written file is left in the run folder, and the exit is 2 with the
+// path and the OS error.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: the disk-full test mounts a tmpfs and needs root")
+		}
+		t.Skip("mounting a tmpfs needs root")
+	}
+	small := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", small).CombinedOutput(); err != nil {
+		t.Fatalf("mount a small tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", small).Run() })
+	url := okServer(t)
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	// 400 connections: the result with its series is more than 8 KB.
+	code, stdout, stderr := run(t, "run", "--target", url, "-c", "400", "--ramp", "200ms", "--warmup", "300ms", "-d", "2s", "--rate", "2",
+		"--results", small, "--run-id", "full", "--json", jsonPath)
+	if code != exitSetup || !strings.Contains(stderr, small) || !strings.Contains(stderr, "no space left on device") {
+		t.Errorf("exit %d, stderr %q: want 2 naming the path and the OS error", code, stderr)
+	}
+	if !strings.Contains(stdout, "target") || !strings.Contains(stdout, "400") {
+		t.Errorf("no table printed:\n%s", stdout)
+	}
+	if f := readResult(t, jsonPath); len(f.Runs) != 1 || f.Runs[0].Connections.Served != 400 {
+		t.Errorf("--json holds %+v, want the measured run", f.Runs)
+	}
+	entries, _ := os.ReadDir(filepath.Join(small, "full"))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("half-written file left: %s", e.Name())
+		}
+	}
+	if f, err := results.ReadJSON(filepath.Join(small, "full", "result.json")); err == nil && f.Complete {
+		t.Error("the stored result.json claims to be complete")
 	}
 }

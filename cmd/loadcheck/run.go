@@ -240,20 +240,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitSetup, err
 	}
 	p := newProgress(stderr, f.quiet)
-	out, err := loadcheck.Run(ctx, sc, append(f.options(p), loadcheck.WithProvider(prov), loadcheck.WithGenerator(gen))...)
+	out, runErr := loadcheck.Run(ctx, sc, append(f.options(p), loadcheck.WithProvider(prov), loadcheck.WithGenerator(gen))...)
 	p.clear()
-	if out == nil || (err != nil && ctx.Err() == nil) {
-		return exitSetup, err
+	if out == nil || (runErr != nil && ctx.Err() == nil && len(out.Runs) == 0) {
+		return exitSetup, runErr
 	}
-	// The JSON goes first: the table's reader may close stdout early.
+	// What was measured is shown even when the run could not go on (the
+	// run folder's disk is full, say): the JSON first, since the table's
+	// reader may close stdout early, then the table, then the error.
 	if f.jsonPath != "" {
 		if err := out.WriteJSON(f.jsonPath); err != nil {
-			return exitSetup, err
+			return exitSetup, errors.Join(runErr, err)
 		}
 		p.logf("wrote %s", f.jsonPath)
 	}
 	if err := report.WriteTable(stdout, out); err != nil {
-		return exitSetup, fmt.Errorf("render table: %w", err)
+		return exitSetup, errors.Join(runErr, fmt.Errorf("render table: %w", err))
+	}
+	if runErr != nil && ctx.Err() == nil {
+		return exitSetup, runErr
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "loadcheck: interrupted; the result above is partial")
