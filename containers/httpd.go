@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -30,6 +31,10 @@ const (
 	LabelManaged = "org.loadcheck.managed"
 	LabelRun     = "org.loadcheck.run"
 	LabelConfig  = "org.loadcheck.config"
+	// LabelHost and LabelPID name the loadcheck process that started the
+	// container: Clean leaves the containers of a run that is still alive.
+	LabelHost = "org.loadcheck.host"
+	LabelPID  = "org.loadcheck.pid"
 	// LabelLayout on an image names its layout (set by image/build.sh).
 	LabelLayout = "org.loadcheck.layout"
 )
@@ -44,6 +49,9 @@ const (
 // Options describes one httpd container; Run applies its defaults first
 // and the caller's Option functions after them.
 type Options struct {
+	// ownerPID is the process the container belongs to (default: this
+	// one); tests set another to play a crashed run.
+	ownerPID    int
 	Layout      apache.Layout // zero: read from the image
 	Config      apache.Config
 	RunID       string
@@ -230,7 +238,7 @@ var startScript string
 // host's network and httpd listens on 127.0.0.1; elsewhere a mapped port.
 // On error the returned HTTPD, if not nil, must still be stopped.
 func Run(ctx context.Context, image string, opts ...Option) (*HTTPD, error) {
-	o := Options{Connections: 100, StartTimeout: 90 * time.Second}
+	o := Options{Connections: 100, StartTimeout: 90 * time.Second, ownerPID: os.Getpid()}
 	o.Config, _ = apache.Preset("event-stock", o.Connections)
 	for _, opt := range opts {
 		opt(&o)
@@ -298,6 +306,7 @@ func containerRequest(o Options, conf string, nofile int, hostNet bool) []testco
 		testcontainers.WithEntrypoint(),
 		testcontainers.WithLabels(map[string]string{
 			LabelManaged: "true", LabelRun: o.RunID, LabelConfig: o.Config.Name,
+			LabelHost: hostname(), LabelPID: strconv.Itoa(o.ownerPID),
 		}),
 		testcontainers.WithFiles(
 			testcontainers.ContainerFile{Reader: strings.NewReader(conf), ContainerFilePath: at.Conf, FileMode: 0o644},
@@ -401,19 +410,42 @@ func classifyStartError(image string, o Options, nofile int, err error) error {
 	return err
 }
 
-// Clean removes every container loadcheck labelled, for example after a
-// crash. It returns the IDs it removed.
-func Clean(ctx context.Context) ([]string, error) {
-	return removeLabelled(ctx, LabelManaged+"=true")
+// Clean removes the containers loadcheck labelled whose run is no longer
+// alive, for example after a crash or a SIGKILL: a container is left alone
+// while the loadcheck process that started it (same host, its PID) still
+// runs, so a concurrent run keeps its containers. With all, every labelled
+// container goes. It returns the IDs it removed.
+func Clean(ctx context.Context, all bool) ([]string, error) {
+	keep := func(labels map[string]string) bool {
+		return !all && runAlive(labels)
+	}
+	return removeLabelled(ctx, LabelManaged+"=true", keep)
+}
+
+// runAlive reports whether the loadcheck process named by a container's
+// labels still runs on this host. Containers of older versions carry no
+// PID: their run counts as gone.
+func runAlive(labels map[string]string) bool {
+	pid, err := strconv.Atoi(labels[LabelPID])
+	if err != nil || pid <= 0 || labels[LabelHost] != hostname() {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // CleanRun force-removes every container of one run: the safety net behind
 // each config's own Terminate, for a removal that failed or was cut short.
 func CleanRun(ctx context.Context, runID string) ([]string, error) {
-	return removeLabelled(ctx, LabelRun+"="+runID)
+	return removeLabelled(ctx, LabelRun+"="+runID, nil)
 }
 
-func removeLabelled(ctx context.Context, label string) ([]string, error) {
+func removeLabelled(ctx context.Context, label string, keep func(labels map[string]string) bool) ([]string, error) {
 	cli, err := NewClient(ctx)
 	if err != nil {
 		return nil, err
@@ -428,6 +460,9 @@ func removeLabelled(ctx context.Context, label string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, c := range list.Items {
+		if keep != nil && keep(c.Labels) {
+			continue
+		}
 		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", c.ID[:12], err))
 			continue

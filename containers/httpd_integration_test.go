@@ -76,25 +76,44 @@ func TestStartRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// Clean leaves the containers of a run that is still alive, and removes
+// those whose loadcheck process is gone (crashed, or SIGKILLed); --all
+// removes both.
 func TestCleanRemovesLabelled(t *testing.T) {
 	dockertest.Require(t)
 	ctx := context.Background()
 	cfg, _ := apache.Preset("worker-stock", 10)
-	srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test-clean"), WithConnections(10))
-	if err != nil {
-		srv.Stop()
+	// A run that is gone: its owner was a process that has exited.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	// Simulate a crash: the container is left running, then Clean runs.
-	removed, err := Clean(ctx)
+	dead, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test-clean-dead"), WithConnections(10),
+		func(o *Options) { o.ownerPID = gone.Process.Pid })
+	if err != nil {
+		dead.Stop()
+		t.Fatal(err)
+	}
+	live, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test-clean-live"), WithConnections(10))
+	t.Cleanup(func() { live.Stop() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(removed) == 0 {
-		t.Fatal("Clean removed nothing")
+	removed, err := Clean(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || !strings.HasPrefix(dead.GetContainerID(), removed[0]) {
+		t.Errorf("Clean removed %v, want only the dead run's %.12s", removed, dead.GetContainerID())
+	}
+	if left := dockertest.Leftovers(t); len(left) != 1 || !strings.HasPrefix(live.GetContainerID(), left[0]) {
+		t.Errorf("left %v, want the live run's container %.12s", left, live.GetContainerID())
+	}
+	if removed, err := Clean(ctx, true); err != nil || len(removed) != 1 {
+		t.Errorf("Clean --all removed %v (%v), want the live run's container", removed, err)
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
-		t.Errorf("containers left after Clean: %v", left)
+		t.Errorf("containers left after Clean --all: %v", left)
 	}
 }
 

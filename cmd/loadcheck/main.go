@@ -45,7 +45,8 @@ Usage:
   loadcheck compare BASE NEW             per-config deltas; exit 1 on a regression
   loadcheck capacity SCENARIO.yaml       find where each config breaks, what a connection
                                          costs, and directives that reach the target
-  loadcheck clean                        remove containers a crashed run left behind
+  loadcheck clean [--all]                remove containers a crashed run left behind
+                                         (--all: every loadcheck container, live runs' too)
   loadcheck version
 
 Run "loadcheck COMMAND -h" for a command's flags. Ready-made scenarios are in
@@ -101,7 +102,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		code, err = cmdValidate(args[1:], stdout, stderr)
 	case "clean":
-		err = cmdClean(ctx, stdout)
+		err = cmdClean(ctx, args[1:], stdout, stderr)
 	case shardCommand: // started by a run that needs several generator processes
 		err = bench.ServeShard(ctx, os.Stdin, stdout)
 	case "version", "--version":
