@@ -186,7 +186,7 @@ func syntaxError(path string, err error) error {
 
 // check validates values against each other, pointing at the field.
 func (s *Spec) check(d *decoder, root *yaml.Node) error {
-	at := func(field string, msg string, a ...any) error {
+	at := atFunc(func(field string, msg string, a ...any) error {
 		n := d.seen[field]
 		for parent := field; n == nil && parent != ""; {
 			i := strings.LastIndexAny(parent, ".")
@@ -200,7 +200,36 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 			n = root
 		}
 		return &LoadError{File: d.file, Line: n.Line, Column: n.Column, Field: field, Msg: fmt.Sprintf(msg, a...)}
+	})
+	if err := s.checkTop(at); err != nil {
+		return err
 	}
+	names := map[string]bool{}
+	for i := range s.Configs {
+		if err := s.checkConfig(at, i, names); err != nil {
+			return err
+		}
+	}
+	sc, err := s.Build()
+	if err != nil {
+		return err
+	}
+	for i, cfg := range sc.Configs {
+		for _, f := range cfg.Check(sc.Load.Connections) {
+			if f.Error {
+				return at(fmt.Sprintf("configs[%d]", i), "%s", f.Msg)
+			}
+		}
+	}
+	return nil
+}
+
+// atFunc makes an error that points at a field of the scenario file.
+type atFunc func(field string, msg string, a ...any) error
+
+// checkTop checks the scenario's name, layout, load, thresholds and
+// capacity bounds, and that it has configs.
+func (s *Spec) checkTop(at atFunc) error {
 	if strings.TrimSpace(s.Name) == "" {
 		return at("name", "missing: give the scenario a name, for example `name: nightly-4000`")
 	}
@@ -222,63 +251,55 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 	if len(s.Configs) == 0 {
 		return at("configs", "give at least one config, for example `configs: [{preset: event-tuned}]`; presets: %s", strings.Join(apache.PresetNames(), ", "))
 	}
-	names := map[string]bool{}
-	for i := range s.Configs {
-		c := &s.Configs[i]
-		field := fmt.Sprintf("configs[%d]", i)
-		switch {
-		case c.Preset == "" && c.File == "":
-			return at(field, "give either preset (%s) or file (your own httpd.conf)", strings.Join(apache.PresetNames(), ", "))
-		case c.Preset != "" && c.File != "":
-			return at(field+".file", "give preset or file, not both")
-		case c.File != "" && c.Name == "":
-			return at(field+".name", "missing: a config from a file needs a name")
-		case c.File != "" && len(c.Set) > 0:
-			return at(field+".set", "set cannot change a config file: edit the file instead")
-		case c.CPUs < 0:
-			return at(field+".cpus", "must not be negative, got %g", c.CPUs)
-		case c.MemoryBytes != 0 && c.MemoryBytes < 6<<20:
-			return at(field+".memory", "at least 6m, got %d bytes", c.MemoryBytes)
-		}
-		if c.Preset != "" {
-			if _, err := apache.Preset(c.Preset, s.Load.Connections); err != nil {
-				return at(field+".preset", "%s", strings.TrimPrefix(err.Error(), "unknown config "))
-			}
-		}
-		if c.File != "" {
-			p := c.File
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(filepath.Dir(s.Path), p)
-			}
-			cfg, err := apache.UserConfig(c.Name, p)
-			if err != nil {
-				return at(field+".file", "%v", err)
-			}
-			c.fileCfg = &cfg
-		}
-		name := c.ConfigName()
-		if err := apache.CheckName(name); err != nil {
-			return at(field+".name", "%v", err)
-		}
-		if names[name] {
-			return at(field+".name", "config %q is listed twice; give one of them another name", name)
-		}
-		names[name] = true
-		for _, dir := range c.Set {
-			if _, err := apache.ParseOverride(dir.Name + "=" + dir.Value); err != nil {
-				return at(field+".set."+dir.Name, "%v", err)
-			}
+	return nil
+}
+
+// checkConfig checks configs[i] and reads its file; names are the config
+// names seen so far.
+func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
+	c := &s.Configs[i]
+	field := fmt.Sprintf("configs[%d]", i)
+	switch {
+	case c.Preset == "" && c.File == "":
+		return at(field, "give either preset (%s) or file (your own httpd.conf)", strings.Join(apache.PresetNames(), ", "))
+	case c.Preset != "" && c.File != "":
+		return at(field+".file", "give preset or file, not both")
+	case c.File != "" && c.Name == "":
+		return at(field+".name", "missing: a config from a file needs a name")
+	case c.File != "" && len(c.Set) > 0:
+		return at(field+".set", "set cannot change a config file: edit the file instead")
+	case c.CPUs < 0:
+		return at(field+".cpus", "must not be negative, got %g", c.CPUs)
+	case c.MemoryBytes != 0 && c.MemoryBytes < 6<<20:
+		return at(field+".memory", "at least 6m, got %d bytes", c.MemoryBytes)
+	}
+	if c.Preset != "" {
+		if _, err := apache.Preset(c.Preset, s.Load.Connections); err != nil {
+			return at(field+".preset", "%s", strings.TrimPrefix(err.Error(), "unknown config "))
 		}
 	}
-	sc, err := s.Build()
-	if err != nil {
-		return err
+	if c.File != "" {
+		p := c.File
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(s.Path), p)
+		}
+		cfg, err := apache.UserConfig(c.Name, p)
+		if err != nil {
+			return at(field+".file", "%v", err)
+		}
+		c.fileCfg = &cfg
 	}
-	for i, cfg := range sc.Configs {
-		for _, f := range cfg.Check(sc.Load.Connections) {
-			if f.Error {
-				return at(fmt.Sprintf("configs[%d]", i), "%s", f.Msg)
-			}
+	name := c.ConfigName()
+	if err := apache.CheckName(name); err != nil {
+		return at(field+".name", "%v", err)
+	}
+	if names[name] {
+		return at(field+".name", "config %q is listed twice; give one of them another name", name)
+	}
+	names[name] = true
+	for _, dir := range c.Set {
+		if _, err := apache.ParseOverride(dir.Name + "=" + dir.Value); err != nil {
+			return at(field+".set."+dir.Name, "%v", err)
 		}
 	}
 	return nil
