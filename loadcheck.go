@@ -156,6 +156,7 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 	if out.RunID == "" {
 		out.RunID = NewRunID()
 	}
+	out.Target = d.Target
 	st, err := newStore(s.storeDir, out.RunID)
 	if err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ type Description struct {
 	Image   string // docker only
 	ImageID string
 	Layout  string // "official" or "debian"; "" for a target
+	Target  string // a target's URL and the addresses it resolved to
 }
 
 // StartOptions is what every provider needs to start a config.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -24,8 +25,19 @@ type Target struct {
 	AllowRemote bool
 }
 
-// Describe implements Provider.
-func (t Target) Describe() Description { return Description{Name: "target"} }
+// Describe implements Provider: the URL and the addresses its host
+// resolves to now.
+func (t Target) Describe() Description {
+	d := Description{Name: "target", Target: t.URL}
+	if u, err := url.Parse(t.URL); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if addrs, err := net.DefaultResolver.LookupHost(ctx, u.Hostname()); err == nil {
+			d.Target += " (" + strings.Join(addrs, ", ") + ")"
+		}
+	}
+	return d
+}
 
 // Check refuses, before any load, URLs loadcheck cannot load: not
 // http://, a host that does not resolve, an address outside loopback and

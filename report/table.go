@@ -46,6 +46,9 @@ func summaryRow(r results.Run) []string {
 
 // WriteTable renders one row per config, then each failing config's reasons.
 func WriteTable(w io.Writer, f *results.File) error {
+	if f.Target != "" {
+		fmt.Fprintf(w, "loaded %s\n", f.Target)
+	}
 	t := tablewriter.NewTable(w,
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAlignment(tw.AlignRight),
