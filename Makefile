@@ -34,10 +34,13 @@ run: build image
 # (provider starts native httpd), then the packages that start real httpd
 # containers (one package at a time: they share the engine).
 RACE_PKGS := ./bench/... ./scenarios/... ./results/... ./capacity/... ./report/... ./observe/... ./apache/... ./provider/...
+# The library's own tests (module root) start a few small containers and
+# run with -race too; cmd's load 4000 connections and run without it.
 test: image browser httpd
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -p 1 -count=1 -timeout 30m . ./cmd/... ./containers/...
+	$(GO) test -race -count=1 -timeout 10m .
+	$(GO) test -p 1 -count=1 -timeout 30m ./cmd/... ./containers/...
 
 # Unit tests only (no Docker).
 test-unit:
