@@ -40,12 +40,12 @@ type File struct {
 	Complete  bool               `json:"complete"`
 	Scenario  scenarios.Scenario `json:"scenario"` // the effective one: the file's with the flags applied
 	// ScenarioFile is the scenario file the run started from, if any.
-	ScenarioFile string      `json:"scenario_file,omitempty"`
+	ScenarioFile string `json:"scenario_file,omitempty"`
 	// Target is the server loaded when loadcheck started none (--target):
 	// its URL and the addresses it resolved to.
-	Target string `json:"target,omitempty"`
-	Environment  Environment `json:"environment"`
-	Runs         []Run       `json:"runs"`
+	Target      string      `json:"target,omitempty"`
+	Environment Environment `json:"environment"`
+	Runs        []Run       `json:"runs"`
 }
 
 // Environment records where the run happened.
