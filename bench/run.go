@@ -267,12 +267,16 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	r.scheduled.Add(len(r.ids))
 	go func() {
 		r.scheduled.Wait()
-		// Hold every connection until the series has its point at the
-		// window's end (at most a second), so that point counts them open.
-		select {
-		case <-series.endTaken:
-		case <-ctx.Done():
-		case <-time.After(time.Until(r.endAt) + 1100*time.Millisecond):
+		// Schedules that ran to the window's end hold every connection
+		// until the series has its point there (at most a second), so that
+		// point counts them open. Schedules that ended early (a benchmark's
+		// slot limit) have no such point to wait for.
+		if !time.Now().Before(r.endAt) {
+			select {
+			case <-series.endTaken:
+			case <-ctx.Done():
+			case <-time.After(1100 * time.Millisecond):
+			}
 		}
 		close(r.allDone)
 	}()
