@@ -62,7 +62,7 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	if err := s.ensureProvider(ctx, sc); err != nil {
 		return nil, err
 	}
-	if d := s.provider.Describe(); d.Image != "" {
+	if d := s.desc; d.Image != "" {
 		sc.Image, sc.Layout = d.Image, d.Layout
 	}
 	c := &capacityRun{settings: s, sc: sc, bounds: bounds, start: time.Now()}

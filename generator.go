@@ -48,9 +48,6 @@ type Shards struct {
 
 // Generate implements Generator.
 func (g Shards) Generate(ctx context.Context, url string, l scenarios.Load, progress func(bench.Progress)) (*bench.Result, error) {
-	if g.N > l.Connections {
-		return nil, fmt.Errorf("%d generator processes is more than the %d connections", g.N, l.Connections)
-	}
 	o := bench.Options{Load: l, SourceAddrs: g.SourceAddrs, Progress: progress}
 	return bench.RunShards(ctx, bench.Target{URL: url}, o, g.N, g.Command)
 }

@@ -44,6 +44,7 @@ type Option func(*settings)
 
 type settings struct {
 	provider     provider.Provider
+	desc         provider.Description // the provider's, read once per run
 	generator    Generator
 	storeDir     string // parent of the run folder; "" stores nothing
 	runID        string
@@ -99,16 +100,17 @@ func newSettings(opts []Option) *settings {
 	return s
 }
 
-// ensureProvider makes the default Docker provider when none was given.
+// ensureProvider makes the default Docker provider when none was given,
+// and reads its description once.
 func (s *settings) ensureProvider(ctx context.Context, sc scenarios.Scenario) error {
-	if s.provider != nil {
-		return nil
+	if s.provider == nil {
+		p, err := containers.NewProvider(ctx, sc.Image, sc.Layout)
+		if err != nil {
+			return err
+		}
+		s.provider = p
 	}
-	p, err := containers.NewProvider(ctx, sc.Image, sc.Layout)
-	if err != nil {
-		return err
-	}
-	s.provider = p
+	s.desc = s.provider.Describe()
 	return nil
 }
 
@@ -147,7 +149,7 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 	if err := s.ensureProvider(ctx, sc); err != nil {
 		return nil, err
 	}
-	d := s.provider.Describe()
+	d := s.desc
 	if d.Image != "" {
 		sc.Image, sc.Layout = d.Image, d.Layout
 	}

@@ -45,7 +45,7 @@ func (st store) where() string {
 // runConfig starts the server for cfg, loads it while the observers read
 // what it exposes, and always stops it.
 func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apache.Config, runID, label string) (results.Run, error) {
-	d := s.provider.Describe()
+	d := s.desc
 	switch {
 	case d.Image != "":
 		s.logf("%s starting httpd (%s, %s layout)", label, d.Image, d.Layout)

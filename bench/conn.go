@@ -92,6 +92,9 @@ func (r *runner) connection(ctx context.Context, idx int) {
 func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 	r := c.r
 	s := slot{k: k}
+	if r.opts.maxSlots > 0 && k >= r.opts.maxSlots {
+		return s, false // a benchmark's slot limit
+	}
 	if r.opts.ClosedLoop {
 		if !sleepUntil(ctx, c.timer, c.retryAt) {
 			return s, false
@@ -105,9 +108,6 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 	} else {
 		s.prevEnd = time.Now()
 		s.due = c.openAt.Add(time.Duration(k) * c.interval)
-		if r.opts.maxSlots > 0 && k >= r.opts.maxSlots {
-			return s, false
-		}
 		// A slot past the window is not sent: wake at the window's end
 		// instead, to check the connection there.
 		if !sleepUntil(ctx, c.timer, minTime(s.due, r.endAt)) {
@@ -115,9 +115,6 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 			return s, false
 		}
 		s.now = time.Now()
-	}
-	if r.opts.maxSlots > 0 && k >= r.opts.maxSlots {
-		return s, false
 	}
 	if !s.due.Before(r.endAt) {
 		c.windowOver = true

@@ -311,21 +311,32 @@ func TestKeepAliveLimit(t *testing.T) {
 	}
 }
 
-func TestCancelCountsInFlight(t *testing.T) {
-	s := &server{handle: func(net.Conn, int) string {
+// slowServer answers every request after 2 s.
+func slowServer(t *testing.T) string {
+	return startServer(t, &server{handle: func(net.Conn, int) string {
 		time.Sleep(2 * time.Second)
 		return okResponse
-	}}
-	url := startServer(t, s)
+	}})
+}
+
+// cancelledRun runs 5 connections against url, all opened at once with a
+// slot every 100 ms, and cancels it after the given time.
+func cancelledRun(t *testing.T, url string, after time.Duration) *Result {
+	t.Helper()
 	opts := quickOpts(5)
 	opts.Ramp, opts.WarmUp, opts.Duration, opts.Timeout = 0, 0, 5*time.Second, 3*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), after)
 	defer cancel()
-	began := time.Now()
 	r, err := Run(ctx, Target{URL: url}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestCancelCountsInFlight(t *testing.T) {
+	began := time.Now()
+	r := cancelledRun(t, slowServer(t), 500*time.Millisecond)
 	if took := time.Since(began); took > 1500*time.Millisecond {
 		t.Errorf("run took %s after cancellation at 500ms, want a prompt stop", took)
 	}
@@ -442,19 +453,8 @@ func TestWorkerPoolNoEndgameRotation(t *testing.T) {
 // against an independent count of the schedule; connections whose open
 // time never came are not started, neither starved nor never connected.
 func TestCancelAccountsTheSchedule(t *testing.T) {
-	s := &server{handle: func(net.Conn, int) string {
-		time.Sleep(2 * time.Second)
-		return okResponse
-	}}
-	url := startServer(t, s)
-	opts := quickOpts(5)
-	opts.Ramp, opts.WarmUp, opts.Duration, opts.Timeout = 0, 0, 5*time.Second, 3*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 550*time.Millisecond)
-	defer cancel()
-	r, err := Run(ctx, Target{URL: url}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := slowServer(t)
+	r := cancelledRun(t, url, 550*time.Millisecond)
 	checkConservation(t, r)
 	// 5 connections opened at 0 with a slot every 100 ms: slots due at 0,
 	// 100, ..., 500 ms came before the cancel at 550 ms.
@@ -463,11 +463,11 @@ func TestCancelAccountsTheSchedule(t *testing.T) {
 	}
 
 	// A ramp cut short: 10 connections over 2 s, cancelled at 450 ms.
-	opts = quickOpts(10)
+	opts := quickOpts(10)
 	opts.Ramp, opts.WarmUp, opts.Duration = 2*time.Second, 0, 5*time.Second
-	ctx, cancel = context.WithTimeout(context.Background(), 450*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 450*time.Millisecond)
 	defer cancel()
-	r, err = Run(ctx, Target{URL: url}, opts)
+	r, err := Run(ctx, Target{URL: url}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
