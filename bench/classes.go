@@ -27,7 +27,7 @@ const (
 	ReadTimeout
 	WriteTimeout
 	QueueTimeout // the request's slot passed its timeout while its connection was still busy
-	ClientLate   // the generator itself reached the slot after its timeout: client-limited, not the server
+	ClientLate   // the generator reached the slot after its timeout, or woke long past a deadline to find the answer waiting: client-limited, not the server
 	HTTP4xx
 	HTTP5xx
 	BadResponse // the bytes that came back were not a valid HTTP response

@@ -155,7 +155,7 @@ func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
 			c.byServer = true
 		}
 	case isTimeout(err) && ctx.Err() == nil:
-		c.r.fail(ctx, c.st, s.measured, QueueTimeout, nil)
+		c.r.fail(ctx, c.st, s.measured, c.timedOut(QueueTimeout, s.deadline), nil)
 		return false
 	default:
 		c.awaiting = false
@@ -278,6 +278,9 @@ func minTime(a, b time.Time) time.Time {
 // readFailed classifies a failed read of s's response.
 func (c *conn) readFailed(ctx context.Context, s slot, err error) {
 	cl := classifyIO(err, true)
+	if cl == ReadTimeout {
+		cl = c.timedOut(cl, s.deadline)
+	}
 	if (cl == Reset || cl == ClosedByServer) && c.answered > 0 && !c.rr.started {
 		// A kept-alive connection the server had already closed: our
 		// request met its FIN (EOF) or, if the close got there first, its
@@ -293,6 +296,22 @@ func (c *conn) readFailed(ctx context.Context, s slot, err error) {
 		return
 	}
 	c.close()
+}
+
+// wakeSlack is how late past a deadline a connection's goroutine may wake
+// and still be said to have watched it: beyond that, the generator was
+// descheduled.
+const wakeSlack = 25 * time.Millisecond
+
+// timedOut names a read that hit deadline: cl (the server's slowness),
+// unless the generator woke long after the deadline and found the answer
+// waiting. It cannot tell then whether the answer came in time, and its
+// own lateness must not be blamed on the server: client_late.
+func (c *conn) timedOut(cl Class, deadline time.Time) Class {
+	if time.Since(deadline) > wakeSlack && pending(c.rr.raw) {
+		return ClientLate
+	}
+	return cl
 }
 
 // setDeadline sets the socket's deadline (its read deadline only, when

@@ -184,15 +184,29 @@ func copySockaddr(sa syscall.Sockaddr) syscall.Sockaddr {
 // it (or reset it) with no byte left unread, without blocking or consuming
 // anything: a recv with MSG_PEEK that returns 0 bytes is an orderly close.
 func peerClosed(raw syscall.RawConn) bool {
+	n, err := peek(raw)
+	return (err == nil && n == 0) || err == syscall.ECONNRESET || err == syscall.EPIPE
+}
+
+// pending reports whether bytes wait unread on the socket behind raw.
+func pending(raw syscall.RawConn) bool {
+	n, err := peek(raw)
+	return err == nil && n > 0
+}
+
+// peek looks at the socket behind raw without blocking or consuming: n is
+// 0 at an orderly close, and err is EAGAIN when nothing has arrived. It
+// goes through Control, not Read: Read refuses to run once the socket's
+// read deadline has passed, and the checks that peek serves run exactly
+// then (at the window's end, after a timeout).
+func peek(raw syscall.RawConn) (int, error) {
 	if raw == nil {
-		return false
+		return -1, syscall.EINVAL
 	}
-	closed := false
-	_ = raw.Read(func(fd uintptr) bool {
+	n, err := -1, error(syscall.EINVAL)
+	_ = raw.Control(func(fd uintptr) {
 		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		closed = (err == nil && n == 0) || err == syscall.ECONNRESET || err == syscall.EPIPE
-		return true // never wait
+		n, _, err = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	})
-	return closed
+	return n, err
 }

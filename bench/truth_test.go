@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -446,7 +447,15 @@ func TestHead(t *testing.T) {
 // through the window: it is not served, whatever its next slot, and the
 // close is counted.
 func TestClosedBeforeWindowEnd(t *testing.T) {
-	for _, polite := range []bool{false, true} {
+	for _, c := range []struct {
+		polite  bool
+		timeout time.Duration
+	}{{false, 300 * time.Millisecond}, {true, 300 * time.Millisecond},
+		// A timeout shorter than the slot interval: the last slot's read
+		// deadline has passed when the window ends, and the check there
+		// must still see the close.
+		{false, 40 * time.Millisecond}} {
+		polite := c.polite
 		var closeAfter atomic.Int64 // unix nanoseconds
 		url := startServer(t, &server{handle: func(c net.Conn, nth int) string {
 			if time.Now().UnixNano() < closeAfter.Load() {
@@ -460,6 +469,7 @@ func TestClosedBeforeWindowEnd(t *testing.T) {
 			return "" // close after answering
 		}})
 		opts := quickOpts(6)
+		opts.Timeout = c.timeout
 		// Close each connection at its first answer in the last 150 ms of
 		// the window: with a slot every 100 ms, most connections then get
 		// no further slot in the window.
@@ -471,10 +481,53 @@ func TestClosedBeforeWindowEnd(t *testing.T) {
 		checkConservation(t, r)
 		checkSchedule(t, r, opts)
 		if r.Served != 0 || r.PartlyServed != 6 {
-			t.Errorf("polite=%v: served %d, partly served %d, closed at end %d; want 0 served, 6 partly served", polite, r.Served, r.PartlyServed, r.ClosedAtEnd)
+			t.Errorf("polite=%v timeout %s: served %d, partly served %d, closed at end %d; want 0 served, 6 partly served", polite, c.timeout, r.Served, r.PartlyServed, r.ClosedAtEnd)
 		}
 		if r.ClosedAtEnd == 0 {
-			t.Errorf("polite=%v: no close counted at the window's end", polite)
+			t.Errorf("polite=%v timeout %s: no close counted at the window's end", polite, c.timeout)
 		}
+	}
+}
+
+// stallingConn is a real socket whose goroutine is "descheduled" right
+// after each write, until well past the request's deadline: as a generator
+// starved of CPU would be. The server's answer is waiting in the socket
+// when it wakes.
+type stallingConn struct {
+	*net.TCPConn
+	deadline time.Time
+}
+
+func (c *stallingConn) SetDeadline(t time.Time) error {
+	c.deadline = t
+	return c.TCPConn.SetDeadline(t)
+}
+func (c *stallingConn) Write(p []byte) (int, error) {
+	n, err := c.TCPConn.Write(p)
+	time.Sleep(time.Until(c.deadline) + 150*time.Millisecond)
+	return n, err
+}
+
+// TestDescheduledGenerator: a generator that wakes long after a request's
+// deadline and finds the answer waiting cannot tell whether it came in
+// time; the slot is client_late, never a timeout blamed on the server.
+func TestDescheduledGenerator(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
+	opts := quickOpts(2)
+	opts.Timeout = 50 * time.Millisecond
+	opts.dial = func(ctx context.Context, id int) (Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(strings.TrimSuffix(url, "/"), "http://"))
+		if err != nil {
+			return nil, err
+		}
+		return &stallingConn{TCPConn: c.(*net.TCPConn)}, nil
+	}
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Errors["read_timeout"]+r.Errors["queue_timeout"] != 0 || r.Errors["client_late"] == 0 {
+		t.Errorf("errors %v: want client_late only, no timeout blamed on the server", r.Errors)
 	}
 }
