@@ -477,3 +477,51 @@ func TestCancelAccountsTheSchedule(t *testing.T) {
 			r.NotStarted, r.Served, r.PartlyServed, r.Starved, r.NeverConnected)
 	}
 }
+
+// cancelDuringDeadline is a real socket whose first slot deadline is set
+// exactly as the run is cancelled: the cancel watch sets the deadline to
+// now, and then the slot's own deadline arrives.
+type cancelDuringDeadline struct {
+	*net.TCPConn
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (c *cancelDuringDeadline) SetDeadline(d time.Time) error {
+	if time.Until(d) > time.Second {
+		c.once.Do(func() {
+			c.cancel()
+			time.Sleep(50 * time.Millisecond) // the watch runs now
+		})
+	}
+	return c.TCPConn.SetDeadline(d)
+}
+
+// TestCancelWinsOverDeadline: a slot's deadline set just after the
+// cancel watch fired must not undo it and hold Ctrl-C up until the
+// deadline (20 s here) or the slow server's answer (2 s).
+func TestCancelWinsOverDeadline(t *testing.T) {
+	url := slowServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := quickOpts(1)
+	opts.Timeout = 20 * time.Second
+	opts.dial = func(ctx context.Context, id int) (Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
+		if err != nil {
+			return nil, err
+		}
+		return &cancelDuringDeadline{TCPConn: c.(*net.TCPConn), cancel: cancel}, nil
+	}
+	began := time.Now()
+	r, err := Run(ctx, Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("the run ended %s after its cancel: the slot's deadline undid the cancel watch", took.Round(time.Millisecond))
+	}
+	if r.Complete {
+		t.Error("cancelled run marked complete")
+	}
+}
