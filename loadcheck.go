@@ -137,7 +137,8 @@ func Environment(version string) results.Environment {
 // A failed request is data in the result, never an error. Run returns an
 // error only when the run as a whole cannot go on: the provider cannot be
 // set up, the run folder cannot be written, httpd rejects a config
-// (*apache.ConfigError), or ctx ends. A config that cannot be started for
+// (*apache.ConfigError), the Docker engine stops answering
+// (*containers.DockerError), or ctx ends. A config that cannot be started for
 // another reason is recorded with verdict "error" and the others still
 // run. The file returned with an error holds what was measured until then,
 // marked incomplete, and is stored when a store was asked for.
@@ -176,7 +177,9 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 		label := fmt.Sprintf("[%d/%d %s]", i+1, len(sc.Configs), cfg.Name)
 		run, err := s.runConfig(ctx, sc, cfg, out.RunID, label)
 		if err != nil {
-			if ctx.Err() != nil || errors.As(err, new(*apache.ConfigError)) {
+			// A config httpd rejects, or an engine that went away, would
+			// fail every config after it the same way: stop here.
+			if ctx.Err() != nil || errors.As(err, new(*apache.ConfigError)) || errors.As(err, new(*containers.DockerError)) {
 				return out, errors.Join(err, save())
 			}
 			run = failedRun(cfg, sc.Load.Connections, err)

@@ -149,19 +149,26 @@ func (e *DockerError) Error() string {
 
 func (e *DockerError) Unwrap() error { return e.Err }
 
+// Ping asks the engine (DOCKER_HOST, or the default socket) whether it
+// answers, within 10 s.
+func Ping(ctx context.Context) error {
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = c.Ping(pctx, client.PingOptions{})
+	return err
+}
+
 // NewClient connects to the Docker engine the way testcontainers does.
 // When DOCKER_HOST is set, that engine must answer: testcontainers would
 // otherwise quietly fall back to the default socket.
 func NewClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 	if host := os.Getenv("DOCKER_HOST"); host != "" {
-		c, err := client.New(client.FromEnv)
-		if err == nil {
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			_, err = c.Ping(pctx, client.PingOptions{})
-			cancel()
-			c.Close()
-		}
-		if err != nil {
+		if err := Ping(ctx); err != nil {
 			return nil, &DockerError{Err: fmt.Errorf("DOCKER_HOST=%s: %w", host, err)}
 		}
 	}

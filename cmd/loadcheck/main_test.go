@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -430,4 +431,120 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// engineProxy forwards a unix socket to the Docker engine's, and cuts
+// itself off for good once the first container has been removed: the
+// engine becomes unreachable between two configs.
+type engineProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	cut   bool
+}
+
+func newEngineProxy(t *testing.T) (host string) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &engineProxy{ln: ln}
+	t.Cleanup(p.cutOff)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			e, err := net.Dial("unix", "/var/run/docker.sock")
+			if err != nil {
+				c.Close()
+				continue
+			}
+			if !p.track(c, e) {
+				return
+			}
+			var removing atomic.Bool
+			go p.pipe(e, c, func(b []byte) { // requests: watch for the removal
+				if bytes.HasPrefix(b, []byte("DELETE /")) && bytes.Contains(b, []byte("/containers/")) {
+					removing.Store(true)
+				}
+			})
+			go p.pipe(c, e, func([]byte) { // answers: cut once the removal's is through
+				if removing.Load() {
+					p.cutOff()
+				}
+			})
+		}
+	}()
+	return "unix://" + sock
+}
+
+func (p *engineProxy) track(c ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		for _, x := range c {
+			x.Close()
+		}
+		return false
+	}
+	p.conns = append(p.conns, c...)
+	return true
+}
+
+// pipe copies src to dst, calling seen after each chunk it forwarded.
+func (p *engineProxy) pipe(dst, src net.Conn, seen func([]byte)) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+			seen(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *engineProxy) cutOff() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		return
+	}
+	p.cut = true
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestDockerVanishes: the engine becomes unreachable after the first
+// config: the run stops with exit 2 and a clear message, and the config
+// already measured is kept in the JSON, marked incomplete.
+func TestDockerVanishes(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.Command(binary, "run", "--configs", "event-stock,worker-stock,prefork-stock", "-c", "20", "--ramp", "500ms", "--warmup", "1s", "-d", "2s", "--json", out)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+newEngineProxy(t), "TESTCONTAINERS_RYUK_DISABLED=true")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	_ = cmd.Run()
+	code := cmd.ProcessState.ExitCode()
+	if code != exitSetup || !strings.Contains(stderr.String(), "Docker engine unreachable") {
+		t.Errorf("exit %d, want 2 and a clear Docker message; stderr:\n%s", code, stderr.String())
+	}
+	f := readResult(t, out)
+	if f.Complete || len(f.Runs) != 1 || f.Runs[0].Config != "event-stock" || f.Runs[0].Verdict != results.Pass {
+		t.Errorf("complete %v, %d runs: want the one measured config kept, incomplete", f.Complete, len(f.Runs))
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
 }
