@@ -170,38 +170,46 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 	}
 	s.logf("run %s%s: %s", out.RunID, AboutScenario(sc), st.where())
 	defer s.cleanRun(out.RunID)
-	for i, cfg := range sc.Configs {
-		if ctx.Err() != nil {
-			break
-		}
-		label := fmt.Sprintf("[%d/%d %s]", i+1, len(sc.Configs), cfg.Name)
-		run, err := s.runConfig(ctx, sc, cfg, out.RunID, label)
-		if err != nil {
-			// A config httpd rejects, or an engine that went away, would
-			// fail every config after it the same way: stop here.
-			if ctx.Err() != nil || errors.As(err, new(*apache.ConfigError)) || errors.As(err, new(*containers.DockerError)) {
+	// Repeats run interleaved, all configs once and then all again, so that
+	// drift of the host spreads over every config alike.
+	n := sc.Repeats()
+	reps := make([][]results.Run, len(sc.Configs))
+	for rep := 1; rep <= n && ctx.Err() == nil; rep++ {
+		for i, cfg := range sc.Configs {
+			if ctx.Err() != nil {
+				break
+			}
+			label := fmt.Sprintf("[%d/%d %s]", i+1, len(sc.Configs), cfg.Name)
+			if n > 1 {
+				label = fmt.Sprintf("[%d/%d %s, repeat %d/%d]", i+1, len(sc.Configs), cfg.Name, rep, n)
+			}
+			run, err := s.measure(ctx, sc, cfg, out.RunID, label)
+			if err != nil {
 				return out, errors.Join(err, save())
 			}
-			run = failedRun(cfg, sc.Load.Connections, err)
-			s.logf("%s setup failed: %v", label, err)
-		}
-		for _, fd := range cfg.Check(sc.Load.Connections) {
-			run.ConfigWarnings = append(run.ConfigWarnings, fd.Msg)
-		}
-		results.Judge(&run, sc.Thresholds)
-		if run.Verdict == results.Fail {
-			run.Diagnosis = results.Diagnose(run, cfg, sc.Thresholds)
-		}
-		out.Runs = append(out.Runs, run)
-		if s.onConfig != nil {
-			s.onConfig(run)
-		}
-		// Saved after every config, so a run cut short keeps what it measured.
-		if err := save(); err != nil {
-			return out, err
+			if n > 1 {
+				run.Repeat = rep
+			}
+			reps[i] = append(reps[i], run)
+			out.Runs = out.Runs[:0]
+			for _, r := range reps {
+				if len(r) > 0 {
+					out.Runs = append(out.Runs, results.Aggregate(r))
+				}
+			}
+			if s.onConfig != nil {
+				s.onConfig(run)
+			}
+			// Saved after every config, so a run cut short keeps what it measured.
+			if err := save(); err != nil {
+				return out, err
+			}
 		}
 	}
 	out.Complete = ctx.Err() == nil && len(out.Runs) == len(sc.Configs)
+	for _, r := range reps {
+		out.Complete = out.Complete && len(r) == n
+	}
 	if err := save(); err != nil {
 		return out, err
 	}
@@ -209,6 +217,29 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 		s.logf("stored %s (re-render it with `loadcheck report %s`)", st.dir, st.dir)
 	}
 	return out, ctx.Err()
+}
+
+// measure runs cfg once and judges it. A config that cannot be started is
+// a judged result with verdict error; the error returned stops the run: a
+// config httpd rejects or an engine that went away would fail every config
+// after it the same way, and a cancelled ctx ends it.
+func (s *settings) measure(ctx context.Context, sc scenarios.Scenario, cfg apache.Config, runID, label string) (results.Run, error) {
+	run, err := s.runConfig(ctx, sc, cfg, runID, label)
+	if err != nil {
+		if ctx.Err() != nil || errors.As(err, new(*apache.ConfigError)) || errors.As(err, new(*containers.DockerError)) {
+			return run, err
+		}
+		run = failedRun(cfg, sc.Load.Connections, err)
+		s.logf("%s setup failed: %v", label, err)
+	}
+	for _, fd := range cfg.Check(sc.Load.Connections) {
+		run.ConfigWarnings = append(run.ConfigWarnings, fd.Msg)
+	}
+	results.Judge(&run, sc.Thresholds)
+	if run.Verdict == results.Fail {
+		run.Diagnosis = results.Diagnose(run, cfg, sc.Thresholds)
+	}
+	return run, nil
 }
 
 // check refuses what would go wrong only after servers started: a bad load,

@@ -106,6 +106,40 @@ func TestRunLocal(t *testing.T) {
 	}
 }
 
+// TestRepeatInterleaved runs each config twice against a fresh httpd,
+// all configs once and then all again, and keeps every repeat.
+func TestRepeatInterleaved(t *testing.T) {
+	dockertest.RequireHTTPD(t)
+	sc := smallScenario(t, 40, "event-stock", "worker-stock")
+	sc.Repeat = 2
+	var order []string
+	dir := t.TempDir()
+	out, err := loadcheck.Run(context.Background(), sc, loadcheck.WithProvider(provider.Local{}), loadcheck.WithStore(dir), loadcheck.WithRunID("rep"),
+		loadcheck.OnConfig(func(r results.Run) { order = append(order, fmt.Sprintf("%s#%d", r.Config, r.Repeat)) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(order, " ") != "event-stock#1 worker-stock#1 event-stock#2 worker-stock#2" {
+		t.Errorf("ran %v: want interleaved repeats", order)
+	}
+	if !out.Complete || len(out.Runs) != 2 {
+		t.Fatalf("complete %v with %d configs", out.Complete, len(out.Runs))
+	}
+	for _, r := range out.Runs {
+		if len(r.Repeats) != 2 || r.Spread == nil || r.Spread.Passed != 2 || r.Verdict != results.Pass || r.Spread.Served.Median != 40 {
+			t.Errorf("%s: verdict %s, spread %+v, %d repeats: want 2 passing repeats serving 40", r.Config, r.Verdict, r.Spread, len(r.Repeats))
+		}
+		for _, rep := range r.Repeats {
+			if rep.Server == nil || rep.Server.AccessesDuringRun < rep.Requests.OK {
+				t.Errorf("%s repeat %d: server side %+v: each repeat has its own fresh server's view", r.Config, rep.Repeat, rep.Server)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rep", "worker-stock.r2.hlog")); err != nil {
+		t.Errorf("repeat files: %v", err)
+	}
+}
+
 // TestMain lets this test binary act as a generator shard process, as
 // loadcheck's hidden shard command does.
 func TestMain(m *testing.M) {

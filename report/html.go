@@ -207,7 +207,6 @@ func fillSeconds(r results.Run, pts plotter.XYs) plotter.XYs {
 
 // pageFuncs are the HTML pages' template functions.
 var pageFuncs = template.FuncMap{
-	"upper": strings.ToUpper,
 	"color": func(i int) template.CSS {
 		c := plotColor(i)
 		return template.CSS(fmt.Sprintf("rgb(%d,%d,%d)", c.R, c.G, c.B))
@@ -246,7 +245,7 @@ pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}{{$row := .}}<tr>{{range $i, $c := .Cells}}<td>{{if eq $i 0}}<span class="swatch" style="background: {{color $row.Index}}"></span>{{end}}{{$c}}</td>{{end}}</tr>
 {{end}}</table>
-{{range .Runs}}{{if ne .Verdict "pass"}}<h3>{{.Config}}: {{upper .Verdict}}</h3>
+{{range .Runs}}{{if ne .Verdict "pass"}}<h3>{{.Config}}: {{.VerdictLabel}}</h3>
 <ul>{{range .Reasons}}<li>{{.}}</li>{{end}}</ul>
 {{with .Diagnosis}}<p class="why">Why: {{.}}</p>{{end}}
 {{end}}{{end}}

@@ -37,8 +37,12 @@ func describeLoad(f *results.File) string {
 	if l.ClosedLoop {
 		mode = "closed loop"
 	}
-	return fmt.Sprintf("%d connections, %s, ramp %s, warm-up %s, measured %s, timeout %s",
+	d := fmt.Sprintf("%d connections, %s, ramp %s, warm-up %s, measured %s, timeout %s",
 		l.Connections, mode, l.Ramp, l.WarmUp, l.Duration, l.Timeout)
+	if n := f.Scenario.Repeats(); n > 1 {
+		d += fmt.Sprintf("; each config run %d times, interleaved (cells: median (min–max))", n)
+	}
+	return d
 }
 
 func title(f *results.File) string {
@@ -90,7 +94,7 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 		if r.Verdict == results.Pass {
 			continue
 		}
-		fmt.Fprintf(&b, "\n**%s %s**\n\n", r.Config, strings.ToUpper(r.Verdict))
+		fmt.Fprintf(&b, "\n**%s %s**\n\n", r.Config, r.VerdictLabel())
 		for _, why := range r.Reasons {
 			fmt.Fprintf(&b, "- %s\n", why)
 		}
@@ -143,6 +147,35 @@ type junitProblem struct {
 	Text    string `xml:",chardata"`
 }
 
+// repeatCases are the JUnit cases of a config run several times: one per
+// repeat, failed with that repeat's reasons, and one for the verdict over
+// all of them, so that a flaky config fails with its count.
+func repeatCases(r results.Run, class string) (cases []junitCase, failures, errs int) {
+	for _, rep := range r.Repeats {
+		c := junitCase{Name: fmt.Sprintf("repeat %d", rep.Repeat), ClassName: class, Time: fmt.Sprintf("%.3f", rep.MeasuredS)}
+		text := strings.Join(rep.Reasons, "\n")
+		switch rep.Verdict {
+		case results.Error:
+			c.Error = &junitProblem{Message: text, Type: "setup", Text: text}
+			errs++
+		case results.Fail:
+			if rep.Diagnosis != "" {
+				text += "\nwhy: " + rep.Diagnosis
+			}
+			c.Failure = &junitProblem{Message: strings.Join(rep.Reasons, "; "), Type: "repeat", Text: text}
+			failures++
+		}
+		cases = append(cases, c)
+	}
+	c := junitCase{Name: fmt.Sprintf("every one of %d repeats passes", len(r.Repeats)), ClassName: class, Time: "0"}
+	if r.Verdict != results.Pass {
+		msg := fmt.Sprintf("%s: %s repeats passed", r.VerdictLabel(), r.Spread.Count())
+		c.Failure = &junitProblem{Message: msg, Type: r.Verdict, Text: msg + "\n" + strings.Join(r.Reasons, "\n")}
+		failures++
+	}
+	return append(cases, c), failures, errs
+}
+
 // WriteJUnit renders f as JUnit XML: one test suite per config and one test
 // case per threshold, so CI systems show pass and fail natively.
 func WriteJUnit(w io.Writer, f *results.File) error {
@@ -150,7 +183,9 @@ func WriteJUnit(w io.Writer, f *results.File) error {
 	for _, r := range f.Runs {
 		s := junitSuite{Name: r.Config, Time: fmt.Sprintf("%.3f", r.MeasuredS), Timestamp: f.StartedAt.UTC().Format("2006-01-02T15:04:05")}
 		class := "loadcheck." + f.Scenario.Name + "." + r.Config
-		if !r.Measured() {
+		if len(r.Repeats) > 0 {
+			s.Cases, s.Failures, s.Errors = repeatCases(r, class)
+		} else if !r.Measured() {
 			msg := r.Error
 			typ := "setup"
 			if msg == "" {

@@ -29,6 +29,33 @@ func TestGoldenReports(t *testing.T) {
 	}
 }
 
+// A run with repeats: medians and ranges, FLAKY with its count, each
+// failing repeat's reasons, and JUnit failing the flaky config.
+func TestRepeatReports(t *testing.T) {
+	f := testfix.RepeatFixture()
+	ext := map[string]string{"table": "txt", "markdown": "md", "junit": "xml"}
+	for format, e := range ext {
+		var b bytes.Buffer
+		if err := Render(&b, f, format); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		testfix.Golden(t, "repeats."+e, b.Bytes())
+		out := b.String()
+		for _, want := range []string{"FLAKY 2/3", "FAIL 0/3", "repeat 2: "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in\n%s", format, want, out)
+			}
+		}
+		if format != "junit" && !strings.Contains(out, "200 (185–200)") {
+			t.Errorf("%s: served not shown as median (min–max):\n%s", format, out)
+		}
+	}
+	var b bytes.Buffer
+	if err := Render(&b, f, "html"); err != nil || !strings.Contains(b.String(), "FLAKY 2/3") {
+		t.Errorf("html: %v, FLAKY 2/3 shown: %v", err, strings.Contains(b.String(), "FLAKY 2/3"))
+	}
+}
+
 // The renderers must say what the result says, not just match a file.
 func TestReportContent(t *testing.T) {
 	f := testfix.Fixture()

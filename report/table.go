@@ -17,7 +17,7 @@ var summaryHeader = []string{"config", "target", "served", "starved", "sent", "o
 	"top errors", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "req/s", "peak busy", "verdict"}
 
 func summaryRow(r results.Run) []string {
-	verdict := strings.ToUpper(r.Verdict)
+	verdict := r.VerdictLabel()
 	if r.Server != nil && r.Server.OOMKills > 0 {
 		verdict += " (OOM)"
 	}
@@ -38,16 +38,38 @@ func summaryRow(r results.Run) []string {
 	}
 	c, q, l := r.Connections, r.Requests, r.LatencyMS
 	i := strconv.Itoa
-	return []string{r.Config, i(c.Target), i(c.Served), i(c.Starved), fmt.Sprint(q.Sent), fmt.Sprint(q.OK),
+	row := []string{r.Config, i(c.Target), i(c.Served), i(c.Starved), fmt.Sprint(q.Sent), fmt.Sprint(q.OK),
 		fmt.Sprintf("%d (%.1f%%)", q.Dropped, q.DroppedPct), errs,
 		results.Num(l.P50), results.Num(l.P90), results.Num(l.P99), results.Num(l.P999), results.Num(l.Max),
 		fmt.Sprintf("%.0f", r.ThroughputRPS), busy, verdict}
+	if sp := r.Spread; sp != nil && sp.Measured > 1 {
+		// A config run several times: the median and the range of the
+		// headline metrics; the other cells are the median repeat's.
+		row[2] = spreadCell(sp.Served, "%.0f")
+		row[6] = spreadCell(sp.DroppedPct, "%.1f") + "%"
+		row[10] = spreadCell(sp.P99MS, "%.3g")
+		row[13] = spreadCell(sp.RPS, "%.0f")
+	}
+	return row
+}
+
+// spreadCell shows a metric over repeats as "median (min-max)", or the
+// median alone when every repeat gave the same value.
+func spreadCell(r results.Range, format string) string {
+	m := fmt.Sprintf(format, r.Median)
+	if r.Min == r.Max {
+		return m
+	}
+	return fmt.Sprintf("%s ("+format+"–"+format+")", m, r.Min, r.Max)
 }
 
 // WriteTable renders one row per config, then each failing config's reasons.
 func WriteTable(w io.Writer, f *results.File) error {
 	if f.Target != "" {
 		fmt.Fprintf(w, "loaded %s\n", f.Target)
+	}
+	if n := f.Scenario.Repeats(); n > 1 {
+		fmt.Fprintf(w, "each config ran %d times, interleaved: served, dropped, p99 and req/s show median (min–max); a config that passed some repeats is FLAKY\n", n)
 	}
 	t := tablewriter.NewTable(w,
 		tablewriter.WithHeaderAutoFormat(tw.Off),
@@ -67,7 +89,7 @@ func WriteTable(w io.Writer, f *results.File) error {
 		if r.Verdict == results.Pass {
 			continue
 		}
-		fmt.Fprintf(w, "%s %s:\n", r.Config, strings.ToUpper(r.Verdict))
+		fmt.Fprintf(w, "%s %s:\n", r.Config, r.VerdictLabel())
 		for _, why := range r.Reasons {
 			fmt.Fprintf(w, "  - %s\n", why)
 		}

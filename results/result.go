@@ -29,6 +29,9 @@ const (
 	Pass  = "pass"
 	Fail  = "fail"
 	Error = "error" // the config could not be measured (setup failed)
+	// Flaky is the verdict of a config run several times that passed some
+	// repeats and failed others: not a pass.
+	Flaky = "flaky"
 )
 
 // File is one run of a scenario: every config's result plus the spec that
@@ -97,6 +100,14 @@ type Run struct {
 	// MeasureStartS is when, counted from then, the measured window began.
 	LoadStartedAt time.Time `json:"load_started_at,omitzero"`
 	MeasureStartS float64   `json:"measure_start_s,omitempty"`
+	// Repeat numbers this run among its config's repeats (1-based); 0 for
+	// a config run once, and for the config's summary.
+	Repeat int `json:"repeat,omitempty"`
+	// Repeats holds every repeat's full result when the config ran more
+	// than once; the numbers above are then those of the median repeat,
+	// and Spread gives each headline metric's median and range.
+	Repeats []Run   `json:"repeats,omitempty"`
+	Spread  *Spread `json:"spread,omitempty"`
 	// Hist is the latency histogram in microseconds; it is stored beside
 	// result.json as CONFIG.hlog, not inside it.
 	Hist *hdrhistogram.Histogram `json:"-"`

@@ -22,6 +22,8 @@ import (
 //	RUN-ID/CONFIG.hlog          CONFIG's latency histogram, HdrHistogram log format
 //	RUN-ID/CONFIG.httpd.conf    the httpd.conf CONFIG ran with
 //	RUN-ID/CONFIG.series.csv    one row per second: the client's view and httpd's
+//	RUN-ID/CONFIG.rK.*          the same for repeat K of a config run several
+//	                            times; CONFIG.* is then its median repeat's
 //
 // Every file is written atomically; result.json is rewritten after each
 // config, so a run that is interrupted or killed keeps what it measured,
@@ -50,16 +52,33 @@ func CreateRunDir(parent, runID string) (string, error) {
 // configs saved before are written again only when they are missing.
 func (f *File) Save(dir string) error {
 	for _, r := range f.Runs {
-		if err := r.saveFiles(dir); err != nil {
+		// A config run several times: each repeat's files, and the median
+		// repeat's under the config's own name, rewritten as the median
+		// may change with each repeat.
+		for _, rep := range r.Repeats {
+			if err := rep.saveFiles(dir, false); err != nil {
+				return err
+			}
+		}
+		if err := r.saveFiles(dir, len(r.Repeats) > 0); err != nil {
 			return err
 		}
 	}
 	return f.WriteJSON(filepath.Join(dir, ResultFile))
 }
 
-func (r Run) saveFiles(dir string) error {
-	base := filepath.Join(dir, r.Config)
-	if _, err := os.Stat(base + ".series.csv"); err == nil {
+// FileBase is the name, without extension, of r's files in a run folder:
+// CONFIG, or CONFIG.rK for its repeat K.
+func (r Run) FileBase() string {
+	if r.Repeat > 0 {
+		return fmt.Sprintf("%s.r%d", r.Config, r.Repeat)
+	}
+	return r.Config
+}
+
+func (r Run) saveFiles(dir string, rewrite bool) error {
+	base := filepath.Join(dir, r.FileBase())
+	if _, err := os.Stat(base + ".series.csv"); err == nil && !rewrite {
 		return nil // saved with an earlier config
 	}
 	if r.Hist != nil {
@@ -175,12 +194,18 @@ func ReadRun(path string) (*File, error) {
 	}
 	if st.IsDir() {
 		for i := range f.Runs {
-			hl := filepath.Join(path, f.Runs[i].Config+".hlog")
-			if _, err := os.Stat(hl); err != nil {
-				continue // the config was never measured
+			runs := []*Run{&f.Runs[i]}
+			for k := range f.Runs[i].Repeats {
+				runs = append(runs, &f.Runs[i].Repeats[k])
 			}
-			if f.Runs[i].Hist, err = ReadHLog(hl); err != nil {
-				return nil, err
+			for _, r := range runs {
+				hl := filepath.Join(path, r.FileBase()+".hlog")
+				if _, err := os.Stat(hl); err != nil {
+					continue // the config was never measured
+				}
+				if r.Hist, err = ReadHLog(hl); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

@@ -106,6 +106,37 @@ func TestSaveAndReadRun(t *testing.T) {
 
 // The .hlog file is HdrHistogram's interval log: a header any of its tools
 // reads, then one tagged interval covering the measured window.
+// A config run several times keeps every repeat's files beside its
+// median repeat's, and reads them all back.
+func TestSaveAndReadRepeats(t *testing.T) {
+	f := testfix.RepeatFixture()
+	dir, err := results.CreateRunDir(t.TempDir(), f.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"event-tuned.hlog", "event-tuned.r1.hlog", "event-tuned.r3.series.csv", "prefork-stock.r2.httpd.conf"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	back, err := results.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := back.Runs[0]
+	if r.Verdict != results.Flaky || r.Spread == nil || r.Spread.Passed != 2 || len(r.Repeats) != 3 || r.Hist == nil {
+		t.Fatalf("read back verdict %s, spread %+v, %d repeats, hist %v", r.Verdict, r.Spread, len(r.Repeats), r.Hist != nil)
+	}
+	for _, rep := range r.Repeats {
+		if rep.Hist == nil || rep.Hist.TotalCount() != f.Runs[0].Hist.TotalCount() {
+			t.Errorf("repeat %d: histogram not read back", rep.Repeat)
+		}
+	}
+}
+
 func TestHLogFormat(t *testing.T) {
 	r := testfix.Fixture().Runs[0]
 	var b bytes.Buffer

@@ -40,6 +40,7 @@ import (
 //	    cpus: 1.5
 //	  - name: mine
 //	    file: ./httpd.conf    # the user's own; relative to the scenario file
+//	repeat: 3                 # optional: run each config 3 times, interleaved
 //	thresholds:
 //	  min_served_pct: 100
 //	  max_dropped_pct: 0.1
@@ -86,6 +87,8 @@ type Spec struct {
 	Configs     []ConfigSpec `yaml:"configs"`
 	Thresholds  Thresholds   `yaml:"thresholds"`
 	Capacity    Capacity     `yaml:"capacity"`
+	// Repeat runs each config this many times (see Scenario.Repeat).
+	Repeat int `yaml:"repeat"`
 }
 
 // Capacity bounds `loadcheck capacity`'s search for each config's limit.
@@ -201,6 +204,9 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 		}
 		return &LoadError{File: d.file, Line: n.Line, Column: n.Column, Field: field, Msg: fmt.Sprintf(msg, a...)}
 	})
+	if _, set := d.seen["repeat"]; (set && s.Repeat < 1) || s.Repeat > MaxRepeat {
+		return at("repeat", "want 1 to %d runs per config, got %d", MaxRepeat, s.Repeat)
+	}
 	if err := s.checkTop(at); err != nil {
 		return err
 	}
@@ -343,7 +349,7 @@ func (s *Spec) Only(names []string) error {
 // Build resolves the configs against the connection target and returns the
 // scenario to run.
 func (s *Spec) Build() (Scenario, error) {
-	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds}
+	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds, Repeat: s.Repeat}
 	for _, c := range s.Configs {
 		var cfg apache.Config
 		if c.fileCfg != nil {

@@ -78,6 +78,7 @@ configs:
     file: mine.conf
 thresholds:
   max_p99: 250ms
+repeat: 3
 `
 	spec, err := Parse(filepath.Join(dir, "s.yaml"), []byte(src))
 	if err != nil {
@@ -91,6 +92,9 @@ thresholds:
 	if l.Connections != 300 || l.Ramp != time.Second || l.WarmUp != 0 || !l.ClosedLoop || l.RatePerConn != 0 ||
 		l.Timeout != 500*time.Millisecond || l.Method != "POST" || strings.Join(l.Paths, ",") != "/a,/b" || l.Body != "hello" || l.Headers[0] != "X-Token: abc" {
 		t.Errorf("load %+v", l)
+	}
+	if sc.Repeats() != 3 {
+		t.Errorf("repeat %d, want 3", sc.Repeat)
 	}
 	if sc.Thresholds.MaxP99 != 250*time.Millisecond || sc.Thresholds.MinServedPct != 100 {
 		t.Errorf("thresholds %+v: unset ones keep their defaults", sc.Thresholds)
@@ -126,6 +130,8 @@ func TestParseErrors(t *testing.T) {
 		{"scalar for list", head + "configs: event-stock\n", "s.yaml:4:10: configs: want a list"},
 		{"bool", head + "  closed_loop: yes\n" + cfgs, `s.yaml:4:16: load.closed_loop: want true or false, got "yes"`},
 		{"duplicate key", head + "  connections: 20\n" + cfgs, "s.yaml:4:3: load.connections: set twice"},
+		{"repeat zero", head + cfgs + "repeat: 0\n", "s.yaml:6:9: repeat: want 1 to 100 runs per config, got 0"},
+		{"repeat negative", head + cfgs + "repeat: -1\n", "s.yaml:6:9: repeat: want 1 to 100 runs per config, got -1"},
 		{"no name", "load:\n  connections: 10\n" + cfgs, "s.yaml:1:1: name: missing"},
 		{"no configs", head, "s.yaml:1:1: configs: give at least one config"},
 		{"negative", "name: x\nload:\n  connections: -5\n" + cfgs, "s.yaml:3:16: load.connections: must be at least 1, got -5"},

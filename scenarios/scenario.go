@@ -21,7 +21,16 @@ type Scenario struct {
 	Load        Load            `json:"load"`
 	Configs     []apache.Config `json:"configs"`
 	Thresholds  Thresholds      `json:"thresholds"`
+	// Repeat runs every config this many times against a fresh server,
+	// all configs once, then all again (0 or 1: once).
+	Repeat int `json:"repeat,omitempty"`
 }
+
+// MaxRepeat bounds Repeat: each repeat is a whole run of every config.
+const MaxRepeat = 100
+
+// Repeats is how many times each config runs: Repeat, at least once.
+func (s Scenario) Repeats() int { return max(s.Repeat, 1) }
 
 // Load is the shape of the traffic the generator offers to each config:
 // one model, shared with the generator and its shards.

@@ -97,6 +97,9 @@ Flags:
 	if f.target != "" {
 		return nil, bounds, false, &usageError{"capacity starts a fresh container per probe and cannot be used with --target"}
 	}
+	if f.set["repeat"] || f.flakyOK {
+		return nil, bounds, false, &usageError{"--repeat and --flaky-ok apply to loadcheck run; capacity confirms a failing count by running it again itself"}
+	}
 	bounds, set := f.spec.Capacity, f.set
 	if set["start"] {
 		bounds.Start = b.Start

@@ -65,6 +65,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--set", "A=1"}, "cannot be used with --target"},
 		{[]string{"run", "-d", "soon"}, "invalid value \"soon\""},
 		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"run", "--repeat", "0"}, "--repeat: want 1 to 100 runs per config, got 0"},
+		{[]string{"run", "--repeat", "-2"}, "--repeat: want 1 to 100 runs per config, got -2"},
+		{[]string{"run", "--flaky-ok"}, "--flaky-ok needs --repeat 2 or more"},
+		{[]string{"capacity", "../../scenarios/capacity.yaml", "--repeat", "3"}, "--repeat and --flaky-ok apply to loadcheck run"},
 	}
 	for _, tc := range tests {
 		code, _, stderr := run(t, tc.args...)

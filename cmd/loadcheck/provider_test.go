@@ -121,9 +121,22 @@ func TestRunExit(t *testing.T) {
 		{[]results.Run{r(results.Pass), r(results.Fail)}, exitFail},
 		{[]results.Run{r(results.Fail), r(results.Error)}, exitSetup},
 		{[]results.Run{r(results.Error), r(results.Pass)}, exitSetup},
+		{[]results.Run{r(results.Pass), r(results.Flaky)}, exitFail},
 	} {
-		if got := runExit(&results.File{Runs: tc.runs}); got != tc.want {
+		if got := runExit(&results.File{Runs: tc.runs}, false); got != tc.want {
 			t.Errorf("%v: exit %d, want %d", tc.runs, got, tc.want)
+		}
+	}
+	// --flaky-ok accepts flaky, and nothing else.
+	for _, tc := range []struct {
+		runs []results.Run
+		want int
+	}{
+		{[]results.Run{r(results.Pass), r(results.Flaky)}, exitPass},
+		{[]results.Run{r(results.Flaky), r(results.Fail)}, exitFail},
+	} {
+		if got := runExit(&results.File{Runs: tc.runs}, true); got != tc.want {
+			t.Errorf("--flaky-ok %v: exit %d, want %d", tc.runs, got, tc.want)
 		}
 	}
 }

@@ -38,6 +38,8 @@ type runFlags struct {
 	resultsDir   string
 	runID        string
 	quiet        bool
+	repeat       int  // --repeat; 0 keeps the scenario's
+	flakyOK      bool // --flaky-ok: a flaky config does not fail the run
 	shards       int
 	noShard      bool
 	sourceAddr   int
@@ -107,6 +109,9 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	if fs.NArg() > 0 {
 		return nil, &usageError{fmt.Sprintf("unexpected argument %q; give one scenario file at most", fs.Arg(0))}
 	}
+	if err := f.checkRepeat(); err != nil {
+		return nil, err
+	}
 	if err := f.load.Validate(); err != nil {
 		return nil, &usageError{"bad load: " + err.Error()}
 	}
@@ -120,6 +125,30 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 		return nil, &usageError{fmt.Sprintf("--run-id %q: want a folder name, without slashes", f.runID)}
 	}
 	return f, nil
+}
+
+// checkRepeat refuses a repeat count below 1 and --flaky-ok without
+// repeats to be flaky in.
+func (f *runFlags) checkRepeat() error {
+	switch {
+	case f.set["repeat"] && (f.repeat < 1 || f.repeat > scenarios.MaxRepeat):
+		return &usageError{fmt.Sprintf("--repeat: want 1 to %d runs per config, got %d", scenarios.MaxRepeat, f.repeat)}
+	case f.flakyOK && f.repeats() < 2:
+		return &usageError{"--flaky-ok needs --repeat 2 or more (or repeat: in the scenario): a config run once cannot be flaky"}
+	}
+	return nil
+}
+
+// repeats is how many times each config runs: --repeat, else the
+// scenario file's repeat, else once.
+func (f *runFlags) repeats() int {
+	switch {
+	case f.set["repeat"]:
+		return f.repeat
+	case f.spec != nil:
+		return max(f.spec.Repeat, 1)
+	}
+	return 1
 }
 
 // flagSet binds run's flags to f, with f's current values as defaults.
@@ -137,6 +166,8 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.runID, "run-id", "", "name the run folder (default: start time and a random suffix)")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the result (schema "+results.Schema+") to `PATH`")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
+	fs.IntVar(&f.repeat, "repeat", 0, "run every config `N` times against a fresh server, interleaved (all configs, then all again); a config that passes some repeats is flaky (default: the scenario's repeat, else 1)")
+	fs.BoolVar(&f.flakyOK, "flaky-ok", false, "with --repeat: a flaky config does not fail the run (exit 0), for exploratory runs")
 	fs.Func("set", "override a directive in every config, `Name=Value` (repeatable), e.g. --set MaxRequestWorkers=4000", func(v string) error {
 		d, err := apache.ParseOverride(v)
 		if err == nil {
@@ -235,6 +266,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	} else if sc, err = f.scenario(); err != nil {
 		return exitSetup, err
 	}
+	sc.Repeat = f.repeats()
 	prov, err := f.provider(ctx, sc, stderr)
 	if err != nil {
 		return exitSetup, err
@@ -264,18 +296,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		fmt.Fprintln(stderr, "loadcheck: interrupted; the result above is partial")
 		return exitInterrupted, nil
 	}
-	return runExit(out), nil
+	return runExit(out, f.flakyOK), nil
 }
 
 // runExit is run's exit code for a finished run: 2 when a config could not
 // be started (a setup error, so a nightly job goes red), else 1 when one
 // failed, else 0.
-func runExit(out *results.File) int {
+func runExit(out *results.File, flakyOK bool) int {
 	code := exitPass
 	for _, r := range out.Runs {
 		switch {
 		case r.Verdict == results.Error:
 			return exitSetup
+		case r.Verdict == results.Flaky && flakyOK:
 		case r.Verdict != results.Pass:
 			code = exitFail
 		}

@@ -115,3 +115,27 @@ func Golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from the golden file; got is in %s (diff them; -update rewrites)", path, out)
 	}
 }
+
+// RepeatFixture is Fixture's first config run three times (twice served
+// whole, once with 15 connections starved: flaky 2/3) and its second once
+// more than it failed, as `run --repeat 3` builds them.
+func RepeatFixture() *results.File {
+	f := Fixture()
+	f.Scenario.Repeat = 3
+	first, second := f.Runs[0], f.Runs[1]
+	var flaky, failing []results.Run
+	for k, served := range []int{200, 185, 200} {
+		r := first
+		r.Connections.Served, r.Connections.Starved = served, 200-served
+		r.LatencyMS.P99 += float64(k)
+		r.ThroughputRPS += float64(10 * k)
+		r.Repeat = k + 1
+		results.Judge(&r, f.Scenario.Thresholds)
+		flaky = append(flaky, r)
+		s := second
+		s.Repeat = k + 1
+		failing = append(failing, s)
+	}
+	f.Runs = []results.Run{results.Aggregate(flaky), results.Aggregate(failing)}
+	return f
+}
