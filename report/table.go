@@ -46,7 +46,7 @@ func summaryRow(r results.Run) []string {
 		// A config run several times: the median and the range of the
 		// headline metrics; the other cells are the median repeat's.
 		row[2] = spreadCell(sp.Served, "%.0f")
-		row[6] = spreadCell(sp.DroppedPct, "%.1f") + "%"
+		row[6] = spreadCell(sp.DroppedPct, "%.2f") + "%"
 		row[10] = spreadCell(sp.P99MS, "%.3g")
 		row[13] = spreadCell(sp.RPS, "%.0f")
 	}
@@ -56,11 +56,11 @@ func summaryRow(r results.Run) []string {
 // spreadCell shows a metric over repeats as "median (min-max)", or the
 // median alone when every repeat gave the same value.
 func spreadCell(r results.Range, format string) string {
-	m := fmt.Sprintf(format, r.Median)
-	if r.Min == r.Max {
+	m, lo, hi := fmt.Sprintf(format, r.Median), fmt.Sprintf(format, r.Min), fmt.Sprintf(format, r.Max)
+	if lo == hi {
 		return m
 	}
-	return fmt.Sprintf("%s ("+format+"–"+format+")", m, r.Min, r.Max)
+	return fmt.Sprintf("%s (%s–%s)", m, lo, hi)
 }
 
 // WriteTable renders one row per config, then each failing config's reasons.

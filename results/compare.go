@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -38,6 +39,10 @@ type Delta struct {
 	// Verdict is "same" (within the noise), "better", "worse" (beyond the
 	// relative threshold but not the floor, or the reverse) or "regression".
 	Verdict string `json:"verdict"`
+	// P is, when both runs have repeats, the one-sided Mann–Whitney
+	// p-value that the change beyond the noise is real; Base and New are
+	// then the medians over the repeats.
+	P float64 `json:"p_value,omitempty"`
 }
 
 // ConfigDelta compares one config across two runs.
@@ -58,7 +63,12 @@ type Comparison struct {
 	Configs     []ConfigDelta `json:"configs"`
 	Warnings    []string      `json:"warnings,omitempty"`
 	Regressions int           `json:"regressions"`
+	// Test names the statistical test used where both runs have repeats.
+	Test string `json:"test,omitempty"`
 }
+
+// RepeatTest is the rule for configs with repeats on both sides.
+var RepeatTest = fmt.Sprintf("with repeats on both sides, a metric regresses only when the medians differ beyond the noise and a one-sided Mann–Whitney U test gives p <= %g (3 against 3 repeats: only when every new repeat is worse than every base repeat)", Alpha)
 
 type metric struct {
 	name         string
@@ -115,28 +125,31 @@ func Compare(base, next *File, n Noise) Comparison {
 			continue
 		}
 		d.NewVerdict = nr.Verdict
+		repeated := len(b.Repeats) > 1 && len(nr.Repeats) > 1
+		if repeated {
+			c.Test = RepeatTest
+			d.BaseVerdict, d.NewVerdict = b.VerdictLabel(), nr.VerdictLabel()
+		}
 		// A pass lost is a regression, and so is a config that could be
-		// measured before and now could not be started, whatever its verdict.
-		if (b.Verdict == Pass && nr.Verdict != Pass) || (nr.Verdict == Error && b.Verdict != Error) {
+		// measured before and now could not be started, whatever its
+		// verdict. With repeats, a pass that became flaky is not by itself:
+		// one repeat in three is within the noise of a config near its
+		// edge; the metrics' test decides.
+		switch {
+		case repeated && b.Verdict == Pass && nr.Verdict == Flaky:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s -> %s; not a regression by itself, the metrics' test decides", b.Config, d.BaseVerdict, d.NewVerdict))
+		case (b.Verdict == Pass && nr.Verdict != Pass) || (nr.Verdict == Error && b.Verdict != Error):
 			d.Regression = true
-			d.Why = append(d.Why, fmt.Sprintf("verdict %s -> %s", b.Verdict, nr.Verdict))
+			d.Why = append(d.Why, fmt.Sprintf("verdict %s -> %s", d.BaseVerdict, d.NewVerdict))
 		}
 		if b.Measured() && nr.Measured() {
 			for _, m := range compared {
-				bv, bok := m.get(b)
-				nv, nok := m.get(nr)
-				if !bok || !nok {
-					continue
-				}
-				rel := n.RelPct
-				if m.served {
-					rel = n.ServedPct
-				}
-				v := judgeDelta(bv, nv, m.higherBetter, rel, m.floor(n))
-				d.Deltas = append(d.Deltas, Delta{Metric: m.name, Base: bv, New: nv, Verdict: v})
-				if v == "regression" {
-					d.Regression = true
-					d.Why = append(d.Why, fmt.Sprintf("%s %s -> %s (%s)", m.name, trim(bv), trim(nv), pct(bv, nv)))
+				if x, ok := compareMetric(m, b, nr, n, repeated); ok {
+					d.Deltas = append(d.Deltas, x)
+					if x.Verdict == "regression" {
+						d.Regression = true
+						d.Why = append(d.Why, fmt.Sprintf("%s %s -> %s (%s)", m.name, trim(x.Base), trim(x.New), pct(x.Base, x.New)))
+					}
 				}
 			}
 		}
@@ -153,6 +166,59 @@ func Compare(base, next *File, n Noise) Comparison {
 		}
 	}
 	return c
+}
+
+// compareMetric sets metric m of base against next. With repeats on both
+// sides the values are the medians over the measured repeats, and a change
+// beyond the noise must also pass the one-sided Mann–Whitney test at
+// Alpha; otherwise it is the two runs' own values. ok is false when either
+// lacks the metric.
+func compareMetric(m metric, base, next Run, n Noise, repeated bool) (Delta, bool) {
+	rel := n.RelPct
+	if m.served {
+		rel = n.ServedPct
+	}
+	if !repeated {
+		bv, bok := m.get(base)
+		nv, nok := m.get(next)
+		if !bok || !nok {
+			return Delta{}, false
+		}
+		return Delta{Metric: m.name, Base: bv, New: nv, Verdict: judgeDelta(bv, nv, m.higherBetter, rel, m.floor(n))}, true
+	}
+	bs, ns := samples(m, base), samples(m, next)
+	if len(bs) == 0 || len(ns) == 0 {
+		return Delta{}, false
+	}
+	d := Delta{Metric: m.name, Base: median(bs), New: median(ns)}
+	d.Verdict = judgeDelta(d.Base, d.New, m.higherBetter, rel, m.floor(n))
+	switch d.Verdict {
+	case "regression":
+		d.P = worseP(bs, ns, m.higherBetter)
+	case "better":
+		d.P = worseP(ns, bs, m.higherBetter)
+	}
+	if d.P > Alpha {
+		d.Verdict = "same" // beyond the noise floor, but not beyond chance
+	}
+	return d, true
+}
+
+// samples is metric m over r's measured repeats.
+func samples(m metric, r Run) []float64 {
+	var v []float64
+	for _, rep := range r.Repeats {
+		if x, ok := m.get(rep); ok && rep.Measured() {
+			v = append(v, x)
+		}
+	}
+	return v
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return (s[(len(s)-1)/2] + s[len(s)/2]) / 2
 }
 
 // judgeDelta calls a change a regression only when it is worse beyond both
@@ -196,6 +262,9 @@ func (c Comparison) cell(d ConfigDelta, metric string) string {
 			continue
 		}
 		s := fmt.Sprintf("%s -> %s (%s)", trim(x.Base), trim(x.New), pct(x.Base, x.New))
+		if x.P > 0 {
+			s += fmt.Sprintf(" p=%.2g", x.P)
+		}
 		switch x.Verdict {
 		case "regression":
 			s += " !"
@@ -228,8 +297,12 @@ func (c Comparison) row(d ConfigDelta) []string {
 }
 
 func (c Comparison) summary() string {
-	return fmt.Sprintf("%d of %d configs regressed (noise: changes within %g%% (served: %g%%) or within the floors %g ms latency, %g %%-points dropped, %g KB/conn count as the same)",
+	s := fmt.Sprintf("%d of %d configs regressed (noise: changes within %g%% (served: %g%%) or within the floors %g ms latency, %g %%-points dropped, %g KB/conn count as the same)",
 		c.Regressions, len(c.Configs), c.Noise.RelPct, c.Noise.ServedPct, c.Noise.LatencyMS, c.Noise.DroppedPts, c.Noise.MemPerConnKB)
+	if c.Test != "" {
+		s += "; " + c.Test
+	}
+	return s
 }
 
 // WriteComparison renders c as table, markdown or json.

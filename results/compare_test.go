@@ -7,6 +7,7 @@ import (
 
 	"github.com/loadcheck/loadcheck/internal/testfix"
 	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
 )
 
 func verdictOf(c results.Comparison, config, metric string) string {
@@ -155,5 +156,71 @@ func TestCompareFailToErrorAndMissing(t *testing.T) {
 	}
 	if c := results.Compare(base, gone, results.DefaultNoise()); c.Regressions == 0 {
 		t.Errorf("failing config %s missing: no regression", failing)
+	}
+}
+
+// repeated is a file with one config "c" run once per value pair (served,
+// p99), judged against the default thresholds of 10 connections.
+func repeated(vals ...[2]float64) *results.File {
+	f := &results.File{RunID: "r", Complete: true}
+	f.Scenario.Load.Connections, f.Scenario.Thresholds = 10, scenarios.DefaultThresholds()
+	var reps []results.Run
+	for k, v := range vals {
+		r := results.Run{Config: "c", Repeat: k + 1, Connections: results.Connections{Target: 10, Served: int(v[0]), Starved: 10 - int(v[0])},
+			Requests: results.Requests{Sent: 100, OK: 100}, LatencyMS: results.Latency{P50: 1, P99: v[1]}, ThroughputRPS: 10, Complete: true}
+		results.Judge(&r, f.Scenario.Thresholds)
+		reps = append(reps, r)
+	}
+	f.Runs = []results.Run{results.Aggregate(reps)}
+	return f
+}
+
+// With repeats on both sides a change is a regression only when it is
+// beyond the noise and beyond chance.
+func TestCompareRepeats(t *testing.T) {
+	noise := results.DefaultNoise()
+	base := repeated([2]float64{10, 5}, [2]float64{10, 6}, [2]float64{10, 7})
+	for _, tc := range []struct {
+		name   string
+		next   *results.File
+		metric string
+		want   string
+	}{
+		{"the same again", repeated([2]float64{10, 6}, [2]float64{10, 5}, [2]float64{10, 8}), "p99 ms", "same"},
+		{"every repeat worse", repeated([2]float64{10, 30}, [2]float64{10, 40}, [2]float64{10, 35}), "p99 ms", "regression"},
+		// The medians differ beyond the floor (6 -> 30 ms), but one new
+		// repeat is as good as the base: 2 of 20 splits, p = 0.1.
+		{"worse but overlapping", repeated([2]float64{10, 30}, [2]float64{10, 5.5}, [2]float64{10, 35}), "p99 ms", "same"},
+		{"fewer served every time", repeated([2]float64{8, 5}, [2]float64{7, 6}, [2]float64{9, 7}), "served", "regression"},
+	} {
+		c := results.Compare(base, tc.next, noise)
+		if got := verdictOf(c, "c", tc.metric); got != tc.want {
+			t.Errorf("%s: %s %s, want %s (%+v)", tc.name, tc.metric, got, tc.want, c.Configs)
+		}
+		if c.Test == "" {
+			t.Errorf("%s: the test used is not named", tc.name)
+		}
+	}
+	// The single-run rule would call the overlapping case a regression.
+	one := func(f *results.File) *results.File {
+		g := *f
+		g.Runs = []results.Run{f.Runs[0].Repeats[1]}
+		g.Runs[0].Repeat = 0
+		return &g
+	}
+	worse := repeated([2]float64{10, 30}, [2]float64{10, 5.5}, [2]float64{10, 35})
+	worse.Runs[0].Repeats[1].LatencyMS.P99 = 30
+	if got := verdictOf(results.Compare(one(base), one(worse), noise), "c", "p99 ms"); got != "regression" {
+		t.Errorf("one run each: p99 6 -> 30 is %s, want regression", got)
+	}
+	// A pass that became flaky is a warning, not a regression by itself.
+	flaky := repeated([2]float64{10, 6}, [2]float64{9, 5}, [2]float64{10, 7})
+	c := results.Compare(base, flaky, noise)
+	if c.Regressions != 0 || len(c.Warnings) == 0 || !strings.Contains(c.Warnings[0], "PASS 3/3 -> FLAKY 2/3") {
+		t.Errorf("pass -> flaky: %d regressions, warnings %q: want a warning and no regression", c.Regressions, c.Warnings)
+	}
+	// ... but a pass that now always fails is.
+	if c := results.Compare(base, repeated([2]float64{9, 6}, [2]float64{9, 5}, [2]float64{9, 7}), noise); c.Regressions != 1 {
+		t.Errorf("pass -> fail 0/3: %d regressions", c.Regressions)
 	}
 }
