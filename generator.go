@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/scenarios"
@@ -12,7 +13,8 @@ import (
 // Generator offers a scenario's load to one server URL and accounts for
 // every connection and request (package bench).
 type Generator interface {
-	Generate(ctx context.Context, url string, l scenarios.Load, progress func(bench.Progress)) (*bench.Result, error)
+	// measureFrom ends an auto warm-up (see bench.Options.MeasureFrom).
+	Generate(ctx context.Context, url string, l scenarios.Load, progress func(bench.Progress), measureFrom <-chan time.Time) (*bench.Result, error)
 	// Describe is "" or a phrase such as " from 2 generator processes".
 	Describe() string
 }
@@ -27,11 +29,11 @@ type InProcess struct {
 }
 
 // Generate implements Generator.
-func (g InProcess) Generate(ctx context.Context, url string, l scenarios.Load, progress func(bench.Progress)) (*bench.Result, error) {
+func (g InProcess) Generate(ctx context.Context, url string, l scenarios.Load, progress func(bench.Progress), measureFrom <-chan time.Time) (*bench.Result, error) {
 	if err := bench.RaiseNofile(l.Connections); err != nil {
 		return nil, err
 	}
-	return bench.Run(ctx, bench.Target{URL: url}, bench.Options{Load: l, SourceAddrs: g.SourceAddrs, Progress: progress})
+	return bench.Run(ctx, bench.Target{URL: url}, bench.Options{Load: l, SourceAddrs: g.SourceAddrs, Progress: progress, MeasureFrom: measureFrom})
 }
 
 // Describe implements Generator.
@@ -47,8 +49,8 @@ type Shards struct {
 }
 
 // Generate implements Generator.
-func (g Shards) Generate(ctx context.Context, url string, l scenarios.Load, progress func(bench.Progress)) (*bench.Result, error) {
-	o := bench.Options{Load: l, SourceAddrs: g.SourceAddrs, Progress: progress}
+func (g Shards) Generate(ctx context.Context, url string, l scenarios.Load, progress func(bench.Progress), measureFrom <-chan time.Time) (*bench.Result, error) {
+	o := bench.Options{Load: l, SourceAddrs: g.SourceAddrs, Progress: progress, MeasureFrom: measureFrom}
 	return bench.RunShards(ctx, bench.Target{URL: url}, o, g.N, g.Command)
 }
 

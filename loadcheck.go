@@ -255,6 +255,9 @@ func check(sc scenarios.Scenario, runID string) error {
 	if len(sc.Configs) == 0 {
 		return errors.New("the scenario has no config to run")
 	}
+	if sc.Repeat < 0 || sc.Repeat > scenarios.MaxRepeat {
+		return fmt.Errorf("repeat: want 1 to %d runs per config, got %d", scenarios.MaxRepeat, sc.Repeat)
+	}
 	for _, c := range sc.Configs {
 		if err := apache.CheckName(c.Name); err != nil {
 			return err

@@ -77,11 +77,8 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		s.logf("%s httpd's memory and CPU unavailable: %v", label, ep.Sources.CgroupErr)
 	}
 	session := observe.Start(ctx, ep.Sources, statusInterval)
-	var progress func(bench.Progress)
-	if s.live != nil {
-		progress = func(p bench.Progress) { s.live(label, p) }
-	}
-	res, err := s.generator.Generate(ctx, ep.URL, sc.Load, progress)
+	progress, measureFrom, settled := s.watch(sc.Load, label, session)
+	res, err := s.generator.Generate(ctx, ep.URL, sc.Load, progress, measureFrom)
 	seen := session.Stop()
 	if err != nil {
 		return results.Run{}, err
@@ -90,7 +87,8 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	// The schedule's own start: shard processes begin a moment after the
 	// call, and every offset (the series, the window) counts from it.
 	started := res.Started
-	run.LoadStartedAt, run.MeasureStartS = started.UTC(), sc.Load.MeasureStart().Seconds()
+	run.LoadStartedAt, run.MeasureStartS = started.UTC(), res.MeasureStart.Seconds()
+	run.WarmUpS, run.WarmUpEnded = warmUpUsed(sc.Load, res, settled())
 	run.Image, run.ImageID = d.Image, d.ImageID
 	run.HTTPDConf, run.HTTPDVersion = ep.Conf, ep.Version
 	if seen.KernelErr != nil {
@@ -100,7 +98,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		return run, nil // nothing of the server can be seen
 	}
 	alignSeries(seen, started)
-	run.Server = serverSide(ctx, ep, cfg, seen, run.Connections, started.Add(sc.Load.MeasureStart()+sc.Load.Duration), func(err error) {
+	run.Server = serverSide(ctx, ep, cfg, seen, run.Connections, started.Add(res.MeasureStart+sc.Load.Duration), func(err error) {
 		s.logf("%s read httpd's error log: %v", label, err)
 	})
 	if died := diedDuring(ctx, ep, started); died != "" {
@@ -108,6 +106,43 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		s.logf("%s %s", label, died)
 	}
 	return run, nil
+}
+
+// watch makes the generator's progress callback: the live display, and
+// for an auto warm-up the settler, which sends on measureFrom once the
+// server has settled. settled says why the warm-up ended, once it has.
+func (s *settings) watch(l scenarios.Load, label string, session *observe.Session) (progress func(bench.Progress), measureFrom chan time.Time, settled func() string) {
+	settled = func() string { return "" }
+	var st *settler
+	if l.WarmUp == bench.WarmUpAuto {
+		measureFrom = make(chan time.Time, 1)
+		st = &settler{target: l.Connections, rate: l.RatePerConn, latest: session.Latest}
+		settled = func() string { return st.reason }
+	}
+	if st == nil && s.live == nil {
+		return nil, nil, settled
+	}
+	return func(p bench.Progress) {
+		if st != nil && st.tick(p) {
+			measureFrom <- time.Now().Add(settleMargin)
+			s.logf("%s warm-up ends after %s: %s", label, (p.Elapsed - l.MeasureStart() + l.WarmUpLimit()).Round(time.Second), st.reason)
+		}
+		if s.live != nil {
+			s.live(label, p)
+		}
+	}, measureFrom, settled
+}
+
+// warmUpUsed is the warm-up as it ran, and why it ended.
+func warmUpUsed(l scenarios.Load, res *bench.Result, reason string) (float64, string) {
+	used := math.Round((res.MeasureStart-l.MeasureStart()+l.WarmUpLimit()).Seconds()*10) / 10
+	switch {
+	case l.WarmUp != bench.WarmUpAuto:
+		return used, "fixed"
+	case reason == "":
+		return used, fmt.Sprintf("the server did not settle within the cap (%s)", l.WarmUpLimit())
+	}
+	return used, reason
 }
 
 // diedDuring says when and how httpd exited during the load, or "" when

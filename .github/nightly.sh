@@ -3,10 +3,12 @@
 # (.github/workflows/nightly.yml calls this; cmd/loadcheck's
 # TestNightlyScript runs it against real httpd):
 #
-#   1. run the scenario into RESULTS/RUN_ID;
+#   1. run the scenario, each config REPEAT times (3), into RESULTS/RUN_ID;
 #   2. append the Markdown report to SUMMARY, and write junit.xml and
 #      report.html into the run folder;
-#   3. compare with the baseline run folder, when there is one.
+#   3. compare with the baseline run folder, when there is one: with
+#      repeats on both sides, a metric regresses only beyond the noise and
+#      beyond chance (one-sided Mann–Whitney U, p <= 0.05).
 #
 # Exit 0: no regression (the configs' own verdicts are in the summary:
 # compare-4000.yaml's stock configs fail by design); 1: a regression
@@ -19,12 +21,15 @@ RESULTS=${RESULTS:-runs}
 RUN_ID=${RUN_ID:-nightly-$(date -u +%Y%m%d-%H%M%S)}
 BASELINE=${BASELINE:-.loadcheck/baseline}
 SUMMARY=${SUMMARY:-${GITHUB_STEP_SUMMARY:-/dev/stdout}}
+# Each config runs REPEAT times, so that a verdict says how sure it is and
+# compare tests the repeats against the baseline's instead of one number.
+REPEAT=${REPEAT:-3}
 RUN_FLAGS=${RUN_FLAGS:-}
 COMPARE_FLAGS=${COMPARE_FLAGS:-}
 
 run_dir="$RESULTS/$RUN_ID"
 # shellcheck disable=SC2086 # RUN_FLAGS holds several flags
-"$LOADCHECK" run "$SCENARIO" --results "$RESULTS" --run-id "$RUN_ID" $RUN_FLAGS
+"$LOADCHECK" run "$SCENARIO" --results "$RESULTS" --run-id "$RUN_ID" --repeat "$REPEAT" $RUN_FLAGS
 run_rc=$?
 if [ ! -f "$run_dir/result.json" ]; then
 	echo "nightly: loadcheck run exited $run_rc and stored no result in $run_dir" >&2

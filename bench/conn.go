@@ -110,17 +110,17 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 		s.due = c.openAt.Add(time.Duration(k) * c.interval)
 		// A slot past the window is not sent: wake at the window's end
 		// instead, to check the connection there.
-		if !sleepUntil(ctx, c.timer, minTime(s.due, r.endAt)) {
+		if !sleepUntil(ctx, c.timer, minTime(s.due, r.endAt())) {
 			c.cutShort(k)
 			return s, false
 		}
 		s.now = time.Now()
 	}
-	if !s.due.Before(r.endAt) {
+	if !s.due.Before(r.endAt()) {
 		c.windowOver = true
 		return s, false
 	}
-	s.measured = !s.due.Before(r.measureAt)
+	s.measured = !s.due.Before(r.measureAt())
 	s.deadline = s.due.Add(r.opts.Timeout)
 	return s, true
 }
@@ -132,10 +132,10 @@ func (c *conn) cutShort(k int) {
 	now := time.Now()
 	for ; ; k++ {
 		due := c.openAt.Add(time.Duration(k) * c.interval)
-		if due.After(now) || !due.Before(c.r.endAt) {
+		if due.After(now) || !due.Before(c.r.endAt()) {
 			return
 		}
-		if !due.Before(c.r.measureAt) {
+		if !due.Before(c.r.measureAt()) {
 			c.st.inFlight++
 		}
 	}
@@ -258,7 +258,7 @@ func (c *conn) atWindowEnd() {
 		return
 	}
 	switch {
-	case c.c == nil && c.byServer && !c.closedAt.Before(c.r.measureAt):
+	case c.c == nil && c.byServer && !c.closedAt.Before(c.r.measureAt()):
 	case c.c != nil && !c.awaiting && peerClosed(c.rr.raw):
 		c.close()
 	default:

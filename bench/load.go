@@ -16,7 +16,11 @@ type Load struct {
 	// Ramp spreads the connection opens evenly over this time.
 	Ramp time.Duration `json:"ramp_ns" yaml:"ramp"`
 	// WarmUp runs after the ramp; its requests are sent but not measured.
-	WarmUp time.Duration `json:"warmup_ns" yaml:"warmup"`
+	// WarmUpAuto (written "auto") ends it once the server has settled, as
+	// the caller judges and tells the generator (Options.MeasureFrom),
+	// and at WarmUpMax at the latest.
+	WarmUp    time.Duration `json:"warmup_ns" yaml:"warmup"`
+	WarmUpMax time.Duration `json:"warmup_max_ns,omitempty" yaml:"warmup_max"`
 	// Duration is the measured window.
 	Duration time.Duration `json:"duration_ns" yaml:"duration"`
 	// ConnectRate, when positive, opens this many connections per second
@@ -37,11 +41,37 @@ type Load struct {
 	Body    string   `json:"body,omitempty" yaml:"body"`
 }
 
+// WarmUpAuto as Load.WarmUp ends the warm-up when the server has settled.
+const WarmUpAuto time.Duration = -1
+
+// DefaultWarmUpMax caps an auto warm-up when Load.WarmUpMax is 0.
+const DefaultWarmUpMax = 60 * time.Second
+
 // MeasureStart is when the measured window begins, counted from the first
 // connection open: the ramp (or the time the connect rate needs) plus the
-// warm-up.
+// warm-up; for an auto warm-up, the latest it can begin.
 func (l Load) MeasureStart() time.Duration {
-	return l.ramp() + l.WarmUp
+	return l.ramp() + l.WarmUpLimit()
+}
+
+// WarmUpLimit is the fixed warm-up, or an auto warm-up's cap.
+func (l Load) WarmUpLimit() time.Duration {
+	switch {
+	case l.WarmUp != WarmUpAuto:
+		return l.WarmUp
+	case l.WarmUpMax > 0:
+		return l.WarmUpMax
+	}
+	return DefaultWarmUpMax
+}
+
+// DescribeWarmUp is the warm-up as a person writes it: "30s", or "auto
+// (at most 1m0s)".
+func (l Load) DescribeWarmUp() string {
+	if l.WarmUp == WarmUpAuto {
+		return fmt.Sprintf("auto (at most %s)", l.WarmUpLimit())
+	}
+	return l.WarmUp.String()
 }
 
 // ramp is the time over which connections open.
@@ -51,6 +81,9 @@ func (l Load) ramp() time.Duration {
 	}
 	return l.Ramp
 }
+
+// minAutoWarmUp is the smallest cap of an auto warm-up worth its name.
+const minAutoWarmUp = 5 * time.Second
 
 // minSlots is the fewest requests a connection must have in the measured
 // window (open model).
@@ -75,8 +108,14 @@ func (l Load) Validate() error {
 		return bad("connections", "must be at least 1, got %d", l.Connections)
 	case l.Ramp < 0:
 		return bad("ramp", "must not be negative, got %s", l.Ramp)
-	case l.WarmUp < 0:
-		return bad("warmup", "must not be negative, got %s", l.WarmUp)
+	case l.WarmUp < 0 && l.WarmUp != WarmUpAuto:
+		return bad("warmup", "must not be negative, got %s (or auto)", l.WarmUp)
+	case l.WarmUpMax < 0:
+		return bad("warmup_max", "must not be negative, got %s", l.WarmUpMax)
+	case l.WarmUp != WarmUpAuto && l.WarmUpMax > 0:
+		return bad("warmup_max", "caps an auto warm-up only; the warm-up is fixed at %s (use warmup auto, or leave warmup_max out)", l.WarmUp)
+	case l.WarmUp == WarmUpAuto && l.WarmUpMax > 0 && l.WarmUpMax < minAutoWarmUp:
+		return bad("warmup_max", "at least %s: an auto warm-up needs 3 s of every connection answered, or 5 s of nothing changing, to end early; got %s", minAutoWarmUp, l.WarmUpMax)
 	case l.Duration <= 0:
 		return bad("duration", "must be positive, got %s", l.Duration)
 	case l.ConnectRate < 0:

@@ -52,6 +52,11 @@ type Options struct {
 	// goroutine with a snapshot of the run.
 	Progress func(Progress) `json:"-"`
 
+	// MeasureFrom, with an auto warm-up, ends the warm-up: the measured
+	// window begins at the first time received (see Load.WarmUp). Without
+	// one, or before it comes, the warm-up lasts its cap.
+	MeasureFrom <-chan time.Time `json:"-"`
+
 	// dial replaces the network, and maxSlots ends each connection after
 	// that many slots, in benchmarks of the hot path.
 	dial     func(ctx context.Context, id int) (Conn, error)
@@ -103,6 +108,10 @@ type Result struct {
 	Measured time.Duration `json:"-"` // the measured window as it really ran
 	Complete bool          `json:"-"` // false when the run was cancelled before the end
 	Shards   int           `json:"-"` // processes that generated the load
+	// MeasureStart is when the measured window began, counted from
+	// Started: the ramp plus the warm-up as it really ran (an auto
+	// warm-up ends when the server settled).
+	MeasureStart time.Duration `json:"-"`
 	// Started is when the schedule began (its first connection's open
 	// time): every offset of the run, the series' T included, counts from
 	// it. Shards share it.
@@ -184,17 +193,20 @@ type recorder struct {
 }
 
 type runner struct {
-	opts      Options
-	addr      string
-	requests  [][]byte
-	dialer    *dialer
-	start     time.Time
-	rampEnd   time.Time
-	measureAt time.Time
-	endAt     time.Time
-	ids       []int // the connection ids this process drives
-	stats     []connStat
-	recs      []recorder
+	opts     Options
+	addr     string
+	requests [][]byte
+	dialer   *dialer
+	start    time.Time
+	rampEnd  time.Time
+	// measureOff is when the measured window begins, counted from start.
+	// An auto warm-up starts at its cap and moves earlier, once, when the
+	// caller says the server has settled; slots are judged against it only
+	// when they fall due, after any move.
+	measureOff atomic.Int64
+	ids        []int // the connection ids this process drives
+	stats      []connStat
+	recs       []recorder
 	// scheduled counts connections whose schedule is still running; allDone
 	// closes when it reaches zero. No connection is closed before that: a
 	// connection that closed as soon as its own last request was answered
@@ -259,8 +271,10 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		r.start = r.start.Add(time.Until(opts.StartAt)) // keep the monotonic clock
 	}
 	r.rampEnd = r.start.Add(opts.ramp())
-	r.measureAt = r.rampEnd.Add(opts.WarmUp)
-	r.endAt = r.measureAt.Add(opts.Duration)
+	r.measureOff.Store(int64(opts.MeasureStart()))
+	if opts.WarmUp == WarmUpAuto && opts.MeasureFrom != nil {
+		go r.settle(ctx, opts.MeasureFrom)
+	}
 
 	series := newSeriesTicker(r)
 	r.allDone = make(chan struct{})
@@ -271,7 +285,7 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		// until the series has its point there (at most a second), so that
 		// point counts them open. Schedules that ended early (a benchmark's
 		// slot limit) have no such point to wait for.
-		if !time.Now().Before(r.endAt) {
+		if !time.Now().Before(r.endAt()) {
 			select {
 			case <-series.endTaken:
 			case <-ctx.Done():
@@ -303,11 +317,41 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	res.Series, res.Started = points, r.start
 	res.Complete = ctx.Err() == nil
 	end := time.Now()
-	if end.After(r.endAt) {
-		end = r.endAt
+	if end.After(r.endAt()) {
+		end = r.endAt()
 	}
-	res.Measured = max(end.Sub(r.measureAt), 0)
+	res.Measured = max(end.Sub(r.measureAt()), 0)
+	res.MeasureStart = time.Duration(r.measureOff.Load())
 	return res, nil
+}
+
+// measureAt is when the measured window begins; endAt when it ends.
+func (r *runner) measureAt() time.Time {
+	return r.start.Add(time.Duration(r.measureOff.Load()))
+}
+
+func (r *runner) endAt() time.Time { return r.measureAt().Add(r.opts.Duration) }
+
+// settleMargin is the least time between a move of the window's start and
+// the new start: no connection judges a slot that late against the old
+// one, and shards all receive the new start before it comes.
+const settleMargin = 50 * time.Millisecond
+
+// settle ends an auto warm-up at the first time from ch: the measured
+// window then begins there (or settleMargin from now, if that is later),
+// never after the cap it began with.
+func (r *runner) settle(ctx context.Context, ch <-chan time.Time) {
+	select {
+	case <-ctx.Done():
+	case at, ok := <-ch:
+		if !ok {
+			return
+		}
+		off := max(at.Sub(r.start), time.Since(r.start)+settleMargin, r.rampEnd.Sub(r.start))
+		if off < time.Duration(r.measureOff.Load()) {
+			r.measureOff.Store(int64(off))
+		}
+	}
 }
 
 // openAt is when connection id opens: the opens are spread evenly over the
@@ -321,9 +365,9 @@ func (r *runner) phaseAt(now time.Time) Phase {
 	switch {
 	case now.Before(r.rampEnd):
 		return PhaseRamp
-	case now.Before(r.measureAt):
+	case now.Before(r.measureAt()):
 		return PhaseWarmUp
-	case now.Before(r.endAt):
+	case now.Before(r.endAt()):
 		return PhaseMeasure
 	}
 	return PhaseDrain

@@ -140,6 +140,9 @@ func checkSchedule(t *testing.T, r *Result, o Options) {
 		ramp = time.Duration(float64(o.Connections) / o.ConnectRate * float64(time.Second))
 	}
 	measureAt := r.Started.Add(ramp + o.WarmUp)
+	if o.WarmUp == WarmUpAuto {
+		measureAt = r.Started.Add(r.MeasureStart) // TestAutoWarmUp checks it
+	}
 	endAt := measureAt.Add(o.Duration)
 	interval := time.Duration(float64(time.Second) / o.RatePerConn)
 	var want int64
@@ -523,5 +526,43 @@ func TestCancelWinsOverDeadline(t *testing.T) {
 	}
 	if r.Complete {
 		t.Error("cancelled run marked complete")
+	}
+}
+
+// TestAutoWarmUp: an auto warm-up ends where the caller says, and the
+// measured window starts there; without a word it lasts its cap.
+func TestAutoWarmUp(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
+	opts := quickOpts(4)
+	opts.WarmUp, opts.WarmUpMax = WarmUpAuto, 5*time.Second // the least cap
+	ch := make(chan time.Time, 1)
+	opts.MeasureFrom = ch
+	began := time.Now()
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		ch <- time.Now().Add(100 * time.Millisecond)
+	}()
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	checkConservation(t, r)
+	checkSchedule(t, r, opts)
+	// Told at 0.4 s to start at 0.5 s: the window is 0.5 s to 1.5 s.
+	if r.MeasureStart < 450*time.Millisecond || r.MeasureStart > 700*time.Millisecond || took > 3*time.Second {
+		t.Errorf("measured from %s, run took %s: want the window from about 0.5 s, well before the 5 s cap", r.MeasureStart, took)
+	}
+	if r.Served != 4 || r.Sent < 4*8 {
+		t.Errorf("served %d, sent %d: want 4 served and about 10 slots each in the 1 s window", r.Served, r.Sent)
+	}
+	// Nobody says it settled: the cap.
+	opts.MeasureFrom = nil
+	r, err = Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := opts.Ramp + 5*time.Second; r.MeasureStart != want {
+		t.Errorf("no word: measured from %s, want the cap %s", r.MeasureStart, want)
 	}
 }

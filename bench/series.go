@@ -72,7 +72,7 @@ func newSeriesTicker(r *runner) *seriesTicker {
 			case <-timer.C:
 				now := time.Now()
 				s.point(now, int(math.Round(now.Sub(r.start).Seconds())))
-				if !now.Before(r.endAt) {
+				if !now.Before(r.endAt()) {
 					s.endOnce.Do(func() { close(s.endTaken) })
 				}
 				// The next whole second, skipping any the process slept through.

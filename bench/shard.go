@@ -36,6 +36,12 @@ type ShardRequest struct {
 	Options Options `json:"options"`
 }
 
+// ShardControl is a line the parent writes on a shard's stdin after its
+// request: MeasureFrom ends an auto warm-up there.
+type ShardControl struct {
+	MeasureFrom time.Time `json:"measure_from"`
+}
+
 // ShardLine is one line a shard process writes on stdout.
 type ShardLine struct {
 	Schema   string    `json:"schema"`
@@ -57,6 +63,7 @@ type resultWire struct {
 	OpenedInNS  int64        `json:"opened_in_ns"`
 	Series      []shardPoint `json:"series"`
 	MeasuredNS  int64        `json:"measured_ns"`
+	MeasureAtNS int64        `json:"measure_start_ns"`
 	Started     time.Time    `json:"started"`
 	Complete    bool         `json:"complete"`
 }
@@ -69,7 +76,7 @@ type shardPoint struct {
 // MarshalJSON encodes r as shards send it, histograms included.
 func (r *Result) MarshalJSON() ([]byte, error) {
 	w := resultWire{Connections: r.Connections, Requests: r.Requests, OpenedInNS: int64(r.OpenedIn),
-		MeasuredNS: int64(r.Measured), Complete: r.Complete, Started: r.Started}
+		MeasuredNS: int64(r.Measured), MeasureAtNS: int64(r.MeasureStart), Complete: r.Complete, Started: r.Started}
 	var err error
 	enc := func(h *hdrhistogram.Histogram) []byte {
 		if h == nil || err != nil {
@@ -96,7 +103,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*r = Result{Connections: w.Connections, Requests: w.Requests, OpenedIn: time.Duration(w.OpenedInNS),
-		Measured: time.Duration(w.MeasuredNS), Complete: w.Complete, Shards: 1, Started: w.Started}
+		Measured: time.Duration(w.MeasuredNS), MeasureStart: time.Duration(w.MeasureAtNS), Complete: w.Complete, Shards: 1, Started: w.Started}
 	var err error
 	dec := func(b []byte, empty func() *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 		if len(b) == 0 || err != nil {
@@ -162,6 +169,7 @@ func Merge(parts ...*Result) *Result {
 		}
 		out.OpenedIn = max(out.OpenedIn, r.OpenedIn)
 		out.Measured = max(out.Measured, r.Measured)
+		out.MeasureStart = max(out.MeasureStart, r.MeasureStart) // the same, unless a shard heard late
 		out.Complete = out.Complete && r.Complete
 		out.Shards += max(r.Shards, 1)
 		if out.Started.IsZero() || r.Started.Before(out.Started) {
@@ -236,6 +244,9 @@ func ServeShard(ctx context.Context, in io.Reader, out io.Writer) error {
 		return err
 	}
 	req.Options.Progress = func(p Progress) { _ = write(ShardLine{Progress: &p}) }
+	if req.Options.WarmUp == WarmUpAuto {
+		req.Options.MeasureFrom = readControl(dec)
+	}
 	res, err := Run(ctx, req.Target, req.Options)
 	if err == nil {
 		if err = write(ShardLine{Result: res}); err == nil {
@@ -244,6 +255,27 @@ func ServeShard(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	_ = write(ShardLine{Error: err.Error()})
 	return err
+}
+
+// readControl passes the MeasureFrom of control lines from dec on, until
+// the parent closes the shard's stdin.
+func readControl(dec *json.Decoder) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	go func() {
+		for {
+			var c ShardControl
+			if dec.Decode(&c) != nil {
+				return
+			}
+			if !c.MeasureFrom.IsZero() {
+				select {
+				case ch <- c.MeasureFrom:
+				default:
+				}
+			}
+		}
+	}()
+	return ch
 }
 
 func shardIDs(o Options) []int {
@@ -264,8 +296,8 @@ func RunShards(ctx context.Context, t Target, opts Options, shards int, command 
 	if err != nil {
 		return nil, err
 	}
-	progress := opts.Progress
-	opts.Progress = nil
+	progress, measureFrom := opts.Progress, opts.MeasureFrom
+	opts.Progress, opts.MeasureFrom = nil, nil
 	var mu sync.Mutex // guards every shard's last progress
 	var wg sync.WaitGroup
 	states := make([]*shardProc, shards)
@@ -283,6 +315,13 @@ func RunShards(ctx context.Context, t Target, opts Options, shards int, command 
 	}
 	stop := make(chan struct{})
 	var tick sync.WaitGroup
+	if measureFrom != nil {
+		tick.Add(1)
+		go func() {
+			defer tick.Done()
+			forwardMeasureFrom(states, measureFrom, stop)
+		}()
+	}
 	if progress != nil {
 		tick.Add(1)
 		go func() {
@@ -294,6 +333,24 @@ func RunShards(ctx context.Context, t Target, opts Options, shards int, command 
 	close(stop)
 	tick.Wait()
 	return collectShards(states)
+}
+
+// forwardMeasureFrom writes the first time from ch to every shard as a
+// control line, then closes their stdin; or just closes it at stop.
+func forwardMeasureFrom(states []*shardProc, ch <-chan time.Time, stop <-chan struct{}) {
+	select {
+	case <-stop:
+	case at, ok := <-ch:
+		if ok {
+			line, _ := json.Marshal(ShardControl{MeasureFrom: at})
+			for _, st := range states {
+				_, _ = st.stdin.Write(append(line, '\n'))
+			}
+		}
+	}
+	for _, st := range states {
+		st.stdin.Close()
+	}
 }
 
 // shardOptions checks opts for a run over shards processes and fixes what
@@ -329,6 +386,7 @@ type shardProc struct {
 	cmd    *exec.Cmd
 	stderr bytes.Buffer
 	last   Progress // guarded by RunShards' mutex
+	stdin  io.WriteCloser
 	result *Result
 	err    error
 }
@@ -344,7 +402,6 @@ func startShard(ctx context.Context, j int, t Target, opts Options, command func
 		return nil, nil, err
 	}
 	st.cmd = command(ctx)
-	st.cmd.Stdin = bytes.NewReader(in)
 	st.cmd.Stderr = &st.stderr
 	st.cmd.Cancel = func() error { return st.cmd.Process.Signal(os.Interrupt) }
 	st.cmd.WaitDelay = opts.Timeout + 10*time.Second
@@ -352,8 +409,18 @@ func startShard(ctx context.Context, j int, t Target, opts Options, command func
 	if err != nil {
 		return nil, nil, err
 	}
+	// stdin carries the request, then control lines until it is closed.
+	if st.stdin, err = st.cmd.StdinPipe(); err != nil {
+		return nil, nil, err
+	}
 	if err := st.cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start shard %d: %w", j, err)
+	}
+	if _, err := st.stdin.Write(append(in, '\n')); err != nil {
+		return nil, nil, fmt.Errorf("shard %d: send its request: %w", j, err)
+	}
+	if o.WarmUp != WarmUpAuto {
+		st.stdin.Close()
 	}
 	return st, stdout, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -184,5 +185,34 @@ func TestShardDies(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "shard 1") || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("error %q does not say that shard 1 was killed", err)
+	}
+}
+
+// TestShardsAutoWarmUp: the end of an auto warm-up reaches every shard
+// process, and they all measure from the same moment.
+func TestShardsAutoWarmUp(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
+	opts := quickOpts(6)
+	opts.WarmUp, opts.WarmUpMax = WarmUpAuto, 20*time.Second
+	ch := make(chan time.Time, 1)
+	opts.MeasureFrom = ch
+	var once sync.Once
+	opts.Progress = func(p Progress) {
+		if p.Phase == PhaseWarmUp {
+			once.Do(func() { ch <- time.Now().Add(300 * time.Millisecond) })
+		}
+	}
+	began := time.Now()
+	r, err := RunShards(context.Background(), Target{URL: url}, opts, 3, shardCommand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 10*time.Second || r.MeasureStart > 5*time.Second {
+		t.Errorf("run took %s, measured from %s: the shards did not hear the warm-up end (cap 20 s)", took, r.MeasureStart)
+	}
+	checkConservation(t, r)
+	checkSchedule(t, r, opts)
+	if r.Served != 6 {
+		t.Errorf("served %d of 6", r.Served)
 	}
 }

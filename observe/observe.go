@@ -80,6 +80,15 @@ func Start(ctx context.Context, src Sources, interval time.Duration) *Session {
 	return s
 }
 
+// Latest is the server's last mod_status reading while the session runs;
+// false when there is none (no status URL, or no answer yet).
+func (s *Session) Latest() (Point, bool) {
+	if s.sampler == nil {
+		return Point{}, false
+	}
+	return s.sampler.Latest()
+}
+
 // Stop ends the session and returns what it saw.
 func (s *Session) Stop() Report {
 	s.stop()

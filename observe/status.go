@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -149,6 +150,7 @@ type Probe struct {
 
 // Sampler reads mod_status every interval while a run goes on.
 type Sampler struct {
+	mu       sync.Mutex // guards stats while the sampler runs
 	done     chan struct{}
 	start    time.Time
 	cg       *Cgroup
@@ -209,7 +211,19 @@ func (s *Sampler) Wait() ServerStats {
 	return s.stats
 }
 
+// Latest is the last reading taken, while the sampler runs; false before
+// the first.
+func (s *Sampler) Latest() (Point, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.stats.Points); n > 0 {
+		return s.stats.Points[n-1], true
+	}
+	return Point{}, false
+}
+
 func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, final bool) {
+	s.mu.Lock()
 	st := &s.stats
 	memMB, cpuS := s.readCgroup(final)
 	queue := -1
@@ -221,7 +235,10 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 			}
 		}
 	}
-	cur, err := FetchStatus(ctx, client, url)
+	s.mu.Unlock()
+	cur, err := FetchStatus(ctx, client, url) // not under the lock: Latest must not wait for it
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
 			st.FailedSamples++

@@ -131,7 +131,7 @@ func capacityIntro(f *capacity.File) string {
 		intro = d + ". "
 	}
 	return intro + fmt.Sprintf("Each probe is a real run against a fresh container: ramp %s, warm-up %s, measured %s, %g req/s per connection; pass = %g%% served, <= %g%% dropped, p99 <= %s. Search from %d doubling to %d, then bisection to %g%%; %.0f of %.0f min budget used.",
-		l.Ramp, l.WarmUp, l.Duration, l.RatePerConn, f.Scenario.Thresholds.MinServedPct, f.Scenario.Thresholds.MaxDroppedPct, f.Scenario.Thresholds.MaxP99,
+		l.Ramp, l.DescribeWarmUp(), l.Duration, l.RatePerConn, f.Scenario.Thresholds.MinServedPct, f.Scenario.Thresholds.MaxDroppedPct, f.Scenario.Thresholds.MaxP99,
 		f.Search.Start, f.Search.Max, f.Search.PrecisionPct, f.ElapsedS/60, f.Search.Budget.Minutes())
 }
 

@@ -38,7 +38,7 @@ func describeLoad(f *results.File) string {
 		mode = "closed loop"
 	}
 	d := fmt.Sprintf("%d connections, %s, ramp %s, warm-up %s, measured %s, timeout %s",
-		l.Connections, mode, l.Ramp, l.WarmUp, l.Duration, l.Timeout)
+		l.Connections, mode, l.Ramp, l.DescribeWarmUp(), l.Duration, l.Timeout)
 	if n := f.Scenario.Repeats(); n > 1 {
 		d += fmt.Sprintf("; each config run %d times, interleaved (cells: median (min–max))", n)
 	}

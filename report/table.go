@@ -115,6 +115,9 @@ func serverSide(f *results.File) []string {
 			continue
 		}
 		parts := []string{timeToCapacity(r.TimeToCapacityS)}
+		if r.WarmUpEnded != "" && r.WarmUpEnded != "fixed" {
+			parts = append([]string{fmt.Sprintf("warm-up %gs: %s", r.WarmUpS, r.WarmUpEnded)}, parts...)
+		}
 		if s := r.Server; s != nil {
 			if s.StatusSamples > 0 {
 				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",

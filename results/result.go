@@ -100,6 +100,10 @@ type Run struct {
 	// MeasureStartS is when, counted from then, the measured window began.
 	LoadStartedAt time.Time `json:"load_started_at,omitzero"`
 	MeasureStartS float64   `json:"measure_start_s,omitempty"`
+	// WarmUpS is the warm-up as it ran, and WarmUpEnded why it ended:
+	// "fixed", the server settling (auto), or the auto warm-up's cap.
+	WarmUpS     float64 `json:"warmup_s,omitempty"`
+	WarmUpEnded string  `json:"warmup_ended,omitempty"`
 	// Repeat numbers this run among its config's repeats (1-based); 0 for
 	// a config run once, and for the config's summary.
 	Repeat int `json:"repeat,omitempty"`

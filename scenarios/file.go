@@ -15,6 +15,7 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/bench"
 	"gopkg.in/yaml.v3"
 )
 
@@ -26,7 +27,8 @@ import (
 //	load:
 //	  connections: 4000
 //	  ramp: 4s
-//	  warmup: 30s
+//	  warmup: auto            # or a fixed time such as 30s
+//	  warmup_max: 60s         # caps an auto warm-up
 //	  duration: 6s
 //	  rate_per_conn: 1        # or closed_loop: true
 //	  timeout: 2s
@@ -411,6 +413,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) error {
 	}
 	t := v.Type()
 	switch {
+	case t == durationType && field == "load.warmup" && n.Kind == yaml.ScalarNode && n.Value == "auto":
+		v.SetInt(int64(bench.WarmUpAuto))
+		return nil
 	case t == durationType:
 		if n.Kind != yaml.ScalarNode {
 			return d.fail(n, field, "want a duration such as 30s or 2m, got %s", kindName(n))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/bench"
 )
 
 func TestShippedScenariosLoad(t *testing.T) {
@@ -80,6 +81,9 @@ thresholds:
   max_p99: 250ms
 repeat: 3
 `
+	if spec, err := Parse("auto.yaml", []byte("name: a\nload:\n  warmup: auto\n  warmup_max: 20s\nconfigs: [{preset: event-stock}]\n")); err != nil || spec.Load.WarmUp != bench.WarmUpAuto || spec.Load.WarmUpMax != 20*time.Second {
+		t.Errorf("warmup auto: %v, %+v", err, spec)
+	}
 	spec, err := Parse(filepath.Join(dir, "s.yaml"), []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +134,8 @@ func TestParseErrors(t *testing.T) {
 		{"scalar for list", head + "configs: event-stock\n", "s.yaml:4:10: configs: want a list"},
 		{"bool", head + "  closed_loop: yes\n" + cfgs, `s.yaml:4:16: load.closed_loop: want true or false, got "yes"`},
 		{"duplicate key", head + "  connections: 20\n" + cfgs, "s.yaml:4:3: load.connections: set twice"},
+		{"warmup word", head + "  warmup: soon\n" + cfgs, `s.yaml:4:11: load.warmup: want a duration such as 30s, 500ms or 2m, got "soon"`},
+		{"warmup_max with fixed", head + "  warmup: 10s\n  warmup_max: 20s\n" + cfgs, "load.warmup_max: caps an auto warm-up only"},
 		{"repeat zero", head + cfgs + "repeat: 0\n", "s.yaml:6:9: repeat: want 1 to 100 runs per config, got 0"},
 		{"repeat negative", head + cfgs + "repeat: -1\n", "s.yaml:6:9: repeat: want 1 to 100 runs per config, got -1"},
 		{"no name", "load:\n  connections: 10\n" + cfgs, "s.yaml:1:1: name: missing"},

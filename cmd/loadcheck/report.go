@@ -223,7 +223,7 @@ Flags:
 		fmt.Fprintf(stdout, "  about: %s\n", sc.Description)
 	}
 	fmt.Fprintf(stdout, "  load: %d connections, %s, ramp %s, warm-up %s, measured %s, timeout %s\n",
-		l.Connections, mode, l.Ramp, l.WarmUp, l.Duration, l.Timeout)
+		l.Connections, mode, l.Ramp, l.DescribeWarmUp(), l.Duration, l.Timeout)
 	th := sc.Thresholds
 	fmt.Fprintf(stdout, "  pass: >= %g%% served, <= %g%% dropped, p99 <= %s\n", th.MinServedPct, th.MaxDroppedPct, th.MaxP99)
 	for _, cfg := range sc.Configs {

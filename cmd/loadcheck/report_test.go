@@ -201,7 +201,7 @@ func TestNightlyScript(t *testing.T) {
 	nightly := func(id, compareFlags string) (int, string) {
 		cmd := exec.Command("bash", "../../.github/nightly.sh")
 		cmd.Env = append(os.Environ(), "LOADCHECK="+binary, "SCENARIO=../../scenarios/smoke.yaml",
-			"RUN_FLAGS=-c 20 --warmup 1s -d 2s --configs worker-stock --quiet", "RESULTS="+dir, "RUN_ID="+id,
+			"REPEAT=2", "RUN_FLAGS=-c 20 --warmup 1s -d 2s --configs worker-stock --quiet", "RESULTS="+dir, "RUN_ID="+id,
 			"BASELINE="+filepath.Join(dir, "baseline"), "SUMMARY="+summary, "COMPARE_FLAGS="+compareFlags)
 		out, err := cmd.CombinedOutput()
 		code := 0
@@ -232,7 +232,8 @@ func TestNightlyScript(t *testing.T) {
 	// noise band is wide. TestRunFolderReportCompare checks the verdicts.
 	code, out = nightly("n2", "--noise 10000 --latency-floor 10000 --memory-floor 100000")
 	s, _ = os.ReadFile(summary)
-	if code != 0 || !strings.Contains(string(s), "## loadcheck compare: n1 -> n2") || !strings.Contains(string(s), "0 of 1 configs regressed") {
+	if code != 0 || !strings.Contains(string(s), "## loadcheck compare: n1 -> n2") || !strings.Contains(string(s), "0 of 1 configs regressed") ||
+		!strings.Contains(string(s), "Mann–Whitney") || !strings.Contains(string(s), "PASS 2/2") {
 		t.Errorf("second night: exit %d\n%s\nsummary:\n%s", code, out, s)
 	}
 	// A baseline with a config the new run lacks: the job must fail.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/loadcheck/loadcheck"
@@ -182,7 +183,19 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		fs.DurationVar(&f.load.Duration, name, f.load.Duration, "measured window")
 	}
 	fs.DurationVar(&f.load.Ramp, "ramp", f.load.Ramp, "spread connection opens over this time")
-	fs.DurationVar(&f.load.WarmUp, "warmup", f.load.WarmUp, "unmeasured time after the ramp, for httpd to spawn workers")
+	fs.Func("warmup", "unmeasured time after the ramp, for httpd to spawn workers: auto (ends once the server has settled, at most --warmup-max) or a fixed `DURATION` such as 30s (default "+f.load.DescribeWarmUp()+")", func(v string) error {
+		if v == "auto" {
+			f.load.WarmUp = bench.WarmUpAuto
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want auto or a duration such as 30s, got %q", v)
+		}
+		f.load.WarmUp = d
+		return nil
+	})
+	fs.DurationVar(&f.load.WarmUpMax, "warmup-max", f.load.WarmUpMax, "cap of an auto warm-up (default 1m0s)")
 	fs.Float64Var(&f.load.ConnectRate, "connect-rate", f.load.ConnectRate, "open this many connections per second (replaces --ramp)")
 	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection (open model)")
 	fs.BoolVar(&f.load.ClosedLoop, "closed-loop", f.load.ClosedLoop, "send each connection's next request as soon as the last response arrives, like wrk (a throughput test; --rate does not apply)")
