@@ -509,13 +509,7 @@ func TestCancelWinsOverDeadline(t *testing.T) {
 	defer cancel()
 	opts := quickOpts(1)
 	opts.Timeout = 20 * time.Second
-	opts.dial = func(ctx context.Context, id int) (Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
-		if err != nil {
-			return nil, err
-		}
-		return &cancelDuringDeadline{TCPConn: c.(*net.TCPConn), cancel: cancel}, nil
-	}
+	opts.dial = wrapDial(url, func(c *net.TCPConn) Conn { return &cancelDuringDeadline{TCPConn: c, cancel: cancel} })
 	began := time.Now()
 	r, err := Run(ctx, Target{URL: url}, opts)
 	if err != nil {
@@ -564,5 +558,18 @@ func TestAutoWarmUp(t *testing.T) {
 	}
 	if want := opts.Ramp + 5*time.Second; r.MeasureStart != want {
 		t.Errorf("no word: measured from %s, want the cap %s", r.MeasureStart, want)
+	}
+}
+
+// wrapDial dials the test server at url over real TCP and hands the
+// connection to wrap, for tests that change how a socket behaves.
+func wrapDial(url string, wrap func(*net.TCPConn) Conn) func(context.Context, int) (Conn, error) {
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
+	return func(ctx context.Context, id int) (Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(c.(*net.TCPConn)), nil
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -515,13 +514,7 @@ func TestDescheduledGenerator(t *testing.T) {
 	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
 	opts := quickOpts(2)
 	opts.Timeout = 50 * time.Millisecond
-	opts.dial = func(ctx context.Context, id int) (Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(strings.TrimSuffix(url, "/"), "http://"))
-		if err != nil {
-			return nil, err
-		}
-		return &stallingConn{TCPConn: c.(*net.TCPConn)}, nil
-	}
+	opts.dial = wrapDial(url, func(c *net.TCPConn) Conn { return &stallingConn{TCPConn: c} })
 	r, err := Run(context.Background(), Target{URL: url}, opts)
 	if err != nil {
 		t.Fatal(err)
