@@ -1,6 +1,11 @@
 package loadcheck
 
 import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +79,77 @@ func TestSettler(t *testing.T) {
 			t.Errorf("%s: ended at second %d (%q), want %d (%q)", tc.name, got, s.reason, tc.want, tc.reason)
 		}
 	}
+}
+
+// TestSettlerTraces replays the per-second series of real runs at 4000
+// connections (fixed 30 s warm-up, 2026-11-26; bench/perf/warmup-auto.sh
+// shows how such runs are made) through the settler, which sees the
+// same figures live: the generator's progress and the server's latest
+// mod_status reading.
+func TestSettlerTraces(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		want   int // the series' second the warm-up ends after
+		reason string
+	}{
+		// Tuned worker: seconds 11 to 17 look settled from one second to
+		// the next (about 30 connections a second closed by httpd reaping
+		// idle threads and opened again, busy workers creeping up), then
+		// it holds all 4000. The second-to-second rule ended the warm-up
+		// at second 16, and the measured window failed.
+		{"worker-tuned.csv", 19, "every connection open and answered"},
+		// Stock prefork: 150 workers busy, the same 149 answered every
+		// second from second 13 on.
+		{"prefork-stock.csv", 16, "nothing changed for 5 s"},
+		{"event-tuned.csv", 13, "every connection open and answered"},
+	} {
+		got, reason := replay(t, filepath.Join("testdata", "settle", tc.file))
+		if got != tc.want || !strings.HasPrefix(reason, tc.reason) {
+			t.Errorf("%s: warm-up ended after second %d (%q), want %d (%q)", tc.file, got, reason, tc.want, tc.reason)
+		}
+	}
+}
+
+// replay feeds a stored series.csv to a settler for 4000 connections at
+// 1 request/s; it returns the second the warm-up ended after, or -1.
+func replay(t *testing.T, path string) (int, string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	num := func(row []string, name string) (int64, bool) {
+		n, err := strconv.ParseFloat(row[col[name]], 64)
+		return int64(n), err == nil
+	}
+	var server observe.Point
+	s := &settler{target: 4000, rate: 1, latest: func() (observe.Point, bool) { return server, server.T > 0 }}
+	var p bench.Progress
+	for _, row := range rows[1:] {
+		sec, _ := num(row, "second")
+		open, _ := num(row, "open")
+		ok, _ := num(row, "ok")
+		errs, _ := num(row, "errors")
+		p.Phase, p.Elapsed = bench.Phase(row[col["phase"]]), time.Duration(sec)*time.Second
+		p.Open, p.OK, p.Failed = open, p.OK+ok, p.Failed+errs
+		// A second without a reading keeps the last one, as Session.Latest.
+		if busy, ok := num(row, "busy_workers"); ok {
+			idle, _ := num(row, "idle_workers")
+			procs, _ := num(row, "processes")
+			server = observe.Point{T: float64(sec), BusyWorkers: int(busy), IdleWorkers: int(idle), Processes: int(procs)}
+		}
+		if s.tick(p) {
+			return int(sec), s.reason
+		}
+	}
+	return -1, ""
 }
