@@ -54,11 +54,12 @@ func DefaultLoad() Load {
 	return Load{
 		Connections: 4000,
 		Ramp:        4 * time.Second,
-		// Tuned worker and event need 15 to 35 s on 2 shared cores to spawn
-		// their processes and stop closing keep-alive connections. An auto
-		// warm-up (bench.WarmUpAuto) ended too early for tuned worker in
-		// bench/perf/warmup-auto.sh, so fixed stays the default.
-		WarmUp:      30 * time.Second,
+		// Tuned worker and event need 6 to 35 s on 2 shared cores to spawn
+		// their processes and stop closing keep-alive connections: the
+		// warm-up ends once the server has settled (at most 60 s), which
+		// gave the fixed 30 s's verdicts for the six presets in
+		// bench/perf/warmup-auto.sh (docs/findings/warmup-auto.md).
+		WarmUp:      bench.WarmUpAuto,
 		Duration:    6 * time.Second,
 		RatePerConn: 1,
 		Timeout:     2 * time.Second,
