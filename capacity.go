@@ -138,7 +138,13 @@ func (c *capacityRun) probe(ctx context.Context, cfg apache.Config, n int, label
 
 // search finds cfg's break point, then its costs and projection.
 func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label string) capacity.ConfigResult {
-	cc := capacity.Search(ctx, cfg, c.bounds, c.sc.Thresholds, func(ctx context.Context, n int) (results.Run, error) {
+	var st *capacity.Stepped
+	if c.bounds.Search != scenarios.SearchBisect {
+		if st = c.stepped(ctx, cfg, "["+label+"]"); st.Error != "" {
+			c.logf("[%s] no stepped run (%s): searching from %d", label, st.Error, c.bounds.Start)
+		}
+	}
+	cc := capacity.SearchFrom(ctx, cfg, c.bounds, c.sc.Thresholds, st, func(ctx context.Context, n int) (results.Run, error) {
 		return c.probe(ctx, cfg, n, label)
 	}, c.afford, func(pr capacity.Probe) {
 		c.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(c.start).Round(time.Second), c.bounds.Budget)

@@ -52,6 +52,7 @@ type settler struct {
 	recent []snapshot // the last stableFor+1 seconds, oldest first
 	full   int
 	reason string // why it ended; "" until it has
+	held   bool   // it ended because every connection was answered
 }
 
 // snapshot is one second's figures the stability rule compares.
@@ -96,11 +97,30 @@ func (s *settler) tick(p bench.Progress) bool {
 	}
 	switch {
 	case s.full >= fullFor:
+		s.held = true
 		s.reason = fmt.Sprintf("every connection open and answered for %d s", fullFor)
 	case s.stable():
 		s.reason = fmt.Sprintf("nothing changed for %d s (connections open, answers per second, busy and idle workers, processes)", stableFor)
 	}
 	return s.reason != ""
+}
+
+// answered is the connections answered per second over the last seconds
+// seen: their answers per second over the rate per connection, or in
+// closed loop the connections open.
+func (s *settler) answered() int {
+	if len(s.recent) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range s.recent {
+		if s.rate == 0 {
+			sum += x.open
+		} else {
+			sum += x.okPerS / s.rate
+		}
+	}
+	return int(sum/float64(len(s.recent)) + 0.5)
 }
 
 // stable reports whether nothing changed over the last stableFor seconds:

@@ -48,7 +48,7 @@ type conn struct {
 func (r *runner) connection(ctx context.Context, idx int) {
 	id := r.ids[idx]
 	r.stats[idx].started = true
-	c := &conn{r: r, id: id, st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openAt(id),
+	c := &conn{r: r, id: id, st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openTime(idx),
 		timer: time.NewTimer(time.Hour)}
 	c.timer.Stop()
 	c.rr.head = strings.EqualFold(r.opts.Method, "HEAD")

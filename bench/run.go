@@ -57,6 +57,13 @@ type Options struct {
 	// one, or before it comes, the warm-up lasts its cap.
 	MeasureFrom <-chan time.Time `json:"-"`
 
+	// Steps, when set, opens the connections in steps: none at first, and
+	// each count received lets connections up to it open, evenly over
+	// Load.Ramp from when it came. Connections not let in by the end of
+	// the window never open (NotStarted). A capacity search's stepped run
+	// uses it, in one process only.
+	Steps <-chan int `json:"-"`
+
 	// dial replaces the network, and maxSlots ends each connection after
 	// that many slots, in benchmarks of the hot path.
 	dial     func(ctx context.Context, id int) (Conn, error)
@@ -205,8 +212,13 @@ type runner struct {
 	// when they fall due, after any move.
 	measureOff atomic.Int64
 	ids        []int // the connection ids this process drives
-	stats      []connStat
-	recs       []recorder
+	// opens are the connections' open times in a stepped run; let is how
+	// many the steps so far let in, the last step from stepFrom at stepAt.
+	opens         []time.Time
+	let, stepFrom int
+	stepAt        time.Time
+	stats         []connStat
+	recs          []recorder
 	// scheduled counts connections whose schedule is still running; allDone
 	// closes when it reaches zero. No connection is closed before that: a
 	// connection that closed as soon as its own last request was answered
@@ -233,6 +245,8 @@ func (o Options) Validate() error {
 	switch {
 	case o.Shards < 0 || o.Shard < 0 || (o.Shard > 0 && o.Shard >= o.Shards):
 		return fmt.Errorf("shard %d of %d does not exist", o.Shard, o.Shards)
+	case o.Steps != nil && o.Shards > 1:
+		return fmt.Errorf("a stepped run needs one generator process, not %d", o.Shards)
 	case o.SourceAddrs < 0 || o.SourceAddrs > 250:
 		return fmt.Errorf("source addresses must be within 0..250, got %d", o.SourceAddrs)
 	}
@@ -299,8 +313,20 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	// busy ones in Go's scheduler and open seconds late.
 	var wg sync.WaitGroup
 	timer := time.NewTimer(time.Hour)
+	if opts.Steps != nil {
+		r.opens = make([]time.Time, len(r.ids))
+	}
 	for i := range r.ids {
-		if !sleepUntil(ctx, timer, r.openAt(r.ids[i])) {
+		at := r.openAt(r.ids[i])
+		if r.opens != nil {
+			var ok bool
+			if at, ok = r.admit(ctx, timer, r.ids[i]); !ok {
+				r.scheduled.Add(-(len(r.ids) - i))
+				break
+			}
+			r.opens[i] = at
+		}
+		if !sleepUntil(ctx, timer, at) {
 			r.scheduled.Add(-(len(r.ids) - i)) // never started
 			break
 		}
@@ -354,10 +380,42 @@ func (r *runner) settle(ctx context.Context, ch <-chan time.Time) {
 	}
 }
 
+// openTime is when the connection at index idx of this process opens.
+func (r *runner) openTime(idx int) time.Time {
+	if r.opens != nil {
+		return r.opens[idx]
+	}
+	return r.openAt(r.ids[idx])
+}
+
 // openAt is when connection id opens: the opens are spread evenly over the
 // ramp, in id order across all shards.
 func (r *runner) openAt(id int) time.Time {
 	return r.start.Add(time.Duration(int64(r.rampEnd.Sub(r.start)) * int64(id) / int64(r.opts.Connections)))
+}
+
+// admit waits in a stepped run until a step lets connection id in, and
+// returns when it opens; false when the run ends first.
+func (r *runner) admit(ctx context.Context, timer *time.Timer, id int) (time.Time, bool) {
+	for id >= r.let {
+		timer.Reset(time.Until(r.endAt()))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return time.Time{}, false
+		case <-timer.C:
+			return time.Time{}, false
+		case n, ok := <-r.opts.Steps:
+			timer.Stop()
+			if !ok {
+				return time.Time{}, false
+			}
+			if n > r.let {
+				r.stepFrom, r.let, r.stepAt = r.let, min(n, r.opts.Connections), time.Now()
+			}
+		}
+	}
+	return r.stepAt.Add(time.Duration(int64(r.opts.ramp()) * int64(id-r.stepFrom) / int64(r.let-r.stepFrom))), true
 }
 
 // phaseAt names the phase at time now.

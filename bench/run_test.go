@@ -573,3 +573,42 @@ func wrapDial(url string, wrap func(*net.TCPConn) Conn) func(context.Context, in
 		return wrap(c.(*net.TCPConn)), nil
 	}
 }
+
+// TestSteps opens connections in steps: 3, then 7 of 10; the last 3 are
+// never let in and count as not started, not starved.
+func TestSteps(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
+	opts := quickOpts(10)
+	opts.WarmUp, opts.Duration = 2*time.Second, 500*time.Millisecond
+	steps := make(chan int)
+	opts.Steps = steps
+	var mu sync.Mutex
+	var opens []int64
+	opts.Progress = func(p Progress) {
+		mu.Lock()
+		opens = append(opens, p.Open)
+		mu.Unlock()
+	}
+	go func() {
+		steps <- 3
+		time.Sleep(1200 * time.Millisecond)
+		steps <- 7
+	}()
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(opens) < 2 || opens[0] != 3 {
+		t.Errorf("open each second %v: want 3 in the first second, before the second step", opens)
+	}
+	if r.Established != 7 || r.Served != 7 || r.NotStarted != 3 || r.Starved != 0 {
+		t.Errorf("established %d, served %d, not started %d, starved %d: want 7, 7, 3, 0", r.Established, r.Served, r.NotStarted, r.Starved)
+	}
+	opts.Shards = 2
+	if err := opts.Validate(); err == nil || !strings.Contains(err.Error(), "one generator process") {
+		t.Errorf("stepped run over 2 shards: %v, want an error", err)
+	}
+}

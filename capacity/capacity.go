@@ -76,6 +76,38 @@ type ConfigResult struct {
 	ProjectedConns  int         `json:"projected_conns"`
 	LimitedBy       string      `json:"limited_by,omitempty"`
 	Suggestion      *Suggestion `json:"suggestion,omitempty"`
+	// Stepped is the stepped run the search started from, if any.
+	Stepped *Stepped `json:"stepped,omitempty"`
+}
+
+// Stepped is one run against one server with connections added in steps
+// (doubling from the search's start), each step judged on its own by the
+// same rules as an auto warm-up: held once every connection was open and
+// answered for 3 s, not held once nothing changed for 5 s with some
+// unanswered, or when the step did not settle within its cap.
+type Stepped struct {
+	Steps []Step `json:"steps"`
+	// Held is the largest step held (0: none); Knee the estimate of the
+	// limit: the connections answered at the first step not held, or the
+	// last step when every step held; 0 when the run could not tell.
+	Held     int     `json:"held"`
+	Knee     int     `json:"knee"`
+	ElapsedS float64 `json:"elapsed_s"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// Step is one step of a stepped run.
+type Step struct {
+	Connections int  `json:"connections"`
+	Held        bool `json:"held"`
+	// Answered is the connections answered per second when the step was
+	// judged (answers per second over the rate per connection).
+	Answered int     `json:"answered"`
+	AfterS   float64 `json:"after_s"` // seconds from the step's start to its verdict
+	Why      string  `json:"why"`
+	// MemoryMB is the container's memory when the step was judged; 0
+	// unknown.
+	MemoryMB float64 `json:"memory_mb,omitempty"`
 }
 
 // Suggestion is a set of directive values that should let a config reach
@@ -120,7 +152,18 @@ func Judged(n int, run results.Run, cfg apache.Config, th scenarios.Thresholds) 
 // says whether one more probe at n fits the time budget; onProbe, when set,
 // gets each judged probe as it is recorded.
 func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
-	cc := search(ctx, cfg, b, th, probe, afford, onProbe)
+	return SearchFrom(ctx, cfg, b, th, nil, probe, afford, onProbe)
+}
+
+// SearchFrom is Search starting from a stepped run's knee (nil: from
+// b.Start): it probes the knee and the count one precision step above it,
+// and only when those two do not bracket the limit goes on as Search
+// does, doubling above a pass or bisecting below a fail. The stepped run
+// counts as the limit's second sighting, so the limit is not probed a
+// third time.
+func SearchFrom(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, st *Stepped, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
+	cc := search(ctx, cfg, b, th, st, probe, afford, onProbe)
+	cc.Stepped = st
 	// No server fail below the client's ceiling: the server's limit lies
 	// above what this host could measure.
 	if c := cc.ClientLimitedAt; c > 0 && cc.Unfinished == "" && (cc.FirstFail == 0 || cc.FirstFail > c) {
@@ -135,7 +178,7 @@ func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 	return cc
 }
 
-func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
+func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, st *Stepped, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
 	cc := ConfigResult{Config: cfg, TimeToCapacityS: -1}
 	run := func(n int) (Probe, bool) {
 		if ctx.Err() != nil {
@@ -173,8 +216,35 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 		}
 		return p, true
 	}
-	lo, hi := 0, 0
-	for n := b.Start; ; n = min(2*n, b.Max) {
+	lo, hi, start := 0, 0, b.Start
+	seeded := st != nil && st.Knee > 0
+	if seeded {
+		// The knee, then one precision step above it.
+		k := min(st.Knee, b.Max)
+		p, ok := run(k)
+		if !ok {
+			return cc.finish()
+		}
+		if p.Outcome != ProbePass {
+			// Fewer on a fresh server than on the stepped run's warm one:
+			// bisect down from the largest step that held.
+			lo, hi, start = min(st.Held, k-1), k, 0
+		} else if lo, start = k, 0; k < b.Max {
+			up := min(b.Max, k+max(1, int(float64(k)*b.PrecisionPct/100)))
+			if p, ok = run(up); !ok {
+				return cc.finish()
+			}
+			if p.Outcome != ProbePass {
+				hi = up
+			} else {
+				lo, start = up, min(2*up, b.Max) // the knee was low: double on
+				if up >= b.Max {
+					start = 0
+				}
+			}
+		}
+	}
+	for n := start; n > 0; n = min(2*n, b.Max) {
 		p, ok := run(n)
 		if !ok {
 			return cc.finish()
@@ -200,9 +270,17 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 			lo = mid
 		}
 	}
+	// A lower bound the stepped run gave but no probe tried.
+	if cc = cc.finish(); seeded && lo > 0 && cc.MaxPass < lo && cc.Unfinished == "" && !cc.probed(lo) {
+		if _, ok := run(lo); !ok {
+			return cc.finish()
+		}
+		cc = cc.finish()
+	}
 	// The limit found is probed once more: a load test at the edge is
 	// noisy, and a limit that does not hold twice is not reported as one.
-	if cc = cc.finish(); cc.MaxPass > 0 && cc.Unfinished == "" {
+	// After a stepped run, that run was the first sighting.
+	if !seeded && cc.MaxPass > 0 && cc.Unfinished == "" {
 		n := cc.MaxPass
 		if p, ok := run(n); ok {
 			cc = cc.finish()
@@ -214,6 +292,16 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 		}
 	}
 	return cc.finish()
+}
+
+// probed reports whether a probe ran at n connections.
+func (cc ConfigResult) probed(n int) bool {
+	for _, p := range cc.Probes {
+		if p.Connections == n {
+			return true
+		}
+	}
+	return false
 }
 
 // finish sets MaxPass and FirstFail from the probes (also after an early
@@ -262,6 +350,21 @@ func (cc *ConfigResult) Costs() {
 			reqs, cpus = append(reqs, float64(s.AccessesDuringRun)), append(cpus, s.CPUSeconds)
 		}
 	}
+	// The stepped run's steps: memory at each count held (answered, at the
+	// step not held).
+	over := fmt.Sprintf("%d probes", len(xs))
+	if st := cc.Stepped; st != nil {
+		steps := 0
+		for _, s := range st.Steps {
+			if s.MemoryMB > 0 && s.Answered > 0 {
+				xs, ys = append(xs, float64(min(s.Connections, s.Answered))), append(ys, s.MemoryMB)
+				steps++
+			}
+		}
+		if steps > 0 {
+			over += fmt.Sprintf(" and %d steps of the stepped run", steps)
+		}
+	}
 	// CPU per request is the slope of httpd's CPU against the requests it
 	// counted: what one more request costs, without the fixed cost of
 	// starting processes; the average when the probes do not show a slope.
@@ -279,7 +382,7 @@ func (cc *ConfigResult) Costs() {
 	case ok && slope > 0:
 		cc.MemPerConnKB = math.Round(slope*1024*10) / 10
 		cc.MemBaseMB = math.Round(icept*10) / 10
-		cc.MemMethod = fmt.Sprintf("slope of container memory against held connections over %d probes", len(xs))
+		cc.MemMethod = "slope of container memory against held connections over " + over
 	case len(xs) > 0:
 		// Memory did not grow with connections (for example every process
 		// was started up front): the average cost at the largest probe.

@@ -256,3 +256,42 @@ func TestExplainFailure(t *testing.T) {
 		t.Error("prefork gets no roomier suggestion")
 	}
 }
+
+// From a stepped run's knee: two probes when the knee is right; when it is
+// high or low, the search goes on below or above it and still brackets
+// the limit within the precision.
+func TestSearchFromKnee(t *testing.T) {
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	cfg, _ := apache.Preset("event-tuned", 4000)
+	th := scenarios.DefaultThresholds()
+	for _, tc := range []struct {
+		limit, knee, held int
+		probes            string
+	}{
+		{149, 149, 0, "149 156"},                                 // right: the knee holds, 5 % above fails
+		{4300, 4300, 4000, "4300 4515"},                          // right, a tuned config
+		{4200, 4300, 4000, "4300 4150"},                          // high: bisect from the step that held
+		{1000, 900, 500, "900 945 1890 1417 1181 1063 1004 974"}, // low: double on, then bisect
+		{8000, 8000, 8000, "8000"},                               // every step held: the max, once
+		{3000, 4300, 0, "4300 2150 3225 2687 2956 3090"},         // high, no step held: bisect from 0
+	} {
+		st := &Stepped{Knee: tc.knee, Held: tc.held}
+		cc := SearchFrom(context.Background(), cfg, b, th, st, testfix.FakeServer(tc.limit, 0), testfix.Always, nil)
+		var ns []string
+		for _, p := range cc.Probes {
+			ns = append(ns, fmt.Sprint(p.Connections))
+		}
+		if got := strings.Join(ns, " "); got != tc.probes {
+			t.Errorf("limit %d, knee %d: probes %s, want %s", tc.limit, tc.knee, got, tc.probes)
+		}
+		if cc.MaxPass > tc.limit || (cc.FirstFail != 0 && cc.FirstFail <= tc.limit) || (cc.FirstFail == 0 && cc.MaxPass != b.Max) {
+			t.Errorf("limit %d, knee %d: holds %d, fails at %d", tc.limit, tc.knee, cc.MaxPass, cc.FirstFail)
+		}
+		if cc.FirstFail > 0 && float64(cc.FirstFail-cc.MaxPass) > float64(cc.FirstFail)*0.05 && cc.FirstFail-cc.MaxPass > 1 {
+			t.Errorf("limit %d, knee %d: %d..%d is wider than 5%%", tc.limit, tc.knee, cc.MaxPass, cc.FirstFail)
+		}
+		if cc.Stepped != st || cc.Repeat != "" {
+			t.Errorf("limit %d: stepped %v, repeat %q: want the stepped run kept and no third sighting", tc.limit, cc.Stepped, cc.Repeat)
+		}
+	}
+}

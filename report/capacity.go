@@ -106,6 +106,9 @@ func capacityNotes(f *capacity.File) []string {
 				parts = append(parts, suggestionNote("roomier suggestion", s.Fallback))
 			}
 		}
+		if st := c.Stepped; st != nil {
+			parts = append(parts, steppedNote(st))
+		}
 		var probes []string
 		for _, p := range c.Probes {
 			probes = append(probes, fmt.Sprintf("%d %s", p.Connections, p.Outcome))
@@ -114,6 +117,23 @@ func capacityNotes(f *capacity.File) []string {
 		out = append(out, c.Config.Name+": "+strings.Join(parts, "; "))
 	}
 	return out
+}
+
+// steppedNote is a stepped run in one phrase: "stepped run (31 s): 250
+// held, 500 not held (441 answered): knee 441".
+func steppedNote(st *capacity.Stepped) string {
+	if st.Error != "" {
+		return "no stepped run: " + st.Error
+	}
+	var steps []string
+	for _, s := range st.Steps {
+		if s.Held {
+			steps = append(steps, fmt.Sprintf("%d held", s.Connections))
+		} else {
+			steps = append(steps, fmt.Sprintf("%d not held (%d answered; %s)", s.Connections, s.Answered, s.Why))
+		}
+	}
+	return fmt.Sprintf("stepped run (%.0f s): %s: knee %d", st.ElapsedS, strings.Join(steps, ", "), st.Knee)
 }
 
 func capacityTitle(f *capacity.File) string {

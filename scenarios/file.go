@@ -103,7 +103,18 @@ type Capacity struct {
 	Budget       time.Duration `yaml:"budget" json:"budget_ns"`
 	// HostMemory is the host size the projection is made for.
 	HostMemory ByteSize `yaml:"host_memory" json:"host_memory_bytes"`
+	// Search is how the search begins: SearchStepped ("" too) finds each
+	// config's knee with one run that adds connections in steps, then
+	// probes it and the count just above; SearchBisect doubles and bisects
+	// with probes only.
+	Search string `yaml:"search" json:"search,omitempty"`
 }
+
+// The ways a capacity search begins (Capacity.Search).
+const (
+	SearchStepped = "stepped"
+	SearchBisect  = "bisect"
+)
 
 // DefaultCapacity is the search used when a scenario sets none.
 func DefaultCapacity() Capacity {

@@ -155,6 +155,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad layout", "name: x\nlayout: rpm\n" + cfgs, `s.yaml:2:9: layout: unknown layout "rpm"`},
 		{"threshold", "name: x\nthresholds:\n  min_served_pct: 120\n" + cfgs, "s.yaml:3:19: thresholds.min_served_pct: must be within 0..100, got 120"},
 		{"capacity", "name: x\ncapacity:\n  start: 1000\n  max: 10\n" + cfgs, "s.yaml:4:8: capacity.max: must be at least start (1000), got 10"},
+		{"capacity search", "name: x\ncapacity:\n  search: bisection\n" + cfgs, `s.yaml:3:11: capacity.search: must be stepped or bisect, got "bisection"`},
 		{"two documents", "name: x\n" + cfgs + "---\nname: y\n", "s.yaml:4:1: a scenario file holds one YAML document"},
 		{"alias", "name: &n x\ndescription: *n\n" + cfgs, "s.yaml:2:14: description: YAML aliases are not supported"},
 	}

@@ -103,6 +103,8 @@ func (c Capacity) Validate() error {
 		return bad("budget", "must be positive, got %s", c.Budget)
 	case c.HostMemory < 0:
 		return bad("host_memory", "must not be negative")
+	case c.Search != "" && c.Search != SearchStepped && c.Search != SearchBisect:
+		return bad("search", "must be %s or %s, got %q", SearchStepped, SearchBisect, c.Search)
 	}
 	return nil
 }

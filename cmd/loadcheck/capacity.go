@@ -64,14 +64,20 @@ func parseCapacityFlags(args []string, stderr io.Writer) (f *runFlags, bounds sc
 		fs.Float64Var(&b.PrecisionPct, "precision", 0, "stop bisecting when the step is within this `percent` (default: capacity.precision_pct)")
 		fs.DurationVar(&b.Budget, "budget", 0, "time budget for the whole search and the confirming runs (default: capacity.budget)")
 		fs.StringVar(&hostMem, "host-memory", "", "project for a host with this much memory for httpd, e.g. 8g (default: capacity.host_memory)")
+		fs.StringVar(&b.Search, "search", "", "how each search begins: stepped (one run adding connections in steps finds the knee, then two probes) or bisect (probes only, doubling then bisecting) (default: capacity.search, else stepped)")
 		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
 		fs.Usage = func() {
 			fmt.Fprint(stderr, `Usage: loadcheck capacity SCENARIO.yaml [flags]
 
 Finds, for each config of the scenario, the largest connection count that
-still meets its thresholds: it doubles from capacity.start up to
-capacity.max while probes pass, then bisects to capacity.precision_pct. Every
-probe is a real run against a fresh container. From the probes it derives
+still meets its thresholds. First one stepped run against a fresh container
+adds connections in steps (doubling from capacity.start up to capacity.max),
+each step judged once it settles; the connections answered at the first step
+not held are the knee. Then probes confirm it: one at the knee, one a
+precision step above (capacity.precision_pct). Only when they disagree does
+the search go on as --search bisect does throughout: doubling from
+capacity.start while probes pass, then bisecting. Every probe is a real run
+against a fresh container. From the probes it derives
 memory per connection (slope of container memory against connections held),
 CPU per request and time to capacity, projects what a host with
 capacity.host_memory holds, and, where a directive is the limit, suggests
@@ -112,6 +118,9 @@ Flags:
 	}
 	if set["budget"] {
 		bounds.Budget = b.Budget
+	}
+	if set["search"] {
+		bounds.Search = b.Search
 	}
 	if hostMem != "" {
 		n, err := units.RAMInBytes(hostMem)

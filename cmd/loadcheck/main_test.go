@@ -72,6 +72,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--repeat", "-2"}, "--repeat: want 1 to 100 runs per config, got -2"},
 		{[]string{"run", "--flaky-ok"}, "--flaky-ok needs --repeat 2 or more"},
 		{[]string{"capacity", "../../scenarios/capacity.yaml", "--repeat", "3"}, "--repeat and --flaky-ok apply to loadcheck run"},
+		{[]string{"capacity", "../../scenarios/capacity.yaml", "--search", "binary"}, `capacity: search: must be stepped or bisect, got "binary"`},
 	}
 	for _, tc := range tests {
 		code, _, stderr := run(t, tc.args...)

@@ -276,6 +276,13 @@ func TestCapacitySmall(t *testing.T) {
 		probes = append(probes, fmt.Sprintf("%d %s (%s)", p.Connections, p.Outcome, p.Reason))
 	}
 	t.Logf("probes: %s", strings.Join(probes, "; "))
+	// The stepped run (50, 100, 200, 400) held up to 100 and found the
+	// knee near 150; then a few probes, not a whole bisection.
+	if st := c.Stepped; st == nil || st.Error != "" || len(st.Steps) < 2 || !st.Steps[0].Held || st.Steps[len(st.Steps)-1].Held || st.Knee < 100 || st.Knee > 200 {
+		t.Errorf("stepped run: %+v", st)
+	} else if len(c.Probes) > 5 {
+		t.Errorf("%d probes after a knee at %d", len(c.Probes), st.Knee)
+	}
 	if c.MaxPass < 100 || c.FirstFail > 200 || c.FirstFail <= c.MaxPass {
 		t.Errorf("event with 50 workers holds %d, fails at %d; want 100..150 and a failure by 200", c.MaxPass, c.FirstFail)
 	}

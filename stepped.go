@@ -1,0 +1,170 @@
+package loadcheck
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/capacity"
+	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/provider"
+)
+
+// maxStepSettle caps how long one step of a stepped run may take to
+// settle; a step that has not by then is not held.
+const maxStepSettle = 30 * time.Second
+
+// stepCounts are a stepped run's steps: doubling from start up to max.
+func stepCounts(start, max int) []int {
+	var n []int
+	for c := start; ; c = min(2*c, max) {
+		n = append(n, c)
+		if c >= max {
+			return n
+		}
+	}
+}
+
+// stepper judges a stepped run's steps as they come, from the generator's
+// progress: each step gets its own settler, and when one says the step
+// held, the next step is sent; the first step not held ends the run.
+type stepper struct {
+	counts []int
+	rate   float64
+	cap    time.Duration // the longest a step may take to settle
+	latest func() (observe.Point, bool)
+	next   chan<- int
+	done   func()
+
+	mu    sync.Mutex
+	out   capacity.Stepped
+	k     int
+	st    *settler
+	since time.Time // the current step's start
+	log   func(capacity.Step)
+}
+
+// begin sends the first step.
+func (s *stepper) begin(now time.Time) {
+	s.st = &settler{target: s.counts[0], rate: s.rate, latest: s.latest}
+	s.since = now
+	s.next <- s.counts[0]
+}
+
+// tick takes one progress report.
+func (s *stepper) tick(p bench.Progress, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.k >= len(s.counts) {
+		return
+	}
+	n := s.counts[s.k]
+	settled := s.st.tick(p)
+	after := now.Sub(s.since)
+	if !settled && after < s.cap {
+		return
+	}
+	step := capacity.Step{Connections: n, AfterS: after.Round(100 * time.Millisecond).Seconds(), Answered: s.st.answered(), Why: s.st.reason}
+	if pt, ok := s.latest(); ok && pt.MemoryMB > 0 {
+		step.MemoryMB = pt.MemoryMB
+	}
+	step.Held = settled && s.st.held
+	if !settled {
+		step.Why = fmt.Sprintf("did not settle within %s", s.cap)
+	}
+	s.out.Steps = append(s.out.Steps, step)
+	if s.log != nil {
+		s.log(step)
+	}
+	s.k++
+	switch {
+	case !step.Held:
+		// The limit lies below n: about the connections answered, but
+		// never less than the step below, which held.
+		s.out.Knee = max(min(step.Answered, n-1), s.out.Held)
+		s.k = len(s.counts)
+		s.done()
+	case s.k == len(s.counts):
+		s.out.Held, s.out.Knee = n, n
+		s.done()
+	default:
+		s.out.Held = n
+		s.st = &settler{target: s.counts[s.k], rate: s.rate, latest: s.latest}
+		s.since = now
+		s.next <- s.counts[s.k]
+	}
+}
+
+// result is the stepped run as judged so far.
+func (s *stepper) result() *capacity.Stepped {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.out
+	return &out
+}
+
+// stepped runs cfg once against a fresh server, adding connections in
+// steps from the search's start, each judged on its own (capacity.Stepped),
+// for the search to start from. It runs in this process: a maximum more
+// than one process can open gets no stepped run (Error says so).
+func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label string) *capacity.Stepped {
+	began := time.Now()
+	l := c.sc.Load
+	l.Connections = c.bounds.Max
+	counts := stepCounts(c.bounds.Start, c.bounds.Max)
+	stepCap := maxStepSettle
+	if l.WarmUp == bench.WarmUpAuto {
+		stepCap = min(stepCap, l.WarmUpLimit())
+	}
+	// One long warm-up that the steps live in; the run ends when they do.
+	l.WarmUp, l.WarmUpMax = time.Duration(len(counts))*(stepCap+l.Ramp), 0
+	fail := func(err error) *capacity.Stepped {
+		return &capacity.Stepped{Error: err.Error(), ElapsedS: time.Since(began).Seconds()}
+	}
+	if err := bench.RaiseNofile(l.Connections); err != nil {
+		return fail(err)
+	}
+	srv, err := c.provider.Start(ctx, cfg, provider.StartOptions{RunID: c.out.RunID, Connections: l.Connections})
+	if srv != nil {
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				c.logf("%s stop the server: %v (run `loadcheck clean`)", label, err)
+			}
+		}()
+	}
+	if err != nil {
+		return fail(err)
+	}
+	ep := srv.Endpoint()
+	session := observe.Start(ctx, ep.Sources, statusInterval)
+	defer session.Stop()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int, 1)
+	s := &stepper{counts: counts, rate: l.RatePerConn, cap: stepCap, latest: session.Latest, next: next, done: cancel,
+		log: func(st capacity.Step) {
+			verdict := "held"
+			if !st.Held {
+				verdict = fmt.Sprintf("NOT held, %d answered", st.Answered)
+			}
+			c.logf("%s stepped run, %d connections: %s after %.1f s (%s)", label, st.Connections, verdict, st.AfterS, st.Why)
+		}}
+	c.logf("%s stepped run: %v connections, each step until it settles (at most %s)", label, counts, stepCap)
+	s.begin(time.Now())
+	_, err = bench.Run(runCtx, bench.Target{URL: ep.URL}, bench.Options{Load: l, Steps: next,
+		Progress: func(p bench.Progress) { s.tick(p, time.Now()) }})
+	out := s.result()
+	out.ElapsedS = time.Since(began).Round(100 * time.Millisecond).Seconds()
+	switch {
+	case err != nil:
+		out.Error, out.Knee = err.Error(), 0
+	case ctx.Err() != nil:
+		out.Error, out.Knee = "interrupted", 0
+	case len(out.Steps) == 0 || (out.Steps[len(out.Steps)-1].Held && len(out.Steps) < len(counts)):
+		out.Error = "the run ended before its steps were judged"
+	}
+	return out
+}
