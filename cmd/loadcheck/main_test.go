@@ -237,9 +237,13 @@ func TestHonestyPreforkStock(t *testing.T) {
 	}
 	// What the server saw: busy workers stuck at 150 through the measured
 	// window, the listen queue overflowing, and httpd saying why.
-	// The window is 34 s to 40 s after the start (4 s ramp, 30 s warm-up,
-	// 6 s measured); the sampler's last reading comes after the load.
-	measureFrom, measureTo := 34.0, 40.0
+	// The window begins where the auto warm-up ended it (after the 4 s
+	// ramp) and lasts 6 s; the sampler's last reading comes after the load.
+	measureFrom := r.MeasureStartS
+	measureTo := measureFrom + 6
+	if r.WarmUpEnded == "fixed" || measureFrom < 4 {
+		t.Errorf("window from %.1f s, warm-up %q: want an auto warm-up after the 4 s ramp", measureFrom, r.WarmUpEnded)
+	}
 	inWindow := 0
 	for _, pt := range r.Server.Series {
 		if pt.T >= measureFrom && pt.T < measureTo {
