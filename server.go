@@ -55,15 +55,8 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	for _, fd := range cfg.Check(sc.Load.Connections) {
 		s.logf("%s %s", label, fd)
 	}
-	srv, err := s.provider.Start(ctx, cfg, provider.StartOptions{RunID: runID, Connections: sc.Load.Connections})
-	defer func() {
-		if srv == nil {
-			return
-		}
-		if err := srv.Stop(); err != nil {
-			s.logf("%s stop the server: %v (run `loadcheck clean`)", label, err)
-		}
-	}()
+	srv, stop, err := s.startServer(ctx, cfg, runID, sc.Load.Connections, label)
+	defer stop()
 	if err != nil {
 		return results.Run{}, err
 	}
@@ -106,6 +99,20 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		s.logf("%s %s", label, died)
 	}
 	return run, nil
+}
+
+// startServer starts httpd for cfg, sized for conns connections. stop,
+// always safe to call, stops it (if it started) and logs a failure to.
+func (s *settings) startServer(ctx context.Context, cfg apache.Config, runID string, conns int, label string) (provider.Server, func(), error) {
+	srv, err := s.provider.Start(ctx, cfg, provider.StartOptions{RunID: runID, Connections: conns})
+	return srv, func() {
+		if srv == nil {
+			return
+		}
+		if err := srv.Stop(); err != nil {
+			s.logf("%s stop the server: %v (run `loadcheck clean`)", label, err)
+		}
+	}, err
 }
 
 // watch makes the generator's progress callback: the live display, and

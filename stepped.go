@@ -10,23 +10,11 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/observe"
-	"github.com/loadcheck/loadcheck/provider"
 )
 
 // maxStepSettle caps how long one step of a stepped run may take to
 // settle; a step that has not by then is not held.
 const maxStepSettle = 30 * time.Second
-
-// stepCounts are a stepped run's steps: doubling from start up to max.
-func stepCounts(start, max int) []int {
-	var n []int
-	for c := start; ; c = min(2*c, max) {
-		n = append(n, c)
-		if c >= max {
-			return n
-		}
-	}
-}
 
 // stepper judges a stepped run's steps as they come, from the generator's
 // progress: each step gets its own settler, and when one says the step
@@ -47,11 +35,11 @@ type stepper struct {
 	log   func(capacity.Step)
 }
 
-// begin sends the first step.
+// begin sends step k (the first, at first), with a settler of its own.
 func (s *stepper) begin(now time.Time) {
-	s.st = &settler{target: s.counts[0], rate: s.rate, latest: s.latest}
+	s.st = &settler{target: s.counts[s.k], rate: s.rate, latest: s.latest}
 	s.since = now
-	s.next <- s.counts[0]
+	s.next <- s.counts[s.k]
 }
 
 // tick takes one progress report.
@@ -71,7 +59,7 @@ func (s *stepper) tick(p bench.Progress, now time.Time) {
 	if pt, ok := s.latest(); ok && pt.MemoryMB > 0 {
 		step.MemoryMB = pt.MemoryMB
 	}
-	step.Held = settled && s.st.held
+	step.Held = s.st.held
 	if !settled {
 		step.Why = fmt.Sprintf("did not settle within %s", s.cap)
 	}
@@ -92,9 +80,7 @@ func (s *stepper) tick(p bench.Progress, now time.Time) {
 		s.done()
 	default:
 		s.out.Held = n
-		s.st = &settler{target: s.counts[s.k], rate: s.rate, latest: s.latest}
-		s.since = now
-		s.next <- s.counts[s.k]
+		s.begin(now)
 	}
 }
 
@@ -114,7 +100,7 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 	began := time.Now()
 	l := c.sc.Load
 	l.Connections = c.bounds.Max
-	counts := stepCounts(c.bounds.Start, c.bounds.Max)
+	counts := capacity.Doubling(c.bounds.Start, c.bounds.Max)
 	stepCap := maxStepSettle
 	if l.WarmUp == bench.WarmUpAuto {
 		stepCap = min(stepCap, l.WarmUpLimit())
@@ -127,14 +113,8 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 	if err := bench.RaiseNofile(l.Connections); err != nil {
 		return fail(err)
 	}
-	srv, err := c.provider.Start(ctx, cfg, provider.StartOptions{RunID: c.out.RunID, Connections: l.Connections})
-	if srv != nil {
-		defer func() {
-			if err := srv.Stop(); err != nil {
-				c.logf("%s stop the server: %v (run `loadcheck clean`)", label, err)
-			}
-		}()
-	}
+	srv, stop, err := c.startServer(ctx, cfg, c.out.RunID, l.Connections, label)
+	defer stop()
 	if err != nil {
 		return fail(err)
 	}

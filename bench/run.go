@@ -317,16 +317,12 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		r.opens = make([]time.Time, len(r.ids))
 	}
 	for i := range r.ids {
-		at := r.openAt(r.ids[i])
+		at, ok := r.openAt(r.ids[i]), true
 		if r.opens != nil {
-			var ok bool
-			if at, ok = r.admit(ctx, timer, r.ids[i]); !ok {
-				r.scheduled.Add(-(len(r.ids) - i))
-				break
-			}
+			at, ok = r.admit(ctx, timer, r.ids[i])
 			r.opens[i] = at
 		}
-		if !sleepUntil(ctx, timer, at) {
+		if !ok || !sleepUntil(ctx, timer, at) {
 			r.scheduled.Add(-(len(r.ids) - i)) // never started
 			break
 		}

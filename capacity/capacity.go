@@ -219,6 +219,7 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 	lo, hi, start := 0, 0, b.Start
 	seeded := st != nil && st.Knee > 0
 	if seeded {
+		start = 0
 		// The knee, then one precision step above it.
 		k := min(st.Knee, b.Max)
 		p, ok := run(k)
@@ -228,8 +229,8 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 		if p.Outcome != ProbePass {
 			// Fewer on a fresh server than on the stepped run's warm one:
 			// bisect down from the largest step that held.
-			lo, hi, start = min(st.Held, k-1), k, 0
-		} else if lo, start = k, 0; k < b.Max {
+			lo, hi = min(st.Held, k-1), k
+		} else if lo = k; k < b.Max {
 			up := min(b.Max, k+max(1, int(float64(k)*b.PrecisionPct/100)))
 			if p, ok = run(up); !ok {
 				return cc.finish()
@@ -237,14 +238,14 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 			if p.Outcome != ProbePass {
 				hi = up
 			} else {
-				lo, start = up, min(2*up, b.Max) // the knee was low: double on
-				if up >= b.Max {
-					start = 0
-				}
+				lo, start = up, 2*up // the knee was low: double on
 			}
 		}
 	}
-	for n := start; n > 0; n = min(2*n, b.Max) {
+	for _, n := range Doubling(start, b.Max) {
+		if lo >= b.Max {
+			break
+		}
 		p, ok := run(n)
 		if !ok {
 			return cc.finish()
@@ -254,9 +255,6 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 			break
 		}
 		lo = n
-		if n >= b.Max {
-			break
-		}
 	}
 	for hi > 0 && float64(hi-lo) > float64(hi)*b.PrecisionPct/100 && hi-lo > 1 {
 		mid := (lo + hi) / 2
@@ -292,6 +290,20 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 		}
 	}
 	return cc.finish()
+}
+
+// Doubling is from, 2 x from, 4 x from, … up to max, the last one max:
+// the counts a search probes, and a stepped run's steps. Empty when from
+// is 0.
+func Doubling(from, max int) []int {
+	var n []int
+	for c := from; c > 0; c = min(2*c, max) {
+		n = append(n, c)
+		if c >= max {
+			break
+		}
+	}
+	return n
 }
 
 // probed reports whether a probe ran at n connections.
