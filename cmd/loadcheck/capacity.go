@@ -74,10 +74,11 @@ still meets its thresholds. First one stepped run against a fresh container
 adds connections in steps (doubling from capacity.start up to capacity.max),
 each step judged once it settles; the connections answered at the first step
 not held are the knee. Then probes confirm it: one at the knee, one a
-precision step above (capacity.precision_pct). Only when they disagree does
-the search go on as --search bisect does throughout: doubling from
-capacity.start while probes pass, then bisecting. Every probe is a real run
-against a fresh container. From the probes it derives
+precision step above (capacity.precision_pct). When the knee fails, it
+bisects down from the last step held; when both pass, it doubles on, then
+bisects. --search bisect uses probes only: doubling from capacity.start
+while probes pass, then bisecting. Every probe is a real run against a fresh
+container. From the probes it derives
 memory per connection (slope of container memory against connections held),
 CPU per request and time to capacity, projects what a host with
 capacity.host_memory holds, and, where a directive is the limit, suggests
