@@ -158,9 +158,9 @@ func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 // SearchFrom is Search starting from a stepped run's knee (nil: from
 // b.Start): it probes the knee and the count one precision step above it,
 // and only when those two do not bracket the limit goes on as Search
-// does, doubling above a pass or bisecting below a fail. The stepped run
-// counts as the limit's second sighting, so the limit is not probed a
-// third time.
+// does, doubling above a pass or bisecting below a fail. The limit found
+// is probed once more, as in Search; when that fails with no lower pass,
+// the stepped run's largest step held is probed.
 func SearchFrom(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, st *Stepped, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
 	cc := search(ctx, cfg, b, th, st, probe, afford, onProbe)
 	cc.Stepped = st
@@ -277,8 +277,9 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 	}
 	// The limit found is probed once more: a load test at the edge is
 	// noisy, and a limit that does not hold twice is not reported as one.
-	// After a stepped run, that run was the first sighting.
-	if !seeded && cc.MaxPass > 0 && cc.Unfinished == "" {
+	// A stepped run's knee is the edge itself, where one connection
+	// more or less decides: it is repeated too.
+	if cc.MaxPass > 0 && cc.Unfinished == "" {
 		n := cc.MaxPass
 		if p, ok := run(n); ok {
 			cc = cc.finish()
@@ -286,6 +287,12 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 				cc.Repeat = fmt.Sprintf("the limit held again when the probe at %d was repeated", n)
 			} else {
 				cc.Repeat = fmt.Sprintf("the probe at %d passed, then failed when repeated (%s): the edge is unstable on this host, so the next lower pass is reported", n, p.Reason)
+				// No lower pass yet: the stepped run's largest step held.
+				if h := st; seeded && cc.MaxPass == 0 && h.Held > 0 && !cc.probed(h.Held) {
+					if _, ok := run(h.Held); ok {
+						cc = cc.finish()
+					}
+				}
 			}
 		}
 	}

@@ -74,7 +74,8 @@ still meets its thresholds. First one stepped run against a fresh container
 adds connections in steps (doubling from capacity.start up to capacity.max),
 each step judged once it settles; the connections answered at the first step
 not held are the knee. Then probes confirm it: one at the knee, one a
-precision step above (capacity.precision_pct). When the knee fails, it
+precision step above (capacity.precision_pct), and the limit found once
+more. When the knee fails, it
 bisects down from the last step held; when both pass, it doubles on, then
 bisects. --search bisect uses probes only: doubling from capacity.start
 while probes pass, then bisecting. Every probe is a real run against a fresh
