@@ -156,9 +156,11 @@ func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 }
 
 // SearchFrom is Search starting from a stepped run's knee (nil: from
-// b.Start): it probes the knee and the count one precision step above it,
-// and only when those two do not bracket the limit goes on as Search
-// does, doubling above a pass or bisecting below a fail. The limit found
+// b.Start): it probes the knee, then moves away from it in strides that
+// double from one precision step (knee + 5 %, + 10 %, + 20 %, … while the
+// probes pass; knee - 5 %, - 10 %, … while they fail, never below the
+// stepped run's largest step held) until a pass and a fail bracket the
+// limit, then bisects as Search does. The limit found
 // is probed once more, as in Search; when that fails with no lower pass,
 // the stepped run's largest step held is probed.
 func SearchFrom(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, st *Stepped, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
@@ -220,25 +222,47 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 	seeded := st != nil && st.Knee > 0
 	if seeded {
 		start = 0
-		// The knee, then one precision step above it.
+		// The knee, then away from it in strides that double from one
+		// precision step: up while the probes pass, down while they
+		// fail. The knee is near the limit, so one or two probes
+		// usually bracket it.
 		k := min(st.Knee, b.Max)
+		stride := max(1, int(float64(k)*b.PrecisionPct/100))
 		p, ok := run(k)
 		if !ok {
 			return cc.finish()
 		}
-		if p.Outcome != ProbePass {
-			// Fewer on a fresh server than on the stepped run's warm one:
-			// bisect down from the largest step that held.
-			lo, hi = min(st.Held, k-1), k
-		} else if lo = k; k < b.Max {
-			up := min(b.Max, k+max(1, int(float64(k)*b.PrecisionPct/100)))
-			if p, ok = run(up); !ok {
-				return cc.finish()
+		if p.Outcome == ProbePass {
+			lo = k
+			for d := stride; lo < b.Max; d *= 2 {
+				n := min(b.Max, k+d)
+				if p, ok = run(n); !ok {
+					return cc.finish()
+				}
+				if p.Outcome != ProbePass {
+					hi = n
+					break
+				}
+				lo = n
 			}
-			if p.Outcome != ProbePass {
-				hi = up
-			} else {
-				lo, start = up, 2*up // the knee was low: double on
+		} else {
+			// Fewer on a fresh server than on the stepped run's warm one;
+			// never below the largest step that held.
+			hi = k
+			for d := stride; ; d *= 2 {
+				n := k - d
+				if n <= st.Held {
+					lo = min(st.Held, k-1)
+					break
+				}
+				if p, ok = run(n); !ok {
+					return cc.finish()
+				}
+				if p.Outcome == ProbePass {
+					lo = n
+					break
+				}
+				hi = n
 			}
 		}
 	}

@@ -268,12 +268,12 @@ func TestSearchFromKnee(t *testing.T) {
 		limit, knee, held int
 		probes            string
 	}{
-		{149, 149, 0, "149 156 149"},                                 // right: the knee holds, 5 % above fails
-		{4300, 4300, 4000, "4300 4515 4300"},                         // right, a tuned config
-		{4200, 4300, 4000, "4300 4150 4150"},                         // high: bisect from the step that held
-		{1000, 900, 500, "900 945 1890 1417 1181 1063 1004 974 974"}, // low: double on, then bisect
-		{8000, 8000, 8000, "8000 8000"},                              // every step held: the max, once
-		{3000, 4300, 0, "4300 2150 3225 2687 2956 3090 2956"},        // high, no step held: bisect from 0
+		{149, 149, 0, "149 156 149"},                                    // right: the knee holds, 5 % above fails
+		{4300, 4300, 4000, "4300 4515 4300"},                            // right, a tuned config
+		{4200, 4300, 4000, "4300 4085 4085"},                            // high: 5 % down brackets it
+		{1000, 900, 500, "900 945 990 1080 1035 990"},                   // low: strides up (+5, +10, +20 %), then bisect
+		{8000, 8000, 8000, "8000 8000"},                                 // every step held: the max, once
+		{3000, 4300, 0, "4300 4085 3870 3440 2580 3010 2795 2902 2902"}, // far too high, no step held: strides down, then bisect
 	} {
 		st := &Stepped{Knee: tc.knee, Held: tc.held}
 		cc := SearchFrom(context.Background(), cfg, b, th, st, testfix.FakeServer(tc.limit, 0), testfix.Always, nil)

@@ -64,7 +64,7 @@ func parseCapacityFlags(args []string, stderr io.Writer) (f *runFlags, bounds sc
 		fs.Float64Var(&b.PrecisionPct, "precision", 0, "stop bisecting when the step is within this `percent` (default: capacity.precision_pct)")
 		fs.DurationVar(&b.Budget, "budget", 0, "time budget for the whole search and the confirming runs (default: capacity.budget)")
 		fs.StringVar(&hostMem, "host-memory", "", "project for a host with this much memory for httpd, e.g. 8g (default: capacity.host_memory)")
-		fs.StringVar(&b.Search, "search", "", "how each search begins: stepped (one run adding connections in steps finds the knee, then two probes) or bisect (probes only, doubling then bisecting) (default: capacity.search, else stepped)")
+		fs.StringVar(&b.Search, "search", "", "how each search begins: stepped (one run adding connections in steps finds the knee, then probes around it) or bisect (probes only, doubling then bisecting) (default: capacity.search, else stepped)")
 		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
 		fs.Usage = func() {
 			fmt.Fprint(stderr, `Usage: loadcheck capacity SCENARIO.yaml [flags]
@@ -73,11 +73,11 @@ Finds, for each config of the scenario, the largest connection count that
 still meets its thresholds. First one stepped run against a fresh container
 adds connections in steps (doubling from capacity.start up to capacity.max),
 each step judged once it settles; the connections answered at the first step
-not held are the knee. Then probes confirm it: one at the knee, one a
-precision step above (capacity.precision_pct), and the limit found once
-more. When the knee fails, it
-bisects down from the last step held; when both pass, it doubles on, then
-bisects. --search bisect uses probes only: doubling from capacity.start
+not held are the knee. Then probes confirm it: one at the knee, then in
+strides that double from one precision step (capacity.precision_pct), up
+while they pass, down while they fail (not below the last step held), until
+a pass and a fail bracket the limit; then it bisects, and probes the limit
+found once more. --search bisect uses probes only: doubling from capacity.start
 while probes pass, then bisecting. Every probe is a real run against a fresh
 container. From the probes it derives
 memory per connection (slope of container memory against connections held),
