@@ -61,6 +61,13 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		return results.Run{}, err
 	}
 	ep := srv.Endpoint()
+	for _, a := range ep.Adjustments {
+		s.logf("%s adjusted: %s", label, a)
+	}
+	if ep.Host != "" {
+		s.logf("%s the load asks for vhost %s (Host header)", label, ep.Host)
+		sc.Load.Headers = append(append([]string(nil), sc.Load.Headers...), "Host: "+ep.Host)
+	}
 	ready := "loading " + ep.URL + ";"
 	if ep.Version != "" {
 		ready = ep.Version + " ready at " + ep.URL + ";"
@@ -84,6 +91,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	run.WarmUpS, run.WarmUpEnded = warmUpUsed(sc.Load, res, settled())
 	run.Image, run.ImageID = d.Image, d.ImageID
 	run.HTTPDConf, run.HTTPDVersion = ep.Conf, ep.Version
+	run.Adjustments, run.Host = ep.Adjustments, ep.Host
 	if seen.KernelErr != nil {
 		s.logf("%s kernel listen counters unavailable: %v", label, seen.KernelErr)
 	}

@@ -32,6 +32,9 @@ type Config struct {
 	// what the file sets.
 	File     string `json:"file,omitempty"`
 	FileText string `json:"-"`
+	// Tree is the user's whole config tree, when the config is one (see
+	// LoadTree); Directives then mirror what the tree sets.
+	Tree *Tree `json:"tree,omitempty"`
 }
 
 // Get returns the value of directive name (case-insensitive) and whether

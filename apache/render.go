@@ -15,16 +15,20 @@ type Layout struct {
 	Binary     string // the httpd executable
 	ModulesDir string // where mod_*.so live
 	ServerRoot string
+	// BuiltIn are the modules compiled into the binary (httpd -l): a
+	// LoadModule of one of them is an error.
+	BuiltIn []string
 }
 
 // The two layouts loadcheck knows.
 var (
 	// Official is the layout of the official httpd:2.4 image.
 	Official = Layout{Name: "official", Binary: "/usr/local/apache2/bin/httpd",
-		ModulesDir: "/usr/local/apache2/modules", ServerRoot: "/usr/local/apache2"}
+		ModulesDir: "/usr/local/apache2/modules", ServerRoot: "/usr/local/apache2", BuiltIn: []string{"so"}}
 	// Debian is the layout of Debian's apache2 package (loadcheck/apache2:bookworm).
 	Debian = Layout{Name: "debian", Binary: "/usr/sbin/apache2",
-		ModulesDir: "/usr/lib/apache2/modules", ServerRoot: "/etc/apache2"}
+		ModulesDir: "/usr/lib/apache2/modules", ServerRoot: "/etc/apache2",
+		BuiltIn: []string{"so", "watchdog", "log_config", "logio", "version", "unixd"}}
 )
 
 // LayoutByName returns the layout called name.
@@ -68,6 +72,16 @@ var ContainerPaths = Paths{
 func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	if cfg.File != "" {
 		return renderUser(cfg, layout, listen, at)
+	}
+	if t := cfg.Tree; t != nil {
+		// The top-level file only, each Listen port on listen's host.
+		host := listen[:strings.LastIndexByte(listen, ':')]
+		ports := map[string]string{}
+		for _, l := range t.Listens() {
+			ports[l.Port] = host + ":" + l.Port
+		}
+		r := RenderTree(cfg, layout, ports, at)
+		return r.Files[r.Conf]
 	}
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
@@ -139,6 +153,13 @@ func renderUser(cfg Config, layout Layout, listen string, at Paths) string {
 	p("PidFile %s/httpd.pid", at.RunDir)
 	p("DefaultRuntimeDir %s", at.RunDir)
 	p("ErrorLog %s", at.ErrorLog)
+	observable(p, layout)
+	return b.String()
+}
+
+// observable adds what loadcheck reads of a user's config: event's trace
+// line and mod_status at StatusPath with ExtendedStatus.
+func observable(p func(format string, a ...any), layout Layout) {
 	eventTrace(p)
 	p("<IfModule !status_module>")
 	p("  LoadModule status_module %s/mod_status.so", layout.ModulesDir)
@@ -148,7 +169,6 @@ func renderUser(cfg Config, layout Layout, listen string, at Paths) string {
 	p("  SetHandler server-status")
 	p("  Require all granted")
 	p("</Location>")
-	return b.String()
 }
 
 // eventTrace turns on the one event MPM log line loadcheck reads: when a

@@ -57,18 +57,23 @@ func UserConfig(name, path string) (Config, error) {
 		return Config{}, fmt.Errorf("config file %s: it loads %d MPM modules; httpd accepts one", path, len(m))
 	}
 	for _, line := range strings.Split(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		for _, d := range mpmDirectives {
-			if strings.EqualFold(f[0], d) {
-				if d == "MaxClients" {
-					d = "MaxRequestWorkers" // the 2.2 name, still accepted
-				}
-				cfg.Set(Directive{Name: d, Value: f[1]})
-			}
-		}
+		cfg.mirror(strings.Fields(line))
 	}
 	return cfg, nil
+}
+
+// mirror records an MPM directive line (its words) in c.Directives, for
+// Check.
+func (c *Config) mirror(f []string) {
+	if len(f) < 2 {
+		return
+	}
+	for _, d := range mpmDirectives {
+		if strings.EqualFold(f[0], d) {
+			if d == "MaxClients" {
+				d = "MaxRequestWorkers" // the 2.2 name, still accepted
+			}
+			c.Set(Directive{Name: d, Value: f[1]})
+		}
+	}
 }

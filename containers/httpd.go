@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
@@ -94,6 +95,11 @@ type HTTPD struct {
 	// Pid is httpd's host PID; ListenPort the port it listens on in its
 	// own network namespace.
 	Pid, ListenPort int
+	// Adjustments are what was changed to make a config tree run here;
+	// VHost is the vhost the load asks for (Tree.Host, or the tree's
+	// first ServerName).
+	Adjustments []string
+	VHost       string
 }
 
 // Stop stops and removes the container. It is safe on a nil HTTPD and
@@ -258,30 +264,33 @@ func Run(ctx context.Context, image string, opts ...Option) (*HTTPD, error) {
 		o.Layout = info.Layout
 	}
 	hostNet := runtime.GOOS == "linux"
-	port, listen := 80, "0.0.0.0:80"
-	if hostNet {
-		p, err := provider.FreePort()
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		port, listen = p, fmt.Sprintf("127.0.0.1:%d", p)
-	}
 	at := apache.ContainerPaths
-	conf := apache.Render(o.Config, o.Layout, listen, at)
+	srv := &HTTPD{HostNetwork: hostNet}
+	files, err := srv.render(o, at)
+	if err != nil {
+		return nil, err
+	}
 	nofile := provider.NofileFor(o.Connections)
-	ctr, err := testcontainers.Run(ctx, image, containerRequest(o, conf, nofile, hostNet)...)
-	srv := &HTTPD{DockerContainer: ctr, ConfText: conf, Nofile: nofile, HostNetwork: hostNet, ListenPort: port}
+	ctr, err := testcontainers.Run(ctx, image, containerRequest(o, files, srv.ListenPort, nofile, hostNet)...)
+	srv.DockerContainer, srv.Nofile = ctr, nofile
 	if ctr == nil {
 		return nil, classifyStartError(image, o, nofile, err)
 	}
 	logs, _ := srv.ErrorLog(ctx)
+	srv.Adjustments = append(srv.Adjustments, created(logs)...)
 	if strings.Contains(logs, configInvalidMark) {
-		return srv, &apache.ConfigError{Config: o.Config.Name, File: o.Config.File, As: at.Conf + " in the container", Message: apache.Message(logs, configInvalidMark)}
+		ce := &apache.ConfigError{Config: o.Config.Name, File: o.Config.File, As: at.Conf + " in the container", Message: apache.Message(logs, configInvalidMark)}
+		if t := o.Config.Tree; t != nil {
+			// httpd names the tree's files where they are in the container.
+			ce.File, ce.As = t.Dir, apache.TreeRoot+" in the container"
+			ce.Message = strings.ReplaceAll(ce.Message, apache.TreeRoot+"/", strings.TrimSuffix(t.Dir, "/")+"/")
+		}
+		return srv, ce
 	}
 	if err != nil {
 		return srv, fmt.Errorf("start httpd for %s: %w\nhttpd said:\n%s", o.Config.Name, classifyStartError(image, o, nofile, err), apache.Tail(logs, 10))
 	}
-	if err := srv.locate(ctx, port); err != nil {
+	if err := srv.locate(ctx, srv.ListenPort); err != nil {
 		return srv, err
 	}
 	if err := observe.WaitStatus(ctx, srv.StatusURL, 15*time.Second); err != nil {
@@ -299,26 +308,103 @@ func Run(ctx context.Context, image string, opts ...Option) (*HTTPD, error) {
 	return srv, nil
 }
 
+// render chooses the ports httpd listens on and writes its config: the
+// one httpd.conf loadcheck renders, or the user's tree made runnable.
+// It returns the files to copy into the container, by path.
+func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
+	addr := func(port string) (string, int, error) {
+		if !s.HostNetwork {
+			p, _ := strconv.Atoi(port)
+			return "0.0.0.0:" + port, p, nil
+		}
+		p, err := provider.FreePort()
+		if err != nil {
+			return "", 0, fmt.Errorf("find a free port: %w", err)
+		}
+		return fmt.Sprintf("127.0.0.1:%d", p), p, nil
+	}
+	t := o.Config.Tree
+	if t == nil {
+		listen, port, err := addr("80")
+		if err != nil {
+			return nil, err
+		}
+		s.ConfText, s.ListenPort = apache.Render(o.Config, o.Layout, listen, at), port
+		return map[string]string{at.Conf: s.ConfText}, nil
+	}
+	listen := map[string]string{}
+	for _, l := range t.Listens() {
+		if _, done := listen[l.Port]; done {
+			continue
+		}
+		a, port, err := addr(l.Port)
+		if err != nil {
+			return nil, err
+		}
+		listen[l.Port] = a
+		if s.ListenPort == 0 && !l.TLS {
+			s.ListenPort = port
+		}
+	}
+	if s.ListenPort == 0 {
+		return nil, fmt.Errorf("config tree %s: no plain HTTP Listen line (Listen 80 in ports.conf or httpd.conf): loadcheck loads plain HTTP on it", t.Dir)
+	}
+	r := apache.RenderTree(o.Config, o.Layout, listen, at)
+	if s.VHost = t.Host; s.VHost == "" {
+		s.VHost = t.DefaultHost()
+	}
+	s.ConfText, s.Adjustments = r.Files[r.Conf], r.Adjustments
+	return r.Files, nil
+}
+
+// createdMark starts the start script's line for each DocumentRoot it
+// created.
+const createdMark = "loadcheck: created DocumentRoot "
+
+// created is the adjustments the start script reports in logs.
+func created(logs string) []string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if i := strings.Index(l, createdMark); i >= 0 {
+			out = append(out, "DocumentRoot "+strings.TrimSpace(l[i+len(createdMark):])+" did not exist in the image: created on tmpfs with the test page")
+		}
+	}
+	return out
+}
+
 // containerRequest is the container for o: labelled, with the rendered
-// config and the start script, the page and runtime files on tmpfs, and
-// the limits the config asks for.
-func containerRequest(o Options, conf string, nofile int, hostNet bool) []testcontainers.ContainerCustomizer {
+// config (or tree) and the start script, the page and runtime files on
+// tmpfs, and the limits the config asks for.
+func containerRequest(o Options, files map[string]string, port, nofile int, hostNet bool) []testcontainers.ContainerCustomizer {
 	at := apache.ContainerPaths
 	// The page and runtime files live on tmpfs: served from the image's
 	// filesystem (fuse-overlayfs on some engines) every request costs a trip
 	// through a userspace daemon, and that daemon, not httpd, becomes the
 	// bottleneck at a few thousand requests per second.
+	tmpfs := map[string]string{at.DocRoot: "rw,mode=0755,size=1m", at.RunDir: "rw,mode=0755,size=16m"}
+	conf, root := at.Conf, ""
+	var docRoots []string
+	if t := o.Config.Tree; t != nil {
+		// A tree's access logs go to tmpfs: written at thousands of lines a
+		// second to the image's filesystem they would cost what production
+		// does not pay. Its created DocumentRoots live under at.DocRoot.
+		tmpfs[apache.LogDir] = "rw,mode=0777,size=256m"
+		tmpfs[at.DocRoot] = "rw,mode=0755,size=16m"
+		conf, root, docRoots = path.Join(apache.TreeRoot, t.Main), apache.TreeRoot, t.DocumentRoots()
+	}
+	var cfiles []testcontainers.ContainerFile
+	for p, text := range files {
+		cfiles = append(cfiles, testcontainers.ContainerFile{Reader: strings.NewReader(text), ContainerFilePath: p, FileMode: 0o644})
+	}
 	opts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithCmd("sh", "-c", startScript, "start.sh", o.Layout.Binary, at.Conf, at.DocRoot, configInvalidMark),
+		testcontainers.WithCmd(append([]string{"sh", "-c", startScript, "start.sh", o.Layout.Binary, conf, at.DocRoot, configInvalidMark, root, o.Layout.ModulesDir}, docRoots...)...),
 		testcontainers.WithEntrypoint(),
 		testcontainers.WithLabels(map[string]string{
 			LabelManaged: "true", LabelRun: o.RunID, LabelConfig: o.Config.Name,
 			LabelHost: hostname(), LabelPID: strconv.Itoa(o.ownerPID),
 		}),
-		testcontainers.WithFiles(
-			testcontainers.ContainerFile{Reader: strings.NewReader(conf), ContainerFilePath: at.Conf, FileMode: 0o644},
-		),
-		testcontainers.WithTmpfs(map[string]string{at.DocRoot: "rw,mode=0755,size=1m", at.RunDir: "rw,mode=0755,size=16m"}),
+		testcontainers.WithFiles(cfiles...),
+		testcontainers.WithTmpfs(tmpfs),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			if hostNet {
 				hc.NetworkMode = "host"
@@ -335,7 +421,7 @@ func containerRequest(o Options, conf string, nofile int, hostNet bool) []testco
 			wait.ForLog(apache.ReadyLogMsg+"|"+configInvalidMark).AsRegexp().WithPollInterval(100*time.Millisecond)),
 	}
 	if !hostNet {
-		opts = append(opts, testcontainers.WithExposedPorts("80/tcp"))
+		opts = append(opts, testcontainers.WithExposedPorts(fmt.Sprintf("%d/tcp", port)))
 	}
 	return opts
 }
@@ -349,7 +435,7 @@ func (s *HTTPD) locate(ctx context.Context, port int) error {
 		if err != nil {
 			return fmt.Errorf("container host: %w", err)
 		}
-		p, err := s.MappedPort(ctx, "80/tcp")
+		p, err := s.MappedPort(ctx, fmt.Sprintf("%d/tcp", port))
 		if err != nil {
 			return fmt.Errorf("mapped port: %w", err)
 		}
@@ -373,7 +459,8 @@ func (s *HTTPD) Endpoint() provider.Endpoint {
 	if s.Pid > 0 {
 		src.NetTCP = fmt.Sprintf("/proc/%d/net/tcp", s.Pid)
 	}
-	return provider.Endpoint{URL: s.URL, Sources: src, Version: s.Version, Conf: s.ConfText, Nofile: s.Nofile, OOMKilled: s.OOMKilled, Exited: s.exit}
+	return provider.Endpoint{URL: s.URL, Sources: src, Version: s.Version, Conf: s.ConfText, Nofile: s.Nofile, OOMKilled: s.OOMKilled, Exited: s.exit,
+		Adjustments: s.Adjustments, Host: s.VHost}
 }
 
 // exit reports whether the container's httpd has exited, as the engine

@@ -3,6 +3,7 @@ package containers
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -164,5 +165,63 @@ func TestOfficialLayout(t *testing.T) {
 	st, err := observe.FetchStatus(ctx, http.DefaultClient, srv.StatusURL)
 	if err != nil || st.ServerMPM != "event" {
 		t.Fatalf("status: %+v, %v; want the event MPM answering", st, err)
+	}
+}
+
+// TestConfigTree runs whole config trees, Debian's and the official
+// layout, in the Debian image: each answers on the ports chosen here, the
+// vhost asked for by its Host header serves its own page, and what was
+// changed is listed.
+func TestConfigTree(t *testing.T) {
+	dockertest.Require(t)
+	ctx := context.Background()
+	get := func(url, host string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s (Host %s): %v", url, host, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name, dir, mpm, host string
+		other, otherPage     string // another vhost and what it serves
+	}{
+		{"shop", "../scenarios/trees/debian-shop", "event", "shop.example", "", "Apache2 Debian Default Page"},
+		{"blog", "../apache/testdata/official-tree", "worker", "blog.example", "shop.example", "ok\n"},
+	} {
+		cfg, err := apache.LoadTree(tc.name, tc.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test"), WithConnections(50))
+		t.Cleanup(func() { srv.Stop() })
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if srv.VHost != tc.host {
+			t.Errorf("%s: vhost %q, want %q", tc.name, srv.VHost, tc.host)
+		}
+		if code, body := get(srv.URL, tc.host); code != 200 || body != "ok\n" {
+			t.Errorf("%s: GET / Host %s = %d %q, want 200 and the created page", tc.name, tc.host, code, body)
+		}
+		if code, body := get(srv.URL, tc.other); code != 200 || !strings.Contains(body, tc.otherPage) {
+			t.Errorf("%s: GET / Host %q = %d %.80q, want 200 with %q", tc.name, tc.other, code, body, tc.otherPage)
+		}
+		st, err := observe.FetchStatus(ctx, http.DefaultClient, srv.StatusURL)
+		if err != nil || st.ServerMPM != tc.mpm {
+			t.Errorf("%s: mod_status: MPM %q, %v; want %s", tc.name, st.ServerMPM, err, tc.mpm)
+		}
+		adj := strings.Join(srv.Adjustments, "\n")
+		for _, want := range []string{"Listen 80 → Listen 127.0.0.1:", "did not exist in the image: created on tmpfs"} {
+			if !strings.Contains(adj, want) {
+				t.Errorf("%s: adjustments lack %q:\n%s", tc.name, want, adj)
+			}
+		}
+		srv.Stop()
 	}
 }

@@ -81,6 +81,9 @@ type localServer struct {
 // Start implements Provider: it renders cfg into a temporary folder,
 // checks it with httpd -t, and starts httpd in the foreground.
 func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Server, error) {
+	if cfg.Tree != nil {
+		return nil, fmt.Errorf("config %s: a config tree (%s) runs in a container only, not with the local provider: use --provider docker", cfg.Name, cfg.Tree.Dir)
+	}
 	layout := l.Layout
 	if layout.Binary == "" {
 		var err error

@@ -69,6 +69,10 @@ type Endpoint struct {
 	Version string
 	Conf    string
 	Nofile  int
+	// Adjustments are what was changed to run a config tree here; Host is
+	// the Host header the load sends to reach the vhost asked for.
+	Adjustments []string
+	Host        string
 	// OOMKilled reports whether httpd itself was killed for memory, as
 	// the engine saw it; nil when nothing can tell.
 	OOMKilled func(ctx context.Context) bool

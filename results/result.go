@@ -95,7 +95,12 @@ type Run struct {
 	ImageID         string        `json:"image_id,omitempty"`
 	HTTPDVersion    string        `json:"httpd_version,omitempty"`
 	HTTPDConf       string        `json:"httpd_conf,omitempty"`
-	Error           string        `json:"error,omitempty"`
+	// Adjustments are what loadcheck changed to run the config's tree
+	// here (ports, logs, created DocumentRoots); Host is the Host header
+	// the load sent.
+	Adjustments []string `json:"adjustments,omitempty"`
+	Host        string   `json:"host,omitempty"`
+	Error       string   `json:"error,omitempty"`
 	// LoadStartedAt is when the generator started on this config;
 	// MeasureStartS is when, counted from then, the measured window began.
 	LoadStartedAt time.Time `json:"load_started_at,omitzero"`

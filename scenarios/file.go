@@ -42,6 +42,9 @@ import (
 //	    cpus: 1.5
 //	  - name: mine
 //	    file: ./httpd.conf    # the user's own; relative to the scenario file
+//	  - name: shop
+//	    dir: ./trees/debian-shop  # a whole config tree (Debian or official layout)
+//	    host: shop.example        # its vhost to load (default: its first ServerName)
 //	repeat: 3                 # optional: run each config 3 times, interleaved
 //	thresholds:
 //	  min_served_pct: 100
@@ -57,6 +60,8 @@ type ConfigSpec struct {
 	Preset      string         `yaml:"preset"`
 	Name        string         `yaml:"name"`
 	File        string         `yaml:"file"`
+	Dir         string         `yaml:"dir"`  // a whole config tree
+	Host        string         `yaml:"host"` // the tree's vhost to load
 	Set         directives     `yaml:"set"`
 	MemoryBytes ByteSize       `yaml:"memory"`
 	CPUs        float64        `yaml:"cpus"`
@@ -278,13 +283,23 @@ func (s *Spec) checkTop(at atFunc) error {
 func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 	c := &s.Configs[i]
 	field := fmt.Sprintf("configs[%d]", i)
+	given := 0
+	for _, v := range []string{c.Preset, c.File, c.Dir} {
+		if v != "" {
+			given++
+		}
+	}
 	switch {
-	case c.Preset == "" && c.File == "":
-		return at(field, "give either preset (%s) or file (your own httpd.conf)", strings.Join(apache.PresetNames(), ", "))
-	case c.Preset != "" && c.File != "":
-		return at(field+".file", "give preset or file, not both")
-	case c.File != "" && c.Name == "":
-		return at(field+".name", "missing: a config from a file needs a name")
+	case given == 0:
+		return at(field, "give one of preset (%s), file (your own httpd.conf) or dir (your own config tree)", strings.Join(apache.PresetNames(), ", "))
+	case given > 1 && c.Dir != "":
+		return at(field+".dir", "give one of preset, file and dir, not more")
+	case given > 1:
+		return at(field+".file", "give one of preset, file and dir, not more")
+	case (c.File != "" || c.Dir != "") && c.Name == "":
+		return at(field+".name", "missing: a config from a file or dir needs a name")
+	case c.Host != "" && c.Dir == "":
+		return at(field+".host", "host chooses a vhost of a config tree: give dir too")
 	case c.File != "" && len(c.Set) > 0:
 		return at(field+".set", "set cannot change a config file: edit the file instead")
 	case c.CPUs < 0:
@@ -306,6 +321,21 @@ func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 		if err != nil {
 			return at(field+".file", "%v", err)
 		}
+		c.fileCfg = &cfg
+	}
+	if c.Dir != "" {
+		p := c.Dir
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(s.Path), p)
+		}
+		cfg, err := apache.LoadTree(c.Name, p)
+		if err != nil {
+			return at(field+".dir", "%v", err)
+		}
+		if c.Host != "" && !cfg.Tree.HasVhost(c.Host) {
+			return at(field+".host", "config tree %s has no vhost with ServerName or ServerAlias %s", p, c.Host)
+		}
+		cfg.Tree.Host = c.Host
 		c.fileCfg = &cfg
 	}
 	name := c.ConfigName()
@@ -367,6 +397,14 @@ func (s *Spec) Build() (Scenario, error) {
 		var cfg apache.Config
 		if c.fileCfg != nil {
 			cfg = *c.fileCfg
+			if t := cfg.Tree; t != nil && len(c.Set) > 0 {
+				tt := *t
+				tt.Set = append([]apache.Directive(nil), c.Set...)
+				cfg.Tree = &tt
+				for _, d := range c.Set {
+					cfg.Set(d)
+				}
+			}
 		} else {
 			var err error
 			if cfg, err = apache.Preset(c.Preset, s.Load.Connections); err != nil {

@@ -144,8 +144,11 @@ func TestParseErrors(t *testing.T) {
 		{"closed loop and rate", head + "  closed_loop: true\n  rate_per_conn: 3\n" + cfgs, "s.yaml:5:18: load.rate_per_conn: closed loop sends"},
 		{"bad path", head + "  paths: [index.html]\n" + cfgs, "s.yaml:4:10: load.paths: a path must start with /"},
 		{"unknown preset", head + "configs:\n  - preset: event-fast\n", `s.yaml:5:13: configs[0].preset: "event-fast": choose from prefork-stock`},
-		{"preset and file", head + "configs:\n  - preset: event-stock\n    file: x.conf\n", "s.yaml:6:11: configs[0].file: give preset or file, not both"},
-		{"neither", head + "configs:\n  - name: x\n", "s.yaml:5:5: configs[0]: give either preset"},
+		{"preset and file", head + "configs:\n  - preset: event-stock\n    file: x.conf\n", "s.yaml:6:11: configs[0].file: give one of preset, file and dir, not more"},
+		{"neither", head + "configs:\n  - name: x\n", "s.yaml:5:5: configs[0]: give one of preset"},
+		{"dir missing", head + "configs:\n  - name: x\n    dir: nope\n", "s.yaml:6:10: configs[0].dir: config tree for x: stat"},
+		{"host not in the tree", head + "configs:\n  - name: shop\n    dir: trees/debian-shop\n    host: blog.example\n", "s.yaml:7:11: configs[0].host: config tree trees/debian-shop has no vhost with ServerName or ServerAlias blog.example"},
+		{"host without dir", head + "configs:\n  - preset: event-stock\n    host: a.example\n", "configs[0].host: host chooses a vhost of a config tree: give dir too"},
 		{"twice", head + "configs:\n  - preset: event-stock\n  - preset: event-stock\n", `s.yaml:6:5: configs[1].name: config "event-stock" is listed twice`},
 		{"missing file", head + "configs:\n  - name: mine\n    file: nope.conf\n", "s.yaml:6:11: configs[0].file: config file for mine: open"},
 		{"bad directive", head + "configs:\n  - preset: event-stock\n    set: {\"Max Workers\": 3}\n", `s.yaml:6:11: configs[0].set.Max Workers: override`},
@@ -218,4 +221,24 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted, then failed to build: %v", err)
 		}
 	})
+}
+
+// TestTreeConfig: a scenario's dir config is the tree, with its vhost and
+// its set directives, which go after the tree.
+func TestTreeConfig(t *testing.T) {
+	spec, err := Parse("s.yaml", []byte("name: x\nconfigs:\n  - name: shop\n    dir: trees/debian-shop\n    host: www.shop.example\n    set: {MaxRequestWorkers: 400}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := spec.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sc.Configs[0]
+	if c.Tree == nil || c.Tree.Host != "www.shop.example" || len(c.Tree.Set) != 1 || c.MPM != "event" {
+		t.Fatalf("config %+v", c)
+	}
+	if v, _ := c.Get("MaxRequestWorkers"); v != "400" {
+		t.Errorf("MaxRequestWorkers %q: want set's 400 mirrored for the checks", v)
+	}
 }

@@ -59,6 +59,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--config-file", "mine=testdata/nope.conf"}, "nope.conf"},
 		{[]string{"run", "--config-file", "mine=testdata/user-event.conf", "--set", "A=1"}, "--set cannot change a --config-file config"},
 		{[]string{"run", "--configs", "event-tuned", "--set", "ThreadsPerChild=100"}, "ThreadsPerChild 100 is above ThreadLimit 64"},
+		{[]string{"run", "--config-dir", "shop"}, "want NAME=DIR"},
+		{[]string{"run", "--config-dir", "shop=testdata"}, "config tree testdata: no top-level config file: expected apache2.conf"},
+		{[]string{"run", "--config-dir", "shop=../../scenarios/trees/debian-shop", "--config-dir", "shop=../../apache/testdata/official-tree"}, `--config-dir shop=../../apache/testdata/official-tree: a config called "shop" is already in the run`},
+		{[]string{"run", "--config-dir", "shop=../../scenarios/trees/debian-shop", "--host", "blog.example"}, "--host blog.example: config tree ../../scenarios/trees/debian-shop (shop) has no vhost"},
+		{[]string{"run", "--host", "shop.example"}, "--host chooses a vhost of a config tree"},
+		{[]string{"run", "--target", "http://127.0.0.1:1/", "--config-dir", "shop=../../scenarios/trees/debian-shop"}, "--config-dir start httpd containers"},
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--memory", "1g"}, "cannot be used with --target"},
 		{[]string{"run", "--set", "MaxRequestWorkers"}, "want Name=Value"},
@@ -563,6 +569,61 @@ func TestDockerVanishes(t *testing.T) {
 	f := readResult(t, out)
 	if f.Complete || len(f.Runs) != 1 || f.Runs[0].Config != "event-stock" || f.Runs[0].Verdict != results.Pass {
 		t.Errorf("complete %v, %d runs: want the one measured config kept, incomplete", f.Complete, len(f.Runs))
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestConfigTreeRun runs the shipped Debian tree with its shop vhost
+// under load: every connection served by the vhost asked for, and the
+// changes made to run it in result.json. A syntax error in an included
+// file, and a module the image lacks, stop before any load with exit 2,
+// naming the tree's own file and line.
+func TestConfigTreeRun(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--config-dir", "shop=../../scenarios/trees/debian-shop", "--set", "MaxRequestWorkers=300",
+		"-c", "200", "--ramp", "2s", "--warmup", "5s", "-d", "3s", "--json", out)
+	t.Logf("stdout:\n%s", stdout)
+	if code != exitPass {
+		t.Fatalf("got exit %d; stderr:\n%s", code, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	adj := strings.Join(r.Adjustments, "\n")
+	if r.Config != "shop" || r.MPM != "event" || r.Host != "shop.example" || r.Connections.Served != 200 ||
+		!strings.Contains(adj, "sites-enabled/shop.conf:4: <VirtualHost *:80> → <VirtualHost *:") ||
+		!strings.Contains(adj, "DocumentRoot /srv/shop/public did not exist") {
+		t.Errorf("config %q MPM %q host %q served %d, adjustments:\n%s", r.Config, r.MPM, r.Host, r.Connections.Served, adj)
+	}
+	if !strings.Contains(stderr, "adjusted: ports.conf:") || !strings.Contains(r.HTTPDConf, "MaxRequestWorkers 300") {
+		t.Errorf("want the adjustments logged and --set after the tree; stderr:\n%s", stderr)
+	}
+
+	tree := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tree, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("apache2.conf", "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"+
+		"LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\nUser daemon\nListen 80\nIncludeOptional sites/*.conf\n")
+	write("sites/bad.conf", "<VirtualHost *:80>\n  ServerName bad.example\n  ThisIsNotADirective on\n</VirtualHost>\n")
+	code, _, stderr = run(t, "run", "--config-dir", "bad="+tree, "-c", "50", "--json", out+".bad")
+	if code != exitSetup || !strings.Contains(stderr, "line 3 of "+tree+"/sites/bad.conf") || !strings.Contains(stderr, "Invalid command 'ThisIsNotADirective'") {
+		t.Errorf("syntax error: exit %d, stderr:\n%s\nwant 2 naming %s/sites/bad.conf, line 3", code, stderr, tree)
+	}
+	write("sites/bad.conf", "LoadModule nope_module /usr/lib/apache2/modules/mod_nope.so\n")
+	code, _, stderr = run(t, "run", "--config-dir", "bad="+tree, "-c", "50", "--json", out+".bad")
+	if code != exitSetup || !strings.Contains(stderr, "line 1 of "+tree+"/sites/bad.conf") || !strings.Contains(stderr, "mod_nope.so") {
+		t.Errorf("missing module: exit %d, stderr:\n%s\nwant 2 naming %s/sites/bad.conf and mod_nope.so", code, stderr, tree)
+	}
+	if _, err := os.Stat(out + ".bad"); err == nil {
+		t.Error("a result was written for a tree that never ran")
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)

@@ -46,7 +46,8 @@ type runFlags struct {
 	sourceAddr   int
 	memory       int64
 	cpus         float64
-	files        []apache.Config // --config-file
+	files        []apache.Config // --config-file, --config-dir
+	host         string          // --host
 	configsSet   bool
 	overrides    []apache.Directive
 	load         scenarios.Load
@@ -227,6 +228,18 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		}
 		return err
 	})
+	fs.Func("config-dir", "add the user's whole config tree as config `NAME=DIR` (repeatable): Debian layout (apache2.conf at its root) or official (httpd.conf or conf/httpd.conf); Listen ports, vhost addresses and log paths are adjusted to run here, and the run says what changed. Without --configs or a scenario only these run", func(v string) error {
+		name, dir, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("want NAME=DIR, for example shop=./etc-apache2")
+		}
+		cfg, err := apache.LoadTree(name, dir)
+		if err == nil {
+			f.files = append(f.files, cfg)
+		}
+		return err
+	})
+	fs.StringVar(&f.host, "host", "", "for config trees: the vhost to load, sent as the Host header (default: the tree's first ServerName)")
 	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
 		n, err := units.RAMInBytes(v)
 		if err != nil || n < 6<<20 {
@@ -349,7 +362,7 @@ func (f *runFlags) checkTarget() error {
 	case f.memory > 0 || f.cpus > 0:
 		return &usageError{"--memory and --cpus limit httpd containers and cannot be used with --target"}
 	case len(f.files) > 0:
-		return &usageError{"--config-file starts httpd containers and cannot be used with --target"}
+		return &usageError{"--config-file and --config-dir start httpd containers and cannot be used with --target"}
 	case f.set["provider"] && f.providerName != "target":
 		return &usageError{fmt.Sprintf("--target loads a running server and cannot be used with --provider %s", f.providerName)}
 	}
@@ -443,11 +456,12 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 	for _, file := range f.files {
 		for _, c := range sc.Configs {
 			if c.Name == file.Name {
-				return sc, &usageError{fmt.Sprintf("--config-file %s: a config called %q is already in the run; choose another name", file.Name, file.Name)}
+				return sc, &usageError{fmt.Sprintf("%s: a config called %q is already in the run; choose another name", userSource(file), file.Name)}
 			}
 		}
+		sc.Configs = append(sc.Configs, file)
 	}
-	sc.Configs = append(sc.Configs, f.files...)
+	trees := 0
 	for i := range sc.Configs {
 		c := &sc.Configs[i]
 		if c.File != "" && len(f.overrides) > 0 {
@@ -456,12 +470,27 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		for _, d := range f.overrides {
 			c.Set(d)
 		}
+		if c.Tree != nil {
+			trees++
+			t := *c.Tree // the --set and --host of this run only
+			t.Set = append(append([]apache.Directive(nil), t.Set...), f.overrides...)
+			if f.host != "" {
+				if !t.HasVhost(f.host) {
+					return sc, &usageError{fmt.Sprintf("--host %s: config tree %s (%s) has no vhost with that ServerName or ServerAlias", f.host, t.Dir, c.Name)}
+				}
+				t.Host = f.host
+			}
+			c.Tree = &t
+		}
 		if f.set["memory"] {
 			c.MemoryBytes = f.memory
 		}
 		if f.set["cpus"] {
 			c.CPUs = f.cpus
 		}
+	}
+	if f.host != "" && trees == 0 {
+		return sc, &usageError{"--host chooses a vhost of a config tree: give --config-dir (or dir: in the scenario)"}
 	}
 	// Contradictions stop the run before any container starts: httpd
 	// would quietly run other values than the ones written.
@@ -505,4 +534,12 @@ Flags:
 		fmt.Fprintln(stdout, "no loadcheck containers of a finished run found")
 	}
 	return err
+}
+
+// userSource names the flag and path a user's config came from.
+func userSource(c apache.Config) string {
+	if c.Tree != nil {
+		return "--config-dir " + c.Name + "=" + c.Tree.Dir
+	}
+	return "--config-file " + c.Name + "=" + c.File
 }
