@@ -32,6 +32,9 @@ type Config struct {
 	// what the file sets.
 	File     string `json:"file,omitempty"`
 	FileText string `json:"-"`
+	// TLS, when set, serves HTTPS with a generated certificate whose key
+	// is of this kind (TLSKeyECDSA, TLSKeyRSA); presets only.
+	TLS string `json:"tls,omitempty"`
 	// Tree is the user's whole config tree, when the config is one (see
 	// LoadTree); Directives then mirror what the tree sets.
 	Tree *Tree `json:"tree,omitempty"`

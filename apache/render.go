@@ -89,7 +89,11 @@ func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	p("# Self-contained: it reads no other configuration file.")
 	p("ServerRoot %q", layout.ServerRoot)
 	p("ServerName 127.0.0.1")
-	p("Listen %s", listen)
+	if cfg.TLS != "" {
+		p("Listen %s https", listen)
+	} else {
+		p("Listen %s", listen)
+	}
 	p("PidFile %s/httpd.pid", at.RunDir)
 	p("DefaultRuntimeDir %s", at.RunDir)
 	p("")
@@ -132,6 +136,9 @@ func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	p("  SetHandler server-status")
 	p("  Require all granted")
 	p("</Location>")
+	if cfg.TLS != "" {
+		renderTLS(p, layout, at)
+	}
 	return b.String()
 }
 

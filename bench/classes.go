@@ -30,7 +30,8 @@ const (
 	ClientLate   // the generator reached the slot after its timeout, or woke long past a deadline to find the answer waiting: client-limited, not the server
 	HTTP4xx
 	HTTP5xx
-	BadResponse // the bytes that came back were not a valid HTTP response
+	BadResponse  // the bytes that came back were not a valid HTTP response
+	TLSHandshake // the TLS handshake failed (https:// targets)
 	Unclassified
 	numClasses
 )
@@ -38,7 +39,7 @@ const (
 var classNames = [numClasses]string{
 	"connect_timeout", "connect_refused", "ports_exhausted", "client_nofile",
 	"reset", "closed_by_server", "read_timeout", "write_timeout", "queue_timeout", "client_late",
-	"http_4xx", "http_5xx", "bad_response", "unclassified",
+	"http_4xx", "http_5xx", "bad_response", "tls_handshake", "unclassified",
 }
 
 func (c Class) String() string {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"strings"
 	"time"
 )
@@ -28,6 +29,7 @@ type conn struct {
 	timer    *time.Timer
 
 	c         Conn
+	tlsCfg    *tls.Config // https://: this connection's, with its own session
 	rr        responseReader
 	stopWatch func() bool
 	awaiting  bool // a response to a timed-out request is still owed
@@ -189,13 +191,30 @@ func (c *conn) late(ctx context.Context, s slot) bool {
 func (c *conn) open(ctx context.Context, s *slot) bool {
 	r, st := c.r, c.st
 	began := time.Now()
-	nc, stop, err := r.dial(ctx, c.id, s.deadline)
+	f, stop, err := r.dial(ctx, c.id, s.deadline)
 	if err != nil {
 		r.fail(ctx, st, s.measured, classifyConnect(err), err)
 		c.retryAt = time.Now().Add(closedLoopRetry)
 		return false
 	}
 	connected := time.Now()
+	var nc Conn = f
+	if r.tls != nil {
+		// Every open, a reconnect too, pays a handshake, within the
+		// slot's deadline (set by dial).
+		if c.tlsCfg == nil {
+			c.tlsCfg = r.tls.forConn()
+		}
+		tc, err := r.tls.handshake(f, c.tlsCfg, c.rec)
+		if err != nil {
+			stop()
+			f.Close()
+			r.fail(ctx, st, s.measured, TLSHandshake, err)
+			c.retryAt = time.Now().Add(closedLoopRetry)
+			return false
+		}
+		nc = tc
+	}
 	c.rec.mu.Lock()
 	_ = c.rec.connect.RecordValue(max(connected.Sub(began).Microseconds(), 1))
 	c.rec.mu.Unlock()

@@ -39,6 +39,9 @@ type Load struct {
 	Paths   []string `json:"paths" yaml:"paths"`
 	Headers []string `json:"headers,omitempty" yaml:"headers"`
 	Body    string   `json:"body,omitempty" yaml:"body"`
+	// NoTLSResume makes every TLS handshake of an https:// load a full
+	// one: no session resumption (it is on by default, as in browsers).
+	NoTLSResume bool `json:"no_tls_resume,omitempty" yaml:"no_tls_resume"`
 }
 
 // WarmUpAuto as Load.WarmUp ends the warm-up when the server has settled.

@@ -18,12 +18,12 @@ func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) 
 	if err != nil {
 		return "", nil, fmt.Errorf("parse target URL %q: %w", t.URL, err)
 	}
-	if u.Scheme != "http" || u.Host == "" {
-		return "", nil, fmt.Errorf("target URL %q: want http://HOST:PORT/PATH", t.URL)
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", nil, fmt.Errorf("target URL %q: want http://HOST:PORT/PATH or https://…", t.URL)
 	}
 	addr = u.Host
 	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
 	paths := o.Paths
 	if len(paths) == 0 {

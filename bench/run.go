@@ -20,8 +20,8 @@ import (
 
 // Target is where the load goes.
 type Target struct {
-	// URL is an http:// URL; its path is the request path unless
-	// Options.Paths is set.
+	// URL is an http:// or https:// URL; its path is the request path
+	// unless Options.Paths is set.
 	URL string `json:"url"`
 }
 
@@ -108,6 +108,8 @@ type Result struct {
 	// ConnectTime holds the duration in microseconds of every successful
 	// connect, ramp and reconnects included.
 	ConnectTime *hdrhistogram.Histogram `json:"-"`
+	// TLS is nil for http:// targets.
+	TLS *TLS `json:"-"`
 	// OpenedIn is how long after the start the last connection first
 	// opened; zero when some never did.
 	OpenedIn time.Duration `json:"-"`
@@ -196,11 +198,13 @@ type recorder struct {
 	mu                 sync.Mutex
 	latency, service   *hdrhistogram.Histogram
 	connect, thisSecnd *hdrhistogram.Histogram
-	_                  [64]byte // keep neighbours' locks off this cache line
+	handshake          *hdrhistogram.Histogram // TLS handshakes
+	_                  [64]byte                // keep neighbours' locks off this cache line
 }
 
 type runner struct {
 	opts     Options
+	tls      *tlsClient // nil for http://
 	addr     string
 	requests [][]byte
 	dialer   *dialer
@@ -268,6 +272,9 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r := &runner{opts: opts, addr: addr, requests: raws, samples: map[string]string{}}
+	if r.tls, err = tlsFor(t, opts); err != nil {
+		return nil, err
+	}
 	if r.dialer, err = newDialer(addr, opts); err != nil {
 		return nil, err
 	}
@@ -278,6 +285,7 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	r.recs = make([]recorder, min(len(r.ids), 2*runtime.GOMAXPROCS(0)+2))
 	for i := range r.recs {
 		r.recs[i].latency, r.recs[i].service, r.recs[i].connect = NewHistogram(), NewHistogram(), NewHistogram()
+		r.recs[i].handshake = NewHistogram()
 		r.recs[i].thisSecnd = newSecondHistogram()
 	}
 	r.start = time.Now()
@@ -436,6 +444,7 @@ func (r *runner) summarize() *Result {
 		ServiceTime: NewHistogram(),
 		ConnectTime: NewHistogram(),
 		Shards:      1,
+		TLS:         r.tls.result(r.recs),
 	}
 	for i := range r.recs {
 		res.Latency.Merge(r.recs[i].latency)

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -20,6 +21,7 @@ type server struct {
 	ln       net.Listener
 	maxConns int // accept at most this many connections (0: no limit)
 	handle   func(conn net.Conn, nth int) string
+	tls      *tls.Config // serve HTTPS
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	conns    []net.Conn
@@ -31,6 +33,10 @@ func startServer(t *testing.T, s *server) string {
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
+	}
+	scheme := "http"
+	if s.tls != nil {
+		ln, scheme = tls.NewListener(ln, s.tls), "https"
 	}
 	s.ln = ln
 	t.Cleanup(func() {
@@ -65,7 +71,7 @@ func startServer(t *testing.T, s *server) string {
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String() + "/"
+	return scheme + "://" + ln.Addr().String() + "/"
 }
 
 func (s *server) serve(c net.Conn) {

@@ -296,6 +296,9 @@ func RunShards(ctx context.Context, t Target, opts Options, shards int, command 
 	if err != nil {
 		return nil, err
 	}
+	if _, err := tlsFor(t, opts); err != nil {
+		return nil, err
+	}
 	progress, measureFrom := opts.Progress, opts.MeasureFrom
 	opts.Progress, opts.MeasureFrom = nil, nil
 	var mu sync.Mutex // guards every shard's last progress

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path"
 	"runtime"
@@ -100,6 +99,7 @@ type HTTPD struct {
 	// first ServerName).
 	Adjustments []string
 	VHost       string
+	scheme      string // "https" with --tls
 }
 
 // Stop stops and removes the container. It is safe on a nil HTTPD and
@@ -296,7 +296,7 @@ func Run(ctx context.Context, image string, opts ...Option) (*HTTPD, error) {
 	if err := observe.WaitStatus(ctx, srv.StatusURL, 15*time.Second); err != nil {
 		return srv, fmt.Errorf("httpd for %s logged that it is ready but %w\nhttpd said:\n%s", o.Config.Name, err, apache.Tail(logs, 10))
 	}
-	if st, err := observe.FetchStatus(ctx, http.DefaultClient, srv.StatusURL); err == nil {
+	if st, err := observe.FetchStatus(ctx, observe.StatusClient, srv.StatusURL); err == nil {
 		srv.Version = st.ServerVersion
 	}
 	if info, err := ctr.Inspect(ctx); err != nil {
@@ -330,7 +330,16 @@ func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
 			return nil, err
 		}
 		s.ConfText, s.ListenPort = apache.Render(o.Config, o.Layout, listen, at), port
-		return map[string]string{at.Conf: s.ConfText}, nil
+		files := map[string]string{at.Conf: s.ConfText}
+		if o.Config.TLS != "" {
+			cert, key, err := apache.SelfSigned([]string{"127.0.0.1", "localhost"}, o.Config.TLS)
+			if err != nil {
+				return nil, fmt.Errorf("make a TLS certificate: %w", err)
+			}
+			files[apache.TLSCertFile], files[apache.TLSKeyFile] = string(cert), string(key)
+			s.scheme = "https"
+		}
+		return files, nil
 	}
 	listen := map[string]string{}
 	for _, l := range t.Listens() {
@@ -441,7 +450,11 @@ func (s *HTTPD) locate(ctx context.Context, port int) error {
 		}
 		host, mapped = h, int(p.Num())
 	}
-	s.URL = fmt.Sprintf("http://%s/", net.JoinHostPort(host, strconv.Itoa(mapped)))
+	scheme := s.scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	s.URL = fmt.Sprintf("%s://%s/", scheme, net.JoinHostPort(host, strconv.Itoa(mapped)))
 	s.StatusURL = strings.TrimSuffix(s.URL, "/") + apache.StatusPath + "?auto"
 	return nil
 }

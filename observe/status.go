@@ -3,6 +3,7 @@ package observe
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math"
@@ -31,8 +32,21 @@ type Status struct {
 	Scoreboard map[string]int
 }
 
-// ParseStatus parses mod_status's ?auto output. Unknown keys are ignored;
-// a line that is not "Key: value" is an error naming the line.
+// isTitle reports whether line is one word of letters: a section title
+// of the ?auto page.
+func isTitle(line string) bool {
+	for _, r := range line {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseStatus parses mod_status's ?auto output. Unknown keys are ignored,
+// and so are section titles (one word, like mod_ssl's
+// TLSSessionCacheStatus); any other line that is not "Key: value" is an
+// error naming the line.
 func ParseStatus(r io.Reader) (Status, error) {
 	s := Status{TotalAccesses: -1, BusyWorkers: -1, IdleWorkers: -1, Processes: -1,
 		ConnsTotal: -1, ConnsAsyncKeepAlive: -1, ConnsAsyncWriting: -1, ConnsAsyncClosing: -1}
@@ -46,8 +60,11 @@ func ParseStatus(r io.Reader) (Status, error) {
 		}
 		key, val, ok := strings.Cut(line, ":")
 		if !ok {
-			if n == 1 {
-				continue // the first line is the server name, with no colon
+			if n == 1 || isTitle(line) {
+				// The first line is the server name, with no colon;
+				// mod_ssl adds a section title, TLSSessionCacheStatus,
+				// before its session cache's lines.
+				continue
 			}
 			return s, fmt.Errorf("mod_status line %d: %q is not \"Key: value\"", n, line)
 		}
@@ -94,6 +111,13 @@ func ParseStatus(r io.Reader) (Status, error) {
 	}
 	return s, nil
 }
+
+// StatusClient reads mod_status pages: over https:// it does not verify
+// the certificate, because loadcheck reads servers it started itself with
+// a self-signed one.
+var StatusClient = &http.Client{Transport: &http.Transport{TLSClientConfig: insecureTLS}}
+
+var insecureTLS = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // see StatusClient
 
 // FetchStatus reads and parses url with client.
 func FetchStatus(ctx context.Context, client *http.Client, url string) (Status, error) {
@@ -175,7 +199,7 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, probe
 		Timeout: 3 * interval, // a timeout closes the connection and loses the held worker
 		Transport: &http.Transport{
 			MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute,
-			DisableCompression: true,
+			DisableCompression: true, TLSClientConfig: insecureTLS,
 		},
 	}
 	s := &Sampler{done: make(chan struct{}), start: time.Now(), cg: probe.Cgroup, probe: probe, stats: emptyStats()}
@@ -298,7 +322,7 @@ func WaitStatus(ctx context.Context, url string, timeout time.Duration) error {
 	defer cancel()
 	var last error
 	for {
-		if _, err := FetchStatus(ctx, http.DefaultClient, url); err == nil {
+		if _, err := FetchStatus(ctx, StatusClient, url); err == nil {
 			return nil
 		} else {
 			last = err

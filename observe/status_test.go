@@ -16,7 +16,9 @@ import (
 func TestParseStatus(t *testing.T) {
 	in := "127.0.0.1\nServerVersion: Apache/2.4.68 (Debian)\nServerMPM: event\nTotal Accesses: 42\n" +
 		"BusyWorkers: 3\nIdleWorkers: 47\nProcesses: 2\nConnsTotal: 5\nConnsAsyncKeepAlive: 2\n" +
-		"Scoreboard: __W_K..\n"
+		"Scoreboard: __W_K..\n" +
+		// mod_ssl's session cache section, with its title line
+		"TLSSessionCacheStatus\nCacheType: SHMCB\nCacheSharedMemory: 512000\n"
 	s, err := ParseStatus(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +31,9 @@ func TestParseStatus(t *testing.T) {
 	}
 	if s.ConnsAsyncWriting != -1 {
 		t.Errorf("got ConnsAsyncWriting %d, want -1 when absent", s.ConnsAsyncWriting)
+	}
+	if _, err := ParseStatus(strings.NewReader("x\nBusyWorkers: 1\nnot a status line\n")); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("got %v, want an error naming line 3", err)
 	}
 	if _, err := ParseStatus(strings.NewReader("x\nBusyWorkers: many\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("got %v, want an error naming line 2", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +80,9 @@ type localServer struct {
 // Start implements Provider: it renders cfg into a temporary folder,
 // checks it with httpd -t, and starts httpd in the foreground.
 func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Server, error) {
+	if cfg.TLS != "" {
+		return nil, fmt.Errorf("config %s: --tls runs in a container only, not with the local provider: use --provider docker", cfg.Name)
+	}
 	if cfg.Tree != nil {
 		return nil, fmt.Errorf("config %s: a config tree (%s) runs in a container only, not with the local provider: use --provider docker", cfg.Name, cfg.Tree.Dir)
 	}
@@ -150,7 +152,7 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 	if err := s.waitReady(ctx, l.StartTimeout); err != nil {
 		return s, fmt.Errorf("start httpd for %s: %w\nhttpd said:\n%s", cfg.Name, err, apache.Tail(s.errorLog(), 10))
 	}
-	if st, err := observe.FetchStatus(ctx, http.DefaultClient, src.StatusURL); err == nil {
+	if st, err := observe.FetchStatus(ctx, observe.StatusClient, src.StatusURL); err == nil {
 		s.ep.Version = st.ServerVersion
 	}
 	return s, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -49,8 +48,8 @@ func (t Target) Check(ctx context.Context) error {
 			continue
 		}
 		p, err := url.Parse(u.v)
-		if err != nil || p.Scheme != "http" || p.Host == "" {
-			return fmt.Errorf("%s %q: want an absolute http:// URL such as http://127.0.0.1:8080/ (https is not supported yet)", u.flag, u.v)
+		if err != nil || p.Host == "" || (p.Scheme != "http" && (p.Scheme != "https" || u.flag != "--target")) {
+			return fmt.Errorf("%s %q: want an absolute http:// URL such as http://127.0.0.1:8080/ (--target may be https://; --status-url not yet)", u.flag, u.v)
 		}
 		if err := t.checkHost(ctx, u.flag, p.Hostname()); err != nil {
 			return err
@@ -61,7 +60,7 @@ func (t Target) Check(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := observe.FetchStatus(ctx, http.DefaultClient, t.StatusURL); err != nil {
+	if _, err := observe.FetchStatus(ctx, observe.StatusClient, t.StatusURL); err != nil {
 		return fmt.Errorf("--status-url %s: %w (enable mod_status with ExtendedStatus On, and give the ?auto URL, e.g. http://127.0.0.1:8080/server-status?auto)", t.StatusURL, err)
 	}
 	return nil
@@ -92,7 +91,7 @@ func (t Target) Start(ctx context.Context, _ apache.Config, _ StartOptions) (Ser
 	}
 	ep := Endpoint{URL: t.URL, Sources: observe.Sources{StatusURL: t.StatusURL}}
 	if t.StatusURL != "" {
-		if st, err := observe.FetchStatus(ctx, http.DefaultClient, t.StatusURL); err == nil {
+		if st, err := observe.FetchStatus(ctx, observe.StatusClient, t.StatusURL); err == nil {
 			ep.Version = st.ServerVersion
 		}
 	}

@@ -254,7 +254,9 @@ pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
 <figcaption>{{.Note}}</figcaption>
 </figure>
 {{end}}
-{{with .ServerSide}}<h2>Server side</h2>
+{{with .TLS}}<h2>TLS</h2>
+<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>
+{{end}}{{with .ServerSide}}<h2>Server side</h2>
 <ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <h2>Configs</h2>
 {{range .Runs}}{{if .HTTPDConf}}<details><summary>{{.Config}} httpd.conf</summary><pre>{{.HTTPDConf}}</pre></details>
@@ -291,11 +293,11 @@ func WriteHTML(w io.Writer, f *results.File) error {
 		Rows                                       []htmlRow
 		Runs                                       []results.Run
 		Plots                                      []Plot
-		ServerSide                                 []string
+		ServerSide, TLS                            []string
 	}{
 		Title: title(f), Description: f.Scenario.Description, Summary: fmt.Sprintf("%d of %d configs passed.", pass, len(f.Runs)), Load: describeLoad(f),
 		Version: f.Environment.LoadcheckVersion, Schema: f.Schema, Started: f.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Header: summaryHeader, Rows: rows, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f),
+		Header: summaryHeader, Rows: rows, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f), TLS: tlsLines(f),
 	}
 	return htmlReport.Execute(w, data)
 }

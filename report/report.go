@@ -102,6 +102,12 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 			fmt.Fprintf(&b, "\nWhy: %s\n", r.Diagnosis)
 		}
 	}
+	if lines := tlsLines(f); len(lines) > 0 {
+		b.WriteString("\n")
+		for _, l := range lines {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
 	if lines := serverSide(f); len(lines) > 0 {
 		b.WriteString("\n<details><summary>Server side</summary>\n\n")
 		for _, l := range lines {

@@ -97,6 +97,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 			fmt.Fprintf(w, "  why: %s\n", r.Diagnosis)
 		}
 	}
+	for _, l := range tlsLines(f) {
+		fmt.Fprintln(w, l)
+	}
 	if lines := serverSide(f); len(lines) > 0 {
 		fmt.Fprintln(w, "server side (kernel counters count the whole host when httpd shares its network: host networking, or a native httpd):")
 		for _, l := range lines {
@@ -169,4 +172,19 @@ func timeToCapacity(s float64) string {
 		return "never held every connection"
 	}
 	return "held every connection from " + strconv.FormatFloat(s, 'f', -1, 64) + "s"
+}
+
+// tlsLines are the https:// runs' TLS, one line per config.
+func tlsLines(f *results.File) []string {
+	var out []string
+	for _, r := range f.Runs {
+		t := r.TLS
+		if t == nil {
+			continue
+		}
+		h := t.HandshakeMS
+		out = append(out, fmt.Sprintf("%s TLS: %s %s; %d handshakes (%d resumed, %d failed), handshake ms p50 %s p90 %s p99 %s max %s",
+			r.Config, t.Version, t.Cipher, t.Handshakes, t.Resumed, t.Failed, results.Num(h.P50), results.Num(h.P90), results.Num(h.P99), results.Num(h.Max)))
+	}
+	return out
 }

@@ -75,3 +75,23 @@ func TestTableServerSide(t *testing.T) {
 		t.Errorf("a notice-level code was shown as notable:\n%s", out)
 	}
 }
+
+// TestTLSLines: an https:// run's handshakes are in the table, Markdown
+// and HTML; an http:// run has none.
+func TestTLSLines(t *testing.T) {
+	f := &results.File{Runs: []results.Run{
+		{Config: "event-tuned", Verdict: results.Pass, TLS: &results.TLS{Handshakes: 120, Resumed: 3, Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256",
+			HandshakeMS: results.Latency{P50: 1.5, P90: 2, P99: 4.25, Max: 9}}},
+		{Config: "worker-stock", Verdict: results.Pass},
+	}}
+	want := "event-tuned TLS: TLS 1.3 TLS_AES_128_GCM_SHA256; 120 handshakes (3 resumed, 0 failed), handshake ms p50 1.50 p90 2.00 p99 4.25 max 9.00"
+	for _, format := range []string{"table", "markdown", "html"} {
+		var b bytes.Buffer
+		if err := Render(&b, f, format); err != nil {
+			t.Fatal(err)
+		}
+		if out := b.String(); !strings.Contains(out, want) || strings.Contains(out, "worker-stock TLS") {
+			t.Errorf("%s: want exactly the line %q:\n%s", format, want, out)
+		}
+	}
+}

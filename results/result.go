@@ -79,8 +79,12 @@ type Run struct {
 	// really written, not when it was due: uncorrected for coordinated
 	// omission, as wrk2 labels it.
 	ServiceTimeMS Latency `json:"service_time_ms"`
-	ConnectMS     Latency `json:"connect_ms"`            // every successful connect
-	OpenedInS     float64 `json:"opened_in_s,omitempty"` // until the last connection first opened
+	ConnectMS     Latency `json:"connect_ms"` // every successful connect
+	// TLS is what an https:// load saw of TLS: handshakes (every open and
+	// reconnect), resumptions, failures, the version and cipher, and the
+	// handshake times.
+	TLS       *TLS    `json:"tls,omitempty"`
+	OpenedInS float64 `json:"opened_in_s,omitempty"` // until the last connection first opened
 	// TimeToCapacityS is when, counted from the start of the ramp, every
 	// target connection was open and stayed open with no failed request
 	// to the end of the measured window; -1 when that never happened.
@@ -222,6 +226,9 @@ func FromBench(cfg apache.Config, r *bench.Result) Run {
 	}
 	run.LatencyMS, run.ServiceTimeMS, run.ConnectMS = latency(h), latency(r.ServiceTime), latency(r.ConnectTime)
 	run.OpenedInS = math.Round(r.OpenedIn.Seconds()*1000) / 1000
+	if t := r.TLS; t != nil {
+		run.TLS = &TLS{Handshakes: t.Handshakes, Resumed: t.Resumed, Failed: t.Failed, Version: t.Version, Cipher: t.Cipher, HandshakeMS: latency(t.HandshakeTime)}
+	}
 	run.Series, run.Shards, run.Hist = r.Series, r.Shards, r.Latency
 	run.TimeToCapacityS = TimeToCapacity(r.Series, r.Target)
 	if r.Measured > 0 {
@@ -563,4 +570,15 @@ func Diagnose(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 		return strings.Join(run.Reasons, "; ")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// TLS is a run's TLS side (bench.TLS, with the handshake times as
+// percentiles).
+type TLS struct {
+	Handshakes  int64   `json:"handshakes"`
+	Resumed     int64   `json:"resumed"`
+	Failed      int64   `json:"failed"`
+	Version     string  `json:"version,omitempty"`
+	Cipher      string  `json:"cipher,omitempty"`
+	HandshakeMS Latency `json:"tls_handshake_ms"`
 }

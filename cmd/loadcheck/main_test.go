@@ -64,6 +64,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--config-dir", "shop=../../scenarios/trees/debian-shop", "--config-dir", "shop=../../apache/testdata/official-tree"}, `--config-dir shop=../../apache/testdata/official-tree: a config called "shop" is already in the run`},
 		{[]string{"run", "--config-dir", "shop=../../scenarios/trees/debian-shop", "--host", "blog.example"}, "--host blog.example: config tree ../../scenarios/trees/debian-shop (shop) has no vhost"},
 		{[]string{"run", "--host", "shop.example"}, "--host chooses a vhost of a config tree"},
+		{[]string{"run", "--tls", "--tls-key", "dsa"}, `--tls-key: unknown TLS key "dsa": use ecdsa-p256 (default) or rsa2048`},
+		{[]string{"run", "--tls-key", "rsa2048"}, "--tls-key needs --tls"},
+		{[]string{"run", "--tls", "--config-file", "mine=testdata/user-event.conf"}, "--tls: config mine is your own (--config-file mine=testdata/user-event.conf)"},
+		{[]string{"run", "--tls", "--target", "http://127.0.0.1:1/"}, "for a server you run, give --target https://"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--config-dir", "shop=../../scenarios/trees/debian-shop"}, "--config-dir start httpd containers"},
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--memory", "1g"}, "cannot be used with --target"},
@@ -624,6 +628,35 @@ func TestConfigTreeRun(t *testing.T) {
 	}
 	if _, err := os.Stat(out + ".bad"); err == nil {
 		t.Error("a result was written for a tree that never ran")
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestTLSRun serves HTTPS from two presets with mod_ssl and loads them
+// over TLS: every connection's handshake timed and counted, the version
+// and cipher recorded, in the JSON and the table.
+func TestTLSRun(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "event-tuned,worker-stock", "--tls", "-c", "120",
+		"--ramp", "2s", "--warmup", "5s", "-d", "3s", "--json", out)
+	t.Logf("stdout:\n%s", stdout)
+	if code != exitPass {
+		t.Fatalf("got exit %d; stderr:\n%s", code, stderr)
+	}
+	for _, r := range readResult(t, out).Runs {
+		tl := r.TLS
+		if tl == nil || tl.Handshakes < 120 || tl.Failed != 0 || tl.Version != "TLS 1.3" || tl.HandshakeMS.P50 <= 0 || r.Connections.Served != 120 {
+			t.Errorf("%s: served %d, TLS %+v: want 120 served over TLS 1.3, each with a timed handshake", r.Config, r.Connections.Served, tl)
+		}
+		if !strings.Contains(r.HTTPDConf, "SSLEngine on") {
+			t.Errorf("%s: the httpd.conf does not serve TLS", r.Config)
+		}
+		if !strings.Contains(stdout, r.Config+" TLS: TLS 1.3 ") {
+			t.Errorf("%s: no TLS line in the table", r.Config)
+		}
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)

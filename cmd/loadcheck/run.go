@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,8 @@ type runFlags struct {
 	cpus         float64
 	files        []apache.Config // --config-file, --config-dir
 	host         string          // --host
+	tls          bool            // --tls
+	tlsKey       string          // --tls-key
 	configsSet   bool
 	overrides    []apache.Directive
 	load         scenarios.Load
@@ -217,6 +220,9 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		return nil
 	})
 	fs.StringVar(&f.load.Body, "body", f.load.Body, "request body")
+	fs.BoolVar(&f.tls, "tls", false, "serve HTTPS: every preset gets mod_ssl, a generated self-signed certificate and a shared session cache, and the load speaks TLS (handshakes timed and counted)")
+	fs.StringVar(&f.tlsKey, "tls-key", apache.TLSKeyECDSA, "with --tls: the certificate's key, "+apache.TLSKeyECDSA+" or "+apache.TLSKeyRSA)
+	fs.Var(negBool{&f.load.NoTLSResume}, "tls-resume", "for https:// loads: resume TLS sessions when a connection is reopened, as browsers do; --tls-resume=false makes every handshake a full one (default true)")
 	fs.Func("config-file", "add the user's own complete httpd.conf as config `NAME=PATH` (repeatable); its Listen lines are replaced and mod_status is added. Without --configs or a scenario only these files run", func(v string) error {
 		name, path, ok := strings.Cut(v, "=")
 		if !ok {
@@ -363,6 +369,8 @@ func (f *runFlags) checkTarget() error {
 		return &usageError{"--memory and --cpus limit httpd containers and cannot be used with --target"}
 	case len(f.files) > 0:
 		return &usageError{"--config-file and --config-dir start httpd containers and cannot be used with --target"}
+	case f.tls:
+		return &usageError{"--tls makes the httpd loadcheck starts serve HTTPS; for a server you run, give --target https://…"}
 	case f.set["provider"] && f.providerName != "target":
 		return &usageError{fmt.Sprintf("--target loads a running server and cannot be used with --provider %s", f.providerName)}
 	}
@@ -470,6 +478,12 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		for _, d := range f.overrides {
 			c.Set(d)
 		}
+		if f.tls {
+			if c.File != "" || c.Tree != nil {
+				return sc, &usageError{fmt.Sprintf("--tls: config %s is your own (%s); --tls serves HTTPS for presets only so far: give your config its own SSL vhost and load it with --target https://…", c.Name, userSource(*c))}
+			}
+			c.TLS = f.tlsKey
+		}
 		if c.Tree != nil {
 			trees++
 			t := *c.Tree // the --set and --host of this run only
@@ -488,6 +502,12 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		if f.set["cpus"] {
 			c.CPUs = f.cpus
 		}
+	}
+	if err := apache.CheckTLSKey(f.tlsKey); err != nil {
+		return sc, &usageError{"--tls-key: " + err.Error()}
+	}
+	if f.set["tls-key"] && !f.tls {
+		return sc, &usageError{"--tls-key needs --tls"}
 	}
 	if f.host != "" && trees == 0 {
 		return sc, &usageError{"--host chooses a vhost of a config tree: give --config-dir (or dir: in the scenario)"}
@@ -543,3 +563,24 @@ func userSource(c apache.Config) string {
 	}
 	return "--config-file " + c.Name + "=" + c.File
 }
+
+// negBool is a boolean flag stored negated: --tls-resume=false sets
+// Load.NoTLSResume.
+type negBool struct{ p *bool }
+
+func (b negBool) String() string {
+	if b.p == nil {
+		return "true"
+	}
+	return strconv.FormatBool(!*b.p)
+}
+
+func (b negBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err == nil {
+		*b.p = !v
+	}
+	return err
+}
+
+func (negBool) IsBoolFlag() bool { return true }

@@ -1,0 +1,133 @@
+package bench
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// TLS is what a run over https:// saw of TLS: every handshake, new
+// connections and reconnects alike, is timed and counted.
+type TLS struct {
+	Handshakes int64  `json:"handshakes"`
+	Resumed    int64  `json:"resumed"` // of those, session resumptions
+	Failed     int64  `json:"failed"`  // handshakes that failed (class tls_handshake)
+	Version    string `json:"version,omitempty"`
+	Cipher     string `json:"cipher,omitempty"`
+	// HandshakeTime holds every successful handshake's duration in
+	// microseconds, after the TCP connect.
+	HandshakeTime *hdrhistogram.Histogram `json:"-"`
+}
+
+// tlsClient is a run's TLS side: the config connections start from, and
+// the counts.
+type tlsClient struct {
+	cfg                         *tls.Config
+	resume                      bool
+	handshakes, resumed, failed atomic.Int64
+	once                        sync.Once
+	version, cipher             string
+}
+
+// newTLSClient is the client for an https:// target whose Host header is
+// serverName. Certificates are not verified: loadcheck loads servers it
+// started itself, or that the user named, with self-signed certificates
+// as the rule; the handshake's cost is the same.
+func newTLSClient(serverName string, resume bool) *tlsClient {
+	cfg := &tls.Config{ServerName: serverName, InsecureSkipVerify: true} //nolint:gosec // see above
+	return &tlsClient{cfg: cfg, resume: resume}
+}
+
+// forConn is the config of one connection. Each connection is one
+// client: its first handshake is a full one, and with resumption on its
+// reconnects resume its own session, as a returning browser does; one
+// connection never resumes another's.
+func (t *tlsClient) forConn() *tls.Config {
+	if !t.resume {
+		return t.cfg
+	}
+	cfg := t.cfg.Clone()
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	return cfg
+}
+
+// handshake runs the TLS handshake on a connected socket, within the
+// deadline the dial set, and times it into h.
+func (t *tlsClient) handshake(c Conn, cfg *tls.Config, rec *recorder) (*tls.Conn, error) {
+	began := time.Now()
+	var nc net.Conn
+	switch x := c.(type) {
+	case *os.File:
+		nc = fileConn{x}
+	case net.Conn:
+		nc = x
+	default:
+		return nil, fmt.Errorf("TLS over %T", c)
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.failed.Add(1)
+		return nil, err
+	}
+	took := time.Since(began)
+	st := tc.ConnectionState()
+	t.handshakes.Add(1)
+	if st.DidResume {
+		t.resumed.Add(1)
+	}
+	t.once.Do(func() { t.version, t.cipher = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite) })
+	rec.mu.Lock()
+	_ = rec.handshake.RecordValue(max(took.Microseconds(), 1))
+	rec.mu.Unlock()
+	return tc, nil
+}
+
+// result is the counts so far, with the handshake histogram merged from
+// recs.
+func (t *tlsClient) result(recs []recorder) *TLS {
+	if t == nil {
+		return nil
+	}
+	out := &TLS{Handshakes: t.handshakes.Load(), Resumed: t.resumed.Load(), Failed: t.failed.Load(),
+		Version: t.version, Cipher: t.cipher, HandshakeTime: NewHistogram()}
+	for i := range recs {
+		out.HandshakeTime.Merge(recs[i].handshake)
+	}
+	return out
+}
+
+// fileConn is a raw socket as the net.Conn crypto/tls wants.
+type fileConn struct{ *os.File }
+
+func (fileConn) LocalAddr() net.Addr  { return &net.TCPAddr{} }
+func (fileConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }
+
+// tlsFor is the TLS client for t, or nil for http://. The server name
+// (SNI) is the Host header's, or the URL's host.
+func tlsFor(t Target, o Options) (*tlsClient, error) {
+	u, err := url.Parse(t.URL)
+	if err != nil || u.Scheme != "https" {
+		return nil, nil
+	}
+	if o.Shards > 1 {
+		return nil, fmt.Errorf("an https:// load runs in one generator process for now, not %d: lower -c below what one process can open, or use http://", o.Shards)
+	}
+	name := u.Hostname()
+	for _, line := range o.Headers {
+		if h, err := ParseHeader(line); err == nil && strings.EqualFold(h.Name, "Host") {
+			name = h.Value
+			if host, _, err := net.SplitHostPort(name); err == nil {
+				name = host
+			}
+		}
+	}
+	return newTLSClient(name, !o.NoTLSResume), nil
+}

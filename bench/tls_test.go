@@ -1,0 +1,81 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http/httptest"
+	"testing"
+)
+
+// testTLS is a server TLS config with httptest's certificate.
+func testTLS(t *testing.T) *tls.Config {
+	t.Helper()
+	ts := httptest.NewTLSServer(nil)
+	defer ts.Close()
+	return &tls.Config{Certificates: ts.TLS.Certificates}
+}
+
+// TestTLSKeepAlive: over https:// every connection pays one handshake,
+// timed, and the version and cipher are recorded.
+func TestTLSKeepAlive(t *testing.T) {
+	s := &server{tls: testTLS(t), handle: func(net.Conn, int) string { return okResponse }}
+	url := startServer(t, s)
+	r, err := Run(context.Background(), Target{URL: url}, quickOpts(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Served != 8 || r.Dropped != 0 {
+		t.Fatalf("served %d dropped %d (%v), want 8 and 0", r.Served, r.Dropped, r.Errors)
+	}
+	if r.TLS == nil || r.TLS.Handshakes != 8 || r.TLS.Resumed != 0 || r.TLS.HandshakeTime.TotalCount() != 8 || r.TLS.Version != "TLS 1.3" || r.TLS.Cipher == "" {
+		t.Fatalf("TLS %+v, want 8 timed full TLS 1.3 handshakes (one client never resumes another's session) and a cipher", r.TLS)
+	}
+}
+
+// TestTLSResume: a server that closes after every answer makes every
+// request a new handshake; with resumption on (the default) each
+// connection's reconnects resume its own session, its first handshake
+// being a full one; with NoTLSResume none resumes.
+func TestTLSResume(t *testing.T) {
+	closing := "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+	for _, noResume := range []bool{false, true} {
+		s := &server{tls: testTLS(t), handle: func(_ net.Conn, nth int) string {
+			if nth > 1 {
+				return ""
+			}
+			return closing
+		}}
+		url := startServer(t, s)
+		o := quickOpts(4)
+		o.NoTLSResume = noResume
+		r, err := Run(context.Background(), Target{URL: url}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConservation(t, r)
+		tl := r.TLS
+		if tl == nil || tl.Handshakes < 8 || int64(r.Reconnects)+4 != tl.Handshakes {
+			t.Fatalf("resume off %v: TLS %+v, reconnects %d: want a handshake per open and reconnect", noResume, tl, r.Reconnects)
+		}
+		if noResume && tl.Resumed != 0 || !noResume && (tl.Resumed > tl.Handshakes-4 || tl.Resumed < tl.Handshakes/2) {
+			t.Errorf("resume off %v: %d of %d handshakes resumed", noResume, tl.Resumed, tl.Handshakes)
+		}
+	}
+}
+
+// TestTLSHandshakeFails: https:// to a plain HTTP server fails every
+// handshake, as its own class.
+func TestTLSHandshakeFails(t *testing.T) {
+	s := &server{handle: func(net.Conn, int) string { return okResponse }}
+	url := "https" + startServer(t, s)[len("http"):]
+	r, err := Run(context.Background(), Target{URL: url}, quickOpts(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.OK != 0 || r.Errors["tls_handshake"] == 0 || r.Errors["tls_handshake"] != r.Dropped || r.TLS.Failed == 0 {
+		t.Fatalf("ok %d errors %v TLS %+v: want every request dropped as tls_handshake", r.OK, r.Errors, r.TLS)
+	}
+}
