@@ -158,9 +158,10 @@ func Search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 // SearchFrom is Search starting from a stepped run's knee (nil: from
 // b.Start): it probes the knee, then moves away from it in strides that
 // double from one precision step (knee + 5 %, + 10 %, + 20 %, … while the
-// probes pass; knee - 5 %, - 10 %, … while they fail, never below the
-// stepped run's largest step held) until a pass and a fail bracket the
-// limit, then bisects as Search does. The limit found
+// probes pass; knee - 5 %, - 10 %, … while they fail, the stepped run's
+// largest step held tried before any count below it, and the strides
+// starting over from it when it fails too) until a pass and a fail
+// bracket the limit, then bisects as Search does. The limit found
 // is probed once more, as in Search; when that fails with no lower pass,
 // the stepped run's largest step held is probed.
 func SearchFrom(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, st *Stepped, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
@@ -246,14 +247,19 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 				lo = n
 			}
 		} else {
-			// Fewer on a fresh server than on the stepped run's warm one;
-			// never below the largest step that held.
+			// Fewer on a fresh server than on the stepped run's warm one.
+			// The largest step that held comes before any lower count; when
+			// even that fails (a config whose edge moves between runs), the
+			// strides go on down from it.
 			hi = k
-			for d := stride; ; d *= 2 {
-				n := k - d
-				if n <= st.Held {
-					lo = min(st.Held, k-1)
-					break
+			from, d := k, stride
+			for {
+				n := from - d
+				if from == k && st.Held > 0 && st.Held < k && n <= st.Held {
+					n = st.Held
+				}
+				if n <= 0 {
+					break // nothing passed: bisect from 0
 				}
 				if p, ok = run(n); !ok {
 					return cc.finish()
@@ -263,6 +269,11 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 					break
 				}
 				hi = n
+				if from == k && n == st.Held {
+					from, d = n, max(1, int(float64(n)*b.PrecisionPct/100))
+					continue
+				}
+				d *= 2
 			}
 		}
 	}

@@ -268,12 +268,14 @@ func TestSearchFromKnee(t *testing.T) {
 		limit, knee, held int
 		probes            string
 	}{
-		{149, 149, 0, "149 156 149"},                                    // right: the knee holds, 5 % above fails
-		{4300, 4300, 4000, "4300 4515 4300"},                            // right, a tuned config
-		{4200, 4300, 4000, "4300 4085 4085"},                            // high: 5 % down brackets it
-		{1000, 900, 500, "900 945 990 1080 1035 990"},                   // low: strides up (+5, +10, +20 %), then bisect
-		{8000, 8000, 8000, "8000 8000"},                                 // every step held: the max, once
-		{3000, 4300, 0, "4300 4085 3870 3440 2580 3010 2795 2902 2902"}, // far too high, no step held: strides down, then bisect
+		{149, 149, 0, "149 156 149"},                                            // right: the knee holds, 5 % above fails
+		{4300, 4300, 4000, "4300 4515 4300"},                                    // right, a tuned config
+		{4200, 4300, 4000, "4300 4085 4085"},                                    // high: 5 % down brackets it
+		{4050, 4300, 4000, "4300 4085 4000 4000"},                               // high: the step that held comes before lower counts
+		{3750, 7965, 4000, "7965 7567 7169 6373 4781 4000 3800 3600 3700 3700"}, // the held step fails on a fresh server too: strides on down from it
+		{1000, 900, 500, "900 945 990 1080 1035 990"},                           // low: strides up (+5, +10, +20 %), then bisect
+		{8000, 8000, 8000, "8000 8000"},                                         // every step held: the max, once
+		{3000, 4300, 0, "4300 4085 3870 3440 2580 3010 2795 2902 2902"},         // far too high, no step held: strides down, then bisect
 	} {
 		st := &Stepped{Knee: tc.knee, Held: tc.held}
 		cc := SearchFrom(context.Background(), cfg, b, th, st, testfix.FakeServer(tc.limit, 0), testfix.Always, nil)

@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make -s build image
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+dir=$(mktemp -d /tmp/capacity-fast.XXXXXX)
+echo "results (capacity.json, capacity.html per search) in $dir"
 export TESTCONTAINERS_RYUK_DISABLED=true
 for s in stepped bisect; do
 	start=$(date +%s)
