@@ -61,13 +61,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		return results.Run{}, err
 	}
 	ep := srv.Endpoint()
-	for _, a := range ep.Adjustments {
-		s.logf("%s adjusted: %s", label, a)
-	}
-	if ep.Host != "" {
-		s.logf("%s the load asks for vhost %s (Host header)", label, ep.Host)
-		sc.Load.Headers = append(append([]string(nil), sc.Load.Headers...), "Host: "+ep.Host)
-	}
+	sc.Load = s.adjusted(ep, sc.Load, label)
 	ready := "loading " + ep.URL + ";"
 	if ep.Version != "" {
 		ready = ep.Version + " ready at " + ep.URL + ";"
@@ -107,6 +101,19 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		s.logf("%s %s", label, died)
 	}
 	return run, nil
+}
+
+// adjusted logs what was changed to run a config tree, and returns l
+// asking for the vhost the server wants (its Host header), if any.
+func (s *settings) adjusted(ep provider.Endpoint, l scenarios.Load, label string) scenarios.Load {
+	for _, a := range ep.Adjustments {
+		s.logf("%s adjusted: %s", label, a)
+	}
+	if ep.Host != "" {
+		s.logf("%s the load asks for vhost %s (Host header)", label, ep.Host)
+		l.Headers = append(append([]string(nil), l.Headers...), "Host: "+ep.Host)
+	}
+	return l
 }
 
 // startServer starts httpd for cfg, sized for conns connections. stop,

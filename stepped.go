@@ -119,6 +119,7 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 		return fail(err)
 	}
 	ep := srv.Endpoint()
+	l = c.adjusted(ep, l, label)
 	session := observe.Start(ctx, ep.Sources, statusInterval)
 	defer session.Stop()
 	runCtx, cancel := context.WithCancel(ctx)
