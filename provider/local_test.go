@@ -115,7 +115,8 @@ func TestTargetCheck(t *testing.T) {
 		{Target{URL: "http://127.0.0.1:1/", StatusURL: "ftp://x/"}, "--status-url"},
 		{Target{URL: "http://127.0.0.1:1/", StatusURL: html}, "ExtendedStatus On"},
 		{Target{URL: "http://127.0.0.1:1/", StatusURL: status}, ""},
-		{Target{URL: "https://127.0.0.1:1/"}, "https is not supported"},
+		{Target{URL: "https://127.0.0.1:1/"}, ""}, // the generator speaks TLS
+		{Target{URL: "https://127.0.0.1:1/", StatusURL: "https://127.0.0.1:1/server-status?auto"}, "--status-url may not be https yet"},
 		{Target{URL: "http://no-such-host.invalid/"}, "does not resolve"},
 		{Target{URL: "http://192.0.2.1/"}, "--allow-remote"},
 		{Target{URL: "http://10.1.2.3:8080/"}, ""},

@@ -49,7 +49,7 @@ func (t Target) Check(ctx context.Context) error {
 		}
 		p, err := url.Parse(u.v)
 		if err != nil || p.Host == "" || (p.Scheme != "http" && (p.Scheme != "https" || u.flag != "--target")) {
-			return fmt.Errorf("%s %q: want an absolute http:// URL such as http://127.0.0.1:8080/ (--target may be https://; --status-url not yet)", u.flag, u.v)
+			return fmt.Errorf("%s %q: want an absolute http:// URL such as http://127.0.0.1:8080/ (--target may be https://, --status-url may not be https yet)", u.flag, u.v)
 		}
 		if err := t.checkHost(ctx, u.flag, p.Hostname()); err != nil {
 			return err
