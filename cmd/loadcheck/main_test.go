@@ -66,7 +66,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--host", "shop.example"}, "--host chooses a vhost of a config tree"},
 		{[]string{"run", "--tls", "--tls-key", "dsa"}, `--tls-key: unknown TLS key "dsa": use ecdsa-p256 (default) or rsa2048`},
 		{[]string{"run", "--tls-key", "rsa2048"}, "--tls-key needs --tls"},
-		{[]string{"run", "--tls", "--config-file", "mine=testdata/user-event.conf"}, "--tls: config mine is your own (--config-file mine=testdata/user-event.conf)"},
+		{[]string{"run", "--tls", "--config-file", "mine=testdata/user-event.conf"}, "--tls: config mine is your own (config file testdata/user-event.conf)"},
 		{[]string{"run", "--tls", "--target", "http://127.0.0.1:1/"}, "for a server you run, give --target https://"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--config-dir", "shop=../../scenarios/trees/debian-shop"}, "--config-dir start httpd containers"},
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},

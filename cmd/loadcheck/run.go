@@ -480,7 +480,11 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		}
 		if f.tls {
 			if c.File != "" || c.Tree != nil {
-				return sc, &usageError{fmt.Sprintf("--tls: config %s is your own (%s); --tls serves HTTPS for presets only so far: give your config its own SSL vhost and load it with --target https://…", c.Name, userSource(*c))}
+				own := "config file " + c.File
+				if c.Tree != nil {
+					own = "config tree " + c.Tree.Dir
+				}
+				return sc, &usageError{fmt.Sprintf("--tls: config %s is your own (%s); --tls serves HTTPS for presets only so far: give your config its own SSL vhost and load it with --target https://…", c.Name, own)}
 			}
 			c.TLS = f.tlsKey
 		}
@@ -556,7 +560,7 @@ Flags:
 	return err
 }
 
-// userSource names the flag and path a user's config came from.
+// userSource is the flag that added a user's config.
 func userSource(c apache.Config) string {
 	if c.Tree != nil {
 		return "--config-dir " + c.Name + "=" + c.Tree.Dir
