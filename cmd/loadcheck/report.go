@@ -235,7 +235,12 @@ Flags:
 		if cfg.CPUs > 0 {
 			limits += fmt.Sprintf(", %g CPUs", cfg.CPUs)
 		}
-		fmt.Fprintf(stdout, "  config %s: %s MPM%s, httpd.conf %d lines (%s layout)\n", cfg.Name, cfg.MPM, limits, strings.Count(conf, "\n"), lay.Name)
+		if t := cfg.Tree; t != nil {
+			fmt.Fprintf(stdout, "  config %s: %s MPM%s, config tree %s (%s layout, %d files, %s with loadcheck's additions %d lines)\n",
+				cfg.Name, cfg.MPM, limits, t.Dir, t.Layout, len(t.Files), t.Main, strings.Count(conf, "\n"))
+		} else {
+			fmt.Fprintf(stdout, "  config %s: %s MPM%s, httpd.conf %d lines (%s layout)\n", cfg.Name, cfg.MPM, limits, strings.Count(conf, "\n"), lay.Name)
+		}
 		for _, fd := range cfg.Check(l.Connections) {
 			fmt.Fprintf(stdout, "    %s\n", fd)
 		}

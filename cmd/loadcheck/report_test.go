@@ -323,3 +323,20 @@ func TestCapacitySmall(t *testing.T) {
 		t.Errorf("containers left behind: %v", left)
 	}
 }
+
+// TestValidateTree: validate names a config tree's layout and files, not
+// the layout presets are rendered for.
+func TestValidateTree(t *testing.T) {
+	tree, err := filepath.Abs("../../scenarios/trees/debian-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(sc, []byte("name: t\nconfigs:\n  - name: shop\n    dir: "+tree+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "validate", sc)
+	if code != 0 || !strings.Contains(stdout, "config shop: event MPM, config tree "+tree+" (debian layout, ") {
+		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
