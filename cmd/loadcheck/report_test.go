@@ -308,12 +308,16 @@ func TestCapacitySmall(t *testing.T) {
 	if code, md, _ := run(t, "report", filepath.Join(dir, "cap"), "--format", "markdown"); code != exitPass || !strings.Contains(md, "| event-50 |") {
 		t.Errorf("report of a capacity run: exit %d\n%s", code, md)
 	}
-	// A single run at the limit found passes; one at twice the first
-	// failing count fails.
+	// A single run 5 % below the limit found passes; one at twice the
+	// first failing count fails. Not at the limit itself: the search's
+	// probes held it twice, but a stepped knee is the edge to the
+	// connection (148 where httpd caps event-50 at 149 with the status
+	// reader), and CI once saw a third run there serve 147 of 148.
+	below := c.MaxPass * 95 / 100
 	for _, tc := range []struct {
 		n    int
 		want int
-	}{{c.MaxPass, exitPass}, {2 * c.FirstFail, exitFail}} {
+	}{{below, exitPass}, {2 * c.FirstFail, exitFail}} {
 		code, out, errs := run(t, "run", "testdata/capacity-small.yaml", "-c", fmt.Sprint(tc.n), "--results", dir, "--quiet")
 		if code != tc.want {
 			t.Errorf("run at %d: exit %d, want %d\n%s%s", tc.n, code, tc.want, out, errs)
