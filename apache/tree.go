@@ -148,6 +148,7 @@ type Line struct {
 	File string   // relative to the tree
 	N    int      // 1-based
 	Args []string // after the directive name, quotes removed
+	Text string   // the whole line, trimmed
 	name string
 	// Sections are the enclosing <IfModule …>, <VirtualHost …> openings.
 	Sections []string
@@ -203,7 +204,7 @@ func (t *Tree) Lines() []Line {
 				continue
 			}
 			f := splitArgs(s)
-			l := Line{File: file, N: i + 1, name: f[0], Args: f[1:], Sections: append([]string(nil), sections...)}
+			l := Line{File: file, N: i + 1, Text: s, name: f[0], Args: f[1:], Sections: append([]string(nil), sections...)}
 			switch {
 			case strings.HasPrefix(f[0], "</"):
 				if len(sections) > 0 {
@@ -427,9 +428,8 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 		if _, done := edits[l.File][l.N]; done {
 			return
 		}
-		was := strings.TrimSpace(strings.Split(t.Files[l.File], "\n")[l.N-1])
 		edits[l.File][l.N] = now
-		out.Adjustments = append(out.Adjustments, fmt.Sprintf("%s:%d: %s → %s", l.File, l.N, was, now))
+		out.Adjustments = append(out.Adjustments, fmt.Sprintf("%s:%d: %s → %s", l.File, l.N, l.Text, now))
 	}
 	logs := 0
 	for _, l := range t.Lines() {
@@ -466,12 +466,11 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 			if strings.HasPrefix(l.Args[0], "|") || base == "." || base == "/" {
 				base = fmt.Sprintf("log-%d", logs)
 			}
-			was := strings.TrimSpace(strings.Split(t.Files[l.File], "\n")[l.N-1])
-			edit(l, strings.Replace(was, l.Args[0], path.Join(LogDir, base), 1))
+			edit(l, strings.Replace(l.Text, l.Args[0], path.Join(LogDir, base), 1))
 		case name == "loadmodule" && len(l.Args) > 0 && slices.Contains(layout.BuiltIn, strings.TrimSuffix(l.Args[0], "_module")):
 			// The official image loads mod_log_config, which Debian's
 			// binary has built in: the tree still runs, as it would there.
-			edit(l, "# loadcheck: built into this image's httpd: "+strings.TrimSpace(strings.Split(t.Files[l.File], "\n")[l.N-1]))
+			edit(l, "# loadcheck: built into this image's httpd: "+l.Text)
 		case name == "serverroot":
 			edit(l, fmt.Sprintf("ServerRoot %q", TreeRoot))
 		}

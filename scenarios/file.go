@@ -313,21 +313,14 @@ func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 		}
 	}
 	if c.File != "" {
-		p := c.File
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(s.Path), p)
-		}
-		cfg, err := apache.UserConfig(c.Name, p)
+		cfg, err := apache.UserConfig(c.Name, s.near(c.File))
 		if err != nil {
 			return at(field+".file", "%v", err)
 		}
 		c.fileCfg = &cfg
 	}
 	if c.Dir != "" {
-		p := c.Dir
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(s.Path), p)
-		}
+		p := s.near(c.Dir)
 		cfg, err := apache.LoadTree(c.Name, p)
 		if err != nil {
 			return at(field+".dir", "%v", err)
@@ -352,6 +345,14 @@ func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// near is p relative to the scenario file's folder, unless absolute.
+func (s *Spec) near(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(s.Path), p)
 }
 
 // Only keeps the configs called names, in the order given; a name that

@@ -223,28 +223,24 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&f.tls, "tls", false, "serve HTTPS: every preset gets mod_ssl, a generated self-signed certificate and a shared session cache, and the load speaks TLS (handshakes timed and counted)")
 	fs.StringVar(&f.tlsKey, "tls-key", apache.TLSKeyECDSA, "with --tls: the certificate's key, "+apache.TLSKeyECDSA+" or "+apache.TLSKeyRSA)
 	fs.Var(negBool{&f.load.NoTLSResume}, "tls-resume", "for https:// loads: resume TLS sessions when a connection is reopened, as browsers do; --tls-resume=false makes every handshake a full one (default true)")
-	fs.Func("config-file", "add the user's own complete httpd.conf as config `NAME=PATH` (repeatable); its Listen lines are replaced and mod_status is added. Without --configs or a scenario only these files run", func(v string) error {
-		name, path, ok := strings.Cut(v, "=")
-		if !ok {
-			return fmt.Errorf("want NAME=PATH, for example mine=./httpd.conf")
+	// A user's own config: NAME=PATH, read by load.
+	own := func(want string, load func(name, path string) (apache.Config, error)) func(string) error {
+		return func(v string) error {
+			name, path, ok := strings.Cut(v, "=")
+			if !ok {
+				return fmt.Errorf("want %s", want)
+			}
+			cfg, err := load(name, path)
+			if err == nil {
+				f.files = append(f.files, cfg)
+			}
+			return err
 		}
-		cfg, err := apache.UserConfig(name, path)
-		if err == nil {
-			f.files = append(f.files, cfg)
-		}
-		return err
-	})
-	fs.Func("config-dir", "add the user's whole config tree as config `NAME=DIR` (repeatable): Debian layout (apache2.conf at its root) or official (httpd.conf or conf/httpd.conf); Listen ports, vhost addresses and log paths are adjusted to run here, and the run says what changed. Without --configs or a scenario only these run", func(v string) error {
-		name, dir, ok := strings.Cut(v, "=")
-		if !ok {
-			return fmt.Errorf("want NAME=DIR, for example shop=./etc-apache2")
-		}
-		cfg, err := apache.LoadTree(name, dir)
-		if err == nil {
-			f.files = append(f.files, cfg)
-		}
-		return err
-	})
+	}
+	fs.Func("config-file", "add the user's own complete httpd.conf as config `NAME=PATH` (repeatable); its Listen lines are replaced and mod_status is added. Without --configs or a scenario only these files run",
+		own("NAME=PATH, for example mine=./httpd.conf", apache.UserConfig))
+	fs.Func("config-dir", "add the user's whole config tree as config `NAME=DIR` (repeatable): Debian layout (apache2.conf at its root) or official (httpd.conf or conf/httpd.conf); Listen ports, vhost addresses and log paths are adjusted to run here, and the run says what changed. Without --configs or a scenario only these run",
+		own("NAME=DIR, for example shop=./etc-apache2", apache.LoadTree))
 	fs.StringVar(&f.host, "host", "", "for config trees: the vhost to load, sent as the Host header (default: the tree's first ServerName)")
 	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
 		n, err := units.RAMInBytes(v)
