@@ -310,11 +310,14 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 		}
 		cc = cc.finish()
 	}
-	// The limit found is probed once more: a load test at the edge is
-	// noisy, and a limit that does not hold twice is not reported as one.
-	// A stepped run's knee is the edge itself, where one connection
-	// more or less decides: it is repeated too.
-	if cc.MaxPass > 0 && cc.Unfinished == "" {
+	// With RepeatLimit the limit found is probed once more: a load test at
+	// the edge is noisy, and a limit that does not hold twice is not
+	// reported as one. A stepped run's knee is the edge itself, where one
+	// connection more or less decides: it is repeated too.
+	if cc.MaxPass > 0 && cc.Unfinished == "" && !b.RepeatLimit {
+		cc.Repeat = fmt.Sprintf("the limit rests on one probe at %d (repeat_limit or --repeat-limit probes it again)", cc.MaxPass)
+	}
+	if cc.MaxPass > 0 && cc.Unfinished == "" && b.RepeatLimit {
 		n := cc.MaxPass
 		if p, ok := run(n); ok {
 			cc = cc.finish()

@@ -14,7 +14,7 @@ import (
 )
 
 func TestSearchFindsTheLimit(t *testing.T) {
-	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, RepeatLimit: true}
 	cfg, _ := apache.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 	for _, limit := range []int{1, 149, 250, 251, 450, 1500, 3999, 4000, 7999} {
@@ -62,7 +62,7 @@ func TestSearchFindsTheLimit(t *testing.T) {
 
 // A limit that passes once and fails when repeated is not reported.
 func TestSearchRepeatsTheLimit(t *testing.T) {
-	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, RepeatLimit: true}
 	cfg, _ := apache.Preset("event-tuned", 4000)
 	seen := map[int]int{}
 	real := testfix.FakeServer(1500, 0)
@@ -80,7 +80,7 @@ func TestSearchRepeatsTheLimit(t *testing.T) {
 }
 
 func TestSearchStopsHonestly(t *testing.T) {
-	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, RepeatLimit: true}
 	cfg, _ := apache.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 
@@ -134,7 +134,7 @@ func TestSearchStopsHonestly(t *testing.T) {
 }
 
 func TestCostsProjectionSuggestion(t *testing.T) {
-	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, RepeatLimit: true}
 	th := scenarios.DefaultThresholds()
 	stock, _ := apache.Preset("event-stock", 4000)
 	cc := Search(context.Background(), stock, b, th, testfix.FakeServer(450, 0), testfix.Always, nil)
@@ -261,7 +261,7 @@ func TestExplainFailure(t *testing.T) {
 // high or low, the search goes on below or above it and still brackets
 // the limit within the precision.
 func TestSearchFromKnee(t *testing.T) {
-	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour}
+	b := scenarios.Capacity{Start: 250, Max: 8000, PrecisionPct: 5, Budget: time.Hour, RepeatLimit: true}
 	cfg, _ := apache.Preset("event-tuned", 4000)
 	th := scenarios.DefaultThresholds()
 	for _, tc := range []struct {
@@ -294,6 +294,18 @@ func TestSearchFromKnee(t *testing.T) {
 		}
 		if cc.Stepped != st || !strings.Contains(cc.Repeat, "held again") {
 			t.Errorf("limit %d: stepped %v, repeat %q: want the stepped run kept and the limit repeated", tc.limit, cc.Stepped, cc.Repeat)
+		}
+		// Without RepeatLimit (the default) the same probes but the last,
+		// and the result says the limit rests on one probe.
+		once := b
+		once.RepeatLimit = false
+		cc = SearchFrom(context.Background(), cfg, once, th, st, testfix.FakeServer(tc.limit, 0), testfix.Always, nil)
+		ns = ns[:0]
+		for _, p := range cc.Probes {
+			ns = append(ns, fmt.Sprint(p.Connections))
+		}
+		if want := tc.probes[:strings.LastIndex(tc.probes, " ")]; strings.Join(ns, " ") != want || cc.Repeat != fmt.Sprintf("the limit rests on one probe at %d (repeat_limit or --repeat-limit probes it again)", cc.MaxPass) {
+			t.Errorf("limit %d, knee %d, no repeat: probes %s, want %s; note %q", tc.limit, tc.knee, strings.Join(ns, " "), want, cc.Repeat)
 		}
 	}
 }

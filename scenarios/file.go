@@ -113,6 +113,10 @@ type Capacity struct {
 	// probes it and the count just above; SearchBisect doubles and bisects
 	// with probes only.
 	Search string `yaml:"search" json:"search,omitempty"`
+	// RepeatLimit probes the limit found once more, so that a limit that
+	// does not hold twice is not reported as one. Off by default: a
+	// single probe confirms the limit, and the result says so.
+	RepeatLimit bool `yaml:"repeat_limit" json:"repeat_limit,omitempty"`
 }
 
 // The ways a capacity search begins (Capacity.Search).

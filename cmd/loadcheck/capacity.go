@@ -65,6 +65,7 @@ func parseCapacityFlags(args []string, stderr io.Writer) (f *runFlags, bounds sc
 		fs.DurationVar(&b.Budget, "budget", 0, "time budget for the whole search and the confirming runs (default: capacity.budget)")
 		fs.StringVar(&hostMem, "host-memory", "", "project for a host with this much memory for httpd, e.g. 8g (default: capacity.host_memory)")
 		fs.StringVar(&b.Search, "search", "", "how each search begins: stepped (one run adding connections in steps finds the knee, then probes around it) or bisect (probes only, doubling then bisecting) (default: capacity.search, else stepped)")
+		fs.BoolVar(&b.RepeatLimit, "repeat-limit", false, "probe the limit found once more; when that fails, the next lower pass is reported (default: capacity.repeat_limit)")
 		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
 		fs.Usage = func() {
 			fmt.Fprint(stderr, `Usage: loadcheck capacity SCENARIO.yaml [flags]
@@ -76,8 +77,8 @@ each step judged once it settles; the connections answered at the first step
 not held are the knee. Then probes confirm it: one at the knee, then in
 strides that double from one precision step (capacity.precision_pct), up
 while they pass, down while they fail (not below the last step held), until
-a pass and a fail bracket the limit; then it bisects, and probes the limit
-found once more. --search bisect uses probes only: doubling from capacity.start
+a pass and a fail bracket the limit; then it bisects (--repeat-limit probes
+the limit found once more). --search bisect uses probes only: doubling from capacity.start
 while probes pass, then bisecting. Every probe is a real run against a fresh
 container. From the probes it derives
 memory per connection (slope of container memory against connections held),
@@ -123,6 +124,9 @@ Flags:
 	}
 	if set["search"] {
 		bounds.Search = b.Search
+	}
+	if set["repeat-limit"] {
+		bounds.RepeatLimit = b.RepeatLimit
 	}
 	if hostMem != "" {
 		n, err := units.RAMInBytes(hostMem)
