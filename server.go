@@ -61,7 +61,9 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		return results.Run{}, err
 	}
 	ep := srv.Endpoint()
-	sc.Load = s.adjusted(ep, sc.Load, label)
+	if sc.Load, err = s.adjusted(ctx, ep, sc.Load, label); err != nil {
+		return results.Run{}, err
+	}
 	ready := "loading " + ep.URL + ";"
 	if ep.Version != "" {
 		ready = ep.Version + " ready at " + ep.URL + ";"
@@ -94,7 +96,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	}
 	alignSeries(seen, started)
 	run.Server = serverSide(ctx, ep, cfg, seen, run.Connections, started.Add(res.MeasureStart+sc.Load.Duration), func(err error) {
-		s.logf("%s read httpd's error log: %v", label, err)
+		s.logf("%s %v", label, err)
 	})
 	if died := diedDuring(ctx, ep, started); died != "" {
 		run.Server.Died = died
@@ -104,8 +106,10 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 }
 
 // adjusted logs what was changed to run a config tree, and returns l
-// asking for the vhost the server wants (its Host header), if any.
-func (s *settings) adjusted(ep provider.Endpoint, l scenarios.Load, label string) scenarios.Load {
+// asking for the vhost the server wants (its Host header), if any. An
+// https:// server's certificate is verified for that name first (see
+// bench.VerifyTLS).
+func (s *settings) adjusted(ctx context.Context, ep provider.Endpoint, l scenarios.Load, label string) (scenarios.Load, error) {
 	for _, a := range ep.Adjustments {
 		s.logf("%s adjusted: %s", label, a)
 	}
@@ -113,7 +117,7 @@ func (s *settings) adjusted(ep provider.Endpoint, l scenarios.Load, label string
 		s.logf("%s the load asks for vhost %s (Host header)", label, ep.Host)
 		l.Headers = append(append([]string(nil), l.Headers...), "Host: "+ep.Host)
 	}
-	return l
+	return l, bench.VerifyTLS(ctx, ep.URL, l, ep.TLSRoots)
 }
 
 // startServer starts httpd for cfg, sized for conns connections. stop,
@@ -225,6 +229,13 @@ func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, se
 	if srv.OOMKills == 0 && ep.OOMKilled != nil && ep.OOMKilled(ctx) {
 		srv.OOMKills = 1 // httpd itself, seen by the engine after its cgroup went away
 	}
+	if ep.Sources.AccessLogs != nil {
+		if lines, err := ep.Sources.AccessLogs(ctx); err != nil {
+			logErr(fmt.Errorf("count the access logs' lines: %w", err))
+		} else {
+			srv.AccessLogLines = lines
+		}
+	}
 	if ep.Sources.ErrorLog == nil {
 		return srv
 	}
@@ -232,7 +243,7 @@ func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, se
 	defer cancel()
 	text, err := ep.Sources.ErrorLog(logCtx)
 	if err != nil {
-		logErr(err)
+		logErr(fmt.Errorf("read httpd's error log: %w", err))
 		return srv
 	}
 	srv.ErrorLog = observe.ScanErrorLog(text)

@@ -119,7 +119,9 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 		return fail(err)
 	}
 	ep := srv.Endpoint()
-	l = c.adjusted(ep, l, label)
+	if l, err = c.adjusted(ctx, ep, l, label); err != nil {
+		return fail(err)
+	}
 	session := observe.Start(ctx, ep.Sources, statusInterval)
 	defer session.Stop()
 	runCtx, cancel := context.WithCancel(ctx)

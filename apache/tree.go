@@ -31,6 +31,9 @@ type Tree struct {
 	// Host is the vhost the load asks for (its Host header); "" means
 	// DefaultHost.
 	Host string `json:"host,omitempty"`
+	// MPM, when set, is the MPM the tree runs under instead of the one
+	// it loads (see Config.WithMPM).
+	MPM string `json:"mpm,omitempty"`
 }
 
 // DefaultHost is the ServerName of the tree's first vhost that has one,
@@ -85,25 +88,60 @@ func LoadTree(name, dir string) (Config, error) {
 	if t.Main == "" {
 		return Config{}, fmt.Errorf("config tree %s: no top-level config file: expected apache2.conf (Debian layout), httpd.conf or conf/httpd.conf (official layout) in it", dir)
 	}
-	cfg := Config{Name: name, MPM: "unknown", Tree: t}
-	lines := t.Lines()
-	for _, l := range lines {
+	mpm := "unknown"
+	for _, l := range t.Lines() {
 		if strings.EqualFold(l.Name(), "LoadModule") && len(l.Args) > 0 {
 			if m := mpmName.FindStringSubmatch(l.Args[0]); m != nil {
-				if cfg.MPM != "unknown" && cfg.MPM != m[1] {
-					return Config{}, fmt.Errorf("config tree %s: it loads two MPMs, %s and %s (%s:%d); httpd accepts one", dir, cfg.MPM, m[1], l.File, l.N)
+				if mpm != "unknown" && mpm != m[1] {
+					return Config{}, fmt.Errorf("config tree %s: it loads two MPMs, %s and %s (%s:%d); httpd accepts one", dir, mpm, m[1], l.File, l.N)
 				}
-				cfg.MPM = m[1]
+				mpm = m[1]
 			}
 		}
 	}
-	for _, l := range lines {
-		if l.Skip(cfg.MPM) {
+	if err := t.checkCerts(); err != nil {
+		return Config{}, err
+	}
+	return t.config(name, mpm), nil
+}
+
+// config is the tree as config name under mpm: the MPM directives it sets
+// for that MPM are mirrored for Check.
+func (t *Tree) config(name, mpm string) Config {
+	cfg := Config{Name: name, MPM: mpm, Tree: t}
+	for _, l := range t.Lines() {
+		if l.Skip(mpm) {
 			continue
 		}
 		cfg.mirror(append([]string{l.Name()}, l.Args...))
 	}
-	return cfg, nil
+	return cfg
+}
+
+// WithMPM is the tree config c run under mpm instead of the MPM the tree
+// loads: its MPM LoadModule line is rewritten in place, so the tree's
+// <IfModule mpm_…> sections follow the switch as they would in
+// production (Debian: a2dismod mpm_event; a2enmod mpm_worker, but with
+// the tree's own mpm_*.conf left as enabled).
+func (c Config) WithMPM(mpm string) (Config, error) {
+	switch {
+	case c.Tree == nil:
+		return c, fmt.Errorf("only a config tree's MPM can be switched; a preset or config file has its own")
+	case !slices.Contains(mpms, mpm):
+		return c, fmt.Errorf("unknown MPM %q: use prefork, worker or event", mpm)
+	case c.MPM == "unknown":
+		return c, fmt.Errorf("config tree %s loads no MPM (no LoadModule mpm_…_module line) to switch", c.Tree.Dir)
+	}
+	t := *c.Tree
+	if t.MPM = mpm; mpm == c.MPM && c.Tree.MPM == "" {
+		t.MPM = ""
+	}
+	out := t.config(c.Name, mpm)
+	out.MemoryBytes, out.CPUs, out.TLS = c.MemoryBytes, c.CPUs, c.TLS
+	for _, d := range t.Set {
+		out.Set(d)
+	}
+	return out, nil
 }
 
 var mpmName = regexp.MustCompile(`^mpm_(prefork|worker|event)_module$`)
@@ -282,6 +320,7 @@ type Vhost struct {
 	Addrs      []string
 	ServerName string
 	Aliases    []string
+	SSL        bool // SSLEngine on inside it
 	File       string
 	N          int
 }
@@ -302,6 +341,8 @@ func (t *Tree) Vhosts() []Vhost {
 				v.ServerName = hostOnly(l.Args[0])
 			} else if strings.EqualFold(l.Name(), "ServerAlias") {
 				v.Aliases = append(v.Aliases, l.Args...)
+			} else if strings.EqualFold(l.Name(), "SSLEngine") {
+				v.SSL = strings.EqualFold(l.Args[0], "on")
 			}
 		}
 	}
@@ -333,13 +374,22 @@ func trimSection(args []string) []string {
 // HasVhost reports whether the tree has a vhost answering to name.
 func (t *Tree) HasVhost(name string) bool {
 	for _, v := range t.Vhosts() {
-		if strings.EqualFold(v.ServerName, name) {
+		if v.answers(name) {
 			return true
 		}
-		for _, a := range v.Aliases {
-			if m, _ := path.Match(strings.ToLower(a), strings.ToLower(name)); m {
-				return true
-			}
+	}
+	return false
+}
+
+// answers reports whether the vhost answers to name: its ServerName or
+// one of its ServerAlias patterns.
+func (v Vhost) answers(name string) bool {
+	if strings.EqualFold(v.ServerName, name) {
+		return true
+	}
+	for _, a := range v.Aliases {
+		if m, _ := path.Match(strings.ToLower(a), strings.ToLower(name)); m {
+			return true
 		}
 	}
 	return false
@@ -401,6 +451,7 @@ type TreeRender struct {
 	Files       map[string]string // by path in the container
 	Conf        string            // the top-level file, in the container
 	DocRoots    []string          // to create with the test page if missing
+	Certs       []CertNeed        // to generate when the container lacks them
 	Adjustments []string          // "file:line: was → now", for the run's output and result.json
 }
 
@@ -419,7 +470,7 @@ type TreeRender struct {
 // tmpfs, mod_status at StatusPath, and the --set directives, so they win.
 func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) TreeRender {
 	t := cfg.Tree
-	out := TreeRender{Files: map[string]string{}, Conf: path.Join(TreeRoot, t.Main), DocRoots: t.DocumentRoots()}
+	out := TreeRender{Files: map[string]string{}, Conf: path.Join(TreeRoot, t.Main), DocRoots: t.DocumentRoots(), Certs: t.certNeeds()}
 	edits := map[string]map[int]string{}
 	edit := func(l Line, now string) {
 		if edits[l.File] == nil {
@@ -467,12 +518,33 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 				base = fmt.Sprintf("log-%d", logs)
 			}
 			edit(l, strings.Replace(l.Text, l.Args[0], path.Join(LogDir, base), 1))
+		case name == "loadmodule" && len(l.Args) > 1 && t.MPM != "" && mpmName.MatchString(l.Args[0]) && l.Args[0] != "mpm_"+t.MPM+"_module":
+			old := mpmName.FindStringSubmatch(l.Args[0])[1]
+			edit(l, fmt.Sprintf("LoadModule mpm_%s_module %s", t.MPM, strings.Replace(l.Args[1], "mod_mpm_"+old, "mod_mpm_"+t.MPM, 1)))
 		case name == "loadmodule" && len(l.Args) > 0 && slices.Contains(layout.BuiltIn, strings.TrimSuffix(l.Args[0], "_module")):
 			// The official image loads mod_log_config, which Debian's
 			// binary has built in: the tree still runs, as it would there.
 			edit(l, "# loadcheck: built into this image's httpd: "+l.Text)
 		case name == "serverroot":
 			edit(l, fmt.Sprintf("ServerRoot %q", TreeRoot))
+		case (name == "sslcertificatefile" || name == "sslcertificatekeyfile" || name == "sslcertificatechainfile" || name == "sslcacertificatefile") &&
+			len(l.Args) > 0 && path.IsAbs(l.Args[0]) && !strings.HasPrefix(l.Args[0], TreeRoot+"/"):
+			// The official layout names its certificate by its absolute
+			// path under ServerRoot: here that is the tree's copy.
+			if rel, ok := t.rel(l.Args[0]); ok {
+				edit(l, strings.Replace(l.Text, l.Args[0], path.Join(TreeRoot, rel), 1))
+			}
+		case name == "sslsessioncache" && len(l.Args) > 0:
+			// shmcb:/usr/local/apache2/logs/ssl_scache(512000): the
+			// folder may not exist in this image; the runtime tmpfs does.
+			kind, file, ok := strings.Cut(l.Args[0], ":")
+			if ok && path.IsAbs(file) && !strings.HasPrefix(file, at.RunDir+"/") {
+				size := ""
+				if i := strings.IndexByte(file, '('); i >= 0 {
+					file, size = file[:i], file[i:]
+				}
+				edit(l, fmt.Sprintf("SSLSessionCache \"%s:%s/%s%s\"", kind, at.RunDir, path.Base(file), size))
+			}
 		}
 	}
 	for f, text := range t.Files {

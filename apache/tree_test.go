@@ -72,7 +72,7 @@ func TestRenderTree(t *testing.T) {
 	}
 	var shopAdj bool
 	for _, a := range r.Adjustments {
-		shopAdj = shopAdj || strings.HasPrefix(a, "sites-enabled/shop.conf:4: <VirtualHost *:80> → <VirtualHost *:40080>")
+		shopAdj = shopAdj || strings.HasPrefix(a, "sites-enabled/shop.conf:6: <VirtualHost *:80> → <VirtualHost *:40080>")
 	}
 	if !shopAdj {
 		t.Errorf("adjustments do not name shop.conf's vhost line: %q", r.Adjustments)

@@ -42,6 +42,10 @@ type Load struct {
 	// NoTLSResume makes every TLS handshake of an https:// load a full
 	// one: no session resumption (it is on by default, as in browsers).
 	NoTLSResume bool `json:"no_tls_resume,omitempty" yaml:"no_tls_resume"`
+	// Insecure loads an https:// server whose certificate cannot be
+	// verified. Without it one handshake before the load verifies the
+	// certificate, and a failure stops the run (see VerifyTLS).
+	Insecure bool `json:"insecure,omitempty" yaml:"insecure"`
 }
 
 // WarmUpAuto as Load.WarmUp ends the warm-up when the server has settled.

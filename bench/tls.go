@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -110,8 +113,7 @@ type fileConn struct{ *os.File }
 func (fileConn) LocalAddr() net.Addr  { return &net.TCPAddr{} }
 func (fileConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }
 
-// tlsFor is the TLS client for t, or nil for http://. The server name
-// (SNI) is the Host header's, or the URL's host.
+// tlsFor is the TLS client for t, or nil for http://.
 func tlsFor(t Target, o Options) (*tlsClient, error) {
 	u, err := url.Parse(t.URL)
 	if err != nil || u.Scheme != "https" {
@@ -120,8 +122,14 @@ func tlsFor(t Target, o Options) (*tlsClient, error) {
 	if o.Shards > 1 {
 		return nil, fmt.Errorf("an https:// load runs in one generator process for now, not %d: lower -c below what one process can open, or use http://", o.Shards)
 	}
+	return newTLSClient(serverName(u, o.Headers), !o.NoTLSResume), nil
+}
+
+// serverName is the name a TLS client asks for (SNI): the Host header's,
+// or the URL's host.
+func serverName(u *url.URL, headers []string) string {
 	name := u.Hostname()
-	for _, line := range o.Headers {
+	for _, line := range headers {
 		if h, err := ParseHeader(line); err == nil && strings.EqualFold(h.Name, "Host") {
 			name = h.Value
 			if host, _, err := net.SplitHostPort(name); err == nil {
@@ -129,5 +137,49 @@ func tlsFor(t Target, o Options) (*tlsClient, error) {
 			}
 		}
 	}
-	return newTLSClient(name, !o.NoTLSResume), nil
+	return name
+}
+
+// UnverifiedError is an https:// server whose certificate did not verify
+// before the load.
+type UnverifiedError struct {
+	URL, Name string
+	Err       error
+}
+
+func (e *UnverifiedError) Error() string {
+	return fmt.Sprintf("%s: the server's certificate cannot be verified for %s (%v): pass --insecure (insecure: true under the scenario's load) to load it anyway", e.URL, e.Name, e.Err)
+}
+
+func (e *UnverifiedError) Unwrap() error { return e.Err }
+
+// VerifyTLS makes one handshake with rawURL's server, for the name the
+// load asks for, and checks its certificate against roots (PEM; none:
+// the system's). It does nothing for http:// or with l.Insecure. The
+// load's own handshakes then skip the check, as wrk's do: its cost is
+// the client's, not the server's, and it is the same every time.
+func VerifyTLS(ctx context.Context, rawURL string, l Load, roots []byte) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || l.Insecure {
+		return nil
+	}
+	cfg := &tls.Config{ServerName: serverName(u, l.Headers)}
+	if len(roots) > 0 {
+		cfg.RootCAs = x509.NewCertPool()
+		cfg.RootCAs.AppendCertsFromPEM(roots)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &cv) {
+			return &UnverifiedError{URL: rawURL, Name: cfg.ServerName, Err: cv.Err}
+		}
+		return fmt.Errorf("%s: TLS handshake before the load: %w", rawURL, err)
+	}
+	return c.Close()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -100,6 +101,33 @@ type HTTPD struct {
 	Adjustments []string
 	VHost       string
 	scheme      string // "https" with --tls
+	// TLSRoots are the certificates loadcheck made for this httpd (PEM).
+	TLSRoots  []byte
+	tree      bool // it runs a config tree, whose access logs are on LogDir
+	plainPort int  // a tree's first plain-HTTP port; 0 none
+}
+
+// accessLogs counts the lines of each file in the tree's log tmpfs.
+func (s *HTTPD) accessLogs(ctx context.Context) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	code, out, err := s.Exec(ctx, []string{"sh", "-c", `cd ` + apache.LogDir + ` && for f in *; do [ -f "$f" ] && echo "$(wc -l < "$f") $f"; done; true`}, tcexec.Multiplexed())
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(out)
+	if code != 0 {
+		return nil, fmt.Errorf("exit %d: %s", code, strings.TrimSpace(string(b)))
+	}
+	lines := map[string]int64{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if n, name, ok := strings.Cut(strings.TrimSpace(l), " "); ok {
+			if v, err := strconv.ParseInt(n, 10, 64); err == nil {
+				lines[name] = v
+			}
+		}
+	}
+	return lines, nil
 }
 
 // Stop stops and removes the container. It is safe on a nil HTTPD and
@@ -337,9 +365,18 @@ func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
 				return nil, fmt.Errorf("make a TLS certificate: %w", err)
 			}
 			files[apache.TLSCertFile], files[apache.TLSKeyFile] = string(cert), string(key)
-			s.scheme = "https"
+			s.scheme, s.TLSRoots = "https", cert
 		}
 		return files, nil
+	}
+	// With --tls the load goes to the tree's SSL vhost, on its port.
+	var ssl apache.Vhost
+	if o.Config.TLS != "" {
+		var err error
+		if ssl, err = t.SSLVhost(t.Host); err != nil {
+			return nil, err
+		}
+		s.scheme = "https"
 	}
 	listen := map[string]string{}
 	for _, l := range t.Listens() {
@@ -351,18 +388,41 @@ func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
 			return nil, err
 		}
 		listen[l.Port] = a
-		if s.ListenPort == 0 && !l.TLS {
+		want := !l.TLS
+		if want && s.plainPort == 0 {
+			s.plainPort = port
+		}
+		if s.scheme == "https" {
+			want = l.Port == ssl.Port() || (ssl.Port() == "" && l.TLS)
+		}
+		if s.ListenPort == 0 && want {
 			s.ListenPort = port
 		}
 	}
-	if s.ListenPort == 0 {
-		return nil, fmt.Errorf("config tree %s: no plain HTTP Listen line (Listen 80 in ports.conf or httpd.conf): loadcheck loads plain HTTP on it", t.Dir)
+	switch {
+	case s.ListenPort == 0 && s.scheme == "https":
+		return nil, fmt.Errorf("config tree %s: no Listen line for the port of its SSL vhost %s (%s:%d): add Listen %s", t.Dir, strings.Join(ssl.Addrs, " "), ssl.File, ssl.N, ssl.Port())
+	case s.ListenPort == 0:
+		return nil, fmt.Errorf("config tree %s: no plain HTTP Listen line (Listen 80 in ports.conf or httpd.conf): loadcheck loads plain HTTP on it (or give --tls to load its SSL vhost)", t.Dir)
 	}
 	r := apache.RenderTree(o.Config, o.Layout, listen, at)
-	if s.VHost = t.Host; s.VHost == "" {
+	s.tree = true
+	switch s.VHost = t.Host; {
+	case s.VHost != "":
+	case s.scheme == "https":
+		s.VHost = ssl.ServerName
+	default:
 		s.VHost = t.DefaultHost()
 	}
 	s.ConfText, s.Adjustments = r.Files[r.Conf], r.Adjustments
+	certs, roots, err := certFiles(r.Certs, o.Config.TLS)
+	if err != nil {
+		return nil, err
+	}
+	for p, text := range certs {
+		r.Files[p] = text
+	}
+	s.TLSRoots = roots
 	return r.Files, nil
 }
 
@@ -376,6 +436,9 @@ func created(logs string) []string {
 	for _, l := range strings.Split(logs, "\n") {
 		if i := strings.Index(l, createdMark); i >= 0 {
 			out = append(out, "DocumentRoot "+strings.TrimSpace(l[i+len(createdMark):])+" did not exist in the image: created on tmpfs with the test page")
+		}
+		if i := strings.Index(l, generatedMark); i >= 0 {
+			out = append(out, "warning: certificate "+strings.TrimSpace(l[i+len(generatedMark):])+": neither the tree nor the image has it, so loadcheck generated a self-signed one (no client trusts it but loadcheck)")
 		}
 	}
 	return out
@@ -456,6 +519,12 @@ func (s *HTTPD) locate(ctx context.Context, port int) error {
 	}
 	s.URL = fmt.Sprintf("%s://%s/", scheme, net.JoinHostPort(host, strconv.Itoa(mapped)))
 	s.StatusURL = strings.TrimSuffix(s.URL, "/") + apache.StatusPath + "?auto"
+	if s.HostNetwork && s.plainPort != 0 && s.plainPort != port {
+		// A tree loaded over TLS: mod_status is read on its plain port,
+		// so the reads stay out of the SSL vhost's log and cost no
+		// handshakes.
+		s.StatusURL = fmt.Sprintf("http://%s%s?auto", net.JoinHostPort(host, strconv.Itoa(s.plainPort)), apache.StatusPath)
+	}
 	return nil
 }
 
@@ -472,8 +541,11 @@ func (s *HTTPD) Endpoint() provider.Endpoint {
 	if s.Pid > 0 {
 		src.NetTCP = fmt.Sprintf("/proc/%d/net/tcp", s.Pid)
 	}
+	if s.tree {
+		src.AccessLogs = s.accessLogs
+	}
 	return provider.Endpoint{URL: s.URL, Sources: src, Version: s.Version, Conf: s.ConfText, Nofile: s.Nofile, OOMKilled: s.OOMKilled, Exited: s.exit,
-		Adjustments: s.Adjustments, Host: s.VHost}
+		Adjustments: s.Adjustments, Host: s.VHost, TLSRoots: s.TLSRoots}
 }
 
 // exit reports whether the container's httpd has exited, as the engine

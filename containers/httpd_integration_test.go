@@ -2,6 +2,8 @@ package containers
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
@@ -221,6 +223,58 @@ func TestConfigTree(t *testing.T) {
 			if !strings.Contains(adj, want) {
 				t.Errorf("%s: adjustments lack %q:\n%s", tc.name, want, adj)
 			}
+		}
+		srv.Stop()
+	}
+}
+
+// TestConfigTreeTLS serves both shipped shop trees on their own SSL vhost:
+// the certificate neither the tree nor the image has is generated (and
+// said so), the load's URL is the vhost's port, and a client that trusts
+// only what loadcheck generated gets the shop's page for shop.example.
+func TestConfigTreeTLS(t *testing.T) {
+	dockertest.Require(t)
+	ctx := context.Background()
+	for _, tc := range []struct{ dir, cert, log string }{
+		{"../scenarios/trees/debian-shop", "/etc/ssl/shop/shop.example.crt", "shop-ssl-access.log"},
+		{"../scenarios/trees/official-shop", apache.TreeRoot + "/conf/server.crt", "ssl_request_log"},
+	} {
+		cfg, err := apache.LoadTree("shop", tc.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.TLS = apache.TLSKeyECDSA
+		srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test"), WithConnections(50))
+		t.Cleanup(func() { srv.Stop() })
+		if err != nil {
+			t.Fatalf("%s: %v", tc.dir, err)
+		}
+		if !strings.HasPrefix(srv.URL, "https://") || srv.VHost != "shop.example" {
+			t.Errorf("%s: URL %s, vhost %q: want https:// and shop.example", tc.dir, srv.URL, srv.VHost)
+		}
+		adj := strings.Join(srv.Adjustments, "\n")
+		if !strings.Contains(adj, "warning: certificate "+tc.cert+" for shop.example, www.shop.example, localhost, 127.0.0.1") {
+			t.Errorf("%s: adjustments do not warn of the generated certificate %s:\n%s", tc.dir, tc.cert, adj)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(srv.TLSRoots)
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "shop.example"}}}
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.Host = "shop.example"
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: GET %s as shop.example, trusting the generated certificate: %v", tc.dir, srv.URL, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "ok\n" || resp.TLS == nil {
+			t.Errorf("%s: GET = %d %q, want 200 and the shop's created page over TLS", tc.dir, resp.StatusCode, body)
+		}
+		if st, err := observe.FetchStatus(ctx, observe.StatusClient, srv.StatusURL); err != nil || st.ServerMPM != "event" {
+			t.Errorf("%s: mod_status over TLS: %+v, %v", tc.dir, st, err)
+		}
+		if lines, err := srv.Endpoint().Sources.AccessLogs(ctx); err != nil || lines[tc.log] != 1 {
+			t.Errorf("%s: access logs %v (%v): want the one GET in %s", tc.dir, lines, err, tc.log)
 		}
 		srv.Stop()
 	}

@@ -28,6 +28,8 @@ if [ -n "$root" ]; then
 		mkdir -p "$docroot/$n" "$(dirname "$d")" && ln -s "$docroot/$n" "$d" &&
 			printf 'ok\n' > "$d/index.html" && echo "loadcheck: created DocumentRoot $d"
 	done
+	# Certificates neither the tree nor the image has are installed.
+	[ -f /loadcheck/tls/install.sh ] && . /loadcheck/tls/install.sh
 	set -- -d "$root"
 else
 	set --

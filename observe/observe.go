@@ -38,6 +38,9 @@ type Sources struct {
 	KernelScope string
 	// ErrorLog returns httpd's error log so far.
 	ErrorLog func(ctx context.Context) (string, error)
+	// AccessLogs counts the lines of each access log a config tree
+	// writes, by file name; nil when there are none to read.
+	AccessLogs func(ctx context.Context) (map[string]int64, error)
 }
 
 // Session observes one load: it reads the kernel counters and starts the

@@ -73,6 +73,9 @@ type Endpoint struct {
 	// the Host header the load sends to reach the vhost asked for.
 	Adjustments []string
 	Host        string
+	// TLSRoots are the certificates (PEM) loadcheck made for the server:
+	// an https:// load trusts them, and no others unless --insecure.
+	TLSRoots []byte
 	// OOMKilled reports whether httpd itself was killed for memory, as
 	// the engine saw it; nil when nothing can tell.
 	OOMKilled func(ctx context.Context) bool

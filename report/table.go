@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -125,6 +127,13 @@ func serverSide(f *results.File) []string {
 			if s.StatusSamples > 0 {
 				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",
 					s.AccessesDuringRun, clientResponses(r), s.StatusSamples-1))
+			}
+			if len(s.AccessLogLines) > 0 {
+				var logs []string
+				for _, name := range slices.Sorted(maps.Keys(s.AccessLogLines)) {
+					logs = append(logs, fmt.Sprintf("%s %d", name, s.AccessLogLines[name]))
+				}
+				parts = append(parts, "lines per access log: "+strings.Join(logs, ", "))
 			}
 			if s.MemoryEndMB > 0 {
 				parts = append(parts, fmt.Sprintf("memory %g -> %g MB (peak %g, %g KB per connection held), CPU %gs",

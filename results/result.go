@@ -147,14 +147,18 @@ type Latency struct {
 
 // Server is what httpd itself reported through mod_status during the run.
 type Server struct {
-	StatusSamples     int    `json:"status_samples"`
-	StatusFailed      int    `json:"status_failed"` // status requests not answered in time
-	PeakBusyWorkers   int    `json:"peak_busy_workers"`
-	PeakProcesses     int    `json:"peak_processes"`
-	PeakConnsTotal    int    `json:"peak_conns_total"` // event MPM only; -1 elsewhere
-	AccessesDuringRun int64  `json:"accesses_during_run"`
-	Nofile            int    `json:"nofile"`
-	StatusLastError   string `json:"status_last_error,omitempty"`
+	StatusSamples     int   `json:"status_samples"`
+	StatusFailed      int   `json:"status_failed"` // status requests not answered in time
+	PeakBusyWorkers   int   `json:"peak_busy_workers"`
+	PeakProcesses     int   `json:"peak_processes"`
+	PeakConnsTotal    int   `json:"peak_conns_total"` // event MPM only; -1 elsewhere
+	AccessesDuringRun int64 `json:"accesses_during_run"`
+	// AccessLogLines counts the lines of each access log of a config tree
+	// at the end of the run, by file name: which vhost answered (its own
+	// log), status reads included where they reached it.
+	AccessLogLines  map[string]int64 `json:"access_log_lines,omitempty"`
+	Nofile          int              `json:"nofile"`
+	StatusLastError string           `json:"status_last_error,omitempty"`
 	// Series is mod_status once a second: T counts from the start of the
 	// load's schedule, like the client's series (the first reading, taken
 	// just before, is slightly negative).

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,7 @@ type ConfigSpec struct {
 	File        string         `yaml:"file"`
 	Dir         string         `yaml:"dir"`  // a whole config tree
 	Host        string         `yaml:"host"` // the tree's vhost to load
+	MPM         string         `yaml:"mpm"`  // run the tree under this MPM instead of its own
 	Set         directives     `yaml:"set"`
 	MemoryBytes ByteSize       `yaml:"memory"`
 	CPUs        float64        `yaml:"cpus"`
@@ -96,6 +98,11 @@ type Spec struct {
 	Capacity    Capacity     `yaml:"capacity"`
 	// Repeat runs each config this many times (see Scenario.Repeat).
 	Repeat int `yaml:"repeat"`
+	// TLS serves every config over HTTPS, as --tls: presets with a
+	// generated certificate whose key is TLSKey, trees on their own SSL
+	// vhost.
+	TLS    bool   `yaml:"tls"`
+	TLSKey string `yaml:"tls_key"`
 }
 
 // Capacity bounds `loadcheck capacity`'s search for each config's limit.
@@ -229,6 +236,14 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 	if _, set := d.seen["repeat"]; (set && s.Repeat < 1) || s.Repeat > MaxRepeat {
 		return at("repeat", "want 1 to %d runs per config, got %d", MaxRepeat, s.Repeat)
 	}
+	if s.TLSKey != "" {
+		if !s.TLS {
+			return at("tls_key", "needs tls: true")
+		}
+		if err := apache.CheckTLSKey(s.TLSKey); err != nil {
+			return at("tls_key", "%v", err)
+		}
+	}
 	if err := s.checkTop(at); err != nil {
 		return err
 	}
@@ -304,6 +319,10 @@ func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 		return at(field+".name", "missing: a config from a file or dir needs a name")
 	case c.Host != "" && c.Dir == "":
 		return at(field+".host", "host chooses a vhost of a config tree: give dir too")
+	case c.MPM != "" && c.Dir == "":
+		return at(field+".mpm", "mpm switches a config tree's MPM: give dir too (a preset has its own MPM: choose another preset)")
+	case c.File != "" && s.TLS:
+		return at(field+".file", "tls serves HTTPS for presets and config trees (on their own SSL vhost), not for a single config file: load it with --target https://… instead")
 	case c.File != "" && len(c.Set) > 0:
 		return at(field+".set", "set cannot change a config file: edit the file instead")
 	case c.CPUs < 0:
@@ -333,6 +352,16 @@ func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 			return at(field+".host", "config tree %s has no vhost with ServerName or ServerAlias %s", p, c.Host)
 		}
 		cfg.Tree.Host = c.Host
+		if s.TLS {
+			if _, err := cfg.Tree.SSLVhost(c.Host); err != nil {
+				return at("tls", "%v", err)
+			}
+		}
+		if c.MPM != "" {
+			if cfg, err = cfg.WithMPM(c.MPM); err != nil {
+				return at(field+".mpm", "%v", err)
+			}
+		}
 		c.fileCfg = &cfg
 	}
 	name := c.ConfigName()
@@ -421,6 +450,9 @@ func (s *Spec) Build() (Scenario, error) {
 		}
 		cfg.Name = c.ConfigName()
 		cfg.MemoryBytes, cfg.CPUs = int64(c.MemoryBytes), c.CPUs
+		if s.TLS {
+			cfg.TLS = cmp.Or(s.TLSKey, apache.TLSKeyECDSA)
+		}
 		sc.Configs = append(sc.Configs, cfg)
 	}
 	return sc, nil

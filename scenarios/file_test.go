@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -43,6 +44,21 @@ func TestShippedScenariosLoad(t *testing.T) {
 	}
 	if strings.Join(names, ",") != strings.Join(apache.PresetNames(), ",") {
 		t.Errorf("configs %v, want the six presets %v", names, apache.PresetNames())
+	}
+	// The TLS scenario runs one tree under worker and under event, both
+	// on its SSL vhost, both with the tuned values on top.
+	spec, err = LoadFile("tls-4000.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ = spec.Build()
+	names = names[:0]
+	for _, c := range sc.Configs {
+		v, _ := c.Get("MaxRequestWorkers")
+		names = append(names, fmt.Sprintf("%s/%s/%s/%s", c.Name, c.MPM, c.TLS, v))
+	}
+	if got := strings.Join(names, " "); got != "shop-worker/worker/ecdsa-p256/8000 shop-event/event/ecdsa-p256/8000" {
+		t.Errorf("tls-4000.yaml: %s", got)
 	}
 }
 
@@ -159,6 +175,12 @@ func TestParseErrors(t *testing.T) {
 		{"threshold", "name: x\nthresholds:\n  min_served_pct: 120\n" + cfgs, "s.yaml:3:19: thresholds.min_served_pct: must be within 0..100, got 120"},
 		{"capacity", "name: x\ncapacity:\n  start: 1000\n  max: 10\n" + cfgs, "s.yaml:4:8: capacity.max: must be at least start (1000), got 10"},
 		{"capacity search", "name: x\ncapacity:\n  search: bisection\n" + cfgs, `s.yaml:3:11: capacity.search: must be stepped or bisect, got "bisection"`},
+		{"tls_key without tls", "name: x\ntls_key: rsa2048\n" + cfgs, "s.yaml:2:10: tls_key: needs tls: true"},
+		{"bad tls_key", "name: x\ntls: true\ntls_key: dsa\n" + cfgs, `s.yaml:3:10: tls_key: unknown TLS key "dsa"`},
+		{"tls with a config file", "name: x\ntls: true\nconfigs:\n  - name: mine\n    file: x.conf\n", "s.yaml:5:11: configs[0].file: tls serves HTTPS for presets and config trees"},
+		{"tls without an SSL vhost", "name: x\ntls: true\nconfigs:\n  - name: blog\n    dir: ../apache/testdata/official-tree\n", "s.yaml:2:6: tls: config tree ../apache/testdata/official-tree has no SSL virtual host"},
+		{"mpm without dir", head + "configs:\n  - preset: event-stock\n    mpm: worker\n", "s.yaml:6:10: configs[0].mpm: mpm switches a config tree's MPM: give dir too"},
+		{"bad mpm", head + "configs:\n  - name: shop\n    dir: trees/debian-shop\n    mpm: fast\n", `s.yaml:7:10: configs[0].mpm: unknown MPM "fast"`},
 		{"two documents", "name: x\n" + cfgs + "---\nname: y\n", "s.yaml:4:1: a scenario file holds one YAML document"},
 		{"alias", "name: &n x\ndescription: *n\n" + cfgs, "s.yaml:2:14: description: YAML aliases are not supported"},
 	}

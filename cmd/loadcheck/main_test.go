@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/results"
 )
@@ -66,7 +68,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--host", "shop.example"}, "--host chooses a vhost of a config tree"},
 		{[]string{"run", "--tls", "--tls-key", "dsa"}, `--tls-key: unknown TLS key "dsa": use ecdsa-p256 (default) or rsa2048`},
 		{[]string{"run", "--tls-key", "rsa2048"}, "--tls-key needs --tls"},
-		{[]string{"run", "--tls", "--config-file", "mine=testdata/user-event.conf"}, "--tls: config mine is your own (config file testdata/user-event.conf)"},
+		{[]string{"run", "--tls", "--config-file", "mine=testdata/user-event.conf"}, "--tls: config mine is your own config file (testdata/user-event.conf)"},
+		{[]string{"run", "--tls", "--config-dir", "blog=../../apache/testdata/official-tree"}, "--tls: config tree ../../apache/testdata/official-tree has no SSL virtual host"},
 		{[]string{"run", "--tls", "--target", "http://127.0.0.1:1/"}, "for a server you run, give --target https://"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--config-dir", "shop=../../scenarios/trees/debian-shop"}, "--config-dir start httpd containers"},
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
@@ -138,6 +141,52 @@ func TestTargetMode(t *testing.T) {
 	for _, key := range []string{"config", "mpm", "verdict", "connections", "requests", "latency_ms", "throughput_rps"} {
 		if _, ok := run0[key]; !ok {
 			t.Errorf("result lacks key %q", key)
+		}
+	}
+}
+
+// TestTargetTLSVerify loads an https:// server whose certificate no root
+// vouches for: refused before the load, naming --insecure; with it, loaded.
+func TestTargetTLSVerify(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	t.Cleanup(srv.Close)
+	args := []string{"run", "--target", srv.URL + "/", "-c", "10", "--ramp", "200ms", "--warmup", "300ms", "-d", "1s", "--rate", "5"}
+	code, _, stderr := run(t, args...)
+	if code != exitSetup || !strings.Contains(stderr, "the server's certificate cannot be verified for 127.0.0.1 (x509: certificate signed by unknown authority): pass --insecure") {
+		t.Errorf("unverifiable certificate: exit %d, stderr:\n%s", code, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, _, stderr = run(t, append(args, "--insecure", "--json", out)...)
+	if code != exitPass {
+		t.Fatalf("--insecure: exit %d, stderr:\n%s", code, stderr)
+	}
+	if r := readResult(t, out).Runs[0]; r.TLS == nil || r.TLS.Handshakes < 10 || r.Connections.Served != 10 {
+		t.Errorf("--insecure: served %d, TLS %+v", r.Connections.Served, r.TLS)
+	}
+}
+
+// TestTreeCertificateRefused stops a tree whose certificate does not match
+// its key, or has only one half of its pair, before any container starts.
+func TestTreeCertificateRefused(t *testing.T) {
+	certA, _, _ := apache.SelfSigned([]string{"shop.example"}, apache.TLSKeyECDSA)
+	_, keyB, _ := apache.SelfSigned([]string{"shop.example"}, apache.TLSKeyECDSA)
+	for name, pair := range map[string][2][]byte{"mismatch": {certA, keyB}, "no key": {certA, nil}} {
+		tree := t.TempDir()
+		if err := os.CopyFS(tree, os.DirFS("../../scenarios/trees/official-shop")); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range []string{"conf/server.crt", "conf/server.key"} {
+			if pair[i] != nil {
+				if err := os.WriteFile(filepath.Join(tree, p), pair[i], 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		code, _, stderr := run(t, "run", "--config-dir", "shop="+tree, "--tls", "-c", "10")
+		want := map[string]string{"mismatch": "certificate " + tree + "/conf/server.crt and key " + tree + "/conf/server.key do not match",
+			"no key": "the key " + tree + "/conf/server.key is missing while its certificate " + tree + "/conf/server.crt is there"}[name]
+		if code != exitSetup || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, stderr:\n%s\nwant exit 2 and %q", name, code, stderr, want)
 		}
 	}
 }
@@ -596,12 +645,31 @@ func TestConfigTreeRun(t *testing.T) {
 	r := readResult(t, out).Runs[0]
 	adj := strings.Join(r.Adjustments, "\n")
 	if r.Config != "shop" || r.MPM != "event" || r.Host != "shop.example" || r.Connections.Served != 200 ||
-		!strings.Contains(adj, "sites-enabled/shop.conf:4: <VirtualHost *:80> → <VirtualHost *:") ||
+		!strings.Contains(adj, "sites-enabled/shop.conf:6: <VirtualHost *:80> → <VirtualHost *:") ||
 		!strings.Contains(adj, "DocumentRoot /srv/shop/public did not exist") {
 		t.Errorf("config %q MPM %q host %q served %d, adjustments:\n%s", r.Config, r.MPM, r.Host, r.Connections.Served, adj)
 	}
 	if !strings.Contains(stderr, "adjusted: ports.conf:") || !strings.Contains(r.HTTPDConf, "MaxRequestWorkers 300") {
 		t.Errorf("want the adjustments logged and --set after the tree; stderr:\n%s", stderr)
+	}
+	// The shop's own access log has every answer the window counted: the
+	// shop vhost answered them, not the default one.
+	if n := r.Server.AccessLogLines["shop-access.log"]; n < r.Requests.OK || r.Requests.OK == 0 {
+		t.Errorf("shop-access.log has %d lines for %d answers (access logs %v)", n, r.Requests.OK, r.Server.AccessLogLines)
+	}
+
+	// The official-layout tree over TLS, on its own SSL vhost.
+	code, stdout, stderr = run(t, "run", "--config-dir", "shop=../../scenarios/trees/official-shop", "--tls",
+		"-c", "200", "--ramp", "2s", "--warmup", "5s", "-d", "3s", "--json", out+".tls")
+	t.Logf("stdout:\n%s", stdout)
+	if code != exitPass {
+		t.Fatalf("official tree over TLS: exit %d; stderr:\n%s", code, stderr)
+	}
+	r = readResult(t, out+".tls").Runs[0]
+	if r.TLS == nil || r.TLS.Handshakes < 200 || r.TLS.Failed != 0 || r.Connections.Served != 200 || r.Host != "shop.example" ||
+		r.Server.AccessLogLines["ssl_request_log"] < r.Requests.OK || !strings.Contains(stdout, "shop TLS: TLS 1.3") ||
+		!strings.Contains(stderr, "adjusted: warning: certificate /loadcheck/tree/conf/server.crt for shop.example") {
+		t.Errorf("official tree over TLS: served %d host %q TLS %+v access logs %v; stderr:\n%s", r.Connections.Served, r.Host, r.TLS, r.Server.AccessLogLines, stderr)
 	}
 
 	tree := t.TempDir()

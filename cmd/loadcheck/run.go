@@ -220,8 +220,9 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		return nil
 	})
 	fs.StringVar(&f.load.Body, "body", f.load.Body, "request body")
-	fs.BoolVar(&f.tls, "tls", false, "serve HTTPS: every preset gets mod_ssl, a generated self-signed certificate and a shared session cache, and the load speaks TLS (handshakes timed and counted)")
+	fs.BoolVar(&f.tls, "tls", false, "serve HTTPS: every preset gets mod_ssl, a generated self-signed certificate and a shared session cache; a config tree is loaded on its own SSL vhost; the load speaks TLS (handshakes timed and counted)")
 	fs.StringVar(&f.tlsKey, "tls-key", apache.TLSKeyECDSA, "with --tls: the certificate's key, "+apache.TLSKeyECDSA+" or "+apache.TLSKeyRSA)
+	fs.BoolVar(&f.load.Insecure, "insecure", f.load.Insecure, "for https:// loads: load a server whose certificate cannot be verified for the name asked for (without it, one handshake before the load checks it; loadcheck trusts the certificates it generated itself)")
 	fs.Var(negBool{&f.load.NoTLSResume}, "tls-resume", "for https:// loads: resume TLS sessions when a connection is reopened, as browsers do; --tls-resume=false makes every handshake a full one (default true)")
 	// A user's own config: NAME=PATH, read by load.
 	own := func(want string, load func(name, path string) (apache.Config, error)) func(string) error {
@@ -475,12 +476,8 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 			c.Set(d)
 		}
 		if f.tls {
-			if c.File != "" || c.Tree != nil {
-				own := "config file " + c.File
-				if c.Tree != nil {
-					own = "config tree " + c.Tree.Dir
-				}
-				return sc, &usageError{fmt.Sprintf("--tls: config %s is your own (%s); --tls serves HTTPS for presets only so far: give your config its own SSL vhost and load it with --target https://…", c.Name, own)}
+			if c.File != "" {
+				return sc, &usageError{fmt.Sprintf("--tls: config %s is your own config file (%s); --tls serves HTTPS for presets and config trees (on their own SSL vhost): give --config-dir the tree, or load your server with --target https://…", c.Name, c.File)}
 			}
 			c.TLS = f.tlsKey
 		}
@@ -493,6 +490,11 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 					return sc, &usageError{fmt.Sprintf("--host %s: config tree %s (%s) has no vhost with that ServerName or ServerAlias", f.host, t.Dir, c.Name)}
 				}
 				t.Host = f.host
+			}
+			if c.TLS != "" {
+				if _, err := t.SSLVhost(t.Host); err != nil {
+					return sc, &usageError{"--tls: " + err.Error()}
+				}
 			}
 			c.Tree = &t
 		}
