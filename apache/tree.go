@@ -466,7 +466,7 @@ type TreeRender struct {
 //   - a LoadModule of a module built into the image's httpd is commented
 //     out (the official layout's mod_log_config on Debian's image).
 //
-// After the tree's own text come PidFile, Mutex and the runtime folder on
+// After the tree's own text come PidFile and the runtime folder on
 // tmpfs, mod_status at StatusPath, and the --set directives, so they win.
 func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) TreeRender {
 	t := cfg.Tree
@@ -563,7 +563,6 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 	p("# Added by loadcheck after the config tree %s (config %q): runtime files on tmpfs and mod_status.", t.Dir, cfg.Name)
 	p("PidFile %s/httpd.pid", at.RunDir)
 	p("DefaultRuntimeDir %s", at.RunDir)
-	p("Mutex file:%s default", at.RunDir)
 	observable(p, layout)
 	if len(t.Set) > 0 {
 		p("# --set, after the tree so that they win")

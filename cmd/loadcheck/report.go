@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"bytes"
 	"errors"
 	"flag"
@@ -236,8 +237,17 @@ Flags:
 			limits += fmt.Sprintf(", %g CPUs", cfg.CPUs)
 		}
 		if t := cfg.Tree; t != nil {
+			if t.MPM != "" {
+				limits += " (mpm: switched from the tree's own)"
+			}
+			if v, err := t.SSLVhost(t.Host); cfg.TLS != "" && err == nil {
+				limits += fmt.Sprintf(", over TLS to its SSL vhost %s (%s:%d)", cmp.Or(v.ServerName, strings.Join(v.Addrs, " ")), v.File, v.N)
+			}
 			fmt.Fprintf(stdout, "  config %s: %s MPM%s, config tree %s (%s layout, %d files, %s with loadcheck's additions %d lines)\n",
 				cfg.Name, cfg.MPM, limits, t.Dir, t.Layout, len(t.Files), t.Main, strings.Count(conf, "\n"))
+			for _, c := range t.Certs() {
+				fmt.Fprintf(stdout, "    certificate %s (%s:%d): used if the tree or the image has it, else generated\n", c.Cert, c.Line.File, c.Line.N)
+			}
 		} else {
 			fmt.Fprintf(stdout, "  config %s: %s MPM%s, httpd.conf %d lines (%s layout)\n", cfg.Name, cfg.MPM, limits, strings.Count(conf, "\n"), lay.Name)
 		}
