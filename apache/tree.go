@@ -467,7 +467,7 @@ type TreeRender struct {
 //     out (the official layout's mod_log_config on Debian's image).
 //
 // After the tree's own text come PidFile and the runtime folder on
-// tmpfs, mod_status at StatusPath, and the --set directives, so they win.
+// tmpfs, the server's ErrorLog on stderr, mod_status at StatusPath, and the --set directives, so they win.
 func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) TreeRender {
 	t := cfg.Tree
 	out := TreeRender{Files: map[string]string{}, Conf: path.Join(TreeRoot, t.Main), DocRoots: t.DocumentRoots(), Certs: t.certNeeds()}
@@ -563,6 +563,7 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 	p("# Added by loadcheck after the config tree %s (config %q): runtime files on tmpfs and mod_status.", t.Dir, cfg.Name)
 	p("PidFile %s/httpd.pid", at.RunDir)
 	p("DefaultRuntimeDir %s", at.RunDir)
+	p("ErrorLog %s", at.ErrorLog) // also for a tree that sets none: logs/error_log need not exist here
 	observable(p, layout)
 	if len(t.Set) > 0 {
 		p("# --set, after the tree so that they win")

@@ -262,10 +262,34 @@ func InspectImage(ctx context.Context, image, layout string) (ImageInfo, error) 
 		}
 	}
 	if name == "" {
-		return info, fmt.Errorf("cannot tell the httpd layout of image %s: pass --layout official (httpd:2.4 style) or --layout debian (apache2 package)", image)
+		// An image built FROM debian with apt-get install apache2, or
+		// with httpd compiled into /usr/local/apache2, says nothing of
+		// its layout: look for the binary.
+		name = probeLayout(ctx, cli, image)
+	}
+	if name == "" {
+		return info, fmt.Errorf("cannot tell the httpd layout of image %s: it has neither /usr/sbin/apache2 nor /usr/local/apache2/bin/httpd; pass --layout official (httpd:2.4 style) or --layout debian (apache2 package)", image)
 	}
 	info.Layout, err = apache.LayoutByName(name)
 	return info, err
+}
+
+// probeLayout is the layout whose httpd binary the image has, or "": it
+// creates a container that never starts (labelled, so that `loadcheck
+// clean` finds it if this process dies) and looks at its files.
+func probeLayout(ctx context.Context, cli *testcontainers.DockerClient, image string) string {
+	c, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{Image: image, Cmd: []string{"true"}, Entrypoint: []string{}, Labels: map[string]string{LabelManaged: "true", LabelHost: hostname()}}})
+	if err != nil {
+		return ""
+	}
+	defer cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, client.ContainerRemoveOptions{Force: true})
+	for _, l := range []apache.Layout{apache.Debian, apache.Official} {
+		if _, err := cli.ContainerStatPath(ctx, c.ID, client.ContainerStatPathOptions{Path: l.Binary}); err == nil {
+			return l.Name
+		}
+	}
+	return ""
 }
 
 // configInvalidMark is printed by the start script when `httpd -t` fails.

@@ -702,6 +702,35 @@ func TestConfigTreeRun(t *testing.T) {
 	}
 }
 
+// TestOwnImage runs a team-style image, loadcheck's plus Debian's
+// mod_xsendfile and no loadcheck label (containers/image/build-extra.sh):
+// its layout is found by its binary, and a tree that loads the module and
+// uses its directive runs there; on the base image the same tree stops
+// with exit 2, naming the tree's LoadModule line.
+func TestOwnImage(t *testing.T) {
+	dockertest.Require(t)
+	const image = "loadcheck/apache2-xsendfile:bookworm"
+	if out, err := exec.Command("bash", "../../containers/image/build-extra.sh", image).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", image, err, out)
+	}
+	out := filepath.Join(t.TempDir(), "r.json")
+	args := []string{"run", "--config-dir", "files=testdata/xsendfile-tree", "-c", "50", "--ramp", "1s", "--warmup", "3s", "-d", "2s"}
+	code, stdout, stderr := run(t, append(args, "--image", image, "--json", out)...)
+	if code != exitPass {
+		t.Fatalf("own image: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if r := readResult(t, out).Runs[0]; r.Image != image || r.Connections.Served != 50 || !strings.Contains(stderr, "debian layout") {
+		t.Errorf("image %q served %d; stderr:\n%s", r.Image, r.Connections.Served, stderr)
+	}
+	code, _, stderr = run(t, append(args, "--image", dockertest.Image, "--json", out+".base")...)
+	if code != exitSetup || !strings.Contains(stderr, "line 1 of testdata/xsendfile-tree/mods-enabled/xsendfile.load") || !strings.Contains(stderr, "mod_xsendfile.so") {
+		t.Errorf("base image: exit %d, stderr:\n%s\nwant 2 naming mods-enabled/xsendfile.load line 1", code, stderr)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
 // TestTLSRun serves HTTPS from two presets with mod_ssl and loads them
 // over TLS: every connection's handshake timed and counted, the version
 // and cipher recorded, in the JSON and the table.
