@@ -9,7 +9,12 @@
 # against wrk measured in this same run. Absolute numbers drift on a shared
 # machine; the ratios are the result.
 #
-# Usage: bench/perf/compare.sh [-d SECONDS] [-c "100 4000 16000"] [-p PORT]
+# Usage: bench/perf/compare.sh [-d SECONDS] [-c "100 4000 16000"] [-p PORT] [-t] [-n]
+#   -t  HTTPS: nginx serves TLS (ECDSA P-256, no session cache or tickets);
+#       only wrk and loadcheck run (bombardier and hey are left out)
+#   -n  a new connection for every request (Connection: close): with -t,
+#       a full handshake per request; the report adds handshakes per
+#       generator-CPU-second
 # Needs root for apt-get when wrk, nginx-light, hey or /usr/bin/time are
 # missing; bombardier comes from `go install`. Load goes to 127.0.0.1 only.
 set -euo pipefail
@@ -17,14 +22,24 @@ set -euo pipefail
 DUR=10
 CONNS="100 4000 16000"
 PORT=18080
-while getopts "d:c:p:h" opt; do
+TLS=0
+NEWCONN=0
+while getopts "d:c:p:tnh" opt; do
   case $opt in
     d) DUR=$OPTARG ;;
     c) CONNS=$OPTARG ;;
     p) PORT=$OPTARG ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    t) TLS=1 ;;
+    n) NEWCONN=1 ;;
+    *) sed -n '2,21p' "$0"; exit 2 ;;
   esac
 done
+export TLS
+# Extra arguments: loadcheck must be told to trust the self-signed
+# certificate; Connection: close makes every request open a connection.
+LC_EXTRA=() WRK_EXTRA=()
+[ "$TLS" = 1 ] && LC_EXTRA+=(--insecure --tls-resume=false)
+[ "$NEWCONN" = 1 ] && LC_EXTRA+=(--header "Connection: close") WRK_EXTRA+=(-H "Connection: close")
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=nginx.sh
@@ -83,9 +98,13 @@ RESULTS="$WORK/results"
 : >"$RESULTS"
 for c in $CONNS; do
   echo "== $c connections, ${DUR}s each" >&2
-  run wrk "$c" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s "$URL" >>"$RESULTS"
+  run wrk "$c" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s "${WRK_EXTRA[@]}" "$URL" >>"$RESULTS"
   run loadcheck "$c" "$WORK/loadcheck" run --quiet --target "$URL" -c "$c" --closed-loop --ramp 0 --warmup 0 \
-      -d "${DUR}s" --timeout 10s --json "$WORK/lc-$c.json" >>"$RESULTS"
+      -d "${DUR}s" --timeout 10s "${LC_EXTRA[@]}" --json "$WORK/lc-$c.json" >>"$RESULTS"
+  if [ "$TLS" = 1 ]; then
+    [ -f "$WORK/lc-$c.json" ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; t=r.get("tls") or {}; print("loadcheck at %s connections: %s handshakes (%s resumed, %s failed), %s" % (sys.argv[2], t.get("handshakes"), t.get("resumed"), t.get("failed"), t.get("version")))' "$WORK/lc-$c.json" "$c" >&2
+    continue
+  fi
   run bombardier "$c" "$BOMBARDIER" -c "$c" -d "${DUR}s" -t 10s -p r -o json "$URL" >>"$RESULTS"
   if [ "$c" -le 4000 ]; then
     run hey "$c" hey -z "${DUR}s" -c "$c" -t 10 "$URL" >>"$RESULTS"
@@ -97,7 +116,9 @@ done
 
 # --- report ----------------------------------------------------------------
 echo
-echo "generator on core 1, nginx (1 worker) on core 0, closed loop, ${DUR}s per run"
+mode=$([ "$TLS" = 1 ] && echo "HTTPS (full handshakes)" || echo "plain HTTP")
+[ "$NEWCONN" = 1 ] && mode="$mode, a new connection per request"
+echo "generator on core 1, nginx (1 worker) on core 0, closed loop, ${DUR}s per run, $mode"
 python3 - "$RESULTS" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]

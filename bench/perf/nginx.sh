@@ -9,13 +9,22 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # start_nginx WORKERS PORT: nginx from nginx.conf.in on 127.0.0.1:PORT,
-# pinned to core 0; sets URL and returns once it answers.
+# pinned to core 0; sets URL and returns once it answers. With TLS=1 it
+# serves HTTPS with a fresh self-signed certificate (full handshakes only).
 start_nginx() {
-  sed -e "s/@WORKERS@/$1/" -e "s/@PORT@/$2/" -e "s#@DIR@#$WORK#" "$ROOT/bench/perf/nginx.conf.in" >"$WORK/nginx.conf"
+  local ssl="" sslconf="" scheme=http
+  if [ "${TLS:-0}" = 1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+      -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+    ssl="ssl " scheme=https
+    sslconf="ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem; ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache off; ssl_session_tickets off;"
+  fi
+  sed -e "s/@WORKERS@/$1/" -e "s/@PORT@/$2/" -e "s#@DIR@#$WORK#" -e "s#@SSL@#$ssl#" -e "s#@SSLCONF@#$sslconf#" \
+    "$ROOT/bench/perf/nginx.conf.in" >"$WORK/nginx.conf"
   taskset -c 0 nginx -c "$WORK/nginx.conf" -p "$WORK" &
   NGINX_PID=$!
-  URL="http://127.0.0.1:$2/"
-  for _ in $(seq 50); do curl -fs "$URL" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  URL="$scheme://127.0.0.1:$2/"
+  for _ in $(seq 50); do curl -kfs "$URL" >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "nginx did not come up:" >&2
   cat "$WORK/error.log" >&2
   exit 1
