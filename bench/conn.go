@@ -3,7 +3,10 @@ package bench
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -280,6 +283,8 @@ func (c *conn) atWindowEnd() {
 	case c.c == nil && c.byServer && !c.closedAt.Before(c.r.measureAt()):
 	case c.c != nil && !c.awaiting && peerClosed(c.rr.raw):
 		c.close()
+	case c.c != nil && !c.awaiting && tlsPeerClosed(c.c):
+		c.close()
 	default:
 		return
 	}
@@ -363,4 +368,37 @@ func (c *conn) close() {
 	c.awaiting, c.byServer = false, false
 	c.closedAt = time.Now()
 	c.r.open.Add(-1)
+}
+
+// tlsPeerClosed is peerClosed for a TLS connection, whose reader has no
+// socket of its own to peek at: the socket under it is peeked, and what
+// waits there is read through TLS, briefly. A server that closes sends
+// its close_notify alert before the close, so bytes are pending where a
+// plain socket would show an orderly close; reading them gives io.EOF.
+// Nothing else should be waiting when no answer is due (crypto/tls reads
+// a session ticket itself, and waits on).
+func tlsPeerClosed(c Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		return false
+	}
+	sc, ok := tc.NetConn().(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	if peerClosed(raw) {
+		return true
+	}
+	if !pending(raw) {
+		return false
+	}
+	_ = tc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	var b [1]byte
+	_, err = tc.Read(b[:])
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }

@@ -449,14 +449,18 @@ func TestClosedBeforeWindowEnd(t *testing.T) {
 	for _, c := range []struct {
 		polite  bool
 		timeout time.Duration
-	}{{false, 300 * time.Millisecond}, {true, 300 * time.Millisecond},
+		tls     bool
+	}{{false, 300 * time.Millisecond, false}, {true, 300 * time.Millisecond, false},
 		// A timeout shorter than the slot interval: the last slot's read
 		// deadline has passed when the window ends, and the check there
 		// must still see the close.
-		{false, 40 * time.Millisecond}} {
+		{false, 40 * time.Millisecond, false},
+		// Over TLS the server's close_notify alert waits unread before
+		// the close itself: still a close.
+		{false, 300 * time.Millisecond, true}} {
 		polite := c.polite
 		var closeAfter atomic.Int64 // unix nanoseconds
-		url := startServer(t, &server{handle: func(c net.Conn, nth int) string {
+		srv := &server{handle: func(c net.Conn, nth int) string {
 			if time.Now().UnixNano() < closeAfter.Load() {
 				return okResponse
 			}
@@ -466,7 +470,11 @@ func TestClosedBeforeWindowEnd(t *testing.T) {
 			}
 			_, _ = c.Write([]byte(resp))
 			return "" // close after answering
-		}})
+		}}
+		if c.tls {
+			srv.tls = testTLS(t)
+		}
+		url := startServer(t, srv)
 		opts := quickOpts(6)
 		opts.Timeout = c.timeout
 		// Close each connection at its first answer in the last 150 ms of
@@ -480,10 +488,10 @@ func TestClosedBeforeWindowEnd(t *testing.T) {
 		checkConservation(t, r)
 		checkSchedule(t, r, opts)
 		if r.Served != 0 || r.PartlyServed != 6 {
-			t.Errorf("polite=%v timeout %s: served %d, partly served %d, closed at end %d; want 0 served, 6 partly served", polite, c.timeout, r.Served, r.PartlyServed, r.ClosedAtEnd)
+			t.Errorf("polite=%v timeout %s tls=%v: served %d, partly served %d, closed at end %d; want 0 served, 6 partly served", polite, c.timeout, c.tls, r.Served, r.PartlyServed, r.ClosedAtEnd)
 		}
 		if r.ClosedAtEnd == 0 {
-			t.Errorf("polite=%v timeout %s: no close counted at the window's end", polite, c.timeout)
+			t.Errorf("polite=%v timeout %s tls=%v: no close counted at the window's end", polite, c.timeout, c.tls)
 		}
 	}
 }
