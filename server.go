@@ -98,6 +98,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	run.Server = serverSide(ctx, ep, cfg, seen, run.Connections, started.Add(res.MeasureStart+sc.Load.Duration), func(err error) {
 		s.logf("%s %v", label, err)
 	})
+	run.EstimateHandshakeCPU(sc.Load.RampTime().Seconds())
 	if died := diedDuring(ctx, ep, started); died != "" {
 		run.Server.Died = died
 		s.logf("%s %s", label, died)

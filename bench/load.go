@@ -81,6 +81,10 @@ func (l Load) DescribeWarmUp() string {
 	return l.WarmUp.String()
 }
 
+// RampTime is the time over which connections open: Ramp, or the time
+// ConnectRate needs.
+func (l Load) RampTime() time.Duration { return l.ramp() }
+
 // ramp is the time over which connections open.
 func (l Load) ramp() time.Duration {
 	if l.ConnectRate > 0 {

@@ -585,4 +585,9 @@ type TLS struct {
 	Version     string  `json:"version,omitempty"`
 	Cipher      string  `json:"cipher,omitempty"`
 	HandshakeMS Latency `json:"tls_handshake_ms"`
+	// ServerCPUPerHandshakeUS is httpd's CPU per handshake, estimated
+	// from the ramp (Run.EstimateHandshakeCPU); ServerCPUHow says how, or
+	// why there is none.
+	ServerCPUPerHandshakeUS float64 `json:"server_cpu_per_handshake_us,omitempty"`
+	ServerCPUHow            string  `json:"server_cpu_how,omitempty"`
 }
