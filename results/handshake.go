@@ -24,7 +24,9 @@ func (r *Run) EstimateHandshakeCPU(ramp float64) {
 		return
 	}
 	t := r.TLS
-	why := func(format string, a ...any) { t.ServerCPUPerHandshakeUS, t.ServerCPUHow = 0, "not estimated: "+fmt.Sprintf(format, a...) }
+	why := func(format string, a ...any) {
+		t.ServerCPUPerHandshakeUS, t.ServerCPUHow = 0, "not estimated: "+fmt.Sprintf(format, a...)
+	}
 	if r.Server == nil || len(r.Server.Series) < 3 {
 		why("too few mod_status readings")
 		return
