@@ -76,6 +76,6 @@ func (r *Run) EstimateHandshakeCPU(ramp float64) {
 		return
 	}
 	t.ServerCPUPerHandshakeUS = math.Round(rest/float64(hs)*1e6*10) / 10
-	t.ServerCPUHow = fmt.Sprintf("the first %.0f s: %.2f s of httpd CPU, less %d requests at %.0f µs each (the window's), over %d handshakes begun; accepting and spawning included",
+	t.ServerCPUHow = fmt.Sprintf("the first %.0f s: %.2f s of httpd CPU, less %d requests at %.0f µs each (the window's), over %d connections opened or reopened by then, a handshake each; accepting and spawning included",
 		s[at].T, cpu, reqs, perReq*1e6, hs)
 }
