@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MPMs are the multi-processing modules loadcheck knows how to load.
@@ -191,4 +192,34 @@ func (c *Config) Set(d Directive) {
 		}
 	}
 	c.Directives = append(c.Directives, d)
+}
+
+// KeepAliveTimeout is how long httpd keeps an idle connection open between
+// two requests under this config: its KeepAliveTimeout (seconds, or with
+// "ms"), httpd's default of 5 s for a config file or tree that sets none,
+// 0 with KeepAlive Off or when the config is not known (a server loadcheck
+// did not start).
+func (c Config) KeepAliveTimeout() time.Duration {
+	if v, ok := c.Get("KeepAlive"); ok && strings.EqualFold(v, "off") {
+		return 0
+	}
+	v, ok := c.Get("KeepAliveTimeout")
+	if !ok {
+		if c.File != "" || c.Tree != nil {
+			return 5 * time.Second
+		}
+		return 0
+	}
+	if ms, isMS := strings.CutSuffix(strings.ToLower(v), "ms"); isMS {
+		n, err := strconv.Atoi(ms)
+		if err != nil || n < 0 {
+			return 0
+		}
+		return time.Duration(n) * time.Millisecond
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }

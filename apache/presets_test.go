@@ -3,6 +3,7 @@ package apache
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPresets(t *testing.T) {
@@ -90,5 +91,31 @@ func TestCheckName(t *testing.T) {
 	}
 	if _, err := UserConfig("..", "/dev/null"); err == nil || !strings.Contains(err.Error(), "dot") {
 		t.Errorf("UserConfig(\"..\"): got %v", err)
+	}
+}
+
+func TestKeepAliveTimeout(t *testing.T) {
+	p, _ := Preset("event-stock", 100)
+	tree, _ := LoadTree("blog", "testdata/official-tree")
+	for _, tc := range []struct {
+		cfg  Config
+		set  []Directive
+		want time.Duration
+	}{
+		{p, nil, 5 * time.Second},
+		{p, []Directive{{"KeepAliveTimeout", "500ms"}}, 500 * time.Millisecond},
+		{p, []Directive{{"KeepAliveTimeout", "15"}}, 15 * time.Second},
+		{p, []Directive{{"KeepAlive", "Off"}}, 0},
+		{tree, nil, 5 * time.Second}, // httpd's default: the tree sets none
+		{Config{Name: "target"}, nil, 0},
+	} {
+		c := tc.cfg
+		c.Directives = append([]Directive(nil), c.Directives...)
+		for _, d := range tc.set {
+			c.Set(d)
+		}
+		if got := c.KeepAliveTimeout(); got != tc.want {
+			t.Errorf("%s %v: %s, want %s", c.Name, tc.set, got, tc.want)
+		}
 	}
 }

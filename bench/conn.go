@@ -44,6 +44,7 @@ type conn struct {
 	windowOver bool
 	byServer   bool
 	closedAt   time.Time
+	lastUsed   time.Time // when the last answer arrived, or the socket opened
 }
 
 // connection runs one connection's schedule. In the open model slot k is
@@ -85,7 +86,14 @@ func (r *runner) connection(ctx context.Context, idx int) {
 		if c.late(ctx, s) {
 			continue
 		}
-		if c.c == nil && !c.open(ctx, &s) {
+		reopen := false
+		if c.idleTimedOut(s.now) && c.closedWhileIdle() {
+			// Idle longer than the server's keep-alive timeout, and closed:
+			// opened again, as a browser does, without a failure.
+			c.close()
+			reopen = true
+		}
+		if c.c == nil && !c.open(ctx, &s, reopen) {
 			continue
 		}
 		c.exchange(ctx, s)
@@ -189,9 +197,28 @@ func (c *conn) late(ctx context.Context, s slot) bool {
 	return true
 }
 
-// open connects for s and counts the connect time and any reconnect; it
-// reports false when the connect failed (s is then failed).
-func (c *conn) open(ctx context.Context, s *slot) bool {
+// idleTimedOut reports whether the connection has been idle, with nothing
+// owed, at least the server's keep-alive timeout (Load.ServerKeepAlive;
+// never when that is unknown): a close found then is the server's
+// keep-alive timeout, not a failure. A close found sooner (event shutting
+// down a full process's kept-alive connections, say) stays a failure.
+func (c *conn) idleTimedOut(now time.Time) bool {
+	ka := c.r.opts.ServerKeepAlive
+	return ka > 0 && c.c != nil && !c.awaiting && now.Sub(c.lastUsed) >= ka
+}
+
+// closedWhileIdle reports whether the server closed the idle connection.
+func (c *conn) closedWhileIdle() bool {
+	if c.rr.raw != nil {
+		return peerClosed(c.rr.raw)
+	}
+	return tlsPeerClosed(c.c)
+}
+
+// open connects for s and counts the connect time and any reconnect (or,
+// with idle, the reopening of a connection the server closed while idle);
+// it reports false when the connect failed (s is then failed).
+func (c *conn) open(ctx context.Context, s *slot, idle bool) bool {
 	r, st := c.r, c.st
 	began := time.Now()
 	f, stop, err := r.dial(ctx, c.id, s.deadline)
@@ -224,18 +251,21 @@ func (c *conn) open(ctx context.Context, s *slot) bool {
 	// Cancellation interrupts a blocked read or write at once.
 	c.c, c.stopWatch = nc, stop
 	r.open.Add(1)
-	if st.everConnected {
+	switch {
+	case idle:
+		st.idleReopens++
+	case st.everConnected:
 		st.reconnects++
 		r.reconnectsAll.Add(1)
 		if s.measured {
 			st.brokenInWindow = true
 		}
-	} else {
+	default:
 		st.everConnected = true
 		st.firstOpen = max(connected.Sub(r.start), 1)
 	}
 	c.rr.reset(c.c)
-	c.answered, c.byServer = 0, false
+	c.answered, c.byServer, c.lastUsed = 0, false, connected
 	s.now = connected
 	return true
 }
@@ -257,6 +287,7 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 	}
 	c.answered++
 	done := time.Now()
+	c.lastUsed = done
 	if cl, bad := classifyStatus(status); bad {
 		r.fail(ctx, c.st, s.measured, cl, statusError(status))
 	} else {
@@ -280,6 +311,8 @@ func (c *conn) atWindowEnd() {
 		return
 	}
 	switch {
+	case c.idleTimedOut(time.Now()):
+		return // its next request would open it again (see idleTimedOut)
 	case c.c == nil && c.byServer && !c.closedAt.Before(c.r.measureAt()):
 	case c.c != nil && !c.awaiting && peerClosed(c.rr.raw):
 		c.close()

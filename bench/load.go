@@ -46,6 +46,12 @@ type Load struct {
 	// verified. Without it one handshake before the load verifies the
 	// certificate, and a failure stops the run (see VerifyTLS).
 	Insecure bool `json:"insecure,omitempty" yaml:"insecure"`
+	// ServerKeepAlive is the server's keep-alive timeout, when known (the
+	// config's KeepAliveTimeout): a connection idle at least this long and
+	// found closed before its next request is opened again without a
+	// failure (Connections.IdleReopens). Set by loadcheck per config, not
+	// in scenario files.
+	ServerKeepAlive time.Duration `json:"server_keepalive_ns,omitempty" yaml:"-"`
 }
 
 // WarmUpAuto as Load.WarmUp ends the warm-up when the server has settled.

@@ -138,6 +138,11 @@ type Connections struct {
 	Starved        int   `json:"starved"`         // not one response in the window (includes NeverConnected)
 	NeverConnected int   `json:"never_connected"` // never completed a connect: part of Starved
 	Reconnects     int64 `json:"reconnects"`
+	// IdleReopens counts connections the server had closed while they
+	// were idle between two requests (its KeepAliveTimeout), found closed
+	// before the next request and opened again for it, as a browser does:
+	// not failures, and not counted in Reconnects.
+	IdleReopens int64 `json:"idle_reopens,omitempty"`
 	// ClosedAtEnd counts connections the server had closed when the
 	// window ended, after their last answer: not held, so not served.
 	ClosedAtEnd int `json:"closed_at_end,omitempty"`
@@ -184,6 +189,7 @@ type connStat struct {
 	ok, failed, inFlight int64
 	errs                 [numClasses]int64
 	reconnects           int64
+	idleReopens          int64
 	firstOpen            time.Duration // since start; 0 until connected
 	everConnected        bool
 	brokenInWindow       bool // closed, timed out or reconnected during the window
@@ -458,6 +464,7 @@ func (r *runner) summarize() *Result {
 		res.Dropped += s.failed
 		res.InFlight += s.inFlight
 		res.Reconnects += s.reconnects
+		res.IdleReopens += s.idleReopens
 		for c, n := range s.errs {
 			if n > 0 {
 				res.Errors[Class(c).String()] += n

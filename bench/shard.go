@@ -147,6 +147,7 @@ func Merge(parts ...*Result) *Result {
 		out.Starved += r.Starved
 		out.NeverConnected += r.NeverConnected
 		out.Reconnects += r.Reconnects
+		out.IdleReopens += r.IdleReopens
 		out.ClosedAtEnd += r.ClosedAtEnd
 		out.NotStarted += r.NotStarted
 		out.Sent += r.Sent

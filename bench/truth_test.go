@@ -532,3 +532,36 @@ func TestDescheduledGenerator(t *testing.T) {
 		t.Errorf("errors %v: want client_late only, no timeout blamed on the server", r.Errors)
 	}
 }
+
+// TestIdleKeepAliveReopen: a server that closes a connection idle for
+// 150 ms (its keep-alive timeout), under a load with 400 ms between a
+// connection's requests. Told the server's timeout, the generator opens
+// each connection again for its next request, as a browser does: every
+// request answered, every connection served, the reopens counted. Told a
+// longer timeout than the server's, the same closes came too early (as a
+// busy event process's do) and stay failures.
+func TestIdleKeepAliveReopen(t *testing.T) {
+	for _, tc := range []struct {
+		told     time.Duration
+		wantFail bool
+	}{{150 * time.Millisecond, false}, {time.Second, true}} {
+		url := startServer(t, &server{handle: func(c net.Conn, nth int) string {
+			_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+			return okResponse
+		}})
+		o := quickOpts(5)
+		o.RatePerConn, o.Duration = 2.5, 2*time.Second
+		o.ServerKeepAlive = tc.told
+		r, err := Run(context.Background(), Target{URL: url}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConservation(t, r)
+		switch {
+		case !tc.wantFail && (r.Served != 5 || r.Dropped != 0 || r.IdleReopens < 20 || r.Reconnects != 0):
+			t.Errorf("told %s: served %d dropped %d (%v), idle reopens %d, reconnects %d; want 5 served, none dropped, >= 20 idle reopens", tc.told, r.Served, r.Dropped, r.Errors, r.IdleReopens, r.Reconnects)
+		case tc.wantFail && (r.Errors["closed_by_server"] == 0 || r.IdleReopens != 0 || r.Served != 0):
+			t.Errorf("told %s: served %d, errors %v, idle reopens %d; want the early closes counted as closed_by_server", tc.told, r.Served, r.Errors, r.IdleReopens)
+		}
+	}
+}

@@ -128,6 +128,9 @@ func serverSide(f *results.File) []string {
 				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",
 					s.AccessesDuringRun, clientResponses(r), s.StatusSamples-1))
 			}
+			if n := r.Connections.IdleReopens; n > 0 {
+				parts = append(parts, fmt.Sprintf("httpd closed %d idle connections at its keep-alive timeout; each was opened again for its next request, as a browser does (not a failure)", n))
+			}
 			if len(s.AccessLogLines) > 0 {
 				var logs []string
 				for _, name := range slices.Sorted(maps.Keys(s.AccessLogLines)) {

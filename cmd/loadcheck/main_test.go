@@ -731,6 +731,26 @@ func TestOwnImage(t *testing.T) {
 	}
 }
 
+// TestIdleKeepAlive: connections whose requests come further apart than
+// httpd's KeepAliveTimeout (1 s here, a request every 2 s) are closed by
+// httpd while idle; loadcheck opens each again for its next request, and
+// that is no failure: PASS, with the reopens counted and said.
+func TestIdleKeepAlive(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "event-stock", "--set", "KeepAliveTimeout=1", "-c", "50", "--rate", "0.5",
+		"--ramp", "1s", "--warmup", "3s", "-d", "4s", "--json", out)
+	t.Logf("stdout:\n%s", stdout)
+	if code != exitPass {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	if r.Connections.Served != 50 || r.Connections.IdleReopens < 50 || r.Requests.Dropped != 0 ||
+		!strings.Contains(stdout, "idle connections at its keep-alive timeout") || !strings.Contains(stderr, "not sooner than its KeepAliveTimeout (1s)") {
+		t.Errorf("served %d, idle reopens %d, dropped %d; stderr:\n%s", r.Connections.Served, r.Connections.IdleReopens, r.Requests.Dropped, stderr)
+	}
+}
+
 // TestTLSRun serves HTTPS from two presets with mod_ssl and loads them
 // over TLS: every connection's handshake timed and counted, the version
 // and cipher recorded, in the JSON and the table.
