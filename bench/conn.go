@@ -159,7 +159,7 @@ func (c *conn) cutShort(k int) {
 // It reports false when s failed waiting (queue_timeout).
 func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
 	c.setDeadline(ctx, s.deadline, true)
-	switch _, closing, err := c.rr.read(); {
+	switch _, _, closing, err := c.rr.read(); {
 	case err == nil:
 		c.awaiting = false // late answer to a request already counted as dropped
 		c.r.lateAll.Add(1)
@@ -280,7 +280,7 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 		c.close()
 		return
 	}
-	status, closing, err := c.rr.read()
+	status, body, closing, err := c.rr.read()
 	if err != nil {
 		c.readFailed(ctx, s, err)
 		return
@@ -291,7 +291,7 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 	if cl, bad := classifyStatus(status); bad {
 		r.fail(ctx, c.st, s.measured, cl, statusError(status))
 	} else {
-		r.succeed(c.rec, c.st, s.measured, done.Sub(s.due), done.Sub(sentAt))
+		r.succeed(c.rec, c.st, s.measured, done.Sub(s.due), done.Sub(sentAt), body)
 	}
 	if closing {
 		// The server announced it is closing (keep-alive limit reached):

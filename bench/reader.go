@@ -126,7 +126,7 @@ func (rr *responseReader) Read(p []byte) (int, error) {
 // server announced it will close the connection. A reset or close before
 // the first byte keeps its own class (fasthttp would report either as a
 // plain io.EOF).
-func (rr *responseReader) read() (status int, closing bool, err error) {
+func (rr *responseReader) read() (status, body int, closing bool, err error) {
 	rr.started = false
 	br := rr.kept
 	if br == nil {
@@ -139,7 +139,7 @@ func (rr *responseReader) read() (status int, closing bool, err error) {
 			}
 			if err != nil {
 				rr.putChunk()
-				return 0, false, err
+				return 0, 0, false, err
 			}
 			rr.pending = (*rr.chunk)[:rr.n]
 			rr.dst = nil
@@ -153,16 +153,16 @@ func (rr *responseReader) read() (status int, closing bool, err error) {
 		rr.started = true
 		err = resp.Read(br)
 	}
-	status, closing = resp.StatusCode(), resp.ConnectionClose()
+	status, body, closing = resp.StatusCode(), len(resp.Body()), resp.ConnectionClose()
 	resp.Reset()
 	responsePool.Put(resp)
 	if err == nil && (br.Buffered() > 0 || len(rr.pending) > 0) {
 		rr.kept = br // more bytes than one response: keep them in order
-		return status, closing, nil
+		return status, body, closing, nil
 	}
 	rr.kept = nil
 	br.Reset(nil)
 	readerPool.Put(br)
 	rr.putChunk()
-	return status, closing, err
+	return status, body, closing, err
 }

@@ -159,6 +159,8 @@ type Requests struct {
 	OK       int64 `json:"ok"`
 	Dropped  int64 `json:"dropped"`
 	InFlight int64 `json:"in_flight"`
+	// BytesRead is the body bytes of the OK responses, every byte read.
+	BytesRead int64 `json:"bytes_read"`
 	// DroppedPct is Dropped / Sent in percent, unrounded: verdicts compare
 	// it with their limits as it is, reports round it for display.
 	DroppedPct float64           `json:"dropped_pct"`
@@ -190,6 +192,7 @@ type connStat struct {
 	errs                 [numClasses]int64
 	reconnects           int64
 	idleReopens          int64
+	bytes                int64 // body bytes of the window's OK responses
 	firstOpen            time.Duration // since start; 0 until connected
 	everConnected        bool
 	brokenInWindow       bool // closed, timed out or reconnected during the window
@@ -465,6 +468,7 @@ func (r *runner) summarize() *Result {
 		res.InFlight += s.inFlight
 		res.Reconnects += s.reconnects
 		res.IdleReopens += s.idleReopens
+		res.BytesRead += s.bytes
 		for c, n := range s.errs {
 			if n > 0 {
 				res.Errors[Class(c).String()] += n
@@ -543,7 +547,7 @@ func (r *runner) fail(ctx context.Context, st *connStat, measured bool, c Class,
 }
 
 // succeed accounts one OK response.
-func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, service time.Duration) {
+func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, service time.Duration, body int) {
 	r.okAll.Add(1)
 	us := min(max(latency.Microseconds(), 1), maxLatencyUS)
 	rec.mu.Lock()
@@ -555,6 +559,7 @@ func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, se
 	rec.mu.Unlock()
 	if measured {
 		st.ok++
+		st.bytes += int64(body)
 	}
 }
 

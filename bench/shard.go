@@ -148,6 +148,7 @@ func Merge(parts ...*Result) *Result {
 		out.NeverConnected += r.NeverConnected
 		out.Reconnects += r.Reconnects
 		out.IdleReopens += r.IdleReopens
+		out.BytesRead += r.BytesRead
 		out.ClosedAtEnd += r.ClosedAtEnd
 		out.NotStarted += r.NotStarted
 		out.Sent += r.Sent

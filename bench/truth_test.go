@@ -4,7 +4,9 @@ package bench
 // whose behaviour is known, and checks that the numbers say exactly that.
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -562,6 +564,23 @@ func TestIdleKeepAliveReopen(t *testing.T) {
 			t.Errorf("told %s: served %d dropped %d (%v), idle reopens %d, reconnects %d; want 5 served, none dropped, >= 20 idle reopens", tc.told, r.Served, r.Dropped, r.Errors, r.IdleReopens, r.Reconnects)
 		case tc.wantFail && (r.Errors["closed_by_server"] == 0 || r.IdleReopens != 0 || r.Served != 0):
 			t.Errorf("told %s: served %d, errors %v, idle reopens %d; want the early closes counted as closed_by_server", tc.told, r.Served, r.Errors, r.IdleReopens)
+		}
+	}
+}
+
+// TestBytesRead: every body byte of the window's OK responses is read and
+// counted, a 100 KB body as much as a 2-byte one.
+func TestBytesRead(t *testing.T) {
+	for _, size := range []int{2, 100000} {
+		resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", size, bytes.Repeat([]byte("x"), size))
+		url := startServer(t, &server{handle: func(net.Conn, int) string { return resp }})
+		r, err := Run(context.Background(), Target{URL: url}, quickOpts(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConservation(t, r)
+		if r.Dropped != 0 || r.OK < 20 || r.BytesRead != r.OK*int64(size) {
+			t.Errorf("%d-byte bodies: ok %d dropped %d (%v), bytes read %d, want %d", size, r.OK, r.Dropped, r.Errors, r.BytesRead, r.OK*int64(size))
 		}
 	}
 }

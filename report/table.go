@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/docker/go-units"
 	"io"
 	"maps"
 	"slices"
@@ -127,6 +128,9 @@ func serverSide(f *results.File) []string {
 			if s.StatusSamples > 0 {
 				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",
 					s.AccessesDuringRun, clientResponses(r), s.StatusSamples-1))
+			}
+			if r.Requests.BytesRead > 0 {
+				parts = append(parts, fmt.Sprintf("the client read %s of bodies in the window (%g MB/s)", units.HumanSize(float64(r.Requests.BytesRead)), r.ReadMBps))
 			}
 			if n := r.Connections.IdleReopens; n > 0 {
 				parts = append(parts, fmt.Sprintf("httpd closed %d idle connections at its keep-alive timeout; each was opened again for its next request, as a browser does (not a failure)", n))

@@ -90,6 +90,9 @@ type Run struct {
 	// to the end of the measured window; -1 when that never happened.
 	TimeToCapacityS float64       `json:"time_to_capacity_s"`
 	ThroughputRPS   float64       `json:"throughput_rps"`
+	// ReadMBps is the body bytes read in the window (requests.bytes_read)
+	// per second, in MB (10^6 bytes).
+	ReadMBps float64 `json:"read_mbps,omitempty"`
 	Series          []bench.Point `json:"series,omitempty"` // one point per second of the whole run
 	Shards          int           `json:"generator_processes,omitempty"`
 	MeasuredS       float64       `json:"measured_s"`
@@ -237,6 +240,7 @@ func FromBench(cfg apache.Config, r *bench.Result) Run {
 	run.TimeToCapacityS = TimeToCapacity(r.Series, r.Target)
 	if r.Measured > 0 {
 		run.ThroughputRPS = math.Round(float64(r.OK)/r.Measured.Seconds()*10) / 10
+		run.ReadMBps = math.Round(float64(r.BytesRead)/r.Measured.Seconds()/1e6*100) / 100
 	}
 	return run
 }
