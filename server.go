@@ -55,7 +55,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	for _, fd := range cfg.Check(sc.Load.Connections) {
 		s.logf("%s %s", label, fd)
 	}
-	srv, stop, err := s.startServer(ctx, cfg, runID, sc.Load.Connections, label)
+	srv, stop, err := s.startServer(ctx, cfg, runID, sc.Load.Connections, sc.Workload, label)
 	defer stop()
 	if err != nil {
 		return results.Run{}, err
@@ -128,8 +128,12 @@ func (s *settings) adjusted(ctx context.Context, ep provider.Endpoint, l scenari
 
 // startServer starts httpd for cfg, sized for conns connections. stop,
 // always safe to call, stops it (if it started) and logs a failure to.
-func (s *settings) startServer(ctx context.Context, cfg apache.Config, runID string, conns int, label string) (provider.Server, func(), error) {
-	srv, err := s.provider.Start(ctx, cfg, provider.StartOptions{RunID: runID, Connections: conns})
+func (s *settings) startServer(ctx context.Context, cfg apache.Config, runID string, conns int, w scenarios.Workload, label string) (provider.Server, func(), error) {
+	o := provider.StartOptions{RunID: runID, Connections: conns}
+	for _, f := range w.Files {
+		o.Files = append(o.Files, provider.File{Path: f.Path, Size: int64(f.Size)})
+	}
+	srv, err := s.provider.Start(ctx, cfg, o)
 	return srv, func() {
 		if srv == nil {
 			return

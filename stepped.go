@@ -113,7 +113,7 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 	if err := bench.RaiseNofile(l.Connections); err != nil {
 		return fail(err)
 	}
-	srv, stop, err := c.startServer(ctx, cfg, c.out.RunID, l.Connections, label)
+	srv, stop, err := c.startServer(ctx, cfg, c.out.RunID, l.Connections, c.sc.Workload, label)
 	defer stop()
 	if err != nil {
 		return fail(err)

@@ -57,6 +57,7 @@ type Options struct {
 	Config      apache.Config
 	RunID       string
 	Connections int // the load's target; the nofile limit is sized to it
+	Files       []provider.File
 	// StartTimeout bounds the wait for httpd to say it is ready.
 	StartTimeout time.Duration
 }
@@ -75,6 +76,13 @@ func WithRunID(id string) Option { return func(o *Options) { o.RunID = id } }
 
 // WithConnections sizes httpd's nofile limit to n connections.
 func WithConnections(n int) Option { return func(o *Options) { o.Connections = n } }
+
+// WithServedFiles has the start script create these files, of their
+// sizes, in the served folder (and in each DocumentRoot of a tree it
+// creates), beside the test page.
+func WithServedFiles(files ...provider.File) Option {
+	return func(o *Options) { o.Files = append(o.Files, files...) }
+}
 
 // HTTPD is a running httpd container. It embeds the testcontainers
 // container, so everything testcontainers offers works on it too.
@@ -477,17 +485,25 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 	// filesystem (fuse-overlayfs on some engines) every request costs a trip
 	// through a userspace daemon, and that daemon, not httpd, becomes the
 	// bottleneck at a few thousand requests per second.
-	tmpfs := map[string]string{at.DocRoot: "rw,mode=0755,size=1m", at.RunDir: "rw,mode=0755,size=16m"}
 	conf, root := at.Conf, ""
 	var docRoots []string
+	docSize := int64(1 << 20)
+	tmpfs := map[string]string{at.RunDir: "rw,mode=0755,size=16m"}
 	if t := o.Config.Tree; t != nil {
 		// A tree's access logs go to tmpfs: written at thousands of lines a
 		// second to the image's filesystem they would cost what production
 		// does not pay. Its created DocumentRoots live under at.DocRoot.
 		tmpfs[apache.LogDir] = "rw,mode=0777,size=256m"
-		tmpfs[at.DocRoot] = "rw,mode=0755,size=16m"
+		docSize = 16 << 20
 		conf, root, docRoots = path.Join(apache.TreeRoot, t.Main), apache.TreeRoot, t.DocumentRoots()
 	}
+	// The served files, in the served folder and each created DocumentRoot.
+	var served strings.Builder
+	for _, f := range o.Files {
+		fmt.Fprintf(&served, "%s %d\n", f.Path, f.Size)
+		docSize += f.Size * int64(1+len(docRoots))
+	}
+	tmpfs[at.DocRoot] = fmt.Sprintf("rw,mode=0755,size=%d", docSize+docSize/8)
 	var cfiles []testcontainers.ContainerFile
 	for p, text := range files {
 		cfiles = append(cfiles, testcontainers.ContainerFile{Reader: strings.NewReader(text), ContainerFilePath: p, FileMode: 0o644})
@@ -501,6 +517,7 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 		}),
 		testcontainers.WithFiles(cfiles...),
 		testcontainers.WithTmpfs(tmpfs),
+		testcontainers.WithEnv(map[string]string{"LOADCHECK_FILES": served.String()}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			if hostNet {
 				hc.NetworkMode = "host"

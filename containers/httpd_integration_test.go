@@ -15,6 +15,7 @@ import (
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/provider"
 )
 
 func TestStartServesAndStatus(t *testing.T) {
@@ -244,7 +245,8 @@ func TestConfigTreeTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.TLS = apache.TLSKeyECDSA
-		srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test"), WithConnections(50))
+		srv, err := Run(ctx, dockertest.Image, WithLayout(apache.Debian), WithConfig(cfg), WithRunID("test"), WithConnections(50),
+			WithServedFiles(provider.File{Path: "/files/p.bin", Size: 1000}))
 		t.Cleanup(func() { srv.Stop() })
 		if err != nil {
 			t.Fatalf("%s: %v", tc.dir, err)
@@ -273,8 +275,20 @@ func TestConfigTreeTLS(t *testing.T) {
 		if st, err := observe.FetchStatus(ctx, observe.StatusClient, srv.StatusURL); err != nil || st.ServerMPM != "event" {
 			t.Errorf("%s: mod_status over TLS: %+v, %v", tc.dir, st, err)
 		}
-		if lines, err := srv.Endpoint().Sources.AccessLogs(ctx); err != nil || lines[tc.log] != 1 {
-			t.Errorf("%s: access logs %v (%v): want the one GET in %s", tc.dir, lines, err, tc.log)
+		// The served file is in the shop's created DocumentRoot too.
+		req, _ = http.NewRequest("GET", srv.URL+"files/p.bin", nil)
+		req.Host = "shop.example"
+		if resp, err := client.Do(req); err != nil {
+			t.Errorf("%s: GET /files/p.bin: %v", tc.dir, err)
+		} else {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || len(body) != 1000 {
+				t.Errorf("%s: GET /files/p.bin = %d, %d bytes; want 200 and 1000", tc.dir, resp.StatusCode, len(body))
+			}
+		}
+		if lines, err := srv.Endpoint().Sources.AccessLogs(ctx); err != nil || lines[tc.log] != 2 {
+			t.Errorf("%s: access logs %v (%v): want the two GETs in %s", tc.dir, lines, err, tc.log)
 		}
 		srv.Stop()
 	}

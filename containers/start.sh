@@ -10,6 +10,18 @@
 chmod g-rwx / 2>/dev/null
 binary=$1 conf=$2 docroot=$3 invalid=$4 root=$5 modules=$6
 printf 'ok\n' > "$docroot/index.html" || exit 3
+# serve DIR: the workload's files ("PATH SIZE" lines in LOADCHECK_FILES)
+# under DIR, each SIZE bytes.
+serve() {
+	while read -r p n; do
+		[ -n "$p" ] || continue
+		mkdir -p "$1$(dirname "$p")" && head -c "$n" /dev/zero | tr '\0' x > "$1$p" ||
+			{ echo "loadcheck: cannot create $1$p ($n bytes)"; echo "$invalid"; exit 3; }
+	done <<LCFILES
+${LOADCHECK_FILES:-}
+LCFILES
+}
+serve "$docroot"
 if [ -n "$root" ]; then
 	shift 6
 	# Debian's envvars name the user, the runtime and log folders; the
@@ -26,7 +38,7 @@ if [ -n "$root" ]; then
 		[ -d "$d" ] && continue
 		n=$((n + 1))
 		mkdir -p "$docroot/$n" "$(dirname "$d")" && ln -s "$docroot/$n" "$d" &&
-			printf 'ok\n' > "$d/index.html" && echo "loadcheck: created DocumentRoot $d"
+			printf 'ok\n' > "$d/index.html" && echo "loadcheck: created DocumentRoot $d" && serve "$d"
 	done
 	# Certificates neither the tree nor the image has are installed.
 	[ -f /loadcheck/tls/install.sh ] && . /loadcheck/tls/install.sh

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -120,6 +121,15 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 	}
 	if err := os.WriteFile(filepath.Join(at.DocRoot, "index.html"), []byte("ok\n"), 0o644); err != nil {
 		return s, err
+	}
+	for _, f := range o.Files {
+		p := filepath.Join(at.DocRoot, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return s, err
+		}
+		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), int(f.Size)), 0o644); err != nil {
+			return s, err
+		}
 	}
 	if err := os.WriteFile(at.Conf, []byte(conf), 0o644); err != nil {
 		return s, err

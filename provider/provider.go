@@ -47,6 +47,14 @@ type StartOptions struct {
 	RunID string
 	// Connections is the load's target; descriptor limits are sized to it.
 	Connections int
+	// Files are served beside the test page (a workload's page sizes).
+	Files []File
+}
+
+// File is a file of Size bytes the server serves at Path.
+type File struct {
+	Path string
+	Size int64
 }
 
 // Server is a running server.

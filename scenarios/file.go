@@ -103,6 +103,8 @@ type Spec struct {
 	// vhost.
 	TLS    bool   `yaml:"tls"`
 	TLSKey string `yaml:"tls_key"`
+	// Workload is what the servers serve beyond the test page.
+	Workload Workload `yaml:"workload"`
 }
 
 // Capacity bounds `loadcheck capacity`'s search for each config's limit.
@@ -291,6 +293,9 @@ func (s *Spec) checkTop(at atFunc) error {
 	if err := s.Capacity.Validate(); errors.As(err, &fe) {
 		return at("capacity."+fe.Field, "%s", fe.Msg)
 	}
+	if err := s.Workload.Validate(); errors.As(err, &fe) {
+		return at("workload."+fe.Field, "%s", fe.Msg)
+	}
 	if len(s.Configs) == 0 {
 		return at("configs", "give at least one config, for example `configs: [{preset: event-tuned}]`; presets: %s", strings.Join(apache.PresetNames(), ", "))
 	}
@@ -426,7 +431,7 @@ func (s *Spec) Only(names []string) error {
 // Build resolves the configs against the connection target and returns the
 // scenario to run.
 func (s *Spec) Build() (Scenario, error) {
-	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds, Repeat: s.Repeat}
+	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds, Repeat: s.Repeat, Workload: s.Workload}
 	for _, c := range s.Configs {
 		var cfg apache.Config
 		if c.fileCfg != nil {

@@ -181,6 +181,10 @@ func TestParseErrors(t *testing.T) {
 		{"tls without an SSL vhost", "name: x\ntls: true\nconfigs:\n  - name: blog\n    dir: ../apache/testdata/official-tree\n", "s.yaml:2:6: tls: config tree ../apache/testdata/official-tree has no SSL virtual host"},
 		{"mpm without dir", head + "configs:\n  - preset: event-stock\n    mpm: worker\n", "s.yaml:6:10: configs[0].mpm: mpm switches a config tree's MPM: give dir too"},
 		{"bad mpm", head + "configs:\n  - name: shop\n    dir: trees/debian-shop\n    mpm: fast\n", `s.yaml:7:10: configs[0].mpm: unknown MPM "fast"`},
+		{"file path", head + cfgs + "workload:\n  files:\n    - {path: page.html, size: 1k}\n", `s.yaml:8:14: workload.files[0].path: want an absolute path`},
+		{"file size", head + cfgs + "workload:\n  files:\n    - {path: /big, size: 1g}\n", "s.yaml:8:26: workload.files[0].size: want 0 to 64m"},
+		{"file size word", head + cfgs + "workload:\n  files:\n    - {path: /big, size: huge}\n", `workload.files[0].size: want a size such as 512m or 2g, got "huge"`},
+		{"file twice", head + cfgs + "workload:\n  files:\n    - {path: /a, size: 1k}\n    - {path: /a, size: 2k}\n", "workload.files[1].path: /a is listed twice"},
 		{"two documents", "name: x\n" + cfgs + "---\nname: y\n", "s.yaml:4:1: a scenario file holds one YAML document"},
 		{"alias", "name: &n x\ndescription: *n\n" + cfgs, "s.yaml:2:14: description: YAML aliases are not supported"},
 	}

@@ -24,6 +24,8 @@ type Scenario struct {
 	// Repeat runs every config this many times against a fresh server,
 	// all configs once, then all again (0 or 1: once).
 	Repeat int `json:"repeat,omitempty"`
+	// Workload is what the servers serve beyond the test page.
+	Workload Workload `json:"workload,omitzero"`
 }
 
 // MaxRepeat bounds Repeat: each repeat is a whole run of every config.

@@ -73,6 +73,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--tls", "--target", "http://127.0.0.1:1/"}, "for a server you run, give --target https://"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--config-dir", "shop=../../scenarios/trees/debian-shop"}, "--config-dir start httpd containers"},
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
+		{[]string{"run", "--file", "/big.bin"}, "want PATH=SIZE such as /page-100k.html=100k"},
+		{[]string{"run", "--file", "/big.bin=lots"}, "want PATH=SIZE"},
+		{[]string{"run", "--file", "big.bin=1k"}, "--file: want an absolute path"},
+		{[]string{"run", "--file", "/big.bin=1g"}, "--file: want 0 to 64m"},
+		{[]string{"run", "--target", "http://127.0.0.1:1/", "--file", "/a=1k"}, "--file creates files on a server loadcheck starts"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--memory", "1g"}, "cannot be used with --target"},
 		{[]string{"run", "--set", "MaxRequestWorkers"}, "want Name=Value"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--set", "A=1"}, "cannot be used with --target"},
@@ -728,6 +733,29 @@ func TestOwnImage(t *testing.T) {
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestServedFiles: a 100 KB file beside the test page, requested in turn
+// with it; every body byte is counted, and requests to the big file are
+// answered by httpd (it exists in the container's served tmpfs).
+func TestServedFiles(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "event-stock", "-c", "20", "--file", "/page-100k.html=100k",
+		"--path", "/", "--path", "/page-100k.html", "--ramp", "1s", "--warmup", "2s", "-d", "3s", "--json", out)
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	// Each connection sends / and /page-100k.html in turn: about half the
+	// answers are 102400 bytes, the rest 3.
+	ok := r.Requests.OK
+	if lo, hi := (ok/2-20)*102400, (ok/2+20)*102403; r.Requests.BytesRead < lo || r.Requests.BytesRead > hi || r.ReadMBps <= 0 {
+		t.Errorf("%d OK, %d bytes read (%g MB/s): want about half of them 100 KB", ok, r.Requests.BytesRead, r.ReadMBps)
+	}
+	if !strings.Contains(stdout, "of bodies in the window") {
+		t.Errorf("no bytes line:\n%s", stdout)
 	}
 }
 

@@ -50,6 +50,7 @@ type runFlags struct {
 	files        []apache.Config // --config-file, --config-dir
 	host         string          // --host
 	tls          bool            // --tls
+	served       []scenarios.File // --file
 	tlsKey       string          // --tls-key
 	configsSet   bool
 	overrides    []apache.Directive
@@ -242,6 +243,15 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		own("NAME=PATH, for example mine=./httpd.conf", apache.UserConfig))
 	fs.Func("config-dir", "add the user's whole config tree as config `NAME=DIR` (repeatable): Debian layout (apache2.conf at its root) or official (httpd.conf or conf/httpd.conf); Listen ports, vhost addresses and log paths are adjusted to run here, and the run says what changed. Without --configs or a scenario only these run",
 		own("NAME=DIR, for example shop=./etc-apache2", apache.LoadTree))
+	fs.Func("file", "serve a file of `PATH=SIZE` bytes beside the test page, e.g. /page-100k.html=100k (repeatable; add --path PATH to request it): created in the served tmpfs before httpd starts", func(v string) error {
+		p, size, ok := strings.Cut(v, "=")
+		n, err := units.RAMInBytes(size)
+		if !ok || err != nil {
+			return fmt.Errorf("want PATH=SIZE such as /page-100k.html=100k, got %q", v)
+		}
+		f.served = append(f.served, scenarios.File{Path: p, Size: scenarios.ByteSize(n)})
+		return nil
+	})
 	fs.StringVar(&f.host, "host", "", "for config trees: the vhost to load, sent as the Host header (default: the tree's first ServerName)")
 	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
 		n, err := units.RAMInBytes(v)
@@ -366,6 +376,8 @@ func (f *runFlags) checkTarget() error {
 		return &usageError{"--memory and --cpus limit httpd containers and cannot be used with --target"}
 	case len(f.files) > 0:
 		return &usageError{"--config-file and --config-dir start httpd containers and cannot be used with --target"}
+	case len(f.served) > 0 || (f.spec != nil && len(f.spec.Workload.Files) > 0):
+		return &usageError{"--file creates files on a server loadcheck starts and cannot be used with --target: put them on your server and give --path"}
 	case f.tls:
 		return &usageError{"--tls makes the httpd loadcheck starts serve HTTPS; for a server you run, give --target https://…"}
 	case f.set["provider"] && f.providerName != "target":
@@ -465,6 +477,11 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 			}
 		}
 		sc.Configs = append(sc.Configs, file)
+	}
+	sc.Workload.Files = append(sc.Workload.Files, f.served...)
+	var fe *scenarios.FieldError
+	if err := sc.Workload.Validate(); errors.As(err, &fe) {
+		return sc, &usageError{"--file: " + strings.TrimPrefix(fe.Msg, "files")}
 	}
 	trees := 0
 	for i := range sc.Configs {
