@@ -192,7 +192,7 @@ type connStat struct {
 	errs                 [numClasses]int64
 	reconnects           int64
 	idleReopens          int64
-	bytes                int64 // body bytes of the window's OK responses
+	bytes                int64         // body bytes of the window's OK responses
 	firstOpen            time.Duration // since start; 0 until connected
 	everConnected        bool
 	brokenInWindow       bool // closed, timed out or reconnected during the window

@@ -88,20 +88,20 @@ type Run struct {
 	// TimeToCapacityS is when, counted from the start of the ramp, every
 	// target connection was open and stayed open with no failed request
 	// to the end of the measured window; -1 when that never happened.
-	TimeToCapacityS float64       `json:"time_to_capacity_s"`
-	ThroughputRPS   float64       `json:"throughput_rps"`
+	TimeToCapacityS float64 `json:"time_to_capacity_s"`
+	ThroughputRPS   float64 `json:"throughput_rps"`
 	// ReadMBps is the body bytes read in the window (requests.bytes_read)
 	// per second, in MB (10^6 bytes).
-	ReadMBps float64 `json:"read_mbps,omitempty"`
-	Series          []bench.Point `json:"series,omitempty"` // one point per second of the whole run
-	Shards          int           `json:"generator_processes,omitempty"`
-	MeasuredS       float64       `json:"measured_s"`
-	Complete        bool          `json:"complete"`
-	Server          *Server       `json:"server,omitempty"`
-	Image           string        `json:"image,omitempty"`
-	ImageID         string        `json:"image_id,omitempty"`
-	HTTPDVersion    string        `json:"httpd_version,omitempty"`
-	HTTPDConf       string        `json:"httpd_conf,omitempty"`
+	ReadMBps     float64       `json:"read_mbps,omitempty"`
+	Series       []bench.Point `json:"series,omitempty"` // one point per second of the whole run
+	Shards       int           `json:"generator_processes,omitempty"`
+	MeasuredS    float64       `json:"measured_s"`
+	Complete     bool          `json:"complete"`
+	Server       *Server       `json:"server,omitempty"`
+	Image        string        `json:"image,omitempty"`
+	ImageID      string        `json:"image_id,omitempty"`
+	HTTPDVersion string        `json:"httpd_version,omitempty"`
+	HTTPDConf    string        `json:"httpd_conf,omitempty"`
 	// Adjustments are what loadcheck changed to run the config's tree
 	// here (ports, logs, created DocumentRoots); Host is the Host header
 	// the load sent.

@@ -47,11 +47,11 @@ type runFlags struct {
 	sourceAddr   int
 	memory       int64
 	cpus         float64
-	files        []apache.Config // --config-file, --config-dir
-	host         string          // --host
-	tls          bool            // --tls
+	files        []apache.Config  // --config-file, --config-dir
+	host         string           // --host
+	tls          bool             // --tls
 	served       []scenarios.File // --file
-	tlsKey       string          // --tls-key
+	tlsKey       string           // --tls-key
 	configsSet   bool
 	overrides    []apache.Directive
 	load         scenarios.Load
