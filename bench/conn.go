@@ -275,13 +275,20 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 	r := c.r
 	sentAt := s.now
 	c.setDeadline(ctx, s.deadline, false)
-	if _, err := c.c.Write(r.requests[(c.id+s.k)%len(r.requests)]); err != nil {
+	req, class := (c.id+s.k)%len(r.requests), -1
+	if r.cycle != nil {
+		req = r.cycle[int(r.cyclePos.Add(1)-1)%len(r.cycle)]
+		class = r.classOf[req]
+	}
+	if _, err := c.c.Write(r.requests[req]); err != nil {
+		c.classDropped(ctx, s, class)
 		r.fail(ctx, c.st, s.measured, classifyIO(err, false), err)
 		c.close()
 		return
 	}
 	status, body, closing, err := c.rr.read()
 	if err != nil {
+		c.classDropped(ctx, s, class)
 		c.readFailed(ctx, s, err)
 		return
 	}
@@ -289,9 +296,10 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 	done := time.Now()
 	c.lastUsed = done
 	if cl, bad := classifyStatus(status); bad {
+		c.classDropped(ctx, s, class)
 		r.fail(ctx, c.st, s.measured, cl, statusError(status))
 	} else {
-		r.succeed(c.rec, c.st, s.measured, done.Sub(s.due), done.Sub(sentAt), body)
+		r.succeed(c.rec, c.st, s.measured, done.Sub(s.due), done.Sub(sentAt), body, class)
 	}
 	if closing {
 		// The server announced it is closing (keep-alive limit reached):
@@ -299,6 +307,17 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 		c.close()
 		c.byServer = true
 	}
+}
+
+// classDropped counts a sent request of path class class (a mix's; -1
+// none) that failed in the window, unless the run was cancelled.
+func (c *conn) classDropped(ctx context.Context, s slot, class int) {
+	if class < 0 || !s.measured || ctx.Err() != nil {
+		return
+	}
+	c.rec.mu.Lock()
+	c.rec.classes[class].dropped++
+	c.rec.mu.Unlock()
 }
 
 // atWindowEnd checks the connection as the measured window ends, whatever

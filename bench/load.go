@@ -52,6 +52,12 @@ type Load struct {
 	// failure (Connections.IdleReopens). Set by loadcheck per config, not
 	// in scenario files.
 	ServerKeepAlive time.Duration `json:"server_keepalive_ns,omitempty" yaml:"-"`
+	// Mix, when set, replaces Paths and Method: a request mix read from
+	// an access log (ReadMix), each entry sent in proportion to its
+	// weight, every request taking the next of one cycle shared by all
+	// connections; latency and drops are also kept per path class
+	// (Result.Classes).
+	Mix []MixEntry `json:"mix,omitempty" yaml:"-"`
 }
 
 // WarmUpAuto as Load.WarmUp ends the warm-up when the server has settled.

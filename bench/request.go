@@ -33,12 +33,23 @@ func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) 
 	if method == "" {
 		method = fasthttp.MethodGet
 	}
-	if strings.ContainsAny(method, " \r\n") {
-		return "", nil, fmt.Errorf("method %q: want one token such as GET or POST", method)
+	methods := make([]string, len(paths))
+	if len(o.Mix) > 0 {
+		paths, methods = nil, nil
+		for _, e := range o.Mix {
+			paths, methods = append(paths, e.Path), append(methods, e.Method)
+		}
 	}
-	for _, p := range paths {
+	for i, p := range paths {
+		m := method
+		if methods[i] != "" {
+			m = methods[i]
+		}
+		if !isToken(m) {
+			return "", nil, fmt.Errorf("method %q: want one token such as GET or POST", m)
+		}
 		req := fasthttp.AcquireRequest()
-		req.Header.SetMethod(method)
+		req.Header.SetMethod(m)
 		req.SetRequestURI(p)
 		req.Header.SetHost(u.Host)
 		req.Header.Set("User-Agent", "loadcheck")

@@ -110,6 +110,9 @@ type Result struct {
 	ConnectTime *hdrhistogram.Histogram `json:"-"`
 	// TLS is nil for http:// targets.
 	TLS *TLS `json:"-"`
+	// Classes is per path class of a mix (Load.Mix), in the order of the
+	// most requested first; nil without a mix.
+	Classes []ClassResult `json:"-"`
 	// OpenedIn is how long after the start the last connection first
 	// opened; zero when some never did.
 	OpenedIn time.Duration `json:"-"`
@@ -208,7 +211,22 @@ type recorder struct {
 	latency, service   *hdrhistogram.Histogram
 	connect, thisSecnd *hdrhistogram.Histogram
 	handshake          *hdrhistogram.Histogram // TLS handshakes
+	classes            []classStat             // per path class, with a mix
 	_                  [64]byte                // keep neighbours' locks off this cache line
+}
+
+// classStat is one path class's window in one recorder.
+type classStat struct {
+	ok, dropped int64
+	latency     *hdrhistogram.Histogram
+}
+
+// ClassResult is one path class of a mix: its window's OK responses
+// (with their latency) and the requests dropped after they were sent.
+type ClassResult struct {
+	Class       string                  `json:"class"`
+	OK, Dropped int64                   `json:"-"`
+	Latency     *hdrhistogram.Histogram `json:"-"`
 }
 
 type runner struct {
@@ -216,9 +234,15 @@ type runner struct {
 	tls      *tlsClient // nil for http://
 	addr     string
 	requests [][]byte
-	dialer   *dialer
-	start    time.Time
-	rampEnd  time.Time
+	// With a mix: the cycle of request indexes, the next position in it,
+	// each request's class and the class names.
+	cycle      []int
+	cyclePos   atomic.Int64
+	classOf    []int
+	classNames []string
+	dialer     *dialer
+	start      time.Time
+	rampEnd    time.Time
 	// measureOff is when the measured window begins, counted from start.
 	// An auto warm-up starts at its cap and moves earlier, once, when the
 	// caller says the server has settled; slots are judged against it only
@@ -281,6 +305,13 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r := &runner{opts: opts, addr: addr, requests: raws, samples: map[string]string{}}
+	if len(opts.Mix) > 0 {
+		if opts.Shards > 1 {
+			return nil, fmt.Errorf("a request mix runs in one generator process for now, not %d: lower -c below what one process can open", opts.Shards)
+		}
+		r.cycle = expandMix(opts.Mix)
+		r.classNames, r.classOf = mixClasses(opts.Mix)
+	}
 	if r.tls, err = tlsFor(t, opts); err != nil {
 		return nil, err
 	}
@@ -295,6 +326,9 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	for i := range r.recs {
 		r.recs[i].latency, r.recs[i].service, r.recs[i].connect = NewHistogram(), NewHistogram(), NewHistogram()
 		r.recs[i].handshake = NewHistogram()
+		for range r.classNames {
+			r.recs[i].classes = append(r.recs[i].classes, classStat{latency: NewHistogram()})
+		}
 		r.recs[i].thisSecnd = newSecondHistogram()
 	}
 	r.start = time.Now()
@@ -455,6 +489,15 @@ func (r *runner) summarize() *Result {
 		Shards:      1,
 		TLS:         r.tls.result(r.recs),
 	}
+	for k, name := range r.classNames {
+		cr := ClassResult{Class: name, Latency: NewHistogram()}
+		for i := range r.recs {
+			cs := r.recs[i].classes[k]
+			cr.OK, cr.Dropped = cr.OK+cs.ok, cr.Dropped+cs.dropped
+			cr.Latency.Merge(cs.latency)
+		}
+		res.Classes = append(res.Classes, cr)
+	}
 	for i := range r.recs {
 		res.Latency.Merge(r.recs[i].latency)
 		res.ServiceTime.Merge(r.recs[i].service)
@@ -547,7 +590,7 @@ func (r *runner) fail(ctx context.Context, st *connStat, measured bool, c Class,
 }
 
 // succeed accounts one OK response.
-func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, service time.Duration, body int) {
+func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, service time.Duration, body, class int) {
 	r.okAll.Add(1)
 	us := min(max(latency.Microseconds(), 1), maxLatencyUS)
 	rec.mu.Lock()
@@ -555,6 +598,10 @@ func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, se
 	if measured {
 		_ = rec.latency.RecordValue(us)
 		_ = rec.service.RecordValue(min(max(service.Microseconds(), 1), maxLatencyUS))
+		if class >= 0 {
+			rec.classes[class].ok++
+			_ = rec.classes[class].latency.RecordValue(us)
+		}
 	}
 	rec.mu.Unlock()
 	if measured {

@@ -102,10 +102,12 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 			fmt.Fprintf(&b, "\nWhy: %s\n", r.Diagnosis)
 		}
 	}
-	if lines := tlsLines(f); len(lines) > 0 {
-		b.WriteString("\n")
-		for _, l := range lines {
-			fmt.Fprintf(&b, "- %s\n", l)
+	for _, lines := range [][]string{tlsLines(f), pathClassLines(f)} {
+		if len(lines) > 0 {
+			b.WriteString("\n")
+			for _, l := range lines {
+				fmt.Fprintf(&b, "- %s\n", l)
+			}
 		}
 	}
 	if lines := serverSide(f); len(lines) > 0 {

@@ -103,6 +103,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 	for _, l := range tlsLines(f) {
 		fmt.Fprintln(w, l)
 	}
+	for _, l := range pathClassLines(f) {
+		fmt.Fprintln(w, l)
+	}
 	if lines := serverSide(f); len(lines) > 0 {
 		fmt.Fprintln(w, "server side (kernel counters count the whole host when httpd shares its network: host networking, or a native httpd):")
 		for _, l := range lines {
@@ -191,6 +194,22 @@ func timeToCapacity(s float64) string {
 }
 
 // tlsLines are the https:// runs' TLS, one line per config.
+// pathClassLines are a request mix's per-path-class results, a line per
+// config and class.
+func pathClassLines(f *results.File) []string {
+	var out []string
+	for _, r := range f.Runs {
+		for _, c := range r.PathClasses {
+			out = append(out, fmt.Sprintf("%s %s: %d ok, %d dropped (%g%%), p50 %s ms, p99 %s ms",
+				r.Config, c.Class, c.OK, c.Dropped, c.DroppedPct, results.Num(c.LatencyMS.P50), results.Num(c.LatencyMS.P99)))
+		}
+	}
+	if len(out) > 0 {
+		out = append([]string{"per path class (the request mix's first path segments):"}, out...)
+	}
+	return out
+}
+
 func tlsLines(f *results.File) []string {
 	var out []string
 	for _, r := range f.Runs {

@@ -83,8 +83,13 @@ type Run struct {
 	// TLS is what an https:// load saw of TLS: handshakes (every open and
 	// reconnect), resumptions, failures, the version and cipher, and the
 	// handshake times.
-	TLS       *TLS    `json:"tls,omitempty"`
-	OpenedInS float64 `json:"opened_in_s,omitempty"` // until the last connection first opened
+	TLS *TLS `json:"tls,omitempty"`
+	// PathClasses is a request mix's window per path class (the first
+	// segment of the path), most requested first: the requests sent and
+	// answered, or dropped after they were sent (a connection that could
+	// not open counts in the totals only).
+	PathClasses []PathClass `json:"path_classes,omitempty"`
+	OpenedInS   float64     `json:"opened_in_s,omitempty"` // until the last connection first opened
 	// TimeToCapacityS is when, counted from the start of the ramp, every
 	// target connection was open and stayed open with no failed request
 	// to the end of the measured window; -1 when that never happened.
@@ -235,6 +240,13 @@ func FromBench(cfg apache.Config, r *bench.Result) Run {
 	run.OpenedInS = math.Round(r.OpenedIn.Seconds()*1000) / 1000
 	if t := r.TLS; t != nil {
 		run.TLS = &TLS{Handshakes: t.Handshakes, Resumed: t.Resumed, Failed: t.Failed, Version: t.Version, Cipher: t.Cipher, HandshakeMS: latency(t.HandshakeTime)}
+	}
+	for _, c := range r.Classes {
+		pc := PathClass{Class: c.Class, OK: c.OK, Dropped: c.Dropped, LatencyMS: latency(c.Latency)}
+		if n := c.OK + c.Dropped; n > 0 {
+			pc.DroppedPct = math.Round(float64(c.Dropped)/float64(n)*100*100) / 100
+		}
+		run.PathClasses = append(run.PathClasses, pc)
 	}
 	run.Series, run.Shards, run.Hist = r.Series, r.Shards, r.Latency
 	run.TimeToCapacityS = TimeToCapacity(r.Series, r.Target)
@@ -578,6 +590,15 @@ func Diagnose(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 		return strings.Join(run.Reasons, "; ")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// PathClass is one path class of a request mix.
+type PathClass struct {
+	Class      string  `json:"class"`
+	OK         int64   `json:"ok"`
+	Dropped    int64   `json:"dropped"`
+	DroppedPct float64 `json:"dropped_pct"`
+	LatencyMS  Latency `json:"latency_ms"`
 }
 
 // TLS is a run's TLS side (bench.TLS, with the handshake times as

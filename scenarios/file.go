@@ -105,6 +105,8 @@ type Spec struct {
 	TLSKey string `yaml:"tls_key"`
 	// Workload is what the servers serve beyond the test page.
 	Workload Workload `yaml:"workload"`
+	// MixNote says what workload.paths_from gave, once loaded.
+	MixNote string `yaml:"-"`
 }
 
 // Capacity bounds `loadcheck capacity`'s search for each config's limit.
@@ -238,6 +240,16 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 	if _, set := d.seen["repeat"]; (set && s.Repeat < 1) || s.Repeat > MaxRepeat {
 		return at("repeat", "want 1 to %d runs per config, got %d", MaxRepeat, s.Repeat)
 	}
+	if p := s.Workload.PathsFrom; p != "" {
+		if d.seen["load.paths"] != nil || d.seen["load.method"] != nil {
+			return at("workload.paths_from", "the access log gives the paths and methods: drop load.paths and load.method")
+		}
+		mix, note, err := LoadMix(s.near(p))
+		if err != nil {
+			return at("workload.paths_from", "%v", err)
+		}
+		s.Load.Mix, s.MixNote = mix, note
+	}
 	if s.TLSKey != "" {
 		if !s.TLS {
 			return at("tls_key", "needs tls: true")
@@ -296,6 +308,7 @@ func (s *Spec) checkTop(at atFunc) error {
 	if err := s.Workload.Validate(); errors.As(err, &fe) {
 		return at("workload."+fe.Field, "%s", fe.Msg)
 	}
+
 	if len(s.Configs) == 0 {
 		return at("configs", "give at least one config, for example `configs: [{preset: event-tuned}]`; presets: %s", strings.Join(apache.PresetNames(), ", "))
 	}

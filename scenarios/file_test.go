@@ -185,6 +185,8 @@ func TestParseErrors(t *testing.T) {
 		{"file size", head + cfgs + "workload:\n  files:\n    - {path: /big, size: 1g}\n", "s.yaml:8:26: workload.files[0].size: want 0 to 64m"},
 		{"file size word", head + cfgs + "workload:\n  files:\n    - {path: /big, size: huge}\n", `workload.files[0].size: want a size such as 512m or 2g, got "huge"`},
 		{"file twice", head + cfgs + "workload:\n  files:\n    - {path: /a, size: 1k}\n    - {path: /a, size: 2k}\n", "workload.files[1].path: /a is listed twice"},
+		{"paths_from missing", head + cfgs + "workload:\n  paths_from: nope.log\n", "s.yaml:7:15: workload.paths_from: open nope.log: no such file"},
+		{"paths_from and paths", head + "  paths: [/a]\n" + cfgs + "workload:\n  paths_from: nope.log\n", "workload.paths_from: the access log gives the paths and methods: drop load.paths"},
 		{"two documents", "name: x\n" + cfgs + "---\nname: y\n", "s.yaml:4:1: a scenario file holds one YAML document"},
 		{"alias", "name: &n x\ndescription: *n\n" + cfgs, "s.yaml:2:14: description: YAML aliases are not supported"},
 	}

@@ -2,8 +2,11 @@ package scenarios
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"regexp"
+
+	"github.com/loadcheck/loadcheck/bench"
 )
 
 // Workload is what the server serves beyond the test page.
@@ -12,6 +15,29 @@ type Workload struct {
 	// before httpd starts, each at its own path; the load requests them
 	// when load.paths names them.
 	Files []File `yaml:"files" json:"files,omitempty"`
+	// PathsFrom is an access log (Common or Combined Log Format) whose
+	// requests, with their frequencies, replace load.paths (see
+	// bench.ReadMix); relative to the scenario file.
+	PathsFrom string `yaml:"paths_from" json:"paths_from,omitempty"`
+}
+
+// LoadMix reads the access log at path as a request mix (bench.ReadMix),
+// with a line that says what it read.
+func LoadMix(path string) ([]bench.MixEntry, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	m, err := bench.ReadMix(path, f)
+	if err != nil {
+		return nil, "", err
+	}
+	note := fmt.Sprintf("request mix from %s: %d requests of %d kinds", path, m.Parsed, len(m.Entries))
+	if m.Skipped > 0 {
+		note += fmt.Sprintf("; %d lines skipped, not Common or Combined Log Format (the first: %s)", m.Skipped, m.First)
+	}
+	return m.Entries, note, nil
 }
 
 // File is one served file: Size bytes at Path.

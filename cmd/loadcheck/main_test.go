@@ -74,6 +74,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--config-dir", "shop=../../scenarios/trees/debian-shop"}, "--config-dir start httpd containers"},
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
 		{[]string{"run", "--file", "/big.bin"}, "want PATH=SIZE such as /page-100k.html=100k"},
+		{[]string{"run", "--paths-from", "testdata/nope.log"}, "testdata/nope.log: no such file"},
+		{[]string{"run", "--paths-from", "testdata/user-event.conf"}, "testdata/user-event.conf: no line in Common or Combined Log Format"},
+		{[]string{"run", "--paths-from", "testdata/access.log", "--path", "/x"}, "--paths-from gives the paths and methods: drop --path and --method"},
 		{[]string{"run", "--file", "/big.bin=lots"}, "want PATH=SIZE"},
 		{[]string{"run", "--file", "big.bin=1k"}, "--file: want an absolute path"},
 		{[]string{"run", "--file", "/big.bin=1g"}, "--file: want 0 to 64m"},
@@ -756,6 +759,31 @@ func TestServedFiles(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "of bodies in the window") {
 		t.Errorf("no bytes line:\n%s", stdout)
+	}
+}
+
+// TestAccessLogMix sends an access log's request mix to real httpd: every
+// request answered, and latency and counts per path class that add up to
+// the run's.
+func TestAccessLogMix(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "event-stock", "-c", "30", "--rate", "5", "--paths-from", "testdata/access.log",
+		"--file", "/page-1k.html=1k", "--ramp", "1s", "--warmup", "2s", "-d", "3s", "--json", out)
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	var ok int64
+	classes := map[string]int64{}
+	for _, c := range r.PathClasses {
+		ok += c.OK
+		classes[c.Class] = c.OK
+	}
+	// 60 % /, 30 % /page-1k.html, 10 % /index.html?v=2 (class /index.html)
+	if ok != r.Requests.OK || len(classes) != 3 || classes["/"] < classes["/page-1k.html"] || classes["/page-1k.html"] < classes["/index.html"] ||
+		!strings.Contains(stderr, "request mix from testdata/access.log: 100 requests of 3 kinds") || !strings.Contains(stdout, "per path class") {
+		t.Errorf("classes %v add to %d OK of %d; stderr:\n%s\nstdout:\n%s", classes, ok, r.Requests.OK, stderr, stdout)
 	}
 }
 

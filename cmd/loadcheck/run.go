@@ -51,6 +51,7 @@ type runFlags struct {
 	host         string           // --host
 	tls          bool             // --tls
 	served       []scenarios.File // --file
+	mixNote      string           // what --paths-from or workload.paths_from read
 	tlsKey       string           // --tls-key
 	configsSet   bool
 	overrides    []apache.Directive
@@ -93,6 +94,7 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 			return nil, &usageError{err.Error()}
 		}
 		f.spec, f.load, f.thresholds, f.image, f.layout = spec, spec.Load, spec.Thresholds, spec.Image, spec.Layout
+		f.mixNote = spec.MixNote
 	}
 	fs := f.flagSet(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +107,12 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	f.configsSet = f.set["configs"]
 	if f.load.ClosedLoop && !f.set["rate"] {
 		f.load.RatePerConn = 0
+	}
+	switch pathsSet := f.set["path"] || f.set["method"]; {
+	case f.set["paths-from"] && pathsSet:
+		return nil, &usageError{"--paths-from gives the paths and methods: drop --path and --method"}
+	case pathsSet && len(f.load.Mix) > 0:
+		f.load.Mix, f.mixNote = nil, "" // the flags win over the scenario's workload.paths_from
 	}
 	if f.cpus < 0 {
 		return nil, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
@@ -221,6 +229,14 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		return nil
 	})
 	fs.StringVar(&f.load.Body, "body", f.load.Body, "request body")
+	fs.Func("paths-from", "send the request mix of an access `LOG` (Common or Combined Log Format): each method and path (query kept) as often as in the log, and latency and drops per path class (first path segment); replaces --path and --method", func(v string) error {
+		mix, note, err := scenarios.LoadMix(v)
+		if err != nil {
+			return err
+		}
+		f.load.Mix, f.mixNote = mix, note
+		return nil
+	})
 	fs.BoolVar(&f.tls, "tls", false, "serve HTTPS: every preset gets mod_ssl, a generated self-signed certificate and a shared session cache; a config tree is loaded on its own SSL vhost; the load speaks TLS (handshakes timed and counted)")
 	fs.StringVar(&f.tlsKey, "tls-key", apache.TLSKeyECDSA, "with --tls: the certificate's key, "+apache.TLSKeyECDSA+" or "+apache.TLSKeyRSA)
 	fs.BoolVar(&f.load.Insecure, "insecure", f.load.Insecure, "for https:// loads: load a server whose certificate cannot be verified for the name asked for (without it, one handshake before the load checks it; loadcheck trusts the certificates it generated itself)")
@@ -311,6 +327,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitSetup, err
 	}
 	p := newProgress(stderr, f.quiet)
+	if f.mixNote != "" && !f.quiet {
+		fmt.Fprintf(stderr, "loadcheck: %s\n", f.mixNote)
+	}
 	out, runErr := loadcheck.Run(ctx, sc, append(f.options(p), loadcheck.WithProvider(prov), loadcheck.WithGenerator(gen))...)
 	p.clear()
 	if out == nil || (runErr != nil && ctx.Err() == nil && len(out.Runs) == 0) {
