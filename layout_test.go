@@ -16,6 +16,7 @@ func TestImportRules(t *testing.T) {
 	// forbidden[p] are the project packages p must not import; "*" is all.
 	forbidden := map[string][]string{
 		"bench":      {"*"},
+		"backend":    {"*"},
 		"observe":    {"*"},
 		"apache":     {"*"},
 		"scenarios":  {"results", "provider", "containers", "observe"},

@@ -3,6 +3,7 @@ package loadcheck
 import (
 	"context"
 	"fmt"
+	"github.com/loadcheck/loadcheck/backend"
 	"math"
 	"time"
 
@@ -55,6 +56,14 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	for _, fd := range cfg.Check(sc.Load.Connections) {
 		s.logf("%s %s", label, fd)
 	}
+	be, cfg, err := startBackend(sc.Workload.Backend, cfg)
+	if err != nil {
+		return results.Run{}, err
+	}
+	if be != nil {
+		defer be.Close()
+		s.logf("%s backend for %s at %s: %s per answer, %d bytes", label, sc.Workload.Backend.Path, be.URL(), sc.Workload.Backend.Latency, sc.Workload.Backend.Size)
+	}
 	srv, stop, err := s.startServer(ctx, cfg, runID, sc.Load.Connections, sc.Workload, label)
 	defer stop()
 	if err != nil {
@@ -104,6 +113,9 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		s.logf("%s %v", label, err)
 	})
 	run.EstimateHandshakeCPU(sc.Load.RampTime().Seconds())
+	if be != nil {
+		run.Server.Backend = backendSeen(sc.Workload.Backend, be.Stats())
+	}
 	if died := diedDuring(ctx, ep, started); died != "" {
 		run.Server.Died = died
 		s.logf("%s %s", label, died)
@@ -262,3 +274,32 @@ func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, se
 }
 
 func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
+
+// startBackend starts the workload's backend, if it has one, and returns
+// cfg proxying its path to it.
+func startBackend(w scenarios.Backend, cfg apache.Config) (*backend.Server, apache.Config, error) {
+	if !w.Set() {
+		return nil, cfg, nil
+	}
+	lat, err := backend.ParseLatency(w.Latency)
+	if err != nil {
+		return nil, cfg, err
+	}
+	be, err := backend.Start(lat, int(w.Size))
+	if err != nil {
+		return nil, cfg, fmt.Errorf("start the backend: %w", err)
+	}
+	cfg.Proxy = append(append([]apache.Proxy(nil), cfg.Proxy...), apache.Proxy{Path: w.Path, URL: be.URL()})
+	return be, cfg, nil
+}
+
+// backendSeen is the result's view of what the backend saw.
+func backendSeen(w scenarios.Backend, st backend.Stats) *results.Backend {
+	ms := func(p float64) float64 { return math.Round(float64(backend.At(st.Waits, p).Microseconds())/10) / 100 }
+	b := &results.Backend{Path: w.Path, Latency: w.Latency, Requests: st.Requests, PeakConcurrency: st.PeakConcurrency,
+		WaitMS: results.Latency{P50: ms(0.5), P90: ms(0.9), P99: ms(0.99), P999: ms(0.999)}}
+	if n := len(st.Waits); n > 0 {
+		b.WaitMS.Max = ms(1)
+	}
+	return b
+}

@@ -39,6 +39,15 @@ type Config struct {
 	// Tree is the user's whole config tree, when the config is one (see
 	// LoadTree); Directives then mirror what the tree sets.
 	Tree *Tree `json:"tree,omitempty"`
+	// Proxy sends paths to a backend (a workload's, which loadcheck
+	// starts): mod_proxy_http in a <Location> per path.
+	Proxy []Proxy `json:"proxy,omitempty"`
+}
+
+// Proxy is one proxied path: requests for Path go to URL+Path.
+type Proxy struct {
+	Path string `json:"path"`
+	URL  string `json:"url"`
 }
 
 // Get returns the value of directive name (case-insensitive) and whether

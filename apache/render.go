@@ -139,7 +139,29 @@ func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	if cfg.TLS != "" {
 		renderTLS(p, layout, at)
 	}
+	renderProxy(p, layout, cfg.Proxy)
 	return b.String()
+}
+
+// renderProxy sends each proxied path to its backend with mod_proxy_http,
+// in a <Location> so that every vhost of a tree does it too.
+func renderProxy(p func(format string, a ...any), layout Layout, routes []Proxy) {
+	if len(routes) == 0 {
+		return
+	}
+	p("")
+	p("# The workload's backend (loadcheck starts it on loopback): mod_proxy_http")
+	for _, m := range []string{"proxy", "proxy_http"} {
+		p("<IfModule !%s_module>", m)
+		p("  LoadModule %s_module %s/mod_%s.so", m, layout.ModulesDir, m)
+		p("</IfModule>")
+	}
+	for _, r := range routes {
+		p("<Location %q>", r.Path)
+		p("  ProxyPass %q", r.URL+r.Path)
+		p("  Require all granted")
+		p("</Location>")
+	}
 }
 
 var listenLine = regexp.MustCompile(`(?mi)^(\s*)(Listen\s.*)$`)
@@ -161,6 +183,7 @@ func renderUser(cfg Config, layout Layout, listen string, at Paths) string {
 	p("DefaultRuntimeDir %s", at.RunDir)
 	p("ErrorLog %s", at.ErrorLog)
 	observable(p, layout)
+	renderProxy(p, layout, cfg.Proxy)
 	return b.String()
 }
 

@@ -565,6 +565,7 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 	p("DefaultRuntimeDir %s", at.RunDir)
 	p("ErrorLog %s", at.ErrorLog) // also for a tree that sets none: logs/error_log need not exist here
 	observable(p, layout)
+	renderProxy(p, layout, cfg.Proxy)
 	if len(t.Set) > 0 {
 		p("# --set, after the tree so that they win")
 		for _, d := range t.Set {

@@ -135,6 +135,10 @@ func serverSide(f *results.File) []string {
 			if r.Requests.BytesRead > 0 {
 				parts = append(parts, fmt.Sprintf("the client read %s of bodies in the window (%g MB/s)", units.HumanSize(float64(r.Requests.BytesRead)), r.ReadMBps))
 			}
+			if b := s.Backend; b != nil {
+				parts = append(parts, fmt.Sprintf("backend %s (%s): %d requests, at most %d at once, waits p50 %s ms p99 %s ms",
+					b.Path, b.Latency, b.Requests, b.PeakConcurrency, results.Num(b.WaitMS.P50), results.Num(b.WaitMS.P99)))
+			}
 			if n := r.Connections.IdleReopens; n > 0 {
 				parts = append(parts, fmt.Sprintf("httpd closed %d idle connections at its keep-alive timeout; each was opened again for its next request, as a browser does (not a failure)", n))
 			}

@@ -153,6 +153,17 @@ type Latency struct {
 	Mean float64 `json:"mean"`
 }
 
+// Backend is what a workload's backend saw (loadcheck's, on loopback,
+// behind httpd's mod_proxy_http): its requests, how many it held at once,
+// and the waits it drew from its latency distribution.
+type Backend struct {
+	Path            string  `json:"path"`
+	Latency         string  `json:"latency"`
+	Requests        int64   `json:"requests"`
+	PeakConcurrency int64   `json:"peak_concurrency"`
+	WaitMS          Latency `json:"wait_ms"`
+}
+
 // Server is what httpd itself reported through mod_status during the run.
 type Server struct {
 	StatusSamples     int   `json:"status_samples"`
@@ -164,9 +175,11 @@ type Server struct {
 	// AccessLogLines counts the lines of each access log of a config tree
 	// at the end of the run, by file name: which vhost answered (its own
 	// log), status reads included where they reached it.
-	AccessLogLines  map[string]int64 `json:"access_log_lines,omitempty"`
-	Nofile          int              `json:"nofile"`
-	StatusLastError string           `json:"status_last_error,omitempty"`
+	AccessLogLines map[string]int64 `json:"access_log_lines,omitempty"`
+	// Backend is the workload's backend, when it had one.
+	Backend         *Backend `json:"backend,omitempty"`
+	Nofile          int      `json:"nofile"`
+	StatusLastError string   `json:"status_last_error,omitempty"`
 	// Series is mod_status once a second: T counts from the start of the
 	// load's schedule, like the client's series (the first reading, taken
 	// just before, is slightly negative).

@@ -187,6 +187,8 @@ func TestParseErrors(t *testing.T) {
 		{"file twice", head + cfgs + "workload:\n  files:\n    - {path: /a, size: 1k}\n    - {path: /a, size: 2k}\n", "workload.files[1].path: /a is listed twice"},
 		{"paths_from missing", head + cfgs + "workload:\n  paths_from: nope.log\n", "s.yaml:7:15: workload.paths_from: open nope.log: no such file"},
 		{"paths_from and paths", head + "  paths: [/a]\n" + cfgs + "workload:\n  paths_from: nope.log\n", "workload.paths_from: the access log gives the paths and methods: drop load.paths"},
+		{"backend latency", head + cfgs + "workload:\n  backend: {path: /app, latency: \"quantiles p50=40ms p90=30ms\"}\n", "s.yaml:7:34: workload.backend.latency: latency \"quantiles p50=40ms p90=30ms\": the quantiles must grow"},
+		{"backend path", head + cfgs + "workload:\n  backend: {path: app, latency: 50ms}\n", "workload.backend.path: want an absolute path"},
 		{"two documents", "name: x\n" + cfgs + "---\nname: y\n", "s.yaml:4:1: a scenario file holds one YAML document"},
 		{"alias", "name: &n x\ndescription: *n\n" + cfgs, "s.yaml:2:14: description: YAML aliases are not supported"},
 	}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 
+	"github.com/loadcheck/loadcheck/backend"
 	"github.com/loadcheck/loadcheck/bench"
 )
 
@@ -19,6 +20,21 @@ type Workload struct {
 	// requests, with their frequencies, replace load.paths (see
 	// bench.ReadMix); relative to the scenario file.
 	PathsFrom string `yaml:"paths_from" json:"paths_from,omitempty"`
+	// Backend, when set, is a slow application loadcheck starts on
+	// loopback for each config, which proxies Path to it.
+	Backend Backend `yaml:"backend" json:"backend,omitzero"`
+}
+
+// Set reports whether the workload has a backend.
+func (b Backend) Set() bool { return b != Backend{} }
+
+// Backend is a workload's slow application: every answer waits a latency
+// drawn from Latency ("50ms", "lognormal p50=50ms p99=400ms" or
+// "quantiles p50=…"), then sends Size bytes.
+type Backend struct {
+	Path    string   `yaml:"path" json:"path"`
+	Latency string   `yaml:"latency" json:"latency"`
+	Size    ByteSize `yaml:"size" json:"size_bytes"`
 }
 
 // LoadMix reads the access log at path as a request mix (bench.ReadMix),
@@ -72,6 +88,19 @@ func (w Workload) Validate() error {
 		seen[f.Path] = true
 		if total += int64(f.Size); total > MaxFilesTotal {
 			return &FieldError{Field: field + ".size", Msg: "the files add up to more than 256m, which the served tmpfs holds"}
+		}
+	}
+	if b := w.Backend; b.Set() {
+		switch {
+		case !filePath.MatchString(b.Path) || path.Clean(b.Path) != b.Path:
+			return &FieldError{Field: "backend.path", Msg: fmt.Sprintf("want an absolute path of letters, digits, '.', '_' and '-', such as /app, got %q", b.Path)}
+		case seen[b.Path]:
+			return &FieldError{Field: "backend.path", Msg: fmt.Sprintf("%s is also a served file", b.Path)}
+		case b.Size < 0 || b.Size > MaxFileSize:
+			return &FieldError{Field: "backend.size", Msg: fmt.Sprintf("want 0 to 64m, got %d bytes", b.Size)}
+		}
+		if _, err := backend.ParseLatency(b.Latency); err != nil {
+			return &FieldError{Field: "backend.latency", Msg: err.Error()}
 		}
 	}
 	return nil

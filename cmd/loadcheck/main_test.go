@@ -75,6 +75,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--cpus", "-1"}, "--cpus must not be negative"},
 		{[]string{"run", "--file", "/big.bin"}, "want PATH=SIZE such as /page-100k.html=100k"},
 		{[]string{"run", "--paths-from", "testdata/nope.log"}, "testdata/nope.log: no such file"},
+		{[]string{"run", "--backend", "/app"}, "want PATH=LATENCY"},
+		{[]string{"run", "--backend", "/app=lognormal p50=400ms p99=50ms"}, "--backend: latency \"lognormal p50=400ms p99=50ms\": the quantiles must grow"},
+		{[]string{"run", "--backend-size", "2k"}, "--backend-size needs --backend"},
 		{[]string{"run", "--paths-from", "testdata/user-event.conf"}, "testdata/user-event.conf: no line in Common or Combined Log Format"},
 		{[]string{"run", "--paths-from", "testdata/access.log", "--path", "/x"}, "--paths-from gives the paths and methods: drop --path and --method"},
 		{[]string{"run", "--file", "/big.bin=lots"}, "want PATH=SIZE"},
@@ -784,6 +787,25 @@ func TestAccessLogMix(t *testing.T) {
 	if ok != r.Requests.OK || len(classes) != 3 || classes["/"] < classes["/page-1k.html"] || classes["/page-1k.html"] < classes["/index.html"] ||
 		!strings.Contains(stderr, "request mix from testdata/access.log: 100 requests of 3 kinds") || !strings.Contains(stdout, "per path class") {
 		t.Errorf("classes %v add to %d OK of %d; stderr:\n%s\nstdout:\n%s", classes, ok, r.Requests.OK, stderr, stdout)
+	}
+}
+
+// TestBackend proxies /app to a 50 ms backend: every answer of /app comes
+// through httpd's mod_proxy_http after the backend's wait, and the backend
+// counts every request.
+func TestBackend(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "event-stock", "-c", "40", "--backend", "/app=50ms", "--backend-size", "2k",
+		"--path", "/app", "--ramp", "1s", "--warmup", "2s", "-d", "3s", "--json", out)
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	b := r.Server.Backend
+	if b == nil || b.Requests < r.Requests.OK || b.PeakConcurrency < 1 || b.WaitMS.P50 != 50 || r.LatencyMS.P50 < 50 ||
+		r.Requests.BytesRead != r.Requests.OK*2048 || !strings.Contains(stdout, "backend /app (50ms):") {
+		t.Errorf("backend %+v, %d OK, p50 %g ms, %d bytes read; stdout:\n%s", b, r.Requests.OK, r.LatencyMS.P50, r.Requests.BytesRead, stdout)
 	}
 }
 

@@ -47,12 +47,13 @@ type runFlags struct {
 	sourceAddr   int
 	memory       int64
 	cpus         float64
-	files        []apache.Config  // --config-file, --config-dir
-	host         string           // --host
-	tls          bool             // --tls
-	served       []scenarios.File // --file
-	mixNote      string           // what --paths-from or workload.paths_from read
-	tlsKey       string           // --tls-key
+	files        []apache.Config   // --config-file, --config-dir
+	host         string            // --host
+	tls          bool              // --tls
+	served       []scenarios.File  // --file
+	backend      scenarios.Backend // --backend, --backend-size
+	mixNote      string            // what --paths-from or workload.paths_from read
+	tlsKey       string            // --tls-key
 	configsSet   bool
 	overrides    []apache.Directive
 	load         scenarios.Load
@@ -268,6 +269,22 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		f.served = append(f.served, scenarios.File{Path: p, Size: scenarios.ByteSize(n)})
 		return nil
 	})
+	fs.Func("backend", "put a slow application behind httpd: `PATH=LATENCY` proxies PATH (mod_proxy_http) to a backend loadcheck starts on loopback for each config, whose answers wait LATENCY: 50ms, 'lognormal p50=50ms p99=400ms' or 'quantiles p50=40ms p90=150ms p99=400ms'; add --path PATH to request it", func(v string) error {
+		p, lat, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("want PATH=LATENCY such as /app=50ms or '/app=lognormal p50=50ms p99=400ms', got %q", v)
+		}
+		f.backend.Path, f.backend.Latency = p, lat
+		return nil
+	})
+	fs.Func("backend-size", "with --backend: the size of each backend answer, e.g. 2k (default 0)", func(v string) error {
+		n, err := units.RAMInBytes(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a size such as 2k, got %q", v)
+		}
+		f.backend.Size = scenarios.ByteSize(n)
+		return nil
+	})
 	fs.StringVar(&f.host, "host", "", "for config trees: the vhost to load, sent as the Host header (default: the tree's first ServerName)")
 	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
 		n, err := units.RAMInBytes(v)
@@ -395,6 +412,8 @@ func (f *runFlags) checkTarget() error {
 		return &usageError{"--memory and --cpus limit httpd containers and cannot be used with --target"}
 	case len(f.files) > 0:
 		return &usageError{"--config-file and --config-dir start httpd containers and cannot be used with --target"}
+	case f.set["backend"]:
+		return &usageError{"--backend puts a backend behind httpd that loadcheck starts and cannot be used with --target"}
 	case len(f.served) > 0 || (f.spec != nil && len(f.spec.Workload.Files) > 0):
 		return &usageError{"--file creates files on a server loadcheck starts and cannot be used with --target: put them on your server and give --path"}
 	case f.tls:
@@ -498,9 +517,21 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		sc.Configs = append(sc.Configs, file)
 	}
 	sc.Workload.Files = append(sc.Workload.Files, f.served...)
+	switch {
+	case f.set["backend"]:
+		sc.Workload.Backend = f.backend
+	case f.set["backend-size"] && !sc.Workload.Backend.Set():
+		return sc, &usageError{"--backend-size needs --backend (or workload.backend in the scenario)"}
+	case f.set["backend-size"]:
+		sc.Workload.Backend.Size = f.backend.Size
+	}
 	var fe *scenarios.FieldError
 	if err := sc.Workload.Validate(); errors.As(err, &fe) {
-		return sc, &usageError{"--file: " + strings.TrimPrefix(fe.Msg, "files")}
+		flag := "--file"
+		if strings.HasPrefix(fe.Field, "backend") {
+			flag = "--backend"
+		}
+		return sc, &usageError{flag + ": " + fe.Msg}
 	}
 	trees := 0
 	for i := range sc.Configs {
