@@ -98,11 +98,7 @@ func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	p("DefaultRuntimeDir %s", at.RunDir)
 	p("")
 	p("LoadModule mpm_%s_module %s/mod_mpm_%s.so", cfg.MPM, layout.ModulesDir, cfg.MPM)
-	for _, m := range []string{"unixd", "authz_core", "authz_host", "dir", "status"} {
-		p("<IfModule !%s_module>", m)
-		p("  LoadModule %s_module %s/mod_%s.so", m, layout.ModulesDir, m)
-		p("</IfModule>")
-	}
+	loadModules(p, layout, "unixd", "authz_core", "authz_host", "dir", "status")
 	p("")
 	p("User %s", at.User)
 	p("Group %s", at.User)
@@ -143,6 +139,16 @@ func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	return b.String()
 }
 
+// loadModules loads each module from the layout's modules folder unless
+// it is loaded (or built in) already.
+func loadModules(p func(format string, a ...any), layout Layout, names ...string) {
+	for _, m := range names {
+		p("<IfModule !%s_module>", m)
+		p("  LoadModule %s_module %s/mod_%s.so", m, layout.ModulesDir, m)
+		p("</IfModule>")
+	}
+}
+
 // renderProxy sends each proxied path to its backend with mod_proxy_http,
 // in a <Location> so that every vhost of a tree does it too.
 func renderProxy(p func(format string, a ...any), layout Layout, routes []Proxy) {
@@ -151,11 +157,7 @@ func renderProxy(p func(format string, a ...any), layout Layout, routes []Proxy)
 	}
 	p("")
 	p("# The workload's backend (loadcheck starts it on loopback): mod_proxy_http")
-	for _, m := range []string{"proxy", "proxy_http"} {
-		p("<IfModule !%s_module>", m)
-		p("  LoadModule %s_module %s/mod_%s.so", m, layout.ModulesDir, m)
-		p("</IfModule>")
-	}
+	loadModules(p, layout, "proxy", "proxy_http")
 	for _, r := range routes {
 		p("<Location %q>", r.Path)
 		p("  ProxyPass %q", r.URL+r.Path)
@@ -191,9 +193,7 @@ func renderUser(cfg Config, layout Layout, listen string, at Paths) string {
 // line and mod_status at StatusPath with ExtendedStatus.
 func observable(p func(format string, a ...any), layout Layout) {
 	eventTrace(p)
-	p("<IfModule !status_module>")
-	p("  LoadModule status_module %s/mod_status.so", layout.ModulesDir)
-	p("</IfModule>")
+	loadModules(p, layout, "status")
 	p("ExtendedStatus On")
 	p("<Location %q>", StatusPath)
 	p("  SetHandler server-status")

@@ -81,11 +81,7 @@ func SelfSigned(names []string, kind string) (certPEM, keyPEM []byte, err error)
 func renderTLS(p func(format string, a ...any), layout Layout, at Paths) {
 	p("")
 	p("# HTTPS (--tls): mod_ssl, a self-signed certificate, a shared session cache")
-	for _, m := range []string{"socache_shmcb", "ssl"} {
-		p("<IfModule !%s_module>", m)
-		p("  LoadModule %s_module %s/mod_%s.so", m, layout.ModulesDir, m)
-		p("</IfModule>")
-	}
+	loadModules(p, layout, "socache_shmcb", "ssl")
 	p("SSLEngine on")
 	p("SSLCertificateFile %s", TLSCertFile)
 	p("SSLCertificateKeyFile %s", TLSKeyFile)
