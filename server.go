@@ -3,11 +3,11 @@ package loadcheck
 import (
 	"context"
 	"fmt"
-	"github.com/loadcheck/loadcheck/backend"
 	"math"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/backend"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/observe"
 	"github.com/loadcheck/loadcheck/provider"
@@ -296,10 +296,6 @@ func startBackend(w scenarios.Backend, cfg apache.Config) (*backend.Server, apac
 // backendSeen is the result's view of what the backend saw.
 func backendSeen(w scenarios.Backend, st backend.Stats) *results.Backend {
 	ms := func(p float64) float64 { return math.Round(float64(backend.At(st.Waits, p).Microseconds())/10) / 100 }
-	b := &results.Backend{Path: w.Path, Latency: w.Latency, Requests: st.Requests, PeakConcurrency: st.PeakConcurrency,
-		WaitMS: results.Latency{P50: ms(0.5), P90: ms(0.9), P99: ms(0.99), P999: ms(0.999)}}
-	if n := len(st.Waits); n > 0 {
-		b.WaitMS.Max = ms(1)
-	}
-	return b
+	return &results.Backend{Path: w.Path, Latency: w.Latency, Requests: st.Requests, PeakConcurrency: st.PeakConcurrency,
+		WaitMS: results.Latency{P50: ms(0.5), P90: ms(0.9), P99: ms(0.99), P999: ms(0.999), Max: ms(1)}}
 }

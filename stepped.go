@@ -113,6 +113,13 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 	if err := bench.RaiseNofile(l.Connections); err != nil {
 		return fail(err)
 	}
+	be, cfg, err := startBackend(c.sc.Workload.Backend, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if be != nil {
+		defer be.Close()
+	}
 	srv, stop, err := c.startServer(ctx, cfg, c.out.RunID, l.Connections, c.sc.Workload, label)
 	defer stop()
 	if err != nil {

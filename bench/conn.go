@@ -162,6 +162,7 @@ func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
 	switch _, _, closing, err := c.rr.read(); {
 	case err == nil:
 		c.awaiting = false // late answer to a request already counted as dropped
+		c.lastUsed = time.Now()
 		c.r.lateAll.Add(1)
 		if closing {
 			c.close()
