@@ -3,11 +3,14 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"html"
 	"image"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +126,39 @@ func colorPixels(img image.Image, i int) int {
 func near(a uint32, b uint8) bool {
 	d := int(a) - int(b)
 	return d > -24 && d < 24
+}
+
+// TestFirstScreenCards renders the HTML report at 1280x800 in headless
+// Chromium and checks that the first screen holds a verdict card for every
+// config: the page's own layout, read back by a script added to a copy of
+// it for the test (the report itself has no script).
+func TestFirstScreenCards(t *testing.T) {
+	bin := chromium(t)
+	var b bytes.Buffer
+	f := testfix.Fixture()
+	if err := WriteHTML(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	probe := `<script>document.body.setAttribute("data-cards", JSON.stringify([...document.querySelectorAll(".card")].map(e => { const r = e.getBoundingClientRect(); return [e.id, Math.round(r.bottom), Math.round(r.right)]; })));</script></body>`
+	page := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(page, []byte(strings.Replace(b.String(), "</body>", probe, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom := string(headless(t, bin, "--dump-dom", "--window-size=1280,800", "file://"+page))
+	m := regexp.MustCompile(`data-cards="([^"]*)"`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("the probe did not run; the page:\n%.500s", dom)
+	}
+	var cards [][]any
+	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &cards); err != nil {
+		t.Fatal(err)
+	}
+	if len(cards) != len(f.Runs) {
+		t.Fatalf("%d cards for %d configs: %v", len(cards), len(f.Runs), cards)
+	}
+	for i, c := range cards {
+		if id, bottom, right := c[0], c[1].(float64), c[2].(float64); id != "card-"+f.Runs[i].Config || bottom > 800 || right > 1280 {
+			t.Errorf("card %v ends at (%g, %g): want card-%s within the first 1280x800 screen", id, right, bottom, f.Runs[i].Config)
+		}
+	}
 }

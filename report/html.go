@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html/template"
 	"image/color"
@@ -234,13 +235,27 @@ var htmlReport = template.Must(template.New("report").Funcs(pageFuncs).Parse(pag
 .pass { font-weight: bold; }
 .fail, .error { font-weight: bold; text-decoration: underline; }
 pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
+h1 { font-size: 1.4em; margin: 0 0 0.3em; }
+#cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(17em, 1fr)); gap: 0.6em; margin: 0.8em 0 1.2em; }
+.card { border: 1px solid #bbb; border-left-width: 5px; padding: 0.4em 0.6em; font-size: 0.85em; }
+.card h2 { font-size: 1.05em; margin: 0 0 0.3em; display: flex; justify-content: space-between; }
+.card .v-pass { color: #1a7f37; } .card .v-fail, .card .v-error, .card .v-flaky { color: #b3261e; }
+.card .nums { font-size: 1.15em; margin: 0.2em 0; }
+.card .why { color: #444; margin: 0.2em 0 0; display: -webkit-box; -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; }
 </style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
+<p>{{.Summary}} {{.Load}}</p>
+<section id="cards">
+{{range .Cards}}<div class="card" id="card-{{.Config}}" style="border-left-color: {{color .Index}}">
+<h2><span>{{.Config}}</span><span class="v-{{.Class}}">{{.Verdict}}</span></h2>
+<div class="nums">{{.Nums}}</div>
+<p class="why" title="{{.Why}}">{{.Why}}</p>
+</div>
+{{end}}</section>
 {{with .Description}}<p><em>{{.}}</em></p>
-{{end}}<p>{{.Summary}}</p>
-<p>{{.Load}}</p>
+{{end}}
 <table id="summary">
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}{{$row := .}}<tr>{{range $i, $c := .Cells}}<td>{{if eq $i 0}}<span class="swatch" style="background: {{color $row.Index}}"></span>{{end}}{{$c}}</td>{{end}}</tr>
@@ -271,6 +286,32 @@ type htmlRow struct {
 	Cells []string
 }
 
+// card is one config on the report's first screen: its verdict, the
+// headline numbers, and in one line why (what httpd did).
+type card struct {
+	Index                        int
+	Config, Verdict, Class, Nums string
+	Why                          string
+}
+
+func cardOf(i int, r results.Run) card {
+	c := card{Index: i, Config: r.Config, Verdict: r.VerdictLabel(), Class: r.Verdict}
+	if !r.Measured() {
+		c.Nums, c.Why = "not measured", cmp.Or(r.Error, "killed at start: out of memory")
+		return c
+	}
+	c.Nums = fmt.Sprintf("served %d of %d · dropped %.2f%% · p99 %s ms", r.Connections.Served, r.Connections.Target, r.Requests.DroppedPct, results.Num(r.LatencyMS.P99))
+	switch {
+	case r.Verdict == results.Pass:
+		c.Why = fmt.Sprintf("held every connection through the window, %.0f req/s", r.ThroughputRPS)
+	case r.Diagnosis != "":
+		c.Why = r.Diagnosis
+	default:
+		c.Why = strings.Join(r.Reasons, "; ")
+	}
+	return c
+}
+
 // WriteHTML renders f as one self-contained HTML page: no script, no
 // external font or stylesheet, every plot an inline SVG.
 func WriteHTML(w io.Writer, f *results.File) error {
@@ -279,9 +320,11 @@ func WriteHTML(w io.Writer, f *results.File) error {
 		return err
 	}
 	var rows []htmlRow
+	var cards []card
 	pass := 0
 	for i, r := range f.Runs {
 		rows = append(rows, htmlRow{i, summaryRow(r)})
+		cards = append(cards, cardOf(i, r))
 		if r.Verdict == results.Pass {
 			pass++
 		}
@@ -291,13 +334,14 @@ func WriteHTML(w io.Writer, f *results.File) error {
 		Schema, Started                            string
 		Header                                     []string
 		Rows                                       []htmlRow
+		Cards                                      []card
 		Runs                                       []results.Run
 		Plots                                      []Plot
 		ServerSide, TLS                            []string
 	}{
 		Title: title(f), Description: f.Scenario.Description, Summary: fmt.Sprintf("%d of %d configs passed.", pass, len(f.Runs)), Load: describeLoad(f),
 		Version: f.Environment.LoadcheckVersion, Schema: f.Schema, Started: f.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Header: summaryHeader, Rows: rows, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f), TLS: tlsLines(f),
+		Header: summaryHeader, Rows: rows, Cards: cards, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f), TLS: tlsLines(f),
 	}
 	return htmlReport.Execute(w, data)
 }
