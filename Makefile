@@ -8,7 +8,7 @@ BIN := bin/loadcheck
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/loadcheck
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/loadcheck
 
 # The Debian apache2 image, built from Debian's packages when it is missing.
 image:

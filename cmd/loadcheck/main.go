@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
@@ -28,8 +29,51 @@ const (
 	exitInterrupted = 130
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=...";
+// otherwise it is the module version and VCS revision Go recorded in the
+// binary (buildVersion), so that a stored result names the commit that
+// made it.
+var version = func() string {
+	bi, _ := debug.ReadBuildInfo()
+	return buildVersion(bi, "dev")
+}()
+
+// buildVersion is the module's version from the build info (Go makes it
+// a pseudo-version naming the commit, "+dirty" for uncommitted changes,
+// when it stamps VCS information; `make build` asks it to, -buildvcs=auto),
+// else fallback with the VCS revision when there is one: "dev
+// (3f2a9c1b7e44+dirty, 2026-11-27T03:40:00Z)", else fallback.
+func buildVersion(bi *debug.BuildInfo, fallback string) string {
+	if bi == nil {
+		return fallback
+	}
+	if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+		return mv
+	}
+	v := fallback
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return v
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	if at != "" {
+		rev += ", " + at
+	}
+	return fmt.Sprintf("%s (%s)", v, rev)
+}
 
 const usage = `loadcheck proves that Apache httpd configs hold thousands of concurrent
 keep-alive connections, side by side, in real httpd containers.

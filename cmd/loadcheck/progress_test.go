@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,22 @@ func TestProgressLine(t *testing.T) {
 	q.update("[1/1 x]", bench.Progress{OK: 1})
 	if b.Len() != before {
 		t.Error("a non-live progress wrote a status line")
+	}
+}
+
+func TestBuildVersion(t *testing.T) {
+	bi := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "3f2a9c1b7e44aa00bb11cc22dd33ee44ff556677"}, {Key: "vcs.time", Value: "2026-11-27T03:40:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	for _, tc := range []struct {
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{bi, "dev (3f2a9c1b7e44+dirty, 2026-11-27T03:40:00Z)"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "v1.2.0"}}, "v1.2.0"},
+		{nil, "dev"},
+	} {
+		if got := buildVersion(tc.bi, "dev"); got != tc.want {
+			t.Errorf("buildVersion = %q, want %q", got, tc.want)
+		}
 	}
 }
