@@ -8,7 +8,10 @@
 #      report.html into the run folder;
 #   3. compare with the baseline run folder, when there is one: with
 #      repeats on both sides, a metric regresses only beyond the noise and
-#      beyond chance (one-sided Mann–Whitney U, p <= 0.05).
+#      beyond chance (one-sided Mann–Whitney U, p <= 0.05);
+#   4. write the trend over every night kept in RESULTS into
+#      RESULTS/trend.html (and its tables into SUMMARY): each config's
+#      metrics night after night, regressions marked.
 #
 # Exit 0: no regression (the configs' own verdicts are in the summary:
 # compare-4000.yaml's stock configs fail by design); 1: a regression
@@ -50,6 +53,15 @@ if [ -f "$BASELINE/result.json" ]; then
 	cmp_rc=$?
 else
 	printf '\nNo baseline at %s yet. Promote a good run: `cp -r %s %s` and commit it.\n' "$BASELINE" "$run_dir" "$BASELINE" >>"$SUMMARY"
+fi
+
+# The trend informs; its exit (1: the newest night regressed from the
+# night before) does not decide the job, compare with the baseline does.
+"$LOADCHECK" trend "$RESULTS" --format html -o "$RESULTS/trend.html"
+trend_rc=$?
+"$LOADCHECK" trend "$RESULTS" --format markdown >>"$SUMMARY"
+if [ "$trend_rc" -ge 2 ]; then
+	echo "nightly: loadcheck trend exited $trend_rc" >&2
 fi
 
 if [ "$run_rc" -ge 2 ] || [ "$cmp_rc" -ge 2 ]; then

@@ -87,6 +87,7 @@ Usage:
   loadcheck report RUN [--format F]      re-render a stored run: table, markdown,
                                          json, junit or html
   loadcheck compare BASE NEW             per-config deltas; exit 1 on a regression
+  loadcheck trend DIR|RUN...             stored runs over time, per config; regressions marked
   loadcheck capacity SCENARIO.yaml       find where each config breaks, what a connection
                                          costs, and directives that reach the target
   loadcheck clean [--all]                remove containers a crashed run left behind
@@ -143,6 +144,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdCapacity(ctx, args[1:], stdout, stderr)
 	case "compare":
 		code, err = cmdCompare(args[1:], stdout, stderr)
+	case "trend":
+		code, err = cmdTrend(args[1:], stdout, stderr)
 	case "validate":
 		code, err = cmdValidate(args[1:], stdout, stderr)
 	case "clean":

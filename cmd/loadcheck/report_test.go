@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/internal/testfix"
 	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
 )
@@ -236,6 +238,10 @@ func TestNightlyScript(t *testing.T) {
 		!strings.Contains(string(s), "Mann–Whitney") || !strings.Contains(string(s), "PASS 2/2") {
 		t.Errorf("second night: exit %d\n%s\nsummary:\n%s", code, out, s)
 	}
+	// The trend over the nights kept (the baseline is n1 again: once).
+	if _, err := os.Stat(filepath.Join(dir, "trend.html")); err != nil || !strings.Contains(string(s), "## loadcheck trend: 2 runs") || !strings.Contains(string(s), "| n2 |") {
+		t.Errorf("no trend of the two nights (%v); summary:\n%s", err, s)
+	}
 	// A baseline with a config the new run lacks: the job must fail.
 	base, err := results.ReadRun(filepath.Join(dir, "baseline"))
 	if err != nil {
@@ -342,5 +348,65 @@ func TestValidateTree(t *testing.T) {
 	code, stdout, stderr := run(t, "validate", sc)
 	if code != 0 || !strings.Contains(stdout, "config shop: event MPM, config tree "+tree+" (debian layout, ") {
 		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestTrend follows ten stored nights: every config gets a row per night,
+// the night where event-tuned's p99 doubled is marked as a regression, and
+// with that night the newest the command exits 1. The exports for CI
+// tools hold the newest night's values.
+func TestTrend(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 10 {
+		f := testfix.Fixture()
+		f.RunID = fmt.Sprintf("night-%02d", i)
+		f.StartedAt = f.StartedAt.Add(time.Duration(i) * 24 * time.Hour)
+		if i == 9 {
+			f.Runs[0].LatencyMS.P99 *= 2 // the regression: 20.37 -> 40.74 ms
+		}
+		if err := os.MkdirAll(filepath.Join(dir, f.RunID), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Save(filepath.Join(dir, f.RunID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, md, stderr := run(t, "trend", dir)
+	if code != exitFail {
+		t.Fatalf("exit %d, want 1 (the newest night regressed); stderr:\n%s", code, stderr)
+	}
+	if n := strings.Count(md, "| night-"); n != 30 { // three configs (one never ran), 10 nights each
+		t.Errorf("%d rows, want 30:\n%s", n, md)
+	}
+	if !strings.Contains(md, "| night-09 | 2026-12-05 06:00 | pass |") || !strings.Contains(md, "**p99 ms 20.4 -> 40.7 (+100.0%)**") {
+		t.Errorf("the regression of night-09 is not marked:\n%s", md)
+	}
+	code, gab, _ := run(t, "trend", dir, "--format", "gab-smaller")
+	var entries []struct {
+		Name  string
+		Unit  string
+		Value float64
+	}
+	if err := json.Unmarshal([]byte(gab), &entries); err != nil || code != exitFail {
+		t.Fatalf("gab-smaller: exit %d, %v:\n%s", code, err, gab)
+	}
+	found := false
+	for _, e := range entries {
+		found = found || (e.Name == "event-tuned p99 ms" && e.Unit == "ms" && e.Value == 40.74)
+	}
+	if !found {
+		t.Errorf("gab-smaller lacks event-tuned's p99 of 40.74 ms: %v", entries)
+	}
+	_, bmf, _ := run(t, "trend", dir, "--format", "bencher")
+	var b map[string]map[string]map[string]float64
+	if err := json.Unmarshal([]byte(bmf), &b); err != nil || b["event-tuned"]["p99-ms"]["value"] != 40.74 {
+		t.Errorf("bencher: %v %v", err, b)
+	}
+	_, page, _ := run(t, "trend", dir, "--format", "html")
+	if strings.Count(page, "<svg") < 5 || !strings.Contains(page, `class="reg"`) {
+		t.Errorf("the trend page lacks its plots or the marked regression")
+	}
+	if code, _, stderr := run(t, "trend", t.TempDir()); code != exitSetup || !strings.Contains(stderr, "no stored run in it") {
+		t.Errorf("an empty folder: exit %d, %s", code, stderr)
 	}
 }
