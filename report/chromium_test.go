@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/loadcheck/loadcheck/internal/testfix"
+	"github.com/loadcheck/loadcheck/results"
 )
 
 // chromium finds Debian's chromium. In CI (CI=true) a missing browser is a
@@ -128,37 +130,82 @@ func near(a uint32, b uint8) bool {
 	return d > -24 && d < 24
 }
 
-// TestFirstScreenCards renders the HTML report at 1280x800 in headless
-// Chromium and checks that the first screen holds a verdict card for every
-// config: the page's own layout, read back by a script added to a copy of
-// it for the test (the report itself has no script).
-func TestFirstScreenCards(t *testing.T) {
+// layoutOf renders the fixture's HTML report in headless Chromium at the
+// window size given, with script (test-only; the report has none) run in
+// a copy of it, and decodes the body attribute each name holds (JSON)
+// into the matching value.
+func layoutOf(t *testing.T, window, script string, attrs map[string]any) *results.File {
+	t.Helper()
 	bin := chromium(t)
 	var b bytes.Buffer
 	f := testfix.Fixture()
 	if err := WriteHTML(&b, f); err != nil {
 		t.Fatal(err)
 	}
-	probe := `<script>document.body.setAttribute("data-cards", JSON.stringify([...document.querySelectorAll(".card")].map(e => { const r = e.getBoundingClientRect(); return [e.id, Math.round(r.bottom), Math.round(r.right)]; })));</script></body>`
 	page := filepath.Join(t.TempDir(), "report.html")
-	if err := os.WriteFile(page, []byte(strings.Replace(b.String(), "</body>", probe, 1)), 0o644); err != nil {
+	if err := os.WriteFile(page, []byte(strings.Replace(b.String(), "</body>", "<script>"+script+"</script></body>", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dom := string(headless(t, bin, "--dump-dom", "--window-size=1280,800", "file://"+page))
-	m := regexp.MustCompile(`data-cards="([^"]*)"`).FindStringSubmatch(dom)
-	if m == nil {
-		t.Fatalf("the probe did not run; the page:\n%.500s", dom)
+	dom := string(headless(t, bin, "--dump-dom", "--window-size="+window, "file://"+page))
+	for name, v := range attrs {
+		m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(dom)
+		if m == nil {
+			t.Fatalf("the probe did not run (%s); the page:\n%.300s", name, dom)
+		}
+		if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), v); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return f
+}
+
+// TestFirstScreenCards renders the HTML report at 1280x800 in headless
+// Chromium and checks that the first screen holds a verdict card for every
+// config.
+func TestFirstScreenCards(t *testing.T) {
 	var cards [][]any
-	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &cards); err != nil {
-		t.Fatal(err)
-	}
+	f := layoutOf(t, "1280,800", `document.body.setAttribute("data-cards", JSON.stringify([...document.querySelectorAll(".card")].map(e => { const r = e.getBoundingClientRect(); return [e.id, Math.round(r.bottom), Math.round(r.right)]; })));`,
+		map[string]any{"data-cards": &cards})
 	if len(cards) != len(f.Runs) {
 		t.Fatalf("%d cards for %d configs: %v", len(cards), len(f.Runs), cards)
 	}
 	for i, c := range cards {
 		if id, bottom, right := c[0], c[1].(float64), c[2].(float64); id != "card-"+f.Runs[i].Config || bottom > 800 || right > 1280 {
 			t.Errorf("card %v ends at (%g, %g): want card-%s within the first 1280x800 screen", id, right, bottom, f.Runs[i].Config)
+		}
+	}
+}
+
+// TestPlotLegendsOutside renders the report in headless Chromium and
+// reads the layout back: no legend box intersects a chart's box, and
+// connections, errors and busy workers have a panel per measured config.
+func TestPlotLegendsOutside(t *testing.T) {
+	var legends [][]any
+	var panels []string
+	layoutOf(t, "1300,3600", `
+const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+const out = [];
+for (const fig of document.querySelectorAll("figure, .panel")) {
+  for (const l of fig.querySelectorAll(":scope > .legend")) {
+    for (const s of fig.querySelectorAll(":scope > svg")) out.push([fig.id, box(l), box(s)]);
+  }
+}
+document.body.setAttribute("data-legends", JSON.stringify(out));
+document.body.setAttribute("data-panels", JSON.stringify([...document.querySelectorAll(".panel")].map(p => p.id)));`,
+		map[string]any{"data-legends": &legends, "data-panels": &panels})
+	if len(legends) < 3 { // latency, memory, prefork-stock's errors
+		t.Errorf("%d legends beside charts, want at least 3", len(legends))
+	}
+	for _, l := range legends {
+		lb, sb := l[1].([]any), l[2].([]any)
+		f := func(v []any, i int) float64 { return v[i].(float64) }
+		if f(lb, 0) < f(sb, 2) && f(sb, 0) < f(lb, 2) && f(lb, 1) < f(sb, 3) && f(sb, 1) < f(lb, 3) {
+			t.Errorf("%v: the legend %v lies on the chart %v", l[0], lb, sb)
+		}
+	}
+	for _, want := range []string{"panel-connections-event-tuned", "panel-connections-prefork-stock", "panel-busy-event-tuned", "panel-busy-prefork-stock", "panel-errors-prefork-stock"} {
+		if !slices.Contains(panels, want) {
+			t.Errorf("no panel %s among %v", want, panels)
 		}
 	}
 }

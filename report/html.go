@@ -32,6 +32,36 @@ func plotColor(i int) color.RGBA { return PlotColors[i%len(PlotColors)] }
 type Plot struct {
 	ID, Title, Note string
 	SVG             template.HTML
+	// Panels, when set, replace SVG: small multiples, one panel per
+	// config on the same axes. Legend is drawn beside the data, never on it.
+	Panels []Panel
+	Legend []LegendItem
+}
+
+// Panel is one config's small chart of a Plot.
+type Panel struct {
+	ID, Config string
+	Index      int
+	SVG        template.HTML
+	Legend     []LegendItem
+}
+
+// LegendItem is one line's key: its label, colour and whether it is dashed.
+type LegendItem struct {
+	Label  string
+	Color  template.CSS
+	Dashed bool
+}
+
+func legendOf(lines []series) []LegendItem {
+	var out []LegendItem
+	for _, s := range lines {
+		if len(s.xy) > 0 {
+			c := plotColor(s.color)
+			out = append(out, LegendItem{Label: s.label, Color: template.CSS(fmt.Sprintf("rgb(%d,%d,%d)", c.R, c.G, c.B)), Dashed: s.dash > 0})
+		}
+	}
+	return out
 }
 
 // series is one line: a label and its points.
@@ -42,14 +72,28 @@ type series struct {
 	dash  int // 0 solid; others dashed, to tell one config's lines apart
 }
 
-// svgPlot draws lines into an inline SVG element.
+// svgPlot draws lines into an inline SVG element, with gonum's legend.
 func svgPlot(title, xLabel, yLabel string, lines []series, logX bool) (template.HTML, error) {
+	return drawSVG(title, xLabel, yLabel, lines, plotOpts{logX: logX, legend: true, w: 9 * vg.Inch, h: 4 * vg.Inch})
+}
+
+// plotOpts shape one SVG: a log x axis, gonum's legend inside the plot
+// (off when the page draws the legend beside it), the size, and fixed
+// axis maxima (0: fit the data) so that small multiples share their axes.
+type plotOpts struct {
+	logX, legend bool
+	w, h         vg.Length
+	xMax, yMax   float64
+}
+
+func drawSVG(title, xLabel, yLabel string, lines []series, o plotOpts) (template.HTML, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
 	p.Y.Min = 0
+	logX := o.logX
 	if logX {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = percentileTicks{}
@@ -68,9 +112,17 @@ func svgPlot(title, xLabel, yLabel string, lines []series, logX bool) (template.
 			l.Dashes = []vg.Length{vg.Points(float64(2 + 3*s.dash)), vg.Points(3)}
 		}
 		p.Add(l)
-		p.Legend.Add(s.label, l)
+		if o.legend {
+			p.Legend.Add(s.label, l)
+		}
 	}
-	c := vgsvg.New(9*vg.Inch, 4*vg.Inch)
+	if o.xMax > 0 {
+		p.X.Min, p.X.Max = 0, o.xMax
+	}
+	if o.yMax > 0 {
+		p.Y.Max = o.yMax
+	}
+	c := vgsvg.New(o.w, o.h)
 	p.Draw(draw.New(c))
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
@@ -146,7 +198,7 @@ func Plots(f *results.File) ([]Plot, error) {
 		}
 		sort.Strings(classes)
 		for j, c := range classes {
-			errs = append(errs, series{r.Config + " " + c, i, fillSeconds(r, byClass[c]), j})
+			errs = append(errs, series{c, i, fillSeconds(r, byClass[c]), j})
 		}
 		if s := r.Server; s != nil {
 			var b, m plotter.XYs
@@ -165,13 +217,13 @@ func Plots(f *results.File) ([]Plot, error) {
 	specs := []struct {
 		id, title, x, y, note, empty string
 		lines                        []series
-		logX                         bool
+		logX, panels                 bool
 	}{
-		{"latency", "Latency by percentile (corrected for coordinated omission)", "percentile", "latency (ms)", "Each line is one config's latency at every percentile of its OK responses in the measured window, as HdrHistogram's plotter draws it.", "no config got an OK response.", lat, true},
-		{"connections", "Connections open", "seconds since the first connection opened", "open connections", "A config that holds the target stays flat at it; dips are connections the server closed. The fall at the end is loadcheck closing them after the measured window.", "no connection was opened.", open, false},
-		{"errors", "Dropped requests by class, per second", "seconds since the first connection opened", "dropped requests", "One line per config and error class (dashed for its second and later classes).", "no request was dropped in any config.", errs, false},
-		{"busy", "httpd busy workers (mod_status)", "seconds since load started", "busy workers", "", "no mod_status reading.", busy, false},
-		{"memory", "Container memory", "seconds since load started", "MB", "From the container's cgroup.", "the container's memory was not readable.", mem, false},
+		{"latency", "Latency by percentile (corrected for coordinated omission)", "percentile", "latency (ms)", "Each line is one config's latency at every percentile of its OK responses in the measured window, as HdrHistogram's plotter draws it.", "no config got an OK response.", lat, true, false},
+		{"connections", "Connections open", "seconds since the first connection opened", "open connections", "One panel per config, all on the same axes. A config that holds the target stays flat at it; dips are connections the server closed. The fall at the end is loadcheck closing them after the measured window.", "no connection was opened.", open, false, true},
+		{"errors", "Dropped requests by class, per second", "seconds since the first connection opened", "dropped requests", "One panel per config, all on the same axes; one line per error class (dashed for the second and later).", "no request was dropped in any config.", errs, false, true},
+		{"busy", "httpd busy workers (mod_status)", "seconds since load started", "busy workers", "One panel per config, all on the same axes.", "no mod_status reading.", busy, false, true},
+		{"memory", "Container memory", "seconds since load started", "MB", "From the container's cgroup.", "the container's memory was not readable.", mem, false, false},
 	}
 	var out []Plot
 	for _, s := range specs {
@@ -183,11 +235,44 @@ func Plots(f *results.File) ([]Plot, error) {
 			out = append(out, Plot{ID: "plot-" + s.id, Title: s.title, Note: "Nothing to draw: " + s.empty})
 			continue
 		}
-		svg, err := svgPlot(s.title, s.x, s.y, s.lines, s.logX)
-		if err != nil {
-			return nil, err
+		pl := Plot{ID: "plot-" + s.id, Title: s.title, Note: s.note}
+		if !s.panels {
+			svg, err := drawSVG(s.title, s.x, s.y, s.lines, plotOpts{logX: s.logX, w: 9 * vg.Inch, h: 4 * vg.Inch})
+			if err != nil {
+				return nil, err
+			}
+			pl.SVG, pl.Legend = svg, legendOf(s.lines)
+			out = append(out, pl)
+			continue
 		}
-		out = append(out, Plot{ID: "plot-" + s.id, Title: s.title, Note: s.note, SVG: svg})
+		// Small multiples: one panel per config, the same axes for all.
+		var xMax, yMax float64
+		for _, l := range s.lines {
+			for _, p := range l.xy {
+				xMax, yMax = max(xMax, p.X), max(yMax, p.Y)
+			}
+		}
+		for i, r := range f.Runs {
+			var mine []series
+			for _, l := range s.lines {
+				if l.color == i && len(l.xy) > 0 {
+					mine = append(mine, l)
+				}
+			}
+			if len(mine) == 0 {
+				continue
+			}
+			svg, err := drawSVG(r.Config, s.x, s.y, mine, plotOpts{w: 4.4 * vg.Inch, h: 2.6 * vg.Inch, xMax: xMax, yMax: yMax * 1.05})
+			if err != nil {
+				return nil, err
+			}
+			panel := Panel{ID: "panel-" + s.id + "-" + r.Config, Config: r.Config, Index: i, SVG: svg}
+			if len(mine) > 1 || s.id == "errors" {
+				panel.Legend = legendOf(mine)
+			}
+			pl.Panels = append(pl.Panels, panel)
+		}
+		out = append(out, pl)
 	}
 	return out, nil
 }
@@ -241,6 +326,10 @@ h1 { font-size: 1.4em; margin: 0 0 0.3em; }
 .card h2 { font-size: 1.05em; margin: 0 0 0.3em; display: flex; justify-content: space-between; }
 .card .v-pass { color: #1a7f37; } .card .v-fail, .card .v-error, .card .v-flaky { color: #b3261e; }
 .card .nums { font-size: 1.15em; margin: 0.2em 0; }
+.panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(26em, 1fr)); gap: 0.4em; }
+.panel svg { max-width: 100%; height: auto; }
+.legend { list-style: none; padding: 0; margin: 0.2em 0 0 3em; font-size: 0.8em; display: flex; flex-wrap: wrap; gap: 0.2em 1.2em; }
+.legend .key { display: inline-block; width: 2em; border-top: 3px solid; margin-right: 0.4em; vertical-align: middle; }
 .card .why { color: #444; margin: 0.2em 0 0; display: -webkit-box; -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; }
 </style>
 </head>
@@ -265,7 +354,11 @@ h1 { font-size: 1.4em; margin: 0 0 0.3em; }
 {{with .Diagnosis}}<p class="why">Why: {{.}}</p>{{end}}
 {{end}}{{end}}
 {{range .Plots}}<figure id="{{.ID}}">
-{{if .SVG}}{{.SVG}}{{else}}<h3>{{.Title}}</h3>{{end}}
+{{if .Panels}}<h3>{{.Title}}</h3>
+<div class="panels">{{range .Panels}}<div class="panel" id="{{.ID}}">{{.SVG}}{{with .Legend}}<ul class="legend">{{range .}}<li><span class="key" style="border-top-color: {{.Color}}{{if .Dashed}}; border-top-style: dashed{{end}}"></span>{{.Label}}</li>{{end}}</ul>{{end}}</div>
+{{end}}</div>
+{{else if .SVG}}{{.SVG}}{{with .Legend}}<ul class="legend">{{range .}}<li><span class="key" style="border-top-color: {{.Color}}{{if .Dashed}}; border-top-style: dashed{{end}}"></span>{{.Label}}</li>{{end}}</ul>{{end}}
+{{else}}<h3>{{.Title}}</h3>{{end}}
 <figcaption>{{.Note}}</figcaption>
 </figure>
 {{end}}

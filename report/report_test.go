@@ -113,8 +113,16 @@ func TestReportContent(t *testing.T) {
 			t.Errorf("html lacks figure %s", id)
 		}
 	}
-	if n := strings.Count(page, "<svg"); n != 5 {
-		t.Errorf("html has %d inline SVGs, want 5", n)
+	// Latency and memory are one chart each; connections, errors and busy
+	// workers a panel per measured config (errors: only prefork-stock had
+	// any): 1 + 2 + 1 + 2 + 1.
+	if n := strings.Count(page, "<svg"); n != 7 {
+		t.Errorf("html has %d inline SVGs, want 7", n)
+	}
+	for _, id := range []string{"panel-connections-event-tuned", "panel-connections-prefork-stock", "panel-errors-prefork-stock", "panel-busy-event-tuned", "panel-busy-prefork-stock"} {
+		if !strings.Contains(page, `<div class="panel" id="`+id+`">`) {
+			t.Errorf("html lacks the panel %s", id)
+		}
 	}
 	for _, bad := range []string{"<script", "http://", "https://", "@import", "<link"} {
 		if i := strings.Index(page, bad); i >= 0 && !strings.HasPrefix(page[i:], "http://www.w3.org/") {
