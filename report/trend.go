@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 
 	"github.com/loadcheck/loadcheck/results"
 )
@@ -161,12 +162,14 @@ func trendMarkdown(t results.Trend) string {
 }
 
 var trendPage = template.Must(template.New("trend").Funcs(pageFuncs).Parse(pageTop + `.reg { color: #b3261e; font-weight: bold; }
+.legend { list-style: none; padding: 0; margin: 0.2em 0 0 3em; font-size: 0.8em; display: flex; flex-wrap: wrap; gap: 0.2em 1.2em; }
+.legend .key { display: inline-block; width: 2em; border-top: 3px solid; margin-right: 0.4em; vertical-align: middle; }
 </style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
 <p>{{.Intro}}</p>
-{{range .Plots}}<figure id="{{.ID}}">{{.SVG}}<figcaption>{{.Note}}</figcaption></figure>
+{{range .Plots}}<figure id="{{.ID}}">{{.SVG}}<ul class="legend">{{range .Legend}}<li><span class="key" style="border-top-color: {{.Color}}"></span>{{.Label}}</li>{{end}}</ul><figcaption>{{.Note}}</figcaption></figure>
 {{end}}
 {{range .Configs}}{{$c := .}}<h2><span class="swatch" style="background: {{color .Index}}"></span>{{.Config}}</h2>
 <table>
@@ -206,11 +209,11 @@ func trendHTML(w io.Writer, t results.Trend) error {
 		if len(lines) == 0 {
 			continue
 		}
-		svg, err := svgPlot(m+" over runs", "run (oldest first)", m, lines, false)
+		svg, err := drawSVG(m+" over runs", "run (oldest first)", m, lines, plotOpts{w: 9 * vg.Inch, h: 3 * vg.Inch})
 		if err != nil {
 			return err
 		}
-		plots = append(plots, Plot{ID: "trend-" + measureSlug(m), Title: m, SVG: svg, Note: "one line per config; the runs are listed in the tables below"})
+		plots = append(plots, Plot{ID: "trend-" + measureSlug(m), Title: m, SVG: svg, Legend: legendOf(lines), Note: "one line per config; the runs are listed in the tables below"})
 	}
 	var cfgs []cfg
 	for i, c := range t.Configs {
