@@ -3,7 +3,7 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 GO ?= go
 BIN := bin/loadcheck
 
-.PHONY: all build image browser httpd run test test-unit fuzz clean
+.PHONY: all build image browser httpd prometheus run test test-unit fuzz clean
 
 all: build
 
@@ -26,6 +26,14 @@ httpd:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 >/dev/null; rc=$$?; \
 		[ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; }
 
+# Debian's Prometheus, the remote-write receiver of the live-metrics test
+# (the test starts its own on loopback; the service is kept from starting).
+prometheus:
+	@command -v prometheus >/dev/null || { \
+		made=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; rc=$$?; \
+		[ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; }
+
 # The README's first command: six configs side by side at 4000 connections.
 run: build image
 	$(BIN) run scenarios/compare-4000.yaml --json loadcheck-result.json
@@ -36,7 +44,7 @@ run: build image
 RACE_PKGS := ./bench/... ./scenarios/... ./results/... ./capacity/... ./report/... ./observe/... ./apache/... ./provider/...
 # The library's own tests (module root) start a few small containers and
 # run with -race too; cmd's load 4000 connections and run without it.
-test: image browser httpd
+test: image browser httpd prometheus
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -race -count=1 -timeout 10m .

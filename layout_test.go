@@ -17,6 +17,7 @@ func TestImportRules(t *testing.T) {
 	forbidden := map[string][]string{
 		"bench":      {"*"},
 		"backend":    {"*"},
+		"promwrite":  {"*"},
 		"observe":    {"*"},
 		"apache":     {"*"},
 		"scenarios":  {"results", "provider", "containers", "observe"},

@@ -30,6 +30,7 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/promwrite"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
@@ -55,6 +56,16 @@ type settings struct {
 	onConfig     func(results.Run)
 	onProbe      func(config string, p capacity.Probe)
 	noConfirm    bool
+	prom         *promwrite.Client // live metrics, when a receiver is given
+}
+
+// WithPromRemoteWrite pushes live metrics once a second during each load
+// to the Prometheus remote-write receiver at url: connections open, OK and
+// failed requests by class, the last second's p99, and mod_status's busy
+// workers, processes and memory, labelled with run_id, config and phase.
+// A failed push is counted and reported, never a failed run.
+func WithPromRemoteWrite(url string) Option {
+	return func(s *settings) { s.prom = promwrite.New(url) }
 }
 
 // WithProvider sets where the servers run (default: a Docker container per
@@ -215,6 +226,15 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 	}
 	if st.dir != "" {
 		s.logf("stored %s (re-render it with `loadcheck report %s`)", st.dir, st.dir)
+	}
+	if s.prom != nil {
+		s.prom.Close(3 * time.Second)
+		switch pushed, failed, last := s.prom.Counts(); {
+		case failed > 0:
+			s.logf("warning: %d of %d live-metric pushes to %s failed (the last: %v); the run's own numbers are complete", failed, pushed, s.prom.URL, last)
+		default:
+			s.logf("pushed live metrics %d times to %s", pushed, s.prom.URL)
+		}
 	}
 	return out, ctx.Err()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/loadcheck/loadcheck/backend"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/promwrite"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
@@ -88,6 +89,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	}
 	session := observe.Start(ctx, ep.Sources, statusInterval)
 	progress, measureFrom, settled := s.watch(sc.Load, label, session)
+	progress = s.pushing(progress, runID, cfg.Name, session)
 	res, err := s.generator.Generate(ctx, ep.URL, sc.Load, progress, measureFrom)
 	seen := session.Stop()
 	if err != nil {
@@ -179,6 +181,46 @@ func (s *settings) watch(l scenarios.Load, label string, session *observe.Sessio
 			s.live(label, p)
 		}
 	}, measureFrom, settled
+}
+
+// pushing adds the live metrics push (WithPromRemoteWrite) to progress:
+// each second's samples are queued, so that a slow receiver never holds
+// the generator up.
+func (s *settings) pushing(progress func(bench.Progress), runID, config string, session *observe.Session) func(bench.Progress) {
+	if s.prom == nil {
+		return progress
+	}
+	return func(p bench.Progress) {
+		if progress != nil {
+			progress(p)
+		}
+		now := time.Now()
+		base := []promwrite.Label{{Name: "run_id", Value: runID}, {Name: "config", Value: config}, {Name: "phase", Value: string(p.Phase)}}
+		var samples []promwrite.Sample
+		add := func(name string, v float64, extra ...promwrite.Label) {
+			l := append(append([]promwrite.Label{{Name: "__name__", Value: name}}, base...), extra...)
+			samples = append(samples, promwrite.Sample{Labels: l, Value: v, Time: now})
+		}
+		add("loadcheck_connections_open", float64(p.Open))
+		add("loadcheck_requests_ok_total", float64(p.OK))
+		add("loadcheck_requests_failed_total", float64(p.Failed))
+		for class, n := range p.Errors {
+			add("loadcheck_requests_failed_by_class_total", float64(n), promwrite.Label{Name: "class", Value: class})
+		}
+		add("loadcheck_latency_p99_seconds", float64(p.P99US)/1e6)
+		if pt, ok := session.Latest(); ok {
+			if pt.BusyWorkers >= 0 {
+				add("loadcheck_httpd_busy_workers", float64(pt.BusyWorkers))
+			}
+			if pt.Processes >= 0 {
+				add("loadcheck_httpd_processes", float64(pt.Processes))
+			}
+			if pt.MemoryMB >= 0 {
+				add("loadcheck_httpd_memory_bytes", pt.MemoryMB*(1<<20))
+			}
+		}
+		s.prom.Send(now, samples)
+	}
 }
 
 // warmUpUsed is the warm-up as it ran, and why it ended.

@@ -89,6 +89,11 @@ type Progress struct {
 	OK       int64         `json:"ok"`     // responses so far, all phases
 	Failed   int64         `json:"failed"` // failed requests so far, all phases
 	Measured bool          `json:"measured"`
+	// Errors are the failed requests so far by class, all phases; P99US
+	// is the last second's p99 latency of its OK responses (0: none).
+	// One process's own: a sharded run's progress has neither.
+	Errors map[string]int64 `json:"errors,omitempty"`
+	P99US  int64            `json:"p99_us,omitempty"`
 }
 
 // Result is everything one run measured. Counts cover the measured window

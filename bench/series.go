@@ -126,9 +126,15 @@ func (s *seriesTicker) point(now time.Time, second int) {
 	}
 	s.points = append(s.points, p)
 	if r.opts.Progress != nil {
+		errs := map[string]int64{}
+		for c := range numClasses {
+			if n := s.lastEr[c]; n > 0 {
+				errs[c.String()] = n
+			}
+		}
 		r.opts.Progress(Progress{
 			Phase: r.phaseAt(now), Elapsed: elapsed, Open: p.Open, OK: ok, Failed: r.failedAll.Load(),
-			Measured: r.phaseAt(now) == PhaseMeasure,
+			Measured: r.phaseAt(now) == PhaseMeasure, Errors: errs, P99US: p.P99US,
 		})
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -855,5 +857,102 @@ func TestTLSRun(t *testing.T) {
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestPromRemoteWrite pushes a short run's live metrics to Debian's
+// Prometheus, started here on loopback with its remote-write receiver, and
+// reads them back through its HTTP API: the last OK count pushed is the
+// run's own (every second of its series). In CI a missing Prometheus is a
+// failure: make test installs it.
+func TestPromRemoteWrite(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("prometheus is not installed; make test installs Debian's prometheus package")
+		}
+		t.Skip("prometheus is not installed (make prometheus); CI=true makes this a failure")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(conf, []byte("global:\n  scrape_interval: 1m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	prom := exec.Command(bin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--web.enable-remote-write-receiver")
+	var promLog bytes.Buffer
+	prom.Stdout, prom.Stderr = &promLog, &promLog
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
+	for i := 0; ; i++ {
+		if resp, err := http.Get("http://" + addr + "/-/ready"); err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("prometheus did not get ready:\n%s", promLog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	out := filepath.Join(dir, "r.json")
+	code, _, stderr := run(t, "run", "--target", okServer(t), "-c", "20", "--rate", "5", "--ramp", "200ms", "--warmup", "1s", "-d", "2s",
+		"--prom-remote-write", "http://"+addr+"/api/v1/write", "--json", out)
+	if code != exitPass || !strings.Contains(stderr, "pushed live metrics") {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	f := readResult(t, out)
+	var want int64
+	for _, p := range f.Runs[0].Series {
+		want += p.OK
+	}
+	query := func(q string) (float64, bool) {
+		resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return 0, false
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct {
+				Result []struct {
+					Value []any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&r) != nil || len(r.Data.Result) == 0 {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(r.Data.Result[0].Value[1].(string), 64)
+		return v, err == nil
+	}
+	sel := fmt.Sprintf(`{run_id=%q, config="target"}`, f.RunID)
+	var got float64
+	for i := 0; i < 50; i++ { // the last push may still be on its way
+		if v, ok := query("max(max_over_time(loadcheck_requests_ok_total" + sel + "[5m]))"); ok && int64(v) == want {
+			got = v
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if int64(got) != want || want == 0 {
+		v, _ := query("max(max_over_time(loadcheck_requests_ok_total" + sel + "[5m]))")
+		t.Errorf("Prometheus has %g OK responses for run %s, the run counted %d", v, f.RunID, want)
+	}
+	if v, ok := query("max(max_over_time(loadcheck_connections_open" + sel + "[5m]))"); !ok || v != 20 {
+		t.Errorf("connections open: %g (%v), want 20", v, ok)
+	}
+	// A receiver that is not there costs the live metrics, not the run.
+	code, _, stderr = run(t, "run", "--target", okServer(t), "-c", "5", "--rate", "5", "--ramp", "200ms", "--warmup", "500ms", "-d", "1s",
+		"--prom-remote-write", "http://127.0.0.1:1/api/v1/write")
+	if code != exitPass || !strings.Contains(stderr, "live-metric pushes to http://127.0.0.1:1/api/v1/write failed") {
+		t.Errorf("an absent receiver: exit %d, stderr:\n%s", code, stderr)
 	}
 }

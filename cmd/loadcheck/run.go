@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -53,6 +54,7 @@ type runFlags struct {
 	served       []scenarios.File  // --file
 	backend      scenarios.Backend // --backend, --backend-size
 	mixNote      string            // what --paths-from or workload.paths_from read
+	promURL      string            // --prom-remote-write
 	tlsKey       string            // --tls-key
 	configsSet   bool
 	overrides    []apache.Directive
@@ -181,6 +183,14 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.runID, "run-id", "", "name the run folder (default: start time and a random suffix)")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the result (schema "+results.Schema+") to `PATH`")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
+	fs.Func("prom-remote-write", "push live metrics once a second during each load to this Prometheus remote-write `URL` (for example http://127.0.0.1:9090/api/v1/write): connections open, OK and failed requests by class, the last second's p99, httpd's busy workers, processes and memory, labelled run_id, config and phase; a failed push is a warning, not a failed run", func(v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("want an http:// or https:// URL such as http://127.0.0.1:9090/api/v1/write, got %q", v)
+		}
+		f.promURL = v
+		return nil
+	})
 	fs.IntVar(&f.repeat, "repeat", 0, "run every config `N` times against a fresh server, interleaved (all configs, then all again); a config that passes some repeats is flaky (default: the scenario's repeat, else 1)")
 	fs.BoolVar(&f.flakyOK, "flaky-ok", false, "with --repeat: a flaky config does not fail the run (exit 0), for exploratory runs")
 	fs.Func("set", "override a directive in every config, `Name=Value` (repeatable), e.g. --set MaxRequestWorkers=4000", func(v string) error {
@@ -399,6 +409,9 @@ func (f *runFlags) options(p *progress) []loadcheck.Option {
 	}
 	if f.spec != nil {
 		opts = append(opts, loadcheck.WithScenarioFile(f.spec.Path))
+	}
+	if f.promURL != "" {
+		opts = append(opts, loadcheck.WithPromRemoteWrite(f.promURL))
 	}
 	return opts
 }
