@@ -270,7 +270,7 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		own("NAME=PATH, for example mine=./httpd.conf", apache.UserConfig))
 	fs.Func("config-dir", "add the user's whole config tree as config `NAME=DIR` (repeatable): Debian layout (apache2.conf at its root) or official (httpd.conf or conf/httpd.conf); Listen ports, vhost addresses and log paths are adjusted to run here, and the run says what changed. Without --configs or a scenario only these run",
 		own("NAME=DIR, for example shop=./etc-apache2", apache.LoadTree))
-	fs.Func("file", "serve a file of `PATH=SIZE` bytes beside the test page, e.g. /page-100k.html=100k (repeatable; add --path PATH to request it): created in the served tmpfs before httpd starts", func(v string) error {
+	fs.Func("file", "serve a file of SIZE bytes at PATH beside the test page: `PATH=SIZE`, e.g. /page-100k.html=100k (repeatable; add --path PATH to request it), created in the served tmpfs before httpd starts", func(v string) error {
 		p, size, ok := strings.Cut(v, "=")
 		n, err := units.RAMInBytes(size)
 		if !ok || err != nil {
@@ -287,7 +287,7 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		f.backend.Path, f.backend.Latency = p, lat
 		return nil
 	})
-	fs.Func("backend-size", "with --backend: the size of each backend answer, e.g. 2k (default 0)", func(v string) error {
+	fs.Func("backend-size", "with --backend: the `SIZE` of each backend answer, e.g. 2k (default 0)", func(v string) error {
 		n, err := units.RAMInBytes(v)
 		if err != nil || n < 0 {
 			return fmt.Errorf("want a size such as 2k, got %q", v)
