@@ -94,6 +94,10 @@ type Progress struct {
 	// One process's own: a sharded run's progress has neither.
 	Errors map[string]int64 `json:"errors,omitempty"`
 	P99US  int64            `json:"p99_us,omitempty"`
+	// Left is how long the load has to run: to the end of the measured
+	// window as it stands (an auto warm-up that has not ended counts to
+	// its cap).
+	Left time.Duration `json:"left_ns,omitempty"`
 }
 
 // Result is everything one run measured. Counts cover the measured window

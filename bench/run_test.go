@@ -618,3 +618,27 @@ func TestSteps(t *testing.T) {
 		t.Errorf("stepped run over 2 shards: %v, want an error", err)
 	}
 }
+
+// TestProgressLeft: each second's progress says how long the load has to
+// run (ramp 100 ms, warm-up 200 ms, window 2 s: 2.3 s in all), shrinking
+// to nothing at the end.
+func TestProgressLeft(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
+	opts := quickOpts(3)
+	opts.Duration = 2 * time.Second
+	var mu sync.Mutex
+	var left []time.Duration
+	opts.Progress = func(p Progress) {
+		mu.Lock()
+		left = append(left, p.Left)
+		mu.Unlock()
+	}
+	if _, err := Run(context.Background(), Target{URL: url}, opts); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(left) < 2 || left[0] < time.Second || left[0] > 1400*time.Millisecond || left[len(left)-1] != 0 {
+		t.Errorf("left each second %v: want about 1.3 s after the first second, 0 at the end", left)
+	}
+}

@@ -135,6 +135,7 @@ func (s *seriesTicker) point(now time.Time, second int) {
 		r.opts.Progress(Progress{
 			Phase: r.phaseAt(now), Elapsed: elapsed, Open: p.Open, OK: ok, Failed: r.failedAll.Load(),
 			Measured: r.phaseAt(now) == PhaseMeasure, Errors: errs, P99US: p.P99US,
+			Left: max(0, time.Duration(r.measureOff.Load())+r.opts.Duration-elapsed),
 		})
 	}
 }

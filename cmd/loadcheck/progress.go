@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,9 +59,20 @@ func (p *progress) update(label string, s bench.Progress) {
 		rps = float64(s.OK-p.lastOK) / dt.Seconds()
 	}
 	p.lastOK, p.lastElapsed = s.OK, s.Elapsed
-	fmt.Fprintf(p.w, "\r\033[K%s %-7s %3ds  open %d  %.0f req/s  ok %d  errors %d",
-		label, s.Phase, int(s.Elapsed/time.Second), s.Open, rps, s.OK, s.Failed)
+	fmt.Fprintf(p.w, "\r\033[K%s %-7s %s %3ds left  open %d  %.0f req/s  ok %d  errors %d",
+		label, s.Phase, bar(s.Elapsed, s.Left), int((s.Left+time.Second-1)/time.Second), s.Open, rps, s.OK, s.Failed)
 	p.dirty = true
+}
+
+// bar is a 12-cell bar of how much of the config's load has run.
+func bar(done, left time.Duration) string {
+	const cells = 12
+	n := cells
+	if total := done + left; total > 0 {
+		n = int(float64(cells) * float64(done) / float64(total))
+	}
+	n = min(max(n, 0), cells)
+	return "[" + strings.Repeat("#", n) + strings.Repeat("-", cells-n) + "]"
 }
 
 func (p *progress) clear() {

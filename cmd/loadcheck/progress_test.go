@@ -15,9 +15,9 @@ func TestProgressLine(t *testing.T) {
 	var b bytes.Buffer
 	p := &progress{w: &b, live: true}
 	p.update("[2/6 event-tuned]", bench.Progress{Phase: bench.PhaseRamp, Elapsed: time.Second, Open: 1000, OK: 500})
-	p.update("[2/6 event-tuned]", bench.Progress{Phase: bench.PhaseMeasure, Elapsed: 3 * time.Second, Open: 4000, OK: 8500, Failed: 7})
+	p.update("[2/6 event-tuned]", bench.Progress{Phase: bench.PhaseMeasure, Elapsed: 3 * time.Second, Left: 9 * time.Second, Open: 4000, OK: 8500, Failed: 7})
 	last := b.String()[strings.LastIndex(b.String(), "\r"):]
-	if want := "[2/6 event-tuned] measure   3s  open 4000  4000 req/s  ok 8500  errors 7"; !strings.Contains(last, want) {
+	if want := "[2/6 event-tuned] measure [###---------]   9s left  open 4000  4000 req/s  ok 8500  errors 7"; !strings.Contains(last, want) {
 		t.Errorf("progress line %q, want %q", last, want)
 	}
 	p.logf("a log line")
