@@ -244,7 +244,14 @@ func judgeDelta(base, next float64, higherBetter bool, relPct, floor float64) st
 	return "better"
 }
 
-func trim(v float64) string { return strings.TrimSuffix(fmt.Sprintf("%.3g", v), ".0") }
+// trim is v with three significant digits, whole numbers from 1000 up
+// (3258, not 3.26e+03).
+func trim(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.3g", v), ".0")
+}
 
 func pct(base, next float64) string {
 	if base == 0 {
