@@ -132,7 +132,7 @@ func serverSide(f *results.File) []string {
 				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",
 					s.AccessesDuringRun, clientResponses(r), s.StatusSamples-1))
 			}
-			if r.ReadMBps >= 0.01 { // the 3-byte test page alone is not worth a line
+			if q := r.Requests; q.OK > 0 && q.BytesRead/q.OK >= 512 { // the 3-byte test page alone is not worth a line
 				parts = append(parts, fmt.Sprintf("the client read %s of bodies in the window (%g MB/s)", units.HumanSize(float64(r.Requests.BytesRead)), r.ReadMBps))
 			}
 			if b := s.Backend; b != nil {
