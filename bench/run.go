@@ -122,6 +122,8 @@ type Result struct {
 	// Classes is per path class of a mix (Load.Mix), in the order of the
 	// most requested first; nil without a mix.
 	Classes []ClassResult `json:"-"`
+	// PerShard is each generator process's share, when there were several.
+	PerShard []ShardSummary `json:"-"`
 	// OpenedIn is how long after the start the last connection first
 	// opened; zero when some never did.
 	OpenedIn time.Duration `json:"-"`

@@ -130,6 +130,20 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	return err
 }
 
+// ShardSummary is one generator process's share of a sharded run, kept
+// beside the merged numbers: a shard that was itself the limit (its
+// client_late) shows which.
+type ShardSummary struct {
+	Shard      int   `json:"shard"` // 1-based
+	Target     int   `json:"target"`
+	Served     int   `json:"served"`
+	Starved    int   `json:"starved"`
+	Sent       int64 `json:"sent"`
+	OK         int64 `json:"ok"`
+	Dropped    int64 `json:"dropped"`
+	ClientLate int64 `json:"client_late"`
+}
+
 // Merge adds shard results of one run into one: counters add, histograms
 // add without loss, and series points of the same second add.
 func Merge(parts ...*Result) *Result {
@@ -139,7 +153,11 @@ func Merge(parts ...*Result) *Result {
 		Complete: len(parts) > 0, OpenedIn: 0,
 	}
 	allOpened := true
-	for _, r := range parts {
+	for i, r := range parts {
+		if len(parts) > 1 {
+			out.PerShard = append(out.PerShard, ShardSummary{Shard: i + 1, Target: r.Target, Served: r.Served, Starved: r.Starved,
+				Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, ClientLate: r.Errors[ClientLate.String()]})
+		}
 		out.Target += r.Target
 		out.Established += r.Established
 		out.Served += r.Served

@@ -106,6 +106,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 	for _, l := range pathClassLines(f) {
 		fmt.Fprintln(w, l)
 	}
+	for _, l := range shardLines(f) {
+		fmt.Fprintln(w, l)
+	}
 	if lines := serverSide(f); len(lines) > 0 {
 		fmt.Fprintln(w, "server side (kernel counters count the whole host when httpd shares its network: host networking, or a native httpd):")
 		for _, l := range lines {
@@ -198,6 +201,23 @@ func timeToCapacity(s float64) string {
 }
 
 // tlsLines are the https:// runs' TLS, one line per config.
+// shardLines say, for a config loaded from several generator processes,
+// what each one did: a process that was itself the limit shows here.
+func shardLines(f *results.File) []string {
+	var out []string
+	for _, r := range f.Runs {
+		if len(r.GeneratorShards) == 0 {
+			continue
+		}
+		var parts []string
+		for _, s := range r.GeneratorShards {
+			parts = append(parts, fmt.Sprintf("#%d %d of %d served, %d ok, %d dropped, client_late %d", s.Shard, s.Served, s.Target, s.OK, s.Dropped, s.ClientLate))
+		}
+		out = append(out, fmt.Sprintf("%s generator: %d processes: %s", r.Config, len(r.GeneratorShards), strings.Join(parts, "; ")))
+	}
+	return out
+}
+
 // pathClassLines are a request mix's per-path-class results, a line per
 // config and class.
 func pathClassLines(f *results.File) []string {

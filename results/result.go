@@ -97,16 +97,19 @@ type Run struct {
 	ThroughputRPS   float64 `json:"throughput_rps"`
 	// ReadMBps is the body bytes read in the window (requests.bytes_read)
 	// per second, in MB (10^6 bytes).
-	ReadMBps     float64       `json:"read_mbps,omitempty"`
-	Series       []bench.Point `json:"series,omitempty"` // one point per second of the whole run
-	Shards       int           `json:"generator_processes,omitempty"`
-	MeasuredS    float64       `json:"measured_s"`
-	Complete     bool          `json:"complete"`
-	Server       *Server       `json:"server,omitempty"`
-	Image        string        `json:"image,omitempty"`
-	ImageID      string        `json:"image_id,omitempty"`
-	HTTPDVersion string        `json:"httpd_version,omitempty"`
-	HTTPDConf    string        `json:"httpd_conf,omitempty"`
+	ReadMBps float64       `json:"read_mbps,omitempty"`
+	Series   []bench.Point `json:"series,omitempty"` // one point per second of the whole run
+	Shards   int           `json:"generator_processes,omitempty"`
+	// GeneratorShards is each generator process's share when there were
+	// several: its connections, requests and client_late.
+	GeneratorShards []bench.ShardSummary `json:"generator_shards,omitempty"`
+	MeasuredS       float64              `json:"measured_s"`
+	Complete        bool                 `json:"complete"`
+	Server          *Server              `json:"server,omitempty"`
+	Image           string               `json:"image,omitempty"`
+	ImageID         string               `json:"image_id,omitempty"`
+	HTTPDVersion    string               `json:"httpd_version,omitempty"`
+	HTTPDConf       string               `json:"httpd_conf,omitempty"`
 	// Adjustments are what loadcheck changed to run the config's tree
 	// here (ports, logs, created DocumentRoots); Host is the Host header
 	// the load sent.
@@ -261,7 +264,7 @@ func FromBench(cfg apache.Config, r *bench.Result) Run {
 		}
 		run.PathClasses = append(run.PathClasses, pc)
 	}
-	run.Series, run.Shards, run.Hist = r.Series, r.Shards, r.Latency
+	run.Series, run.Shards, run.Hist, run.GeneratorShards = r.Series, r.Shards, r.Latency, r.PerShard
 	run.TimeToCapacityS = TimeToCapacity(r.Series, r.Target)
 	if r.Measured > 0 {
 		run.ThroughputRPS = math.Round(float64(r.OK)/r.Measured.Seconds()*10) / 10

@@ -223,6 +223,15 @@ func TestShardedTarget(t *testing.T) {
 	if len(r.Series) < 3 {
 		t.Errorf("got %d series points for a 2.8 s run", len(r.Series))
 	}
+	// Each process's share is kept beside the merged numbers.
+	var served, target int
+	var ok int64
+	for _, s := range r.GeneratorShards {
+		served, target, ok = served+s.Served, target+s.Target, ok+s.OK
+	}
+	if len(r.GeneratorShards) != 3 || served != 30 || target != 30 || ok != 300 || r.GeneratorShards[2].Shard != 3 {
+		t.Errorf("generator shards %+v: want 3 adding up to 30 served of 30 and 300 ok", r.GeneratorShards)
+	}
 }
 
 // TestDockerUnreachable runs a separate process: testcontainers resolves
