@@ -27,7 +27,9 @@ func TestProviderLocal(t *testing.T) {
 	dockertest.RequireHTTPD(t)
 	before := len(dockertest.Leftovers(t))
 	out := filepath.Join(t.TempDir(), "r.json")
-	args := append([]string{"run", "--provider", "local", "--configs", "worker-stock,event-stock", "-c", "140", "--json", out}, loadFlags...)
+	// A served file too: the native provider writes it into its folder.
+	args := append([]string{"run", "--provider", "local", "--configs", "worker-stock,event-stock", "-c", "140", "--json", out,
+		"--file", "/big.bin=4k", "--path", "/", "--path", "/big.bin"}, loadFlags...)
 	code, stdout, stderr := run(t, args...)
 	if code != exitPass {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -41,6 +43,9 @@ func TestProviderLocal(t *testing.T) {
 	for _, r := range f.Runs {
 		if r.Server == nil || r.Server.PeakBusyWorkers < 1 || r.Server.MemoryPeakMB <= 0 || r.Image != "" {
 			t.Errorf("%s: server %+v, image %q: want busy workers and memory, no image", r.Config, r.Server, r.Image)
+		}
+		if q := r.Requests; q.Dropped != 0 || q.BytesRead < q.OK/2*4096 {
+			t.Errorf("%s: %d ok, %d dropped, %d bytes read: want the 4 KB file in about half the answers", r.Config, q.OK, q.Dropped, q.BytesRead)
 		}
 	}
 	if after := len(dockertest.Leftovers(t)); after != before {
