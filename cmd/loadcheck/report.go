@@ -300,7 +300,7 @@ Flags:
 	}
 	var files []*results.File
 	for _, p := range pos {
-		found, err := storedRuns(p)
+		found, err := storedRuns(p, func(err error) { fmt.Fprintf(stderr, "loadcheck: warning: left out of the trend: %v\n", err) })
 		if err != nil {
 			return exitSetup, err
 		}
@@ -320,8 +320,9 @@ Flags:
 }
 
 // storedRuns reads the run at path (a run folder or a result JSON file),
-// or every run folder directly under it.
-func storedRuns(path string) ([]*results.File, error) {
+// or every run folder directly under it; one of those that cannot be read
+// is left out, and skip is told why.
+func storedRuns(path string, skip func(error)) ([]*results.File, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -343,7 +344,8 @@ func storedRuns(path string) ([]*results.File, error) {
 		if _, err := os.Stat(filepath.Join(path, e.Name(), "result.json")); e.IsDir() && err == nil {
 			f, err := results.ReadRun(filepath.Join(path, e.Name()))
 			if err != nil {
-				return nil, err
+				skip(err)
+				continue
 			}
 			out = append(out, f)
 		}

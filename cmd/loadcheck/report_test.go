@@ -409,4 +409,11 @@ func TestTrend(t *testing.T) {
 	if code, _, stderr := run(t, "trend", t.TempDir()); code != exitSetup || !strings.Contains(stderr, "no stored run in it") {
 		t.Errorf("an empty folder: exit %d, %s", code, stderr)
 	}
+	// A night whose result.json is broken is left out, and said so.
+	if err := os.WriteFile(filepath.Join(dir, "night-05", "result.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, md, stderr := run(t, "trend", dir); !strings.Contains(stderr, "left out of the trend") || strings.Contains(md, "night-05") || !strings.Contains(md, "night-06") {
+		t.Errorf("a broken night: stderr %q", stderr)
+	}
 }
