@@ -186,6 +186,7 @@ func TestParseErrors(t *testing.T) {
 		{"file size word", head + cfgs + "workload:\n  files:\n    - {path: /big, size: huge}\n", `workload.files[0].size: want a size such as 512m or 2g, got "huge"`},
 		{"file twice", head + cfgs + "workload:\n  files:\n    - {path: /a, size: 1k}\n    - {path: /a, size: 2k}\n", "workload.files[1].path: /a is listed twice"},
 		{"paths_from missing", head + cfgs + "workload:\n  paths_from: nope.log\n", "s.yaml:7:15: workload.paths_from: open nope.log: no such file"},
+		{"paths_from a device", head + cfgs + "workload:\n  paths_from: /dev/zero\n", "workload.paths_from: /dev/zero: want an access log file of at most 4 GiB"},
 		{"paths_from and paths", head + "  paths: [/a]\n" + cfgs + "workload:\n  paths_from: nope.log\n", "workload.paths_from: the access log gives the paths and methods: drop load.paths"},
 		{"backend latency", head + cfgs + "workload:\n  backend: {path: /app, latency: \"quantiles p50=40ms p90=30ms\"}\n", "s.yaml:7:34: workload.backend.latency: latency \"quantiles p50=40ms p90=30ms\": the quantiles must grow"},
 		{"backend path", head + cfgs + "workload:\n  backend: {path: app, latency: 50ms}\n", "workload.backend.path: want an absolute path"},

@@ -45,6 +45,11 @@ func LoadMix(path string) ([]bench.MixEntry, string, error) {
 		return nil, "", err
 	}
 	defer f.Close()
+	// A log is a file: not a device or a pipe that never ends, nor a
+	// virtual file the size of the address space (/proc/kcore).
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Size() > MaxMixLog {
+		return nil, "", fmt.Errorf("%s: want an access log file of at most 4 GiB", path)
+	}
 	m, err := bench.ReadMix(path, f)
 	if err != nil {
 		return nil, "", err
@@ -61,6 +66,9 @@ type File struct {
 	Path string   `yaml:"path" json:"path"`
 	Size ByteSize `yaml:"size" json:"size_bytes"`
 }
+
+// MaxMixLog bounds the access log a request mix is read from.
+const MaxMixLog = 4 << 30
 
 // Limits of the served files: they live on a tmpfs in the container.
 const (
