@@ -74,10 +74,10 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	if sc.Load, err = s.adjusted(ctx, ep, sc.Load, label); err != nil {
 		return results.Run{}, err
 	}
-	if sc.Load.ServerKeepAlive = cfg.KeepAliveTimeout(); sc.Load.ServerKeepAlive > 0 && sc.Load.RatePerConn > 0 &&
-		time.Duration(float64(time.Second)/sc.Load.RatePerConn) >= sc.Load.ServerKeepAlive {
+	sc.Load.ServerKeepAlive = cfg.KeepAliveTimeout()
+	if ka, rate := sc.Load.ServerKeepAlive, sc.Load.RatePerConn; ka > 0 && rate > 0 && time.Duration(float64(time.Second)/rate) >= ka {
 		s.logf("%s a connection's requests come every %s, not sooner than its KeepAliveTimeout (%s): httpd closes them while idle, and loadcheck opens each again for its next request, as a browser does; counted as idle reopens, not as failures",
-			label, time.Duration(float64(time.Second)/sc.Load.RatePerConn), sc.Load.ServerKeepAlive)
+			label, time.Duration(float64(time.Second)/rate), ka)
 	}
 	ready := "loading " + ep.URL + ";"
 	if ep.Version != "" {

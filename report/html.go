@@ -53,12 +53,20 @@ type LegendItem struct {
 	Dashed bool
 }
 
+// legendCSS and legendHTML draw a Plot's or Panel's Legend beside its
+// chart, on every page that has plots.
+const (
+	legendCSS = `.legend { list-style: none; padding: 0; margin: 0.2em 0 0 3em; font-size: 0.8em; display: flex; flex-wrap: wrap; gap: 0.2em 1.2em; }
+.legend .key { display: inline-block; width: 2em; border-top: 3px solid; margin-right: 0.4em; vertical-align: middle; }
+`
+	legendHTML = `{{with .Legend}}<ul class="legend">{{range .}}<li><span class="key" style="border-top-color: {{.Color}}{{if .Dashed}}; border-top-style: dashed{{end}}"></span>{{.Label}}</li>{{end}}</ul>{{end}}`
+)
+
 func legendOf(lines []series) []LegendItem {
 	var out []LegendItem
 	for _, s := range lines {
 		if len(s.xy) > 0 {
-			c := plotColor(s.color)
-			out = append(out, LegendItem{Label: s.label, Color: template.CSS(fmt.Sprintf("rgb(%d,%d,%d)", c.R, c.G, c.B)), Dashed: s.dash > 0})
+			out = append(out, LegendItem{Label: s.label, Color: cssColor(s.color), Dashed: s.dash > 0})
 		}
 	}
 	return out
@@ -293,10 +301,13 @@ func fillSeconds(r results.Run, pts plotter.XYs) plotter.XYs {
 
 // pageFuncs are the HTML pages' template functions.
 var pageFuncs = template.FuncMap{
-	"color": func(i int) template.CSS {
-		c := plotColor(i)
-		return template.CSS(fmt.Sprintf("rgb(%d,%d,%d)", c.R, c.G, c.B))
-	},
+	"color": cssColor,
+}
+
+// cssColor is config i's plot colour for CSS.
+func cssColor(i int) template.CSS {
+	c := plotColor(i)
+	return template.CSS(fmt.Sprintf("rgb(%d,%d,%d)", c.R, c.G, c.B))
 }
 
 // pageTop is the head both HTML pages share, up to their own CSS rules:
@@ -328,9 +339,7 @@ h1 { font-size: 1.4em; margin: 0 0 0.3em; }
 .card .nums { font-size: 1.15em; margin: 0.2em 0; }
 .panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(26em, 1fr)); gap: 0.4em; }
 .panel svg { max-width: 100%; height: auto; }
-.legend { list-style: none; padding: 0; margin: 0.2em 0 0 3em; font-size: 0.8em; display: flex; flex-wrap: wrap; gap: 0.2em 1.2em; }
-.legend .key { display: inline-block; width: 2em; border-top: 3px solid; margin-right: 0.4em; vertical-align: middle; }
-.card .why { color: #444; margin: 0.2em 0 0; display: -webkit-box; -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; }
+` + legendCSS + `.card .why { color: #444; margin: 0.2em 0 0; display: -webkit-box; -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; }
 </style>
 </head>
 <body>
@@ -355,9 +364,9 @@ h1 { font-size: 1.4em; margin: 0 0 0.3em; }
 {{end}}{{end}}
 {{range .Plots}}<figure id="{{.ID}}">
 {{if .Panels}}<h3>{{.Title}}</h3>
-<div class="panels">{{range .Panels}}<div class="panel" id="{{.ID}}">{{.SVG}}{{with .Legend}}<ul class="legend">{{range .}}<li><span class="key" style="border-top-color: {{.Color}}{{if .Dashed}}; border-top-style: dashed{{end}}"></span>{{.Label}}</li>{{end}}</ul>{{end}}</div>
+<div class="panels">{{range .Panels}}<div class="panel" id="{{.ID}}">{{.SVG}}` + legendHTML + `</div>
 {{end}}</div>
-{{else if .SVG}}{{.SVG}}{{with .Legend}}<ul class="legend">{{range .}}<li><span class="key" style="border-top-color: {{.Color}}{{if .Dashed}}; border-top-style: dashed{{end}}"></span>{{.Label}}</li>{{end}}</ul>{{end}}
+{{else if .SVG}}{{.SVG}}` + legendHTML + `
 {{else}}<h3>{{.Title}}</h3>{{end}}
 <figcaption>{{.Note}}</figcaption>
 </figure>

@@ -162,14 +162,12 @@ func trendMarkdown(t results.Trend) string {
 }
 
 var trendPage = template.Must(template.New("trend").Funcs(pageFuncs).Parse(pageTop + `.reg { color: #b3261e; font-weight: bold; }
-.legend { list-style: none; padding: 0; margin: 0.2em 0 0 3em; font-size: 0.8em; display: flex; flex-wrap: wrap; gap: 0.2em 1.2em; }
-.legend .key { display: inline-block; width: 2em; border-top: 3px solid; margin-right: 0.4em; vertical-align: middle; }
-</style>
+` + legendCSS + `</style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
 <p>{{.Intro}}</p>
-{{range .Plots}}<figure id="{{.ID}}">{{.SVG}}<ul class="legend">{{range .Legend}}<li><span class="key" style="border-top-color: {{.Color}}"></span>{{.Label}}</li>{{end}}</ul><figcaption>{{.Note}}</figcaption></figure>
+{{range .Plots}}<figure id="{{.ID}}">{{.SVG}}` + legendHTML + `<figcaption>{{.Note}}</figcaption></figure>
 {{end}}
 {{range .Configs}}{{$c := .}}<h2><span class="swatch" style="background: {{color .Index}}"></span>{{.Config}}</h2>
 <table>
