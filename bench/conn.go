@@ -30,6 +30,9 @@ type conn struct {
 	openAt   time.Time
 	interval time.Duration // 0 in closed loop
 	timer    *time.Timer
+	// offset moves the schedule back by a slow client's own pauses while
+	// it read (see SlowClients); 0 for every other connection.
+	offset time.Duration
 
 	c         Conn
 	tlsCfg    *tls.Config // https://: this connection's, with its own session
@@ -58,6 +61,9 @@ func (r *runner) connection(ctx context.Context, idx int) {
 		timer: time.NewTimer(time.Hour)}
 	c.timer.Stop()
 	c.rr.head = strings.EqualFold(r.opts.Method, "HEAD")
+	if c.st.slow {
+		c.rr.pace = newPacer(r.opts.Slow, ctx.Done())
+	}
 	if !r.opts.ClosedLoop {
 		c.interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)
 	}
@@ -120,7 +126,7 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 		}
 	} else {
 		s.prevEnd = time.Now()
-		s.due = c.openAt.Add(time.Duration(k) * c.interval)
+		s.due = c.dueAt(k)
 		// A slot past the window is not sent: wake at the window's end
 		// instead, to check the connection there.
 		if !sleepUntil(ctx, c.timer, minTime(s.due, r.endAt())) {
@@ -138,13 +144,18 @@ func (c *conn) next(ctx context.Context, k int) (slot, bool) {
 	return s, true
 }
 
+// dueAt is when slot k is due in the open model.
+func (c *conn) dueAt(k int) time.Time {
+	return c.openAt.Add(time.Duration(k)*c.interval + c.offset)
+}
+
 // cutShort counts, when ctx ended, every slot from k on that was already
 // due in the measured window but never sent, as in flight: the schedule
 // called for it, and cancellation, not the server, kept it from going out.
 func (c *conn) cutShort(k int) {
 	now := time.Now()
 	for ; ; k++ {
-		due := c.openAt.Add(time.Duration(k) * c.interval)
+		due := c.dueAt(k)
 		if due.After(now) || !due.Before(c.r.endAt()) {
 			return
 		}
@@ -162,7 +173,7 @@ func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
 	switch _, _, closing, err := c.rr.read(); {
 	case err == nil:
 		c.awaiting = false // late answer to a request already counted as dropped
-		c.lastUsed = time.Now()
+		c.lastUsed = c.answerStart(time.Now())
 		c.r.lateAll.Add(1)
 		if closing {
 			c.close()
@@ -206,6 +217,18 @@ func (c *conn) late(ctx context.Context, s slot) bool {
 func (c *conn) idleTimedOut(now time.Time) bool {
 	ka := c.r.opts.ServerKeepAlive
 	return ka > 0 && c.c != nil && !c.awaiting && now.Sub(c.lastUsed) >= ka
+}
+
+// answerStart is when the server may have finished sending the answer
+// that just arrived, done: when it arrived, or, for a slow client, when
+// its first byte did. A server's writes end once the answer is in its
+// socket buffers, which hold a 100 KB page, and its keep-alive timeout
+// runs from then, while the slow client still reads.
+func (c *conn) answerStart(done time.Time) time.Time {
+	if p := c.rr.pace; p != nil && !p.began.IsZero() {
+		return p.began
+	}
+	return done
 }
 
 // closedWhileIdle reports whether the server closed the idle connection.
@@ -288,6 +311,9 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 		return
 	}
 	status, body, closing, err := c.rr.read()
+	if c.rr.pace != nil {
+		c.offset += c.rr.pace.slept
+	}
 	if err != nil {
 		c.classDropped(ctx, s, class)
 		c.readFailed(ctx, s, err)
@@ -295,7 +321,7 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 	}
 	c.answered++
 	done := time.Now()
-	c.lastUsed = done
+	c.lastUsed = c.answerStart(done)
 	if cl, bad := classifyStatus(status); bad {
 		c.classDropped(ctx, s, class)
 		r.fail(ctx, c.st, s.measured, cl, statusError(status))
@@ -398,6 +424,9 @@ func (c *conn) timedOut(cl Class, deadline time.Time) Class {
 func (c *conn) setDeadline(ctx context.Context, d time.Time, readOnly bool) {
 	if ctx.Err() != nil {
 		d = time.Now()
+	}
+	if c.rr.pace != nil {
+		c.rr.pace.conn, c.rr.pace.deadline = c.c, d
 	}
 	if readOnly {
 		_ = c.c.SetReadDeadline(d)

@@ -98,13 +98,18 @@ func newDialer(addr string, o Options) (*dialer, error) {
 // goroutine, waiting in the runtime's poller until deadline or ctx ends.
 // This keeps Go's deep dial path (and the 8 KB stack it grows) out of the
 // thousands of connection goroutines. On success it returns the socket and
-// the function that stops its cancellation watch.
-func (d *dialer) dial(ctx context.Context, id int, deadline time.Time) (*os.File, func() bool, error) {
+// the function that stops its cancellation watch. rcvbuf, when positive,
+// is the socket's SO_RCVBUF, set before the connect so that the window the
+// server sees is small from the start.
+func (d *dialer) dial(ctx context.Context, id int, deadline time.Time, rcvbuf int) (*os.File, func() bool, error) {
 	fd, err := syscall.Socket(d.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socket", err)
 	}
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	if rcvbuf > 0 {
+		_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+	}
 	if len(d.sources) > 0 {
 		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
 		if err := syscall.Bind(fd, copySockaddr(d.sources[id%len(d.sources)])); err != nil {

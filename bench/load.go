@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -58,6 +59,10 @@ type Load struct {
 	// connections; latency and drops are also kept per path class
 	// (Result.Classes).
 	Mix []MixEntry `json:"mix,omitempty" yaml:"-"`
+	// Slow makes a share of the connections slow readers; results are
+	// then kept for fast and slow clients apart (Result.Groups). Set from
+	// a scenario's workload.slow_clients.
+	Slow SlowClients `json:"slow_clients,omitzero" yaml:"-"`
 }
 
 // WarmUpAuto as Load.WarmUp ends the warm-up when the server has settled.
@@ -155,6 +160,11 @@ func (l Load) Validate() error {
 		need := time.Duration(math.Ceil(minSlots / l.RatePerConn * float64(time.Second)))
 		return bad("duration", "at %g requests/s per connection a %s window gives each connection %.2g requests; it needs at least %d to be judged: make the window at least %s, or the rate at least %g",
 			l.RatePerConn, l.Duration, l.Duration.Seconds()*l.RatePerConn, minSlots, need, minSlots/l.Duration.Seconds())
+	}
+	if err := l.Slow.Validate(); err != nil {
+		var fe *FieldError
+		errors.As(err, &fe)
+		return bad("slow_clients."+fe.Field, "%s", fe.Msg)
 	}
 	for _, p := range l.Paths {
 		if !strings.HasPrefix(p, "/") {

@@ -30,8 +30,9 @@ type responseReader struct {
 	chunk   *[]byte // borrowed, backs pending
 	pending []byte  // bytes read but not yet handed to the bufio.Reader
 	kept    *bufio.Reader
-	started bool // the last read got at least one byte of its response
-	head    bool // the requests are HEAD: responses carry no body
+	started bool   // the last read got at least one byte of its response
+	head    bool   // the requests are HEAD: responses carry no body
+	pace    *pacer // a slow client's: nil reads at full speed
 }
 
 // readBufferSize holds a response head; fasthttp reports a larger head as
@@ -78,6 +79,9 @@ func (rr *responseReader) readFd(fd uintptr) bool {
 	if rr.borrowing && rr.chunk == nil {
 		rr.chunk = chunkPool.Get().(*[]byte)
 		rr.dst = *rr.chunk
+		if rr.pace != nil {
+			rr.dst = rr.dst[:rr.pace.chunk]
+		}
 	}
 	for {
 		n, err := syscall.Read(int(fd), rr.dst)
@@ -110,6 +114,21 @@ func (rr *responseReader) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
+	if rr.pace != nil {
+		if err := rr.pace.wait(); err != nil {
+			return 0, err
+		}
+		p = p[:min(len(p), rr.pace.chunk)]
+	}
+	n, err := rr.readConn(p)
+	if rr.pace != nil {
+		rr.pace.read(n)
+	}
+	return n, err
+}
+
+// readConn reads from the socket into p.
+func (rr *responseReader) readConn(p []byte) (int, error) {
 	if rr.raw == nil {
 		return rr.conn.Read(p)
 	}
@@ -128,6 +147,9 @@ func (rr *responseReader) Read(p []byte) (int, error) {
 // plain io.EOF).
 func (rr *responseReader) read() (status, body int, closing bool, err error) {
 	rr.started = false
+	if rr.pace != nil {
+		rr.pace.start()
+	}
 	br := rr.kept
 	if br == nil {
 		if rr.raw != nil {
@@ -143,6 +165,9 @@ func (rr *responseReader) read() (status, body int, closing bool, err error) {
 			}
 			rr.pending = (*rr.chunk)[:rr.n]
 			rr.dst = nil
+			if rr.pace != nil {
+				rr.pace.read(rr.n)
+			}
 		}
 		br = readerPool.Get().(*bufio.Reader)
 		br.Reset(rr)

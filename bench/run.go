@@ -122,6 +122,9 @@ type Result struct {
 	// Classes is per path class of a mix (Load.Mix), in the order of the
 	// most requested first; nil without a mix.
 	Classes []ClassResult `json:"-"`
+	// Groups are the fast and the slow clients apart, when some are slow
+	// (Load.Slow); nil otherwise.
+	Groups []GroupResult `json:"-"`
 	// PerShard is each generator process's share, when there were several.
 	PerShard []ShardSummary `json:"-"`
 	// OpenedIn is how long after the start the last connection first
@@ -212,6 +215,7 @@ type connStat struct {
 	brokenInWindow       bool // closed, timed out or reconnected during the window
 	closedAtEnd          bool // found closed by the server at the window's end
 	started              bool // its schedule began: false when cancelled before its open time
+	slow                 bool // a slow client (Load.Slow)
 }
 
 // recorder is one lock-protected set of histograms. Connections record into
@@ -221,15 +225,25 @@ type recorder struct {
 	mu                 sync.Mutex
 	latency, service   *hdrhistogram.Histogram
 	connect, thisSecnd *hdrhistogram.Histogram
-	handshake          *hdrhistogram.Histogram // TLS handshakes
-	classes            []classStat             // per path class, with a mix
-	_                  [64]byte                // keep neighbours' locks off this cache line
+	handshake          *hdrhistogram.Histogram   // TLS handshakes
+	classes            []classStat               // per path class, with a mix
+	groups             []*hdrhistogram.Histogram // latency of fast [0] and slow [1] clients, with slow ones
+	_                  [64]byte                  // keep neighbours' locks off this cache line
 }
 
 // classStat is one path class's window in one recorder.
 type classStat struct {
 	ok, dropped int64
 	latency     *hdrhistogram.Histogram
+}
+
+// GroupResult is one group of clients (fast or slow, see SlowClients):
+// its connections' fate and its window's requests, as in Result.
+type GroupResult struct {
+	Group string
+	Connections
+	Requests
+	Latency *hdrhistogram.Histogram
 }
 
 // ClassResult is one path class of a mix: its window's OK responses
@@ -323,6 +337,9 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		r.cycle = expandMix(opts.Mix)
 		r.classNames, r.classOf = mixClasses(opts.Mix)
 	}
+	if opts.Slow.Set() && opts.Shards > 1 {
+		return nil, fmt.Errorf("slow clients run in one generator process for now, not %d: lower -c below what one process can open", opts.Shards)
+	}
 	if r.tls, err = tlsFor(t, opts); err != nil {
 		return nil, err
 	}
@@ -333,6 +350,9 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		r.ids = append(r.ids, id)
 	}
 	r.stats = make([]connStat, len(r.ids))
+	for i, id := range r.ids {
+		r.stats[i].slow = opts.Slow.Is(id)
+	}
 	r.recs = make([]recorder, min(len(r.ids), 2*runtime.GOMAXPROCS(0)+2))
 	for i := range r.recs {
 		r.recs[i].latency, r.recs[i].service, r.recs[i].connect = NewHistogram(), NewHistogram(), NewHistogram()
@@ -341,6 +361,9 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 			r.recs[i].classes = append(r.recs[i].classes, classStat{latency: NewHistogram()})
 		}
 		r.recs[i].thisSecnd = newSecondHistogram()
+		if opts.Slow.Set() {
+			r.recs[i].groups = []*hdrhistogram.Histogram{NewHistogram(), NewHistogram()}
+		}
 	}
 	r.start = time.Now()
 	if !opts.StartAt.IsZero() {
@@ -492,7 +515,6 @@ func (r *runner) phaseAt(now time.Time) Phase {
 // summarize folds the per-connection stats and the recorders into a Result.
 func (r *runner) summarize() *Result {
 	res := &Result{
-		Connections: Connections{Target: len(r.ids)},
 		Requests:    Requests{Errors: map[string]int64{}, Samples: r.samples},
 		Latency:     NewHistogram(),
 		ServiceTime: NewHistogram(),
@@ -514,49 +536,70 @@ func (r *runner) summarize() *Result {
 		res.ServiceTime.Merge(r.recs[i].service)
 		res.ConnectTime.Merge(r.recs[i].connect)
 	}
+	res.OpenedIn = r.fold(&res.Connections, &res.Requests, func(*connStat) bool { return true })
+	if r.opts.Slow.Set() {
+		for g, name := range []string{"fast", "slow"} {
+			gr := GroupResult{Group: name, Requests: Requests{Errors: map[string]int64{}}, Latency: NewHistogram()}
+			r.fold(&gr.Connections, &gr.Requests, func(s *connStat) bool { return s.slow == (g == 1) })
+			for i := range r.recs {
+				gr.Latency.Merge(r.recs[i].groups[g])
+			}
+			res.Groups = append(res.Groups, gr)
+		}
+	}
+	return res
+}
+
+// fold adds the stats of the connections that in picks to c and q, and
+// returns when the last of them first opened (zero when one never did).
+func (r *runner) fold(c *Connections, q *Requests, in func(*connStat) bool) (openedIn time.Duration) {
 	allOpened := true
 	for i := range r.stats {
 		s := &r.stats[i]
-		res.OK += s.ok
-		res.Dropped += s.failed
-		res.InFlight += s.inFlight
-		res.Reconnects += s.reconnects
-		res.IdleReopens += s.idleReopens
-		res.BytesRead += s.bytes
-		for c, n := range s.errs {
+		if !in(s) {
+			continue
+		}
+		c.Target++
+		q.OK += s.ok
+		q.Dropped += s.failed
+		q.InFlight += s.inFlight
+		c.Reconnects += s.reconnects
+		c.IdleReopens += s.idleReopens
+		q.BytesRead += s.bytes
+		for cl, n := range s.errs {
 			if n > 0 {
-				res.Errors[Class(c).String()] += n
+				q.Errors[Class(cl).String()] += n
 			}
 		}
 		if s.closedAtEnd {
-			res.ClosedAtEnd++
+			c.ClosedAtEnd++
 		}
 		if s.everConnected {
-			res.Established++
-			res.OpenedIn = max(res.OpenedIn, s.firstOpen)
+			c.Established++
+			openedIn = max(openedIn, s.firstOpen)
 		} else {
 			allOpened = false
 		}
 		switch {
 		case !s.started:
-			res.NotStarted++
+			c.NotStarted++
 		case s.ok == 0:
-			res.Starved++
+			c.Starved++
 			if !s.everConnected {
-				res.NeverConnected++
+				c.NeverConnected++
 			}
 		case s.failed == 0 && s.inFlight == 0 && !s.brokenInWindow:
-			res.Served++
+			c.Served++
 		default:
-			res.PartlyServed++
+			c.PartlyServed++
 		}
 	}
+	q.Sent = q.OK + q.Dropped + q.InFlight
+	q.setDroppedPct()
 	if !allOpened {
-		res.OpenedIn = 0
+		return 0
 	}
-	res.Sent = res.OK + res.Dropped + res.InFlight
-	res.setDroppedPct()
-	return res
+	return openedIn
 }
 
 // sleepUntil waits for t or ctx on the caller's timer, which it reuses so
@@ -608,6 +651,9 @@ func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, se
 	_ = rec.thisSecnd.RecordValue(us)
 	if measured {
 		_ = rec.latency.RecordValue(us)
+		if rec.groups != nil {
+			_ = rec.groups[b2i(st.slow)].RecordValue(us)
+		}
 		_ = rec.service.RecordValue(min(max(service.Microseconds(), 1), maxLatencyUS))
 		if class >= 0 {
 			rec.classes[class].ok++
@@ -619,6 +665,13 @@ func (r *runner) succeed(rec *recorder, st *connStat, measured bool, latency, se
 		st.ok++
 		st.bytes += int64(body)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // closedLoopRetry is how long a closed-loop connection waits after a failed
@@ -634,7 +687,11 @@ func (e statusError) Error() string { return fmt.Sprintf("HTTP %d", int(e)) }
 // with the function that stops its cancellation watch.
 func (r *runner) dial(ctx context.Context, id int, deadline time.Time) (Conn, func() bool, error) {
 	if r.opts.dial == nil {
-		return r.dialer.dial(ctx, id, deadline)
+		rcvbuf := 0
+		if r.opts.Slow.Is(id) {
+			rcvbuf = r.opts.Slow.recvBuffer()
+		}
+		return r.dialer.dial(ctx, id, deadline, rcvbuf)
 	}
 	c, err := r.opts.dial(ctx, id)
 	if err != nil {

@@ -102,7 +102,7 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 			fmt.Fprintf(&b, "\nWhy: %s\n", r.Diagnosis)
 		}
 	}
-	for _, lines := range [][]string{tlsLines(f), pathClassLines(f)} {
+	for _, lines := range [][]string{tlsLines(f), pathClassLines(f), clientGroupLines(f)} {
 		if len(lines) > 0 {
 			b.WriteString("\n")
 			for _, l := range lines {

@@ -2,13 +2,14 @@ package report
 
 import (
 	"fmt"
-	"github.com/docker/go-units"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/docker/go-units"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -104,6 +105,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 		fmt.Fprintln(w, l)
 	}
 	for _, l := range pathClassLines(f) {
+		fmt.Fprintln(w, l)
+	}
+	for _, l := range clientGroupLines(f) {
 		fmt.Fprintln(w, l)
 	}
 	for _, l := range shardLines(f) {
@@ -230,6 +234,25 @@ func pathClassLines(f *results.File) []string {
 	}
 	if len(out) > 0 {
 		out = append([]string{"per path class (the request mix's first path segments):"}, out...)
+	}
+	return out
+}
+
+// clientGroupLines are the fast and the slow clients apart, a line per
+// config and group: a config that protects fast clients from slow ones
+// shows it here.
+func clientGroupLines(f *results.File) []string {
+	var out []string
+	for _, r := range f.Runs {
+		for _, g := range r.ClientGroups {
+			c, q := g.Connections, g.Requests
+			out = append(out, fmt.Sprintf("%s %s: %d of %d served, %d starved; %d ok, %d dropped (%g%%), p50 %s ms, p99 %s ms",
+				r.Config, g.Group, c.Served, c.Target, c.Starved, q.OK, q.Dropped, math.Round(q.DroppedPct*100)/100,
+				results.Num(g.LatencyMS.P50), results.Num(g.LatencyMS.P99)))
+		}
+	}
+	if len(out) > 0 {
+		out = append([]string{"fast and slow clients (workload.slow_clients; the p99 threshold judges the fast ones):"}, out...)
 	}
 	return out
 }

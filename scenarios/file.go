@@ -250,6 +250,7 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 		}
 		s.Load.Mix, s.MixNote = mix, note
 	}
+	s.Load.Slow = s.Workload.SlowClients.Bench()
 	if s.TLSKey != "" {
 		if !s.TLS {
 			return at("tls_key", "needs tls: true")
@@ -297,6 +298,12 @@ func (s *Spec) checkTop(at atFunc) error {
 	}
 	var fe *FieldError
 	if err := s.Load.Validate(); errors.As(err, &fe) {
+		if strings.HasPrefix(fe.Field, "slow_clients.") {
+			return at("workload."+fe.Field, "%s", fe.Msg)
+		}
+		return at("load."+fe.Field, "%s", fe.Msg)
+	}
+	if err := s.Workload.CheckSlowWindow(s.Load); errors.As(err, &fe) {
 		return at("load."+fe.Field, "%s", fe.Msg)
 	}
 	if err := s.Thresholds.Validate(); errors.As(err, &fe) {
@@ -486,6 +493,7 @@ type decoder struct {
 var (
 	durationType   = reflect.TypeOf(time.Duration(0))
 	byteSizeType   = reflect.TypeOf(ByteSize(0))
+	percentType    = reflect.TypeOf(Percent(0))
 	directivesType = reflect.TypeOf(directives(nil))
 )
 
@@ -539,6 +547,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) error {
 			return d.fail(n, field, "want a size such as 512m or 2g, got %q", n.Value)
 		}
 		v.SetInt(b)
+		return nil
+	case t == percentType:
+		pct, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(n.Value, "%")), 64)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			return d.fail(n, field, "want a share such as 20%%, got %s", kindName(n))
+		}
+		v.SetFloat(pct)
 		return nil
 	case t == directivesType:
 		if n.Kind != yaml.MappingNode {

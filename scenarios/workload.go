@@ -5,6 +5,10 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
+	"time"
+
+	"github.com/docker/go-units"
 
 	"github.com/loadcheck/loadcheck/backend"
 	"github.com/loadcheck/loadcheck/bench"
@@ -23,6 +27,57 @@ type Workload struct {
 	// Backend, when set, is a slow application loadcheck starts on
 	// loopback for each config, which proxies Path to it.
 	Backend Backend `yaml:"backend" json:"backend,omitzero"`
+	// SlowClients makes a share of the connections slow readers; it goes
+	// into the load (bench.Load.Slow), where results record it.
+	SlowClients SlowClients `yaml:"slow_clients" json:"-"`
+}
+
+// SlowClients is workload.slow_clients as written: share: 20%,
+// read_rate: 16k (bytes a second), recv_buffer: 4k.
+type SlowClients struct {
+	Share      Percent  `yaml:"share"`
+	ReadRate   ByteSize `yaml:"read_rate"`
+	RecvBuffer ByteSize `yaml:"recv_buffer"`
+}
+
+// Percent is a share written 20% (or 20) in a scenario.
+type Percent float64
+
+// Bench is the generator's form.
+func (s SlowClients) Bench() bench.SlowClients {
+	return bench.SlowClients{Pct: float64(s.Share), ReadRate: int64(s.ReadRate), RecvBuffer: int(s.RecvBuffer)}
+}
+
+// CheckSlowWindow reports, for a load with slow clients, a measured window
+// too short for each slow client to have two requests in it when it reads
+// the largest file it asks for at its rate: it would look starved, or
+// half served, for its own slowness. The error names load.duration.
+func (w Workload) CheckSlowWindow(l bench.Load) error {
+	s := l.Slow
+	if !s.Set() || s.ReadRate <= 0 {
+		return nil
+	}
+	var largest File
+	for _, f := range w.Files {
+		asked := len(l.Mix) > 0 || slices.Contains(l.Paths, f.Path)
+		if asked && f.Size > largest.Size {
+			largest = f
+		}
+	}
+	if b := w.Backend; b.Set() && (len(l.Mix) > 0 || slices.Contains(l.Paths, b.Path)) && b.Size > largest.Size {
+		largest = File{Path: b.Path, Size: b.Size}
+	}
+	read := time.Duration(float64(largest.Size) / float64(s.ReadRate) * float64(time.Second))
+	var gap time.Duration
+	if !l.ClosedLoop {
+		gap = time.Duration(float64(time.Second) / l.RatePerConn)
+	}
+	need := 2 * (read + gap)
+	if largest.Size == 0 || l.Duration >= need {
+		return nil
+	}
+	return &FieldError{Field: "duration", Msg: fmt.Sprintf("slow clients read %s (%s) at %s a second in %s, then wait %s for their next request: make the window at least %s so that each has two requests in it, or it looks starved for its own slowness",
+		largest.Path, units.BytesSize(float64(largest.Size)), units.BytesSize(float64(s.ReadRate)), read.Round(100*time.Millisecond), gap, need.Round(time.Second))}
 }
 
 // Set reports whether the workload has a backend.

@@ -80,6 +80,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--backend", "/app"}, "want PATH=LATENCY"},
 		{[]string{"run", "--backend", "/app=lognormal p50=400ms p99=50ms"}, "--backend: latency \"lognormal p50=400ms p99=50ms\": the quantiles must grow"},
 		{[]string{"run", "--backend-size", "2k"}, "--backend-size needs --backend"},
+		{[]string{"run", "--slow-clients", "120%"}, "slow_clients.share: want a share of the connections from 0% to 100%, got 120%"},
+		{[]string{"run", "--slow-clients", "lots"}, "want a share such as 20%"},
+		{[]string{"run", "--slow-read", "8k"}, "--slow-read needs --slow-clients"},
+		{[]string{"run", "--slow-clients", "20%", "--file", "/p=100k", "--path", "/p", "-d", "6s"}, "make the window at least 15s"},
 		{[]string{"run", "--paths-from", "testdata/user-event.conf"}, "testdata/user-event.conf: no line in Common or Combined Log Format"},
 		{[]string{"run", "--paths-from", "testdata/access.log", "--path", "/x"}, "--paths-from gives the paths and methods: drop --path and --method"},
 		{[]string{"run", "--file", "/big.bin=lots"}, "want PATH=SIZE"},
@@ -773,6 +777,35 @@ func TestServedFiles(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "of bodies in the window") {
 		t.Errorf("no bytes line:\n%s", stdout)
+	}
+}
+
+// TestSlowClientsHTTPD: a fifth of 200 connections read at 64 KB/s from
+// real httpd, asking for a 100 KB page in turn with the test page: their
+// 100 KB answers take about 1.6 s, the fast clients' stay fast, and the
+// run reports both groups apart, judging p99 on the fast ones.
+func TestSlowClientsHTTPD(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "--configs", "event-stock", "-c", "200", "--slow-clients", "20%", "--slow-read", "64k",
+		"--file", "/page-100k.html=100k", "--path", "/", "--path", "/page-100k.html", "--ramp", "1s", "--warmup", "2s", "-d", "6s", "--json", out)
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	if len(r.ClientGroups) != 2 {
+		t.Fatalf("client groups %+v, want fast and slow", r.ClientGroups)
+	}
+	fast, slow := r.ClientGroups[0], r.ClientGroups[1]
+	if fast.Connections.Target != 160 || slow.Connections.Target != 40 || slow.Connections.Served != 40 ||
+		slow.Requests.OK+fast.Requests.OK != r.Requests.OK || slow.Requests.BytesRead+fast.Requests.BytesRead != r.Requests.BytesRead {
+		t.Errorf("groups fast %+v and slow %+v do not add up to %+v", fast, slow, r.Requests)
+	}
+	if slow.LatencyMS.P99 < 1300 || slow.LatencyMS.P99 > 2500 || fast.LatencyMS.P99 > 500 {
+		t.Errorf("p99: slow %g ms (want about 1560, 100 KB at 64 KB/s), fast %g ms (want well below)", slow.LatencyMS.P99, fast.LatencyMS.P99)
+	}
+	if !strings.Contains(stderr, "slow clients: 40 of 200 connections (20%) read at 64KiB/s") || !strings.Contains(stdout, "event-stock slow: 40 of 40 served") {
+		t.Errorf("no slow-client lines; stderr:\n%s\nstdout:\n%s", stderr, stdout)
 	}
 }
 

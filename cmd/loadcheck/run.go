@@ -129,6 +129,12 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	if err := f.checkRepeat(); err != nil {
 		return nil, err
 	}
+	switch {
+	case f.set["slow-read"] && !f.load.Slow.Set():
+		return nil, &usageError{"--slow-read needs --slow-clients (or workload.slow_clients in the scenario)"}
+	case f.set["slow-clients"] && !f.set["slow-read"] && f.load.Slow.ReadRate == 0:
+		f.load.Slow.ReadRate = 16 << 10
+	}
 	if err := f.load.Validate(); err != nil {
 		return nil, &usageError{"bad load: " + err.Error()}
 	}
@@ -295,6 +301,22 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		f.backend.Size = scenarios.ByteSize(n)
 		return nil
 	})
+	fs.Func("slow-clients", "make `SHARE` of the connections slow readers, e.g. 20%: each reads its answers at --slow-read through a small receive buffer, and the fast and the slow clients are reported apart", func(v string) error {
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), "%"), 64)
+		if err != nil {
+			return fmt.Errorf("want a share such as 20%%, got %q", v)
+		}
+		f.load.Slow.Pct = pct
+		return nil
+	})
+	fs.Func("slow-read", "with --slow-clients: each slow client's read `RATE` in bytes a second, e.g. 16k (default 16k)", func(v string) error {
+		n, err := units.RAMInBytes(v)
+		if err != nil {
+			return fmt.Errorf("want a rate in bytes a second such as 16k, got %q", v)
+		}
+		f.load.Slow.ReadRate = n
+		return nil
+	})
 	fs.StringVar(&f.host, "host", "", "for config trees: the vhost to load, sent as the Host header (default: the tree's first ServerName)")
 	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
 		n, err := units.RAMInBytes(v)
@@ -356,6 +378,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	p := newProgress(stderr, f.quiet)
 	if f.mixNote != "" && !f.quiet {
 		fmt.Fprintf(stderr, "loadcheck: %s\n", f.mixNote)
+	}
+	if sl := sc.Load.Slow; sl.Set() && !f.quiet {
+		fmt.Fprintf(stderr, "loadcheck: slow clients: %s\n", sl.Describe(sc.Load.Connections))
 	}
 	out, runErr := loadcheck.Run(ctx, sc, append(f.options(p), loadcheck.WithProvider(prov), loadcheck.WithGenerator(gen))...)
 	p.clear()
@@ -545,6 +570,9 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 			flag = "--backend"
 		}
 		return sc, &usageError{flag + ": " + fe.Msg}
+	}
+	if err := sc.Workload.CheckSlowWindow(sc.Load); err != nil {
+		return sc, &usageError{"--slow-clients: " + err.Error()}
 	}
 	trees := 0
 	for i := range sc.Configs {
