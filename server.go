@@ -118,6 +118,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	if be != nil {
 		run.Server.Backend = backendSeen(sc.Workload.Backend, be.Stats())
 	}
+	run.Server.PHPFPM = seen.FPM
 	if died := diedDuring(ctx, ep, started); died != "" {
 		run.Server.Died = died
 		s.logf("%s %s", label, died)

@@ -34,7 +34,7 @@ var mpmDefaults = map[string]map[string]int{
 // keep it below target keep-alive connections.
 func (c Config) Check(target int) []Finding {
 	out, _, _ := c.analyze(target)
-	return out
+	return append(out, c.PHP.checkPool(c.Name)...)
 }
 
 // DirectiveLimit is how many keep-alive connections the config's MPM

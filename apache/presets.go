@@ -39,6 +39,8 @@ type Config struct {
 	// Tree is the user's whole config tree, when the config is one (see
 	// LoadTree); Directives then mirror what the tree sets.
 	Tree *Tree `json:"tree,omitempty"`
+	// PHP, when set, serves PHP (the PHP migration presets).
+	PHP *PHP `json:"php,omitempty"`
 	// Proxy sends paths to a backend (a workload's, which loadcheck
 	// starts): mod_proxy_http in a <Location> per path.
 	Proxy []Proxy `json:"proxy,omitempty"`
@@ -132,9 +134,12 @@ func PresetNames() []string {
 // Preset returns the built-in config name ("event-tuned", ...). target is
 // the connection target, which the tuned prefork preset sizes itself to.
 func Preset(name string, target int) (Config, error) {
+	if c, ok := phpPreset(name, target); ok {
+		return c, nil
+	}
 	mpm, variant, ok := strings.Cut(name, "-")
 	if !ok || !slices.Contains(mpms, mpm) || (variant != "stock" && variant != "tuned") {
-		return Config{}, fmt.Errorf("unknown config %q: choose from %s", name, strings.Join(PresetNames(), ", "))
+		return Config{}, fmt.Errorf("unknown config %q: choose from %s", name, strings.Join(AllPresetNames(), ", "))
 	}
 	var mpmDirs []Directive
 	switch {

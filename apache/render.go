@@ -135,6 +135,7 @@ func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	if cfg.TLS != "" {
 		renderTLS(p, layout, at)
 	}
+	renderPHP(p, layout, cfg.PHP, at)
 	renderProxy(p, layout, cfg.Proxy)
 	return b.String()
 }

@@ -90,9 +90,12 @@ type HTTPD struct {
 	*testcontainers.DockerContainer
 	URL       string // base URL for the load, "http://127.0.0.1:PORT/"
 	StatusURL string // mod_status machine-readable URL
-	ConfText  string // the httpd.conf the container runs
-	Version   string // "Apache/2.4.68 (Debian)"
-	Nofile    int
+	// FPMStatusURL is php-fpm's status page (JSON) through httpd, for a
+	// config that runs php-fpm; "" otherwise.
+	FPMStatusURL string
+	ConfText     string // the httpd.conf the container runs
+	Version      string // "Apache/2.4.68 (Debian)"
+	Nofile       int
 	// HostNetwork is true when httpd shares the host's network namespace
 	// (Linux), so kernel network counters are the host's.
 	HostNetwork bool
@@ -113,6 +116,7 @@ type HTTPD struct {
 	TLSRoots  []byte
 	tree      bool // it runs a config tree, whose access logs are on LogDir
 	plainPort int  // a tree's first plain-HTTP port; 0 none
+	php       *apache.PHP
 }
 
 // accessLogs counts the lines of each file in the tree's log tmpfs.
@@ -384,6 +388,18 @@ func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
 		return fmt.Sprintf("127.0.0.1:%d", p), p, nil
 	}
 	t := o.Config.Tree
+	if php := o.Config.PHP; php != nil && php.Mode == apache.PHPFPM {
+		// The pool listens on loopback inside the container's network:
+		// with host networking, on a free port of this host.
+		a, _, err := addr("9000")
+		if err != nil {
+			return nil, err
+		}
+		p := *php
+		p.Listen = strings.Replace(a, "0.0.0.0", "127.0.0.1", 1)
+		o.Config.PHP = &p
+	}
+	s.php = o.Config.PHP
 	if t == nil {
 		listen, port, err := addr("80")
 		if err != nil {
@@ -398,6 +414,12 @@ func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
 			}
 			files[apache.TLSCertFile], files[apache.TLSKeyFile] = string(cert), string(key)
 			s.scheme, s.TLSRoots = "https", cert
+		}
+		if php := o.Config.PHP; php != nil {
+			files[apache.PHPPageSource] = apache.PHPPageText
+			if php.Mode == apache.PHPFPM {
+				files[apache.FPMConf] = apache.RenderFPM(php, at)
+			}
 		}
 		return files, nil
 	}
@@ -517,7 +539,7 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 		}),
 		testcontainers.WithFiles(cfiles...),
 		testcontainers.WithTmpfs(tmpfs),
-		testcontainers.WithEnv(map[string]string{"LOADCHECK_FILES": served.String()}),
+		testcontainers.WithEnv(map[string]string{"LOADCHECK_FILES": served.String(), "LOADCHECK_PHP": phpMode(o.Config)}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			if hostNet {
 				hc.NetworkMode = "host"
@@ -537,6 +559,14 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 		opts = append(opts, testcontainers.WithExposedPorts(fmt.Sprintf("%d/tcp", port)))
 	}
 	return opts
+}
+
+// phpMode is the config's PHP mode for the start script: "" without PHP.
+func phpMode(c apache.Config) string {
+	if c.PHP == nil {
+		return ""
+	}
+	return c.PHP.Mode
 }
 
 // locate sets the URLs: 127.0.0.1 and port with host networking, else the
@@ -560,6 +590,9 @@ func (s *HTTPD) locate(ctx context.Context, port int) error {
 	}
 	s.URL = fmt.Sprintf("%s://%s/", scheme, net.JoinHostPort(host, strconv.Itoa(mapped)))
 	s.StatusURL = strings.TrimSuffix(s.URL, "/") + apache.StatusPath + "?auto"
+	if php := s.php; php != nil && php.Mode == apache.PHPFPM {
+		s.FPMStatusURL = strings.TrimSuffix(s.URL, "/") + apache.PHPStatusPath + "?json"
+	}
 	if s.HostNetwork && s.plainPort != 0 && s.plainPort != port {
 		// A tree loaded over TLS: mod_status is read on its plain port,
 		// so the reads stay out of the SSL vhost's log and cost no
@@ -573,7 +606,7 @@ func (s *HTTPD) locate(ctx context.Context, port int) error {
 // can read of this container.
 func (s *HTTPD) Endpoint() provider.Endpoint {
 	src := observe.Sources{
-		StatusURL: s.StatusURL, Cgroup: s.Cgroup, CgroupErr: s.CgroupErr, Port: s.ListenPort,
+		StatusURL: s.StatusURL, FPMStatusURL: s.FPMStatusURL, Cgroup: s.Cgroup, CgroupErr: s.CgroupErr, Port: s.ListenPort,
 		Netstat: observe.NetstatPath, KernelScope: "network namespace of loadcheck", ErrorLog: s.ErrorLog,
 	}
 	if s.HostNetwork {

@@ -293,3 +293,57 @@ func TestConfigTreeTLS(t *testing.T) {
 		srv.Stop()
 	}
 }
+
+// TestPHPPresetsNeedPHP: on an image without PHP each PHP preset stops
+// before httpd serves, saying what the image lacks; on loadcheck's image
+// both serve the PHP page, and php-fpm's status page answers through httpd.
+func TestPHPPresetsNeedPHP(t *testing.T) {
+	dockertest.Require(t)
+	const image = "loadcheck/no-php:test"
+	build := exec.Command("docker", "build", "-q", "-t", image, "-")
+	build.Stdin = strings.NewReader("FROM " + dockertest.Image + "\nRUN rm -f /usr/lib/apache2/modules/libphp8.2.so /usr/sbin/php-fpm8.2\n")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	for _, c := range []struct{ preset, want string }{
+		{"prefork-modphp", "the image has no mod_php (/usr/lib/apache2/modules/libphp8.2.so)"},
+		{"event-phpfpm", "the image has no php-fpm"},
+	} {
+		cfg, _ := apache.Preset(c.preset, 50)
+		srv, err := Run(ctx, image, WithConfig(cfg), WithRunID("test"), WithConnections(50))
+		if srv != nil {
+			srv.Stop()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s on an image without PHP: error %v, want %q", c.preset, err, c.want)
+		}
+		srv, err = Run(ctx, dockertest.Image, WithConfig(cfg), WithRunID("test"), WithConnections(50))
+		if err != nil {
+			t.Fatalf("%s: %v", c.preset, err)
+		}
+		resp, err := http.Get(strings.TrimSuffix(srv.URL, "/") + apache.PHPPage + "?wait_ms=1")
+		if err != nil {
+			t.Fatalf("%s: GET the PHP page: %v", c.preset, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "ok\n" {
+			t.Errorf("%s: the PHP page answered %d %q, want 200 \"ok\\n\" (PHP ran it)", c.preset, resp.StatusCode, body)
+		}
+		if cfg.PHP.Mode == apache.PHPFPM {
+			if srv.FPMStatusURL == "" {
+				t.Errorf("%s: no php-fpm status URL", c.preset)
+			} else if r, err := http.Get(srv.FPMStatusURL); err != nil {
+				t.Errorf("%s: php-fpm status: %v", c.preset, err)
+			} else {
+				st, err := observe.ParseFPMStatus(r.Body)
+				r.Body.Close()
+				if err != nil || st.TotalProcesses != 20 || st.AcceptedConn < 1 {
+					t.Errorf("%s: php-fpm status %+v, %v; want the pool's 20 start servers and the page's request", c.preset, st, err)
+				}
+			}
+		}
+		srv.Stop()
+	}
+}

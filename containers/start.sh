@@ -22,6 +22,31 @@ ${LOADCHECK_FILES:-}
 LCFILES
 }
 serve "$docroot"
+# PHP (LOADCHECK_PHP): the page, and for php-fpm its pool, started beside
+# httpd; an image without PHP stops here, before any load.
+case ${LOADCHECK_PHP:-} in
+mod_php)
+	[ -f "$modules/libphp8.2.so" ] ||
+		{ echo "loadcheck: the image has no mod_php ($modules/libphp8.2.so): the PHP presets need loadcheck's image (make image) or one with Debian's libapache2-mod-php8.2"; echo "$invalid"; exit 3; }
+	cp /loadcheck/app.php "$docroot/" || exit 3
+	;;
+php-fpm)
+	fpm=$(command -v php-fpm8.2 || command -v php-fpm) ||
+		{ echo "loadcheck: the image has no php-fpm: the PHP presets need loadcheck's image (make image) or one with Debian's php8.2-fpm"; echo "$invalid"; exit 3; }
+	cp /loadcheck/app.php "$docroot/" || exit 3
+	out=$("$fpm" -t -y /loadcheck/php-fpm.conf 2>&1) ||
+		{ echo "loadcheck: php-fpm rejected its pool (/loadcheck/php-fpm.conf): $out"; echo "$invalid"; exit 3; }
+	"$fpm" -F -y /loadcheck/php-fpm.conf &
+	# httpd starts once the pool listens (php-fpm writes its PID file
+	# after it opened its socket), so that no request meets a 503.
+	n=0
+	until [ -s /loadcheck-run/php-fpm.pid ]; do
+		n=$((n + 1))
+		[ $n -le 200 ] || { echo "loadcheck: php-fpm did not start in 20 s"; echo "$invalid"; exit 3; }
+		sleep 0.1
+	done
+	;;
+esac
 if [ -n "$root" ]; then
 	shift 6
 	# Debian's envvars name the user, the runtime and log folders; the

@@ -24,6 +24,9 @@ const NetstatPath = "/proc/net/netstat"
 type Sources struct {
 	// StatusURL is mod_status's machine-readable page (…/server-status?auto).
 	StatusURL string
+	// FPMStatusURL is php-fpm's status page (?json), for a server that
+	// runs PHP in a php-fpm pool.
+	FPMStatusURL string
 	// Cgroup holds httpd's processes and no others: memory, CPU, OOM kills.
 	Cgroup *Cgroup
 	// CgroupErr says why Cgroup is nil when the server has one.
@@ -50,6 +53,7 @@ type Session struct {
 	before  ListenCounters
 	errKern error
 	sampler *Sampler
+	fpm     *fpmSampler
 	stop    context.CancelFunc
 }
 
@@ -66,6 +70,8 @@ type Report struct {
 	Kernel      *ListenCounters
 	KernelScope string
 	KernelErr   error
+	// FPM is php-fpm's pool over the session; nil without FPMStatusURL.
+	FPM *FPMStats
 }
 
 // Start begins observing src, sampling mod_status every interval. The
@@ -79,6 +85,9 @@ func Start(ctx context.Context, src Sources, interval time.Duration) *Session {
 	s.stop = cancel
 	if src.StatusURL != "" {
 		s.sampler = StartSampler(sctx, src.StatusURL, interval, Probe{Cgroup: src.Cgroup, NetTCP: src.NetTCP, Port: src.Port})
+	}
+	if src.FPMStatusURL != "" {
+		s.fpm = startFPMSampler(sctx, src.FPMStatusURL, interval)
 	}
 	return s
 }
@@ -98,6 +107,10 @@ func (s *Session) Stop() Report {
 	r := Report{Stats: emptyStats()}
 	if s.sampler != nil {
 		r.Stats, r.Started = s.sampler.Wait(), s.sampler.start
+	}
+	if s.fpm != nil {
+		f := s.fpm.wait()
+		r.FPM = &f
 	}
 	if s.src.Netstat == "" {
 		return r

@@ -121,19 +121,25 @@ var insecureTLS = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // see St
 
 // FetchStatus reads and parses url with client.
 func FetchStatus(ctx context.Context, client *http.Client, url string) (Status, error) {
+	return fetch(ctx, client, url, ParseStatus)
+}
+
+// fetch GETs url with client and parses a 200 answer's body.
+func fetch[T any](ctx context.Context, client *http.Client, url string, parse func(io.Reader) (T, error)) (T, error) {
+	var zero T
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return Status{}, err
+		return zero, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Status{}, err
+		return zero, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Status{}, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+		return zero, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
 	}
-	return ParseStatus(resp.Body)
+	return parse(resp.Body)
 }
 
 // ServerStats summarizes what mod_status showed during a run.
@@ -202,11 +208,19 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, probe
 			DisableCompression: true, TLSClientConfig: insecureTLS,
 		},
 	}
-	s := &Sampler{done: make(chan struct{}), start: time.Now(), cg: probe.Cgroup, probe: probe, stats: emptyStats()}
+	s := &Sampler{start: time.Now(), cg: probe.Cgroup, probe: probe, stats: emptyStats()}
 	s.client, s.url = client, url
-	s.sample(ctx, client, url, false)
+	s.done = every(ctx, interval, func() { s.sample(ctx, client, url, false) })
+	return s
+}
+
+// every calls f at once, then every interval until ctx ends; the channel
+// closes when the last call has returned.
+func every(ctx context.Context, interval time.Duration, f func()) chan struct{} {
+	f()
+	done := make(chan struct{})
 	go func() {
-		defer close(s.done)
+		defer close(done)
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
@@ -214,11 +228,11 @@ func StartSampler(ctx context.Context, url string, interval time.Duration, probe
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				s.sample(ctx, client, url, false)
+				f()
 			}
 		}
 	}()
-	return s
+	return done
 }
 
 // Wait returns the summary once ctx has ended. It takes one last reading

@@ -84,6 +84,9 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 	if cfg.TLS != "" {
 		return nil, fmt.Errorf("config %s: --tls runs in a container only, not with the local provider: use --provider docker", cfg.Name)
 	}
+	if cfg.PHP != nil {
+		return nil, fmt.Errorf("config %s: the PHP presets (%s) run in a container only, not with the local provider: use --provider docker", cfg.Name, cfg.PHP.Mode)
+	}
 	if cfg.Tree != nil {
 		return nil, fmt.Errorf("config %s: a config tree (%s) runs in a container only, not with the local provider: use --provider docker", cfg.Name, cfg.Tree.Dir)
 	}

@@ -146,6 +146,17 @@ func serverSide(f *results.File) []string {
 				parts = append(parts, fmt.Sprintf("backend %s (%s): %d requests, at most %d at once, waits p50 %s ms p99 %s ms",
 					b.Path, b.Latency, b.Requests, b.PeakConcurrency, results.Num(b.WaitMS.P50), results.Num(b.WaitMS.P99)))
 			}
+			if p := s.PHPFPM; p != nil {
+				max := "?"
+				if m, ok := r.FPMPool("pm.max_children"); ok {
+					max = m
+				}
+				parts = append(parts, fmt.Sprintf("php-fpm: at most %d of %s children busy (%d in the pool), listen queue peak %d, max children reached %d times, %d requests",
+					p.PeakActive, max, p.PeakTotal, p.PeakListenQueue, p.MaxChildrenReached, p.Accepted))
+				if p.FailedSamples > 0 {
+					parts[len(parts)-1] += fmt.Sprintf(" (%d of its status reads unanswered: %s)", p.FailedSamples, p.LastError)
+				}
+			}
 			if n := r.Connections.IdleReopens; n > 0 {
 				parts = append(parts, fmt.Sprintf("httpd closed %d idle connections at its keep-alive timeout; each was opened again for its next request, as a browser does (not a failure)", n))
 			}

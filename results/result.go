@@ -114,6 +114,8 @@ type Run struct {
 	ImageID         string               `json:"image_id,omitempty"`
 	HTTPDVersion    string               `json:"httpd_version,omitempty"`
 	HTTPDConf       string               `json:"httpd_conf,omitempty"`
+	// PHP is how the config ran PHP (mod_php, or php-fpm and its pool).
+	PHP *apache.PHP `json:"php,omitempty"`
 	// Adjustments are what loadcheck changed to run the config's tree
 	// here (ports, logs, created DocumentRoots); Host is the Host header
 	// the load sent.
@@ -184,9 +186,12 @@ type Server struct {
 	// log), status reads included where they reached it.
 	AccessLogLines map[string]int64 `json:"access_log_lines,omitempty"`
 	// Backend is the workload's backend, when it had one.
-	Backend         *Backend `json:"backend,omitempty"`
-	Nofile          int      `json:"nofile"`
-	StatusLastError string   `json:"status_last_error,omitempty"`
+	Backend *Backend `json:"backend,omitempty"`
+	// PHPFPM is what php-fpm's status page showed, for a config that
+	// runs PHP in a php-fpm pool.
+	PHPFPM          *FPMStats `json:"php_fpm,omitempty"`
+	Nofile          int       `json:"nofile"`
+	StatusLastError string    `json:"status_last_error,omitempty"`
 	// Series is mod_status once a second: T counts from the start of the
 	// load's schedule, like the client's series (the first reading, taken
 	// just before, is slightly negative).
@@ -241,6 +246,7 @@ type (
 	ServerPoint    = observe.Point
 	ListenCounters = observe.ListenCounters
 	LogCode        = observe.LogCode
+	FPMStats       = observe.FPMStats
 )
 
 func ms(us int64) float64 { return math.Round(float64(us)/10) / 100 }
@@ -251,6 +257,7 @@ func FromBench(cfg apache.Config, r *bench.Result) Run {
 	run := Run{
 		Config:      cfg.Name,
 		MPM:         cfg.MPM,
+		PHP:         effectivePHP(cfg.PHP),
 		Connections: r.Connections,
 		Requests:    r.Requests,
 		MeasuredS:   r.Measured.Seconds(),
@@ -388,6 +395,24 @@ func Checks(run Run, th scenarios.Thresholds) []Check {
 	}
 	add("client", "the generator hit none of its own limits", len(client) > 0, strings.Join(client, "\n"))
 	return out
+}
+
+// effectivePHP is php with its pool as php-fpm ran it.
+func effectivePHP(php *apache.PHP) *apache.PHP {
+	if php == nil || php.Mode != apache.PHPFPM {
+		return php
+	}
+	p := *php
+	p.Pool = php.Settings()
+	return &p
+}
+
+// FPMPool is the config's php-fpm pool setting name, if it ran one.
+func (run Run) FPMPool(name string) (string, bool) {
+	if run.PHP == nil {
+		return "", false
+	}
+	return run.PHP.Get(name)
 }
 
 // JudgedP99 is the p99 latency the verdict judges, with what it is of:

@@ -65,6 +65,7 @@ type ConfigSpec struct {
 	Host        string         `yaml:"host"` // the tree's vhost to load
 	MPM         string         `yaml:"mpm"`  // run the tree under this MPM instead of its own
 	Set         directives     `yaml:"set"`
+	FPM         directives     `yaml:"fpm"` // php-fpm pool settings, for event-phpfpm
 	MemoryBytes ByteSize       `yaml:"memory"`
 	CPUs        float64        `yaml:"cpus"`
 	fileCfg     *apache.Config // File, read at load time
@@ -335,7 +336,7 @@ func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 	}
 	switch {
 	case given == 0:
-		return at(field, "give one of preset (%s), file (your own httpd.conf) or dir (your own config tree)", strings.Join(apache.PresetNames(), ", "))
+		return at(field, "give one of preset (%s), file (your own httpd.conf) or dir (your own config tree)", strings.Join(apache.AllPresetNames(), ", "))
 	case given > 1 && c.Dir != "":
 		return at(field+".dir", "give one of preset, file and dir, not more")
 	case given > 1:
@@ -356,9 +357,17 @@ func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 		return at(field+".memory", "at least 6m, got %d bytes", c.MemoryBytes)
 	}
 	if c.Preset != "" {
-		if _, err := apache.Preset(c.Preset, s.Load.Connections); err != nil {
+		cfg, err := apache.Preset(c.Preset, s.Load.Connections)
+		if err != nil {
 			return at(field+".preset", "%s", strings.TrimPrefix(err.Error(), "unknown config "))
 		}
+		for _, d := range c.FPM {
+			if err := cfg.SetPool(d); err != nil {
+				return at(field+".fpm."+d.Name, "%v", err)
+			}
+		}
+	} else if len(c.FPM) > 0 {
+		return at(field+".fpm", "fpm sets the php-fpm pool of the event-phpfpm preset; this config runs no php-fpm")
 	}
 	if c.File != "" {
 		cfg, err := apache.UserConfig(c.Name, s.near(c.File))
@@ -436,7 +445,7 @@ func (s *Spec) Only(names []string) error {
 				for _, c := range s.Configs {
 					have = append(have, c.ConfigName())
 				}
-				return fmt.Errorf("config %q is neither in %s (%s) nor a preset (%s)", n, s.Path, strings.Join(have, ", "), strings.Join(apache.PresetNames(), ", "))
+				return fmt.Errorf("config %q is neither in %s (%s) nor a preset (%s)", n, s.Path, strings.Join(have, ", "), strings.Join(apache.AllPresetNames(), ", "))
 			}
 			out = append(out, ConfigSpec{Preset: n})
 		}
@@ -471,6 +480,11 @@ func (s *Spec) Build() (Scenario, error) {
 			}
 			for _, d := range c.Set {
 				cfg.Set(d)
+			}
+			for _, d := range c.FPM {
+				if err := cfg.SetPool(d); err != nil {
+					return Scenario{}, err
+				}
 			}
 		}
 		cfg.Name = c.ConfigName()

@@ -809,6 +809,52 @@ func TestSlowClientsHTTPD(t *testing.T) {
 	}
 }
 
+// TestPHPPresets runs the PHP migration's two presets on real httpd at a
+// small scale: both serve the PHP page (its 20 ms wait shows in the
+// latency); event-phpfpm reports php-fpm's pool from its status page.
+// With the pool cut to 2 children, 10 PHP requests wanted at once show up
+// there as "max children reached" and a listen queue.
+func TestPHPPresets(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	// An auto warm-up: tuned event stops the processes beyond
+	// MaxSpareThreads after the start, closing their kept-alive
+	// connections, and the window must come after that.
+	code, stdout, stderr := run(t, "run", "--configs", "prefork-modphp,event-phpfpm", "-c", "100", "--rate", "2",
+		"--path", "/app.php?wait_ms=20", "--ramp", "1s", "--warmup", "auto", "-d", "3s", "--json", out)
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	f := readResult(t, out)
+	for _, r := range f.Runs {
+		if r.LatencyMS.P50 < 20 || r.PHP == nil {
+			t.Errorf("%s: p50 %g ms (the page waits 20 ms), php %+v", r.Config, r.LatencyMS.P50, r.PHP)
+		}
+	}
+	modphp, fpm := f.Runs[0], f.Runs[1]
+	if modphp.Server.PHPFPM != nil || modphp.PHP.Mode != "mod_php" {
+		t.Errorf("prefork-modphp: php %+v, php-fpm %+v; want mod_php and no pool", modphp.PHP, modphp.Server.PHPFPM)
+	}
+	p := fpm.Server.PHPFPM
+	if p == nil || p.Samples < 3 || p.Accepted < fpm.Requests.OK || p.PeakActive < 1 || p.PeakTotal < 20 ||
+		!strings.Contains(stdout, "php-fpm: at most") {
+		t.Fatalf("event-phpfpm: php-fpm %+v for %d OK; stdout:\n%s", p, fpm.Requests.OK, stdout)
+	}
+
+	code, stdout, stderr = run(t, "run", "--configs", "event-phpfpm", "--fpm", "pm.max_children=2", "-c", "50", "--rate", "2",
+		"--path", "/app.php?wait_ms=100", "--ramp", "1s", "--warmup", "2s", "-d", "3s", "--json", out)
+	if code == exitSetup {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out).Runs[0]
+	if m, _ := r.FPMPool("pm.max_children"); m != "2" {
+		t.Errorf("pool %+v, want pm.max_children 2", r.PHP)
+	}
+	if p := r.Server.PHPFPM; p == nil || p.MaxChildrenReached < 1 || p.PeakActive > 2 || p.MaxListenQueue < 2 {
+		t.Errorf("2 children for 10 PHP requests at once: php-fpm %+v; want max children reached and a queue", p)
+	}
+}
+
 // TestAccessLogMix sends an access log's request mix to real httpd: every
 // request answered, and latency and counts per path class that add up to
 // the run's.

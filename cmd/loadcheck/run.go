@@ -58,6 +58,7 @@ type runFlags struct {
 	tlsKey       string            // --tls-key
 	configsSet   bool
 	overrides    []apache.Directive
+	fpm          []apache.Directive // --fpm: php-fpm pool settings
 	load         scenarios.Load
 	thresholds   scenarios.Thresholds
 	set          map[string]bool // flags given on the command line
@@ -178,7 +179,7 @@ func (f *runFlags) repeats() int {
 func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("loadcheck run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.configs, "configs", strings.Join(apache.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(apache.PresetNames(), ", ")+"; with a scenario, pick among its configs")
+	fs.StringVar(&f.configs, "configs", strings.Join(apache.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(apache.PresetNames(), ", ")+" (the default), or the PHP migration's "+strings.Join(apache.PHPPresetNames(), ", ")+"; with a scenario, pick among its configs")
 	fs.StringVar(&f.image, "image", f.image, "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
 	fs.StringVar(&f.layout, "layout", f.layout, "image layout: official or debian (default: detect from the image)")
 	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
@@ -205,6 +206,14 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 			f.overrides = append(f.overrides, d)
 		}
 		return err
+	})
+	fs.Func("fpm", "set a php-fpm pool setting in every config that runs php-fpm (event-phpfpm), `key=value` (repeatable), e.g. --fpm pm.max_children=200", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || strings.TrimSpace(k) == "" || strings.TrimSpace(val) == "" {
+			return fmt.Errorf("want key=value such as pm.max_children=200, got %q", v)
+		}
+		f.fpm = append(f.fpm, apache.Directive{Name: strings.TrimSpace(k), Value: strings.TrimSpace(val)})
+		return nil
 	})
 	for _, name := range []string{"c", "connections"} {
 		fs.IntVar(&f.load.Connections, name, f.load.Connections, "number of concurrent keep-alive `connections`")
@@ -574,7 +583,7 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 	if err := sc.Workload.CheckSlowWindow(sc.Load); err != nil {
 		return sc, &usageError{"--slow-clients: " + err.Error()}
 	}
-	trees := 0
+	trees, fpmTaken := 0, false
 	for i := range sc.Configs {
 		c := &sc.Configs[i]
 		if c.File != "" && len(f.overrides) > 0 {
@@ -582,6 +591,14 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		}
 		for _, d := range f.overrides {
 			c.Set(d)
+		}
+		if c.PHP != nil && c.PHP.Mode == apache.PHPFPM {
+			for _, d := range f.fpm {
+				if err := c.SetPool(d); err != nil {
+					return sc, &usageError{"--fpm: " + err.Error()}
+				}
+			}
+			fpmTaken = true
 		}
 		if f.tls {
 			if c.File != "" {
@@ -618,6 +635,9 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 	}
 	if f.set["tls-key"] && !f.tls {
 		return sc, &usageError{"--tls-key needs --tls"}
+	}
+	if len(f.fpm) > 0 && !fpmTaken {
+		return sc, &usageError{"--fpm sets the php-fpm pool of configs that run php-fpm: add --configs event-phpfpm"}
 	}
 	if f.host != "" && trees == 0 {
 		return sc, &usageError{"--host chooses a vhost of a config tree: give --config-dir (or dir: in the scenario)"}
