@@ -1,6 +1,7 @@
 package apache
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -173,7 +174,23 @@ func (p *PHP) Get(name string) (string, bool) {
 
 // fpmHandler is the handler that sends a request to the pool.
 func fpmHandler(php *PHP) string {
-	return "proxy:fcgi://" + php.Listen
+	return "proxy:fcgi://" + php.listen()
+}
+
+// listen is the pool's address, or the usual one when none was chosen
+// (a config rendered to be read, not run).
+func (p *PHP) listen() string { return cmp.Or(p.Listen, "127.0.0.1:9000") }
+
+// Describe is the PHP setup in a few words.
+func (p *PHP) Describe() string {
+	if p.Mode != PHPFPM {
+		return "PHP in every process (mod_php)"
+	}
+	var parts []string
+	for _, d := range p.Settings() {
+		parts = append(parts, d.Name+" "+d.Value)
+	}
+	return "PHP in php-fpm (" + strings.Join(parts, ", ") + ")"
 }
 
 // renderPHP adds PHP to a preset's httpd.conf.
@@ -217,7 +234,7 @@ func RenderFPM(php *PHP, at Paths) string {
 	p("[app]")
 	p("user = %s", at.User)
 	p("group = %s", at.User)
-	p("listen = %s", php.Listen)
+	p("listen = %s", php.listen())
 	p("listen.allowed_clients = 127.0.0.1")
 	p("listen.backlog = 4096")
 	p("pm.status_path = %s", PHPStatusPath)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/go-units"
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/report"
@@ -225,6 +226,9 @@ Flags:
 	}
 	fmt.Fprintf(stdout, "  load: %d connections, %s, ramp %s, warm-up %s, measured %s, timeout %s\n",
 		l.Connections, mode, l.Ramp, l.DescribeWarmUp(), l.Duration, l.Timeout)
+	if w := workloadLine(sc); w != "" {
+		fmt.Fprintf(stdout, "  workload: %s\n", w)
+	}
 	th := sc.Thresholds
 	fmt.Fprintf(stdout, "  pass: >= %g%% served, <= %g%% dropped, p99 <= %s\n", th.MinServedPct, th.MaxDroppedPct, th.MaxP99)
 	for _, cfg := range sc.Configs {
@@ -235,6 +239,9 @@ Flags:
 		}
 		if cfg.CPUs > 0 {
 			limits += fmt.Sprintf(", %g CPUs", cfg.CPUs)
+		}
+		if cfg.PHP != nil {
+			limits += ", " + cfg.PHP.Describe()
 		}
 		if t := cfg.Tree; t != nil {
 			if t.MPM != "" {
@@ -266,6 +273,25 @@ Flags:
 		}
 	}
 	return exitPass, nil
+}
+
+// workloadLine says what a scenario serves and sends beyond the test
+// page; "" when nothing.
+func workloadLine(sc scenarios.Scenario) string {
+	var parts []string
+	for _, f := range sc.Workload.Files {
+		parts = append(parts, fmt.Sprintf("file %s (%s)", f.Path, units.BytesSize(float64(f.Size))))
+	}
+	if sc.Workload.PathsFrom != "" {
+		parts = append(parts, "the request mix of "+sc.Workload.PathsFrom)
+	}
+	if b := sc.Workload.Backend; b.Set() {
+		parts = append(parts, fmt.Sprintf("backend %s (%s, %s answers)", b.Path, b.Latency, units.BytesSize(float64(b.Size))))
+	}
+	if sl := sc.Load.Slow; sl.Set() {
+		parts = append(parts, "slow clients: "+sl.Describe(sc.Load.Connections))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func cmdTrend(args []string, stdout, stderr io.Writer) (int, error) {

@@ -157,6 +157,21 @@ func TestValidate(t *testing.T) {
 		!strings.Contains(string(conf), "MaxRequestWorkers 8000") {
 		t.Errorf("rendered event-tuned httpd.conf: %v\n%s", err, conf)
 	}
+	// The shipped workload scenarios validate, and say what they serve.
+	for file, wants := range map[string][]string{
+		"workloads.yaml":     {"workload: file /page-100k.html (100KiB); slow clients: 800 of 4000 connections (20%) read at 16KiB/s"},
+		"php-migration.yaml": {"config prefork-modphp: prefork MPM, memory 8192 MB, PHP in every process (mod_php)", "config event-phpfpm: event MPM, PHP in php-fpm (pm dynamic", "pm.max_children 100)"},
+	} {
+		code, stdout, stderr := run(t, "validate", "../../scenarios/"+file, "--layout", "debian")
+		if code != exitPass {
+			t.Fatalf("%s: exit %d: %s", file, code, stderr)
+		}
+		for _, want := range wants {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%s: validate output lacks %q:\n%s", file, want, stdout)
+			}
+		}
+	}
 }
 
 // TestScenarioRun runs a scenario file against real httpd with flags that
