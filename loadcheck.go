@@ -235,6 +235,9 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 		default:
 			s.logf("pushed live metrics %d times to %s", pushed, s.prom.URL)
 		}
+		if err := s.prom.NativeRefused(); err != nil {
+			s.logf("the receiver refused native histograms (%v): latency went as classic buckets only (Prometheus takes them with --enable-feature=native-histograms)", err)
+		}
 	}
 	return out, ctx.Err()
 }

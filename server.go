@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -209,6 +210,30 @@ func (s *settings) pushing(progress func(bench.Progress), runID, config string, 
 			add("loadcheck_requests_failed_by_class_total", float64(n), promwrite.Label{Name: "class", Value: class})
 		}
 		add("loadcheck_latency_p99_seconds", float64(p.P99US)/1e6)
+		if h := p.Latency; h != nil {
+			// Every answer's latency so far: classic buckets, and a native
+			// histogram for receivers that take one.
+			native, classic := promwrite.NewHistogram(3), make([]uint64, len(latencyBuckets))
+			for _, b := range h.Distribution() {
+				if b.Count == 0 {
+					continue
+				}
+				v := float64(b.To) / 1e6
+				native.Observe(v, uint64(b.Count))
+				for i, le := range latencyBuckets {
+					if v <= le {
+						classic[i] += uint64(b.Count)
+					}
+				}
+			}
+			for i, le := range latencyBuckets {
+				add("loadcheck_latency_seconds_bucket", float64(classic[i]), promwrite.Label{Name: "le", Value: strconv.FormatFloat(le, 'g', -1, 64)})
+			}
+			add("loadcheck_latency_seconds_bucket", float64(native.Count), promwrite.Label{Name: "le", Value: "+Inf"})
+			add("loadcheck_latency_seconds_count", float64(native.Count))
+			add("loadcheck_latency_seconds_sum", native.Sum)
+			samples = append(samples, promwrite.Sample{Labels: append([]promwrite.Label{{Name: "__name__", Value: "loadcheck_latency_seconds"}}, base...), Histogram: native, Time: now})
+		}
 		if pt, ok := session.Latest(); ok {
 			if pt.BusyWorkers >= 0 {
 				add("loadcheck_httpd_busy_workers", float64(pt.BusyWorkers))
@@ -223,6 +248,9 @@ func (s *settings) pushing(progress func(bench.Progress), runID, config string, 
 		s.prom.Send(now, samples)
 	}
 }
+
+// latencyBuckets are the classic latency buckets pushed live, in seconds.
+var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // warmUpUsed is the warm-up as it ran, and why it ended.
 func warmUpUsed(l scenarios.Load, res *bench.Result, reason string) (float64, string) {

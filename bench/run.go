@@ -94,6 +94,10 @@ type Progress struct {
 	// One process's own: a sharded run's progress has neither.
 	Errors map[string]int64 `json:"errors,omitempty"`
 	P99US  int64            `json:"p99_us,omitempty"`
+	// Latency is every OK response's latency so far in microseconds, all
+	// phases (2 significant figures): the callback may read it while it
+	// runs, and must not keep it. One process's own, like P99US.
+	Latency *hdrhistogram.Histogram `json:"-"`
 	// Left is how long the load has to run: to the end of the measured
 	// window as it stands (an auto warm-up that has not ended counts to
 	// its cap).

@@ -54,6 +54,9 @@ type seriesTicker struct {
 	lastLt   int64
 	lastRc   int64
 	lastEr   [numClasses]int64
+	// latency is every OK response's latency so far, all phases, for the
+	// Progress callback (only with one).
+	latency *hdrhistogram.Histogram
 }
 
 // newSeriesTicker samples r once a second until stop, and feeds the
@@ -108,6 +111,12 @@ func (s *seriesTicker) point(now time.Time, second int) {
 	if p.latency.TotalCount() > 0 {
 		p.P99US = p.latency.ValueAtQuantile(99)
 	}
+	if r.opts.Progress != nil {
+		if s.latency == nil {
+			s.latency = newSecondHistogram()
+		}
+		s.latency.Merge(p.latency)
+	}
 	ok := r.okAll.Load()
 	p.OK, s.lastOK = ok-s.lastOK, ok
 	late := r.lateAll.Load()
@@ -134,7 +143,7 @@ func (s *seriesTicker) point(now time.Time, second int) {
 		}
 		r.opts.Progress(Progress{
 			Phase: r.phaseAt(now), Elapsed: elapsed, Open: p.Open, OK: ok, Failed: r.failedAll.Load(),
-			Measured: r.phaseAt(now) == PhaseMeasure, Errors: errs, P99US: p.P99US,
+			Measured: r.phaseAt(now) == PhaseMeasure, Errors: errs, P99US: p.P99US, Latency: s.latency,
 			Left: max(0, time.Duration(r.measureOff.Load())+r.opts.Duration-elapsed),
 		})
 	}

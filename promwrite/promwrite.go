@@ -23,11 +23,92 @@ import (
 // Label is one label of a series; the metric name is the label __name__.
 type Label struct{ Name, Value string }
 
-// Sample is one value of one series at a time.
+// Sample is one value of one series at a time: Value, or, when Histogram
+// is set, a native histogram.
 type Sample struct {
-	Labels []Label
-	Value  float64
-	Time   time.Time
+	Labels    []Label
+	Value     float64
+	Histogram *Histogram
+	Time      time.Time
+}
+
+// Histogram is a native (sparse, exponential) histogram of positive
+// values: bucket i of schema s holds the values in (2^((i-1)/2^s),
+// 2^(i/2^s)]. Count and Sum are of every value observed.
+type Histogram struct {
+	Schema  int32
+	Count   uint64
+	Sum     float64
+	Buckets map[int32]uint64
+}
+
+// NewHistogram is an empty native histogram of the given schema (3: eight
+// buckets per doubling, each 9 % wide).
+func NewHistogram(schema int32) *Histogram {
+	return &Histogram{Schema: schema, Buckets: map[int32]uint64{}}
+}
+
+// Observe adds n values v > 0 (a value of 0 or less is not counted).
+func (h *Histogram) Observe(v float64, n uint64) {
+	if v <= 0 || n == 0 {
+		return
+	}
+	i := int32(math.Ceil(math.Log2(v) * math.Exp2(float64(h.Schema))))
+	h.Buckets[i] += n
+	h.Count += n
+	h.Sum += v * float64(n)
+}
+
+// encode is the histogram as a protobuf prometheus.Histogram at ms.
+func (h *Histogram) encode(ms int64) []byte {
+	var b []byte
+	b = binary.AppendUvarint(b, 1<<3|0) // count_int
+	b = binary.AppendUvarint(b, h.Count)
+	b = append(b, 3<<3|1) // sum: double
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(h.Sum))
+	b = binary.AppendUvarint(b, 4<<3|0) // schema: sint32
+	b = binary.AppendVarint(b, int64(h.Schema))
+	b = append(b, 5<<3|1) // zero_threshold
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(0))
+	b = binary.AppendUvarint(b, 6<<3|0) // zero_count_int
+	b = binary.AppendUvarint(b, 0)
+	idx := make([]int32, 0, len(h.Buckets))
+	for i := range h.Buckets {
+		idx = append(idx, i)
+	}
+	sort.Slice(idx, func(a, c int) bool { return idx[a] < idx[c] })
+	// Spans of consecutive buckets: each span's offset is the gap from the
+	// end of the one before (from 0 for the first); then every bucket's
+	// count as a delta from the one before it.
+	var deltas []byte
+	var prev int64
+	for k := 0; k < len(idx); {
+		start := k
+		for k+1 < len(idx) && idx[k+1] == idx[k]+1 {
+			k++
+		}
+		offset := idx[start]
+		if start > 0 {
+			offset = idx[start] - idx[start-1] - 1
+		}
+		var span []byte
+		span = binary.AppendUvarint(span, 1<<3|0) // offset: sint32
+		span = binary.AppendVarint(span, int64(offset))
+		span = binary.AppendUvarint(span, 2<<3|0) // length
+		span = binary.AppendUvarint(span, uint64(k-start+1))
+		b = appendBytes(b, 11, span) // positive_spans
+		for j := start; j <= k; j++ {
+			c := int64(h.Buckets[idx[j]])
+			deltas = binary.AppendVarint(deltas, c-prev)
+			prev = c
+		}
+		k++
+	}
+	if len(deltas) > 0 {
+		b = appendBytes(b, 12, deltas) // positive_deltas, packed sint64
+	}
+	b = binary.AppendUvarint(b, 15<<3|0) // timestamp
+	return binary.AppendUvarint(b, uint64(ms))
 }
 
 // Encode is the snappy-compressed protobuf WriteRequest holding samples,
@@ -43,6 +124,11 @@ func Encode(samples []Sample) []byte {
 			lb = appendBytes(lb, 1, []byte(l.Name))
 			lb = appendBytes(lb, 2, []byte(l.Value))
 			ts = appendBytes(ts, 1, lb)
+		}
+		if s.Histogram != nil {
+			ts = appendBytes(ts, 4, s.Histogram.encode(s.Time.UnixMilli()))
+			req = appendBytes(req, 1, ts)
+			continue
 		}
 		var sb []byte
 		sb = append(sb, 1<<3|1) // value: double
@@ -72,6 +158,9 @@ type Client struct {
 	pushed, failed int
 	lastErr        error
 	lastMS         int64 // the newest timestamp queued: each later is newer
+	// nativeOff is why the receiver refused native histograms: they are
+	// left out of every push after the first refusal.
+	nativeOff error
 
 	queue chan []Sample
 	done  chan struct{}
@@ -122,9 +211,29 @@ func (c *Client) Close(wait time.Duration) {
 	}
 }
 
-// Push sends samples.
+// Push sends samples. A receiver that refuses native histograms
+// (Prometheus without --enable-feature=native-histograms) gets the push
+// again without them, and no more of them after (NativeRefused).
 func (c *Client) Push(ctx context.Context, samples []Sample) error {
+	c.mu.Lock()
+	off := c.nativeOff != nil
+	c.mu.Unlock()
+	if off {
+		samples = withoutHistograms(samples)
+	}
 	err := c.push(ctx, samples)
+	if plain := withoutHistograms(samples); err != nil && len(plain) < len(samples) {
+		// Prometheus without native histograms answers 500 "native
+		// histograms are disabled": whatever the status, a push that goes
+		// through without them says they were the trouble.
+		err2 := c.push(ctx, plain)
+		if err2 == nil {
+			c.mu.Lock()
+			c.nativeOff = err
+			c.mu.Unlock()
+		}
+		err = err2
+	}
 	c.mu.Lock()
 	c.pushed++
 	if err != nil {
@@ -154,6 +263,25 @@ func (c *Client) push(ctx context.Context, samples []Sample) error {
 		return fmt.Errorf("%s: %s: %s", c.URL, resp.Status, bytes.TrimSpace(body))
 	}
 	return nil
+}
+
+// withoutHistograms is samples less the native histograms.
+func withoutHistograms(samples []Sample) []Sample {
+	out := make([]Sample, 0, len(samples))
+	for _, s := range samples {
+		if s.Histogram == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// NativeRefused is why the receiver refused native histograms, or nil
+// when it took them (or none were sent).
+func (c *Client) NativeRefused() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nativeOff
 }
 
 // Counts says how many pushes were made and how many failed, with the

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"html"
 	"html/template"
 	"image/color"
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/loadcheck/loadcheck/results"
@@ -131,7 +133,8 @@ func drawSVG(title, xLabel, yLabel string, lines []series, o plotOpts) (template
 		p.Y.Max = o.yMax
 	}
 	c := vgsvg.New(o.w, o.h)
-	p.Draw(draw.New(c))
+	dc := draw.New(c)
+	p.Draw(dc)
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", err
@@ -140,7 +143,36 @@ func drawSVG(title, xLabel, yLabel string, lines []series, o plotOpts) (template
 	if i := strings.Index(svg, "<svg"); i > 0 {
 		svg = svg[i:] // drop the XML prolog: the SVG sits inside HTML
 	}
+	// The points' values on hover: a transparent circle with a <title>
+	// over each, in the plot's own coordinates (its outer group), so the
+	// page needs no script.
+	if i := strings.LastIndex(svg, "</g>"); i > 0 {
+		xText := func(x float64) string { return xLabel + ": " + strconv.FormatFloat(x, 'g', 4, 64) }
+		if logX { // the latency spectrum: x is 1/(1-q)
+			xText = func(x float64) string { return "at p" + strconv.FormatFloat(100*(1-1/x), 'g', 5, 64) }
+		}
+		svg = svg[:i] + hoverPoints(p, dc, yLabel, xText, lines) + svg[i:]
+	}
 	return template.HTML(svg), nil
+}
+
+// hoverPoints is a transparent circle per point of lines inside p's data
+// area, titled with its line's label and its values.
+func hoverPoints(p *plot.Plot, dc draw.Canvas, yLabel string, xText func(float64) string, lines []series) string {
+	da := p.DataCanvas(dc)
+	trX, trY := p.Transforms(&da)
+	var b strings.Builder
+	for _, s := range lines {
+		for _, pt := range s.xy {
+			if pt.X < p.X.Min || pt.X > p.X.Max || pt.Y < p.Y.Min || pt.Y > p.Y.Max {
+				continue
+			}
+			fmt.Fprintf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"4\" fill=\"transparent\"><title>%s — %s: %s; %s</title></circle>\n",
+				trX(pt.X), trY(pt.Y), html.EscapeString(s.label), html.EscapeString(yLabel), strconv.FormatFloat(pt.Y, 'g', 4, 64),
+				html.EscapeString(xText(pt.X)))
+		}
+	}
+	return b.String()
 }
 
 // percentileTicks labels a 1/(1-q) axis with percentiles.

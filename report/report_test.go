@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/loadcheck/loadcheck/internal/testfix"
 	"github.com/loadcheck/loadcheck/results"
+	"gonum.org/v1/plot/plotter"
 )
 
 func TestGoldenReports(t *testing.T) {
@@ -127,6 +131,48 @@ func TestReportContent(t *testing.T) {
 	for _, bad := range []string{"<script", "http://", "https://", "@import", "<link"} {
 		if i := strings.Index(page, bad); i >= 0 && !strings.HasPrefix(page[i:], "http://www.w3.org/") {
 			t.Errorf("html is not self-contained: it has %q at %d", bad, i)
+		}
+	}
+}
+
+// Every point of a plotted line carries its values for hovering: a
+// transparent circle with a <title>, drawn where the line's own vertex is.
+func TestPlotHoverTitles(t *testing.T) {
+	lines := []series{
+		{label: "event-tuned", xy: plotter.XYs{{X: 0, Y: 10}, {X: 1, Y: 4000}, {X: 2, Y: 3990}}},
+		{label: "worker-tuned", color: 1, xy: plotter.XYs{{X: 0, Y: 5}, {X: 1, Y: 2500}}},
+	}
+	svg, err := drawSVG("open", "seconds", "open connections", lines, plotOpts{w: 300, h: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := `(-?[0-9.]+)`
+	var vertices [][2]float64
+	for _, m := range regexp.MustCompile(`[ML]`+num+`,`+num).FindAllStringSubmatch(string(svg), -1) {
+		x, _ := strconv.ParseFloat(m[1], 64)
+		y, _ := strconv.ParseFloat(m[2], 64)
+		vertices = append(vertices, [2]float64{x, y})
+	}
+	circles := regexp.MustCompile(`<circle cx="`+num+`" cy="`+num+`" r="4" fill="transparent"><title>([^<]*)</title></circle>`).FindAllStringSubmatch(string(svg), -1)
+	if len(circles) != 5 {
+		t.Fatalf("%d hover circles, want one per point (5):\n%s", len(circles), svg)
+	}
+	titles := map[string]bool{}
+	for _, c := range circles {
+		titles[c[3]] = true
+		x, _ := strconv.ParseFloat(c[1], 64)
+		y, _ := strconv.ParseFloat(c[2], 64)
+		on := false
+		for _, v := range vertices {
+			on = on || (math.Abs(v[0]-x) < 0.01 && math.Abs(v[1]-y) < 0.01)
+		}
+		if !on {
+			t.Errorf("circle %q at %g,%g is on no vertex of the lines", c[3], x, y)
+		}
+	}
+	for _, want := range []string{"event-tuned — open connections: 4000; seconds: 1", "worker-tuned — open connections: 2500; seconds: 1"} {
+		if !titles[want] {
+			t.Errorf("no title %q among %v", want, titles)
 		}
 	}
 }
