@@ -13,6 +13,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 )
 
 var capacityHeader = []string{"config", "holds", "fails at", "why it fails", "KB/conn", "CPU µs/req", "time to capacity", "directive limit", "projected", "limited by", "suggestion"}
@@ -219,11 +220,11 @@ func CapacityPlots(f *capacity.File) ([]Plot, error) {
 		{"memory", "Container memory against connections held", "connections held (served + partly served)", "MB at the end of the probe", "The slope is the memory per connection."},
 	} {
 		lines := map[string][]series{"served": served, "p99": p99, "memory": mem}[spec.id]
-		svg, err := svgPlot(spec.title, spec.x, spec.y, lines, false)
+		svg, err := drawSVG(spec.title, spec.x, spec.y, lines, plotOpts{w: 9 * vg.Inch, h: 4 * vg.Inch})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Plot{ID: "plot-" + spec.id, Title: spec.title, Note: spec.note, SVG: svg})
+		out = append(out, Plot{ID: "plot-" + spec.id, Title: spec.title, Note: spec.note, SVG: svg, Legend: legendOf(lines)})
 	}
 	return out, nil
 }
@@ -260,7 +261,7 @@ func capacitySeries(f *capacity.File) (served, p99, mem []series) {
 }
 
 var capacityHTML = template.Must(template.New("capacity").Funcs(pageFuncs).Parse(pageTop + `td:first-child, td:nth-child(4), td:nth-child(10) { text-align: left; }
-</style>
+` + legendCSS + `</style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
@@ -271,7 +272,7 @@ var capacityHTML = template.Must(template.New("capacity").Funcs(pageFuncs).Parse
 {{end}}</table>
 <ul>{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
 {{range .Plots}}<figure id="{{.ID}}">
-{{.SVG}}
+{{.SVG}}` + legendHTML + `
 <figcaption>{{.Note}}</figcaption>
 </figure>
 {{end}}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"image"
 	"image/png"
@@ -136,14 +137,21 @@ func near(a uint32, b uint8) bool {
 // into the matching value.
 func layoutOf(t *testing.T, window, script string, attrs map[string]any) *results.File {
 	t.Helper()
-	bin := chromium(t)
 	var b bytes.Buffer
 	f := testfix.Fixture()
 	if err := WriteHTML(&b, f); err != nil {
 		t.Fatal(err)
 	}
-	page := filepath.Join(t.TempDir(), "report.html")
-	if err := os.WriteFile(page, []byte(strings.Replace(b.String(), "</body>", "<script>"+script+"</script></body>", 1)), 0o644); err != nil {
+	layoutPage(t, b.String(), window, script, attrs)
+	return f
+}
+
+// layoutPage is layoutOf for any page of loadcheck's.
+func layoutPage(t *testing.T, doc, window, script string, attrs map[string]any) {
+	t.Helper()
+	bin := chromium(t)
+	page := filepath.Join(t.TempDir(), "page.html")
+	if err := os.WriteFile(page, []byte(strings.Replace(doc, "</body>", "<script>"+script+"</script></body>", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	dom := string(headless(t, bin, "--dump-dom", "--window-size="+window, "file://"+page))
@@ -156,7 +164,6 @@ func layoutOf(t *testing.T, window, script string, attrs map[string]any) *result
 			t.Fatal(err)
 		}
 	}
-	return f
 }
 
 // TestFirstScreenCards renders the HTML report at 1280x800 in headless
@@ -179,10 +186,9 @@ func TestFirstScreenCards(t *testing.T) {
 // TestPlotLegendsOutside renders the report in headless Chromium and
 // reads the layout back: no legend box intersects a chart's box, and
 // connections, errors and busy workers have a panel per measured config.
-func TestPlotLegendsOutside(t *testing.T) {
-	var legends [][]any
-	var panels []string
-	layoutOf(t, "1300,3600", `
+// legendsProbe records, for every chart with a legend beside it, the
+// legend's box and the chart's; and the panels' ids.
+const legendsProbe = `
 const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
 const out = [];
 for (const fig of document.querySelectorAll("figure, .panel")) {
@@ -191,10 +197,14 @@ for (const fig of document.querySelectorAll("figure, .panel")) {
   }
 }
 document.body.setAttribute("data-legends", JSON.stringify(out));
-document.body.setAttribute("data-panels", JSON.stringify([...document.querySelectorAll(".panel")].map(p => p.id)));`,
-		map[string]any{"data-legends": &legends, "data-panels": &panels})
-	if len(legends) < 3 { // latency, memory, prefork-stock's errors
-		t.Errorf("%d legends beside charts, want at least 3", len(legends))
+document.body.setAttribute("data-panels", JSON.stringify([...document.querySelectorAll(".panel")].map(p => p.id)));`
+
+// checkLegends fails when fewer than least legends sit beside charts, or
+// one lies on its chart.
+func checkLegends(t *testing.T, legends [][]any, least int) {
+	t.Helper()
+	if len(legends) < least {
+		t.Errorf("%d legends beside charts, want at least %d", len(legends), least)
 	}
 	for _, l := range legends {
 		lb, sb := l[1].([]any), l[2].([]any)
@@ -203,9 +213,49 @@ document.body.setAttribute("data-panels", JSON.stringify([...document.querySelec
 			t.Errorf("%v: the legend %v lies on the chart %v", l[0], lb, sb)
 		}
 	}
+}
+
+func TestPlotLegendsOutside(t *testing.T) {
+	var legends [][]any
+	var panels []string
+	layoutOf(t, "1300,3600", legendsProbe, map[string]any{"data-legends": &legends, "data-panels": &panels})
+	checkLegends(t, legends, 3) // latency, memory, prefork-stock's errors
 	for _, want := range []string{"panel-connections-event-tuned", "panel-connections-prefork-stock", "panel-busy-event-tuned", "panel-busy-prefork-stock", "panel-errors-prefork-stock"} {
 		if !slices.Contains(panels, want) {
 			t.Errorf("no panel %s among %v", want, panels)
+		}
+	}
+}
+
+// The capacity report and the trend page render in Chromium too: every
+// plot drawn, each with its legend beside it, not on its data.
+func TestCapacityAndTrendPagesInChromium(t *testing.T) {
+	var capPage bytes.Buffer
+	if err := RenderCapacity(&capPage, capacityFixture(), "html"); err != nil {
+		t.Fatal(err)
+	}
+	var nights []*results.File
+	for i := range 10 {
+		f := testfix.Fixture()
+		f.RunID = fmt.Sprintf("night-%02d", i)
+		f.StartedAt = f.StartedAt.Add(time.Duration(i) * 24 * time.Hour)
+		nights = append(nights, f)
+	}
+	var trendPage bytes.Buffer
+	if err := WriteTrend(&trendPage, results.BuildTrend(nights, results.DefaultNoise()), "html"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		doc   string
+		plots int
+	}{{"capacity", capPage.String(), 3}, {"trend", trendPage.String(), 5}} {
+		var legends [][]any
+		var panels []string
+		layoutPage(t, c.doc, "1300,3600", legendsProbe, map[string]any{"data-legends": &legends, "data-panels": &panels})
+		checkLegends(t, legends, c.plots)
+		if n := strings.Count(c.doc, "<title>"); n < c.plots*5 {
+			t.Errorf("%s: %d hover titles", c.name, n)
 		}
 	}
 }

@@ -82,25 +82,19 @@ type series struct {
 	dash  int // 0 solid; others dashed, to tell one config's lines apart
 }
 
-// svgPlot draws lines into an inline SVG element, with gonum's legend.
-func svgPlot(title, xLabel, yLabel string, lines []series, logX bool) (template.HTML, error) {
-	return drawSVG(title, xLabel, yLabel, lines, plotOpts{logX: logX, legend: true, w: 9 * vg.Inch, h: 4 * vg.Inch})
-}
-
-// plotOpts shape one SVG: a log x axis, gonum's legend inside the plot
-// (off when the page draws the legend beside it), the size, and fixed
-// axis maxima (0: fit the data) so that small multiples share their axes.
+// plotOpts shape one SVG: a log x axis, the size, and fixed axis maxima
+// (0: fit the data) so that small multiples share their axes. The page
+// draws each legend beside its chart (legendOf), never on the data.
 type plotOpts struct {
-	logX, legend bool
-	w, h         vg.Length
-	xMax, yMax   float64
+	logX       bool
+	w, h       vg.Length
+	xMax, yMax float64
 }
 
 func drawSVG(title, xLabel, yLabel string, lines []series, o plotOpts) (template.HTML, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
-	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
 	p.Y.Min = 0
 	logX := o.logX
@@ -122,9 +116,6 @@ func drawSVG(title, xLabel, yLabel string, lines []series, o plotOpts) (template
 			l.Dashes = []vg.Length{vg.Points(float64(2 + 3*s.dash)), vg.Points(3)}
 		}
 		p.Add(l)
-		if o.legend {
-			p.Legend.Add(s.label, l)
-		}
 	}
 	if o.xMax > 0 {
 		p.X.Min, p.X.Max = 0, o.xMax
