@@ -44,11 +44,14 @@ type ShardControl struct {
 
 // ShardLine is one line a shard process writes on stdout.
 type ShardLine struct {
-	Schema   string    `json:"schema"`
-	Shard    int       `json:"shard"`
-	Progress *Progress `json:"progress,omitempty"`
-	Result   *Result   `json:"result,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	Schema string `json:"schema"`
+	Shard  int    `json:"shard"`
+	// Request is the first line: what the shard runs, so that its output
+	// can be merged without the plan (see MergeOutputs).
+	Request  *ShardRequest `json:"request,omitempty"`
+	Progress *Progress     `json:"progress,omitempty"`
+	Result   *Result       `json:"result,omitempty"`
+	Error    string        `json:"error,omitempty"`
 }
 
 // resultWire is a Result as shards send it: the same counts, with the
@@ -258,6 +261,9 @@ func ServeShard(ctx context.Context, in io.Reader, out io.Writer) error {
 		defer mu.Unlock()
 		l.Schema, l.Shard = ShardSchema, req.Options.Shard
 		return enc.Encode(l)
+	}
+	if err := write(ShardLine{Request: &req}); err != nil {
+		return err
 	}
 	if err := RaiseNofile(len(shardIDs(req.Options))); err != nil {
 		_ = write(ShardLine{Error: err.Error()})

@@ -90,6 +90,11 @@ Usage:
   loadcheck trend DIR|RUN...             stored runs over time, per config; regressions marked
   loadcheck capacity SCENARIO.yaml       find where each config breaks, what a connection
                                          costs, and directives that reach the target
+  loadcheck plan --target URL --shards N -o DIR
+                                         split a load over generator shards you start
+                                         yourself (CI matrix jobs, ssh): one request each
+  loadcheck shard REQUEST.json           run one planned shard; JSON lines on stdout
+  loadcheck merge SHARD.jsonl...         join the shards' outputs into one run
   loadcheck clean [--all]                remove containers a crashed run left behind
                                          (--all: every loadcheck container, live runs' too)
   loadcheck version
@@ -150,6 +155,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdValidate(args[1:], stdout, stderr)
 	case "clean":
 		err = cmdClean(ctx, args[1:], stdout, stderr)
+	case "plan":
+		code, err = cmdPlan(ctx, args[1:], stdout, stderr)
+	case "shard":
+		err = cmdShard(ctx, args[1:], stdout, stderr)
+	case "merge":
+		code, err = cmdMerge(args[1:], stdout, stderr)
 	case shardCommand: // started by a run that needs several generator processes
 		err = bench.ServeShard(ctx, os.Stdin, stdout)
 	case "version", "--version":

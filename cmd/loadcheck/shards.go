@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/loadcheck/loadcheck"
+	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/report"
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// cmdPlan writes one shard request per shard of a load on a running
+// server, for shards started by other means than loadcheck run.
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	var startIn time.Duration
+	var startAt, outDir string
+	f, err := parseRunFlags(args, stderr, func(fs *flag.FlagSet) {
+		fs.DurationVar(&startIn, "start-in", 2*time.Minute, "the shards start together this long from now: time enough to hand the requests out and start every shard")
+		fs.StringVar(&startAt, "start-at", "", "the shards start together at this `TIME` (RFC 3339, e.g. 2026-11-27T02:00:00Z) instead of --start-in")
+		fs.StringVar(&outDir, "o", "", "write the requests into this `DIR` (required): shard-0.json, shard-1.json, ...")
+		fs.Usage = func() {
+			fmt.Fprint(stderr, `Usage: loadcheck plan --target URL --shards N -o DIR [load flags]
+
+Splits one load on a running server over N generator shards that you start
+yourself (CI matrix jobs, ssh, any cluster engine): writes DIR/shard-J.json
+for each, all starting at one wall-clock time. Run each with
+  loadcheck shard DIR/shard-J.json > shard-J.jsonl
+on any machine whose clock is in sync (NTP) and that reaches the target,
+then join their outputs with
+  loadcheck merge shard-*.jsonl
+The load flags are run's (-c, --rate, --ramp, --warmup, -d, --timeout,
+--path, --header, ...); the warm-up is fixed, 30 s unless --warmup says (no
+coordinator watches the server to end it early). Exit 0, 2 on bad input.
+
+Flags:
+`)
+			fs.PrintDefaults()
+		}
+	})
+	if err != nil {
+		return exitSetup, err
+	}
+	switch {
+	case f.target == "":
+		return exitSetup, &usageError{"plan splits a load on a running server: give --target URL"}
+	case outDir == "":
+		return exitSetup, &usageError{"give -o DIR for the shard requests"}
+	case f.shards < 1:
+		return exitSetup, &usageError{"give --shards N, the number of generator shards you will start"}
+	case f.set["start-in"] && startAt != "":
+		return exitSetup, &usageError{"give --start-in or --start-at, not both"}
+	case f.set["repeat"] || f.promURL != "" || f.statusURL != "":
+		return exitSetup, &usageError{"--repeat, --prom-remote-write and --status-url need a coordinator: use them with loadcheck run"}
+	}
+	if err := f.checkTarget(); err != nil {
+		return exitSetup, err
+	}
+	if f.load.WarmUp == bench.WarmUpAuto && !f.set["warmup"] {
+		f.load.WarmUp = 30 * time.Second // auto needs a coordinator
+	}
+	at := time.Now().Add(startIn)
+	if startAt != "" {
+		if at, err = time.Parse(time.RFC3339, startAt); err != nil {
+			return exitSetup, &usageError{fmt.Sprintf("--start-at %q: want RFC 3339 time such as 2026-11-27T02:00:00Z", startAt)}
+		}
+	}
+	if time.Until(at) < 5*time.Second {
+		return exitSetup, &usageError{fmt.Sprintf("the start (%s) is %s away: give the shards time to start, at least 5 s", at.UTC().Format(time.RFC3339), time.Until(at).Round(time.Second))}
+	}
+	t := provider.Target{URL: f.target, AllowRemote: f.allowRemote}
+	if err := t.Check(ctx); err != nil {
+		return exitSetup, &usageError{err.Error()}
+	}
+	reqs, err := bench.PlanShards(bench.Target{URL: f.target}, bench.Options{Load: f.load, SourceAddrs: f.sourceAddr}, f.shards, at)
+	if err != nil {
+		return exitSetup, &usageError{err.Error()}
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return exitSetup, err
+	}
+	for j, req := range reqs {
+		b, err := json.MarshalIndent(req, "", "  ")
+		if err != nil {
+			return exitSetup, err
+		}
+		path := filepath.Join(outDir, fmt.Sprintf("shard-%d.json", j))
+		if err := results.WriteFileAtomic(path, append(b, '\n')); err != nil {
+			return exitSetup, err
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %d shard requests to %s: %d connections to %s, starting at %s (%s from now), warm-up %s, measured %s\n",
+		len(reqs), outDir, f.load.Connections, f.target, at.UTC().Format(time.RFC3339), time.Until(at).Round(time.Second), f.load.WarmUp, f.load.Duration)
+	fmt.Fprintf(stdout, "run each:  loadcheck shard %s > shard-J.jsonl\nthen:     loadcheck merge shard-*.jsonl\n", filepath.Join(outDir, "shard-J.json"))
+	return exitPass, nil
+}
+
+// cmdShard runs one planned shard and writes its JSON lines to stdout.
+func cmdShard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadcheck shard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: loadcheck shard REQUEST.json > OUTPUT.jsonl
+
+Runs one shard of a load that loadcheck plan split, waiting for its start
+time, and writes loadcheck.shard/v1 JSON lines to stdout: its request,
+progress once a second, then its result (histograms included, lossless).
+Join the shards' outputs with loadcheck merge. Exit 0, 2 when the shard
+cannot run (its start has passed, say).
+`)
+	}
+	pos, err := parseArgs(fs, args, 1, "one shard request file")
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	var req bench.ShardRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return &usageError{fmt.Sprintf("%s: not a shard request: %v", pos[0], err)}
+	}
+	// Late by more than a second, the shard's connections would open out
+	// of step with the others': the schedule is the result.
+	if late := time.Since(req.Options.StartAt); !req.Options.StartAt.IsZero() && late > time.Second {
+		return &usageError{fmt.Sprintf("%s: its start (%s) passed %s ago: plan again with a later --start-in", pos[0], req.Options.StartAt.UTC().Format(time.RFC3339), late.Round(time.Second))}
+	}
+	return bench.ServeShard(ctx, strings.NewReader(string(data)), stdout)
+}
+
+// cmdMerge joins the outputs of a planned load's shards into one run.
+func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("loadcheck merge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	th := scenarios.DefaultThresholds()
+	resultsDir := fs.String("results", defaultResultsDir(), "store the merged run in a folder under this `DIR`")
+	runID := fs.String("run-id", "", "name the run folder (default: now and a random suffix)")
+	jsonPath := fs.String("json", "", "also write the result (schema loadcheck.result/v1) to `PATH`")
+	fs.Float64Var(&th.MinServedPct, "min-served-pct", th.MinServedPct, "pass needs at least this % of connections served")
+	fs.Float64Var(&th.MaxDroppedPct, "max-dropped-pct", th.MaxDroppedPct, "pass allows at most this % of requests dropped")
+	fs.DurationVar(&th.MaxP99, "max-p99", th.MaxP99, "pass allows at most this p99 latency")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: loadcheck merge SHARD.jsonl... [flags]
+
+Joins the outputs of every shard of one load that loadcheck plan split
+(each written by loadcheck shard) into one run, as if one process had
+generated it: counts add, latency histograms merge without loss, the
+per-second series add by second, and each shard's share is kept. Prints the
+table, stores the run folder (result.json, .hlog, series) and judges the
+thresholds. A shard that is missing, failed, died or belongs to another
+load stops the merge, named. Exit 0 pass, 1 fail, 2 bad input.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args, -1, "the shards' output files")
+	if err != nil {
+		return exitSetup, err
+	}
+	if len(pos) == 0 {
+		return exitSetup, &usageError{"give the shards' output files, e.g. loadcheck merge shard-*.jsonl"}
+	}
+	if err := th.Validate(); err != nil {
+		return exitSetup, &usageError{"bad threshold: " + err.Error()}
+	}
+	var outs []bench.ShardOutput
+	for _, p := range pos {
+		fh, err := os.Open(p)
+		if err != nil {
+			return exitSetup, &usageError{err.Error()}
+		}
+		o, err := bench.ReadShardOutput(p, fh)
+		fh.Close()
+		if err != nil {
+			return exitSetup, &usageError{err.Error()}
+		}
+		outs = append(outs, o)
+	}
+	out, err := loadcheck.MergeShards(outs, th, version, *runID)
+	if err != nil {
+		return exitSetup, &usageError{err.Error()}
+	}
+	dir, err := results.CreateRunDir(*resultsDir, out.RunID)
+	if err != nil {
+		return exitSetup, err
+	}
+	if err := out.Save(dir); err != nil {
+		return exitSetup, err
+	}
+	fmt.Fprintf(stderr, "loadcheck: merged %d shards into %s\n", len(outs), dir)
+	if *jsonPath != "" {
+		if err := out.WriteJSON(*jsonPath); err != nil {
+			return exitSetup, err
+		}
+	}
+	if err := report.Render(stdout, out, "table"); err != nil {
+		return exitSetup, err
+	}
+	return runExit(out, false), nil
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/loadcheck/loadcheck/bench"
+)
+
+// TestPlanShardMerge splits a load on a loopback server over three shards
+// with plan, runs each with shard as separate jobs would, and merges their
+// outputs: one run whose counts are the shards' sums and whose schedule is
+// exactly the whole load's.
+func TestPlanShardMerge(t *testing.T) {
+	url := okServer(t)
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan")
+	code, stdout, stderr := run(t, "plan", "--target", url, "--shards", "3", "-c", "30", "--rate", "5", "--ramp", "300ms",
+		"--warmup", "500ms", "-d", "2s", "--start-in", "6s", "-o", plan)
+	if code != exitPass || !strings.Contains(stdout, "wrote 3 shard requests") {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var outputs []string
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for j := range 3 {
+		out := filepath.Join(dir, "shard-"+string(rune('0'+j))+".jsonl")
+		outputs = append(outputs, out)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, stdout, stderr := run(t, "shard", filepath.Join(plan, "shard-"+string(rune('0'+j))+".json"))
+			mu.Lock()
+			defer mu.Unlock()
+			if code != exitPass {
+				t.Errorf("shard %d: exit %d: %s", j, code, stderr)
+			}
+			if err := os.WriteFile(out, []byte(stdout), 0o644); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var sumOK, sumSent int64
+	for _, p := range outputs {
+		fh, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := bench.ReadShardOutput(p, fh)
+		fh.Close()
+		if err != nil || o.Result == nil {
+			t.Fatalf("%s: %v, %+v", p, err, o)
+		}
+		sumOK, sumSent = sumOK+o.Result.OK, sumSent+o.Result.Sent
+	}
+	res := filepath.Join(dir, "r.json")
+	code, stdout, stderr = run(t, "merge", outputs[2], outputs[0], outputs[1], "--results", filepath.Join(dir, "runs"), "--run-id", "merged", "--json", res)
+	if code != exitPass {
+		t.Fatalf("merge: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, res).Runs[0]
+	// 30 connections at 5 requests/s over a 2 s window: 300 slots.
+	if r.Connections.Target != 30 || r.Connections.Served != 30 || r.Requests.OK != sumOK || r.Requests.Sent != sumSent ||
+		r.Requests.Sent != 300 || len(r.GeneratorShards) != 3 || r.Verdict != "pass" || r.Hist == nil && r.LatencyMS.P99 == 0 {
+		t.Errorf("merged: %+v %+v, %d shards, verdict %s; the shards sent %d, ok %d", r.Connections, r.Requests, len(r.GeneratorShards), r.Verdict, sumSent, sumOK)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs", "merged", "target.hlog")); err != nil || !strings.Contains(stdout, "generator: 3 processes") {
+		t.Errorf("run folder: %v; table:\n%s", err, stdout)
+	}
+
+	// Bad input stops with exit 2 and says what is wrong.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"merge", outputs[0], outputs[1]}, "shard(s) [2] missing"},
+		{[]string{"merge", outputs[0], outputs[0], outputs[2]}, "are both shard 0"},
+		{[]string{"merge", filepath.Join(plan, "shard-0.json")}, "not a loadcheck.shard/v1 line"},
+		{[]string{"shard", filepath.Join(plan, "shard-1.json")}, "passed"},
+		{[]string{"plan", "--shards", "2", "-o", dir}, "give --target URL"},
+		{[]string{"plan", "--target", url, "-o", dir}, "give --shards N"},
+		{[]string{"plan", "--target", url, "--shards", "2", "-o", dir, "--warmup", "auto"}, "give a fixed warm-up"},
+		{[]string{"plan", "--target", url, "--shards", "2", "-o", dir, "--start-in", "1s"}, "at least 5 s"},
+	} {
+		if code, _, stderr := run(t, c.args...); code != exitSetup || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
