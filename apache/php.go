@@ -133,7 +133,7 @@ func phpPreset(name string, target int) (Config, bool) {
 	return Config{}, false
 }
 
-var poolKey = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
+var poolKey = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\[[A-Za-z0-9_.]+\])?$`)
 
 // SetPool sets php-fpm pool setting d (pm.max_children=200, say) in c,
 // which must run php-fpm.

@@ -80,6 +80,12 @@ func TestSetPool(t *testing.T) {
 			t.Errorf("%+v: findings %v, want an error %q", c.d, f, c.want)
 		}
 	}
+	// PHP's own settings go in the pool too.
+	withLimit := fpm
+	if err := withLimit.SetPool(Directive{"php_admin_value[memory_limit]", "256M"}); err != nil ||
+		!strings.Contains(RenderFPM(withLimit.PHP, ContainerPaths), "php_admin_value[memory_limit] = 256M\n") {
+		t.Errorf("php_admin_value: %v", err)
+	}
 	// SetPool copies: the preset it came from keeps its pool.
 	if len(fpm.PHP.Pool) != 0 {
 		t.Errorf("SetPool changed the original config's pool: %+v", fpm.PHP.Pool)

@@ -12,7 +12,9 @@ import (
 // SlowClients makes a share of the connections slow readers, as phones on
 // slow links are: each reads its responses at ReadRate bytes a second, in
 // small paced reads, through a small receive buffer (SO_RCVBUF), so that
-// httpd's writes wait on it as they would on a slow network.
+// httpd's writes wait on it once the kernel's socket buffers are full (on
+// loopback they take a 100 KB answer whole: docs/findings/
+// 2026-11-27-workloads.md).
 //
 // A slow client's own pauses are its own: the read deadline moves on by
 // each pause (the timeout judges the server, not the client's chosen

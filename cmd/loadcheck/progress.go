@@ -64,7 +64,12 @@ func (p *progress) update(label string, s bench.Progress) {
 	p.dirty = true
 }
 
-// bar is a 12-cell bar of how much of the config's load has run.
+// bar is a 12-cell bar of how much of the config's load has run. It is
+// drawn here, not with a progress library (mpb, schollz/progressbar): the
+// bar is one field of a status line that also carries the phase and the
+// counts, and that every log line must clear first; those libraries own
+// the terminal line and redraw it on their own clock, so each log line
+// would have to go through them. Ten lines do it.
 func bar(done, left time.Duration) string {
 	const cells = 12
 	n := cells
