@@ -672,7 +672,10 @@ func Clean(ctx context.Context, all bool) ([]string, error) {
 	keep := func(labels map[string]string) bool {
 		return !all && runAlive(labels)
 	}
-	return removeLabelled(ctx, LabelManaged+"=true", keep)
+	removed, err := removeLabelled(ctx, LabelManaged+"=true", keep)
+	// Swarm generator shards: job services labelled by their run.
+	services, serr := removeServices(ctx, LabelManaged+"=true", keep)
+	return append(removed, services...), errors.Join(err, serr)
 }
 
 // runAlive reports whether the loadcheck process named by a container's
@@ -695,7 +698,9 @@ func hostname() string {
 // CleanRun force-removes every container of one run: the safety net behind
 // each config's own Terminate, for a removal that failed or was cut short.
 func CleanRun(ctx context.Context, runID string) ([]string, error) {
-	return removeLabelled(ctx, LabelRun+"="+runID, nil)
+	removed, err := removeLabelled(ctx, LabelRun+"="+runID, nil)
+	services, serr := removeServices(ctx, LabelRun+"="+runID, nil)
+	return append(removed, services...), errors.Join(err, serr)
 }
 
 func removeLabelled(ctx context.Context, label string, keep func(labels map[string]string) bool) ([]string, error) {

@@ -21,9 +21,12 @@ func cmdCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if err != nil {
 		return exitSetup, err
 	}
+	if f.generator == "swarm" {
+		return exitSetup, &usageError{"capacity generates its load on this host: its stepped run lets connections in step by step from one process; drop --generator swarm"}
+	}
 	sized := *f
 	sized.load.Connections = max(bounds.Max, sc.Load.Connections)
-	gen, err := newGenerator(&sized)
+	gen, err := newGenerator(ctx, &sized)
 	if err != nil {
 		return exitSetup, err
 	}

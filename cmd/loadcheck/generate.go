@@ -6,17 +6,52 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"time"
 
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/containers"
 )
+
+// swarmGenerator is the swarm fleet: --shards job services running this
+// binary's generator image, built when missing.
+func swarmGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, error) {
+	switch {
+	case f.shards < 1:
+		return nil, &usageError{"--generator swarm: give --shards N, the number of job services"}
+	case f.shards > f.load.Connections:
+		return nil, &usageError{fmt.Sprintf("--shards %d is more than the %d connections", f.shards, f.load.Connections)}
+	case f.load.WarmUp == bench.WarmUpAuto && f.set["warmup"]:
+		return nil, &usageError{"--generator swarm needs a fixed --warmup, such as 30s: no coordinator line reaches a swarm shard to end an auto warm-up"}
+	case f.load.WarmUp == bench.WarmUpAuto:
+		f.load.WarmUp = 30 * time.Second
+	}
+	if err := containers.SwarmActive(ctx); err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	image, err := containers.GeneratorImage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if f.runID == "" {
+		f.runID = loadcheck.NewRunID() // the services are named and labelled by it
+	}
+	return containers.Swarm{N: f.shards, SourceAddrs: f.sourceAddr, Image: image, RunID: f.runID}, nil
+}
 
 // shardCommand is the hidden subcommand a shard process runs.
 const shardCommand = "__shard"
 
 // newGenerator decides how the load is generated: in this process, or
 // split over shard processes when one process may not hold every socket.
-func newGenerator(f *runFlags) (loadcheck.Generator, error) {
+func newGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, error) {
+	switch f.generator {
+	case "local", "":
+	case "swarm":
+		return swarmGenerator(ctx, f)
+	default:
+		return nil, &usageError{fmt.Sprintf("--generator %q: choose local or swarm", f.generator)}
+	}
 	shards, n := f.shards, f.load.Connections
 	if shards == 0 {
 		hard, err := bench.HardNofile()

@@ -45,6 +45,7 @@ type runFlags struct {
 	flakyOK      bool // --flaky-ok: a flaky config does not fail the run
 	shards       int
 	noShard      bool
+	generator    string // --generator: local or swarm
 	sourceAddr   int
 	memory       int64
 	cpus         float64
@@ -337,6 +338,7 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	})
 	fs.Float64Var(&f.cpus, "cpus", 0, "limit each httpd container to this many CPUs, e.g. 1.5")
 	fs.IntVar(&f.shards, "shards", 0, "generator processes (0: as many as the nofile limit needs)")
+	fs.StringVar(&f.generator, "generator", "local", "where the load is generated: local (this host, split over processes past the nofile limit) or swarm (--shards job services on this Docker swarm, host networking, merged exactly; needs a fixed --warmup, 30s by default)")
 	fs.BoolVar(&f.noShard, "no-shard", false, "never split the generator over processes; fail before any traffic when one process cannot hold -c")
 	fs.IntVar(&f.sourceAddr, "source-addrs", 0, "spread connections to a loopback target over this many source addresses from 127.0.0.2 (0: as many as the ephemeral ports need)")
 	fs.Float64Var(&f.thresholds.MinServedPct, "min-served-pct", f.thresholds.MinServedPct, "pass needs at least this % of connections served")
@@ -366,7 +368,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return exitSetup, err
 	}
-	gen, err := newGenerator(f)
+	gen, err := newGenerator(ctx, f)
 	if err != nil {
 		return exitSetup, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
@@ -118,13 +119,19 @@ Join the shards' outputs with loadcheck merge. Exit 0, 2 when the shard
 cannot run (its start has passed, say).
 `)
 	}
-	pos, err := parseArgs(fs, args, 1, "one shard request file")
-	if err != nil {
-		return err
-	}
-	data, err := os.ReadFile(pos[0])
-	if err != nil {
-		return &usageError{err.Error()}
+	// A swarm shard gets its request in its environment, not as a file.
+	var pos []string
+	var data []byte
+	if env := os.Getenv(containers.ShardRequestEnv); env != "" && len(args) == 0 {
+		pos, data = []string{"$" + containers.ShardRequestEnv}, []byte(env)
+	} else {
+		var err error
+		if pos, err = parseArgs(fs, args, 1, "one shard request file"); err != nil {
+			return err
+		}
+		if data, err = os.ReadFile(pos[0]); err != nil {
+			return &usageError{err.Error()}
+		}
 	}
 	var req bench.ShardRequest
 	if err := json.Unmarshal(data, &req); err != nil {

@@ -1,0 +1,267 @@
+package containers
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/loadcheck/loadcheck/bench"
+)
+
+// LabelShard marks a swarm generator service with its shard index.
+const LabelShard = "org.loadcheck.shard"
+
+// ShardRequestEnv carries a swarm shard's request (bench.ShardRequest,
+// JSON) into its container: `loadcheck shard` reads it there.
+const ShardRequestEnv = "LOADCHECK_SHARD_REQUEST"
+
+// Swarm is a generator fleet on Docker Swarm: each shard of the load is a
+// single-replica job service (mode replicated-job) on the host's network,
+// running this very loadcheck binary from the generator image
+// (GeneratorImage), with its request in its environment. The shard index
+// comes from the request, never from the task slot. The coordinator
+// waits for every job to end, reads each one's JSON lines from its logs
+// and merges them exactly (bench.MergeOutputs); a shard that failed, died
+// or never reported fails the run, named with its node. The services are
+// removed on success, failure and Ctrl-C; `loadcheck clean` removes what
+// a killed coordinator left.
+type Swarm struct {
+	N           int
+	SourceAddrs int
+	Image       string // GeneratorImage's tag
+	RunID       string
+	// Lead is how long before the common start the services are created:
+	// the time swarm needs to schedule them (default 10 s).
+	Lead time.Duration
+}
+
+// Describe implements loadcheck.Generator.
+func (g Swarm) Describe() string { return fmt.Sprintf(" from %d swarm shards", g.N) }
+
+// Generate implements loadcheck.Generator. The warm-up must be fixed: no
+// coordinator line reaches a swarm shard. Progress is not reported live.
+func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(bench.Progress), _ <-chan time.Time) (*bench.Result, error) {
+	if err := SwarmActive(ctx); err != nil {
+		return nil, err
+	}
+	lead := g.Lead
+	if lead == 0 {
+		lead = 10 * time.Second
+	}
+	reqs, err := bench.PlanShards(bench.Target{URL: url}, bench.Options{Load: l, SourceAddrs: g.SourceAddrs}, g.N, time.Now().Add(lead))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	defer func() {
+		// Whatever happened, the services go: Ctrl-C included.
+		rm := append([]string{"service", "rm"}, names...)
+		if len(names) > 0 {
+			_ = exec.Command("docker", rm...).Run()
+		}
+	}()
+	for j, req := range reqs {
+		b, err := json.Marshal(req)
+		if err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("loadcheck-%s-shard-%d", g.RunID, j)
+		out, err := exec.CommandContext(ctx, "docker", "service", "create", "--detach", "--quiet",
+			"--mode", "replicated-job", "--restart-condition", "none", "--network", "host", "--name", name,
+			"--label", LabelManaged+"=true", "--label", LabelRun+"="+g.RunID, "--label", fmt.Sprintf("%s=%d", LabelShard, j),
+			"--label", LabelHost+"="+hostname(), "--label", fmt.Sprintf("%s=%d", LabelPID, os.Getpid()),
+			"--env", ShardRequestEnv+"="+string(b), g.Image, "shard").CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("create swarm shard %d: %v: %s", j, err, bytes.TrimSpace(out))
+		}
+		names = append(names, name)
+	}
+	// Every shard ends by the schedule's end plus its last timeout; a job
+	// still running a minute after that is stuck.
+	end := time.Now().Add(lead + l.RampTime() + l.WarmUpLimit() + l.Duration + l.Timeout + time.Minute)
+	outs := make([]bench.ShardOutput, len(names))
+	var errs []error
+	for j, name := range names {
+		state, node, err := waitJob(ctx, name, end)
+		if err != nil {
+			return nil, err
+		}
+		logs, err := exec.CommandContext(ctx, "docker", "service", "logs", "--raw", name).Output()
+		if err != nil {
+			return nil, fmt.Errorf("read the logs of swarm shard %d (%s): %w", j, name, err)
+		}
+		o, err := bench.ReadShardOutput(fmt.Sprintf("swarm shard %d (service %s on node %s, %s)", j, name, node, state), bytes.NewReader(onlyShardLines(logs)))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if o.Request == nil {
+			// It died before its first line: say what the logs held.
+			o.Request = &reqs[j]
+			if o.Err == "" {
+				o.Err = fmt.Sprintf("it wrote no request line; its logs: %.300q", string(logs))
+			}
+		}
+		outs[j] = o
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	res, _, err := bench.MergeOutputs(outs)
+	return res, err
+}
+
+// onlyShardLines keeps the lines that look like a shard's JSON: a
+// shard's stderr (a Go panic, say) is in the same logs.
+func onlyShardLines(logs []byte) []byte {
+	var b bytes.Buffer
+	for _, l := range bytes.Split(logs, []byte("\n")) {
+		if bytes.HasPrefix(bytes.TrimSpace(l), []byte(`{"schema":`)) {
+			b.Write(l)
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
+}
+
+// waitJob waits for the job service's task to end and returns its state
+// and node.
+func waitJob(ctx context.Context, name string, deadline time.Time) (state, node string, err error) {
+	for {
+		out, err := exec.CommandContext(ctx, "docker", "service", "ps", "--no-trunc", "--format", "{{.CurrentState}}|{{.Node}}|{{.Error}}", name).Output()
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", "", ctx.Err()
+			}
+			return "", "", fmt.Errorf("swarm shard %s: docker service ps: %w", name, err)
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		f := strings.SplitN(line, "|", 3)
+		if len(f) == 3 {
+			state, node = f[0], f[1]
+			switch word, _, _ := strings.Cut(state, " "); word {
+			case "Complete":
+				return state, node, nil
+			case "Failed", "Rejected", "Shutdown", "Orphaned", "Remove":
+				if f[2] != "" {
+					state += ": " + f[2]
+				}
+				return state, node, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", "", fmt.Errorf("swarm shard %s is still %q a minute after its schedule ended", name, state)
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// SwarmActive reports, as an error, an engine that is not a swarm manager.
+func SwarmActive(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}").Output()
+	if err != nil {
+		return &DockerError{Err: fmt.Errorf("docker info: %w", err)}
+	}
+	if s := strings.TrimSpace(string(out)); s != "active true" {
+		return fmt.Errorf("--generator swarm needs this Docker engine to be a swarm manager (it is %q): run `docker swarm init` (on one host: --advertise-addr 127.0.0.1), or use the local generator", s)
+	}
+	return nil
+}
+
+// GeneratorImage is the image swarm shards run: this very loadcheck
+// binary on loadcheck's Debian image, tagged by the binary's hash, so a
+// shard of another build cannot be picked. It is built when missing.
+func GeneratorImage(ctx context.Context) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find loadcheck's own binary: %w", err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return "", err
+	}
+	tag := "loadcheck/generator:" + hex.EncodeToString(h.Sum(nil))[:16]
+	if exec.CommandContext(ctx, "docker", "image", "inspect", tag).Run() == nil {
+		return tag, nil
+	}
+	if exec.CommandContext(ctx, "docker", "image", "inspect", DebianImage).Run() != nil {
+		return "", &ImageMissingError{Image: DebianImage}
+	}
+	dir, err := os.MkdirTemp("", "loadcheck-generator-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "loadcheck"), data, 0o755); err != nil {
+		return "", err
+	}
+	dockerfile := fmt.Sprintf("FROM %s\nCOPY loadcheck /usr/local/bin/loadcheck\nLABEL %s=true org.loadcheck.shard-schema=%s\nENTRYPOINT [\"/usr/local/bin/loadcheck\"]\n",
+		DebianImage, LabelManaged, bench.ShardSchema)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		return "", err
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "build", "-q", "-t", tag, dir).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the generator image %s: %v: %s", tag, err, bytes.TrimSpace(out))
+	}
+	// Images of earlier builds are of no more use: each build has its own.
+	if old, err := exec.CommandContext(ctx, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "loadcheck/generator").Output(); err == nil {
+		for _, t := range strings.Fields(string(old)) {
+			if t != tag {
+				_ = exec.CommandContext(ctx, "docker", "image", "rm", t).Run()
+			}
+		}
+	}
+	return tag, nil
+}
+
+// removeServices removes the swarm services carrying label (generator
+// shards a killed run left) unless keep says otherwise from their labels;
+// an engine that is no swarm manager has none.
+func removeServices(ctx context.Context, label string, keep func(labels map[string]string) bool) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "docker", "service", "ls", "-q", "--filter", "label="+label).Output()
+	if err != nil {
+		return nil, nil // not a swarm manager: no services
+	}
+	var ids []string
+	for _, id := range strings.Fields(string(out)) {
+		if keep != nil {
+			js, err := exec.CommandContext(ctx, "docker", "service", "inspect", "--format", "{{json .Spec.Labels}}", id).Output()
+			var labels map[string]string
+			if err == nil && json.Unmarshal(js, &labels) == nil && keep(labels) {
+				continue
+			}
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if out, err := exec.CommandContext(ctx, "docker", append([]string{"service", "rm"}, ids...)...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("remove swarm services: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return ids, nil
+}
