@@ -138,6 +138,9 @@ type Result struct {
 	Measured time.Duration `json:"-"` // the measured window as it really ran
 	Complete bool          `json:"-"` // false when the run was cancelled before the end
 	Shards   int           `json:"-"` // processes that generated the load
+	// Fleet names where the shards ran when not in this host's processes
+	// ("swarm"); "" otherwise. Set by the fleet's generator.
+	Fleet string `json:"-"`
 	// MeasureStart is when the measured window began, counted from
 	// Started: the ramp plus the warm-up as it really ran (an auto
 	// warm-up ends when the server settled).

@@ -137,7 +137,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 // beside the merged numbers: a shard that was itself the limit (its
 // client_late) shows which.
 type ShardSummary struct {
-	Shard      int   `json:"shard"` // 1-based
+	Shard      int   `json:"shard"` // its index, from 0, as in its request
 	Target     int   `json:"target"`
 	Served     int   `json:"served"`
 	Starved    int   `json:"starved"`
@@ -158,7 +158,7 @@ func Merge(parts ...*Result) *Result {
 	allOpened := true
 	for i, r := range parts {
 		if len(parts) > 1 {
-			out.PerShard = append(out.PerShard, ShardSummary{Shard: i + 1, Target: r.Target, Served: r.Served, Starved: r.Starved,
+			out.PerShard = append(out.PerShard, ShardSummary{Shard: i, Target: r.Target, Served: r.Served, Starved: r.Starved,
 				Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, ClientLate: r.Errors[ClientLate.String()]})
 		}
 		out.Target += r.Target

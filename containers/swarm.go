@@ -118,6 +118,9 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 		return nil, errors.Join(errs...)
 	}
 	res, _, err := bench.MergeOutputs(outs)
+	if res != nil {
+		res.Fleet = "swarm"
+	}
 	return res, err
 }
 

@@ -228,7 +228,11 @@ func shardLines(f *results.File) []string {
 		for _, s := range r.GeneratorShards {
 			parts = append(parts, fmt.Sprintf("#%d %d of %d served, %d ok, %d dropped, client_late %d", s.Shard, s.Served, s.Target, s.OK, s.Dropped, s.ClientLate))
 		}
-		out = append(out, fmt.Sprintf("%s generator: %d processes: %s", r.Config, len(r.GeneratorShards), strings.Join(parts, "; ")))
+		kind := fmt.Sprintf("%d processes", len(r.GeneratorShards))
+		if r.Fleet != "" {
+			kind = fmt.Sprintf("%s, %d shards", r.Fleet, len(r.GeneratorShards))
+		}
+		out = append(out, fmt.Sprintf("%s generator: %s: %s", r.Config, kind, strings.Join(parts, "; ")))
 	}
 	return out
 }

@@ -233,7 +233,7 @@ func TestShardedTarget(t *testing.T) {
 	for _, s := range r.GeneratorShards {
 		served, target, ok = served+s.Served, target+s.Target, ok+s.OK
 	}
-	if len(r.GeneratorShards) != 3 || served != 30 || target != 30 || ok != 300 || r.GeneratorShards[2].Shard != 3 {
+	if len(r.GeneratorShards) != 3 || served != 30 || target != 30 || ok != 300 || r.GeneratorShards[2].Shard != 2 {
 		t.Errorf("generator shards %+v: want 3 adding up to 30 served of 30 and 300 ok", r.GeneratorShards)
 	}
 }

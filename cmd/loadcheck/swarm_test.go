@@ -62,8 +62,9 @@ func TestSwarmGenerator(t *testing.T) {
 	r := readResult(t, out).Runs[0]
 	// 300 connections at 5 requests/s over a 2 s window: 3000 slots.
 	if r.Connections.Target != 300 || r.Connections.Served != 300 || r.Requests.Sent != 3000 || r.Requests.OK != 3000 ||
-		len(r.GeneratorShards) != 3 || !strings.Contains(stderr.String(), "from 3 swarm shards") {
-		t.Errorf("%+v %+v, %d shards; stderr:\n%s", r.Connections, r.Requests, len(r.GeneratorShards), stderr.String())
+		len(r.GeneratorShards) != 3 || r.Fleet != "swarm" || !strings.Contains(stderr.String(), "from 3 swarm shards") ||
+		!strings.Contains(stdout.String(), "target generator: swarm, 3 shards: #0 100 of 100 served") {
+		t.Errorf("%+v %+v, %d shards; stdout:\n%s\nstderr:\n%s", r.Connections, r.Requests, len(r.GeneratorShards), stdout.String(), stderr.String())
 	}
 	if left := services(t); len(left) > 0 {
 		t.Errorf("services left behind: %v", left)
