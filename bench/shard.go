@@ -135,7 +135,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 
 // ShardSummary is one generator process's share of a sharded run, kept
 // beside the merged numbers: a shard that was itself the limit (its
-// client_late) shows which.
+// client_late, ports or descriptors) shows which, and where it ran.
 type ShardSummary struct {
 	Shard      int   `json:"shard"` // its index, from 0, as in its request
 	Target     int   `json:"target"`
@@ -145,6 +145,12 @@ type ShardSummary struct {
 	OK         int64 `json:"ok"`
 	Dropped    int64 `json:"dropped"`
 	ClientLate int64 `json:"client_late"`
+	// PortsExhausted and ClientNofile are its requests dropped for want of
+	// ephemeral ports or file descriptors: the shard's host, not the server.
+	PortsExhausted int64 `json:"ports_exhausted,omitempty"`
+	ClientNofile   int64 `json:"client_nofile,omitempty"`
+	// Node is where a fleet ran it (a swarm node); "" on this host.
+	Node string `json:"node,omitempty"`
 }
 
 // Merge adds shard results of one run into one: counters add, histograms
@@ -159,7 +165,8 @@ func Merge(parts ...*Result) *Result {
 	for i, r := range parts {
 		if len(parts) > 1 {
 			out.PerShard = append(out.PerShard, ShardSummary{Shard: i, Target: r.Target, Served: r.Served, Starved: r.Starved,
-				Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, ClientLate: r.Errors[ClientLate.String()]})
+				Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, ClientLate: r.Errors[ClientLate.String()],
+				PortsExhausted: r.Errors[PortsExhausted.String()], ClientNofile: r.Errors[ClientNofile.String()]})
 		}
 		out.Target += r.Target
 		out.Established += r.Established

@@ -90,12 +90,14 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 	// still running a minute after that is stuck.
 	end := time.Now().Add(lead + l.RampTime() + l.WarmUpLimit() + l.Duration + l.Timeout + time.Minute)
 	outs := make([]bench.ShardOutput, len(names))
+	nodes := make([]string, len(names))
 	var errs []error
 	for j, name := range names {
 		state, node, err := waitJob(ctx, name, end)
 		if err != nil {
 			return nil, err
 		}
+		nodes[j] = node
 		logs, err := exec.CommandContext(ctx, "docker", "service", "logs", "--raw", name).Output()
 		if err != nil {
 			return nil, fmt.Errorf("read the logs of swarm shard %d (%s): %w", j, name, err)
@@ -120,6 +122,9 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 	res, _, err := bench.MergeOutputs(outs)
 	if res != nil {
 		res.Fleet = "swarm"
+		for i := range res.PerShard {
+			res.PerShard[i].Node = nodes[res.PerShard[i].Shard]
+		}
 	}
 	return res, err
 }

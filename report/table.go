@@ -226,7 +226,14 @@ func shardLines(f *results.File) []string {
 		}
 		var parts []string
 		for _, s := range r.GeneratorShards {
-			parts = append(parts, fmt.Sprintf("#%d %d of %d served, %d ok, %d dropped, client_late %d", s.Shard, s.Served, s.Target, s.OK, s.Dropped, s.ClientLate))
+			p := fmt.Sprintf("#%d %d of %d served, %d ok, %d dropped, client_late %d", s.Shard, s.Served, s.Target, s.OK, s.Dropped, s.ClientLate)
+			if n := s.PortsExhausted + s.ClientNofile; n > 0 {
+				p += fmt.Sprintf(", ports_exhausted %d, client_nofile %d", s.PortsExhausted, s.ClientNofile)
+			}
+			if s.Node != "" {
+				p += " on " + s.Node
+			}
+			parts = append(parts, p)
 		}
 		kind := fmt.Sprintf("%d processes", len(r.GeneratorShards))
 		if r.Fleet != "" {

@@ -63,7 +63,7 @@ func TestSwarmGenerator(t *testing.T) {
 	// 300 connections at 5 requests/s over a 2 s window: 3000 slots.
 	if r.Connections.Target != 300 || r.Connections.Served != 300 || r.Requests.Sent != 3000 || r.Requests.OK != 3000 ||
 		len(r.GeneratorShards) != 3 || r.Fleet != "swarm" || !strings.Contains(stderr.String(), "from 3 swarm shards") ||
-		!strings.Contains(stdout.String(), "target generator: swarm, 3 shards: #0 100 of 100 served") {
+		!strings.Contains(stdout.String(), "target generator: swarm, 3 shards: #0 100 of 100 served") || r.GeneratorShards[2].Node == "" {
 		t.Errorf("%+v %+v, %d shards; stdout:\n%s\nstderr:\n%s", r.Connections, r.Requests, len(r.GeneratorShards), stdout.String(), stderr.String())
 	}
 	if left := services(t); len(left) > 0 {
