@@ -23,6 +23,7 @@ func TestImportRules(t *testing.T) {
 		"scenarios":  {"results", "provider", "containers", "observe"},
 		"provider":   {"bench", "results", "containers"},
 		"containers": {"bench", "results"},
+		"fleet":      {"results", "provider", "capacity", "report", "scenarios"},
 		"results":    {"provider", "containers", "capacity", "report"},
 		"capacity":   {"provider", "containers", "report"},
 		"report":     {"provider", "containers"},

@@ -10,7 +10,7 @@ import (
 
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/bench"
-	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/fleet"
 )
 
 // swarmGenerator is the swarm fleet: --shards job services running this
@@ -26,17 +26,17 @@ func swarmGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, erro
 	case f.load.WarmUp == bench.WarmUpAuto:
 		f.load.WarmUp = 30 * time.Second
 	}
-	if err := containers.SwarmActive(ctx); err != nil {
+	if err := fleet.SwarmActive(ctx); err != nil {
 		return nil, &usageError{err.Error()}
 	}
-	image, err := containers.GeneratorImage(ctx)
+	image, err := fleet.GeneratorImage(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if f.runID == "" {
 		f.runID = loadcheck.NewRunID() // the services are named and labelled by it
 	}
-	return containers.Swarm{N: f.shards, SourceAddrs: f.sourceAddr, Image: image, RunID: f.runID}, nil
+	return fleet.Swarm{N: f.shards, SourceAddrs: f.sourceAddr, Image: image, RunID: f.runID}, nil
 }
 
 // shardCommand is the hidden subcommand a shard process runs.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/bench"
-	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/fleet"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
@@ -122,8 +122,8 @@ cannot run (its start has passed, say).
 	// A swarm shard gets its request in its environment, not as a file.
 	var pos []string
 	var data []byte
-	if env := os.Getenv(containers.ShardRequestEnv); env != "" && len(args) == 0 {
-		pos, data = []string{"$" + containers.ShardRequestEnv}, []byte(env)
+	if env := os.Getenv(fleet.ShardRequestEnv); env != "" && len(args) == 0 {
+		pos, data = []string{"$" + fleet.ShardRequestEnv}, []byte(env)
 	} else {
 		var err error
 		if pos, err = parseArgs(fs, args, 1, "one shard request file"); err != nil {

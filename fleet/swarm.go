@@ -1,4 +1,7 @@
-package containers
+// Package fleet runs the generator's shards where the Docker engine puts
+// them: Docker Swarm job services (Swarm), each running this loadcheck
+// binary from the generator image, merged exactly as local shards are.
+package fleet
 
 import (
 	"bytes"
@@ -16,10 +19,8 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/containers"
 )
-
-// LabelShard marks a swarm generator service with its shard index.
-const LabelShard = "org.loadcheck.shard"
 
 // ShardRequestEnv carries a swarm shard's request (bench.ShardRequest,
 // JSON) into its container: `loadcheck shard` reads it there.
@@ -62,6 +63,7 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 	if err != nil {
 		return nil, err
 	}
+	hostname, _ := os.Hostname()
 	var names []string
 	defer func() {
 		// Whatever happened, the services go: Ctrl-C included.
@@ -78,8 +80,8 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 		name := fmt.Sprintf("loadcheck-%s-shard-%d", g.RunID, j)
 		out, err := exec.CommandContext(ctx, "docker", "service", "create", "--detach", "--quiet",
 			"--mode", "replicated-job", "--restart-condition", "none", "--network", "host", "--name", name,
-			"--label", LabelManaged+"=true", "--label", LabelRun+"="+g.RunID, "--label", fmt.Sprintf("%s=%d", LabelShard, j),
-			"--label", LabelHost+"="+hostname(), "--label", fmt.Sprintf("%s=%d", LabelPID, os.Getpid()),
+			"--label", containers.LabelManaged+"=true", "--label", containers.LabelRun+"="+g.RunID, "--label", fmt.Sprintf("%s=%d", containers.LabelShard, j),
+			"--label", containers.LabelHost+"="+hostname, "--label", fmt.Sprintf("%s=%d", containers.LabelPID, os.Getpid()),
 			"--env", ShardRequestEnv+"="+string(b), g.Image, "shard").CombinedOutput()
 		if err != nil {
 			return nil, fmt.Errorf("create swarm shard %d: %v: %s", j, err, bytes.TrimSpace(out))
@@ -182,7 +184,7 @@ func waitJob(ctx context.Context, name string, deadline time.Time) (state, node 
 func SwarmActive(ctx context.Context) error {
 	out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}").Output()
 	if err != nil {
-		return &DockerError{Err: fmt.Errorf("docker info: %w", err)}
+		return &containers.DockerError{Err: fmt.Errorf("docker info: %w", err)}
 	}
 	if s := strings.TrimSpace(string(out)); s != "active true" {
 		return fmt.Errorf("--generator swarm needs this Docker engine to be a swarm manager (it is %q): run `docker swarm init` (on one host: --advertise-addr 127.0.0.1), or use the local generator", s)
@@ -212,8 +214,8 @@ func GeneratorImage(ctx context.Context) (string, error) {
 	if exec.CommandContext(ctx, "docker", "image", "inspect", tag).Run() == nil {
 		return tag, nil
 	}
-	if exec.CommandContext(ctx, "docker", "image", "inspect", DebianImage).Run() != nil {
-		return "", &ImageMissingError{Image: DebianImage}
+	if exec.CommandContext(ctx, "docker", "image", "inspect", containers.DebianImage).Run() != nil {
+		return "", &containers.ImageMissingError{Image: containers.DebianImage}
 	}
 	dir, err := os.MkdirTemp("", "loadcheck-generator-")
 	if err != nil {
@@ -228,7 +230,7 @@ func GeneratorImage(ctx context.Context) (string, error) {
 		return "", err
 	}
 	dockerfile := fmt.Sprintf("FROM %s\nCOPY loadcheck /usr/local/bin/loadcheck\nLABEL %s=true org.loadcheck.shard-schema=%s\nENTRYPOINT [\"/usr/local/bin/loadcheck\"]\n",
-		DebianImage, LabelManaged, bench.ShardSchema)
+		containers.DebianImage, containers.LabelManaged, bench.ShardSchema)
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return "", err
 	}
@@ -244,32 +246,4 @@ func GeneratorImage(ctx context.Context) (string, error) {
 		}
 	}
 	return tag, nil
-}
-
-// removeServices removes the swarm services carrying label (generator
-// shards a killed run left) unless keep says otherwise from their labels;
-// an engine that is no swarm manager has none.
-func removeServices(ctx context.Context, label string, keep func(labels map[string]string) bool) ([]string, error) {
-	out, err := exec.CommandContext(ctx, "docker", "service", "ls", "-q", "--filter", "label="+label).Output()
-	if err != nil {
-		return nil, nil // not a swarm manager: no services
-	}
-	var ids []string
-	for _, id := range strings.Fields(string(out)) {
-		if keep != nil {
-			js, err := exec.CommandContext(ctx, "docker", "service", "inspect", "--format", "{{json .Spec.Labels}}", id).Output()
-			var labels map[string]string
-			if err == nil && json.Unmarshal(js, &labels) == nil && keep(labels) {
-				continue
-			}
-		}
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	if out, err := exec.CommandContext(ctx, "docker", append([]string{"service", "rm"}, ids...)...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("remove swarm services: %v: %s", err, bytes.TrimSpace(out))
-	}
-	return ids, nil
 }
