@@ -30,6 +30,10 @@ func MergeShards(outs []bench.ShardOutput, th scenarios.Thresholds, version, run
 	results.Judge(&run, th)
 	sc := scenarios.Scenario{Name: "merged", Description: "a load planned over shards and merged", Load: req.Options.Load,
 		Thresholds: th, Configs: []apache.Config{cfg}}
-	return &results.File{Schema: results.Schema, RunID: runID, StartedAt: time.Now().UTC(), Environment: Environment(version),
+	started := res.Started.UTC() // when the shards' common schedule began
+	if res.Started.IsZero() {
+		started = time.Now().UTC()
+	}
+	return &results.File{Schema: results.Schema, RunID: runID, StartedAt: started, Environment: Environment(version),
 		Scenario: sc, Target: req.Target.URL, Runs: []results.Run{run}, Complete: res.Complete}, nil
 }
