@@ -41,7 +41,7 @@ run: build image
 # The README's second command: the packages without Docker with -race
 # (provider starts native httpd), then the packages that start real httpd
 # containers (one package at a time: they share the engine).
-RACE_PKGS := ./bench/... ./scenarios/... ./results/... ./capacity/... ./report/... ./observe/... ./apache/... ./provider/... ./backend/... ./promwrite/...
+RACE_PKGS := ./bench/... ./scenarios/... ./results/... ./capacity/... ./report/... ./observe/... ./apache/... ./provider/... ./backend/... ./promwrite/... ./fleet/...
 # The library's own tests (module root) start a few small containers and
 # run with -race too; cmd's load 4000 connections and run without it.
 test: image browser httpd prometheus

@@ -50,7 +50,7 @@ func newGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, error)
 	case "swarm":
 		return swarmGenerator(ctx, f)
 	default:
-		return nil, &usageError{fmt.Sprintf("--generator %q: choose local or swarm", f.generator)}
+		return nil, &usageError{fmt.Sprintf("--generator %q: choose local or swarm (or kubernetes, with run --dry-run)", f.generator)}
 	}
 	shards, n := f.shards, f.load.Connections
 	if shards == 0 {

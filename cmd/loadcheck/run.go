@@ -17,6 +17,7 @@ import (
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/fleet"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
@@ -45,24 +46,30 @@ type runFlags struct {
 	flakyOK      bool // --flaky-ok: a flaky config does not fail the run
 	shards       int
 	noShard      bool
-	generator    string // --generator: local or swarm
-	sourceAddr   int
-	memory       int64
-	cpus         float64
-	files        []apache.Config   // --config-file, --config-dir
-	host         string            // --host
-	tls          bool              // --tls
-	served       []scenarios.File  // --file
-	backend      scenarios.Backend // --backend, --backend-size
-	mixNote      string            // what --paths-from or workload.paths_from read
-	promURL      string            // --prom-remote-write
-	tlsKey       string            // --tls-key
-	configsSet   bool
-	overrides    []apache.Directive
-	fpm          []apache.Directive // --fpm: php-fpm pool settings
-	load         scenarios.Load
-	thresholds   scenarios.Thresholds
-	set          map[string]bool // flags given on the command line
+	generator    string // --generator: local, swarm or kubernetes
+	// --generator kubernetes --dry-run: where the manifests go (-o), the
+	// start's lead, and the shards' image, namespace and requests.
+	dryRun     bool
+	manifests  string
+	startIn    time.Duration
+	kube       fleet.Kube
+	sourceAddr int
+	memory     int64
+	cpus       float64
+	files      []apache.Config   // --config-file, --config-dir
+	host       string            // --host
+	tls        bool              // --tls
+	served     []scenarios.File  // --file
+	backend    scenarios.Backend // --backend, --backend-size
+	mixNote    string            // what --paths-from or workload.paths_from read
+	promURL    string            // --prom-remote-write
+	tlsKey     string            // --tls-key
+	configsSet bool
+	overrides  []apache.Directive
+	fpm        []apache.Directive // --fpm: php-fpm pool settings
+	load       scenarios.Load
+	thresholds scenarios.Thresholds
+	set        map[string]bool // flags given on the command line
 	// extra adds a command's own flags (capacity's) to run's.
 	extra func(fs *flag.FlagSet)
 }
@@ -338,7 +345,14 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	})
 	fs.Float64Var(&f.cpus, "cpus", 0, "limit each httpd container to this many CPUs, e.g. 1.5")
 	fs.IntVar(&f.shards, "shards", 0, "generator processes (0: as many as the nofile limit needs)")
-	fs.StringVar(&f.generator, "generator", "local", "where the load is generated: local (this host, split over processes past the nofile limit) or swarm (--shards job services on this Docker swarm, host networking, merged exactly; needs a fixed --warmup, 30s by default)")
+	fs.StringVar(&f.generator, "generator", "local", "where the load is generated: local (this host, split over processes past the nofile limit), swarm (--shards job services on this Docker swarm, host networking, merged exactly; needs a fixed --warmup, 30s by default) or kubernetes (with --dry-run: write an Indexed Job's manifests to -o, for kubectl apply and loadcheck merge)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "with --generator kubernetes: write the manifests (-o FILE) instead of applying them")
+	fs.StringVar(&f.manifests, "o", "", "`PATH`: with --generator kubernetes --dry-run the manifests' file (YAML: a ConfigMap and an Indexed Job); for loadcheck plan the requests' folder")
+	fs.DurationVar(&f.startIn, "start-in", 2*time.Minute, "with planned shards (plan, --generator kubernetes): they start together this long from now")
+	fs.StringVar(&f.kube.Image, "generator-image", "", "with --generator kubernetes: the shards' `IMAGE`, one whose entrypoint is this loadcheck (e.g. a loadcheck/generator image pushed to your registry)")
+	fs.StringVar(&f.kube.Namespace, "namespace", "default", "with --generator kubernetes: the namespace of the Job and its ConfigMap")
+	fs.StringVar(&f.kube.CPU, "shard-cpu", "", "with --generator kubernetes: each shard's CPU request, e.g. 1 or 500m")
+	fs.StringVar(&f.kube.Memory, "shard-memory", "", "with --generator kubernetes: each shard's memory request, e.g. 1Gi")
 	fs.BoolVar(&f.noShard, "no-shard", false, "never split the generator over processes; fail before any traffic when one process cannot hold -c")
 	fs.IntVar(&f.sourceAddr, "source-addrs", 0, "spread connections to a loopback target over this many source addresses from 127.0.0.2 (0: as many as the ephemeral ports need)")
 	fs.Float64Var(&f.thresholds.MinServedPct, "min-served-pct", f.thresholds.MinServedPct, "pass needs at least this % of connections served")
@@ -367,6 +381,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	f, err := parseRunFlags(args, stderr, nil)
 	if err != nil {
 		return exitSetup, err
+	}
+	if f.generator == "kubernetes" {
+		return kubeDryRun(ctx, f, stdout)
 	}
 	gen, err := newGenerator(ctx, f)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -23,12 +24,9 @@ import (
 // cmdPlan writes one shard request per shard of a load on a running
 // server, for shards started by other means than loadcheck run.
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	var startIn time.Duration
-	var startAt, outDir string
+	var startAt string
 	f, err := parseRunFlags(args, stderr, func(fs *flag.FlagSet) {
-		fs.DurationVar(&startIn, "start-in", 2*time.Minute, "the shards start together this long from now: time enough to hand the requests out and start every shard")
 		fs.StringVar(&startAt, "start-at", "", "the shards start together at this `TIME` (RFC 3339, e.g. 2026-11-27T02:00:00Z) instead of --start-in")
-		fs.StringVar(&outDir, "o", "", "write the requests into this `DIR` (required): shard-0.json, shard-1.json, ...")
 		fs.Usage = func() {
 			fmt.Fprint(stderr, `Usage: loadcheck plan --target URL --shards N -o DIR [load flags]
 
@@ -51,6 +49,7 @@ Flags:
 	if err != nil {
 		return exitSetup, err
 	}
+	startIn, outDir := f.startIn, f.manifests // -o: here the requests' folder
 	switch {
 	case f.target == "":
 		return exitSetup, &usageError{"plan splits a load on a running server: give --target URL"}
@@ -63,28 +62,15 @@ Flags:
 	case f.set["repeat"] || f.promURL != "" || f.statusURL != "":
 		return exitSetup, &usageError{"--repeat, --prom-remote-write and --status-url need a coordinator: use them with loadcheck run"}
 	}
-	if err := f.checkTarget(); err != nil {
-		return exitSetup, err
-	}
-	if f.load.WarmUp == bench.WarmUpAuto && !f.set["warmup"] {
-		f.load.WarmUp = 30 * time.Second // auto needs a coordinator
-	}
 	at := time.Now().Add(startIn)
 	if startAt != "" {
 		if at, err = time.Parse(time.RFC3339, startAt); err != nil {
 			return exitSetup, &usageError{fmt.Sprintf("--start-at %q: want RFC 3339 time such as 2026-11-27T02:00:00Z", startAt)}
 		}
 	}
-	if time.Until(at) < 5*time.Second {
-		return exitSetup, &usageError{fmt.Sprintf("the start (%s) is %s away: give the shards time to start, at least 5 s", at.UTC().Format(time.RFC3339), time.Until(at).Round(time.Second))}
-	}
-	t := provider.Target{URL: f.target, AllowRemote: f.allowRemote}
-	if err := t.Check(ctx); err != nil {
-		return exitSetup, &usageError{err.Error()}
-	}
-	reqs, err := bench.PlanShards(bench.Target{URL: f.target}, bench.Options{Load: f.load, SourceAddrs: f.sourceAddr}, f.shards, at)
+	reqs, err := planRequests(ctx, f, at)
 	if err != nil {
-		return exitSetup, &usageError{err.Error()}
+		return exitSetup, err
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return exitSetup, err
@@ -102,6 +88,63 @@ Flags:
 	fmt.Fprintf(stdout, "wrote %d shard requests to %s: %d connections to %s, starting at %s (%s from now), warm-up %s, measured %s\n",
 		len(reqs), outDir, f.load.Connections, f.target, at.UTC().Format(time.RFC3339), time.Until(at).Round(time.Second), f.load.WarmUp, f.load.Duration)
 	fmt.Fprintf(stdout, "run each:  loadcheck shard %s > shard-J.jsonl\nthen:     loadcheck merge shard-*.jsonl\n", filepath.Join(outDir, "shard-J.json"))
+	return exitPass, nil
+}
+
+// planRequests splits f's load on its --target over --shards shards
+// starting at at, after the checks every planned load needs.
+func planRequests(ctx context.Context, f *runFlags, at time.Time) ([]bench.ShardRequest, error) {
+	if err := f.checkTarget(); err != nil {
+		return nil, err
+	}
+	if f.load.WarmUp == bench.WarmUpAuto && !f.set["warmup"] {
+		f.load.WarmUp = 30 * time.Second // auto needs a coordinator
+	}
+	if time.Until(at) < 5*time.Second {
+		return nil, &usageError{fmt.Sprintf("the start (%s) is %s away: give the shards time to start, at least 5 s", at.UTC().Format(time.RFC3339), time.Until(at).Round(time.Second))}
+	}
+	t := provider.Target{URL: f.target, AllowRemote: f.allowRemote}
+	if err := t.Check(ctx); err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	reqs, err := bench.PlanShards(bench.Target{URL: f.target}, bench.Options{Load: f.load, SourceAddrs: f.sourceAddr}, f.shards, at)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	return reqs, nil
+}
+
+// kubeDryRun writes the Kubernetes manifests of --generator kubernetes
+// --dry-run: the live path (applying them and reading the pods' logs) is
+// not built; kubectl and loadcheck merge do it.
+func kubeDryRun(ctx context.Context, f *runFlags, stdout io.Writer) (int, error) {
+	switch {
+	case !f.dryRun:
+		return exitSetup, &usageError{"--generator kubernetes runs with --dry-run -o FILE only: loadcheck writes the manifests; apply them with kubectl and merge the pods' logs with loadcheck merge (docs/generator.md)"}
+	case f.manifests == "":
+		return exitSetup, &usageError{"--generator kubernetes --dry-run: give -o FILE for the manifests"}
+	case f.target == "":
+		return exitSetup, &usageError{"--generator kubernetes loads a running server: give --target URL (as the pods reach it)"}
+	case f.shards < 1:
+		return exitSetup, &usageError{"--generator kubernetes: give --shards N, the Job's completions"}
+	}
+	reqs, err := planRequests(ctx, f, time.Now().Add(f.startIn))
+	if err != nil {
+		return exitSetup, err
+	}
+	k := f.kube
+	k.Name = "loadcheck-" + strings.ToLower(strings.ReplaceAll(cmp.Or(f.runID, loadcheck.NewRunID()), "_", "-"))
+	manifests, err := fleet.KubeManifests(reqs, k)
+	if err != nil {
+		return exitSetup, &usageError{err.Error()}
+	}
+	if err := results.WriteFileAtomic(f.manifests, manifests); err != nil {
+		return exitSetup, err
+	}
+	fmt.Fprintf(stdout, "wrote %s: ConfigMap and Indexed Job %s/%s, %d shards, %d connections to %s, starting at %s (%s from now)\n",
+		f.manifests, cmp.Or(k.Namespace, "default"), k.Name, len(reqs), f.load.Connections, f.target, reqs[0].Options.StartAt.UTC().Format(time.RFC3339), f.startIn)
+	fmt.Fprintf(stdout, "apply it before then:  kubectl apply -f %s\nthen, once it completes, for each shard J:\n  kubectl logs -n %s -l job-name=%s,batch.kubernetes.io/job-completion-index=J > shard-J.jsonl\nand:  loadcheck merge shard-*.jsonl\n",
+		f.manifests, cmp.Or(k.Namespace, "default"), k.Name)
 	return exitPass, nil
 }
 
@@ -128,6 +171,15 @@ cannot run (its start has passed, say).
 		var err error
 		if pos, err = parseArgs(fs, args, 1, "one shard request file"); err != nil {
 			return err
+		}
+		// A plan folder (a Kubernetes Indexed Job's ConfigMap): the shard
+		// is the pod's completion index.
+		if st, err := os.Stat(pos[0]); err == nil && st.IsDir() {
+			idx := os.Getenv("JOB_COMPLETION_INDEX")
+			if idx == "" {
+				return &usageError{fmt.Sprintf("%s is a folder: its shard comes from JOB_COMPLETION_INDEX (set in a Kubernetes Indexed Job's pods); elsewhere give the shard's file", pos[0])}
+			}
+			pos[0] = filepath.Join(pos[0], "shard-"+idx+".json")
 		}
 		if data, err = os.ReadFile(pos[0]); err != nil {
 			return &usageError{err.Error()}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/loadcheck/loadcheck/bench"
+	"gopkg.in/yaml.v3"
 )
 
 // TestPlanShardMerge splits a load on a loopback server over three shards
@@ -85,6 +88,83 @@ func TestPlanShardMerge(t *testing.T) {
 		{[]string{"plan", "--target", url, "-o", dir}, "give --shards N"},
 		{[]string{"plan", "--target", url, "--shards", "2", "-o", dir, "--warmup", "auto"}, "give a fixed warm-up"},
 		{[]string{"plan", "--target", url, "--shards", "2", "-o", dir, "--start-in", "1s"}, "at least 5 s"},
+	} {
+		if code, _, stderr := run(t, c.args...); code != exitSetup || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// TestKubernetesDryRun writes the Kubernetes manifests for a load on a
+// loopback server, then does what the Indexed Job's pods would: each runs
+// `loadcheck shard /plan` (the ConfigMap's files) with its
+// JOB_COMPLETION_INDEX, and their outputs merge into the whole load. No
+// cluster is reached: that path is not built.
+func TestKubernetesDryRun(t *testing.T) {
+	url := okServer(t)
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.yaml")
+	code, stdout, stderr := run(t, "run", "--target", url, "--generator", "kubernetes", "--dry-run", "-o", job, "--shards", "3",
+		"-c", "30", "--rate", "5", "--ramp", "300ms", "--warmup", "500ms", "-d", "2s", "--start-in", "6s", "--generator-image", "loadcheck/generator:test")
+	if code != exitPass || !strings.Contains(stdout, "kubectl apply -f "+job) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Kind string            `yaml:"kind"`
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.Unmarshal([]byte(strings.Split(string(data), "---\n")[0]), &cm); err != nil || cm.Kind != "ConfigMap" || len(cm.Data) != 3 {
+		t.Fatalf("configmap: %v %+v", err, cm)
+	}
+	plan := filepath.Join(dir, "plan")
+	if err := os.MkdirAll(plan, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range cm.Data {
+		if err := os.WriteFile(filepath.Join(plan, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var outputs []string
+	var cmds []*exec.Cmd
+	for j := range 3 {
+		out := filepath.Join(dir, fmt.Sprintf("shard-%d.jsonl", j))
+		f, err := os.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		c := exec.Command(binary, "shard", plan)
+		c.Env = append(os.Environ(), fmt.Sprintf("JOB_COMPLETION_INDEX=%d", j))
+		c.Stdout = f
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		outputs, cmds = append(outputs, out), append(cmds, c)
+	}
+	for j, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Errorf("pod %d: %v", j, err)
+		}
+	}
+	res := filepath.Join(dir, "r.json")
+	if code, stdout, stderr := run(t, append(append([]string{"merge"}, outputs...), "--results", filepath.Join(dir, "runs"), "--json", res)...); code != exitPass {
+		t.Fatalf("merge: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if r := readResult(t, res).Runs[0]; r.Requests.Sent != 300 || r.Connections.Served != 30 || len(r.GeneratorShards) != 3 {
+		t.Errorf("merged: %+v %+v", r.Connections, r.Requests)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--target", url, "--generator", "kubernetes", "--shards", "3", "-o", job}, "runs with --dry-run -o FILE only"},
+		{[]string{"run", "--target", url, "--generator", "kubernetes", "--dry-run", "--shards", "3", "-o", job}, "give the generator image"},
+		{[]string{"shard", plan}, "its shard comes from JOB_COMPLETION_INDEX"},
 	} {
 		if code, _, stderr := run(t, c.args...); code != exitSetup || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
