@@ -83,6 +83,8 @@ Usage:
                                          compare, store the run in runs/RUN-ID
   loadcheck run --target URL             load a server that is already running
   loadcheck run --provider local         run httpd natively on this host, no Docker
+  loadcheck run --target URL --generator swarm --shards N
+                                         generate the load from N Docker Swarm jobs
   loadcheck validate SCENARIO.yaml       check a scenario and render its httpd.conf files
   loadcheck report RUN [--format F]      re-render a stored run: table, markdown,
                                          json, junit or html
@@ -93,7 +95,7 @@ Usage:
   loadcheck plan --target URL --shards N -o DIR
                                          split a load over generator shards you start
                                          yourself (CI matrix jobs, ssh): one request each
-  loadcheck shard REQUEST.json           run one planned shard; JSON lines on stdout
+  loadcheck shard REQUEST.json|DIR       run one planned shard; JSON lines on stdout
   loadcheck merge SHARD.jsonl...         join the shards' outputs into one run
   loadcheck clean [--all]                remove containers a crashed run left behind
                                          (--all: every loadcheck container, live runs' too)

@@ -154,12 +154,16 @@ func cmdShard(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: loadcheck shard REQUEST.json > OUTPUT.jsonl
+       loadcheck shard PLAN-DIR > OUTPUT.jsonl   (in a Kubernetes Indexed Job's pod)
 
-Runs one shard of a load that loadcheck plan split, waiting for its start
-time, and writes loadcheck.shard/v1 JSON lines to stdout: its request,
-progress once a second, then its result (histograms included, lossless).
-Join the shards' outputs with loadcheck merge. Exit 0, 2 when the shard
-cannot run (its start has passed, say).
+Runs one shard of a load that loadcheck plan (or run --generator swarm or
+kubernetes) split, waiting for its start time, and writes loadcheck.shard/v1
+JSON lines to stdout: its request, progress once a second, then its result
+(histograms included, lossless). Given a folder, it takes the request
+shard-$JOB_COMPLETION_INDEX.json from it; with no argument, the request in
+$LOADCHECK_SHARD_REQUEST (a swarm shard's). Join the shards' outputs with
+loadcheck merge. Exit 0, 2 when the shard cannot run (its start has passed,
+say).
 `)
 	}
 	// A swarm shard gets its request in its environment, not as a file.
