@@ -923,11 +923,16 @@ func TestIdleKeepAlive(t *testing.T) {
 
 // TestTLSRun serves HTTPS from two presets with mod_ssl and loads them
 // over TLS: every connection's handshake timed and counted, the version
-// and cipher recorded, in the JSON and the table.
+// and cipher recorded, in the JSON and the table. At 120 connections tuned
+// event's 10 start processes are far more than MaxSpareThreads 250 allows
+// idle, and httpd stops the extra ones, closing their kept-alive
+// connections (CI once saw 18 of 120 closed in the window): that is a
+// finding of other tests, so here MaxSpareThreads is raised above the
+// threads started.
 func TestTLSRun(t *testing.T) {
 	dockertest.Require(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	code, stdout, stderr := run(t, "run", "--configs", "event-tuned,worker-stock", "--tls", "-c", "120",
+	code, stdout, stderr := run(t, "run", "--configs", "event-tuned,worker-stock", "--tls", "-c", "120", "--set", "MaxSpareThreads=400",
 		"--ramp", "2s", "--warmup", "5s", "-d", "3s", "--json", out)
 	t.Logf("stdout:\n%s", stdout)
 	if code != exitPass {
