@@ -819,11 +819,9 @@ func TestSlowClientsHTTPD(t *testing.T) {
 func TestPHPPresets(t *testing.T) {
 	dockertest.Require(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	// An auto warm-up: tuned event stops the processes beyond
-	// MaxSpareThreads after the start, closing their kept-alive
-	// connections, and the window must come after that.
-	code, stdout, stderr := run(t, "run", "--configs", "prefork-modphp,event-phpfpm", "-c", "100", "--rate", "2",
-		"--path", "/app.php?wait_ms=20", "--ramp", "1s", "--warmup", "auto", "-d", "3s", "--json", out)
+	// testdata/php-small.yaml: 100 connections, 2 requests/s each, all to
+	// the PHP page (20 ms), tuned event's MaxSpareThreads raised.
+	code, stdout, stderr := run(t, "run", "testdata/php-small.yaml", "--json", out)
 	if code != exitPass {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
