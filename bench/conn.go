@@ -426,7 +426,7 @@ func (c *conn) setDeadline(ctx context.Context, d time.Time, readOnly bool) {
 		d = time.Now()
 	}
 	if c.rr.pace != nil {
-		c.rr.pace.conn, c.rr.pace.deadline = c.c, d
+		c.rr.pace.deadline = d
 	}
 	if readOnly {
 		_ = c.c.SetReadDeadline(d)

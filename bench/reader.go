@@ -48,6 +48,9 @@ var (
 func (rr *responseReader) reset(c Conn) {
 	rr.release()
 	rr.conn, rr.raw = c, nil
+	if rr.pace != nil {
+		rr.pace.conn = c // whose read deadline the pauses move
+	}
 	if sc, ok := c.(syscall.Conn); ok {
 		rr.raw, _ = sc.SyscallConn()
 	}
