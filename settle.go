@@ -14,7 +14,8 @@ import (
 //
 //   - every connection open and answered for fullFor: each second, all
 //     target connections open, no request failed, and the answers a
-//     second should bring (connections x rate) all came; or
+//     second should bring (connections x rate) all came;
+//
 //   - nothing changing for stableFor: over the last stableFor seconds,
 //     the same number of processes (a server still spawning them is not
 //     settled, even at one a second), and connections open, answers per
@@ -27,11 +28,14 @@ import (
 //     that still drifts, a few connections a second (tuned worker reaping
 //     idle threads, about 30 connections a second closed and opened
 //     again), stays within any per-second tolerance for long while it is
-//     not settled (docs/findings/warmup-auto.md).
+//     not settled (docs/findings/warmup-auto.md); or
+//
+//   - the server full for stableFor: no idle worker, and the same busy
+//     workers and processes, while connections go unanswered (serverFull).
 //
 // The first rule ends the warm-up of a config that holds the load; the
-// second that of one that does not. Failures alone never end it: a server
-// still spawning processes changes from second to second.
+// second and third that of one that does not. Failures alone never end
+// it: a server still spawning processes changes from second to second.
 const (
 	fullFor   = 3
 	stableFor = 5
@@ -101,6 +105,8 @@ func (s *settler) tick(p bench.Progress) bool {
 		s.reason = fmt.Sprintf("every connection open and answered for %d s", fullFor)
 	case s.stable():
 		s.reason = fmt.Sprintf("nothing changed for %d s (connections open, answers per second, busy and idle workers, processes)", stableFor)
+	case s.serverFull():
+		s.reason = fmt.Sprintf("the server was full for %d s: no idle worker, and the same busy workers and processes", stableFor)
 	}
 	return s.reason != ""
 }
@@ -121,6 +127,29 @@ func (s *settler) answered() int {
 		}
 	}
 	return int(sum/float64(len(s.recent)) + 0.5)
+}
+
+// serverFull reports whether the server has had no idle worker, and the
+// same busy workers (within the tolerance) and processes, for the last
+// stableFor seconds, while some connection went unanswered: httpd spawns
+// a process whenever its idle workers fall short (prefork at once,
+// worker and event at least once a second), so one that has not for
+// stableFor seconds is at its limits and will serve no more connections.
+// The connections it cannot serve time out and are opened again, which
+// keeps the generator's own figures moving, so the stability rule alone
+// would wait for the warm-up's cap.
+func (s *settler) serverFull() bool {
+	if len(s.recent) <= stableFor || s.full > 0 {
+		return false
+	}
+	lo, hi := s.recent[0].busy, s.recent[0].busy
+	for _, x := range s.recent {
+		if !x.hasServer || x.idle != 0 || x.busy == 0 || x.procs != s.recent[0].procs {
+			return false
+		}
+		lo, hi = min(lo, x.busy), max(hi, x.busy)
+	}
+	return hi-lo <= max(2, 0.01*float64(s.target))
 }
 
 // stable reports whether nothing changed over the last stableFor seconds:

@@ -64,6 +64,24 @@ func TestSettler(t *testing.T) {
 		// Cannot hold it: the same 30 connections answered, failures every
 		// second, nothing changing: settled after 5 unchanged seconds.
 		{"starves the same", repeat(12, second{60, 30, 70, 30, 30}), 7, "nothing changed for 5 s"},
+		// Cannot hold it, and the clients churn: connections that timed
+		// out are opened again, so open and answered move every second;
+		// the server's 60 workers stay busy, none idle, no process added.
+		{"full server, churning clients", func() []second {
+			var s []second
+			for i := range 12 {
+				s = append(s, second{int64(70 + 7*(i%3)), int64(55 + 5*(i%2)), 40, 60, 3})
+			}
+			return s
+		}(), 7, "the server was full for 5 s"},
+		// The same churn while busy workers still climb: not settled.
+		{"churning, workers still growing", func() []second {
+			var s []second
+			for i := range 12 {
+				s = append(s, second{int64(70 + 7*(i%3)), int64(55 + 5*(i%2)), 40, int64(40 + 3*i), 3})
+			}
+			return s
+		}(), -1, ""},
 		// Never settles: processes keep growing, and failures go on.
 		{"never", func() []second {
 			var s []second
@@ -98,9 +116,11 @@ func TestSettlerTraces(t *testing.T) {
 		// it holds all 4000. The second-to-second rule ended the warm-up
 		// at second 16, and the measured window failed.
 		{"worker-tuned.csv", 19, "every connection open and answered"},
-		// Stock prefork: 150 workers busy, the same 149 answered every
-		// second from second 13 on.
-		{"prefork-stock.csv", 16, "nothing changed for 5 s"},
+		// Stock prefork: all 150 workers busy and none idle from second
+		// 9 on, while 4000 connections wait: full after 5 s more. (Its
+		// answers per second settle at 149 from second 13, which the
+		// stability rule alone waited for until second 16.)
+		{"prefork-stock.csv", 13, "the server was full for 5 s"},
 		{"event-tuned.csv", 13, "every connection open and answered"},
 	} {
 		got, reason := replay(t, filepath.Join("testdata", "settle", tc.file))
