@@ -41,6 +41,7 @@ func PlanShards(t Target, opts Options, shards int, startAt time.Time) ([]ShardR
 type ShardOutput struct {
 	Name    string // where it was read from, for messages
 	Request *ShardRequest
+	Clock   *ClockReading
 	Last    *Progress
 	Result  *Result
 	Err     string
@@ -59,6 +60,8 @@ func ReadShardOutput(name string, r io.Reader) (ShardOutput, error) {
 		switch {
 		case l.Request != nil:
 			out.Request = l.Request
+		case l.Clock != nil:
+			out.Clock = l.Clock
 		case l.Progress != nil:
 			out.Last = l.Progress
 		case l.Result != nil:
@@ -127,7 +130,14 @@ func MergeOutputs(outs []ShardOutput) (*Result, ShardRequest, error) {
 		parts[o.Request.Options.Shard] = o.Result
 	}
 	first.Options.Shard = 0
-	return Merge(parts...), first, nil
+	res := Merge(parts...)
+	for _, o := range outs {
+		if o.Clock != nil && len(res.PerShard) == n {
+			off := o.Clock.OffsetMS
+			res.PerShard[o.Request.Options.Shard].ClockOffsetMS = &off
+		}
+	}
+	return res, first, nil
 }
 
 // sameOptions compares two shards' options as they travel (JSON): what

@@ -34,6 +34,13 @@ type ShardRequest struct {
 	Schema  string  `json:"schema"`
 	Target  Target  `json:"target"`
 	Options Options `json:"options"`
+	// Version is the coordinator's loadcheck version, for shards of a
+	// fleet: `loadcheck shard` of another version refuses the request.
+	Version string `json:"version,omitempty"`
+	// Clock is the coordinator's clock (ClockHandler), for shards on
+	// other hosts: the shard reads it before any load and stops when its
+	// own clock is more than MaxClockSkew off.
+	Clock string `json:"clock,omitempty"`
 }
 
 // ShardControl is a line the parent writes on a shard's stdin after its
@@ -49,6 +56,7 @@ type ShardLine struct {
 	// Request is the first line: what the shard runs, so that its output
 	// can be merged without the plan (see MergeOutputs).
 	Request  *ShardRequest `json:"request,omitempty"`
+	Clock    *ClockReading `json:"clock,omitempty"` // the second line, when the request has a Clock
 	Progress *Progress     `json:"progress,omitempty"`
 	Result   *Result       `json:"result,omitempty"`
 	Error    string        `json:"error,omitempty"`
@@ -151,6 +159,9 @@ type ShardSummary struct {
 	ClientNofile   int64 `json:"client_nofile,omitempty"`
 	// Node is where a fleet ran it (a swarm node); "" on this host.
 	Node string `json:"node,omitempty"`
+	// ClockOffsetMS is the coordinator's clock minus the shard's, as the
+	// shard read it before the load; nil when it was not read.
+	ClockOffsetMS *float64 `json:"clock_offset_ms,omitempty"`
 }
 
 // Merge adds shard results of one run into one: counters add, histograms
@@ -271,6 +282,17 @@ func ServeShard(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	if err := write(ShardLine{Request: &req}); err != nil {
 		return err
+	}
+	if req.Clock != "" {
+		c, err := ReadClock(ctx, req.Clock)
+		if err == nil {
+			_ = write(ShardLine{Clock: &c})
+			err = c.Skew()
+		}
+		if err != nil {
+			_ = write(ShardLine{Error: err.Error()})
+			return err
+		}
 	}
 	if err := RaiseNofile(len(shardIDs(req.Options))); err != nil {
 		_ = write(ShardLine{Error: err.Error()})
