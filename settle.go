@@ -64,6 +64,7 @@ type snapshot struct {
 	open, okPerS      float64
 	busy, idle, procs float64
 	hasServer         bool
+	at                float64 // the server reading's time (observe.Point.T)
 }
 
 // tick takes the generator's progress; it reports true, once, when the
@@ -94,7 +95,7 @@ func (s *settler) tick(p bench.Progress) bool {
 	}
 	snap := snapshot{open: float64(p.Open), okPerS: float64(ok) / dt}
 	if pt, ok := s.latest(); ok {
-		snap.busy, snap.idle, snap.procs, snap.hasServer = float64(pt.BusyWorkers), float64(pt.IdleWorkers), float64(pt.Processes), true
+		snap.busy, snap.idle, snap.procs, snap.hasServer, snap.at = float64(pt.BusyWorkers), float64(pt.IdleWorkers), float64(pt.Processes), true, pt.T
 	}
 	if s.recent = append(s.recent, snap); len(s.recent) > stableFor+1 {
 		s.recent = s.recent[1:]
@@ -131,20 +132,26 @@ func (s *settler) answered() int {
 
 // serverFull reports whether the server has had no idle worker, and the
 // same busy workers (within the tolerance) and processes, for the last
-// stableFor seconds, while some connection went unanswered: httpd spawns
-// a process whenever its idle workers fall short (prefork at once,
-// worker and event at least once a second), so one that has not for
-// stableFor seconds is at its limits and will serve no more connections.
-// The connections it cannot serve time out and are opened again, which
-// keeps the generator's own figures moving, so the stability rule alone
-// would wait for the warm-up's cap.
+// stableFor seconds of fresh readings, while some connection went
+// unanswered: a threaded httpd (worker, event) spawns a process at least
+// once a second while its idle threads fall short, so one that has not
+// for stableFor seconds is at its limits and will serve no more
+// connections. The connections it cannot serve time out and are opened
+// again, which keeps the generator's own figures moving, so the
+// stability rule alone would wait for the warm-up's cap.
+//
+// It needs mod_status's process count, which prefork does not report:
+// without it a prefork server still spawning (up to 32 processes a
+// second, busy workers climbing slower than the readings come when
+// thousands of processes fill the scoreboard) would look full.
 func (s *settler) serverFull() bool {
 	if len(s.recent) <= stableFor || s.full > 0 {
 		return false
 	}
-	lo, hi := s.recent[0].busy, s.recent[0].busy
-	for _, x := range s.recent {
-		if !x.hasServer || x.idle != 0 || x.busy == 0 || x.procs != s.recent[0].procs {
+	first := s.recent[0]
+	lo, hi := first.busy, first.busy
+	for i, x := range s.recent {
+		if !x.hasServer || x.idle != 0 || x.busy <= 0 || x.procs <= 0 || x.procs != first.procs || (i > 0 && x.at <= s.recent[i-1].at) {
 			return false
 		}
 		lo, hi = min(lo, x.busy), max(hi, x.busy)

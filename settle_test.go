@@ -27,9 +27,9 @@ func feed(s *settler, seconds []struct {
 		}
 		p.Elapsed += time.Second
 		p.Open, p.OK, p.Failed = x.open, p.OK+x.ok, p.Failed+x.failed
-		busy, procs := x.busy, x.procs
+		busy, procs, at := x.busy, x.procs, float64(i+1)
 		s.latest = func() (observe.Point, bool) {
-			return observe.Point{BusyWorkers: int(busy), Processes: int(procs)}, true
+			return observe.Point{T: at, BusyWorkers: int(busy), Processes: int(procs)}, true
 		}
 		if s.tick(p) {
 			return i
@@ -99,6 +99,38 @@ func TestSettler(t *testing.T) {
 	}
 }
 
+// A full server whose readings stopped coming (the sampler's last one
+// repeats, as Session.Latest does when a status read is slow), or one
+// without a process count (prefork), is not taken for full.
+func TestSettlerFullNeedsFreshReadings(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		point func(i int) observe.Point
+		want  bool
+	}{
+		{"fresh", func(i int) observe.Point { return observe.Point{T: float64(i), BusyWorkers: 60, Processes: 3} }, true},
+		{"stale", func(int) observe.Point { return observe.Point{T: 1, BusyWorkers: 60, Processes: 3} }, false},
+		{"no process count", func(i int) observe.Point { return observe.Point{T: float64(i), BusyWorkers: 60, Processes: -1} }, false},
+	} {
+		s := &settler{target: 100, rate: 1}
+		var p bench.Progress
+		ended := false
+		for i := range 12 {
+			p.Phase, p.Elapsed = bench.PhaseWarmUp, time.Duration(i+1)*time.Second
+			p.Open, p.OK, p.Failed = int64(70+7*(i%3)), p.OK+int64(55+5*(i%2)), p.Failed+40
+			pt := tc.point(i)
+			s.latest = func() (observe.Point, bool) { return pt, true }
+			if s.tick(p) {
+				ended = true
+				break
+			}
+		}
+		if ended != tc.want || (ended && !strings.HasPrefix(s.reason, "the server was full")) {
+			t.Errorf("%s: ended %v (%q), want %v", tc.name, ended, s.reason, tc.want)
+		}
+	}
+}
+
 // TestSettlerTraces replays the per-second series of real runs at 4000
 // connections (fixed 30 s warm-up, 2026-11-26; bench/perf/warmup-auto.sh
 // shows how such runs are made) through the settler, which sees the
@@ -116,11 +148,10 @@ func TestSettlerTraces(t *testing.T) {
 		// it holds all 4000. The second-to-second rule ended the warm-up
 		// at second 16, and the measured window failed.
 		{"worker-tuned.csv", 19, "every connection open and answered"},
-		// Stock prefork: all 150 workers busy and none idle from second
-		// 9 on, while 4000 connections wait: full after 5 s more. (Its
-		// answers per second settle at 149 from second 13, which the
-		// stability rule alone waited for until second 16.)
-		{"prefork-stock.csv", 13, "the server was full for 5 s"},
+		// Stock prefork: 150 workers busy, the same 149 answered every
+		// second from second 13 on. It is full from second 9, but prefork
+		// reports no process count, so the full-server rule stays out.
+		{"prefork-stock.csv", 16, "nothing changed for 5 s"},
 		{"event-tuned.csv", 13, "every connection open and answered"},
 	} {
 		got, reason := replay(t, filepath.Join("testdata", "settle", tc.file))
