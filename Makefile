@@ -3,7 +3,7 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 GO ?= go
 BIN := bin/loadcheck
 
-.PHONY: all build image browser httpd prometheus run test test-unit fuzz clean
+.PHONY: all build image generator-image browser httpd prometheus run test test-unit fuzz clean
 
 all: build
 
@@ -13,6 +13,11 @@ build:
 # The Debian apache2 image, built from Debian's packages when it is missing.
 image:
 	containers/image/build.sh
+
+# The image swarm and Kubernetes shards run: this build's loadcheck on the
+# Debian image, tagged by the binary's hash; built when missing.
+generator-image: build image
+	$(BIN) generator-image
 
 # Debian's chromium, for the HTML report's rendering test.
 browser:

@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -10,20 +9,13 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // strict decodes one YAML document into v, refusing any field the
 // Kubernetes type lacks.
 func strict(t *testing.T, doc string, v any) {
 	t.Helper()
-	js, err := yaml.YAMLToJSON([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeStrict(doc, v); err != nil {
 		t.Fatalf("%v in:\n%s", err, doc)
 	}
 }

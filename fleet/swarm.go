@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,11 @@ type Swarm struct {
 	// Lead is how long before the common start the services are created:
 	// the time swarm needs to schedule them (default 10 s).
 	Lead time.Duration
+	// Version is the coordinator's: a shard of another refuses to run.
+	Version string
+	// ClockAddr is where the shards read this host's clock (HOST:PORT);
+	// "" is the swarm's own address for this node, any free port.
+	ClockAddr string
 }
 
 // Describe implements loadcheck.Generator.
@@ -59,10 +65,19 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 	if lead == 0 {
 		lead = 10 * time.Second
 	}
-	reqs, err := bench.PlanShards(bench.Target{URL: url}, bench.Options{Load: l, SourceAddrs: g.SourceAddrs}, g.N, time.Now().Add(lead))
+	addr := g.ClockAddr
+	if addr == "" {
+		out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Swarm.NodeAddr}}").Output()
+		if err != nil {
+			return nil, &containers.DockerError{Err: fmt.Errorf("docker info: %w", err)}
+		}
+		addr = net.JoinHostPort(strings.TrimSpace(string(out)), "0")
+	}
+	reqs, stop, err := planFleet(url, l, g.SourceAddrs, g.N, lead, g.Version, addr)
 	if err != nil {
 		return nil, err
 	}
+	defer stop()
 	hostname, _ := os.Hostname()
 	var names []string
 	defer func() {
@@ -91,20 +106,30 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 	// Every shard ends by the schedule's end plus its last timeout; a job
 	// still running a minute after that is stuck.
 	end := time.Now().Add(lead + l.RampTime() + l.WarmUpLimit() + l.Duration + l.Timeout + time.Minute)
-	outs := make([]bench.ShardOutput, len(names))
+	logs := make([][]byte, len(names))
+	descs := make([]string, len(names))
 	nodes := make([]string, len(names))
-	var errs []error
 	for j, name := range names {
 		state, node, err := waitJob(ctx, name, end)
 		if err != nil {
 			return nil, err
 		}
-		nodes[j] = node
-		logs, err := exec.CommandContext(ctx, "docker", "service", "logs", "--raw", name).Output()
-		if err != nil {
+		nodes[j], descs[j] = node, fmt.Sprintf("swarm shard %d (service %s on node %s, %s)", j, name, node, state)
+		if logs[j], err = exec.CommandContext(ctx, "docker", "service", "logs", "--raw", name).Output(); err != nil {
 			return nil, fmt.Errorf("read the logs of swarm shard %d (%s): %w", j, name, err)
 		}
-		o, err := bench.ReadShardOutput(fmt.Sprintf("swarm shard %d (service %s on node %s, %s)", j, name, node, state), bytes.NewReader(onlyShardLines(logs)))
+	}
+	return mergeLogs("swarm", reqs, logs, descs, nodes)
+}
+
+// mergeLogs reads each shard's logs (descs[j] names shard j in messages,
+// nodes[j] is where it ran) and merges them exactly: a shard that failed,
+// died or wrote nothing fails the whole, named with its last words.
+func mergeLogs(fleet string, reqs []bench.ShardRequest, logs [][]byte, descs, nodes []string) (*bench.Result, error) {
+	outs := make([]bench.ShardOutput, len(logs))
+	var errs []error
+	for j := range logs {
+		o, err := bench.ReadShardOutput(descs[j], bytes.NewReader(onlyShardLines(logs[j])))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -113,7 +138,7 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 			// It died before its first line: say what the logs held.
 			o.Request = &reqs[j]
 			if o.Err == "" {
-				o.Err = fmt.Sprintf("it wrote no request line; its logs: %.300q", string(logs))
+				o.Err = fmt.Sprintf("it wrote no request line; its logs: %.300q", string(logs[j]))
 			}
 		}
 		outs[j] = o
@@ -123,7 +148,7 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 	}
 	res, _, err := bench.MergeOutputs(outs)
 	if res != nil {
-		res.Fleet = "swarm"
+		res.Fleet = fleet
 		for i := range res.PerShard {
 			res.PerShard[i].Node = nodes[res.PerShard[i].Shard]
 		}
@@ -192,10 +217,12 @@ func SwarmActive(ctx context.Context) error {
 	return nil
 }
 
-// GeneratorImage is the image swarm shards run: this very loadcheck
+// GeneratorImage is the image fleet shards run: this very loadcheck
 // binary on loadcheck's Debian image, tagged by the binary's hash, so a
-// shard of another build cannot be picked. It is built when missing.
-func GeneratorImage(ctx context.Context) (string, error) {
+// swarm shard of another build cannot be picked, and labelled with its
+// version (org.loadcheck.version), which a shard also checks against the
+// coordinator's request. It is built when missing.
+func GeneratorImage(ctx context.Context, version string) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("find loadcheck's own binary: %w", err)
@@ -229,8 +256,8 @@ func GeneratorImage(ctx context.Context) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "loadcheck"), data, 0o755); err != nil {
 		return "", err
 	}
-	dockerfile := fmt.Sprintf("FROM %s\nCOPY loadcheck /usr/local/bin/loadcheck\nLABEL %s=true org.loadcheck.shard-schema=%s\nENTRYPOINT [\"/usr/local/bin/loadcheck\"]\n",
-		containers.DebianImage, containers.LabelManaged, bench.ShardSchema)
+	dockerfile := fmt.Sprintf("FROM %s\nCOPY loadcheck /usr/local/bin/loadcheck\nLABEL %s=true org.loadcheck.shard-schema=%s org.loadcheck.version=%q\nENTRYPOINT [\"/usr/local/bin/loadcheck\"]\n",
+		containers.DebianImage, containers.LabelManaged, bench.ShardSchema, version)
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return "", err
 	}

@@ -233,6 +233,9 @@ func shardLines(f *results.File) []string {
 			if s.Node != "" {
 				p += " on " + s.Node
 			}
+			if s.ClockOffsetMS != nil {
+				p += fmt.Sprintf(" (clock %+.1f ms off)", -*s.ClockOffsetMS)
+			}
 			parts = append(parts, p)
 		}
 		kind := fmt.Sprintf("%d processes", len(r.GeneratorShards))

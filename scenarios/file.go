@@ -106,8 +106,21 @@ type Spec struct {
 	TLSKey string `yaml:"tls_key"`
 	// Workload is what the servers serve beyond the test page.
 	Workload Workload `yaml:"workload"`
+	// Generator is where the load is generated, as --generator, --shards
+	// and --clock-addr (the flags win).
+	Generator Generator `yaml:"generator"`
 	// MixNote says what workload.paths_from gave, once loaded.
 	MixNote string `yaml:"-"`
+}
+
+// Generator is a scenario's generator fleet.
+type Generator struct {
+	// Fleet is local (the default: this host, processes as the nofile
+	// limit needs) or swarm (job services on this Docker swarm).
+	Fleet  string `yaml:"fleet"`
+	Shards int    `yaml:"shards"` // processes or job services; 0 for local: as many as needed
+	// ClockAddr is where swarm shards read this host's clock (HOST:PORT).
+	ClockAddr string `yaml:"clock_addr"`
 }
 
 // Capacity bounds `loadcheck capacity`'s search for each config's limit.
@@ -263,6 +276,9 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 	if err := s.checkTop(at); err != nil {
 		return err
 	}
+	if err := s.checkGenerator(d, at); err != nil {
+		return err
+	}
 	names := map[string]bool{}
 	for i := range s.Configs {
 		if err := s.checkConfig(at, i, names); err != nil {
@@ -285,6 +301,26 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 
 // atFunc makes an error that points at a field of the scenario file.
 type atFunc func(field string, msg string, a ...any) error
+
+// checkGenerator checks the generator section: a fleet that can reach
+// the scenario's containers, with what it needs.
+func (s *Spec) checkGenerator(d *decoder, at atFunc) error {
+	switch g := s.Generator; {
+	case g.Fleet == "kubernetes":
+		return at("generator.fleet", "kubernetes pods cannot reach the httpd containers a scenario file starts on this host: run loadcheck run --target URL --generator kubernetes against a server they reach")
+	case g.Fleet != "" && g.Fleet != "local" && g.Fleet != "swarm":
+		return at("generator.fleet", "unknown fleet %q: use local or swarm", g.Fleet)
+	case g.Shards < 0:
+		return at("generator.shards", "want 0 (local: as many as needed) or more, got %d", g.Shards)
+	case g.Fleet == "swarm" && g.Shards < 1:
+		return at("generator.shards", "the swarm fleet needs the number of job services, for example `shards: 3`")
+	case g.ClockAddr != "" && g.Fleet != "swarm":
+		return at("generator.clock_addr", "only swarm shards read the clock: set fleet: swarm or drop it")
+	case g.Fleet == "swarm" && s.Load.WarmUp == bench.WarmUpAuto && d.seen["load.warmup"] != nil:
+		return at("load.warmup", "the swarm fleet needs a fixed warm-up, such as 30s: no coordinator line reaches its shards to end an auto warm-up")
+	}
+	return nil
+}
 
 // checkTop checks the scenario's name, layout, load, thresholds and
 // capacity bounds, and that it has configs.

@@ -21,8 +21,8 @@ func cmdCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	if err != nil {
 		return exitSetup, err
 	}
-	if f.generator == "swarm" {
-		return exitSetup, &usageError{"capacity generates its load on this host: its stepped run lets connections in step by step from one process; drop --generator swarm"}
+	if f.generator == "swarm" || f.generator == "kubernetes" {
+		return exitSetup, &usageError{fmt.Sprintf("capacity generates its load on this host: its stepped run lets connections in step by step from one process; drop --generator %s", f.generator)}
 	}
 	sized := *f
 	sized.load.Connections = max(bounds.Max, sc.Load.Connections)

@@ -16,27 +16,65 @@ import (
 // swarmGenerator is the swarm fleet: --shards job services running this
 // binary's generator image, built when missing.
 func swarmGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, error) {
-	switch {
-	case f.shards < 1:
-		return nil, &usageError{"--generator swarm: give --shards N, the number of job services"}
-	case f.shards > f.load.Connections:
-		return nil, &usageError{fmt.Sprintf("--shards %d is more than the %d connections", f.shards, f.load.Connections)}
-	case f.load.WarmUp == bench.WarmUpAuto && f.set["warmup"]:
-		return nil, &usageError{"--generator swarm needs a fixed --warmup, such as 30s: no coordinator line reaches a swarm shard to end an auto warm-up"}
-	case f.load.WarmUp == bench.WarmUpAuto:
-		f.load.WarmUp = 30 * time.Second
+	if err := fleetLoad(f); err != nil {
+		return nil, err
 	}
 	if err := fleet.SwarmActive(ctx); err != nil {
 		return nil, &usageError{err.Error()}
 	}
-	image, err := fleet.GeneratorImage(ctx)
+	image, err := fleet.GeneratorImage(ctx, version)
 	if err != nil {
 		return nil, err
 	}
 	if f.runID == "" {
 		f.runID = loadcheck.NewRunID() // the services are named and labelled by it
 	}
-	return fleet.Swarm{N: f.shards, SourceAddrs: f.sourceAddr, Image: image, RunID: f.runID}, nil
+	return fleet.Swarm{N: f.shards, SourceAddrs: f.sourceAddr, Image: image, RunID: f.runID, Version: version, ClockAddr: f.clockAddr}, nil
+}
+
+// fleetLoad checks what every fleet of shards on other hosts needs:
+// --shards, and a fixed warm-up (30 s unless --warmup gives one), since
+// no coordinator line reaches such a shard to end an auto warm-up.
+func fleetLoad(f *runFlags) error {
+	switch {
+	case f.shards < 1:
+		return &usageError{fmt.Sprintf("--generator %s: give --shards N, the number of shards", f.generator)}
+	case f.shards > f.load.Connections:
+		return &usageError{fmt.Sprintf("--shards %d is more than the %d connections", f.shards, f.load.Connections)}
+	case f.load.WarmUp == bench.WarmUpAuto && f.set["warmup"]:
+		return &usageError{fmt.Sprintf("--generator %s needs a fixed --warmup, such as 30s: no coordinator line reaches its shards to end an auto warm-up", f.generator)}
+	case f.load.WarmUp == bench.WarmUpAuto:
+		f.load.WarmUp = 30 * time.Second
+	}
+	return nil
+}
+
+// kubeGenerator is the Kubernetes fleet: an Indexed Job of --shards pods
+// running --generator-image against --target, on the cluster KUBECONFIG
+// (or ~/.kube/config, or the pod loadcheck runs in) names.
+func kubeGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, error) {
+	if err := fleetLoad(f); err != nil {
+		return nil, err
+	}
+	switch {
+	case f.target == "":
+		return nil, &usageError{"--generator kubernetes loads a running server: give --target URL (as the pods reach it)"}
+	case f.kube.Image == "":
+		return nil, &usageError{"--generator kubernetes: give --generator-image IMAGE, an image whose entrypoint is this loadcheck build (make generator-image, then push it)"}
+	}
+	client, ns, err := fleet.KubeClient(ctx)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	k := f.kube
+	if !f.set["namespace"] && ns != "" {
+		k.Namespace = ns
+	}
+	if f.runID == "" {
+		f.runID = loadcheck.NewRunID()
+	}
+	k.Name = kubeName(f.runID)
+	return fleet.Kubernetes{N: f.shards, SourceAddrs: f.sourceAddr, Spec: k, Client: client, Lead: f.startIn, Version: version, ClockAddr: f.clockAddr}, nil
 }
 
 // shardCommand is the hidden subcommand a shard process runs.
@@ -49,8 +87,10 @@ func newGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, error)
 	case "local", "":
 	case "swarm":
 		return swarmGenerator(ctx, f)
+	case "kubernetes":
+		return kubeGenerator(ctx, f)
 	default:
-		return nil, &usageError{fmt.Sprintf("--generator %q: choose local or swarm (or kubernetes, with run --dry-run)", f.generator)}
+		return nil, &usageError{fmt.Sprintf("--generator %q: choose local, swarm or kubernetes", f.generator)}
 	}
 	shards, n := f.shards, f.load.Connections
 	if shards == 0 {

@@ -85,6 +85,8 @@ Usage:
   loadcheck run --provider local         run httpd natively on this host, no Docker
   loadcheck run --target URL --generator swarm --shards N
                                          generate the load from N Docker Swarm jobs
+  loadcheck run --target URL --generator kubernetes --shards N --generator-image IMAGE
+                                         ... or from an Indexed Job of N pods
   loadcheck validate SCENARIO.yaml       check a scenario and render its httpd.conf files
   loadcheck report RUN [--format F]      re-render a stored run: table, markdown,
                                          json, junit or html
@@ -97,6 +99,8 @@ Usage:
                                          yourself (CI matrix jobs, ssh): one request each
   loadcheck shard REQUEST.json|DIR       run one planned shard; JSON lines on stdout
   loadcheck merge SHARD.jsonl...         join the shards' outputs into one run
+  loadcheck generator-image              build the image fleet shards run (this binary),
+                                         when missing, and print its tag
   loadcheck clean [--all]                remove containers a crashed run left behind
                                          (--all: every loadcheck container, live runs' too)
   loadcheck version
@@ -163,6 +167,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdShard(ctx, args[1:], stdout, stderr)
 	case "merge":
 		code, err = cmdMerge(args[1:], stdout, stderr)
+	case "generator-image":
+		err = cmdGeneratorImage(ctx, args[1:], stdout, stderr)
 	case shardCommand: // started by a run that needs several generator processes
 		err = bench.ServeShard(ctx, os.Stdin, stdout)
 	case "version", "--version":

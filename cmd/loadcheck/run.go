@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -47,6 +48,7 @@ type runFlags struct {
 	shards       int
 	noShard      bool
 	generator    string // --generator: local, swarm or kubernetes
+	clockAddr    string // --clock-addr: where fleet shards read this host's clock
 	// --generator kubernetes --dry-run: where the manifests go (-o), the
 	// start's lead, and the shards' image, namespace and requests.
 	dryRun     bool
@@ -107,6 +109,7 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 		}
 		f.spec, f.load, f.thresholds, f.image, f.layout = spec, spec.Load, spec.Thresholds, spec.Image, spec.Layout
 		f.mixNote = spec.MixNote
+		f.generator, f.shards, f.clockAddr = spec.Generator.Fleet, spec.Generator.Shards, spec.Generator.ClockAddr
 	}
 	fs := f.flagSet(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -344,9 +347,10 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		return nil
 	})
 	fs.Float64Var(&f.cpus, "cpus", 0, "limit each httpd container to this many CPUs, e.g. 1.5")
-	fs.IntVar(&f.shards, "shards", 0, "generator processes (0: as many as the nofile limit needs)")
-	fs.StringVar(&f.generator, "generator", "local", "where the load is generated: local (this host, split over processes past the nofile limit), swarm (--shards job services on this Docker swarm, host networking, merged exactly; needs a fixed --warmup, 30s by default) or kubernetes (with --dry-run: write an Indexed Job's manifests to -o, for kubectl apply and loadcheck merge)")
+	fs.IntVar(&f.shards, "shards", f.shards, "generator processes (0: as many as the nofile limit needs)")
+	fs.StringVar(&f.generator, "generator", cmp.Or(f.generator, "local"), "where the load is generated: local (this host, split over processes past the nofile limit), swarm (--shards job services on this Docker swarm, host networking, merged exactly; needs a fixed --warmup, 30s by default) or kubernetes (--shards pods of an Indexed Job on the cluster KUBECONFIG names, against --target, merged exactly; with --dry-run only its manifests are written)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "with --generator kubernetes: write the manifests (-o FILE) instead of applying them")
+	fs.StringVar(&f.clockAddr, "clock-addr", f.clockAddr, "with --generator swarm or kubernetes: `HOST:PORT` where the shards read this host's clock before the load (a skew over 50ms stops the run); swarm: the node's swarm address by default; kubernetes: unchecked unless given")
 	fs.StringVar(&f.manifests, "o", "", "`PATH`: with --generator kubernetes --dry-run the manifests' file (YAML: a ConfigMap and an Indexed Job); for loadcheck plan the requests' folder")
 	fs.DurationVar(&f.startIn, "start-in", 2*time.Minute, "with planned shards (plan, --generator kubernetes): they start together this long from now")
 	fs.StringVar(&f.kube.Image, "generator-image", "", "with --generator kubernetes: the shards' `IMAGE`, one whose entrypoint is this loadcheck (e.g. a loadcheck/generator image pushed to your registry)")
@@ -382,7 +386,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return exitSetup, err
 	}
-	if f.generator == "kubernetes" {
+	if f.generator == "kubernetes" && f.dryRun {
 		return kubeDryRun(ctx, f, stdout)
 	}
 	gen, err := newGenerator(ctx, f)

@@ -111,16 +111,21 @@ func planRequests(ctx context.Context, f *runFlags, at time.Time) ([]bench.Shard
 	if err != nil {
 		return nil, &usageError{err.Error()}
 	}
+	for i := range reqs {
+		reqs[i].Version = version
+	}
 	return reqs, nil
 }
 
+// kubeName is the Job's and ConfigMap's name for a run: a DNS label.
+func kubeName(runID string) string {
+	return "loadcheck-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))
+}
+
 // kubeDryRun writes the Kubernetes manifests of --generator kubernetes
-// --dry-run: the live path (applying them and reading the pods' logs) is
-// not built; kubectl and loadcheck merge do it.
+// --dry-run, for kubectl apply and loadcheck merge.
 func kubeDryRun(ctx context.Context, f *runFlags, stdout io.Writer) (int, error) {
 	switch {
-	case !f.dryRun:
-		return exitSetup, &usageError{"--generator kubernetes runs with --dry-run -o FILE only: loadcheck writes the manifests; apply them with kubectl and merge the pods' logs with loadcheck merge (docs/generator.md)"}
 	case f.manifests == "":
 		return exitSetup, &usageError{"--generator kubernetes --dry-run: give -o FILE for the manifests"}
 	case f.target == "":
@@ -133,7 +138,7 @@ func kubeDryRun(ctx context.Context, f *runFlags, stdout io.Writer) (int, error)
 		return exitSetup, err
 	}
 	k := f.kube
-	k.Name = "loadcheck-" + strings.ToLower(strings.ReplaceAll(cmp.Or(f.runID, loadcheck.NewRunID()), "_", "-"))
+	k.Name = kubeName(cmp.Or(f.runID, loadcheck.NewRunID()))
 	manifests, err := fleet.KubeManifests(reqs, k)
 	if err != nil {
 		return exitSetup, &usageError{err.Error()}
@@ -198,7 +203,40 @@ say).
 	if late := time.Since(req.Options.StartAt); !req.Options.StartAt.IsZero() && late > time.Second {
 		return &usageError{fmt.Sprintf("%s: its start (%s) passed %s ago: plan again with a later --start-in", pos[0], req.Options.StartAt.UTC().Format(time.RFC3339), late.Round(time.Second))}
 	}
+	// A fleet's image may hold another build than the coordinator's: the
+	// two would not agree on the schedule or the wire format.
+	if req.Version != "" && req.Version != version {
+		return &usageError{fmt.Sprintf("%s: planned by loadcheck %s, and this is loadcheck %s: run the shards from the coordinator's build (make generator-image)", pos[0], req.Version, version)}
+	}
 	return bench.ServeShard(ctx, strings.NewReader(string(data)), stdout)
+}
+
+// cmdGeneratorImage builds the generator image when it is missing and
+// prints its tag, for make generator-image and for pushing it to a
+// registry a cluster pulls from.
+func cmdGeneratorImage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadcheck generator-image", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: loadcheck generator-image
+
+Builds the image that swarm and Kubernetes shards run, when it is missing:
+this very loadcheck binary on loadcheck's Debian image (make image builds
+that), tagged loadcheck/generator:HASH by the binary's SHA-256 and labelled
+org.loadcheck.version. Prints the tag. A shard refuses a request planned by
+another loadcheck version. For Kubernetes, push it where the cluster pulls
+from and give it as --generator-image.
+`)
+	}
+	if _, err := parseArgs(fs, args, 0, "no argument"); err != nil {
+		return err
+	}
+	tag, err := fleet.GeneratorImage(ctx, version)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tag)
+	return nil
 }
 
 // cmdMerge joins the outputs of a planned load's shards into one run.

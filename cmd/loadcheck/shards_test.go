@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -162,12 +165,79 @@ func TestKubernetesDryRun(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run", "--target", url, "--generator", "kubernetes", "--shards", "3", "-o", job}, "runs with --dry-run -o FILE only"},
+		{[]string{"run", "--target", url, "--generator", "kubernetes", "--shards", "3"}, "give --generator-image IMAGE"},
+		{[]string{"run", "--generator", "kubernetes", "--shards", "3", "--generator-image", "x"}, "give --target URL"},
+		{[]string{"run", "--target", url, "--generator", "kubernetes", "--generator-image", "x"}, "--generator kubernetes: give --shards N"},
+		{[]string{"run", "--target", url, "--generator", "kubernetes", "--shards", "3", "--generator-image", "x", "--warmup", "auto"}, "needs a fixed --warmup"},
 		{[]string{"run", "--target", url, "--generator", "kubernetes", "--dry-run", "--shards", "3", "-o", job}, "give the generator image"},
 		{[]string{"shard", plan}, "its shard comes from JOB_COMPLETION_INDEX"},
+		{[]string{"generator-image", "extra"}, "want no argument"},
 	} {
 		if code, _, stderr := run(t, c.args...); code != exitSetup || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// The live Kubernetes path stops before any load, exit 2, when the
+// cluster KUBECONFIG names does not answer (a closed loopback port here:
+// no cluster can be reached from these tests), or none is configured.
+func TestKubernetesNoCluster(t *testing.T) {
+	url := okServer(t)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "config")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: perf}}]
+current-context: x
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "--target", url, "--generator", "kubernetes", "--shards", "2", "-c", "10", "--generator-image", "loadcheck/generator:test"}
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"KUBECONFIG=" + kubeconfig}, "the cluster at https://127.0.0.1:1 does not answer"},
+		{[]string{"KUBECONFIG=" + filepath.Join(dir, "none"), "HOME=" + dir, "KUBERNETES_SERVICE_HOST="}, "no cluster to reach"},
+	} {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), c.env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitSetup || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: %v, %q; want exit 2 and %q", c.env, err, stderr.String(), c.want)
+		}
+	}
+}
+
+// A shard refuses a request planned by another loadcheck version.
+func TestShardRefusesOtherVersion(t *testing.T) {
+	url := okServer(t)
+	dir := t.TempDir()
+	if code, _, stderr := run(t, "plan", "--target", url, "--shards", "2", "-c", "4", "--warmup", "1s", "-d", "2s", "--start-in", "6s", "-o", dir); code != exitPass {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	path := filepath.Join(dir, "shard-0.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req map[string]any
+	if err := json.Unmarshal(data, &req); err != nil || req["version"] == "" || req["version"] == nil {
+		t.Fatalf("the plan carries no version: %v %s", err, data)
+	}
+	req["version"] = "v0.0.1-other"
+	data, _ = json.Marshal(req)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "shard", path)
+	if code != exitSetup || !strings.Contains(stderr, "planned by loadcheck v0.0.1-other, and this is loadcheck") || stdout != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

@@ -66,6 +66,11 @@ func TestSwarmGenerator(t *testing.T) {
 		!strings.Contains(stdout.String(), "target generator: swarm, 3 shards: #0 100 of 100 served") || r.GeneratorShards[2].Node == "" {
 		t.Errorf("%+v %+v, %d shards; stdout:\n%s\nstderr:\n%s", r.Connections, r.Requests, len(r.GeneratorShards), stdout.String(), stderr.String())
 	}
+	for j, s := range r.GeneratorShards {
+		if s.ClockOffsetMS == nil || *s.ClockOffsetMS > 50 || *s.ClockOffsetMS < -50 {
+			t.Errorf("shard %d did not read the coordinator's clock: %v", j, s.ClockOffsetMS)
+		}
+	}
 	if left := services(t); len(left) > 0 {
 		t.Errorf("services left behind: %v", left)
 	}
