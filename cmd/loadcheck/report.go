@@ -229,6 +229,11 @@ Flags:
 	if w := workloadLine(sc); w != "" {
 		fmt.Fprintf(stdout, "  workload: %s\n", w)
 	}
+	if g := spec.Generator; g.Fleet == "swarm" {
+		fmt.Fprintf(stdout, "  generator: swarm, %d job services\n", g.Shards)
+	} else if g.Shards > 0 {
+		fmt.Fprintf(stdout, "  generator: %d local processes\n", g.Shards)
+	}
 	th := sc.Thresholds
 	fmt.Fprintf(stdout, "  pass: >= %g%% served, <= %g%% dropped, p99 <= %s\n", th.MinServedPct, th.MaxDroppedPct, th.MaxP99)
 	for _, cfg := range sc.Configs {

@@ -241,3 +241,20 @@ func TestShardRefusesOtherVersion(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// A scenario's generator section reaches run as --generator and --shards
+// would: its swarm fleet asks for more job services than connections
+// here, which run refuses before any container or service starts; the
+// flags win over it.
+func TestScenarioGenerator(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sw.yaml")
+	if err := os.WriteFile(path, []byte("name: sw\ngenerator: {fleet: swarm, shards: 3}\nload: {connections: 2, warmup: 10s}\nconfigs: [{preset: worker-stock}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "run", path); code != exitSetup || !strings.Contains(stderr, "--shards 3 is more than the 2 connections") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "run", path, "--generator", "kubernetes", "--shards", "1"); code != exitSetup || !strings.Contains(stderr, "give --target URL") {
+		t.Errorf("--generator on top of the scenario's: exit %d: %s", code, stderr)
+	}
+}
