@@ -35,6 +35,27 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 // `loadcheck shard /plan`, which picks its request by JOB_COMPLETION_INDEX.
 // The pods' logs are the shards' outputs, for `loadcheck merge`.
 func KubeManifests(reqs []bench.ShardRequest, k Kube) ([]byte, error) {
+	docs, err := kubeDocs(reqs, k)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	for i, doc := range docs {
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(doc); err != nil {
+			return nil, err
+		}
+		enc.Close()
+	}
+	return b.Bytes(), nil
+}
+
+// kubeDocs are KubeManifests' ConfigMap and Job, as the API takes them.
+func kubeDocs(reqs []bench.ShardRequest, k Kube) ([]map[string]any, error) {
 	switch {
 	case !dnsLabel.MatchString(k.Name):
 		return nil, fmt.Errorf("kubernetes name %q: want a DNS label (lowercase letters, digits and '-', at most 63)", k.Name)
@@ -101,17 +122,5 @@ func KubeManifests(reqs []bench.ShardRequest, k Kube) ([]byte, error) {
 		"completionMode": "Indexed", "completions": n, "parallelism": n, "backoffLimit": 0,
 		"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": pod},
 	}}
-	var b bytes.Buffer
-	for i, doc := range []any{cm, job} {
-		if i > 0 {
-			b.WriteString("---\n")
-		}
-		enc := yaml.NewEncoder(&b)
-		enc.SetIndent(2)
-		if err := enc.Encode(doc); err != nil {
-			return nil, err
-		}
-		enc.Close()
-	}
-	return b.Bytes(), nil
+	return []map[string]any{cm, job}, nil
 }

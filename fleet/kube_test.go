@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -9,13 +10,20 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // strict decodes one YAML document into v, refusing any field the
 // Kubernetes type lacks.
 func strict(t *testing.T, doc string, v any) {
 	t.Helper()
-	if err := decodeStrict(doc, v); err != nil {
+	js, err := yaml.YAMLToJSON([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		t.Fatalf("%v in:\n%s", err, doc)
 	}
 }

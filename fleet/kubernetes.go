@@ -1,24 +1,17 @@
 package fleet
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 )
 
 // completionIndex is the annotation (and, on newer clusters, label) the
@@ -26,7 +19,7 @@ import (
 const completionIndex = "batch.kubernetes.io/job-completion-index"
 
 // Kubernetes is a generator fleet on a Kubernetes cluster: the ConfigMap
-// and Indexed Job of KubeManifests, applied through client-go. The
+// and Indexed Job of KubeManifests, applied through the API (KubeAPI). The
 // coordinator waits for every shard's pod to end, reads each pod's logs
 // (its JSON lines) and merges them exactly; a shard whose pod was not
 // running at the start, failed, or never reported fails the run, named
@@ -36,10 +29,7 @@ type Kubernetes struct {
 	N           int
 	SourceAddrs int
 	Spec        Kube // the manifests' name, namespace, image, requests
-	Client      kubernetes.Interface
-	// Logs reads a pod's logs; nil reads them through Client. Tests give
-	// a fake log source: client-go's fake clientset has no kubelet.
-	Logs func(ctx context.Context, namespace, pod string) ([]byte, error)
+	API         *KubeAPI
 	// Lead is how long before the common start the Job is created: the
 	// time the cluster needs to pull the image and start the pods
 	// (default 60 s).
@@ -56,68 +46,11 @@ type Kubernetes struct {
 // Describe implements loadcheck.Generator.
 func (g Kubernetes) Describe() string { return fmt.Sprintf(" from %d Kubernetes shards", g.N) }
 
-// KubeClient is a client of the cluster that KUBECONFIG (or
-// ~/.kube/config) names, or of the cluster loadcheck runs in, with the
-// namespace its context names ("" when none). It fails when no cluster
-// is configured or the one configured does not answer.
-func KubeClient(ctx context.Context) (kubernetes.Interface, string, error) {
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{})
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return nil, "", fmt.Errorf("--generator kubernetes: no cluster to reach (%v): set KUBECONFIG, or run loadcheck in a pod, or write the manifests with --dry-run -o FILE", err)
-	}
-	cfg.Timeout = 30 * time.Second
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, "", fmt.Errorf("--generator kubernetes: %w", err)
-	}
-	if _, err := client.Discovery().ServerVersion(); err != nil {
-		return nil, "", fmt.Errorf("--generator kubernetes: the cluster at %s does not answer: %w", cfg.Host, err)
-	}
-	ns, _, _ := cc.Namespace()
-	return client, ns, nil
-}
-
-// KubeObjects are KubeManifests as client-go objects, decoded strictly
-// from the very YAML --dry-run writes: what is applied is what a
-// cluster operator would read.
-func KubeObjects(reqs []bench.ShardRequest, k Kube) (*corev1.ConfigMap, *batchv1.Job, error) {
-	b, err := KubeManifests(reqs, k)
-	if err != nil {
-		return nil, nil, err
-	}
-	docs := strings.Split(string(b), "---\n")
-	if len(docs) != 2 {
-		return nil, nil, fmt.Errorf("kubernetes manifests: %d documents, want a ConfigMap and a Job", len(docs))
-	}
-	var cm corev1.ConfigMap
-	var job batchv1.Job
-	if err := decodeStrict(docs[0], &cm); err != nil {
-		return nil, nil, fmt.Errorf("kubernetes ConfigMap: %w", err)
-	}
-	if err := decodeStrict(docs[1], &job); err != nil {
-		return nil, nil, fmt.Errorf("kubernetes Job: %w", err)
-	}
-	return &cm, &job, nil
-}
-
-// decodeStrict decodes one YAML document into v, refusing any field the
-// Kubernetes type lacks.
-func decodeStrict(doc string, v any) error {
-	js, err := yaml.YAMLToJSON([]byte(doc))
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
 // Generate implements loadcheck.Generator. As on swarm, the warm-up must
 // be fixed and progress is not reported live.
 func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ func(bench.Progress), _ <-chan time.Time) (*bench.Result, error) {
-	if g.Client == nil {
-		return nil, errors.New("kubernetes: no client")
+	if g.API == nil {
+		return nil, errors.New("kubernetes: no API client")
 	}
 	lead, poll := cmp.Or(g.Lead, time.Minute), cmp.Or(g.Poll, time.Second)
 	reqs, stop, err := planFleet(url, l, g.SourceAddrs, g.N, lead, g.Version, g.ClockAddr)
@@ -125,32 +58,31 @@ func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ fu
 		return nil, err
 	}
 	defer stop()
-	cm, job, err := KubeObjects(reqs, g.Spec)
+	docs, err := kubeDocs(reqs, g.Spec)
 	if err != nil {
 		return nil, err
 	}
-	ns := job.Namespace
-	cms, jobs := g.Client.CoreV1().ConfigMaps(ns), g.Client.BatchV1().Jobs(ns)
+	ns, name := cmp.Or(g.Spec.Namespace, "default"), g.Spec.Name
+	cms, jobs := nsPath("api/v1", ns, "configmaps"), nsPath("apis/batch/v1", ns, "jobs")
 	defer func() {
 		// Whatever happened, the Job, its pods and the ConfigMap go:
 		// Ctrl-C included, hence a context of its own.
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		bg := metav1.DeletePropagationBackground
-		_ = jobs.Delete(dctx, job.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
-		_ = cms.Delete(dctx, cm.Name, metav1.DeleteOptions{})
+		_ = g.API.do(dctx, http.MethodDelete, jobs+"/"+name+"?propagationPolicy=Background", nil, nil)
+		_ = g.API.do(dctx, http.MethodDelete, cms+"/"+name, nil, nil)
 	}()
-	if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("kubernetes: create ConfigMap %s/%s: %w", ns, cm.Name, err)
+	if err := g.API.do(ctx, http.MethodPost, cms, docs[0], nil); err != nil {
+		return nil, fmt.Errorf("kubernetes: create ConfigMap %s/%s: %w", ns, name, err)
 	}
-	if _, err := jobs.Create(ctx, job, metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("kubernetes: create Job %s/%s: %w", ns, job.Name, err)
+	if err := g.API.do(ctx, http.MethodPost, jobs, docs[1], nil); err != nil {
+		return nil, fmt.Errorf("kubernetes: create Job %s/%s: %w", ns, name, err)
 	}
 	start := reqs[0].Options.StartAt
 	// Every shard ends by the schedule's end plus its last timeout; a pod
 	// still running a minute after that is stuck.
 	end := start.Add(l.RampTime() + l.WarmUpLimit() + l.Duration + l.Timeout + time.Minute)
-	pods, err := g.waitPods(ctx, ns, job.Name, start, end, poll)
+	pods, err := g.waitPods(ctx, ns, name, start, end, poll)
 	if err != nil {
 		return nil, err
 	}
@@ -158,38 +90,31 @@ func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ fu
 	descs := make([]string, g.N)
 	nodes := make([]string, g.N)
 	for j, p := range pods {
-		nodes[j], descs[j] = p.Spec.NodeName, fmt.Sprintf("kubernetes shard %d (pod %s/%s on node %s, %s)", j, ns, p.Name, p.Spec.NodeName, podState(&p))
-		if logs[j], err = g.podLogs(ctx, ns, p.Name); err != nil {
+		nodes[j], descs[j] = p.Spec.NodeName, fmt.Sprintf("kubernetes shard %d (pod %s/%s on node %s, %s)", j, ns, p.Metadata.Name, p.Spec.NodeName, podState(p))
+		if logs[j], err = g.API.podLogs(ctx, ns, p.Metadata.Name); err != nil {
 			return nil, fmt.Errorf("read the logs of %s: %w", descs[j], err)
 		}
 	}
 	return mergeLogs("kubernetes", reqs, logs, descs, nodes)
 }
 
-func (g Kubernetes) podLogs(ctx context.Context, ns, pod string) ([]byte, error) {
-	if g.Logs != nil {
-		return g.Logs(ctx, ns, pod)
-	}
-	return g.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{}).DoRaw(ctx)
-}
-
 // waitPods lists the Job's pods until each shard's has ended, and
 // returns them by shard. A shard without a running pod a second after
 // the start would start late: that fails the run, as does a pod still
 // running at end.
-func (g Kubernetes) waitPods(ctx context.Context, ns, job string, start, end time.Time, poll time.Duration) ([]corev1.Pod, error) {
+func (g Kubernetes) waitPods(ctx context.Context, ns, job string, start, end time.Time, poll time.Duration) ([]kubePod, error) {
 	for {
-		list, err := g.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "loadcheck.run=" + job})
+		list, err := g.API.pods(ctx, ns, "loadcheck.run="+job)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			return nil, fmt.Errorf("kubernetes: list the pods of Job %s/%s: %w", ns, job, err)
 		}
-		byShard := make([]*corev1.Pod, g.N)
-		for i := range list.Items {
-			p := &list.Items[i]
-			idx := cmp.Or(p.Annotations[completionIndex], p.Labels[completionIndex])
+		byShard := make([]*kubePod, g.N)
+		for i := range list {
+			p := &list[i]
+			idx := cmp.Or(p.Metadata.Annotations[completionIndex], p.Metadata.Labels[completionIndex])
 			if j, err := strconv.Atoi(idx); err == nil && j >= 0 && j < g.N {
 				byShard[j] = p
 			}
@@ -201,16 +126,16 @@ func (g Kubernetes) waitPods(ctx context.Context, ns, job string, start, end tim
 			case p == nil:
 				done = false
 				late = append(late, fmt.Sprintf("shard %d has no pod", j))
-			case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
+			case p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed":
 			default:
 				done = false
-				if p.Status.Phase != corev1.PodRunning {
-					late = append(late, fmt.Sprintf("shard %d (pod %s on node %q) is %s", j, p.Name, p.Spec.NodeName, podState(p)))
+				if p.Status.Phase != "Running" {
+					late = append(late, fmt.Sprintf("shard %d (pod %s on node %q) is %s", j, p.Metadata.Name, p.Spec.NodeName, podState(*p)))
 				}
 			}
 		}
 		if done {
-			out := make([]corev1.Pod, g.N)
+			out := make([]kubePod, g.N)
 			for j, p := range byShard {
 				out[j] = *p
 			}
@@ -234,8 +159,8 @@ func (g Kubernetes) waitPods(ctx context.Context, ns, job string, start, end tim
 
 // podState is a pod's phase, with the reason and message of whichever
 // of its containers waits or ended, if one says why.
-func podState(p *corev1.Pod) string {
-	s := string(p.Status.Phase)
+func podState(p kubePod) string {
+	s := p.Status.Phase
 	if p.Status.Reason != "" {
 		s += " (" + p.Status.Reason + ")"
 	}

@@ -3,12 +3,16 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,25 +20,153 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
-// kubelet stands in for the cluster behind client-go's fake clientset:
-// when the Job appears, it makes one pod per shard (index annotation,
-// node) and runs each shard's request from the ConfigMap for real, in
-// this process, against a real server; the pod's logs are its output.
-type kubelet struct {
-	client  *fake.Clientset
-	ns, job string
+// fakeCluster is an API server over TLS that keeps ConfigMaps, Jobs and
+// pods in memory, with a kubelet: when a Job is created it makes one pod
+// per shard (completion index annotation, a node) and runs each shard's
+// request from the ConfigMap for real, in this process, against a real
+// server; the pod's log is its output. Posted objects must decode
+// strictly into k8s.io/api's types.
+type fakeCluster struct {
+	t       *testing.T
+	srv     *httptest.Server
 	kill    int // the shard whose pod dies mid-run (-1: none)
 	pending int // the shard whose pod never starts (-1: none)
+	ctx     context.Context
 
 	mu   sync.Mutex
+	cms  map[string]corev1.ConfigMap
+	jobs map[string]batchv1.Job
+	pods []*kubePod
 	logs map[string]*bytes.Buffer
 	wg   sync.WaitGroup // the pods' shards
+}
+
+const fakeToken = "test-token"
+
+func newFakeCluster(t *testing.T, ctx context.Context, kill, pending int) *fakeCluster {
+	f := &fakeCluster{t: t, kill: kill, pending: pending, ctx: ctx, cms: map[string]corev1.ConfigMap{}, jobs: map[string]batchv1.Job{}, logs: map[string]*bytes.Buffer{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"gitVersion":"v1.34.0-fake"}`) })
+	mux.HandleFunc("POST /api/v1/namespaces/{ns}/configmaps", func(w http.ResponseWriter, r *http.Request) {
+		var cm corev1.ConfigMap
+		if !f.decode(w, r, &cm) {
+			return
+		}
+		f.mu.Lock()
+		f.cms[r.PathValue("ns")+"/"+cm.Name] = cm
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	})
+	mux.HandleFunc("POST /apis/batch/v1/namespaces/{ns}/jobs", func(w http.ResponseWriter, r *http.Request) {
+		var job batchv1.Job
+		if !f.decode(w, r, &job) {
+			return
+		}
+		ns := r.PathValue("ns")
+		f.mu.Lock()
+		f.jobs[ns+"/"+job.Name] = job
+		cm, ok := f.cms[ns+"/"+job.Name]
+		f.mu.Unlock()
+		if !ok {
+			http.Error(w, `{"message":"configmap missing"}`, http.StatusUnprocessableEntity)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		f.startPods(ns, job, cm)
+	})
+	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods", func(w http.ResponseWriter, r *http.Request) {
+		k, v, _ := strings.Cut(r.URL.Query().Get("labelSelector"), "=")
+		f.mu.Lock()
+		var items []kubePod
+		for _, p := range f.pods {
+			if p.Metadata.Labels[k] == v {
+				items = append(items, *p)
+			}
+		}
+		f.mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]any{"items": items})
+	})
+	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods/{pod}/log", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		b, ok := f.logs[r.PathValue("pod")]
+		if !ok {
+			http.Error(w, `{"message":"no such pod"}`, http.StatusNotFound)
+			return
+		}
+		w.Write(b.Bytes())
+	})
+	mux.HandleFunc("DELETE /api/v1/namespaces/{ns}/configmaps/{name}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		key := r.PathValue("ns") + "/" + r.PathValue("name")
+		if _, ok := f.cms[key]; !ok {
+			http.Error(w, `{"message":"not found"}`, http.StatusNotFound)
+			return
+		}
+		delete(f.cms, key)
+		io.WriteString(w, `{}`)
+	})
+	mux.HandleFunc("DELETE /apis/batch/v1/namespaces/{ns}/jobs/{name}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		key := r.PathValue("ns") + "/" + r.PathValue("name")
+		if _, ok := f.jobs[key]; !ok {
+			http.Error(w, `{"message":"not found"}`, http.StatusNotFound)
+			return
+		}
+		if r.URL.Query().Get("propagationPolicy") != "Background" {
+			f.t.Errorf("the Job was deleted without its pods (propagationPolicy %q)", r.URL.Query().Get("propagationPolicy"))
+		}
+		delete(f.jobs, key)
+		io.WriteString(w, `{}`)
+	})
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+fakeToken {
+			http.Error(w, `{"message":"Unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		f.wg.Wait() // after the test's context ended: no pod outlives it
+		f.srv.Close()
+	})
+	return f
+}
+
+// decode reads a posted object strictly into v.
+func (f *fakeCluster) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		f.t.Errorf("%s %s: %v", r.Method, r.URL.Path, err)
+		http.Error(w, `{"message":"bad object"}`, http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+// kubeconfig writes a kubeconfig for the fake cluster (its CA inline, a
+// token) and returns its path.
+func (f *fakeCluster) kubeconfig(dir string) string {
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
+	path := filepath.Join(dir, "config")
+	data := fmt.Sprintf(`apiVersion: v1
+kind: Config
+current-context: perf
+contexts: [{name: perf, context: {cluster: fake, user: ci, namespace: perf}}]
+clusters: [{name: fake, cluster: {server: %q, certificate-authority-data: %s}}]
+users: [{name: ci, user: {token: %s}}]
+`, f.srv.URL, base64.StdEncoding.EncodeToString(ca), fakeToken)
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	return path
 }
 
 // cutWriter stops passing writes on once cut: a killed process's output.
@@ -53,115 +185,86 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-func (k *kubelet) run(ctx context.Context, t *testing.T) {
-	var cm *corev1.ConfigMap
-	for cm == nil {
-		if ctx.Err() != nil {
-			return
-		}
-		if _, err := k.client.BatchV1().Jobs(k.ns).Get(ctx, k.job, metav1.GetOptions{}); err == nil {
-			if c, err := k.client.CoreV1().ConfigMaps(k.ns).Get(ctx, k.job, metav1.GetOptions{}); err == nil {
-				cm = c
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	for j := range len(cm.Data) {
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d-abcde", k.job, j), Namespace: k.ns,
-				Labels: map[string]string{"loadcheck.run": k.job}, Annotations: map[string]string{completionIndex: strconv.Itoa(j)}},
-			Spec:   corev1.PodSpec{NodeName: fmt.Sprintf("node-%d", j)},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning},
-		}
-		if j == k.pending {
-			pod.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "shard",
-				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "pull access denied"}}}}}
-		}
-		if _, err := k.client.CoreV1().Pods(k.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-			t.Error(err)
-			return
-		}
-		if j == k.pending {
+func (f *fakeCluster) startPods(ns string, job batchv1.Job, cm corev1.ConfigMap) {
+	for j := range int(*job.Spec.Completions) {
+		p := &kubePod{}
+		p.Metadata.Name = fmt.Sprintf("%s-%d-abcde", job.Name, j)
+		p.Metadata.Labels = job.Spec.Template.Labels
+		p.Metadata.Annotations = map[string]string{completionIndex: strconv.Itoa(j)}
+		p.Spec.NodeName = fmt.Sprintf("node-%d", j)
+		p.Status.Phase = "Running"
+		f.mu.Lock()
+		f.pods = append(f.pods, p)
+		if j == f.pending {
+			p.Status.Phase = "Pending"
+			_ = json.Unmarshal([]byte(`{"phase":"Pending","containerStatuses":[{"name":"shard","state":{"waiting":{"reason":"ImagePullBackOff","message":"pull access denied"}}}]}`), &p.Status)
+			f.mu.Unlock()
 			continue
 		}
 		var buf bytes.Buffer
-		k.mu.Lock()
-		k.logs[pod.Name] = &buf
-		k.mu.Unlock()
-		k.wg.Add(1)
+		f.logs[p.Metadata.Name] = &buf
+		f.mu.Unlock()
+		req := cm.Data[fmt.Sprintf("shard-%d.json", j)]
+		f.wg.Add(1)
 		go func() {
-			defer k.wg.Done()
-			w := &cutWriter{mu: &k.mu, w: &buf}
-			sctx, cancel := context.WithCancel(ctx)
+			defer f.wg.Done()
+			w := &cutWriter{mu: &f.mu, w: &buf}
+			ctx, cancel := context.WithCancel(f.ctx)
 			defer cancel()
-			if j == k.kill {
-				var req bench.ShardRequest
-				_ = json.Unmarshal([]byte(cm.Data[fmt.Sprintf("shard-%d.json", j)]), &req)
-				time.AfterFunc(time.Until(req.Options.StartAt.Add(1500*time.Millisecond)), func() {
-					k.mu.Lock()
+			if j == f.kill {
+				var r bench.ShardRequest
+				_ = json.Unmarshal([]byte(req), &r)
+				time.AfterFunc(time.Until(r.Options.StartAt.Add(1500*time.Millisecond)), func() {
+					f.mu.Lock()
 					w.cut = true
-					k.mu.Unlock()
+					f.mu.Unlock()
 					cancel()
 				})
 			}
-			err := bench.ServeShard(sctx, strings.NewReader(cm.Data[fmt.Sprintf("shard-%d.json", j)]), w)
-			st := corev1.PodStatus{Phase: corev1.PodSucceeded}
-			if err != nil || j == k.kill {
-				st = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{Name: "shard",
-					State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}}}}}
-			}
-			p := pod.DeepCopy()
-			p.Status = st
-			if _, err := k.client.CoreV1().Pods(k.ns).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
-				t.Error(err)
+			err := bench.ServeShard(ctx, strings.NewReader(req), w)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			p.Status.Phase = "Succeeded"
+			if err != nil || j == f.kill {
+				_ = json.Unmarshal([]byte(`{"phase":"Failed","containerStatuses":[{"name":"shard","state":{"terminated":{"exitCode":137,"reason":"OOMKilled"}}}]}`), &p.Status)
 			}
 		}()
 	}
 }
 
-func (k *kubelet) podLogs(_ context.Context, ns, pod string) ([]byte, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	b, ok := k.logs[pod]
-	if !ok || ns != k.ns {
-		return nil, fmt.Errorf("pod %s/%s has no logs", ns, pod)
-	}
-	return bytes.Clone(b.Bytes()), nil
-}
-
 // kubeRun runs a 3-shard load of 30 connections through the Kubernetes
-// fleet on a fake clientset and returns its result and error, and the
-// clientset to inspect afterwards.
-func kubeRun(t *testing.T, kill, pending int) (*bench.Result, error, *fake.Clientset) {
+// fleet on a fake cluster, found through a kubeconfig as a user's would
+// be, and returns its result and error, and the cluster to inspect.
+func kubeRun(t *testing.T, kill, pending int) (*bench.Result, error, *fakeCluster) {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
-	t.Cleanup(srv.Close)
-	client := fake.NewClientset()
-	k := &kubelet{client: client, ns: "perf", job: "loadcheck-t1", kill: kill, pending: pending, logs: map[string]*bytes.Buffer{}}
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(target.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	t.Cleanup(k.wg.Wait) // after cancel: no pod outlives its test
-	k.wg.Add(1)
-	go func() {
-		defer k.wg.Done()
-		k.run(ctx, t)
-	}()
-	g := Kubernetes{N: 3, Spec: Kube{Name: k.job, Namespace: k.ns, Image: "loadcheck/generator:test"}, Client: client, Logs: k.podLogs,
+	fc := newFakeCluster(t, ctx, kill, pending)
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing")+string(os.PathListSeparator)+fc.kubeconfig(t.TempDir()))
+	api, err := LoadKubeAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := api.Version(ctx); err != nil || v != "v1.34.0-fake" || api.Namespace != "perf" {
+		t.Fatalf("version %q, %v; namespace %q", v, err, api.Namespace)
+	}
+	g := Kubernetes{N: 3, Spec: Kube{Name: "loadcheck-t1", Namespace: api.Namespace, Image: "loadcheck/generator:test"}, API: api,
 		Lead: 2 * time.Second, Poll: 100 * time.Millisecond, Version: "test-version", ClockAddr: "127.0.0.1:0"}
 	l := bench.Load{Connections: 30, Ramp: 300 * time.Millisecond, WarmUp: 500 * time.Millisecond, Duration: 2 * time.Second,
 		RatePerConn: 5, Timeout: 2 * time.Second, Paths: []string{"/"}}
-	res, err := g.Generate(ctx, srv.URL+"/", l, nil, nil)
-	return res, err, client
+	res, err := g.Generate(ctx, target.URL+"/", l, nil, nil)
+	return res, err, fc
 }
 
 // gone fails unless the run's Job and ConfigMap were deleted.
-func gone(t *testing.T, client *fake.Clientset) {
+func (f *fakeCluster) gone(t *testing.T) {
 	t.Helper()
-	if _, err := client.BatchV1().Jobs("perf").Get(context.Background(), "loadcheck-t1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("the Job is still there (%v)", err)
-	}
-	if _, err := client.CoreV1().ConfigMaps("perf").Get(context.Background(), "loadcheck-t1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("the ConfigMap is still there (%v)", err)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.jobs) > 0 || len(f.cms) > 0 {
+		t.Errorf("left behind: %d jobs, %d configmaps", len(f.jobs), len(f.cms))
 	}
 }
 
@@ -169,7 +272,7 @@ func gone(t *testing.T, client *fake.Clientset) {
 // their logs into exactly the schedule, with each shard's node and clock
 // offset, and deletes what it created.
 func TestKubernetesFleet(t *testing.T) {
-	res, err, client := kubeRun(t, -1, -1)
+	res, err, fc := kubeRun(t, -1, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,13 +284,25 @@ func TestKubernetesFleet(t *testing.T) {
 			t.Errorf("shard %d: node %q, clock %v, ok %d", j, s.Node, s.ClockOffsetMS, s.OK)
 		}
 	}
-	gone(t, client)
+	fc.mu.Lock()
+	for _, p := range fc.pods {
+		var req bench.ShardRequest
+		// Each shard got its own request, with the coordinator's version.
+		_ = json.Unmarshal([]byte(fc.logs[p.Metadata.Name].String()[:strings.IndexByte(fc.logs[p.Metadata.Name].String(), '\n')]), &struct {
+			Request *bench.ShardRequest `json:"request"`
+		}{&req})
+		if req.Version != "test-version" || req.Clock == "" {
+			t.Errorf("pod %s ran request %+v", p.Metadata.Name, req)
+		}
+	}
+	fc.mu.Unlock()
+	fc.gone(t)
 }
 
 // A pod killed mid-run fails the run, named with its pod, node, state and
 // last progress; nothing is merged, and the Job and ConfigMap go.
 func TestKubernetesShardKilled(t *testing.T) {
-	res, err, client := kubeRun(t, 1, -1)
+	res, err, fc := kubeRun(t, 1, -1)
 	if err == nil {
 		t.Fatalf("no error; merged %+v", res.Connections)
 	}
@@ -196,15 +311,15 @@ func TestKubernetesShardKilled(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	gone(t, client)
+	fc.gone(t)
 }
 
 // A pod that is not running by the start (its image cannot be pulled)
 // fails the run before the merge, naming the reason.
 func TestKubernetesShardLate(t *testing.T) {
-	_, err, client := kubeRun(t, -1, 2)
-	if err == nil || !strings.Contains(err.Error(), "shard 2 (pod loadcheck-t1-2-abcde on node \"node-2\") is Pending, container shard waiting: ImagePullBackOff pull access denied") {
+	_, err, fc := kubeRun(t, -1, 2)
+	if err == nil || !strings.Contains(err.Error(), `shard 2 (pod loadcheck-t1-2-abcde on node "node-2") is Pending, container shard waiting: ImagePullBackOff pull access denied`) {
 		t.Errorf("error: %v", err)
 	}
-	gone(t, client)
+	fc.gone(t)
 }

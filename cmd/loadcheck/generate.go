@@ -62,19 +62,22 @@ func kubeGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, error
 	case f.kube.Image == "":
 		return nil, &usageError{"--generator kubernetes: give --generator-image IMAGE, an image whose entrypoint is this loadcheck build (make generator-image, then push it)"}
 	}
-	client, ns, err := fleet.KubeClient(ctx)
+	api, err := fleet.LoadKubeAPI()
 	if err != nil {
-		return nil, &usageError{err.Error()}
+		return nil, &usageError{"--generator kubernetes: no cluster to reach: " + err.Error() + "; set KUBECONFIG, run loadcheck in a pod, or write the manifests with --dry-run -o FILE"}
+	}
+	if _, err := api.Version(ctx); err != nil {
+		return nil, &usageError{fmt.Sprintf("--generator kubernetes: the cluster at %s (from %s) does not answer: %v", api.Server, api.From, err)}
 	}
 	k := f.kube
-	if !f.set["namespace"] && ns != "" {
-		k.Namespace = ns
+	if !f.set["namespace"] && api.Namespace != "" {
+		k.Namespace = api.Namespace
 	}
 	if f.runID == "" {
 		f.runID = loadcheck.NewRunID()
 	}
 	k.Name = kubeName(f.runID)
-	return fleet.Kubernetes{N: f.shards, SourceAddrs: f.sourceAddr, Spec: k, Client: client, Lead: f.startIn, Version: version, ClockAddr: f.clockAddr}, nil
+	return fleet.Kubernetes{N: f.shards, SourceAddrs: f.sourceAddr, Spec: k, API: api, Lead: f.startIn, Version: version, ClockAddr: f.clockAddr}, nil
 }
 
 // shardCommand is the hidden subcommand a shard process runs.

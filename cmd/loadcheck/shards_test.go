@@ -200,7 +200,7 @@ current-context: x
 		env  []string
 		want string
 	}{
-		{[]string{"KUBECONFIG=" + kubeconfig}, "the cluster at https://127.0.0.1:1 does not answer"},
+		{[]string{"KUBECONFIG=" + kubeconfig}, "the cluster at https://127.0.0.1:1 (from " + kubeconfig + ") does not answer"},
 		{[]string{"KUBECONFIG=" + filepath.Join(dir, "none"), "HOME=" + dir, "KUBERNETES_SERVICE_HOST="}, "no cluster to reach"},
 	} {
 		cmd := exec.Command(binary, args...)
