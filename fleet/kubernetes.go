@@ -44,7 +44,12 @@ type Kubernetes struct {
 }
 
 // Describe implements loadcheck.Generator.
-func (g Kubernetes) Describe() string { return fmt.Sprintf(" from %d Kubernetes shards", g.N) }
+func (g Kubernetes) Describe() string {
+	if g.ClockAddr == "" {
+		return fmt.Sprintf(" from %d Kubernetes shards (their clocks unchecked: no --clock-addr)", g.N)
+	}
+	return fmt.Sprintf(" from %d Kubernetes shards", g.N)
+}
 
 // Generate implements loadcheck.Generator. As on swarm, the warm-up must
 // be fixed and progress is not reported live.
