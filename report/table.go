@@ -234,7 +234,9 @@ func shardLines(f *results.File) []string {
 				p += " on " + s.Node
 			}
 			if s.ClockOffsetMS != nil {
-				p += fmt.Sprintf(" (clock %+.1f ms off)", -*s.ClockOffsetMS)
+				// The shard's clock against the coordinator's; rounded first,
+				// so that a tiny negative offset does not print as -0.0.
+				p += fmt.Sprintf(" (clock %+.1f ms off)", math.Round(-*s.ClockOffsetMS*10)/10+0)
 			}
 			parts = append(parts, p)
 		}

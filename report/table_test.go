@@ -95,3 +95,20 @@ func TestTLSLines(t *testing.T) {
 		}
 	}
 }
+
+// Each fleet shard's line says where it ran and how far its clock was
+// from the coordinator's (the shard's minus the coordinator's).
+func TestShardLinesClock(t *testing.T) {
+	ahead, tiny := -12.34, 0.01
+	f := &results.File{Runs: []results.Run{{Config: "target", Fleet: "swarm", GeneratorShards: []bench.ShardSummary{
+		{Shard: 0, Target: 2, Served: 2, OK: 20, Node: "n1", ClockOffsetMS: &ahead},
+		{Shard: 1, Target: 2, Served: 2, OK: 20, Node: "n2", ClockOffsetMS: &tiny},
+		{Shard: 2, Target: 2, Served: 1, OK: 19, Dropped: 1},
+	}}}}
+	got := strings.Join(shardLines(f), "\n")
+	want := "target generator: swarm, 3 shards: #0 2 of 2 served, 20 ok, 0 dropped, client_late 0 on n1 (clock +12.3 ms off); " +
+		"#1 2 of 2 served, 20 ok, 0 dropped, client_late 0 on n2 (clock +0.0 ms off); #2 1 of 2 served, 19 ok, 1 dropped, client_late 0"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
