@@ -354,7 +354,7 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.manifests, "o", "", "`PATH`: with --generator kubernetes --dry-run the manifests' file (YAML: a ConfigMap and an Indexed Job); for loadcheck plan the requests' folder")
 	fs.DurationVar(&f.startIn, "start-in", 2*time.Minute, "with planned shards (plan, --generator kubernetes): they start together this long from now")
 	fs.StringVar(&f.kube.Image, "generator-image", "", "with --generator kubernetes: the shards' `IMAGE`, one whose entrypoint is this loadcheck (e.g. a loadcheck/generator image pushed to your registry)")
-	fs.StringVar(&f.kube.Namespace, "namespace", "default", "with --generator kubernetes: the namespace of the Job and its ConfigMap")
+	fs.StringVar(&f.kube.Namespace, "namespace", "default", "with --generator kubernetes: the namespace of the Job and its ConfigMap (a live run without it takes the kubeconfig context's namespace, if any)")
 	fs.StringVar(&f.kube.CPU, "shard-cpu", "", "with --generator kubernetes: each shard's CPU request, e.g. 1 or 500m")
 	fs.StringVar(&f.kube.Memory, "shard-memory", "", "with --generator kubernetes: each shard's memory request, e.g. 1Gi")
 	fs.BoolVar(&f.noShard, "no-shard", false, "never split the generator over processes; fail before any traffic when one process cannot hold -c")
