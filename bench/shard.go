@@ -521,19 +521,34 @@ func sumProgress(states []*shardProc, mu *sync.Mutex, progress func(Progress), s
 			return
 		case <-t.C:
 		}
-		var sum Progress
+		parts := make([]Progress, len(states))
 		mu.Lock()
-		for _, st := range states {
-			sum.Phase, sum.Elapsed, sum.Measured = st.last.Phase, max(sum.Elapsed, st.last.Elapsed), st.last.Measured
-			sum.Open += st.last.Open
-			sum.OK += st.last.OK
-			sum.Failed += st.last.Failed
+		for i, st := range states {
+			parts[i] = st.last
 		}
 		mu.Unlock()
-		if sum.Phase != "" {
+		if sum := SumProgress(parts); sum.Phase != "" {
 			progress(sum)
 		}
 	}
+}
+
+// SumProgress is the progress of shards of one load taken together:
+// connections and answers add; the phase and window are the last
+// shard's, the time the furthest. Its Phase is "" until every shard
+// reported.
+func SumProgress(parts []Progress) Progress {
+	var sum Progress
+	for _, p := range parts {
+		if p.Phase == "" {
+			return Progress{}
+		}
+		sum.Phase, sum.Elapsed, sum.Measured = p.Phase, max(sum.Elapsed, p.Elapsed), p.Measured
+		sum.Open += p.Open
+		sum.OK += p.OK
+		sum.Failed += p.Failed
+	}
+	return sum
 }
 
 // collectShards merges every shard's result, or joins their errors.

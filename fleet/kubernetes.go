@@ -52,7 +52,8 @@ func (g Kubernetes) Describe() string {
 }
 
 // Generate implements loadcheck.Generator. As on swarm, the warm-up must
-// be fixed and progress is not reported live.
+// be fixed; unlike swarm's, the shards' progress is not followed live:
+// each pod's log is read once it ended.
 func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ func(bench.Progress), _ <-chan time.Time) (*bench.Result, error) {
 	if g.API == nil {
 		return nil, errors.New("kubernetes: no API client")

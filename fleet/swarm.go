@@ -56,8 +56,9 @@ type Swarm struct {
 func (g Swarm) Describe() string { return fmt.Sprintf(" from %d swarm shards", g.N) }
 
 // Generate implements loadcheck.Generator. The warm-up must be fixed: no
-// coordinator line reaches a swarm shard. Progress is not reported live.
-func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(bench.Progress), _ <-chan time.Time) (*bench.Result, error) {
+// coordinator line reaches a swarm shard. Progress comes from following
+// the services' logs.
+func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress func(bench.Progress), _ <-chan time.Time) (*bench.Result, error) {
 	if err := SwarmActive(ctx); err != nil {
 		return nil, err
 	}
@@ -102,6 +103,10 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, _ func(be
 			return nil, fmt.Errorf("create swarm shard %d: %v: %s", j, err, bytes.TrimSpace(out))
 		}
 		names = append(names, name)
+	}
+	if progress != nil {
+		stop := followSwarm(names, progress)
+		defer stop()
 	}
 	// Every shard ends by the schedule's end plus its last timeout; a job
 	// still running a minute after that is stuck.

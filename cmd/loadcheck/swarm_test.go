@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -52,8 +54,23 @@ func TestSwarmGenerator(t *testing.T) {
 	swarm(t)
 	url := okServer(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	cmd := exec.Command(binary, "run", "--target", url, "--generator", "swarm", "--shards", "3", "-c", "300", "--rate", "5",
-		"--ramp", "500ms", "--warmup", "1s", "-d", "2s", "--json", out)
+	// The shards' progress, followed live from their logs, is pushed to
+	// Prometheus like a local run's: its open connections are all three
+	// shards'. In CI a missing Prometheus is a failure: make test installs it.
+	bin, err := exec.LookPath("prometheus")
+	if err != nil && os.Getenv("CI") == "true" {
+		t.Fatal("prometheus is not installed; make test installs Debian's prometheus package")
+	}
+	args := []string{"run", "--target", url, "--generator", "swarm", "--shards", "3", "-c", "300", "--rate", "5",
+		"--ramp", "500ms", "--warmup", "1s", "-d", "2s", "--json", out}
+	var prom string
+	if err == nil {
+		prom = startPrometheus(t, bin)
+		args = append(args, "--prom-remote-write", "http://"+prom+"/api/v1/write")
+	} else {
+		t.Log("prometheus is not installed (make prometheus): the live progress is not checked; CI=true makes this a failure")
+	}
+	cmd := exec.Command(binary, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -69,6 +86,12 @@ func TestSwarmGenerator(t *testing.T) {
 	for j, s := range r.GeneratorShards {
 		if s.ClockOffsetMS == nil || *s.ClockOffsetMS > 50 || *s.ClockOffsetMS < -50 {
 			t.Errorf("shard %d did not read the coordinator's clock: %v", j, s.ClockOffsetMS)
+		}
+	}
+	if prom != "" {
+		sel := fmt.Sprintf(`{run_id=%q, config="target"}`, readResult(t, out).RunID)
+		if v := waitQuery(prom, "max(max_over_time(loadcheck_connections_open"+sel+"[5m]))", 300); v != 300 {
+			t.Errorf("the live progress pushed %g open connections, want the 3 shards' 300; stderr:\n%s", v, stderr.String())
 		}
 	}
 	if left := services(t); len(left) > 0 {
@@ -100,7 +123,7 @@ func TestSwarmGenerator(t *testing.T) {
 			}
 		}
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if killed == "" || err == nil || !errors.As(err, &ee) || ee.ExitCode() != exitSetup || !strings.Contains(stderr.String(), "swarm shard 1") ||
 		!strings.Contains(stderr.String(), "never reported a result (it died or was cut off; its last progress:") {
