@@ -22,7 +22,7 @@ func cmdCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		return exitSetup, err
 	}
 	if f.generator == "swarm" || f.generator == "kubernetes" {
-		return exitSetup, &usageError{fmt.Sprintf("capacity generates its load on this host: its stepped run lets connections in step by step from one process; drop --generator %s", f.generator)}
+		return exitSetup, &usageError{fmt.Sprintf("capacity generates its load on this host: its stepped run lets connections in step by step from one process; drop --generator %s (or the scenario's generator.fleet)", f.generator)}
 	}
 	sized := *f
 	sized.load.Connections = max(bounds.Max, sc.Load.Connections)
