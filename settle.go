@@ -148,15 +148,22 @@ func (s *settler) serverFull() bool {
 	if len(s.recent) <= stableFor || s.full > 0 {
 		return false
 	}
-	first := s.recent[0]
-	lo, hi := first.busy, first.busy
 	for i, x := range s.recent {
-		if !x.hasServer || x.idle != 0 || x.busy <= 0 || x.procs <= 0 || x.procs != first.procs || (i > 0 && x.at <= s.recent[i-1].at) {
+		if !x.hasServer || x.idle != 0 || x.busy <= 0 || x.procs <= 0 || (i > 0 && x.at <= s.recent[i-1].at) {
 			return false
 		}
-		lo, hi = min(lo, x.busy), max(hi, x.busy)
 	}
-	return hi-lo <= max(2, 0.01*float64(s.target))
+	return s.spread(func(x snapshot) float64 { return x.busy }) <= max(2, 0.01*float64(s.target)) &&
+		s.spread(func(x snapshot) float64 { return x.procs }) == 0
+}
+
+// spread is how far f ranges over the recent seconds, lowest to highest.
+func (s *settler) spread(f func(snapshot) float64) float64 {
+	lo, hi := f(s.recent[0]), f(s.recent[0])
+	for _, x := range s.recent {
+		lo, hi = min(lo, f(x)), max(hi, f(x))
+	}
+	return hi - lo
 }
 
 // stable reports whether nothing changed over the last stableFor seconds:
@@ -164,13 +171,6 @@ func (s *settler) serverFull() bool {
 func (s *settler) stable() bool {
 	if len(s.recent) <= stableFor {
 		return false
-	}
-	spread := func(f func(snapshot) float64) float64 {
-		lo, hi := f(s.recent[0]), f(s.recent[0])
-		for _, x := range s.recent {
-			lo, hi = min(lo, f(x)), max(hi, f(x))
-		}
-		return hi - lo
 	}
 	tol := max(2, 0.01*float64(s.target))
 	// Answers per second: 1 % of those the load asks for, or in closed
@@ -186,9 +186,9 @@ func (s *settler) stable() bool {
 			return false
 		}
 	}
-	return spread(func(x snapshot) float64 { return x.open }) <= tol &&
-		spread(func(x snapshot) float64 { return x.okPerS }) <= okTol &&
-		spread(func(x snapshot) float64 { return x.busy }) <= tol &&
-		spread(func(x snapshot) float64 { return x.idle }) <= tol &&
-		spread(func(x snapshot) float64 { return x.procs }) == 0
+	return s.spread(func(x snapshot) float64 { return x.open }) <= tol &&
+		s.spread(func(x snapshot) float64 { return x.okPerS }) <= okTol &&
+		s.spread(func(x snapshot) float64 { return x.busy }) <= tol &&
+		s.spread(func(x snapshot) float64 { return x.idle }) <= tol &&
+		s.spread(func(x snapshot) float64 { return x.procs }) == 0
 }

@@ -1,6 +1,7 @@
-// Package fleet runs the generator's shards where the Docker engine puts
-// them: Docker Swarm job services (Swarm), each running this loadcheck
-// binary from the generator image, merged exactly as local shards are.
+// Package fleet runs the generator's shards where a cluster engine puts
+// them: Docker Swarm job services (Swarm) or a Kubernetes Indexed Job's
+// pods (Kubernetes), each running this loadcheck binary from the
+// generator image, merged exactly as local shards are.
 package fleet
 
 import (
@@ -59,7 +60,8 @@ func (g Swarm) Describe() string { return fmt.Sprintf(" from %d swarm shards", g
 // coordinator line reaches a swarm shard. Progress comes from following
 // the services' logs.
 func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress func(bench.Progress), _ <-chan time.Time) (*bench.Result, error) {
-	if err := SwarmActive(ctx); err != nil {
+	nodeAddr, err := SwarmActive(ctx)
+	if err != nil {
 		return nil, err
 	}
 	lead := g.Lead
@@ -68,11 +70,7 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress 
 	}
 	addr := g.ClockAddr
 	if addr == "" {
-		out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Swarm.NodeAddr}}").Output()
-		if err != nil {
-			return nil, &containers.DockerError{Err: fmt.Errorf("docker info: %w", err)}
-		}
-		addr = net.JoinHostPort(strings.TrimSpace(string(out)), "0")
+		addr = net.JoinHostPort(nodeAddr, "0")
 	}
 	reqs, stop, err := planFleet(url, l, g.SourceAddrs, g.N, lead, g.Version, addr)
 	if err != nil {
@@ -210,16 +208,19 @@ func waitJob(ctx context.Context, name string, deadline time.Time) (state, node 
 	}
 }
 
-// SwarmActive reports, as an error, an engine that is not a swarm manager.
-func SwarmActive(ctx context.Context) error {
-	out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}").Output()
+// SwarmActive reports, as an error, an engine that is not a swarm
+// manager; else it returns the address this node has in the swarm.
+func SwarmActive(ctx context.Context) (nodeAddr string, err error) {
+	out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeAddr}}").Output()
 	if err != nil {
-		return &containers.DockerError{Err: fmt.Errorf("docker info: %w", err)}
+		return "", &containers.DockerError{Err: fmt.Errorf("docker info: %w", err)}
 	}
-	if s := strings.TrimSpace(string(out)); s != "active true" {
-		return fmt.Errorf("--generator swarm needs this Docker engine to be a swarm manager (it is %q): run `docker swarm init` (on one host: --advertise-addr 127.0.0.1), or use the local generator", s)
+	state, addr, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	control, addr, _ := strings.Cut(addr, " ")
+	if state != "active" || control != "true" {
+		return "", fmt.Errorf("--generator swarm needs this Docker engine to be a swarm manager (it is %q): run `docker swarm init` (on one host: --advertise-addr 127.0.0.1), or use the local generator", state+" "+control)
 	}
-	return nil
+	return addr, nil
 }
 
 // GeneratorImage is the image fleet shards run: this very loadcheck

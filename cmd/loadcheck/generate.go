@@ -19,7 +19,7 @@ func swarmGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, erro
 	if err := fleetLoad(f); err != nil {
 		return nil, err
 	}
-	if err := fleet.SwarmActive(ctx); err != nil {
+	if _, err := fleet.SwarmActive(ctx); err != nil {
 		return nil, &usageError{err.Error()}
 	}
 	image, err := fleet.GeneratorImage(ctx, version)

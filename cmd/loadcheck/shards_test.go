@@ -102,7 +102,7 @@ func TestPlanShardMerge(t *testing.T) {
 // loopback server, then does what the Indexed Job's pods would: each runs
 // `loadcheck shard /plan` (the ConfigMap's files) with its
 // JOB_COMPLETION_INDEX, and their outputs merge into the whole load. No
-// cluster is reached: that path is not built.
+// cluster is reached (the live path's flow is tested in package fleet).
 func TestKubernetesDryRun(t *testing.T) {
 	url := okServer(t)
 	dir := t.TempDir()
