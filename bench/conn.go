@@ -55,18 +55,9 @@ type conn struct {
 // one ended. Every slot whose due time falls in the measured window ends as
 // exactly one of ok, failed (with a class) or in flight.
 func (r *runner) connection(ctx context.Context, idx int) {
-	id := r.ids[idx]
-	r.stats[idx].started = true
-	c := &conn{r: r, id: id, st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openTime(idx),
-		timer: time.NewTimer(time.Hour)}
+	c := r.newConn(ctx, idx)
+	c.timer = time.NewTimer(time.Hour)
 	c.timer.Stop()
-	c.rr.head = strings.EqualFold(r.opts.Method, "HEAD")
-	if c.st.slow {
-		c.rr.pace = newPacer(r.opts.Slow, ctx.Done())
-	}
-	if !r.opts.ClosedLoop {
-		c.interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)
-	}
 	defer c.close()
 	defer func() {
 		r.scheduled.Done()
@@ -106,34 +97,71 @@ func (r *runner) connection(ctx context.Context, idx int) {
 	}
 }
 
+// newConn begins connection idx's schedule (either engine's).
+func (r *runner) newConn(ctx context.Context, idx int) *conn {
+	r.stats[idx].started = true
+	c := &conn{r: r, id: r.ids[idx], st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openTime(idx)}
+	c.rr.head = strings.EqualFold(r.opts.Method, "HEAD")
+	if c.st.slow {
+		c.rr.pace = newPacer(r.opts.Slow, ctx.Done())
+	}
+	if !r.opts.ClosedLoop {
+		c.interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)
+	}
+	return c
+}
+
 // next waits for slot k and reports false when the schedule is over or
 // ctx ended.
 func (c *conn) next(ctx context.Context, k int) (slot, bool) {
+	s, wake, ok := c.slotWake(k)
+	if !ok {
+		return s, false
+	}
+	if !sleepUntil(ctx, c.timer, wake) {
+		c.slotCancelled(k)
+		return s, false
+	}
+	return c.slotDue(s)
+}
+
+// slotWake begins slot k: it returns the time to wait for before the slot
+// can be judged, and false when the schedule is over.
+func (c *conn) slotWake(k int) (slot, time.Time, bool) {
 	r := c.r
 	s := slot{k: k}
 	if r.opts.maxSlots > 0 && k >= r.opts.maxSlots {
-		return s, false // a benchmark's slot limit
+		return s, time.Time{}, false // a benchmark's slot limit
 	}
 	if r.opts.ClosedLoop {
-		if !sleepUntil(ctx, c.timer, c.retryAt) {
-			return s, false
-		}
-		s.now = time.Now()
+		return s, c.retryAt, true
+	}
+	s.prevEnd = time.Now()
+	s.due = c.dueAt(k)
+	// A slot past the window is not sent: wake at the window's end
+	// instead, to check the connection there.
+	return s, minTime(s.due, r.endAt()), true
+}
+
+// slotCancelled ends the schedule at slot k when ctx ended during its
+// wait.
+func (c *conn) slotCancelled(k int) {
+	if !c.r.opts.ClosedLoop {
+		c.cutShort(k)
+	}
+}
+
+// slotDue completes slot s once its wait is over, and reports false when
+// it falls past the window (the schedule is then over).
+func (c *conn) slotDue(s slot) (slot, bool) {
+	r := c.r
+	s.now = time.Now()
+	if r.opts.ClosedLoop {
 		s.due, s.prevEnd = s.now, s.now
-		if k == 0 {
+		if s.k == 0 {
 			// A generator too busy to open on time shows as client_late.
 			s.due, s.prevEnd = c.openAt, c.openAt
 		}
-	} else {
-		s.prevEnd = time.Now()
-		s.due = c.dueAt(k)
-		// A slot past the window is not sent: wake at the window's end
-		// instead, to check the connection there.
-		if !sleepUntil(ctx, c.timer, minTime(s.due, r.endAt())) {
-			c.cutShort(k)
-			return s, false
-		}
-		s.now = time.Now()
 	}
 	if !s.due.Before(r.endAt()) {
 		c.windowOver = true
@@ -170,7 +198,13 @@ func (c *conn) cutShort(k int) {
 // It reports false when s failed waiting (queue_timeout).
 func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
 	c.setDeadline(ctx, s.deadline, true)
-	switch _, _, closing, err := c.rr.read(); {
+	_, _, closing, err := c.rr.read()
+	return c.owedRead(ctx, s, closing, err)
+}
+
+// owedRead accounts the read of an owed response (see collectOwed).
+func (c *conn) owedRead(ctx context.Context, s *slot, closing bool, err error) bool {
+	switch {
 	case err == nil:
 		c.awaiting = false // late answer to a request already counted as dropped
 		c.lastUsed = c.answerStart(time.Now())
@@ -243,12 +277,11 @@ func (c *conn) closedWhileIdle() bool {
 // with idle, the reopening of a connection the server closed while idle);
 // it reports false when the connect failed (s is then failed).
 func (c *conn) open(ctx context.Context, s *slot, idle bool) bool {
-	r, st := c.r, c.st
+	r := c.r
 	began := time.Now()
 	f, stop, err := r.dial(ctx, c.id, s.deadline)
 	if err != nil {
-		r.fail(ctx, st, s.measured, classifyConnect(err), err)
-		c.retryAt = time.Now().Add(closedLoopRetry)
+		c.openFailed(ctx, s, classifyConnect(err), err)
 		return false
 	}
 	connected := time.Now()
@@ -263,12 +296,27 @@ func (c *conn) open(ctx context.Context, s *slot, idle bool) bool {
 		if err != nil {
 			stop()
 			f.Close()
-			r.fail(ctx, st, s.measured, TLSHandshake, err)
-			c.retryAt = time.Now().Add(closedLoopRetry)
+			c.openFailed(ctx, s, TLSHandshake, err)
 			return false
 		}
 		nc = tc
 	}
+	c.opened(s, nc, stop, idle, began, connected)
+	return true
+}
+
+// openFailed fails s, whose connect failed with class cl, and holds the
+// next attempt back a little.
+func (c *conn) openFailed(ctx context.Context, s *slot, cl Class, err error) {
+	c.r.fail(ctx, c.st, s.measured, cl, err)
+	c.retryAt = time.Now().Add(closedLoopRetry)
+}
+
+// opened takes the socket nc that open began to connect for s at began
+// and connected at connected (stop ends its cancellation watch), and
+// counts it.
+func (c *conn) opened(s *slot, nc Conn, stop func() bool, idle bool, began, connected time.Time) {
+	r, st := c.r, c.st
 	c.rec.mu.Lock()
 	_ = c.rec.connect.RecordValue(max(connected.Sub(began).Microseconds(), 1))
 	c.rec.mu.Unlock()
@@ -291,29 +339,45 @@ func (c *conn) open(ctx context.Context, s *slot, idle bool) bool {
 	c.rr.reset(c.c)
 	c.answered, c.byServer, c.lastUsed = 0, false, connected
 	s.now = connected
-	return true
 }
 
 // exchange writes s's request and reads its response.
 func (c *conn) exchange(ctx context.Context, s slot) {
-	r := c.r
 	sentAt := s.now
 	c.setDeadline(ctx, s.deadline, false)
-	req, class := (c.id+s.k)%len(r.requests), -1
-	if r.cycle != nil {
-		req = r.cycle[int(r.cyclePos.Add(1)-1)%len(r.cycle)]
-		class = r.classOf[req]
-	}
-	if _, err := c.c.Write(r.requests[req]); err != nil {
-		c.classDropped(ctx, s, class)
-		r.fail(ctx, c.st, s.measured, classifyIO(err, false), err)
-		c.close()
+	req, class := c.request(s)
+	if _, err := c.c.Write(c.r.requests[req]); err != nil {
+		c.writeFailed(ctx, s, class, err)
 		return
 	}
 	status, body, closing, err := c.rr.read()
 	if c.rr.pace != nil {
 		c.offset += c.rr.pace.slept
 	}
+	c.response(ctx, s, sentAt, class, status, body, closing, err)
+}
+
+// request picks slot s's request and its path class (-1: no mix).
+func (c *conn) request(s slot) (req, class int) {
+	r := c.r
+	req, class = (c.id+s.k)%len(r.requests), -1
+	if r.cycle != nil {
+		req = r.cycle[int(r.cyclePos.Add(1)-1)%len(r.cycle)]
+		class = r.classOf[req]
+	}
+	return req, class
+}
+
+// writeFailed accounts s, whose request could not be written.
+func (c *conn) writeFailed(ctx context.Context, s slot, class int, err error) {
+	c.classDropped(ctx, s, class)
+	c.r.fail(ctx, c.st, s.measured, classifyIO(err, false), err)
+	c.close()
+}
+
+// response accounts the read of s's response, written at sentAt.
+func (c *conn) response(ctx context.Context, s slot, sentAt time.Time, class, status, body int, closing bool, err error) {
+	r := c.r
 	if err != nil {
 		c.classDropped(ctx, s, class)
 		c.readFailed(ctx, s, err)

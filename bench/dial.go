@@ -102,26 +102,9 @@ func newDialer(addr string, o Options) (*dialer, error) {
 // is the socket's SO_RCVBUF, set before the connect so that the window the
 // server sees is small from the start.
 func (d *dialer) dial(ctx context.Context, id int, deadline time.Time, rcvbuf int) (*os.File, func() bool, error) {
-	fd, err := syscall.Socket(d.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	fd, err := d.connect(id, rcvbuf)
 	if err != nil {
-		return nil, nil, os.NewSyscallError("socket", err)
-	}
-	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	if rcvbuf > 0 {
-		_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-	}
-	if len(d.sources) > 0 {
-		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
-		if err := syscall.Bind(fd, copySockaddr(d.sources[id%len(d.sources)])); err != nil {
-			syscall.Close(fd)
-			return nil, nil, os.NewSyscallError("bind", err)
-		}
-	}
-	switch err := syscall.Connect(fd, copySockaddr(d.dst)); err {
-	case nil, syscall.EINPROGRESS, syscall.EINTR:
-	default:
-		syscall.Close(fd)
-		return nil, nil, os.NewSyscallError("connect", err)
+		return nil, nil, err
 	}
 	f := os.NewFile(uintptr(fd), "tcp") // non-blocking: the runtime polls it
 	stop := context.AfterFunc(ctx, func() { _ = f.SetDeadline(time.Now()) })
@@ -139,25 +122,9 @@ func (d *dialer) dial(ctx context.Context, id int, deadline time.Time, rcvbuf in
 	}
 	var connectErr error
 	err = rc.Write(func(fd uintptr) bool {
-		// As the net package does: SO_ERROR says whether the connect failed,
-		// getpeername whether it is done.
-		n, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ERROR)
-		if err != nil {
-			connectErr = os.NewSyscallError("getsockopt", err)
-			return true
-		}
-		switch e := syscall.Errno(n); e {
-		case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
-			return false
-		case 0, syscall.EISCONN:
-			if _, err := syscall.Getpeername(int(fd)); err == syscall.ENOTCONN {
-				return false
-			}
-			return true
-		default:
-			connectErr = os.NewSyscallError("connect", e)
-			return true
-		}
+		done, err := connected(int(fd))
+		connectErr = err
+		return done
 	})
 	if err == nil {
 		err = connectErr
@@ -169,6 +136,54 @@ func (d *dialer) dial(ctx context.Context, id int, deadline time.Time, rcvbuf in
 		return fail(err)
 	}
 	return f, stop, nil
+}
+
+// connect makes socket id's non-blocking socket and starts its connect;
+// connected says when it is done.
+func (d *dialer) connect(id int, rcvbuf int) (int, error) {
+	fd, err := syscall.Socket(d.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	if rcvbuf > 0 {
+		_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+	}
+	if len(d.sources) > 0 {
+		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+		if err := syscall.Bind(fd, copySockaddr(d.sources[id%len(d.sources)])); err != nil {
+			syscall.Close(fd)
+			return -1, os.NewSyscallError("bind", err)
+		}
+	}
+	switch err := syscall.Connect(fd, copySockaddr(d.dst)); err {
+	case nil, syscall.EINPROGRESS, syscall.EINTR:
+	default:
+		syscall.Close(fd)
+		return -1, os.NewSyscallError("connect", err)
+	}
+	return fd, nil
+}
+
+// connected reports, once fd is writable, whether its connect is done, and
+// how it failed. As the net package does: SO_ERROR says whether the
+// connect failed, getpeername whether it is done.
+func connected(fd int) (bool, error) {
+	n, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err != nil {
+		return true, os.NewSyscallError("getsockopt", err)
+	}
+	switch e := syscall.Errno(n); e {
+	case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
+		return false, nil
+	case 0, syscall.EISCONN:
+		if _, err := syscall.Getpeername(fd); err == syscall.ENOTCONN {
+			return false, nil
+		}
+		return true, nil
+	default:
+		return true, os.NewSyscallError("connect", e)
+	}
 }
 
 // copySockaddr copies sa: the syscall package writes into a Sockaddr while

@@ -63,6 +63,12 @@ type Load struct {
 	// then kept for fast and slow clients apart (Result.Groups). Set from
 	// a scenario's workload.slow_clients.
 	Slow SlowClients `json:"slow_clients,omitzero" yaml:"-"`
+	// Engine is how the generator drives the connections: EngineLoop (a
+	// few epoll event loops), EngineGoroutine (a goroutine each), or ""
+	// and EngineAuto: the event loops when they can (plain HTTP without
+	// slow clients). Not part of the traffic's shape, it travels with it
+	// to the shards; set by run --engine, not in scenario files.
+	Engine string `json:"engine,omitempty" yaml:"-"`
 }
 
 // WarmUpAuto as Load.WarmUp ends the warm-up when the server has settled.
@@ -152,6 +158,8 @@ func (l Load) Validate() error {
 		return bad("rate_per_conn", "closed loop sends as fast as responses come back: leave the rate per connection unset (got %g)", l.RatePerConn)
 	case !l.ClosedLoop && l.RatePerConn <= 0:
 		return bad("rate_per_conn", "must be positive, got %g (or choose closed loop)", l.RatePerConn)
+	case l.Engine != "" && l.Engine != EngineAuto && l.Engine != EngineLoop && l.Engine != EngineGoroutine:
+		return bad("engine", "%q: want %s, %s or %s", l.Engine, EngineAuto, EngineLoop, EngineGoroutine)
 	case l.Timeout <= 0:
 		return bad("timeout", "must be positive, got %s", l.Timeout)
 	case !l.ClosedLoop && l.Duration.Seconds()*l.RatePerConn < minSlots:

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -30,9 +31,10 @@ type responseReader struct {
 	chunk   *[]byte // borrowed, backs pending
 	pending []byte  // bytes read but not yet handed to the bufio.Reader
 	kept    *bufio.Reader
-	started bool   // the last read got at least one byte of its response
-	head    bool   // the requests are HEAD: responses carry no body
-	pace    *pacer // a slow client's: nil reads at full speed
+	started bool      // the last read got at least one byte of its response
+	head    bool      // the requests are HEAD: responses carry no body
+	pace    *pacer    // a slow client's: nil reads at full speed
+	mem     memSource // parse's source
 }
 
 // readBufferSize holds a response head; fasthttp reports a larger head as
@@ -175,8 +177,7 @@ func (rr *responseReader) read() (status, body int, closing bool, err error) {
 		br = readerPool.Get().(*bufio.Reader)
 		br.Reset(rr)
 	}
-	resp := responsePool.Get().(*fasthttp.Response)
-	resp.SkipBody = rr.head // a HEAD response's Content-Length describes a body it does not send
+	resp := getResponse(rr.head)
 	if _, err = br.Peek(1); err == nil {
 		rr.started = true
 		err = resp.Read(br)
@@ -193,4 +194,66 @@ func (rr *responseReader) read() (status, body int, closing bool, err error) {
 	readerPool.Put(br)
 	rr.putChunk()
 	return status, body, closing, err
+}
+
+// getResponse takes a fasthttp.Response from the pool for one read: head
+// says the request was a HEAD, whose response's Content-Length describes a
+// body it does not send. Header names are left as they came: only the
+// status, the body's length and Connection: close are read, and fasthttp
+// finds those whatever their case.
+func getResponse(head bool) *fasthttp.Response {
+	resp := responsePool.Get().(*fasthttp.Response)
+	resp.SkipBody = head
+	resp.Header.DisableNormalizing()
+	return resp
+}
+
+// errWouldBlock ends the bytes parse is given when the socket may still
+// bring more: a parse that reaches it needs more bytes.
+var errWouldBlock = errors.New("no more bytes yet")
+
+// memSource is what parse's bufio.Reader reads: the bytes read so far,
+// then tail.
+type memSource struct {
+	data []byte
+	tail error
+	hit  bool // the reader asked past the bytes
+}
+
+func (m *memSource) Read(p []byte) (int, error) {
+	if len(m.data) == 0 {
+		m.hit = true
+		return 0, m.tail
+	}
+	n := copy(p, m.data)
+	m.data = m.data[n:]
+	return n, nil
+}
+
+// parse reads one response from data, the bytes read so far, followed by
+// tail: errWouldBlock while the socket may bring more, or what ended the
+// reading (io.EOF at the server's close, a read error, a deadline). It is
+// the event loop's read: the same fasthttp parse as read's, over bytes
+// already in memory, so that a response, a bad one or a cut one is judged
+// the same by either engine. more reports that the response needs bytes
+// not read yet; used is how many bytes of data it took.
+func (rr *responseReader) parse(data []byte, tail error) (status, body int, closing bool, used int, more bool, err error) {
+	rr.started = false
+	rr.mem = memSource{data: data, tail: tail}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(&rr.mem)
+	resp := getResponse(rr.head)
+	if _, err = br.Peek(1); err == nil {
+		rr.started = true
+		err = resp.Read(br)
+	}
+	status, body, closing = resp.StatusCode(), len(resp.Body()), resp.ConnectionClose()
+	used = len(data) - len(rr.mem.data) - br.Buffered()
+	more = err != nil && rr.mem.hit && tail == errWouldBlock
+	resp.Reset()
+	responsePool.Put(resp)
+	br.Reset(nil)
+	readerPool.Put(br)
+	rr.mem = memSource{}
+	return status, body, closing, used, more, err
 }

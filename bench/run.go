@@ -138,6 +138,9 @@ type Result struct {
 	Measured time.Duration `json:"-"` // the measured window as it really ran
 	Complete bool          `json:"-"` // false when the run was cancelled before the end
 	Shards   int           `json:"-"` // processes that generated the load
+	// Engine is the generator engine that drove the connections:
+	// EngineLoop or EngineGoroutine.
+	Engine string `json:"-"`
 	// Fleet names where the shards ran when not in this host's processes
 	// ("swarm"); "" otherwise. Set by the fleet's generator.
 	Fleet string `json:"-"`
@@ -263,6 +266,7 @@ type ClassResult struct {
 
 type runner struct {
 	opts     Options
+	loop     bool       // the event-loop engine drives the connections
 	tls      *tlsClient // nil for http://
 	addr     string
 	requests [][]byte
@@ -353,6 +357,9 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	if r.dialer, err = newDialer(addr, opts); err != nil {
 		return nil, err
 	}
+	if r.loop, err = r.loopEngine(); err != nil {
+		return nil, err
+	}
 	for id := opts.Shard; id < opts.Connections; id += opts.Shards {
 		r.ids = append(r.ids, id)
 	}
@@ -404,6 +411,12 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	// thousands of goroutines that all wake at once would queue behind the
 	// busy ones in Go's scheduler and open seconds late.
 	var wg sync.WaitGroup
+	var loops []*evLoop
+	if r.loop {
+		if loops, err = startLoops(ctx, r, &wg, min(runtime.GOMAXPROCS(0), len(r.ids))); err != nil {
+			return nil, err
+		}
+	}
 	timer := time.NewTimer(time.Hour)
 	if opts.Steps != nil {
 		r.opens = make([]time.Time, len(r.ids))
@@ -419,16 +432,25 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 			break
 		}
 		wg.Add(1)
+		if loops != nil {
+			loops[i%len(loops)].add(i)
+			continue
+		}
 		go func() {
 			defer wg.Done()
 			r.connection(ctx, i)
 		}()
 	}
+	stopLoops(loops)
 	wg.Wait()
 	points := series.stop()
 
 	res := r.summarize()
 	res.Series, res.Started = points, r.start
+	res.Engine = EngineGoroutine
+	if r.loop {
+		res.Engine = EngineLoop
+	}
 	res.Complete = ctx.Err() == nil
 	end := time.Now()
 	if end.After(r.endAt()) {
@@ -705,4 +727,42 @@ func (r *runner) dial(ctx context.Context, id int, deadline time.Time) (Conn, fu
 		return nil, nil, err
 	}
 	return c, context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) }), nil
+}
+
+// The generator's engines (Options.Engine).
+const (
+	EngineAuto      = "auto"
+	EngineLoop      = "epoll"
+	EngineGoroutine = "goroutine"
+)
+
+// testEngine replaces the automatic choice in this package's tests
+// (LOADCHECK_TEST_ENGINE), so that one test suite checks both engines.
+var testEngine string
+
+// loopEngine decides whether the event loops drive the connections.
+func (r *runner) loopEngine() (bool, error) {
+	why := ""
+	switch {
+	case r.tls != nil:
+		why = "https:// targets"
+	case r.opts.Slow.Set():
+		why = "slow clients"
+	case r.opts.dial != nil:
+		why = "an in-memory peer"
+	}
+	engine := r.opts.Engine
+	if engine == "" {
+		engine = testEngine
+	}
+	switch engine {
+	case EngineGoroutine:
+		return false, nil
+	case EngineLoop:
+		if why != "" {
+			return false, fmt.Errorf("engine %s does not drive %s: use engine %s or %s", EngineLoop, why, EngineAuto, EngineGoroutine)
+		}
+		return true, nil
+	}
+	return why == "", nil
 }

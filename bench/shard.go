@@ -77,6 +77,7 @@ type resultWire struct {
 	MeasureAtNS int64        `json:"measure_start_ns"`
 	Started     time.Time    `json:"started"`
 	Complete    bool         `json:"complete"`
+	Engine      string       `json:"engine,omitempty"`
 }
 
 type shardPoint struct {
@@ -87,7 +88,7 @@ type shardPoint struct {
 // MarshalJSON encodes r as shards send it, histograms included.
 func (r *Result) MarshalJSON() ([]byte, error) {
 	w := resultWire{Connections: r.Connections, Requests: r.Requests, OpenedInNS: int64(r.OpenedIn),
-		MeasuredNS: int64(r.Measured), MeasureAtNS: int64(r.MeasureStart), Complete: r.Complete, Started: r.Started}
+		MeasuredNS: int64(r.Measured), MeasureAtNS: int64(r.MeasureStart), Complete: r.Complete, Started: r.Started, Engine: r.Engine}
 	var err error
 	enc := func(h *hdrhistogram.Histogram) []byte {
 		if h == nil || err != nil {
@@ -114,7 +115,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*r = Result{Connections: w.Connections, Requests: w.Requests, OpenedIn: time.Duration(w.OpenedInNS),
-		Measured: time.Duration(w.MeasuredNS), MeasureStart: time.Duration(w.MeasureAtNS), Complete: w.Complete, Shards: 1, Started: w.Started}
+		Measured: time.Duration(w.MeasuredNS), MeasureStart: time.Duration(w.MeasureAtNS), Complete: w.Complete, Shards: 1, Started: w.Started, Engine: w.Engine}
 	var err error
 	dec := func(b []byte, empty func() *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 		if len(b) == 0 || err != nil {
@@ -213,6 +214,9 @@ func Merge(parts ...*Result) *Result {
 		out.MeasureStart = max(out.MeasureStart, r.MeasureStart) // the same, unless a shard heard late
 		out.Complete = out.Complete && r.Complete
 		out.Shards += max(r.Shards, 1)
+		if out.Engine == "" {
+			out.Engine = r.Engine // the same for every shard of a run
+		}
 		if out.Started.IsZero() || r.Started.Before(out.Started) {
 			out.Started = r.Started // the same for every shard of a run
 		}

@@ -16,7 +16,11 @@ import (
 
 // TestMain lets this test binary act as a shard process, as loadcheck's
 // hidden shard command does.
+//
+// LOADCHECK_TEST_ENGINE=goroutine runs every test on the goroutine
+// engine; by default plain-HTTP loads run on the event loops.
 func TestMain(m *testing.M) {
+	testEngine = os.Getenv("LOADCHECK_TEST_ENGINE")
 	if os.Getenv("LOADCHECK_TEST_SHARD") == "1" {
 		if d, err := time.ParseDuration(os.Getenv("LOADCHECK_TEST_SHARD_DIE")); err == nil {
 			// A shard that dies mid-run, as a SIGKILL or the OOM killer

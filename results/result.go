@@ -104,6 +104,9 @@ type Run struct {
 	ReadMBps float64       `json:"read_mbps,omitempty"`
 	Series   []bench.Point `json:"series,omitempty"` // one point per second of the whole run
 	Shards   int           `json:"generator_processes,omitempty"`
+	// Engine is the generator engine that drove the connections: epoll
+	// (event loops) or goroutine (one per connection).
+	Engine string `json:"generator_engine,omitempty"`
 	// Fleet is where the generator's shards ran when not as processes of
 	// this host: "swarm".
 	Fleet string `json:"generator_fleet,omitempty"`
@@ -282,6 +285,7 @@ func FromBench(cfg apache.Config, r *bench.Result) Run {
 		run.ClientGroups = append(run.ClientGroups, ClientGroup{Group: g.Group, Connections: g.Connections, Requests: g.Requests, LatencyMS: latency(g.Latency)})
 	}
 	run.Series, run.Shards, run.Hist, run.GeneratorShards, run.Fleet = r.Series, r.Shards, r.Latency, r.PerShard, r.Fleet
+	run.Engine = r.Engine
 	run.TimeToCapacityS = TimeToCapacity(r.Series, r.Target)
 	if r.Measured > 0 {
 		run.ThroughputRPS = math.Round(float64(r.OK)/r.Measured.Seconds()*10) / 10
