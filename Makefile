@@ -47,11 +47,14 @@ run: build image
 # (provider starts native httpd), then the packages that start real httpd
 # containers (one package at a time: they share the engine).
 RACE_PKGS := ./bench/... ./scenarios/... ./results/... ./capacity/... ./report/... ./observe/... ./apache/... ./provider/... ./backend/... ./promwrite/... ./fleet/...
+# bench runs a second time on its goroutine engine (https:// and slow
+# clients use it; plain HTTP runs on the epoll engine by default).
 # The library's own tests (module root) start a few small containers and
 # run with -race too; cmd's load 4000 connections and run without it.
 test: image browser httpd prometheus
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
+	LOADCHECK_TEST_ENGINE=goroutine $(GO) test -race -count=1 ./bench
 	$(GO) test -race -count=1 -timeout 10m .
 	$(GO) test -p 1 -count=1 -timeout 30m ./cmd/... ./containers/...
 
@@ -64,7 +67,7 @@ test-unit:
 # coordinator at its deadline (golang/go#75804, "context deadline exceeded"
 # with no failing input). CI runs 100000x each, about 10 s.
 FUZZTIME ?= 500000x
-FUZZ_TARGETS := FuzzParse:./scenarios FuzzParseStatus:./observe FuzzScanErrorLog:./observe FuzzParseJSON:./results FuzzShardLine:./bench
+FUZZ_TARGETS := FuzzParse:./scenarios FuzzParseStatus:./observe FuzzScanErrorLog:./observe FuzzParseJSON:./results FuzzShardLine:./bench FuzzQuickResponse:./bench
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t%%:*} ($(FUZZTIME))"; \

@@ -55,7 +55,8 @@ type conn struct {
 // one ended. Every slot whose due time falls in the measured window ends as
 // exactly one of ok, failed (with a class) or in flight.
 func (r *runner) connection(ctx context.Context, idx int) {
-	c := r.newConn(ctx, idx)
+	c := new(conn)
+	r.initConn(ctx, c, idx)
 	c.timer = time.NewTimer(time.Hour)
 	c.timer.Stop()
 	defer c.close()
@@ -97,10 +98,10 @@ func (r *runner) connection(ctx context.Context, idx int) {
 	}
 }
 
-// newConn begins connection idx's schedule (either engine's).
-func (r *runner) newConn(ctx context.Context, idx int) *conn {
+// initConn begins connection idx's schedule in c (either engine's).
+func (r *runner) initConn(ctx context.Context, c *conn, idx int) {
 	r.stats[idx].started = true
-	c := &conn{r: r, id: r.ids[idx], st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openTime(idx)}
+	*c = conn{r: r, id: r.ids[idx], st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openTime(idx)}
 	c.rr.head = strings.EqualFold(r.opts.Method, "HEAD")
 	if c.st.slow {
 		c.rr.pace = newPacer(r.opts.Slow, ctx.Done())
@@ -108,7 +109,6 @@ func (r *runner) newConn(ctx context.Context, idx int) *conn {
 	if !r.opts.ClosedLoop {
 		c.interval = time.Duration(float64(time.Second) / r.opts.RatePerConn)
 	}
-	return c
 }
 
 // next waits for slot k and reports false when the schedule is over or

@@ -282,7 +282,8 @@ func (l *evLoop) expire() {
 
 // begin starts connection idx's schedule.
 func (l *evLoop) begin(idx int) {
-	e := &evConn{conn: *l.r.newConn(l.ctx, idx), l: l, fd: -1, hidx: -1}
+	e := &evConn{l: l, fd: -1, hidx: -1}
+	l.r.initConn(l.ctx, &e.conn, idx)
 	e.stopWatch = func() bool { return true }
 	l.live++
 	e.drive()
