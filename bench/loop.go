@@ -70,15 +70,16 @@ type evConn struct {
 // evLoop drives its connections from one goroutine over one epoll
 // instance; a timer heap holds every connection's wait.
 type evLoop struct {
-	r      *runner
-	ctx    context.Context
-	wg     *sync.WaitGroup // one count per connection, and one for the loop
-	epfd   int
-	wakeFd int // an eventfd: new connections, cancellation and the end of every schedule ring it
-	byFd   []*evConn
-	timers evHeap
-	rbuf   []byte
-	events []unix.EpollEvent
+	r        *runner
+	ctx      context.Context
+	wg       *sync.WaitGroup // one count per connection, and one for the loop
+	epfd     int
+	wakeFd   int // an eventfd: new connections, cancellation and the end of every schedule ring it
+	byFd     []*evConn
+	timers   evHeap
+	rbuf     []byte
+	events   []unix.EpollEvent
+	noPwait2 bool // epoll_pwait2 failed: epoll_wait with milliseconds
 
 	mu       sync.Mutex
 	added    []int // connections handed over by Run, not yet begun
@@ -238,7 +239,7 @@ func (l *evLoop) wait() int {
 		t := unix.NsecToTimespec(int64(d))
 		ts = &t
 	}
-	for {
+	for !l.noPwait2 {
 		n, _, errno := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
 			uintptr(len(l.events)), uintptr(unsafe.Pointer(ts)), 0, 0)
 		switch errno {
@@ -246,20 +247,18 @@ func (l *evLoop) wait() int {
 			return int(n)
 		case unix.EINTR:
 			continue
-		case unix.ENOSYS: // before Linux 5.11: millisecond timeouts
-			ms := -1
-			if ts != nil {
-				ms = int((time.Duration(ts.Nano()) + time.Millisecond - 1) / time.Millisecond)
-			}
-			n, err := unix.EpollWait(l.epfd, l.events, ms)
-			if err != nil {
-				return 0
-			}
-			return n
-		default:
-			return 0
 		}
+		l.noPwait2 = true // before Linux 5.11
 	}
+	ms := -1 // millisecond timeouts, rounded up
+	if ts != nil {
+		ms = int((time.Duration(ts.Nano()) + time.Millisecond - 1) / time.Millisecond)
+	}
+	n, err := unix.EpollWait(l.epfd, l.events, ms)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // expire ends every wait whose time has come.
@@ -447,6 +446,12 @@ func (e *evConn) startConnect() bool {
 	}
 	e.l.byFd[fd], e.fd = e, fd
 	e.readable, e.writable, e.connectErr = false, false, nil
+	// A loopback connect is often done when connect() returns: look
+	// first, as the goroutine engine's dial does, before waiting.
+	if done, err := connected(fd); done {
+		e.connectErr = err
+		return true
+	}
 	e.setWait(e.s.deadline)
 	return false
 }
