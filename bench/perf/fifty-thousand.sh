@@ -8,7 +8,8 @@
 # runs out of ephemeral ports. nginx gets 4 workers (12,500 each, under the
 # same limit). nginx runs on core 0, the generator on core 1.
 #
-# Usage: bench/perf/fifty-thousand.sh [-c CONNECTIONS] [-r RATE] [-p PORT]
+# Usage: bench/perf/fifty-thousand.sh [-c CONNECTIONS] [-r RATE] [-p PORT] [-e ENGINE]
+#   -e  the generator engine: auto (default), epoll or goroutine
 # Prints loadcheck's table; the JSON result is kept in $OUT (default
 # ./fifty-thousand.json). Exit code is loadcheck's: 0 means every
 # connection was served.
@@ -17,13 +18,15 @@ set -euo pipefail
 CONNS=50000
 RATE=0.2
 PORT=18081
+ENGINE=auto
 OUT=${OUT:-$PWD/fifty-thousand.json}
-while getopts "c:r:p:h" opt; do
+while getopts "c:r:p:e:h" opt; do
   case $opt in
     c) CONNS=$OPTARG ;;
     r) RATE=$OPTARG ;;
     p) PORT=$OPTARG ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    e) ENGINE=$OPTARG ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
 
@@ -40,7 +43,7 @@ start_nginx 4 "$PORT"
 echo "nofile hard limit $(ulimit -Hn); ephemeral ports $(cat /proc/sys/net/ipv4/ip_local_port_range)" >&2
 code=0
 taskset -c 1 "$WORK/loadcheck" run --target "$URL" -c "$CONNS" --rate "$RATE" --ramp 20s --warmup 10s -d 20s \
-  --timeout 5s --json "$OUT" || code=$?
+  --timeout 5s --engine "$ENGINE" --json "$OUT" || code=$?
 python3 - "$OUT" <<'PY' || true
 import json, sys
 r = json.load(open(sys.argv[1]))["runs"][0]
