@@ -123,6 +123,27 @@ const minAutoWarmUp = 5 * time.Second
 // window (open model).
 const minSlots = 2
 
+// loopRefusal names what of the load the epoll engine does not drive,
+// against an https:// target or not; "" when it drives it all.
+func (l Load) loopRefusal(https bool) string {
+	switch {
+	case https:
+		return "https:// targets"
+	case l.Slow.Set():
+		return "slow clients"
+	}
+	return ""
+}
+
+// CheckEngine reports an engine asked for that cannot drive the load:
+// epoll, against an https:// target or with slow clients.
+func (l Load) CheckEngine(https bool) error {
+	if why := l.loopRefusal(https); l.Engine == EngineLoop && why != "" {
+		return fmt.Errorf("engine %s does not drive %s: use engine %s or %s", EngineLoop, why, EngineAuto, EngineGoroutine)
+	}
+	return nil
+}
+
 // FieldError is a bad value of one field, named as in a scenario file.
 type FieldError struct {
 	Field string

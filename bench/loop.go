@@ -80,15 +80,16 @@ type evLoop struct {
 	rbuf     []byte
 	events   []unix.EpollEvent
 	noPwait2 bool // epoll_pwait2 failed: epoll_wait with milliseconds
+	live     int  // connections begun and not yet closed for good
+	held     []*evConn
+	cancels  bool // ctx's end has been passed to every wait
+	exited   chan struct{}
 
+	// Shared with Run and the watch of the run's end, under mu.
 	mu       sync.Mutex
 	added    []int // connections handed over by Run, not yet begun
 	noMore   bool
-	live     int // begun and not yet closed for good
-	held     []*evConn
 	released bool // every schedule is over, or ctx ended: held connections close
-	cancels  bool // ctx's end has been passed to every wait
-	exited   chan struct{}
 }
 
 // errLoopSocket answers a loop socket's blocking calls, which nothing
@@ -124,17 +125,20 @@ func startLoops(ctx context.Context, r *runner, wg *sync.WaitGroup, n int) ([]*e
 			events: make([]unix.EpollEvent, 256), exited: make(chan struct{})}
 		var err error
 		if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-			return nil, errors.Join(os.NewSyscallError("epoll_create1", err), stopLoops(loops))
+			stopLoops(loops)
+			return nil, os.NewSyscallError("epoll_create1", err)
 		}
 		if l.wakeFd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 			unix.Close(l.epfd)
-			return nil, errors.Join(os.NewSyscallError("eventfd", err), stopLoops(loops))
+			stopLoops(loops)
+			return nil, os.NewSyscallError("eventfd", err)
 		}
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.wakeFd)}
 		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.wakeFd, &ev); err != nil {
 			unix.Close(l.epfd)
 			unix.Close(l.wakeFd)
-			return nil, errors.Join(os.NewSyscallError("epoll_ctl", err), stopLoops(loops))
+			stopLoops(loops)
+			return nil, os.NewSyscallError("epoll_ctl", err)
 		}
 		loops = append(loops, l)
 		wg.Add(1)
@@ -157,14 +161,13 @@ func startLoops(ctx context.Context, r *runner, wg *sync.WaitGroup, n int) ([]*e
 
 // stopLoops tells loops that no connection follows; each ends once its
 // connections have closed.
-func stopLoops(loops []*evLoop) error {
+func stopLoops(loops []*evLoop) {
 	for _, l := range loops {
 		l.mu.Lock()
 		l.noMore = true
 		l.mu.Unlock()
 		l.ring()
 	}
-	return nil
 }
 
 // add hands connection idx over at its open time.
@@ -190,7 +193,9 @@ func (l *evLoop) run() {
 	defer unix.Close(l.epfd)
 	for {
 		l.mu.Lock()
-		added, released := l.added, l.released
+		// noMore comes after the last connection is added: seen here,
+		// every connection has been taken.
+		added, released, noMore := l.added, l.released, l.noMore
 		l.added = nil
 		l.mu.Unlock()
 		for _, idx := range added {
@@ -208,10 +213,7 @@ func (l *evLoop) run() {
 			}
 			heap.Init(&l.timers)
 		}
-		l.mu.Lock()
-		done := l.noMore && l.live+len(l.added) == 0
-		l.mu.Unlock()
-		if done {
+		if noMore && l.live == 0 {
 			return
 		}
 		n := l.wait()
@@ -419,8 +421,7 @@ func (e *evConn) end() {
 // finish closes e for good.
 func (e *evConn) finish() {
 	e.close()
-	e.closeFd()
-	e.dropBuf()
+	e.closeFd() // a no-op unless the socket outlived its conn.close
 	e.l.live--
 	e.l.wg.Done()
 }

@@ -741,28 +741,15 @@ const (
 var testEngine string
 
 // loopEngine decides whether the event loops drive the connections.
+// A benchmark's in-memory peer (Options.dial) has no socket for a loop.
 func (r *runner) loopEngine() (bool, error) {
-	why := ""
-	switch {
-	case r.tls != nil:
-		why = "https:// targets"
-	case r.opts.Slow.Set():
-		why = "slow clients"
-	case r.opts.dial != nil:
-		why = "an in-memory peer"
+	l := r.opts.Load
+	if l.Engine == "" {
+		l.Engine = testEngine
 	}
-	engine := r.opts.Engine
-	if engine == "" {
-		engine = testEngine
+	https := r.tls != nil
+	if err := l.CheckEngine(https); err != nil {
+		return false, err
 	}
-	switch engine {
-	case EngineGoroutine:
-		return false, nil
-	case EngineLoop:
-		if why != "" {
-			return false, fmt.Errorf("engine %s does not drive %s: use engine %s or %s", EngineLoop, why, EngineAuto, EngineGoroutine)
-		}
-		return true, nil
-	}
-	return why == "", nil
+	return l.Engine != EngineGoroutine && r.opts.dial == nil && l.loopRefusal(https) == "", nil
 }

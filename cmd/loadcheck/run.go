@@ -150,13 +150,8 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	if err := f.load.Validate(); err != nil {
 		return nil, &usageError{"bad load: " + err.Error()}
 	}
-	if f.load.Engine == bench.EngineLoop {
-		switch {
-		case f.load.Slow.Set():
-			return nil, &usageError{"--engine epoll does not drive slow clients: use --engine auto or goroutine"}
-		case f.tls || strings.HasPrefix(f.target, "https://"):
-			return nil, &usageError{"--engine epoll does not speak TLS: use --engine auto or goroutine"}
-		}
+	if err := f.load.CheckEngine(f.tls || strings.HasPrefix(f.target, "https://")); err != nil {
+		return nil, &usageError{"--" + err.Error()}
 	}
 	if err := f.thresholds.Validate(); err != nil {
 		return nil, &usageError{"bad threshold: " + err.Error()}
@@ -257,14 +252,7 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.Float64Var(&f.load.ConnectRate, "connect-rate", f.load.ConnectRate, "open this many connections per second (replaces --ramp)")
 	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection (open model)")
 	fs.BoolVar(&f.load.ClosedLoop, "closed-loop", f.load.ClosedLoop, "send each connection's next request as soon as the last response arrives, like wrk (a throughput test; --rate does not apply)")
-	fs.Func("engine", "how the generator drives the connections: auto (epoll for plain HTTP without slow clients, else goroutine), epoll (a few event loops: about 3 KB per connection) or goroutine (one goroutine per connection: about 8 KB)", func(v string) error {
-		switch v {
-		case bench.EngineAuto, bench.EngineLoop, bench.EngineGoroutine:
-			f.load.Engine = v
-			return nil
-		}
-		return fmt.Errorf("want %s, %s or %s, got %q", bench.EngineAuto, bench.EngineLoop, bench.EngineGoroutine, v)
-	})
+	fs.StringVar(&f.load.Engine, "engine", "", "how the generator drives the connections: auto (the default: epoll for plain HTTP without slow clients, else goroutine), epoll (a few event loops: about 3 KB per connection) or goroutine (one goroutine per connection: about 8 KB)")
 	fs.DurationVar(&f.load.Timeout, "timeout", f.load.Timeout, "request timeout, counted from the request's intended send time")
 	fs.StringVar(&f.load.Method, "method", f.load.Method, "request method (default GET)")
 	var paths, headers []string
