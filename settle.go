@@ -13,8 +13,10 @@ import (
 // reading:
 //
 //   - every connection open and answered for fullFor: each second, all
-//     target connections open, no request failed, and the answers a
-//     second should bring (connections x rate) all came;
+//     target connections open, no request failed, none of them waiting
+//     for an answer longer than bench.StallAfter (a starved connection
+//     whose timeout has not fired yet), and the answers a second should
+//     bring (connections x rate, or one each in closed loop) came;
 //
 //   - nothing changing for stableFor: over the last stableFor seconds,
 //     the same number of processes (a server still spawning them is not
@@ -88,7 +90,7 @@ func (s *settler) tick(p bench.Progress) bool {
 	if s.rate == 0 {
 		want = float64(s.target) // closed loop: at least one answer each
 	}
-	if p.Open == int64(s.target) && failed == 0 && float64(ok) >= want {
+	if p.Open == int64(s.target) && failed == 0 && p.Stalled == 0 && float64(ok) >= want {
 		s.full++
 	} else {
 		s.full = 0

@@ -204,3 +204,29 @@ func replay(t *testing.T, path string) (int, string) {
 	}
 	return -1, ""
 }
+
+// TestSettlerStalled: 100 connections open, no failure, 99 answers a
+// second at 1 request a second each: within the old 2 % tolerance. One
+// connection has waited for its answer for seconds, its timeout not yet
+// fired: not every connection is answered, and the first rule must not
+// end the warm-up (nor mark a capacity step held).
+func TestSettlerStalled(t *testing.T) {
+	for _, stalled := range []int64{1, 0} {
+		s := &settler{target: 100, rate: 1, latest: func() (observe.Point, bool) { return observe.Point{}, false }}
+		var p bench.Progress
+		ended := -1
+		for i := range 8 {
+			p.Phase, p.Elapsed, p.Open, p.OK, p.Stalled = bench.PhaseWarmUp, p.Elapsed+time.Second, 100, p.OK+99, stalled
+			if s.tick(p) {
+				ended = i
+				break
+			}
+		}
+		switch {
+		case stalled > 0 && s.held:
+			t.Errorf("with a connection stalled, the warm-up ended at second %d as held: %s", ended, s.reason)
+		case stalled == 0 && (!s.held || ended != fullFor):
+			t.Errorf("with none stalled: ended at %d (held %v, %q), want held at %d", ended, s.held, s.reason, fullFor)
+		}
+	}
+}

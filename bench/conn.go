@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -102,7 +101,6 @@ func (r *runner) connection(ctx context.Context, idx int) {
 func (r *runner) initConn(ctx context.Context, c *conn, idx int) {
 	r.stats[idx].started = true
 	*c = conn{r: r, id: r.ids[idx], st: &r.stats[idx], rec: &r.recs[idx%len(r.recs)], openAt: r.openTime(idx)}
-	c.rr.head = strings.EqualFold(r.opts.Method, "HEAD")
 	if c.st.slow {
 		c.rr.pace = newPacer(r.opts.Slow, ctx.Done())
 	}
@@ -199,6 +197,12 @@ func (c *conn) cutShort(k int) {
 func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
 	c.setDeadline(ctx, s.deadline, true)
 	_, _, closing, err := c.rr.read()
+	if p := c.rr.pace; p != nil {
+		// A slow client's pauses while it read are its own, here as in
+		// exchange: they move its schedule back, this slot's too.
+		c.offset += p.slept
+		s.due, s.deadline = s.due.Add(p.slept), s.deadline.Add(p.slept)
+	}
 	return c.owedRead(ctx, s, closing, err)
 }
 
@@ -215,11 +219,15 @@ func (c *conn) owedRead(ctx context.Context, s *slot, closing bool, err error) b
 		}
 	case isTimeout(err) && ctx.Err() == nil:
 		c.r.fail(ctx, c.st, s.measured, c.timedOut(QueueTimeout, s.deadline), nil)
+		if c.rr.started {
+			c.close() // cut mid-answer: see readFailed
+		}
 		return false
 	default:
 		c.awaiting = false
 		c.close() // the connection died while we waited; reconnect
 	}
+	c.answerDone()
 	s.now = time.Now()
 	s.prevEnd = s.now
 	return true
@@ -358,6 +366,7 @@ func (c *conn) exchange(ctx context.Context, s slot) {
 }
 
 // request picks slot s's request and its path class (-1: no mix).
+// Its answer is read as that request's: a HEAD's has no body.
 func (c *conn) request(s slot) (req, class int) {
 	r := c.r
 	req, class = (c.id+s.k)%len(r.requests), -1
@@ -365,7 +374,19 @@ func (c *conn) request(s slot) (req, class int) {
 		req = r.cycle[int(r.cyclePos.Add(1)-1)%len(r.cycle)]
 		class = r.classOf[req]
 	}
+	c.rr.head = r.heads[req]
+	if c.st.waitingSince.Load() == 0 {
+		c.st.waitingSince.Store(s.now.UnixNano())
+	}
 	return req, class
+}
+
+// answerDone says the connection waits for no answer now, unless one is
+// still owed.
+func (c *conn) answerDone() {
+	if !c.awaiting {
+		c.st.waitingSince.Store(0)
+	}
 }
 
 // writeFailed accounts s, whose request could not be written.
@@ -378,6 +399,7 @@ func (c *conn) writeFailed(ctx context.Context, s slot, class int, err error) {
 // response accounts the read of s's response, written at sentAt.
 func (c *conn) response(ctx context.Context, s slot, sentAt time.Time, class, status, body int, closing bool, err error) {
 	r := c.r
+	defer c.answerDone()
 	if err != nil {
 		c.classDropped(ctx, s, class)
 		c.readFailed(ctx, s, err)
@@ -386,7 +408,21 @@ func (c *conn) response(ctx context.Context, s slot, sentAt time.Time, class, st
 	c.answered++
 	done := time.Now()
 	c.lastUsed = c.answerStart(done)
-	if cl, bad := classifyStatus(status); bad {
+	if late := done.Sub(s.deadline); late > 0 && (c.rr.pace == nil || late > c.rr.pace.slept) {
+		// Read after its timeout (past a slow client's own pauses): the
+		// generator reached the answer late, an event loop behind its
+		// timers or a goroutine woken late. It is the timeout it would
+		// have been had the deadline been watched, and the generator's
+		// own lateness when that was long ago: it cannot say when the
+		// answer came.
+		cl := ReadTimeout
+		if late > wakeSlack {
+			cl = ClientLate
+		}
+		c.classDropped(ctx, s, class)
+		r.fail(ctx, c.st, s.measured, cl, errReadLate)
+		r.lateAll.Add(1)
+	} else if cl, bad := classifyStatus(status); bad {
 		c.classDropped(ctx, s, class)
 		r.fail(ctx, c.st, s.measured, cl, statusError(status))
 	} else {
@@ -456,14 +492,19 @@ func (c *conn) readFailed(ctx context.Context, s slot, err error) {
 		cl = ClosedByServer
 	}
 	c.r.fail(ctx, c.st, s.measured, cl, err)
-	if isTimeout(err) && ctx.Err() == nil {
+	if isTimeout(err) && ctx.Err() == nil && !c.rr.started {
 		// Keep the connection: a client holding N connections does not
 		// churn them, and a server that queued this one may still answer.
 		c.awaiting = true
 		return
 	}
+	// An answer cut by its timeout cannot be read on from where it
+	// stopped: the connection is closed, as a browser aborts it.
 	c.close()
 }
+
+// errReadLate is the sample of an answer read after its timeout.
+var errReadLate = errors.New("answer read after the request's timeout")
 
 // wakeSlack is how late past a deadline a connection's goroutine may wake
 // and still be said to have watched it: beyond that, the generator was
@@ -512,6 +553,7 @@ func (c *conn) close() {
 	c.c = nil
 	c.rr.release()
 	c.awaiting, c.byServer = false, false
+	c.answerDone()
 	c.closedAt = time.Now()
 	c.r.open.Add(-1)
 }

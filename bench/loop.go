@@ -41,16 +41,20 @@ const (
 // evConn is one connection of the event loop.
 type evConn struct {
 	conn
-	l          *evLoop
-	at         evAt
-	k          int
-	s          slot
-	fd         int // -1 when closed
-	wake       time.Time
-	waiting    bool      // wake is a wait under way (it may linger in the heap after)
-	hidx       int       // its place in the loop's timer heap; -1 when not in it
-	hkey       time.Time // its time in the heap: wake, or an earlier one (see setWait)
-	readable   bool      // data, a close or an error may wait: read before waiting
+	l        *evLoop
+	at       evAt
+	k        int
+	s        slot
+	fd       int // -1 when closed
+	wake     time.Time
+	waiting  bool      // wake is a wait under way (it may linger in the heap after)
+	hidx     int       // its place in the loop's timer heap; -1 when not in it
+	hkey     time.Time // its time in the heap: wake, or an earlier one (see setWait)
+	readable bool      // data, a close or an error may wait: read before waiting
+	// hup: epoll said the peer closed (or reset) the socket. Its EOF or
+	// error then waits behind any data, and no new edge will announce it:
+	// a short read no longer means the socket is empty.
+	hup        bool
 	writable   bool
 	buf        []byte  // response bytes read and not yet parsed to the end
 	chunk      *[]byte // backs buf while it fits a pooled chunk
@@ -90,6 +94,7 @@ type evLoop struct {
 	added    []int // connections handed over by Run, not yet begun
 	noMore   bool
 	released bool // every schedule is over, or ctx ended: held connections close
+	closed   bool // wakeFd is closed: its number may belong to another file now
 }
 
 // errLoopSocket answers a loop socket's blocking calls, which nothing
@@ -178,10 +183,24 @@ func (l *evLoop) add(idx int) {
 	l.ring()
 }
 
+// ring wakes the loop, unless it has ended: under mu, so that it never
+// writes to the number of a descriptor the loop closed.
 func (l *evLoop) ring() {
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
-	_, _ = unix.Write(l.wakeFd, one[:])
+	l.mu.Lock()
+	if !l.closed {
+		_, _ = unix.Write(l.wakeFd, one[:])
+	}
+	l.mu.Unlock()
+}
+
+// closeWake closes the wake descriptor, once nothing can ring it.
+func (l *evLoop) closeWake() {
+	l.mu.Lock()
+	l.closed = true
+	unix.Close(l.wakeFd)
+	l.mu.Unlock()
 }
 
 // run is the loop: it begins the connections handed over, waits for
@@ -189,7 +208,7 @@ func (l *evLoop) ring() {
 func (l *evLoop) run() {
 	defer l.wg.Done()
 	defer close(l.exited)
-	defer unix.Close(l.wakeFd)
+	defer l.closeWake()
 	defer unix.Close(l.epfd)
 	for {
 		l.mu.Lock()
@@ -446,7 +465,7 @@ func (e *evConn) startConnect() bool {
 		e.l.byFd = append(e.l.byFd, make([]*evConn, len(e.l.byFd)+1024)...)
 	}
 	e.l.byFd[fd], e.fd = e, fd
-	e.readable, e.writable, e.connectErr = false, false, nil
+	e.readable, e.writable, e.hup, e.connectErr = false, false, false, nil
 	// A loopback connect is often done when connect() returns: look
 	// first, as the goroutine engine's dial does, before waiting.
 	if done, err := connected(fd); done {
@@ -529,7 +548,9 @@ func (e *evConn) read() bool {
 		case n == 0:
 			tail = io.EOF
 		default:
-			e.readable = n == len(e.l.rbuf) // a short read emptied the socket
+			// A short read emptied the socket, unless its close waits
+			// behind the data.
+			e.readable = n == len(e.l.rbuf) || e.hup
 		}
 		data := e.l.rbuf[:n]
 		if len(e.buf) > 0 {
@@ -597,6 +618,9 @@ func (e *evConn) dropBuf() {
 func (e *evConn) event(mask uint32) {
 	if mask&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		e.readable = true
+	}
+	if mask&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		e.hup = true
 	}
 	if mask&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		e.writable = true

@@ -168,3 +168,42 @@ func startCountingServer(t *testing.T, count func(string)) string {
 	}()
 	return "http://" + ln.Addr().String() + "/"
 }
+
+// TestHeadInMix: an access log with HEAD lines (health checks, uptime
+// monitors) beside GETs. A HEAD's answer carries a Content-Length and no
+// body (RFC 9110 §9.3.2), and each answer is read as its own request's:
+// every request is OK on both engines, and only the GETs' bodies count.
+func TestHeadInMix(t *testing.T) {
+	url := startServer(t, &server{handleLine: func(_ net.Conn, _ int, line string) string {
+		if strings.HasPrefix(line, "HEAD ") {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+		}
+		return okResponse
+	}})
+	mix := []MixEntry{{Method: "GET", Path: "/", Weight: 1}, {Method: "HEAD", Path: "/health", Weight: 1}}
+	for _, engine := range []string{EngineLoop, EngineGoroutine} {
+		t.Run(engine, func(t *testing.T) {
+			o := quickOpts(4)
+			o.Mix, o.Engine = mix, engine
+			r, err := Run(context.Background(), Target{URL: url}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConservation(t, r)
+			checkSchedule(t, r, o)
+			if r.Engine != engine {
+				t.Errorf("ran on %q, want %q", r.Engine, engine)
+			}
+			var gets int64
+			for _, c := range r.Classes {
+				if c.Class == PathClass("/") { // the GETs' class
+					gets += c.OK
+				}
+			}
+			if r.OK != r.Sent || r.Dropped != 0 || r.Served != 4 || r.BytesRead != 2*gets || gets == 0 {
+				t.Errorf("sent %d ok %d dropped %d %v served %d, bytes %d for %d GETs: want all OK and served, 2 bytes a GET",
+					r.Sent, r.OK, r.Dropped, r.Errors, r.Served, r.BytesRead, gets)
+			}
+		})
+	}
+}

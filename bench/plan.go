@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,8 +113,8 @@ func MergeOutputs(outs []ShardOutput) (*Result, ShardRequest, error) {
 		}
 		seen[j] = o.Name
 		req.Options.Shard = first.Options.Shard
-		if !reflect.DeepEqual(req.Target, first.Target) || !sameOptions(req.Options, first.Options) {
-			return nil, first, fmt.Errorf("%s is a shard of another load than %s (target, schedule or start differ): merge the shards of one plan", o.Name, outs[0].Name)
+		if !reflect.DeepEqual(req.Target, first.Target) || !sameOptions(req.Options, first.Options) || !bytes.Equal(req.Thresholds, first.Thresholds) {
+			return nil, first, fmt.Errorf("%s is a shard of another load than %s (target, schedule, start or thresholds differ): merge the shards of one plan", o.Name, outs[0].Name)
 		}
 	}
 	if len(outs) != n {

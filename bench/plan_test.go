@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -15,7 +17,18 @@ import (
 // process, and reads its output back.
 func runPlanned(t *testing.T, reqs []ShardRequest) []ShardOutput {
 	t.Helper()
+	outs, err := servePlanned(reqs)
+	if err != nil {
+		t.Error(err)
+	}
+	return outs
+}
+
+// servePlanned is runPlanned without a test: the shards run at once,
+// and their errors are joined.
+func servePlanned(reqs []ShardRequest) ([]ShardOutput, error) {
 	outs := make([]ShardOutput, len(reqs))
+	errs := make([]error, len(reqs))
 	var wg sync.WaitGroup
 	for j, req := range reqs {
 		wg.Add(1)
@@ -24,17 +37,14 @@ func runPlanned(t *testing.T, reqs []ShardRequest) []ShardOutput {
 			in, _ := json.Marshal(req)
 			var out bytes.Buffer
 			if err := ServeShard(context.Background(), bytes.NewReader(in), &out); err != nil {
-				t.Errorf("shard %d: %v", j, err)
+				errs[j] = fmt.Errorf("shard %d: %w", j, err)
+				return
 			}
-			o, err := ReadShardOutput("shard-"+string(rune('0'+j)), &out)
-			if err != nil {
-				t.Errorf("shard %d: %v", j, err)
-			}
-			outs[j] = o
+			outs[j], errs[j] = ReadShardOutput(fmt.Sprintf("shard-%d", j), &out)
 		}()
 	}
 	wg.Wait()
-	return outs
+	return outs, errors.Join(errs...)
 }
 
 // A load planned over three shards, each run on its own and merged

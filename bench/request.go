@@ -12,14 +12,15 @@ import (
 )
 
 // buildRequests renders every request once with fasthttp, one per path;
-// each send writes one of these byte slices as it is.
-func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) {
+// each send writes one of these byte slices as it is. heads says which
+// are HEAD requests, whose answers carry no body (RFC 9110 §9.3.2).
+func buildRequests(t Target, o Options) (addr string, raws [][]byte, heads []bool, err error) {
 	u, err := url.Parse(t.URL)
 	if err != nil {
-		return "", nil, fmt.Errorf("parse target URL %q: %w", t.URL, err)
+		return "", nil, nil, fmt.Errorf("parse target URL %q: %w", t.URL, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", nil, fmt.Errorf("target URL %q: want http://HOST:PORT/PATH or https://…", t.URL)
+		return "", nil, nil, fmt.Errorf("target URL %q: want http://HOST:PORT/PATH or https://…", t.URL)
 	}
 	addr = u.Host
 	if u.Port() == "" {
@@ -46,7 +47,7 @@ func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) 
 			m = methods[i]
 		}
 		if !isToken(m) {
-			return "", nil, fmt.Errorf("method %q: want one token such as GET or POST", m)
+			return "", nil, nil, fmt.Errorf("method %q: want one token such as GET or POST", m)
 		}
 		req := fasthttp.AcquireRequest()
 		req.Header.SetMethod(m)
@@ -57,11 +58,11 @@ func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) 
 			h, err := ParseHeader(line)
 			if err != nil {
 				fasthttp.ReleaseRequest(req)
-				return "", nil, err
+				return "", nil, nil, err
 			}
 			if h.Name == "" || strings.ContainsAny(h.Name+h.Value, "\r\n") || strings.ContainsAny(h.Name, " :") {
 				fasthttp.ReleaseRequest(req)
-				return "", nil, fmt.Errorf("header %q: want \"Name: value\" on one line", h.Name+": "+h.Value)
+				return "", nil, nil, fmt.Errorf("header %q: want \"Name: value\" on one line", h.Name+": "+h.Value)
 			}
 			if strings.EqualFold(h.Name, "Host") {
 				req.Header.SetHost(h.Value)
@@ -80,11 +81,11 @@ func buildRequests(t Target, o Options) (addr string, raws [][]byte, err error) 
 			err = w.Flush()
 		}
 		if err != nil {
-			return "", nil, fmt.Errorf("render request for %s: %w", p, err)
+			return "", nil, nil, fmt.Errorf("render request for %s: %w", p, err)
 		}
-		raws = append(raws, buf.Bytes())
+		raws, heads = append(raws, buf.Bytes()), append(heads, strings.EqualFold(m, fasthttp.MethodHead))
 	}
-	return addr, raws, nil
+	return addr, raws, heads, nil
 }
 
 // ParseHeader parses "Name: value" as curl's -H does.

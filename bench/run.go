@@ -102,7 +102,16 @@ type Progress struct {
 	// window as it stands (an auto warm-up that has not ended counts to
 	// its cap).
 	Left time.Duration `json:"left_ns,omitempty"`
+	// Stalled is the connections waiting now for an answer (to a request
+	// sent, or owed by one that timed out) for more than StallAfter: a
+	// starved connection whose timeout has not fired yet shows here
+	// before it shows as a failure.
+	Stalled int64 `json:"stalled,omitempty"`
 }
+
+// StallAfter is how long a connection waits for an answer before
+// Progress counts it as stalled.
+const StallAfter = time.Second
 
 // Result is everything one run measured. Counts cover the measured window
 // only: requests whose intended send time fell in it, and the connections'
@@ -226,6 +235,9 @@ type connStat struct {
 	closedAtEnd          bool // found closed by the server at the window's end
 	started              bool // its schedule began: false when cancelled before its open time
 	slow                 bool // a slow client (Load.Slow)
+	// waitingSince is when the answer it waits for now was asked for
+	// (UnixNano), 0 when it waits for none; read by the series ticker.
+	waitingSince atomic.Int64
 }
 
 // recorder is one lock-protected set of histograms. Connections record into
@@ -270,6 +282,7 @@ type runner struct {
 	tls      *tlsClient // nil for http://
 	addr     string
 	requests [][]byte
+	heads    []bool // requests[i] is a HEAD: its answer has no body
 	// With a mix: the cycle of request indexes, the next position in it,
 	// each request's class and the class names.
 	cycle      []int
@@ -336,11 +349,11 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	if opts.Shards == 0 {
 		opts.Shards = 1
 	}
-	addr, raws, err := buildRequests(t, opts)
+	addr, raws, heads, err := buildRequests(t, opts)
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{opts: opts, addr: addr, requests: raws, samples: map[string]string{}}
+	r := &runner{opts: opts, addr: addr, requests: raws, heads: heads, samples: map[string]string{}}
 	if len(opts.Mix) > 0 {
 		if opts.Shards > 1 {
 			return nil, fmt.Errorf("a request mix runs in one generator process for now, not %d: lower -c below what one process can open", opts.Shards)
@@ -389,8 +402,17 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		go r.settle(ctx, opts.MeasureFrom)
 	}
 
-	series := newSeriesTicker(r)
 	r.allDone = make(chan struct{})
+	var wg sync.WaitGroup
+	var loops []*evLoop
+	if r.loop {
+		// Before anything that outlives a failed start: the series ticker
+		// and the watch of the schedules' end.
+		if loops, err = startLoops(ctx, r, &wg, min(runtime.GOMAXPROCS(0), len(r.ids))); err != nil {
+			return nil, err
+		}
+	}
+	series := newSeriesTicker(r)
 	r.scheduled.Add(len(r.ids))
 	go func() {
 		r.scheduled.Wait()
@@ -410,13 +432,6 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	// Each connection's goroutine starts at its open time, not before:
 	// thousands of goroutines that all wake at once would queue behind the
 	// busy ones in Go's scheduler and open seconds late.
-	var wg sync.WaitGroup
-	var loops []*evLoop
-	if r.loop {
-		if loops, err = startLoops(ctx, r, &wg, min(runtime.GOMAXPROCS(0), len(r.ids))); err != nil {
-			return nil, err
-		}
-	}
 	timer := time.NewTimer(time.Hour)
 	if opts.Steps != nil {
 		r.opens = make([]time.Time, len(r.ids))

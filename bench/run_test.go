@@ -21,10 +21,12 @@ type server struct {
 	ln       net.Listener
 	maxConns int // accept at most this many connections (0: no limit)
 	handle   func(conn net.Conn, nth int) string
-	tls      *tls.Config // serve HTTPS
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    []net.Conn
+	// handleLine, when set, replaces handle and also gets the request line.
+	handleLine func(conn net.Conn, nth int, requestLine string) string
+	tls        *tls.Config // serve HTTPS
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	conns      []net.Conn
 }
 
 func startServer(t *testing.T, s *server) string {
@@ -78,7 +80,8 @@ func (s *server) serve(c net.Conn) {
 	defer c.Close()
 	br := bufio.NewReader(c)
 	for nth := 1; ; nth++ {
-		// Read one request head (GET, no body).
+		// Read one request head (no body).
+		var first string
 		for {
 			line, err := br.ReadString('\n')
 			if err != nil {
@@ -87,10 +90,21 @@ func (s *server) serve(c net.Conn) {
 			if line == "\r\n" {
 				break
 			}
+			if first == "" {
+				first = line
+			}
 		}
-		out := s.handle(c, nth)
+		var out string
+		if s.handleLine != nil {
+			out = s.handleLine(c, nth, first)
+		} else {
+			out = s.handle(c, nth)
+		}
 		if out == "" {
 			return
+		}
+		if out == wrote {
+			continue
 		}
 		if _, err := c.Write([]byte(out)); err != nil {
 			return
@@ -99,6 +113,10 @@ func (s *server) serve(c net.Conn) {
 }
 
 const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+// wrote, returned by a handler, says it wrote its answer itself and the
+// connection goes on.
+const wrote = "\x00wrote"
 
 func quickOpts(n int) Options {
 	return Options{Load: Load{
@@ -141,6 +159,9 @@ func checkSchedule(t *testing.T, r *Result, o Options) {
 	if !r.Complete || o.ClosedLoop || r.Started.IsZero() {
 		t.Fatalf("checkSchedule needs a complete open-model run with its start")
 	}
+	if want := wantEngine(r, o); r.Engine != want {
+		t.Errorf("ran on engine %q, want %q", r.Engine, want)
+	}
 	ramp := o.Ramp
 	if o.ConnectRate > 0 {
 		ramp = time.Duration(float64(o.Connections) / o.ConnectRate * float64(time.Second))
@@ -170,6 +191,20 @@ func checkSchedule(t *testing.T, r *Result, o Options) {
 	if r.Sent != want {
 		t.Errorf("sent %d, but the schedule has %d slots in the measured window", r.Sent, want)
 	}
+}
+
+// wantEngine is the engine a run of o must report: the one o names, else
+// the goroutines where the event loops cannot drive the load (a wrapped
+// Conn, https://, slow clients) or the tests ask for them
+// (LOADCHECK_TEST_ENGINE), else the event loops.
+func wantEngine(r *Result, o Options) string {
+	switch {
+	case o.Engine == EngineLoop || o.Engine == EngineGoroutine:
+		return o.Engine
+	case testEngine == EngineGoroutine || o.dial != nil || r.TLS != nil || o.Slow.Set():
+		return EngineGoroutine
+	}
+	return EngineLoop
 }
 
 func TestAllServed(t *testing.T) {
@@ -524,6 +559,9 @@ func TestCancelWinsOverDeadline(t *testing.T) {
 	if took := time.Since(began); took > time.Second {
 		t.Errorf("the run ended %s after its cancel: the slot's deadline undid the cancel watch", took.Round(time.Millisecond))
 	}
+	if r.Engine != EngineGoroutine { // socket deadlines are the goroutine engine's
+		t.Errorf("ran on %q: a wrapped Conn runs on goroutines", r.Engine)
+	}
 	if r.Complete {
 		t.Error("cancelled run marked complete")
 	}
@@ -640,5 +678,42 @@ func TestProgressLeft(t *testing.T) {
 	defer mu.Unlock()
 	if len(left) < 2 || left[0] < time.Second || left[0] > 1400*time.Millisecond || left[len(left)-1] != 0 {
 		t.Errorf("left each second %v: want about 1.3 s after the first second, 0 at the end", left)
+	}
+}
+
+// TestProgressStalled: of 3 connections, the server accepts 2; the third
+// waits in the listen queue, connected from the client's side, its
+// request unanswered and its 5 s timeout far off. Progress counts it as
+// stalled once it has waited StallAfter, and only it.
+func TestProgressStalled(t *testing.T) {
+	ln := listenBacklog(t, 8)
+	s := &server{ln: ln, handle: func(net.Conn, int) string { return okResponse }}
+	go func() {
+		for range 2 {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(c)
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var last Progress
+	o := Options{Load: Load{Connections: 3, WarmUp: 2500 * time.Millisecond, Duration: time.Second, RatePerConn: 5, Timeout: 5 * time.Second}}
+	o.Progress = func(p Progress) {
+		mu.Lock()
+		if p.Elapsed < 2500*time.Millisecond {
+			last = p
+		}
+		mu.Unlock()
+	}
+	if _, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, o); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last.Open != 3 || last.Stalled != 1 {
+		t.Errorf("progress at %s: %d open, %d stalled; want 3 open and 1 stalled", last.Elapsed, last.Open, last.Stalled)
 	}
 }

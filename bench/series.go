@@ -144,7 +144,8 @@ func (s *seriesTicker) point(now time.Time, second int) {
 		r.opts.Progress(Progress{
 			Phase: r.phaseAt(now), Elapsed: elapsed, Open: p.Open, OK: ok, Failed: r.failedAll.Load(),
 			Measured: r.phaseAt(now) == PhaseMeasure, Errors: errs, P99US: p.P99US, Latency: s.latency,
-			Left: max(0, time.Duration(r.measureOff.Load())+r.opts.Duration-elapsed),
+			Left:    max(0, time.Duration(r.measureOff.Load())+r.opts.Duration-elapsed),
+			Stalled: r.stalled(now),
 		})
 	}
 }
@@ -155,4 +156,17 @@ func (s *seriesTicker) stop() []Point {
 	s.wg.Wait()
 	s.point(time.Now(), 0) // numbered after the last full second
 	return s.points
+}
+
+// stalled counts the connections that have waited for an answer for more
+// than StallAfter at now.
+func (r *runner) stalled(now time.Time) int64 {
+	before := now.Add(-StallAfter).UnixNano()
+	var n int64
+	for i := range r.stats {
+		if w := r.stats[i].waitingSince.Load(); w != 0 && w < before {
+			n++
+		}
+	}
+	return n
 }

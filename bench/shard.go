@@ -41,6 +41,10 @@ type ShardRequest struct {
 	// other hosts: the shard reads it before any load and stops when its
 	// own clock is more than MaxClockSkew off.
 	Clock string `json:"clock,omitempty"`
+	// Thresholds is the coordinator's pass rule, opaque to the generator:
+	// whoever merges the shards (loadcheck merge) judges by it, so that a
+	// planned load is judged as the run that planned it would be.
+	Thresholds json.RawMessage `json:"thresholds,omitempty"`
 }
 
 // ShardControl is a line the parent writes on a shard's stdin after its
@@ -78,6 +82,29 @@ type resultWire struct {
 	Started     time.Time    `json:"started"`
 	Complete    bool         `json:"complete"`
 	Engine      string       `json:"engine,omitempty"`
+	// Every part a single process reports crosses too: the TLS block,
+	// the path classes of a mix and the fast and slow client groups.
+	TLS     *tlsWire    `json:"tls,omitempty"`
+	Classes []classWire `json:"classes,omitempty"`
+	Groups  []groupWire `json:"groups,omitempty"`
+}
+
+type tlsWire struct {
+	TLS
+	HandshakeTime []byte `json:"handshake_time_hdr"`
+}
+
+type classWire struct {
+	Class       string `json:"class"`
+	OK, Dropped int64
+	Latency     []byte `json:"latency_hdr"`
+}
+
+type groupWire struct {
+	Group       string      `json:"group"`
+	Connections Connections `json:"connections"`
+	Requests    Requests    `json:"requests"`
+	Latency     []byte      `json:"latency_hdr"`
 }
 
 type shardPoint struct {
@@ -101,6 +128,15 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	w.Latency, w.ServiceTime, w.ConnectTime = enc(r.Latency), enc(r.ServiceTime), enc(r.ConnectTime)
 	for _, p := range r.Series {
 		w.Series = append(w.Series, shardPoint{Point: p, Latency: enc(p.latency)})
+	}
+	if r.TLS != nil {
+		w.TLS = &tlsWire{TLS: *r.TLS, HandshakeTime: enc(r.TLS.HandshakeTime)}
+	}
+	for _, c := range r.Classes {
+		w.Classes = append(w.Classes, classWire{Class: c.Class, OK: c.OK, Dropped: c.Dropped, Latency: enc(c.Latency)})
+	}
+	for _, g := range r.Groups {
+		w.Groups = append(w.Groups, groupWire{Group: g.Group, Connections: g.Connections, Requests: g.Requests, Latency: enc(g.Latency)})
 	}
 	if err != nil {
 		return nil, err
@@ -132,6 +168,17 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		pt := p.Point
 		pt.latency = dec(p.Latency, newSecondHistogram)
 		r.Series = append(r.Series, pt)
+	}
+	if w.TLS != nil {
+		t := w.TLS.TLS
+		t.HandshakeTime = dec(w.TLS.HandshakeTime, NewHistogram)
+		r.TLS = &t
+	}
+	for _, c := range w.Classes {
+		r.Classes = append(r.Classes, ClassResult{Class: c.Class, OK: c.OK, Dropped: c.Dropped, Latency: dec(c.Latency, NewHistogram)})
+	}
+	for _, g := range w.Groups {
+		r.Groups = append(r.Groups, GroupResult{Group: g.Group, Connections: g.Connections, Requests: g.Requests, Latency: dec(g.Latency, NewHistogram)})
 	}
 	if r.Errors == nil {
 		r.Errors = map[string]int64{}
@@ -180,29 +227,8 @@ func Merge(parts ...*Result) *Result {
 				Sent: r.Sent, OK: r.OK, Dropped: r.Dropped, ClientLate: r.Errors[ClientLate.String()],
 				PortsExhausted: r.Errors[PortsExhausted.String()], ClientNofile: r.Errors[ClientNofile.String()]})
 		}
-		out.Target += r.Target
-		out.Established += r.Established
-		out.Served += r.Served
-		out.PartlyServed += r.PartlyServed
-		out.Starved += r.Starved
-		out.NeverConnected += r.NeverConnected
-		out.Reconnects += r.Reconnects
-		out.IdleReopens += r.IdleReopens
-		out.BytesRead += r.BytesRead
-		out.ClosedAtEnd += r.ClosedAtEnd
-		out.NotStarted += r.NotStarted
-		out.Sent += r.Sent
-		out.OK += r.OK
-		out.Dropped += r.Dropped
-		out.InFlight += r.InFlight
-		for k, v := range r.Errors {
-			out.Errors[k] += v
-		}
-		for k, v := range r.Samples {
-			if _, ok := out.Samples[k]; !ok {
-				out.Samples[k] = v
-			}
-		}
+		addConnections(&out.Connections, r.Connections)
+		addRequests(&out.Requests, r.Requests)
 		out.Latency.Merge(r.Latency)
 		out.ServiceTime.Merge(r.ServiceTime)
 		out.ConnectTime.Merge(r.ConnectTime)
@@ -221,12 +247,84 @@ func Merge(parts ...*Result) *Result {
 			out.Started = r.Started // the same for every shard of a run
 		}
 		out.Series = mergeSeries(out.Series, r.Series)
+		out.TLS = mergeTLS(out.TLS, r.TLS)
+		for _, c := range r.Classes {
+			i := slices.IndexFunc(out.Classes, func(o ClassResult) bool { return o.Class == c.Class })
+			if i < 0 {
+				out.Classes, i = append(out.Classes, ClassResult{Class: c.Class, Latency: NewHistogram()}), len(out.Classes)
+			}
+			o := &out.Classes[i]
+			o.OK, o.Dropped = o.OK+c.OK, o.Dropped+c.Dropped
+			o.Latency.Merge(c.Latency)
+		}
+		for _, g := range r.Groups {
+			i := slices.IndexFunc(out.Groups, func(o GroupResult) bool { return o.Group == g.Group })
+			if i < 0 {
+				out.Groups = append(out.Groups, GroupResult{Group: g.Group, Requests: Requests{Errors: map[string]int64{}}, Latency: NewHistogram()})
+				i = len(out.Groups) - 1
+			}
+			o := &out.Groups[i]
+			addConnections(&o.Connections, g.Connections)
+			addRequests(&o.Requests, g.Requests)
+			o.Latency.Merge(g.Latency)
+		}
 	}
 	if !allOpened {
 		out.OpenedIn = 0
 	}
 	out.setDroppedPct()
 	return out
+}
+
+// addConnections adds b's counts to a's.
+func addConnections(a *Connections, b Connections) {
+	a.Target += b.Target
+	a.Established += b.Established
+	a.Served += b.Served
+	a.PartlyServed += b.PartlyServed
+	a.Starved += b.Starved
+	a.NeverConnected += b.NeverConnected
+	a.Reconnects += b.Reconnects
+	a.IdleReopens += b.IdleReopens
+	a.ClosedAtEnd += b.ClosedAtEnd
+	a.NotStarted += b.NotStarted
+}
+
+// addRequests adds b's counts to a's (a's maps exist), keeping a's first
+// sample of each class, and derives the dropped share.
+func addRequests(a *Requests, b Requests) {
+	a.Sent += b.Sent
+	a.OK += b.OK
+	a.Dropped += b.Dropped
+	a.InFlight += b.InFlight
+	a.BytesRead += b.BytesRead
+	for k, v := range b.Errors {
+		a.Errors[k] += v
+	}
+	for k, v := range b.Samples {
+		if a.Samples == nil {
+			a.Samples = map[string]string{}
+		}
+		if _, ok := a.Samples[k]; !ok {
+			a.Samples[k] = v
+		}
+	}
+	a.setDroppedPct()
+}
+
+// mergeTLS adds b's handshakes to a's; either may be nil (http://).
+func mergeTLS(a, b *TLS) *TLS {
+	if b == nil {
+		return a
+	}
+	if a == nil {
+		a = &TLS{Version: b.Version, Cipher: b.Cipher, HandshakeTime: NewHistogram()}
+	}
+	a.Handshakes += b.Handshakes
+	a.Resumed += b.Resumed
+	a.Failed += b.Failed
+	a.HandshakeTime.Merge(b.HandshakeTime)
+	return a
 }
 
 // mergeSeries adds b's points into a by their second: shards share one
@@ -424,7 +522,7 @@ func shardOptions(t Target, opts Options, shards int) (Options, error) {
 	if shards < 1 || shards > opts.Connections {
 		return opts, fmt.Errorf("shards must be within 1..%d, got %d", opts.Connections, shards)
 	}
-	addr, _, err := buildRequests(t, opts)
+	addr, _, _, err := buildRequests(t, opts)
 	if err != nil {
 		return opts, err
 	}
@@ -551,6 +649,7 @@ func SumProgress(parts []Progress) Progress {
 		sum.Open += p.Open
 		sum.OK += p.OK
 		sum.Failed += p.Failed
+		sum.Stalled += p.Stalled
 	}
 	return sum
 }

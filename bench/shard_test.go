@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -218,5 +219,66 @@ func TestShardsAutoWarmUp(t *testing.T) {
 	checkSchedule(t, r, opts)
 	if r.Served != 6 {
 		t.Errorf("served %d of 6", r.Served)
+	}
+}
+
+// TestWireKeepsEveryPart: every part of a result that one process
+// reports (the TLS block, a mix's path classes, the fast and slow client
+// groups) crosses the shard wire format and the merge unchanged, so a
+// sharded or fleet run reports and is judged as a single process is.
+func TestWireKeepsEveryPart(t *testing.T) {
+	const size = 40000
+	big := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", size, bytes.Repeat([]byte("x"), size))
+	tlsURL := startServer(t, &server{tls: testTLS(t), handle: func(net.Conn, int) string { return okResponse }})
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return big }})
+	mix := quickOpts(4)
+	mix.Mix = []MixEntry{{Method: "GET", Path: "/a", Weight: 3}, {Method: "GET", Path: "/b/c", Weight: 1}}
+	slow := quickOpts(4)
+	slow.Slow = SlowClients{Pct: 50, ReadRate: 64 << 10}
+	for _, c := range []struct {
+		name string
+		url  string
+		o    Options
+	}{{"tls", tlsURL, quickOpts(3)}, {"mix", url, mix}, {"slow clients", url, slow}} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := Run(context.Background(), Target{URL: c.url}, c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Result
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			m := Merge(&back)
+			if (r.TLS == nil) != (m.TLS == nil) || r.TLS != nil && (r.TLS.Handshakes != m.TLS.Handshakes || r.TLS.Resumed != m.TLS.Resumed ||
+				r.TLS.Version != m.TLS.Version || r.TLS.Cipher != m.TLS.Cipher || !r.TLS.HandshakeTime.Equals(m.TLS.HandshakeTime)) {
+				t.Errorf("TLS: got %+v, want %+v", m.TLS, r.TLS)
+			}
+			if len(m.Classes) != len(r.Classes) {
+				t.Fatalf("classes: got %d, want %d", len(m.Classes), len(r.Classes))
+			}
+			for i, rc := range r.Classes {
+				mc := m.Classes[i]
+				if mc.Class != rc.Class || mc.OK != rc.OK || mc.Dropped != rc.Dropped || !mc.Latency.Equals(rc.Latency) {
+					t.Errorf("class %d: got %s %d ok %d dropped, want %s %d %d", i, mc.Class, mc.OK, mc.Dropped, rc.Class, rc.OK, rc.Dropped)
+				}
+			}
+			if len(m.Groups) != len(r.Groups) {
+				t.Fatalf("groups: got %d, want %d", len(m.Groups), len(r.Groups))
+			}
+			for i, rg := range r.Groups {
+				mg := m.Groups[i]
+				if mg.Group != rg.Group || mg.Connections != rg.Connections || mg.Sent != rg.Sent || mg.OK != rg.OK || !mg.Latency.Equals(rg.Latency) {
+					t.Errorf("group %d: got %s %+v %d/%d, want %s %+v %d/%d", i, mg.Group, mg.Connections, mg.OK, mg.Sent, rg.Group, rg.Connections, rg.OK, rg.Sent)
+				}
+			}
+			if r.TLS == nil && r.Classes == nil && r.Groups == nil {
+				t.Fatal("the run has none of the parts this test is about")
+			}
+		})
 	}
 }

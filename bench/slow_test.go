@@ -108,3 +108,31 @@ func TestSlowClientsValidate(t *testing.T) {
 		t.Errorf("a good slow-client share: %v", err)
 	}
 }
+
+// TestSlowClientOwedRead: a slow client reads a late answer (owed by a
+// request that timed out) at its own pace. Its pauses are its own, as in
+// a normal exchange: they move its schedule back, and the next request
+// is sent and answered, not blamed on the server as queue_timeout.
+func TestSlowClientOwedRead(t *testing.T) {
+	const size = 16 << 10
+	resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", size, bytes.Repeat([]byte("x"), size))
+	url := startServer(t, &server{handle: func(_ net.Conn, nth int) string {
+		if nth == 1 {
+			time.Sleep(700 * time.Millisecond) // past the 500 ms timeout
+		}
+		return resp
+	}})
+	// One slow connection, every slot measured: slot 0 at 0 s times out;
+	// slot 1 at 2 s first reads slot 0's answer (about 1 s of the
+	// client's pauses), then is sent and read in its turn.
+	o := Options{Load: Load{Connections: 1, Duration: 4 * time.Second, RatePerConn: 0.5, Timeout: 500 * time.Millisecond,
+		Slow: SlowClients{Pct: 100, ReadRate: 16 << 10}}}
+	r, err := Run(context.Background(), Target{URL: url}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.OK != 1 || r.Errors["read_timeout"] != 1 || r.Dropped != 1 {
+		t.Errorf("ok %d, errors %v: want slot 1 OK and only slot 0's read_timeout", r.OK, r.Errors)
+	}
+}

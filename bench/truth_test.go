@@ -6,6 +6,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -520,6 +521,8 @@ func (c *stallingConn) Write(p []byte) (int, error) {
 // TestDescheduledGenerator: a generator that wakes long after a request's
 // deadline and finds the answer waiting cannot tell whether it came in
 // time; the slot is client_late, never a timeout blamed on the server.
+// Its stalling Conn runs on goroutines only; TestGeneratorStopped stops
+// either engine's whole process.
 func TestDescheduledGenerator(t *testing.T) {
 	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
 	opts := quickOpts(2)
@@ -530,8 +533,8 @@ func TestDescheduledGenerator(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
-	if r.Errors["read_timeout"]+r.Errors["queue_timeout"] != 0 || r.Errors["client_late"] == 0 {
-		t.Errorf("errors %v: want client_late only, no timeout blamed on the server", r.Errors)
+	if r.Errors["read_timeout"]+r.Errors["queue_timeout"] != 0 || r.Errors["client_late"] == 0 || r.Engine != EngineGoroutine {
+		t.Errorf("errors %v on %q: want client_late only, no timeout blamed on the server, on goroutines", r.Errors, r.Engine)
 	}
 }
 
@@ -582,5 +585,64 @@ func TestBytesRead(t *testing.T) {
 		if r.Dropped != 0 || r.OK < 20 || r.BytesRead != r.OK*int64(size) {
 			t.Errorf("%d-byte bodies: ok %d dropped %d (%v), bytes read %d, want %d", size, r.OK, r.Dropped, r.Errors, r.BytesRead, r.OK*int64(size))
 		}
+	}
+}
+
+// TestGeneratorStopped: the generator process is stopped (SIGSTOP, as a
+// starved CPU would hold it) from just after a request went out until
+// past its timeout; the server answered in time meanwhile. When it
+// resumes, the answer and the expiry are both there: the generator cannot
+// say when the answer came, so that request is client_late, never OK
+// with a latency beyond the timeout, and never the server's timeout.
+func TestGeneratorStopped(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string {
+		time.Sleep(100 * time.Millisecond)
+		return okResponse
+	}})
+	for _, engine := range []string{EngineLoop, EngineGoroutine} {
+		t.Run(engine, func(t *testing.T) {
+			// One connection from start, a request every 500 ms, the
+			// window from 300 ms to 2.3 s: requests at 0.5, 1, 1.5 and 2 s
+			// are measured. The one at 1 s is answered at 1.1 s and times
+			// out at 1.3 s; the generator sleeps from 1.02 s to 1.42 s.
+			o := Options{Load: Load{Connections: 1, WarmUp: 300 * time.Millisecond, Duration: 2 * time.Second,
+				RatePerConn: 2, Timeout: 300 * time.Millisecond, Engine: engine}}
+			start := time.Now().Add(1500 * time.Millisecond) // the child's start-up comes first
+			reqs, err := PlanShards(Target{URL: url}, o, 1, start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, _ := json.Marshal(reqs[0])
+			cmd := shardCommand(context.Background())
+			cmd.Stdin = bytes.NewReader(in)
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Until(start.Add(1020 * time.Millisecond)))
+			cmd.Process.Signal(syscall.SIGSTOP)
+			time.Sleep(time.Until(start.Add(1420 * time.Millisecond)))
+			cmd.Process.Signal(syscall.SIGCONT)
+			if err := cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			so, err := ReadShardOutput("shard", &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _, err := MergeOutputs([]ShardOutput{so})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConservation(t, r)
+			checkSchedule(t, r, reqs[0].Options)
+			if r.Engine != engine {
+				t.Errorf("ran on %q, want %q", r.Engine, engine)
+			}
+			if max := ms(r.Latency.Max()); r.OK != 3 || r.Errors["client_late"] != 1 || r.Dropped != 1 || max > o.Timeout {
+				t.Errorf("ok %d, errors %v, max latency %s: want 3 OK within the 300ms timeout and 1 client_late", r.OK, r.Errors, max)
+			}
+		})
 	}
 }

@@ -114,6 +114,12 @@ func planRequests(ctx context.Context, f *runFlags, at time.Time) ([]bench.Shard
 	for i := range reqs {
 		reqs[i].Version = version
 	}
+	if err := f.thresholds.Validate(); err != nil {
+		return nil, &usageError{"bad threshold: " + err.Error()}
+	}
+	if err := loadcheck.PlanThresholds(reqs, f.thresholds); err != nil {
+		return nil, err
+	}
 	return reqs, nil
 }
 
@@ -247,9 +253,9 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 	resultsDir := fs.String("results", defaultResultsDir(), "store the merged run in a folder under this `DIR`")
 	runID := fs.String("run-id", "", "name the run folder (default: now and a random suffix)")
 	jsonPath := fs.String("json", "", "also write the result (schema loadcheck.result/v1) to `PATH`")
-	fs.Float64Var(&th.MinServedPct, "min-served-pct", th.MinServedPct, "pass needs at least this % of connections served")
-	fs.Float64Var(&th.MaxDroppedPct, "max-dropped-pct", th.MaxDroppedPct, "pass allows at most this % of requests dropped")
-	fs.DurationVar(&th.MaxP99, "max-p99", th.MaxP99, "pass allows at most this p99 latency")
+	fs.Float64Var(&th.MinServedPct, "min-served-pct", th.MinServedPct, "pass needs at least this % of connections served (default: the plan's)")
+	fs.Float64Var(&th.MaxDroppedPct, "max-dropped-pct", th.MaxDroppedPct, "pass allows at most this % of requests dropped (default: the plan's)")
+	fs.DurationVar(&th.MaxP99, "max-p99", th.MaxP99, "pass allows at most this p99 latency (default: the plan's)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: loadcheck merge SHARD.jsonl... [flags]
 
@@ -258,7 +264,8 @@ Joins the outputs of every shard of one load that loadcheck plan split
 generated it: counts add, latency histograms merge without loss, the
 per-second series add by second, and each shard's share is kept. Prints the
 table, stores the run folder (result.json, .hlog, series) and judges the
-thresholds. A shard that is missing, failed, died or belongs to another
+thresholds the plan carried (plan's --max-p99, --max-dropped-pct,
+--min-served-pct or its scenario's), or the ones given here. A shard that is missing, failed, died or belongs to another
 load stops the merge, named. Exit 0 pass, 1 fail, 2 bad input.
 
 Flags:
@@ -288,7 +295,15 @@ Flags:
 		}
 		outs = append(outs, o)
 	}
-	out, err := loadcheck.MergeShards(outs, th, version, *runID)
+	// The plan's thresholds, unless merge is given its own.
+	var judge *scenarios.Thresholds
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "min-served-pct", "max-dropped-pct", "max-p99":
+			judge = &th
+		}
+	})
+	out, err := loadcheck.MergeShards(outs, judge, version, *runID)
 	if err != nil {
 		return exitSetup, &usageError{err.Error()}
 	}

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/scenarios"
 	"gopkg.in/yaml.v3"
 )
 
@@ -25,7 +27,7 @@ func TestPlanShardMerge(t *testing.T) {
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "plan")
 	code, stdout, stderr := run(t, "plan", "--target", url, "--shards", "3", "-c", "30", "--rate", "5", "--ramp", "300ms",
-		"--warmup", "500ms", "-d", "2s", "--start-in", "6s", "-o", plan)
+		"--warmup", "500ms", "-d", "2s", "--start-in", "6s", "-o", plan, "--max-p99", "900ms", "--max-dropped-pct", "0.5", "--min-served-pct", "99")
 	if code != exitPass || !strings.Contains(stdout, "wrote 3 shard requests") {
 		t.Fatalf("plan: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -76,6 +78,14 @@ func TestPlanShardMerge(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "runs", "merged", "target.hlog")); err != nil || !strings.Contains(stdout, "generator: 3 processes") {
 		t.Errorf("run folder: %v; table:\n%s", err, stdout)
+	}
+	// Judged by the plan's thresholds, unless merge is given its own.
+	want := scenarios.Thresholds{MinServedPct: 99, MaxDroppedPct: 0.5, MaxP99: 900 * time.Millisecond}
+	if got := readResult(t, res).Scenario.Thresholds; got != want {
+		t.Errorf("merged under thresholds %+v, want the plan's %+v", got, want)
+	}
+	if code, stdout, _ := run(t, "merge", outputs[0], outputs[1], outputs[2], "--results", filepath.Join(dir, "runs"), "--max-p99", "1us"); code != exitFail || !strings.Contains(stdout, "FAIL") {
+		t.Errorf("merge --max-p99 1us: exit %d, want 1 (FAIL)\n%s", code, stdout)
 	}
 
 	// Bad input stops with exit 2 and says what is wrong.
