@@ -136,10 +136,22 @@ func NewRunID() string {
 // Environment records where the run happens.
 func Environment(version string) results.Environment {
 	host, _ := os.Hostname()
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	return results.Environment{
 		LoadcheckVersion: version, GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
-		CPUs: runtime.NumCPU(), Hostname: host,
+		CPUs: runtime.NumCPU(), Hostname: host, CPUModel: cpuModel(), Kernel: strings.TrimSpace(string(kernel)),
 	}
+}
+
+// cpuModel is the first CPU's model name in /proc/cpuinfo; "" elsewhere.
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // Run loads every config of sc in turn and returns the result file, each
@@ -167,6 +179,7 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 	}
 	out := &results.File{Schema: results.Schema, RunID: s.runID, StartedAt: time.Now().UTC(),
 		Environment: Environment(s.version), Scenario: sc, ScenarioFile: s.scenarioFile}
+	out.Environment.DockerVersion = d.EngineVersion
 	if out.RunID == "" {
 		out.RunID = NewRunID()
 	}

@@ -209,6 +209,20 @@ func Ping(ctx context.Context) error {
 	return err
 }
 
+// EngineVersion is the Docker engine's version, as `docker version`
+// prints the server's.
+func EngineVersion(ctx context.Context) (string, error) {
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := c.ServerVersion(vctx, client.ServerVersionOptions{})
+	return v.Version, err
+}
+
 // NewClient connects to the Docker engine the way testcontainers does.
 // When DOCKER_HOST is set, that engine must answer: testcontainers would
 // otherwise quietly fall back to the default socket.

@@ -14,12 +14,19 @@ import (
 type Provider struct {
 	Image string
 	Info  ImageInfo
+	// EngineVersion is the Docker engine's version, "" when it did not say.
+	EngineVersion string
 }
 
 // NewProvider resolves the image and its layout in the local engine. An
 // empty image means the official httpd:2.4 when present, else the Debian
 // image `make image` builds; an empty layout is read from the image.
-func NewProvider(ctx context.Context, image, layout string) (*Provider, error) {
+func NewProvider(ctx context.Context, image, layout string) (p *Provider, err error) {
+	defer func() {
+		if p != nil {
+			p.EngineVersion, _ = EngineVersion(ctx) // recorded where known; the run needs it not
+		}
+	}()
 	if image != "" {
 		info, err := InspectImage(ctx, image, layout)
 		return &Provider{Image: image, Info: info}, err
@@ -39,7 +46,7 @@ func NewProvider(ctx context.Context, image, layout string) (*Provider, error) {
 
 // Describe implements provider.Provider.
 func (p *Provider) Describe() provider.Description {
-	return provider.Description{Name: "docker", Image: p.Image, ImageID: p.Info.ID, Layout: p.Info.Layout.Name}
+	return provider.Description{Name: "docker", Image: p.Image, ImageID: p.Info.ID, Layout: p.Info.Layout.Name, EngineVersion: p.EngineVersion}
 }
 
 // Start implements provider.Provider.

@@ -40,6 +40,9 @@ type Description struct {
 	ImageID string
 	Layout  string // "official" or "debian"; "" for a target
 	Target  string // a target's URL and the addresses it resolved to
+	// EngineVersion is the Docker engine's version (docker only; "" when
+	// unknown), part of a result's environment fingerprint.
+	EngineVersion string
 }
 
 // StartOptions is what every provider needs to start a config.

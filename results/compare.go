@@ -65,10 +65,15 @@ type Comparison struct {
 	Regressions int           `json:"regressions"`
 	// Test names the statistical test used where both runs have repeats.
 	Test string `json:"test,omitempty"`
+	// EnvDiffs names each way the two runs' environments differ (host,
+	// kernel, Docker, loadcheck, and per config the image, httpd and the
+	// generator engine): each is also a warning, and an error with
+	// compare --strict-env.
+	EnvDiffs []string `json:"environment_differences,omitempty"`
 }
 
 // RepeatTest is the rule for configs with repeats on both sides.
-var RepeatTest = fmt.Sprintf("with repeats on both sides, a metric regresses only when the medians differ beyond the noise and a one-sided Mann–Whitney U test gives p <= %g (3 against 3 repeats: only when every new repeat is worse than every base repeat)", Alpha)
+var RepeatTest = fmt.Sprintf("with repeats on both sides, a metric regresses only when the medians differ beyond the noise and a one-sided Mann–Whitney U test gives p <= %g (3 against 3 repeats: only when every new repeat is worse than every base repeat; with fewer the test cannot reach it, and the medians are judged against the noise alone)", Alpha)
 
 type metric struct {
 	name         string
@@ -110,6 +115,11 @@ func Compare(base, next *File, n Noise) Comparison {
 	if !next.Complete {
 		c.Warnings = append(c.Warnings, "the new run is incomplete")
 	}
+	c.EnvDiffs = EnvDiffs(base, next)
+	if len(c.EnvDiffs) > 0 {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the runs ran on different environments (%s): a delta may be the environment's, not the config's",
+			strings.Join(c.EnvDiffs, "; ")))
+	}
 	newRuns := map[string]Run{}
 	for _, r := range next.Runs {
 		newRuns[r.Config] = r
@@ -135,23 +145,43 @@ func Compare(base, next *File, n Noise) Comparison {
 		// verdict. With repeats, a pass that became flaky is not by itself:
 		// one repeat in three is within the noise of a config near its
 		// edge; the metrics' test decides.
-		switch {
-		case repeated && b.Verdict == Pass && nr.Verdict == Flaky:
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s -> %s; not a regression by itself, the metrics' test decides", b.Config, d.BaseVerdict, d.NewVerdict))
-		case (b.Verdict == Pass && nr.Verdict != Pass) || (nr.Verdict == Error && b.Verdict != Error):
+		flaky := repeated && b.Verdict == Pass && nr.Verdict == Flaky
+		if !flaky && ((b.Verdict == Pass && nr.Verdict != Pass) || (nr.Verdict == Error && b.Verdict != Error)) {
 			d.Regression = true
 			d.Why = append(d.Why, fmt.Sprintf("verdict %s -> %s", d.BaseVerdict, d.NewVerdict))
 		}
+		tested := repeated
+		if repeated {
+			var warns []string
+			tested, warns = repeatPower(b, nr)
+			for _, w := range warns {
+				c.Warnings = append(c.Warnings, b.Config+": "+w)
+			}
+		}
+		var moved []string // metrics whose medians are worse beyond the noise, whatever the test says
 		if b.Measured() && nr.Measured() {
 			for _, m := range compared {
-				if x, ok := compareMetric(m, b, nr, n, repeated); ok {
+				if x, beyond, ok := compareMetric(m, b, nr, n, repeated, tested); ok {
 					d.Deltas = append(d.Deltas, x)
+					if beyond {
+						moved = append(moved, m.name)
+					}
 					if x.Verdict == "regression" {
 						d.Regression = true
 						d.Why = append(d.Why, fmt.Sprintf("%s %s -> %s (%s)", m.name, trim(x.Base), trim(x.New), pct(x.Base, x.New)))
 					}
 				}
 			}
+		}
+		// A pass that became flaky is not a regression by itself (one
+		// repeat in three fails for a config near its edge), but it is
+		// with a metric that moved beyond the noise or failed the test.
+		switch {
+		case flaky && (d.Regression || len(moved) > 0):
+			d.Regression = true
+			d.Why = append([]string{fmt.Sprintf("verdict %s -> %s with %s worse beyond the noise", d.BaseVerdict, d.NewVerdict, strings.Join(moved, ", "))}, d.Why...)
+		case flaky:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s -> %s; not a regression by itself, and no metric moved beyond the noise", b.Config, d.BaseVerdict, d.NewVerdict))
 		}
 		c.Configs = append(c.Configs, d)
 	}
@@ -169,11 +199,14 @@ func Compare(base, next *File, n Noise) Comparison {
 }
 
 // compareMetric sets metric m of base against next. With repeats on both
-// sides the values are the medians over the measured repeats, and a change
-// beyond the noise must also pass the one-sided Mann–Whitney test at
-// Alpha; otherwise it is the two runs' own values. ok is false when either
-// lacks the metric.
-func compareMetric(m metric, base, next Run, n Noise, repeated bool) (Delta, bool) {
+// sides the values are the medians over the measured repeats, and, when
+// tested, a change beyond the noise must also pass the one-sided
+// Mann–Whitney test at Alpha (untested: too few repeats for the test to
+// reach Alpha, see repeatPower, and the medians are judged as single
+// runs' values are); otherwise it is the two runs' own values. beyond
+// reports a change worse beyond the noise, before the test; ok is false
+// when either lacks the metric.
+func compareMetric(m metric, base, next Run, n Noise, repeated, tested bool) (d Delta, beyond, ok bool) {
 	rel := n.RelPct
 	if m.served {
 		rel = n.ServedPct
@@ -182,16 +215,21 @@ func compareMetric(m metric, base, next Run, n Noise, repeated bool) (Delta, boo
 		bv, bok := m.get(base)
 		nv, nok := m.get(next)
 		if !bok || !nok {
-			return Delta{}, false
+			return Delta{}, false, false
 		}
-		return Delta{Metric: m.name, Base: bv, New: nv, Verdict: judgeDelta(bv, nv, m.higherBetter, rel, m.floor(n))}, true
+		d = Delta{Metric: m.name, Base: bv, New: nv, Verdict: judgeDelta(bv, nv, m.higherBetter, rel, m.floor(n))}
+		return d, d.Verdict == "regression", true
 	}
 	bs, ns := samples(m, base), samples(m, next)
 	if len(bs) == 0 || len(ns) == 0 {
-		return Delta{}, false
+		return Delta{}, false, false
 	}
-	d := Delta{Metric: m.name, Base: median(bs), New: median(ns)}
+	d = Delta{Metric: m.name, Base: median(bs), New: median(ns)}
 	d.Verdict = judgeDelta(d.Base, d.New, m.higherBetter, rel, m.floor(n))
+	beyond = d.Verdict == "regression"
+	if !tested {
+		return d, beyond, true
+	}
 	switch d.Verdict {
 	case "regression":
 		d.P = worseP(bs, ns, m.higherBetter)
@@ -201,7 +239,83 @@ func compareMetric(m metric, base, next Run, n Noise, repeated bool) (Delta, boo
 	if d.P > Alpha {
 		d.Verdict = "same" // beyond the noise floor, but not beyond chance
 	}
-	return d, true
+	return d, beyond, true
+}
+
+// repeatPower says whether the repeats of base and next that were
+// measured can show a change at Alpha, and what the comparison must say
+// of them: repeats that errored and shrank a sample, a side with none
+// measured, too few to reach Alpha (then the medians are judged against
+// the noise alone, as single runs are).
+func repeatPower(base, next Run) (tested bool, warns []string) {
+	nb, nn := measuredRepeats(base), measuredRepeats(next)
+	for _, side := range []struct {
+		name    string
+		got, of int
+	}{{"base", nb, len(base.Repeats)}, {"new", nn, len(next.Repeats)}} {
+		switch {
+		case side.got == 0:
+			warns = append(warns, fmt.Sprintf("no %s repeat was measured (all %d errored): its metrics cannot be compared", side.name, side.of))
+		case side.got < side.of:
+			warns = append(warns, fmt.Sprintf("%d of %d %s repeats were not measured (errored): the test uses %d", side.of-side.got, side.of, side.name, side.got))
+		}
+	}
+	if nb == 0 || nn == 0 {
+		return false, warns
+	}
+	if p := smallestP(nb, nn); p > Alpha {
+		warns = append(warns, fmt.Sprintf("%d against %d measured repeats cannot reach p <= %g (the smallest p is %.2g): the medians are judged against the noise alone, as single runs are; 3 against 3 is the least that can show a change",
+			nb, nn, Alpha, p))
+		return false, warns
+	}
+	return true, warns
+}
+
+// measuredRepeats counts r's repeats that were measured.
+func measuredRepeats(r Run) int {
+	n := 0
+	for _, rep := range r.Repeats {
+		if rep.Measured() {
+			n++
+		}
+	}
+	return n
+}
+
+// EnvDiffs names each way next's environment differs from base's, where
+// both record it: the host (CPU model and cores, kernel, name), the
+// Docker engine, loadcheck, and per config the image, httpd's version
+// and the generator engine.
+func EnvDiffs(base, next *File) []string {
+	var out []string
+	diff := func(what, b, n string) {
+		if b != "" && n != "" && b != n {
+			out = append(out, fmt.Sprintf("%s %s -> %s", what, b, n))
+		}
+	}
+	be, ne := base.Environment, next.Environment
+	diff("CPU", be.CPUModel, ne.CPUModel)
+	if be.CPUs > 0 && ne.CPUs > 0 && be.CPUs != ne.CPUs {
+		out = append(out, fmt.Sprintf("cores %d -> %d", be.CPUs, ne.CPUs))
+	}
+	diff("kernel", be.Kernel, ne.Kernel)
+	diff("host", be.Hostname, ne.Hostname)
+	diff("Docker", be.DockerVersion, ne.DockerVersion)
+	diff("loadcheck", be.LoadcheckVersion, ne.LoadcheckVersion)
+	newRuns := map[string]Run{}
+	for _, r := range next.Runs {
+		newRuns[r.Config] = r
+	}
+	for _, b := range base.Runs {
+		n, ok := newRuns[b.Config]
+		if !ok {
+			continue
+		}
+		diff(b.Config+": image", b.ImageID, n.ImageID)
+		diff(b.Config+": httpd", b.HTTPDVersion, n.HTTPDVersion)
+		diff(b.Config+": generator engine", b.Engine, n.Engine)
+	}
+	return out
 }
 
 // samples is metric m over r's measured repeats.

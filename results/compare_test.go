@@ -2,6 +2,7 @@ package results_test
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -222,5 +223,73 @@ func TestCompareRepeats(t *testing.T) {
 	// ... but a pass that now always fails is.
 	if c := results.Compare(base, repeated([2]float64{9, 6}, [2]float64{9, 5}, [2]float64{9, 7}), noise); c.Regressions != 1 {
 		t.Errorf("pass -> fail 0/3: %d regressions", c.Regressions)
+	}
+}
+
+// TestCompareFewRepeats: with too few repeats the exact test cannot reach
+// Alpha (2 against 2: the smallest p is 1/6), so it can never call a
+// change significant: compare says so and judges the medians as single
+// runs are, and a tripled p99 is a regression. Errored repeats that
+// shrink a sample are named.
+func TestCompareFewRepeats(t *testing.T) {
+	noise := results.DefaultNoise()
+	base := repeated([2]float64{10, 5}, [2]float64{10, 6})
+	c := results.Compare(base, repeated([2]float64{10, 16}, [2]float64{10, 19}), noise)
+	if got := verdictOf(c, "c", "p99 ms"); got != "regression" || c.Regressions != 1 {
+		t.Errorf("2 against 2, p99 tripled: %s, %d regressions; want a regression", got, c.Regressions)
+	}
+	if w := strings.Join(c.Warnings, "\n"); !strings.Contains(w, "2 against 2 measured repeats cannot reach p <= 0.05 (the smallest p is 0.17)") {
+		t.Errorf("warnings %q: want the test's limit said", c.Warnings)
+	}
+	if c := results.Compare(base, repeated([2]float64{10, 6}, [2]float64{10, 5}), noise); c.Regressions != 0 {
+		t.Errorf("2 against 2, the same again: %d regressions", c.Regressions)
+	}
+
+	// An errored repeat leaves 2 of 3: named, and the same fallback.
+	errored := repeated([2]float64{10, 5}, [2]float64{10, 6}, [2]float64{10, 7})
+	errored.Runs[0].Repeats[2].Error = "httpd did not start"
+	c = results.Compare(errored, repeated([2]float64{10, 16}, [2]float64{10, 19}, [2]float64{10, 18}), noise)
+	w := strings.Join(c.Warnings, "\n")
+	if !strings.Contains(w, "1 of 3 base repeats were not measured (errored): the test uses 2") || c.Regressions != 1 {
+		t.Errorf("an errored base repeat: %d regressions, warnings %q", c.Regressions, c.Warnings)
+	}
+	// A base with no measured repeat cannot make a metric regress: said.
+	for i := range errored.Runs[0].Repeats {
+		errored.Runs[0].Repeats[i].Error = "httpd did not start"
+	}
+	c = results.Compare(errored, repeated([2]float64{10, 16}, [2]float64{10, 19}, [2]float64{10, 18}), noise)
+	if w := strings.Join(c.Warnings, "\n"); !strings.Contains(w, "no base repeat was measured (all 3 errored)") {
+		t.Errorf("every base repeat errored: warnings %q", c.Warnings)
+	}
+
+	// PASS -> FLAKY with the p99 medians 6 -> 30 ms: the test says
+	// chance (one new repeat as good as the base, p = 0.1), but a pass
+	// lost in one repeat with a metric moved that far is a regression.
+	flaky := repeated([2]float64{10, 30}, [2]float64{9, 5.5}, [2]float64{10, 35})
+	c = results.Compare(repeated([2]float64{10, 5}, [2]float64{10, 6}, [2]float64{10, 7}), flaky, noise)
+	if c.Regressions != 1 || !strings.Contains(strings.Join(c.Configs[0].Why, ";"), "PASS 3/3 -> FLAKY 2/3 with p99 ms worse beyond the noise") {
+		t.Errorf("pass -> flaky with p99 6 -> 30: %d regressions, why %q", c.Regressions, c.Configs[0].Why)
+	}
+}
+
+// TestCompareEnvironment: two runs on different machines, engines or
+// images are named difference by difference.
+func TestCompareEnvironment(t *testing.T) {
+	base := repeated([2]float64{10, 5})
+	next := repeated([2]float64{10, 5})
+	base.Environment = results.Environment{LoadcheckVersion: "v1", CPUs: 2, CPUModel: "Xeon A", Kernel: "6.1", Hostname: "ci-1", DockerVersion: "28.2.2"}
+	next.Environment = results.Environment{LoadcheckVersion: "v1", CPUs: 4, CPUModel: "EPYC B", Kernel: "6.1", Hostname: "ci-1", DockerVersion: "28.2.2"}
+	base.Runs[0].Engine, next.Runs[0].Engine = "goroutine", "epoll"
+	base.Runs[0].ImageID, next.Runs[0].ImageID = "sha256:aa", "sha256:aa"
+	c := results.Compare(base, next, results.DefaultNoise())
+	want := []string{"CPU Xeon A -> EPYC B", "cores 2 -> 4", "c: generator engine goroutine -> epoll"}
+	if !slices.Equal(c.EnvDiffs, want) {
+		t.Errorf("differences %q, want %q", c.EnvDiffs, want)
+	}
+	if w := strings.Join(c.Warnings, "\n"); !strings.Contains(w, "the runs ran on different environments (CPU Xeon A -> EPYC B; cores 2 -> 4; c: generator engine goroutine -> epoll)") {
+		t.Errorf("warnings %q", c.Warnings)
+	}
+	if c := results.Compare(base, base, results.DefaultNoise()); len(c.EnvDiffs) != 0 {
+		t.Errorf("a run against itself: differences %q", c.EnvDiffs)
 	}
 }

@@ -58,6 +58,11 @@ type Environment struct {
 	OS               string `json:"os"`
 	CPUs             int    `json:"cpus"`
 	Hostname         string `json:"hostname"`
+	// CPUModel, Kernel and DockerVersion complete the fingerprint that
+	// compare checks: a change between two runs can be the machine's.
+	CPUModel      string `json:"cpu_model,omitempty"`
+	Kernel        string `json:"kernel,omitempty"`
+	DockerVersion string `json:"docker_version,omitempty"`
 }
 
 // Run is one config's result.

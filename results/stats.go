@@ -111,3 +111,15 @@ func normalP(pool []float64, m int, u float64) float64 {
 	z := (u - mean - 0.5) / math.Sqrt(variance)
 	return 0.5 * math.Erfc(z/math.Sqrt2)
 }
+
+// smallestP is the smallest one-sided p-value worseP can give for m base
+// and n new values: every new value worse than every base value. For the
+// exact test it is 1/C(m+n, m): 2 against 2 repeats give 0.17, 2 against
+// 3 give 0.1, 3 against 3 give 0.05.
+func smallestP(m, n int) float64 {
+	base, next := make([]float64, m), make([]float64, n)
+	for i := range next {
+		next[i] = 1
+	}
+	return worseP(base, next, false)
+}

@@ -125,6 +125,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.Float64Var(&n.LatencyMS, "latency-floor", n.LatencyMS, "... and, for p50 and p99, by more than this many `ms`")
 	fs.Float64Var(&n.DroppedPts, "dropped-floor", n.DroppedPts, "... and, for dropped requests, by more than this many percentage `points`")
 	fs.Float64Var(&n.MemPerConnKB, "memory-floor", n.MemPerConnKB, "... and, for memory per connection, by more than this many `KB`")
+	strictEnv := fs.Bool("strict-env", false, "refuse (exit 2) two runs whose environments differ: host CPU, cores, kernel, Docker, loadcheck, image, httpd or generator engine")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: loadcheck compare BASE NEW [flags]
 
@@ -133,7 +134,10 @@ Compares each config of the run NEW with the same config of the run BASE
 p50, p99, throughput and memory per connection. A change counts as a
 regression only when it is worse beyond the noise threshold and the floor;
 a config that passed in BASE and does not pass in NEW, or that is missing
-from NEW, always regresses. Exit 0 no regression, 1 regression, 2 bad input.
+from NEW, always regresses. Two runs that ran on different environments
+(host CPU and cores, kernel, Docker, loadcheck, image, httpd, generator
+engine) are compared with a warning naming each difference; --strict-env
+refuses them. Exit 0 no regression, 1 regression, 2 bad input.
 
 Flags:
 `)
@@ -160,6 +164,9 @@ Flags:
 		return exitSetup, fmt.Errorf("new: %w", err)
 	}
 	c := results.Compare(base, next, n)
+	if *strictEnv && len(c.EnvDiffs) > 0 {
+		return exitSetup, &usageError{fmt.Sprintf("--strict-env: the runs ran on different environments: %s", strings.Join(c.EnvDiffs, "; "))}
+	}
 	if err := writeOut(*out, stdout, func(w io.Writer) error { return results.WriteComparison(w, c, *format) }); err != nil {
 		return exitSetup, err
 	}

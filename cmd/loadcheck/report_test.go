@@ -101,6 +101,23 @@ func TestRunFolderReportCompare(t *testing.T) {
 	if code != exitFail || !strings.Contains(stdout, "**target regressed:** verdict pass -> fail; served 20 -> 10") {
 		t.Errorf("compare with a regression: exit %d\n%s", code, stdout)
 	}
+	// The same run on another generator engine: a warning, and with
+	// --strict-env a refusal that names the difference.
+	other := filepath.Join(dir, "other-engine")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fo, _ := results.ReadRun(b)
+	fo.RunID, fo.Runs[0].Engine = "other", map[string]string{"epoll": "goroutine", "goroutine": "epoll"}[fo.Runs[0].Engine]
+	if err := fo.WriteJSON(filepath.Join(other, results.ResultFile)); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ := run(t, "compare", b, other, "--noise", "1000", "--served-noise", "0"); code != exitPass || !strings.Contains(stdout, "warning: the runs ran on different environments (target: generator engine") {
+		t.Errorf("compare across engines: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := run(t, "compare", b, other, "--strict-env"); code != exitSetup || !strings.Contains(stderr, "--strict-env: the runs ran on different environments: target: generator engine") {
+		t.Errorf("compare --strict-env across engines: exit %d %s", code, stderr)
+	}
 
 	for _, tc := range []struct {
 		args []string
