@@ -9,11 +9,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -222,17 +224,14 @@ func (c *Client) Push(ctx context.Context, samples []Sample) error {
 		samples = withoutHistograms(samples)
 	}
 	err := c.push(ctx, samples)
-	if plain := withoutHistograms(samples); err != nil && len(plain) < len(samples) {
+	if plain := withoutHistograms(samples); refusesNative(err) && len(plain) < len(samples) {
 		// Prometheus without native histograms answers 500 "native
-		// histograms are disabled": whatever the status, a push that goes
-		// through without them says they were the trouble.
-		err2 := c.push(ctx, plain)
-		if err2 == nil {
-			c.mu.Lock()
-			c.nativeOff = err
-			c.mu.Unlock()
-		}
-		err = err2
+		// histograms are disabled": from then on they are left out. A
+		// timeout or another failure says nothing of them.
+		c.mu.Lock()
+		c.nativeOff = err
+		c.mu.Unlock()
+		err = c.push(ctx, plain)
 	}
 	c.mu.Lock()
 	c.pushed++
@@ -260,9 +259,22 @@ func (c *Client) push(ctx context.Context, samples []Sample) error {
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		return fmt.Errorf("%s: %s: %s", c.URL, resp.Status, bytes.TrimSpace(body))
+		return &receiverError{url: c.URL, status: resp.Status, body: string(bytes.TrimSpace(body))}
 	}
 	return nil
+}
+
+// receiverError is a receiver's answer other than 2xx.
+type receiverError struct{ url, status, body string }
+
+func (e *receiverError) Error() string { return fmt.Sprintf("%s: %s: %s", e.url, e.status, e.body) }
+
+// refusesNative reports whether err is the receiver's answer that it
+// takes no native histograms (Prometheus: "native histograms are
+// disabled").
+func refusesNative(err error) bool {
+	var re *receiverError
+	return errors.As(err, &re) && strings.Contains(strings.ToLower(re.body), "native histograms are disabled")
 }
 
 // withoutHistograms is samples less the native histograms.

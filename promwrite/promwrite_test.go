@@ -115,3 +115,37 @@ func TestNativeRefused(t *testing.T) {
 		t.Errorf("%d pushes with histograms, %d without; pushed %d, failed %d; refused: %v", withHist, plain, pushed, failed, c.NativeRefused())
 	}
 }
+
+// TestNativeTransientFailure: a push with histograms that times out once
+// (a slow receiver), then goes through, must not turn native histograms
+// off: only the receiver's answer that they are disabled does.
+func TestNativeTransientFailure(t *testing.T) {
+	var calls, withHist int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, _ := snappy.Decode(nil, body)
+		calls++
+		for _, ts := range fields(t, req)[1] {
+			if len(fields(t, ts)[4]) > 0 {
+				withHist++
+			}
+		}
+		if calls == 1 {
+			time.Sleep(300 * time.Millisecond) // past the client's timeout
+		}
+	}))
+	defer srv.Close()
+	c := New(srv.URL)
+	c.HTTP.Timeout = 100 * time.Millisecond
+	h := NewHistogram(3)
+	h.Observe(0.002, 3)
+	for range 3 {
+		samples := []Sample{{Labels: []Label{{"__name__", "a"}}, Value: 1}, {Labels: []Label{{"__name__", "h"}}, Histogram: h}}
+		_ = c.Push(context.Background(), samples)
+	}
+	pushed, failed, _ := c.Counts()
+	if c.NativeRefused() != nil || withHist != 3 || pushed != 3 || failed != 1 {
+		t.Errorf("refused: %v; %d of %d calls with histograms, pushed %d, failed %d: want histograms kept, 3 pushes with them and the timed-out one failed",
+			c.NativeRefused(), withHist, calls, pushed, failed)
+	}
+}
