@@ -95,11 +95,22 @@ func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ fu
 	logs := make([][]byte, g.N)
 	descs := make([]string, g.N)
 	nodes := make([]string, g.N)
+	var lost []error
+	// Every shard's logs are read (or given up on) before the deferred
+	// delete takes the pods and their logs.
 	for j, p := range pods {
 		nodes[j], descs[j] = p.Spec.NodeName, fmt.Sprintf("kubernetes shard %d (pod %s/%s on node %s, %s)", j, ns, p.Metadata.Name, p.Spec.NodeName, podState(p))
-		if logs[j], err = g.API.podLogs(ctx, ns, p.Metadata.Name); err != nil {
-			return nil, fmt.Errorf("read the logs of %s: %w", descs[j], err)
+		err := retry(ctx, transientAPI, func() (err error) {
+			logs[j], err = g.API.podLogs(ctx, ns, p.Metadata.Name)
+			return err
+		})
+		if err != nil {
+			logs[j] = nil
+			lost = append(lost, fmt.Errorf("read the logs of %s: %w", descs[j], err))
 		}
+	}
+	if len(lost) > 0 {
+		return nil, lostShards(name, logs, lost)
 	}
 	return mergeLogs("kubernetes", reqs, logs, descs, nodes)
 }
@@ -110,7 +121,11 @@ func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ fu
 // running at end.
 func (g Kubernetes) waitPods(ctx context.Context, ns, job string, start, end time.Time, poll time.Duration) ([]kubePod, error) {
 	for {
-		list, err := g.API.pods(ctx, ns, "loadcheck.run="+job)
+		var list []kubePod
+		err := retry(ctx, transientAPI, func() (err error) {
+			list, err = g.API.pods(ctx, ns, "loadcheck.run="+job)
+			return err
+		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

@@ -36,6 +36,11 @@ type fakeCluster struct {
 	kill    int // the shard whose pod dies mid-run (-1: none)
 	pending int // the shard whose pod never starts (-1: none)
 	ctx     context.Context
+	// listFails is how many pod lists answer 503 or 429 before one
+	// works; logFails how many log reads of shard j's pod answer 500
+	// first (-1: every one).
+	listFails int
+	logFails  map[int]int
 
 	mu   sync.Mutex
 	cms  map[string]corev1.ConfigMap
@@ -81,6 +86,13 @@ func newFakeCluster(t *testing.T, ctx context.Context, kill, pending int) *fakeC
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods", func(w http.ResponseWriter, r *http.Request) {
 		k, v, _ := strings.Cut(r.URL.Query().Get("labelSelector"), "=")
 		f.mu.Lock()
+		if f.listFails > 0 {
+			f.listFails--
+			f.mu.Unlock()
+			code := []int{http.StatusServiceUnavailable, http.StatusTooManyRequests}[f.listFails%2]
+			http.Error(w, `{"message":"etcdserver: request timed out"}`, code)
+			return
+		}
 		var items []kubePod
 		for _, p := range f.pods {
 			if p.Metadata.Labels[k] == v {
@@ -93,6 +105,13 @@ func newFakeCluster(t *testing.T, ctx context.Context, kill, pending int) *fakeC
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods/{pod}/log", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		for j, n := range f.logFails {
+			if strings.HasSuffix(r.PathValue("pod"), fmt.Sprintf("-%d-abcde", j)) && n != 0 {
+				f.logFails[j] = n - 1
+				http.Error(w, `{"message":"Get \"https://node:10250/containerLogs\": EOF"}`, http.StatusInternalServerError)
+				return
+			}
+		}
 		b, ok := f.logs[r.PathValue("pod")]
 		if !ok {
 			http.Error(w, `{"message":"no such pod"}`, http.StatusNotFound)
@@ -235,13 +254,16 @@ func (f *fakeCluster) startPods(ns string, job batchv1.Job, cm corev1.ConfigMap)
 // kubeRun runs a 3-shard load of 30 connections through the Kubernetes
 // fleet on a fake cluster, found through a kubeconfig as a user's would
 // be, and returns its result and error, and the cluster to inspect.
-func kubeRun(t *testing.T, kill, pending int) (*bench.Result, error, *fakeCluster) {
+func kubeRun(t *testing.T, kill, pending int, setup ...func(*fakeCluster)) (*bench.Result, error, *fakeCluster) {
 	t.Helper()
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(target.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	fc := newFakeCluster(t, ctx, kill, pending)
+	for _, f := range setup {
+		f(fc)
+	}
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing")+string(os.PathListSeparator)+fc.kubeconfig(t.TempDir()))
 	api, err := LoadKubeAPI()
 	if err != nil {
@@ -320,6 +342,55 @@ func TestKubernetesShardLate(t *testing.T) {
 	_, err, fc := kubeRun(t, -1, 2)
 	if err == nil || !strings.Contains(err.Error(), `shard 2 (pod loadcheck-t1-2-abcde on node "node-2") is Pending, container shard waiting: ImagePullBackOff pull access denied`) {
 		t.Errorf("error: %v", err)
+	}
+	fc.gone(t)
+}
+
+// The API server throttles and times out now and then: the pod list fails
+// three times (503, 429), one pod's log read twice (500). The fleet rides
+// it out: the run is whole.
+func TestKubernetesTransientErrors(t *testing.T) {
+	res, err, fc := kubeRun(t, -1, -1, func(f *fakeCluster) { f.listFails, f.logFails = 3, map[int]int{1: 2} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 300 || res.Served != 30 || len(res.PerShard) != 3 {
+		t.Errorf("merged: sent %d, served %d, %d shards", res.Sent, res.Served, len(res.PerShard))
+	}
+	fc.gone(t)
+}
+
+// One pod's log can never be read: the run fails naming that shard, the
+// other shards' outputs are kept in a folder the error names (before the
+// Job and its pods are deleted), and the Job and ConfigMap still go.
+func TestKubernetesLogLost(t *testing.T) {
+	_, err, fc := kubeRun(t, -1, -1, func(f *fakeCluster) { f.logFails = map[int]int{2: -1} })
+	if err == nil {
+		t.Fatal("no error with a shard's logs lost")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "read the logs of kubernetes shard 2 (pod perf/loadcheck-t1-2-abcde") || !strings.Contains(msg, "after 5 attempts") {
+		t.Errorf("error does not name the lost shard and the attempts: %v", err)
+	}
+	_, dir, ok := strings.Cut(msg, "the other shards' outputs are in ")
+	dir, _, _ = strings.Cut(dir, " ")
+	if !ok {
+		t.Fatalf("error does not say where the other outputs are: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	for j := range 2 {
+		fh, err := os.Open(filepath.Join(dir, fmt.Sprintf("shard-%d.jsonl", j)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := bench.ReadShardOutput(fh.Name(), fh)
+		fh.Close()
+		if err != nil || o.Result == nil || o.Request.Options.Shard != j {
+			t.Errorf("kept shard %d: %v, %+v", j, err, o)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "shard-2.jsonl")); err == nil {
+		t.Error("the lost shard has an output file")
 	}
 	fc.gone(t)
 }

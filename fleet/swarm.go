@@ -112,15 +112,30 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress 
 	logs := make([][]byte, len(names))
 	descs := make([]string, len(names))
 	nodes := make([]string, len(names))
+	var lost []error
+	// Every shard's logs are read (or given up on) before the deferred
+	// removal takes the services and their logs.
 	for j, name := range names {
 		state, node, err := waitJob(ctx, name, end)
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			lost = append(lost, err)
+			continue
 		}
 		nodes[j], descs[j] = node, fmt.Sprintf("swarm shard %d (service %s on node %s, %s)", j, name, node, state)
-		if logs[j], err = exec.CommandContext(ctx, "docker", "service", "logs", "--raw", name).Output(); err != nil {
-			return nil, fmt.Errorf("read the logs of swarm shard %d (%s): %w", j, name, err)
+		err = retry(ctx, transientCLI, func() (err error) {
+			logs[j], err = exec.CommandContext(ctx, "docker", "service", "logs", "--raw", name).Output()
+			return err
+		})
+		if err != nil {
+			logs[j] = nil
+			lost = append(lost, fmt.Errorf("read the logs of %s: %w", descs[j], err))
 		}
+	}
+	if len(lost) > 0 {
+		return nil, lostShards(g.RunID, logs, lost)
 	}
 	return mergeLogs("swarm", reqs, logs, descs, nodes)
 }
@@ -176,7 +191,11 @@ func onlyShardLines(logs []byte) []byte {
 // and node.
 func waitJob(ctx context.Context, name string, deadline time.Time) (state, node string, err error) {
 	for {
-		out, err := exec.CommandContext(ctx, "docker", "service", "ps", "--no-trunc", "--format", "{{.CurrentState}}|{{.Node}}|{{.Error}}", name).Output()
+		var out []byte
+		err := retry(ctx, transientCLI, func() (err error) {
+			out, err = exec.CommandContext(ctx, "docker", "service", "ps", "--no-trunc", "--format", "{{.CurrentState}}|{{.Node}}|{{.Error}}", name).Output()
+			return err
+		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return "", "", ctx.Err()
