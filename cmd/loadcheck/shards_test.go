@@ -118,7 +118,7 @@ func TestKubernetesDryRun(t *testing.T) {
 	dir := t.TempDir()
 	job := filepath.Join(dir, "job.yaml")
 	code, stdout, stderr := run(t, "run", "--target", url, "--generator", "kubernetes", "--dry-run", "-o", job, "--shards", "3",
-		"-c", "30", "--rate", "5", "--ramp", "300ms", "--warmup", "500ms", "-d", "2s", "--start-in", "6s", "--generator-image", "loadcheck/generator:test")
+		"-c", "30", "--rate", "5", "--ramp", "300ms", "--warmup", "500ms", "-d", "2s", "--start-in", "6s", "--generator-image", "loadcheck/generator:test", "--max-p99", "800ms")
 	if code != exitPass || !strings.Contains(stdout, "kubectl apply -f "+job) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -167,6 +167,9 @@ func TestKubernetesDryRun(t *testing.T) {
 	res := filepath.Join(dir, "r.json")
 	if code, stdout, stderr := run(t, append(append([]string{"merge"}, outputs...), "--results", filepath.Join(dir, "runs"), "--json", res)...); code != exitPass {
 		t.Fatalf("merge: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if th := readResult(t, res).Scenario.Thresholds; th.MaxP99 != 800*time.Millisecond {
+		t.Errorf("merged under thresholds %+v, want the dry run's --max-p99 800ms", th)
 	}
 	if r := readResult(t, res).Runs[0]; r.Requests.Sent != 300 || r.Connections.Served != 30 || len(r.GeneratorShards) != 3 {
 		t.Errorf("merged: %+v %+v", r.Connections, r.Requests)
