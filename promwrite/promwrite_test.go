@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,17 +121,21 @@ func TestNativeRefused(t *testing.T) {
 // (a slow receiver), then goes through, must not turn native histograms
 // off: only the receiver's answer that they are disabled does.
 func TestNativeTransientFailure(t *testing.T) {
+	var mu sync.Mutex // the timed-out handler runs on beside the next
 	var calls, withHist int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		req, _ := snappy.Decode(nil, body)
+		mu.Lock()
 		calls++
+		first := calls == 1
 		for _, ts := range fields(t, req)[1] {
 			if len(fields(t, ts)[4]) > 0 {
 				withHist++
 			}
 		}
-		if calls == 1 {
+		mu.Unlock()
+		if first {
 			time.Sleep(300 * time.Millisecond) // past the client's timeout
 		}
 	}))
@@ -144,6 +149,8 @@ func TestNativeTransientFailure(t *testing.T) {
 		_ = c.Push(context.Background(), samples)
 	}
 	pushed, failed, _ := c.Counts()
+	mu.Lock()
+	defer mu.Unlock()
 	if c.NativeRefused() != nil || withHist != 3 || pushed != 3 || failed != 1 {
 		t.Errorf("refused: %v; %d of %d calls with histograms, pushed %d, failed %d: want histograms kept, 3 pushes with them and the timed-out one failed",
 			c.NativeRefused(), withHist, calls, pushed, failed)
