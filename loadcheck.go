@@ -282,11 +282,21 @@ func (s *settings) measure(ctx context.Context, sc scenarios.Scenario, cfg apach
 // config names that are not plain file names, a run ID that is not a
 // folder name.
 func check(sc scenarios.Scenario, runID string) error {
-	if err := sc.Load.Validate(); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
 	if strings.ContainsAny(runID, "/\\") || runID == "." || runID == ".." {
 		return fmt.Errorf("run ID %q: want a folder name, without slashes", runID)
+	}
+	return Validate(sc)
+}
+
+// Validate reports what in sc cannot run, before anything starts: a bad
+// load, no config, a repeat count out of range, a config name httpd
+// cannot use, or a config that contradicts itself (httpd would quietly
+// run other values than the ones written, such as a MaxRequestWorkers
+// above ServerLimit x ThreadsPerChild). Run calls it; so does the CLI,
+// for its usage errors, after its flags changed the scenario.
+func Validate(sc scenarios.Scenario) error {
+	if err := sc.Load.Validate(); err != nil {
+		return fmt.Errorf("load: %w", err)
 	}
 	if len(sc.Configs) == 0 {
 		return errors.New("the scenario has no config to run")
@@ -294,10 +304,19 @@ func check(sc scenarios.Scenario, runID string) error {
 	if sc.Repeat < 0 || sc.Repeat > scenarios.MaxRepeat {
 		return fmt.Errorf("repeat: want 1 to %d runs per config, got %d", scenarios.MaxRepeat, sc.Repeat)
 	}
+	var bad []string
 	for _, c := range sc.Configs {
 		if err := apache.CheckName(c.Name); err != nil {
 			return err
 		}
+		for _, fd := range c.Check(sc.Load.Connections) {
+			if fd.Error {
+				bad = append(bad, fd.Msg)
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return errors.New("config contradicts itself:\n  " + strings.Join(bad, "\n  "))
 	}
 	return nil
 }

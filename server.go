@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -203,67 +201,22 @@ func (s *settings) pushing(progress func(bench.Progress), runID, config string, 
 	}
 }
 
-// progressSamples is one second's live metrics: the generator's progress
-// p and the server's latest reading pt (when ok). Gauges carry the phase;
-// counters and the latency histogram, cumulative over the whole load, do
-// not, so that each stays one series whose rate() spans a phase change.
+// progressSamples is one second's live metrics (promwrite.Live) from the
+// generator's progress p and the server's latest reading pt (when ok).
 func progressSamples(p bench.Progress, runID, config string, pt observe.Point, ok bool, now time.Time) []promwrite.Sample {
-	base := []promwrite.Label{{Name: "run_id", Value: runID}, {Name: "config", Value: config}}
-	phased := append(slices.Clone(base), promwrite.Label{Name: "phase", Value: string(p.Phase)})
-	var samples []promwrite.Sample
-	add := func(labels []promwrite.Label, name string, v float64, extra ...promwrite.Label) {
-		l := append(append([]promwrite.Label{{Name: "__name__", Value: name}}, labels...), extra...)
-		samples = append(samples, promwrite.Sample{Labels: l, Value: v, Time: now})
-	}
-	gauge := func(name string, v float64) { add(phased, name, v) }
-	counter := func(name string, v float64, extra ...promwrite.Label) { add(base, name, v, extra...) }
-	gauge("loadcheck_connections_open", float64(p.Open))
-	counter("loadcheck_requests_ok_total", float64(p.OK))
-	counter("loadcheck_requests_failed_total", float64(p.Failed))
-	for class, n := range p.Errors {
-		counter("loadcheck_requests_failed_by_class_total", float64(n), promwrite.Label{Name: "class", Value: class})
-	}
-	gauge("loadcheck_latency_p99_seconds", float64(p.P99US)/1e6)
+	l := promwrite.Live{Phase: string(p.Phase), Open: p.Open, OK: p.OK, Failed: p.Failed, Errors: p.Errors, P99Seconds: float64(p.P99US) / 1e6}
 	if h := p.Latency; h != nil {
-		// Every answer's latency so far: classic buckets, and a native
-		// histogram for receivers that take one.
-		native, classic := promwrite.NewHistogram(3), make([]uint64, len(latencyBuckets))
 		for _, b := range h.Distribution() {
-			if b.Count == 0 {
-				continue
-			}
-			v := float64(b.To) / 1e6
-			native.Observe(v, uint64(b.Count))
-			for i, le := range latencyBuckets {
-				if v <= le {
-					classic[i] += uint64(b.Count)
-				}
+			if b.Count > 0 {
+				l.Latency = append(l.Latency, promwrite.Count{Seconds: float64(b.To) / 1e6, N: uint64(b.Count)})
 			}
 		}
-		for i, le := range latencyBuckets {
-			counter("loadcheck_latency_seconds_bucket", float64(classic[i]), promwrite.Label{Name: "le", Value: strconv.FormatFloat(le, 'g', -1, 64)})
-		}
-		counter("loadcheck_latency_seconds_bucket", float64(native.Count), promwrite.Label{Name: "le", Value: "+Inf"})
-		counter("loadcheck_latency_seconds_count", float64(native.Count))
-		counter("loadcheck_latency_seconds_sum", native.Sum)
-		samples = append(samples, promwrite.Sample{Labels: append([]promwrite.Label{{Name: "__name__", Value: "loadcheck_latency_seconds"}}, base...), Histogram: native, Time: now})
 	}
 	if ok {
-		if pt.BusyWorkers >= 0 {
-			gauge("loadcheck_httpd_busy_workers", float64(pt.BusyWorkers))
-		}
-		if pt.Processes >= 0 {
-			gauge("loadcheck_httpd_processes", float64(pt.Processes))
-		}
-		if pt.MemoryMB >= 0 {
-			gauge("loadcheck_httpd_memory_bytes", pt.MemoryMB*(1<<20))
-		}
+		l.Server = &promwrite.ServerLive{BusyWorkers: pt.BusyWorkers, Processes: pt.Processes, MemoryBytes: pt.MemoryMB * (1 << 20)}
 	}
-	return samples
+	return l.Samples(runID, config, now)
 }
-
-// latencyBuckets are the classic latency buckets pushed live, in seconds.
-var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // warmUpUsed is the warm-up as it ran, and why it ended.
 func warmUpUsed(l scenarios.Load, res *bench.Result, reason string) (float64, string) {

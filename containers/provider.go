@@ -44,6 +44,12 @@ func NewProvider(ctx context.Context, image, layout string) (p *Provider, err er
 	return &Provider{Image: DebianImage, Info: info}, err
 }
 
+// Provider is a provider.Provider that also cleans up after a run.
+var (
+	_ provider.Provider = (*Provider)(nil)
+	_ provider.Cleaner  = (*Provider)(nil)
+)
+
 // Describe implements provider.Provider.
 func (p *Provider) Describe() provider.Description {
 	return provider.Description{Name: "docker", Image: p.Image, ImageID: p.Info.ID, Layout: p.Info.Layout.Name, EngineVersion: p.EngineVersion}

@@ -33,6 +33,12 @@ type Cleaner interface {
 	CleanRun(ctx context.Context, runID string) (removed []string, err error)
 }
 
+// The providers of this package.
+var (
+	_ Provider = Local{}
+	_ Provider = Target{}
+)
+
 // Description names a provider and, for images, the image and its layout.
 type Description struct {
 	Name    string // "docker", "target", "local"

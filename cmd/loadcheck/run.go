@@ -669,18 +669,10 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 	if f.host != "" && trees == 0 {
 		return sc, &usageError{"--host chooses a vhost of a config tree: give --config-dir (or dir: in the scenario)"}
 	}
-	// Contradictions stop the run before any container starts: httpd
-	// would quietly run other values than the ones written.
-	var bad []string
-	for _, cfg := range sc.Configs {
-		for _, fd := range cfg.Check(f.load.Connections) {
-			if fd.Error {
-				bad = append(bad, fd.Msg)
-			}
-		}
-	}
-	if len(bad) > 0 {
-		return sc, &usageError{"config contradicts itself:\n  " + strings.Join(bad, "\n  ")}
+	// The library's own checks, contradictions among them, stop the run
+	// before any container starts.
+	if err := loadcheck.Validate(sc); err != nil {
+		return sc, &usageError{err.Error()}
 	}
 	return sc, nil
 }
