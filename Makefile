@@ -3,7 +3,7 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 GO ?= go
 BIN := bin/loadcheck
 
-.PHONY: all build image generator-image browser httpd prometheus run test test-unit fuzz clean
+.PHONY: all build image generator-image browser httpd prometheus run test test-unit fuzz lint clean
 
 all: build
 
@@ -38,6 +38,12 @@ prometheus:
 		made=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; }; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; rc=$$?; \
 		[ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; }
+
+# golangci-lint, pinned in tools/lint.mod (apart from go.mod, so that its
+# dependencies never move what loadcheck builds with); .golangci.yml says
+# which linters and why, DESIGN.md's import rules among them (depguard).
+lint:
+	$(GO) tool -modfile=tools/lint.mod golangci-lint run ./...
 
 # The README's first command: six configs side by side at 4000 connections.
 run: build image

@@ -168,7 +168,7 @@ func (t *Tree) checkCerts() error {
 		switch {
 		case certHave && keyHave:
 			if _, err := tls.X509KeyPair([]byte(certText), []byte(keyText)); err != nil {
-				return fmt.Errorf("config tree %s: %s: certificate %s and key %s do not match (%v): put the key that belongs to the certificate there, or remove both and loadcheck generates a self-signed pair", t.Dir, at, t.host(c.Cert), t.host(key), err)
+				return fmt.Errorf("config tree %s: %s: certificate %s and key %s do not match (%w): put the key that belongs to the certificate there, or remove both and loadcheck generates a self-signed pair", t.Dir, at, t.host(c.Cert), t.host(key), err)
 			}
 		case certHave && keyIn:
 			return fmt.Errorf("config tree %s: %s: the key %s is missing while its certificate %s is there: add the key, or remove the certificate too and loadcheck generates a self-signed pair", t.Dir, at, t.host(key), t.host(c.Cert))

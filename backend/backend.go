@@ -140,7 +140,7 @@ func Start(l Latency, size int) (*Server, error) {
 	}
 	s := &Server{latency: l, body: []byte(strings.Repeat("b", size)), ln: ln, rnd: rand.New(rand.NewPCG(1, 2))}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 30 * time.Second}
-	go s.srv.Serve(ln)
+	go func() { _ = s.srv.Serve(ln) }() // ErrServerClosed at Close
 	return s, nil
 }
 

@@ -57,7 +57,7 @@ func RaiseNofile(n int) error {
 	}
 	lim.Cur = need
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raise the nofile soft limit to %d: %v; run `ulimit -n %d` first", need, err, need)
+		return fmt.Errorf("raise the nofile soft limit to %d: %w; run `ulimit -n %d` first", need, err, need)
 	}
 	return nil
 }

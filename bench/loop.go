@@ -392,7 +392,7 @@ func (e *evConn) drive() {
 			}
 		case atConnectDone:
 			if e.connectErr != nil {
-				e.closeFd()
+				_ = e.closeFd()
 				err := e.connectErr
 				if ctx.Err() != nil {
 					err = ctx.Err()
@@ -440,7 +440,7 @@ func (e *evConn) end() {
 // finish closes e for good.
 func (e *evConn) finish() {
 	e.close()
-	e.closeFd() // a no-op unless the socket outlived its conn.close
+	_ = e.closeFd() // a no-op unless the socket outlived its conn.close
 	e.l.live--
 	e.l.wg.Done()
 }

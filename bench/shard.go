@@ -608,7 +608,7 @@ func (st *shardProc) read(stdout io.Reader, mu *sync.Mutex) {
 		}
 	}
 	if err := st.cmd.Wait(); err != nil && st.result == nil && st.err == nil {
-		st.err = fmt.Errorf("shard %d: %v: %s", st.j, err, bytes.TrimSpace(st.stderr.Bytes()))
+		st.err = fmt.Errorf("shard %d: %w: %s", st.j, err, bytes.TrimSpace(st.stderr.Bytes()))
 	}
 }
 

@@ -309,7 +309,9 @@ func probeLayout(ctx context.Context, cli *testcontainers.DockerClient, image st
 	if err != nil {
 		return ""
 	}
-	defer cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, client.ContainerRemoveOptions{Force: true})
+	defer func() { // a probe container: `loadcheck clean` takes it if this fails
+		_, _ = cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, client.ContainerRemoveOptions{Force: true})
+	}()
 	for _, l := range []apache.Layout{apache.Debian, apache.Official} {
 		if _, err := cli.ContainerStatPath(ctx, c.ID, client.ContainerStatPathOptions{Path: l.Binary}); err == nil {
 			return l.Name

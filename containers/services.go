@@ -36,7 +36,7 @@ func removeServices(ctx context.Context, label string, keep func(labels map[stri
 		return nil, nil
 	}
 	if out, err := exec.CommandContext(ctx, "docker", append([]string{"service", "rm"}, ids...)...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("remove swarm services: %v: %s", err, bytes.TrimSpace(out))
+		return nil, fmt.Errorf("remove swarm services: %w: %s", err, bytes.TrimSpace(out))
 	}
 	return ids, nil
 }

@@ -254,7 +254,7 @@ func (f *fakeCluster) startPods(ns string, job batchv1.Job, cm corev1.ConfigMap)
 // kubeRun runs a 3-shard load of 30 connections through the Kubernetes
 // fleet on a fake cluster, found through a kubeconfig as a user's would
 // be, and returns its result and error, and the cluster to inspect.
-func kubeRun(t *testing.T, kill, pending int, setup ...func(*fakeCluster)) (*bench.Result, error, *fakeCluster) {
+func kubeRun(t *testing.T, kill, pending int, setup ...func(*fakeCluster)) (*bench.Result, *fakeCluster, error) {
 	t.Helper()
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(target.Close)
@@ -277,7 +277,7 @@ func kubeRun(t *testing.T, kill, pending int, setup ...func(*fakeCluster)) (*ben
 	l := bench.Load{Connections: 30, Ramp: 300 * time.Millisecond, WarmUp: 500 * time.Millisecond, Duration: 2 * time.Second,
 		RatePerConn: 5, Timeout: 2 * time.Second, Paths: []string{"/"}}
 	res, err := g.Generate(ctx, target.URL+"/", l, nil, nil)
-	return res, err, fc
+	return res, fc, err
 }
 
 // gone fails unless the run's Job and ConfigMap were deleted.
@@ -294,7 +294,7 @@ func (f *fakeCluster) gone(t *testing.T) {
 // their logs into exactly the schedule, with each shard's node and clock
 // offset, and deletes what it created.
 func TestKubernetesFleet(t *testing.T) {
-	res, err, fc := kubeRun(t, -1, -1)
+	res, fc, err := kubeRun(t, -1, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestKubernetesFleet(t *testing.T) {
 // A pod killed mid-run fails the run, named with its pod, node, state and
 // last progress; nothing is merged, and the Job and ConfigMap go.
 func TestKubernetesShardKilled(t *testing.T) {
-	res, err, fc := kubeRun(t, 1, -1)
+	res, fc, err := kubeRun(t, 1, -1)
 	if err == nil {
 		t.Fatalf("no error; merged %+v", res.Connections)
 	}
@@ -339,7 +339,7 @@ func TestKubernetesShardKilled(t *testing.T) {
 // A pod that is not running by the start (its image cannot be pulled)
 // fails the run before the merge, naming the reason.
 func TestKubernetesShardLate(t *testing.T) {
-	_, err, fc := kubeRun(t, -1, 2)
+	_, fc, err := kubeRun(t, -1, 2)
 	if err == nil || !strings.Contains(err.Error(), `shard 2 (pod loadcheck-t1-2-abcde on node "node-2") is Pending, container shard waiting: ImagePullBackOff pull access denied`) {
 		t.Errorf("error: %v", err)
 	}
@@ -350,7 +350,7 @@ func TestKubernetesShardLate(t *testing.T) {
 // three times (503, 429), one pod's log read twice (500). The fleet rides
 // it out: the run is whole.
 func TestKubernetesTransientErrors(t *testing.T) {
-	res, err, fc := kubeRun(t, -1, -1, func(f *fakeCluster) { f.listFails, f.logFails = 3, map[int]int{1: 2} })
+	res, fc, err := kubeRun(t, -1, -1, func(f *fakeCluster) { f.listFails, f.logFails = 3, map[int]int{1: 2} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestKubernetesTransientErrors(t *testing.T) {
 // other shards' outputs are kept in a folder the error names (before the
 // Job and its pods are deleted), and the Job and ConfigMap still go.
 func TestKubernetesLogLost(t *testing.T) {
-	_, err, fc := kubeRun(t, -1, -1, func(f *fakeCluster) { f.logFails = map[int]int{2: -1} })
+	_, fc, err := kubeRun(t, -1, -1, func(f *fakeCluster) { f.logFails = map[int]int{2: -1} })
 	if err == nil {
 		t.Fatal("no error with a shard's logs lost")
 	}

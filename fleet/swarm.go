@@ -98,7 +98,7 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress 
 			"--label", containers.LabelHost+"="+hostname, "--label", fmt.Sprintf("%s=%d", containers.LabelPID, os.Getpid()),
 			"--env", ShardRequestEnv+"="+string(b), g.Image, "shard").CombinedOutput()
 		if err != nil {
-			return nil, fmt.Errorf("create swarm shard %d: %v: %s", j, err, bytes.TrimSpace(out))
+			return nil, fmt.Errorf("create swarm shard %d: %w: %s", j, err, bytes.TrimSpace(out))
 		}
 		names = append(names, name)
 	}
@@ -287,7 +287,7 @@ func GeneratorImage(ctx context.Context, version string) (string, error) {
 		return "", err
 	}
 	if out, err := exec.CommandContext(ctx, "docker", "build", "-q", "-t", tag, dir).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the generator image %s: %v: %s", tag, err, bytes.TrimSpace(out))
+		return "", fmt.Errorf("build the generator image %s: %w: %s", tag, err, bytes.TrimSpace(out))
 	}
 	// Images of earlier builds are of no more use: each build has its own.
 	if old, err := exec.CommandContext(ctx, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "loadcheck/generator").Output(); err == nil {

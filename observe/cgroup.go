@@ -145,7 +145,7 @@ func CreateCgroup(proc, root, name string) (*Cgroup, error) {
 	c := &Cgroup{v2: self.v2, memDir: filepath.Join(self.memDir, name), cpuDir: filepath.Join(self.cpuDir, name)}
 	for _, d := range c.dirs() {
 		if err := os.Mkdir(d, 0o755); err != nil {
-			c.Remove()
+			_ = c.Remove() // what was made of it so far
 			return nil, fmt.Errorf("create cgroup: %w", err)
 		}
 	}

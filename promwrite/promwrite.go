@@ -61,18 +61,24 @@ func (h *Histogram) Observe(v float64, n uint64) {
 	h.Sum += v * float64(n)
 }
 
+// wireVarint is protobuf's wire type of a varint field.
+const wireVarint = 0
+
+// tag is a protobuf field's key: its number and wire type.
+func tag(field, wire uint64) uint64 { return field<<3 | wire }
+
 // encode is the histogram as a protobuf prometheus.Histogram at ms.
 func (h *Histogram) encode(ms int64) []byte {
 	var b []byte
-	b = binary.AppendUvarint(b, 1<<3|0) // count_int
+	b = binary.AppendUvarint(b, tag(1, wireVarint)) // count_int
 	b = binary.AppendUvarint(b, h.Count)
 	b = append(b, 3<<3|1) // sum: double
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(h.Sum))
-	b = binary.AppendUvarint(b, 4<<3|0) // schema: sint32
+	b = binary.AppendUvarint(b, tag(4, wireVarint)) // schema: sint32
 	b = binary.AppendVarint(b, int64(h.Schema))
 	b = append(b, 5<<3|1) // zero_threshold
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(0))
-	b = binary.AppendUvarint(b, 6<<3|0) // zero_count_int
+	b = binary.AppendUvarint(b, tag(6, wireVarint)) // zero_count_int
 	b = binary.AppendUvarint(b, 0)
 	idx := make([]int32, 0, len(h.Buckets))
 	for i := range h.Buckets {
@@ -94,9 +100,9 @@ func (h *Histogram) encode(ms int64) []byte {
 			offset = idx[start] - idx[start-1] - 1
 		}
 		var span []byte
-		span = binary.AppendUvarint(span, 1<<3|0) // offset: sint32
+		span = binary.AppendUvarint(span, tag(1, wireVarint)) // offset: sint32
 		span = binary.AppendVarint(span, int64(offset))
-		span = binary.AppendUvarint(span, 2<<3|0) // length
+		span = binary.AppendUvarint(span, tag(2, wireVarint)) // length
 		span = binary.AppendUvarint(span, uint64(k-start+1))
 		b = appendBytes(b, 11, span) // positive_spans
 		for j := start; j <= k; j++ {
@@ -109,7 +115,7 @@ func (h *Histogram) encode(ms int64) []byte {
 	if len(deltas) > 0 {
 		b = appendBytes(b, 12, deltas) // positive_deltas, packed sint64
 	}
-	b = binary.AppendUvarint(b, 15<<3|0) // timestamp
+	b = binary.AppendUvarint(b, tag(15, wireVarint)) // timestamp
 	return binary.AppendUvarint(b, uint64(ms))
 }
 
@@ -135,7 +141,7 @@ func Encode(samples []Sample) []byte {
 		var sb []byte
 		sb = append(sb, 1<<3|1) // value: double
 		sb = binary.LittleEndian.AppendUint64(sb, math.Float64bits(s.Value))
-		sb = append(sb, 2<<3|0) // timestamp: int64 milliseconds
+		sb = append(sb, byte(tag(2, wireVarint))) // timestamp: int64 milliseconds
 		sb = binary.AppendUvarint(sb, uint64(s.Time.UnixMilli()))
 		ts = appendBytes(ts, 2, sb)
 		req = appendBytes(req, 1, ts)

@@ -221,7 +221,7 @@ func (s *localServer) waitReady(ctx context.Context, timeout time.Duration) erro
 		return err
 	case <-s.done:
 		cancel()
-		<-ready
+		<-ready //nolint:errcheck // the probe ends with httpd's exit, reported here
 		return fmt.Errorf("httpd exited before it served (%v)", s.cmd.ProcessState)
 	}
 }

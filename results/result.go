@@ -154,12 +154,12 @@ type Run struct {
 	Hist *hdrhistogram.Histogram `json:"-"`
 }
 
-// Connections and Requests are the generator's own accounting, stored as
-// it is: Target == Served + PartlyServed + Starved, and
-// Sent == OK + Dropped + InFlight.
+// The generator's own accounting, stored as it is.
 type (
+	// Connections holds Target == Served + PartlyServed + Starved.
 	Connections = bench.Connections
-	Requests    = bench.Requests
+	// Requests holds Sent == OK + Dropped + InFlight.
+	Requests = bench.Requests
 )
 
 // Latency is in milliseconds from each request's intended send time, over
@@ -251,13 +251,16 @@ type Server struct {
 	OOMAtStart string `json:"oom_at_start,omitempty"`
 }
 
-// ServerPoint, ListenCounters and LogCode are the observers' readings,
-// stored in the result as they are.
+// The observers' readings, stored in the result as they are.
 type (
-	ServerPoint    = observe.Point
+	// ServerPoint is one mod_status reading (-1: not reported by the MPM).
+	ServerPoint = observe.Point
+	// ListenCounters are the kernel's ListenOverflows and ListenDrops.
 	ListenCounters = observe.ListenCounters
-	LogCode        = observe.LogCode
-	FPMStats       = observe.FPMStats
+	// LogCode is one Apache message code (AHnnnnn) seen in the error log.
+	LogCode = observe.LogCode
+	// FPMStats summarizes php-fpm's status pages over one load.
+	FPMStats = observe.FPMStats
 )
 
 func ms(us int64) float64 { return math.Round(float64(us)/10) / 100 }
@@ -420,24 +423,24 @@ func effectivePHP(php *apache.PHP) *apache.PHP {
 }
 
 // FPMPool is the config's php-fpm pool setting name, if it ran one.
-func (run Run) FPMPool(name string) (string, bool) {
-	if run.PHP == nil {
+func (r Run) FPMPool(name string) (string, bool) {
+	if r.PHP == nil {
 		return "", false
 	}
-	return run.PHP.Get(name)
+	return r.PHP.Get(name)
 }
 
 // JudgedP99 is the p99 latency the verdict judges, with what it is of:
 // every response's, or, when some clients are slow readers, the fast
 // clients' ("fast clients' "), since a slow client's latency is mostly
 // its own reading (it is reported in ClientGroups).
-func (run Run) JudgedP99() (time.Duration, string) {
-	for _, g := range run.ClientGroups {
+func (r Run) JudgedP99() (time.Duration, string) {
+	for _, g := range r.ClientGroups {
 		if g.Group == "fast" {
 			return time.Duration(g.LatencyMS.P99 * float64(time.Millisecond)), "fast clients' "
 		}
 	}
-	return time.Duration(run.LatencyMS.P99 * float64(time.Millisecond)), ""
+	return time.Duration(r.LatencyMS.P99 * float64(time.Millisecond)), ""
 }
 
 // Judge sets run's verdict and reasons against th.

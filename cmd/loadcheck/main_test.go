@@ -437,7 +437,7 @@ func TestTunedHold4000(t *testing.T) {
 func TestUserConfigFile(t *testing.T) {
 	dockertest.Require(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	code, stdout, stderr := run(t, "run", "--config-file", "broken=testdata/user-broken.conf", "-c", "50", "--json", out)
+	code, _, stderr := run(t, "run", "--config-file", "broken=testdata/user-broken.conf", "-c", "50", "--json", out)
 	if code != exitSetup || !strings.Contains(stderr, "testdata/user-broken.conf") ||
 		!strings.Contains(stderr, "line 16") || !strings.Contains(stderr, "Invalid command 'ThisIsNotADirective'") {
 		t.Errorf("broken file: got exit %d, stderr:\n%s\nwant 2 with Apache's message, the file and line 16", code, stderr)
@@ -445,7 +445,7 @@ func TestUserConfigFile(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a result was written for a config that never ran")
 	}
-	code, stdout, stderr = run(t, "run", "--config-file", "mine=testdata/user-event.conf", "-c", "200",
+	code, stdout, stderr := run(t, "run", "--config-file", "mine=testdata/user-event.conf", "-c", "200",
 		"--ramp", "2s", "--warmup", "8s", "-d", "3s", "--json", out)
 	t.Logf("stdout:\n%s", stdout)
 	if code != exitPass {

@@ -536,7 +536,7 @@ func fallBack(p provider.Provider, err error, local func() (provider.Provider, e
 	}
 	l, lerr := local()
 	if lerr != nil {
-		return nil, fmt.Errorf("%w\nand no httpd on this host to fall back on (%v): start Docker (then `make image`), or install Debian's apache2 and use --provider local", err, lerr)
+		return nil, fmt.Errorf("%w\nand no httpd on this host to fall back on (%w): start Docker (then `make image`), or install Debian's apache2 and use --provider local", err, lerr)
 	}
 	fmt.Fprintf(stderr, "loadcheck: no Docker engine answers (%v); using the httpd installed on this host (--provider local)\n", dockerErr.Err)
 	return l, nil
