@@ -2,13 +2,9 @@ package results
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // Noise says how large a change must be before compare calls it a
@@ -101,6 +97,15 @@ func memPerConn(r Run) float64 {
 	return r.Server.MemoryPerConnKB
 }
 
+// ComparedMetrics are the metrics compare sets side by side, in order.
+func ComparedMetrics() []string {
+	names := make([]string, len(compared))
+	for i, m := range compared {
+		names[i] = m.name
+	}
+	return names
+}
+
 // Compare sets each config of next against the same config of base.
 func Compare(base, next *File, n Noise) Comparison {
 	c := Comparison{Base: base.RunID, New: next.RunID, Noise: n}
@@ -168,7 +173,7 @@ func Compare(base, next *File, n Noise) Comparison {
 					}
 					if x.Verdict == "regression" {
 						d.Regression = true
-						d.Why = append(d.Why, fmt.Sprintf("%s %s -> %s (%s)", m.name, trim(x.Base), trim(x.New), pct(x.Base, x.New)))
+						d.Why = append(d.Why, fmt.Sprintf("%s %s -> %s (%s)", m.name, Trim(x.Base), Trim(x.New), PctChange(x.Base, x.New)))
 					}
 				}
 			}
@@ -358,16 +363,18 @@ func judgeDelta(base, next float64, higherBetter bool, relPct, floor float64) st
 	return "better"
 }
 
-// trim is v with three significant digits, whole numbers from 1000 up
+// Trim is v with three significant digits, whole numbers from 1000 up
 // (3258, not 3.26e+03).
-func trim(v float64) string {
+func Trim(v float64) string {
 	if math.Abs(v) >= 1000 {
 		return fmt.Sprintf("%.0f", v)
 	}
 	return strings.TrimSuffix(fmt.Sprintf("%.3g", v), ".0")
 }
 
-func pct(base, next float64) string {
+// PctChange is the change from base to next in percent, as "+12.5%",
+// "±0%", or "new" from nothing.
+func PctChange(base, next float64) string {
 	if base == 0 {
 		if next == 0 {
 			return "±0%"
@@ -375,102 +382,4 @@ func pct(base, next float64) string {
 		return "new"
 	}
 	return fmt.Sprintf("%+.1f%%", 100*(next-base)/base)
-}
-
-func (c Comparison) cell(d ConfigDelta, metric string) string {
-	for _, x := range d.Deltas {
-		if x.Metric != metric {
-			continue
-		}
-		s := fmt.Sprintf("%s -> %s (%s)", trim(x.Base), trim(x.New), pct(x.Base, x.New))
-		if x.P > 0 {
-			s += fmt.Sprintf(" p=%.2g", x.P)
-		}
-		switch x.Verdict {
-		case "regression":
-			s += " !"
-		case "better":
-			s += " +"
-		}
-		return s
-	}
-	return "-"
-}
-
-func (c Comparison) header() []string {
-	h := []string{"config", "verdict"}
-	for _, m := range compared {
-		h = append(h, m.name)
-	}
-	return append(h, "result")
-}
-
-func (c Comparison) row(d ConfigDelta) []string {
-	row := []string{d.Config, d.BaseVerdict + " -> " + d.NewVerdict}
-	for _, m := range compared {
-		row = append(row, c.cell(d, m.name))
-	}
-	res := "ok"
-	if d.Regression {
-		res = "REGRESSION"
-	}
-	return append(row, res)
-}
-
-func (c Comparison) summary() string {
-	s := fmt.Sprintf("%d of %d configs regressed (noise: changes within %g%% (served: %g%%) or within the floors %g ms latency, %g %%-points dropped, %g KB/conn count as the same)",
-		c.Regressions, len(c.Configs), c.Noise.RelPct, c.Noise.ServedPct, c.Noise.LatencyMS, c.Noise.DroppedPts, c.Noise.MemPerConnKB)
-	if c.Test != "" {
-		s += "; " + c.Test
-	}
-	return s
-}
-
-// WriteComparison renders c as table, markdown or json.
-func WriteComparison(w io.Writer, c Comparison, format string) error {
-	switch format {
-	case "json":
-		return WriteIndented(w, c)
-	case "markdown", "md":
-		var b strings.Builder
-		fmt.Fprintf(&b, "## loadcheck compare: %s -> %s\n\n", c.Base, c.New)
-		for _, warn := range c.Warnings {
-			fmt.Fprintf(&b, "> **Warning:** %s\n\n", warn)
-		}
-		fmt.Fprintf(&b, "**%s.** `!` marks a regression, `+` an improvement beyond the noise.\n\n", c.summary())
-		h := c.header()
-		b.WriteString("| " + strings.Join(h, " | ") + " |\n|" + strings.Repeat(" --- |", len(h)) + "\n")
-		for _, d := range c.Configs {
-			b.WriteString("| " + strings.Join(c.row(d), " | ") + " |\n")
-		}
-		for _, d := range c.Configs {
-			if d.Regression {
-				fmt.Fprintf(&b, "\n**%s regressed:** %s\n", d.Config, strings.Join(d.Why, "; "))
-			}
-		}
-		_, err := io.WriteString(w, b.String())
-		return err
-	case "table":
-		for _, warn := range c.Warnings {
-			fmt.Fprintf(w, "warning: %s\n", warn)
-		}
-		t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
-		t.Header(c.header())
-		for _, d := range c.Configs {
-			if err := t.Append(c.row(d)); err != nil {
-				return err
-			}
-		}
-		if err := t.Render(); err != nil {
-			return err
-		}
-		for _, d := range c.Configs {
-			if d.Regression {
-				fmt.Fprintf(w, "%s REGRESSION: %s\n", d.Config, strings.Join(d.Why, "; "))
-			}
-		}
-		fmt.Fprintln(w, c.summary())
-		return nil
-	}
-	return fmt.Errorf("unknown format %q: choose from table, markdown, json", format)
 }

@@ -1,7 +1,6 @@
 package results_test
 
 import (
-	"bytes"
 	"slices"
 	"strings"
 	"testing"
@@ -105,21 +104,6 @@ func TestCompareVerdicts(t *testing.T) {
 	next.Scenario.Load.Connections = 4000
 	if c := results.Compare(base, next, results.DefaultNoise()); len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "different loads") {
 		t.Errorf("different loads: warnings %v", c.Warnings)
-	}
-}
-
-func TestGoldenCompare(t *testing.T) {
-	next := testfix.Fixture()
-	next.RunID = "20261127-060000-123456"
-	next.Runs[0].LatencyMS.P99 = 40
-	next.Runs[1].Connections.Served = 160
-	c := results.Compare(testfix.Fixture(), next, results.DefaultNoise())
-	for format, ext := range map[string]string{"table": "txt", "markdown": "md", "json": "json"} {
-		var b bytes.Buffer
-		if err := results.WriteComparison(&b, c, format); err != nil {
-			t.Fatal(err)
-		}
-		testfix.Golden(t, "compare."+ext, b.Bytes())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
+// cmdCapacity is `loadcheck capacity`: where each config breaks.
 func cmdCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	f, bounds, noConfirm, err := parseCapacityFlags(args, stderr)
 	if err != nil {

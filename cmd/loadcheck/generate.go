@@ -1,16 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/fleet"
+	"github.com/loadcheck/loadcheck/results"
 )
 
 // swarmGenerator is the swarm fleet: --shards job services running this
@@ -127,4 +131,40 @@ func newGenerator(ctx context.Context, f *runFlags) (loadcheck.Generator, error)
 	return loadcheck.Shards{N: shards, SourceAddrs: f.sourceAddr, Command: func(ctx context.Context) *exec.Cmd {
 		return exec.CommandContext(ctx, exe, shardCommand)
 	}}, nil
+}
+
+// kubeName is the Job's and ConfigMap's name for a run: a DNS label.
+func kubeName(runID string) string {
+	return "loadcheck-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))
+}
+
+// kubeDryRun writes the Kubernetes manifests of --generator kubernetes
+// --dry-run, for kubectl apply and loadcheck merge.
+func kubeDryRun(ctx context.Context, f *runFlags, stdout io.Writer) (int, error) {
+	switch {
+	case f.manifests == "":
+		return exitSetup, &usageError{"--generator kubernetes --dry-run: give -o FILE for the manifests"}
+	case f.target == "":
+		return exitSetup, &usageError{"--generator kubernetes loads a running server: give --target URL (as the pods reach it)"}
+	case f.shards < 1:
+		return exitSetup, &usageError{"--generator kubernetes: give --shards N, the Job's completions"}
+	}
+	reqs, err := planRequests(ctx, f, time.Now().Add(f.startIn))
+	if err != nil {
+		return exitSetup, err
+	}
+	k := f.kube
+	k.Name = kubeName(cmp.Or(f.runID, loadcheck.NewRunID()))
+	manifests, err := fleet.KubeManifests(reqs, k)
+	if err != nil {
+		return exitSetup, &usageError{err.Error()}
+	}
+	if err := results.WriteFileAtomic(f.manifests, manifests); err != nil {
+		return exitSetup, err
+	}
+	fmt.Fprintf(stdout, "wrote %s: ConfigMap and Indexed Job %s/%s, %d shards, %d connections to %s, starting at %s (%s from now)\n",
+		f.manifests, cmp.Or(k.Namespace, "default"), k.Name, len(reqs), f.load.Connections, f.target, reqs[0].Options.StartAt.UTC().Format(time.RFC3339), f.startIn)
+	fmt.Fprintf(stdout, "apply it before then:  kubectl apply -f %s\nthen, once it completes, for each shard J:\n  kubectl logs -n %s -l job-name=%s,batch.kubernetes.io/job-completion-index=J > shard-J.jsonl\nand:  loadcheck merge shard-*.jsonl\n",
+		f.manifests, cmp.Or(k.Namespace, "default"), k.Name)
+	return exitPass, nil
 }

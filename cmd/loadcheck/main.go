@@ -7,8 +7,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/results"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
@@ -191,4 +194,40 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return exitSetup
 	}
 	return code
+}
+
+// parseArgs parses fs over args, allowing flags before and after the
+// positional arguments, and checks that there are want of them.
+func parseArgs(fs *flag.FlagSet, args []string, want int, what string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if (want >= 0 && len(pos) != want) || (want < 0 && len(pos) == 0) {
+		return nil, &usageError{fmt.Sprintf("%s: want %s, got %d argument(s); see %s -h", fs.Name(), what, len(pos), fs.Name())}
+	}
+	return pos, nil
+}
+
+// writeOut writes what render produces to path atomically, or to stdout
+// when path is empty or "-".
+func writeOut(path string, stdout io.Writer, render func(io.Writer) error) error {
+	if path == "" || path == "-" {
+		return render(stdout)
+	}
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		return err
+	}
+	return results.WriteFileAtomic(path, b.Bytes())
 }

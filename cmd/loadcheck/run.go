@@ -385,6 +385,7 @@ Flags:
 	return fs
 }
 
+// cmdRun is `loadcheck run`: the configs under load, judged.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	f, err := parseRunFlags(args, stderr, nil)
 	if err != nil {
@@ -675,34 +676,6 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		return sc, &usageError{err.Error()}
 	}
 	return sc, nil
-}
-
-func cmdClean(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("loadcheck clean", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	all := fs.Bool("all", false, "remove every loadcheck container, also those of runs still going")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: loadcheck clean [--all]
-
-Removes the containers loadcheck labelled whose run is gone (crashed or
-killed): a container stays while the loadcheck process that started it still
-runs on this host. --all removes every loadcheck container.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
-		return err
-	}
-	removed, err := containers.Clean(ctx, *all)
-	for _, id := range removed {
-		fmt.Fprintf(stdout, "removed %s\n", id)
-	}
-	if err == nil && len(removed) == 0 {
-		fmt.Fprintln(stdout, "no loadcheck containers of a finished run found")
-	}
-	return err
 }
 
 // userSource is the flag that added a user's config.
