@@ -34,10 +34,7 @@ func compareCell(d results.ConfigDelta, metric string) string {
 
 // compareHeader and compareRow are the comparison table's.
 func compareHeader() []string {
-	h := []string{"config", "verdict"}
-	for _, m := range results.ComparedMetrics() {
-		h = append(h, m)
-	}
+	h := append([]string{"config", "verdict"}, results.ComparedMetrics()...)
 	return append(h, "result")
 }
 
