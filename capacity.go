@@ -133,7 +133,7 @@ func (c *capacityRun) afford(n int) bool {
 func (c *capacityRun) probe(ctx context.Context, cfg apache.Config, n int, label string) (results.Run, error) {
 	sc := c.sc
 	sc.Load.Connections = n
-	return c.runConfig(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns]", label, n))
+	return c.loadConfig(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns]", label, n))
 }
 
 // search finds cfg's break point, then its costs and projection.

@@ -260,7 +260,7 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 // config httpd rejects or an engine that went away would fail every config
 // after it the same way, and a cancelled ctx ends it.
 func (s *settings) measure(ctx context.Context, sc scenarios.Scenario, cfg apache.Config, runID, label string) (results.Run, error) {
-	run, err := s.runConfig(ctx, sc, cfg, runID, label)
+	run, err := s.loadConfig(ctx, sc, cfg, runID, label)
 	if err != nil {
 		if ctx.Err() != nil || errors.As(err, new(*apache.ConfigError)) || errors.As(err, new(*containers.DockerError)) {
 			return run, err

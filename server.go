@@ -44,9 +44,9 @@ func (st store) where() string {
 	return "storing results in " + st.dir
 }
 
-// runConfig starts the server for cfg, loads it while the observers read
+// loadConfig starts the server for cfg, loads it while the observers read
 // what it exposes, and always stops it.
-func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apache.Config, runID, label string) (results.Run, error) {
+func (s *settings) loadConfig(ctx context.Context, sc scenarios.Scenario, cfg apache.Config, runID, label string) (results.Run, error) {
 	d := s.desc
 	switch {
 	case d.Image != "":
@@ -71,7 +71,7 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		return results.Run{}, err
 	}
 	ep := srv.Endpoint()
-	if sc.Load, err = s.adjusted(ctx, ep, sc.Load, label); err != nil {
+	if sc.Load, err = s.loadFor(ctx, ep, sc.Load, label); err != nil {
 		return results.Run{}, err
 	}
 	sc.Load.ServerKeepAlive = cfg.KeepAliveTimeout()
@@ -88,8 +88,8 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 		s.logf("%s httpd's memory and CPU unavailable: %v", label, ep.Sources.CgroupErr)
 	}
 	session := observe.Start(ctx, ep.Sources, statusInterval)
-	progress, measureFrom, settled := s.watch(sc.Load, label, session)
-	progress = s.pushing(progress, runID, cfg.Name, session)
+	progress, measureFrom, settled := s.progressFor(sc.Load, label, session)
+	progress = s.withLiveMetrics(progress, runID, cfg.Name, session)
 	res, err := s.generator.Generate(ctx, ep.URL, sc.Load, progress, measureFrom)
 	seen := session.Stop()
 	if err != nil {
@@ -126,11 +126,11 @@ func (s *settings) runConfig(ctx context.Context, sc scenarios.Scenario, cfg apa
 	return run, nil
 }
 
-// adjusted logs what was changed to run a config tree, and returns l
+// loadFor logs what was changed to run a config tree, and returns l
 // asking for the vhost the server wants (its Host header), if any. An
 // https:// server's certificate is verified for that name first (see
 // bench.VerifyTLS).
-func (s *settings) adjusted(ctx context.Context, ep provider.Endpoint, l scenarios.Load, label string) (scenarios.Load, error) {
+func (s *settings) loadFor(ctx context.Context, ep provider.Endpoint, l scenarios.Load, label string) (scenarios.Load, error) {
 	for _, a := range ep.Adjustments {
 		s.logf("%s adjusted: %s", label, a)
 	}
@@ -159,10 +159,10 @@ func (s *settings) startServer(ctx context.Context, cfg apache.Config, runID str
 	}, err
 }
 
-// watch makes the generator's progress callback: the live display, and
+// progressFor makes the generator's progress callback: the live display, and
 // for an auto warm-up the settler, which sends on measureFrom once the
 // server has settled. settled says why the warm-up ended, once it has.
-func (s *settings) watch(l scenarios.Load, label string, session *observe.Session) (progress func(bench.Progress), measureFrom chan time.Time, settled func() string) {
+func (s *settings) progressFor(l scenarios.Load, label string, session *observe.Session) (progress func(bench.Progress), measureFrom chan time.Time, settled func() string) {
 	settled = func() string { return "" }
 	var st *settler
 	if l.WarmUp == bench.WarmUpAuto {
@@ -184,10 +184,10 @@ func (s *settings) watch(l scenarios.Load, label string, session *observe.Sessio
 	}, measureFrom, settled
 }
 
-// pushing adds the live metrics push (WithPromRemoteWrite) to progress:
+// withLiveMetrics adds the live metrics push (WithPromRemoteWrite) to progress:
 // each second's samples are queued, so that a slow receiver never holds
 // the generator up.
-func (s *settings) pushing(progress func(bench.Progress), runID, config string, session *observe.Session) func(bench.Progress) {
+func (s *settings) withLiveMetrics(progress func(bench.Progress), runID, config string, session *observe.Session) func(bench.Progress) {
 	if s.prom == nil {
 		return progress
 	}

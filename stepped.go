@@ -126,7 +126,7 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 		return fail(err)
 	}
 	ep := srv.Endpoint()
-	if l, err = c.adjusted(ctx, ep, l, label); err != nil {
+	if l, err = c.loadFor(ctx, ep, l, label); err != nil {
 		return fail(err)
 	}
 	session := observe.Start(ctx, ep.Sources, statusInterval)
