@@ -561,8 +561,29 @@ func (f *runFlags) localProvider() (provider.Provider, error) {
 	return provider.Local{Layout: layout}, nil
 }
 
+// asOverrides are the flags that change the scenario, as every library
+// caller can change one (scenarios.Overrides).
+func (f *runFlags) asOverrides() scenarios.Overrides {
+	o := scenarios.Overrides{Add: f.files, Serve: f.served, Set: f.overrides, FPM: f.fpm, Host: f.host}
+	if f.set["backend"] {
+		o.Backend = &f.backend
+	} else if f.set["backend-size"] {
+		o.BackendSize = &f.backend.Size
+	}
+	if f.tls {
+		o.TLS = f.tlsKey
+	}
+	if f.set["memory"] {
+		o.MemoryBytes = &f.memory
+	}
+	if f.set["cpus"] {
+		o.CPUs = &f.cpus
+	}
+	return o
+}
+
 // scenario builds the configs to run: the scenario file's or the presets
-// named by --configs, then the user's files, with the flags applied.
+// named by --configs, then applies the other flags as Overrides.
 func (f *runFlags) scenario() (scenarios.Scenario, error) {
 	sc := scenarios.Scenario{Name: "cli", Load: f.load, Thresholds: f.thresholds}
 	var err error
@@ -583,92 +604,15 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 			return sc, &usageError{"--configs: " + err.Error()}
 		}
 	}
-	for _, file := range f.files {
-		for _, c := range sc.Configs {
-			if c.Name == file.Name {
-				return sc, &usageError{fmt.Sprintf("%s: a config called %q is already in the run; choose another name", userSource(file), file.Name)}
-			}
-		}
-		sc.Configs = append(sc.Configs, file)
-	}
-	sc.Workload.Files = append(sc.Workload.Files, f.served...)
-	switch {
-	case f.set["backend"]:
-		sc.Workload.Backend = f.backend
-	case f.set["backend-size"] && !sc.Workload.Backend.Set():
-		return sc, &usageError{"--backend-size needs --backend (or workload.backend in the scenario)"}
-	case f.set["backend-size"]:
-		sc.Workload.Backend.Size = f.backend.Size
-	}
-	var fe *scenarios.FieldError
-	if err := sc.Workload.Validate(); errors.As(err, &fe) {
-		flag := "--file"
-		if strings.HasPrefix(fe.Field, "backend") {
-			flag = "--backend"
-		}
-		return sc, &usageError{flag + ": " + fe.Msg}
-	}
-	if err := sc.Workload.CheckSlowWindow(sc.Load); err != nil {
-		return sc, &usageError{"--slow-clients: " + err.Error()}
-	}
-	trees, fpmTaken := 0, false
-	for i := range sc.Configs {
-		c := &sc.Configs[i]
-		if c.File != "" && len(f.overrides) > 0 {
-			return sc, &usageError{fmt.Sprintf("--set cannot change a --config-file config (%s): edit the file instead, or drop --set", c.Name)}
-		}
-		for _, d := range f.overrides {
-			c.Set(d)
-		}
-		if c.PHP != nil && c.PHP.Mode == apache.PHPFPM {
-			for _, d := range f.fpm {
-				if err := c.SetPool(d); err != nil {
-					return sc, &usageError{"--fpm: " + err.Error()}
-				}
-			}
-			fpmTaken = true
-		}
-		if f.tls {
-			if c.File != "" {
-				return sc, &usageError{fmt.Sprintf("--tls: config %s is your own config file (%s); --tls serves HTTPS for presets and config trees (on their own SSL vhost): give --config-dir the tree, or load your server with --target https://…", c.Name, c.File)}
-			}
-			c.TLS = f.tlsKey
-		}
-		if c.Tree != nil {
-			trees++
-			t := *c.Tree // the --set and --host of this run only
-			t.Set = append(append([]apache.Directive(nil), t.Set...), f.overrides...)
-			if f.host != "" {
-				if !t.HasVhost(f.host) {
-					return sc, &usageError{fmt.Sprintf("--host %s: config tree %s (%s) has no vhost with that ServerName or ServerAlias", f.host, t.Dir, c.Name)}
-				}
-				t.Host = f.host
-			}
-			if c.TLS != "" {
-				if _, err := t.SSLVhost(t.Host); err != nil {
-					return sc, &usageError{"--tls: " + err.Error()}
-				}
-			}
-			c.Tree = &t
-		}
-		if f.set["memory"] {
-			c.MemoryBytes = f.memory
-		}
-		if f.set["cpus"] {
-			c.CPUs = f.cpus
-		}
-	}
-	if err := apache.CheckTLSKey(f.tlsKey); err != nil {
-		return sc, &usageError{"--tls-key: " + err.Error()}
-	}
 	if f.set["tls-key"] && !f.tls {
 		return sc, &usageError{"--tls-key needs --tls"}
 	}
-	if len(f.fpm) > 0 && !fpmTaken {
-		return sc, &usageError{"--fpm sets the php-fpm pool of configs that run php-fpm: add --configs event-phpfpm"}
-	}
-	if f.host != "" && trees == 0 {
-		return sc, &usageError{"--host chooses a vhost of a config tree: give --config-dir (or dir: in the scenario)"}
+	if sc, err = f.asOverrides().Apply(sc); err != nil {
+		var fe *scenarios.FieldError
+		if errors.As(err, &fe) {
+			return sc, &usageError{"--" + fe.Field + ": " + fe.Msg}
+		}
+		return sc, &usageError{err.Error()}
 	}
 	// The library's own checks, contradictions among them, stop the run
 	// before any container starts.
@@ -676,14 +620,6 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		return sc, &usageError{err.Error()}
 	}
 	return sc, nil
-}
-
-// userSource is the flag that added a user's config.
-func userSource(c apache.Config) string {
-	if c.Tree != nil {
-		return "--config-dir " + c.Name + "=" + c.Tree.Dir
-	}
-	return "--config-file " + c.Name + "=" + c.File
 }
 
 // negBool is a boolean flag stored negated: --tls-resume=false sets

@@ -1,0 +1,158 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/loadcheck/loadcheck/apache"
+)
+
+// Overrides are changes made to a scenario after it was written: one
+// layer over it, as k6 layers its options (defaults, file, environment,
+// flags), each applied by Apply. loadcheck run's flags become one; a
+// library caller builds its own. The zero value changes nothing.
+//
+// Apply's errors are *FieldError, Field naming the override as the CLI's
+// flag does ("set", "tls", "host", ...), so that the same refusal reaches
+// every caller.
+type Overrides struct {
+	// Add are the user's own configs (a config file or a config tree),
+	// after the scenario's (flags --config-file, --config-dir).
+	Add []apache.Config
+	// Serve are files served beside the test page (--file).
+	Serve []File
+	// Backend replaces the workload's slow backend (--backend);
+	// BackendSize, without it, only the scenario backend's answer size
+	// (--backend-size).
+	Backend     *Backend
+	BackendSize *ByteSize
+	// Set are directives set in every config but config files (--set);
+	// FPM the php-fpm pool settings of the configs that run php-fpm
+	// (--fpm).
+	Set, FPM []apache.Directive
+	// TLS makes presets and config trees serve HTTPS, with a key of this
+	// kind (apache.TLSKeyECDSA, apache.TLSKeyRSA); "" changes nothing
+	// (--tls, --tls-key).
+	TLS string
+	// Host chooses the vhost of every config tree (--host).
+	Host string
+	// MemoryBytes and CPUs limit every config's server (--memory,
+	// --cpus); nil changes nothing.
+	MemoryBytes *int64
+	CPUs        *float64
+}
+
+// Apply returns sc with o applied, or the first override sc cannot take.
+func (o Overrides) Apply(sc Scenario) (Scenario, error) {
+	sc.Configs = append([]apache.Config(nil), sc.Configs...)
+	for _, c := range o.Add {
+		for _, have := range sc.Configs {
+			if have.Name == c.Name {
+				return sc, &FieldError{Field: userField(c), Msg: fmt.Sprintf("%s=%s: a config called %q is already in the run; choose another name", c.Name, userPath(c), c.Name)}
+			}
+		}
+		sc.Configs = append(sc.Configs, c)
+	}
+	sc.Workload.Files = append(append([]File(nil), sc.Workload.Files...), o.Serve...)
+	switch {
+	case o.Backend != nil:
+		sc.Workload.Backend = *o.Backend
+	case o.BackendSize != nil && !sc.Workload.Backend.Set():
+		return sc, &FieldError{Field: "backend-size", Msg: "needs a backend (--backend, or workload.backend in the scenario)"}
+	case o.BackendSize != nil:
+		sc.Workload.Backend.Size = *o.BackendSize
+	}
+	var fe *FieldError
+	if err := sc.Workload.Validate(); errors.As(err, &fe) {
+		field := "file"
+		if strings.HasPrefix(fe.Field, "backend") {
+			field = "backend"
+		}
+		return sc, &FieldError{Field: field, Msg: fe.Msg}
+	} else if err != nil {
+		return sc, err
+	}
+	if err := sc.Workload.CheckSlowWindow(sc.Load); err != nil {
+		return sc, &FieldError{Field: "slow-clients", Msg: err.Error()}
+	}
+	if o.TLS != "" {
+		if err := apache.CheckTLSKey(o.TLS); err != nil {
+			return sc, &FieldError{Field: "tls-key", Msg: err.Error()}
+		}
+	}
+	trees, fpmTaken := 0, false
+	for i := range sc.Configs {
+		c := &sc.Configs[i]
+		if c.File != "" && len(o.Set) > 0 {
+			return sc, &FieldError{Field: "set", Msg: fmt.Sprintf("cannot change config %s, your own config file (%s): edit the file instead, or drop --set", c.Name, c.File)}
+		}
+		if len(o.Set) > 0 {
+			c.Directives = slices.Clone(c.Directives) // sc's own stay as they were
+		}
+		for _, d := range o.Set {
+			c.Set(d)
+		}
+		if c.PHP != nil && c.PHP.Mode == apache.PHPFPM {
+			for _, d := range o.FPM {
+				if err := c.SetPool(d); err != nil {
+					return sc, &FieldError{Field: "fpm", Msg: err.Error()}
+				}
+			}
+			fpmTaken = true
+		}
+		if o.TLS != "" {
+			if c.File != "" {
+				return sc, &FieldError{Field: "tls", Msg: fmt.Sprintf("config %s is your own config file (%s); TLS is served for presets and config trees (on their own SSL vhost): give the tree (--config-dir), or load your server with --target https://…", c.Name, c.File)}
+			}
+			c.TLS = o.TLS
+		}
+		if c.Tree != nil {
+			trees++
+			t := *c.Tree // this run's overrides only
+			t.Set = append(append([]apache.Directive(nil), t.Set...), o.Set...)
+			if o.Host != "" {
+				if !t.HasVhost(o.Host) {
+					return sc, &FieldError{Field: "host", Msg: fmt.Sprintf("%s: config tree %s (%s) has no vhost with that ServerName or ServerAlias", o.Host, t.Dir, c.Name)}
+				}
+				t.Host = o.Host
+			}
+			if c.TLS != "" {
+				if _, err := t.SSLVhost(t.Host); err != nil {
+					return sc, &FieldError{Field: "tls", Msg: err.Error()}
+				}
+			}
+			c.Tree = &t
+		}
+		if o.MemoryBytes != nil {
+			c.MemoryBytes = *o.MemoryBytes
+		}
+		if o.CPUs != nil {
+			c.CPUs = *o.CPUs
+		}
+	}
+	if len(o.FPM) > 0 && !fpmTaken {
+		return sc, &FieldError{Field: "fpm", Msg: "sets the php-fpm pool of configs that run php-fpm: add the event-phpfpm preset (--configs event-phpfpm)"}
+	}
+	if o.Host != "" && trees == 0 {
+		return sc, &FieldError{Field: "host", Msg: "chooses a vhost of a config tree: give one (--config-dir, or dir: in the scenario)"}
+	}
+	return sc, nil
+}
+
+// userField is the override that adds a user's config c.
+func userField(c apache.Config) string {
+	if c.Tree != nil {
+		return "config-dir"
+	}
+	return "config-file"
+}
+
+// userPath is where a user's config c was read from.
+func userPath(c apache.Config) string {
+	if c.Tree != nil {
+		return c.Tree.Dir
+	}
+	return c.File
+}
