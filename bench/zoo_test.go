@@ -10,11 +10,14 @@ package bench
 // Content-Length says; a connection the server closes was not held.
 //
 // The load is the same for every behaviour unless it says otherwise: 3
-// connections opened over 100 ms (at 0, 33 and 67 ms), 10 requests per
-// second each, a 200 ms warm-up and a 1 s window, a 300 ms timeout. Each
+// connections opened over 30 ms (at 0, 10 and 20 ms), 10 requests per
+// second each, the window from 300 ms to 1.3 s, a 300 ms timeout. Each
 // connection then has 13 slots (k = 0..12, due every 100 ms from its
 // open), of which k = 3..12 are measured: 30 measured requests in all. On
-// one socket, slot k is the server's request nth = k+1.
+// one socket, slot k is the server's request nth = k+1. The last measured
+// slot is due at least 80 ms before the window ends, so that a generator
+// a little behind still has its answer, and what the server did after
+// it, before the window's end is checked.
 
 import (
 	"context"
@@ -47,7 +50,11 @@ type zooCase struct {
 }
 
 // zooLoad is the load every behaviour runs unless it changes it.
-func zooLoad() Options { return quickOpts(3) }
+func zooLoad() Options {
+	o := quickOpts(3)
+	o.Ramp, o.WarmUp = 30*time.Millisecond, 270*time.Millisecond
+	return o
+}
 
 // later writes out, then closes c after d (a server's idle close).
 func closeAfter(c net.Conn, d time.Duration, out string) string {
