@@ -306,7 +306,8 @@ func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, se
 		return srv
 	}
 	srv.ErrorLog = observe.ScanErrorLog(text)
-	srv.BusyShutdowns, srv.BusyClosed, srv.FullRefusals = observe.ScanBusyShutdowns(text, windowEnd)
+	ev := observe.ScanEventLog(text, windowEnd)
+	srv.BusyShutdowns, srv.BusyClosed, srv.FullRefusals, srv.SpareStops, srv.SpareIdleThreads = ev.Shutdowns, ev.Closed, ev.FullRefusals, ev.SpareStops, ev.SpareIdle
 	return srv
 }
 

@@ -2,6 +2,7 @@ package apache
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,5 +91,34 @@ func TestUserConfig(t *testing.T) {
 	}
 	if _, err := UserConfig("my conf", path); err == nil {
 		t.Error("a name with a space was accepted")
+	}
+}
+
+// TestEventSpareFix: the article's tuned event config at 4000 connections
+// needs MaxSpareThreads at its MaxRequestWorkers and the processes for
+// 4400 connections (96 each: 32 threads x 3) started up front: 46. A
+// config that has both, or another MPM, needs nothing.
+func TestEventSpareFix(t *testing.T) {
+	tuned, _ := Preset("event-tuned", 4000)
+	s, ok := EventSpareFix(tuned, 4000)
+	want := []Directive{{Name: "MaxSpareThreads", Value: "8000"}, {Name: "StartServers", Value: "46"}}
+	if !ok || !slices.Equal(s.Directives, want) || !strings.Contains(s.Why, "96 each") {
+		t.Fatalf("EventSpareFix(event-tuned, 4000) = %v %v (%s), want %v", ok, s.Directives, s.Why, want)
+	}
+	for _, d := range want {
+		tuned.Set(d)
+	}
+	if s, ok := EventSpareFix(tuned, 4000); ok {
+		t.Errorf("the fixed config got %v", s.Directives)
+	}
+	worker, _ := Preset("worker-tuned", 4000)
+	if _, ok := EventSpareFix(worker, 4000); ok {
+		t.Error("worker got an event fix")
+	}
+	// AsyncRequestWorkerFactor 4: 160 connections a process, 28 of them.
+	tuned.Set(Directive{Name: "StartServers", Value: "10"})
+	tuned.Set(Directive{Name: "AsyncRequestWorkerFactor", Value: "4"})
+	if s, _ := EventSpareFix(tuned, 4000); !slices.Equal(s.Directives, []Directive{{Name: "StartServers", Value: "28"}}) {
+		t.Errorf("factor 4: %v, want StartServers 28", s.Directives)
 	}
 }

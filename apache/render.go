@@ -202,13 +202,16 @@ func observable(p func(format string, a ...any), layout Layout) {
 	p("</Location>")
 }
 
-// eventTrace turns on the one event MPM log line loadcheck reads: when a
+// eventTrace turns on the event MPM log lines loadcheck reads: when a
 // process closes its kept-alive connections because all its workers are
-// busy. Only mpm_event's level changes; the file's own LogLevel stays.
+// busy or it stops (trace1), and when the parent stops a process for too
+// many idle threads (trace5, at most one line a second). Only
+// mpm_event's level changes; the file's own LogLevel stays.
 func eventTrace(p func(format string, a ...any)) {
-	p("# loadcheck: mpm_event's trace1 lines say when it closes kept-alive connections")
-	p("# because every worker of a process is busy; not needed in production.")
+	p("# loadcheck: mpm_event's trace lines say when it closes kept-alive connections")
+	p("# (every worker of a process busy, or the process stopping) and why a process")
+	p("# stops (MaxSpareThreads); not needed in production.")
 	p("<IfModule mpm_event_module>")
-	p("  LogLevel mpm_event:trace1")
+	p("  LogLevel mpm_event:trace5")
 	p("</IfModule>")
 }

@@ -16,7 +16,7 @@ func TestRenderPerLayout(t *testing.T) {
 			"LoadModule mpm_event_module /usr/local/apache2/modules/mod_mpm_event.so",
 			"LoadModule status_module /usr/local/apache2/modules/mod_status.so",
 			"ThreadsPerChild 32", "MaxRequestWorkers 8000", "ServerLimit 250",
-			"<IfModule mpm_event_module>\n  LogLevel mpm_event:trace1\n</IfModule>",
+			"<IfModule mpm_event_module>\n  LogLevel mpm_event:trace5\n</IfModule>",
 		}},
 		{Debian, "prefork-stock", []string{
 			`ServerRoot "/etc/apache2"`,
@@ -81,7 +81,7 @@ func TestRenderUserFile(t *testing.T) {
 	}
 	for _, want := range []string{"Listen 127.0.0.1:9999", "LoadModule status_module /usr/lib/apache2/modules/mod_status.so",
 		"ExtendedStatus On", "SetHandler server-status", "/home/me/httpd.conf",
-		"<IfModule mpm_event_module>\n  LogLevel mpm_event:trace1\n</IfModule>"} {
+		"<IfModule mpm_event_module>\n  LogLevel mpm_event:trace5\n</IfModule>"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("rendered user config lacks %q", want)
 		}

@@ -64,6 +64,44 @@ func SizeFor(cfg Config, target int) (Sizing, bool) {
 	return Sizing{}, false
 }
 
+// EventSpareFix is the smallest change to an event config whose directives
+// allow target connections but whose processes close their kept-alive
+// connections under it (docs/findings/2026-12-04-event-tuned.md): no
+// process stopped for idle threads (MaxSpareThreads = MaxRequestWorkers;
+// at a low request rate nearly every thread of a process still accepting
+// is idle, and a stopping process closes every connection it holds), and
+// enough processes started up front for target plus 10 % at
+// ThreadsPerChild x (AsyncRequestWorkerFactor + 1) connections each
+// (event spawns at most 32 a second, doubling from 1, slower than
+// connections arrive). false when the config already has both.
+func EventSpareFix(cfg Config, target int) (Sizing, bool) {
+	if cfg.MPM != "event" {
+		return Sizing{}, false
+	}
+	factor := 2.0
+	if v, ok := cfg.Get("AsyncRequestWorkerFactor"); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
+			factor = f
+		}
+	}
+	tpc := max(cfg.Int("ThreadsPerChild", 25), 1)
+	mrw := cfg.Int("MaxRequestWorkers", 400)
+	procs := int(math.Ceil(float64(withHeadroom(target)) / (float64(tpc) * (factor + 1))))
+	procs = min(procs, cfg.Int("ServerLimit", 16))
+	var ds []Directive
+	if cfg.Int("MaxSpareThreads", 250) < mrw {
+		ds = append(ds, Directive{Name: "MaxSpareThreads", Value: strconv.Itoa(mrw)})
+	}
+	if cfg.Int("StartServers", 3) < procs {
+		ds = append(ds, Directive{Name: "StartServers", Value: strconv.Itoa(procs)})
+	}
+	if len(ds) == 0 {
+		return Sizing{}, false
+	}
+	return Sizing{Directives: ds, Why: fmt.Sprintf("the directives allow the target, but event stopped processes or filled them as connections arrived, and closed their kept-alive connections: MaxSpareThreads = MaxRequestWorkers (%d) so that httpd stops no process for its idle threads, and StartServers %d so that the processes for %d connections (the target plus 10%%, %g each: ThreadsPerChild %d x (AsyncRequestWorkerFactor %g + 1)) are there before they arrive",
+		mrw, procs, withHeadroom(target), float64(tpc)*(factor+1), tpc, factor)}, true
+}
+
 // ThreadPerConnection sizes an event config like worker, a thread per
 // connection: then no process holds many more connections than it has
 // threads, and it stays below its cap (ThreadsPerChild +

@@ -511,13 +511,22 @@ func gib(b int64) string {
 }
 
 // Suggest proposes directives that should reach target when cc's limit is
-// a directive rather than the hardware; nil when nothing is to be changed.
+// a directive rather than the hardware, or, for event, how it runs its
+// processes (a failed probe saw it close kept-alive connections although
+// its directives allow the target: apache.EventSpareFix); nil when
+// nothing is to be changed.
 func (cc *ConfigResult) Suggest(target int) *Suggestion {
 	cfg := cc.Config
 	if cc.MaxPass >= target {
 		return nil
 	}
 	limit, _ := cfg.DirectiveLimit()
+	if limit >= target && cc.eventClosedKeptAlive() {
+		// Allowed by the limits, lost to how event runs its processes.
+		if size, ok := apache.EventSpareFix(cfg, target); ok {
+			return &Suggestion{Target: target, Verdict: "not run", Directives: size.Directives, Why: size.Why}
+		}
+	}
 	if limit == 0 || limit >= target {
 		return nil // not a directive limit: the hardware, or an unknown MPM
 	}
@@ -526,6 +535,17 @@ func (cc *ConfigResult) Suggest(target int) *Suggestion {
 		return nil
 	}
 	return &Suggestion{Target: target, Verdict: "not run", Directives: size.Directives, Why: size.Why}
+}
+
+// eventClosedKeptAlive reports whether a failed probe saw event close
+// kept-alive connections (a process stopped, or full as they arrived).
+func (cc *ConfigResult) eventClosedKeptAlive() bool {
+	for _, p := range cc.Probes {
+		if p.Outcome == ProbeFail && p.Run.Server != nil && (p.Run.Server.BusyClosed > 0 || p.Run.Server.SpareStops > 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // SuggestFallback proposes, after event's suggestion failed because

@@ -199,6 +199,16 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	if s := big.Suggest(4000); s != nil {
 		t.Errorf("a config whose directives allow 24000 got a directive suggestion: %+v", s)
 	}
+	// The same config failing because event stopped processes and closed
+	// their kept-alive connections gets the two directives that fix it.
+	stopped := big
+	stopped.Probes = append([]Probe(nil), big.Probes...)
+	stopped.Probes = append(stopped.Probes, Probe{Connections: 4000, Outcome: ProbeFail,
+		Run: results.Run{Server: &results.Server{SpareStops: 31, SpareIdleThreads: 1024, BusyShutdowns: 60, BusyClosed: 3721}}})
+	s = stopped.Suggest(4000)
+	if s == nil || len(s.Directives) != 2 || s.Directives[0] != (apache.Directive{Name: "MaxSpareThreads", Value: "8000"}) || s.Directives[1] != (apache.Directive{Name: "StartServers", Value: "46"}) {
+		t.Errorf("event that stopped processes: suggestion %+v, want MaxSpareThreads 8000 and StartServers 46", s)
+	}
 }
 
 func TestExplainFailure(t *testing.T) {

@@ -59,39 +59,63 @@ var busyShutdown = regexp.MustCompile(`\[mpm_event:trace1\].*All workers are bus
 
 // fullRefusal matches mpm_event's debug line for a process that got a new
 // connection while at its connection limit (ThreadsPerChild +
-// AsyncRequestWorkerFactor x idle workers): it stops accepting and counts
-// its workers as busy, which shuts down its kept-alive connections too.
+// AsyncRequestWorkerFactor x idle workers): it stops accepting; when it
+// has no idle worker left either, it shuts down its kept-alive
+// connections.
 var fullRefusal = regexp.MustCompile(`\[mpm_event:debug\].*Too many open connections \(\d+\), not accepting new conns in this process`)
 
-// ScanBusyShutdowns counts those moments in httpd's error log text up to
-// until (zero: all), the kept-alive connections closed in them, and the
-// times a process was full when a connection arrived. The
-// cut-off leaves out the end of a run, when the client closes every
-// connection and the workers busy closing them make event shut down the
-// rest. The lines carry no AH code, and need "LogLevel mpm_event:trace1",
-// which the rendered configs set. A line whose time does not parse counts.
-func ScanBusyShutdowns(text string, until time.Time) (events, conns, full int) {
+// spareStop matches mpm_event's trace5 line for the parent stopping one
+// child gracefully because the idle threads of the processes still
+// accepting connections are above MaxSpareThreads. A stopping child closes
+// every kept-alive connection it holds (the "dying" of the line above).
+var spareStop = regexp.MustCompile(`\[mpm_event:trace5\].*Shutting down one child: active \d+/\d+, total \d+/\d+/\d+, idle threads (\d+)`)
+
+// EventLog is what mpm_event's trace lines in httpd's error log said of a
+// load. The lines carry no AH code and need "LogLevel mpm_event:trace5",
+// which the rendered configs set.
+type EventLog struct {
+	// Shutdowns counts the moments a process closed its kept-alive
+	// connections (every worker busy, or the process stopping), Closed
+	// the connections it closed then.
+	Shutdowns, Closed int
+	// FullRefusals counts the times a process got a new connection while
+	// at its connection limit and stopped accepting.
+	FullRefusals int
+	// SpareStops counts the processes the parent stopped for too many
+	// idle threads (MaxSpareThreads); SpareIdle is the most idle threads
+	// it counted at one of them.
+	SpareStops, SpareIdle int
+}
+
+// ScanEventLog reads those lines of httpd's error log text up to until
+// (zero: all). The cut-off leaves out the end of a run, when the client
+// closes every connection and the workers busy closing them make event
+// shut down the rest. A line whose time does not parse counts.
+func ScanEventLog(text string, until time.Time) EventLog {
+	var out EventLog
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		m := busyShutdown.FindStringSubmatch(line)
-		isFull := m == nil && fullRefusal.MatchString(line)
-		if m == nil && !isFull {
+		if !strings.Contains(line, "[mpm_event:") {
 			continue
 		}
 		if t, ok := logTime(line); ok && !until.IsZero() && t.After(until) {
 			continue
 		}
-		if isFull {
-			full++
-			continue
+		if m := busyShutdown.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1]) // \d+: only an overflow fails, and counts 0
+			out.Shutdowns++
+			out.Closed += n
+		} else if fullRefusal.MatchString(line) {
+			out.FullRefusals++
+		} else if m := spareStop.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			out.SpareStops++
+			out.SpareIdle = max(out.SpareIdle, n)
 		}
-		n, _ := strconv.Atoi(m[1]) // \d+: only an overflow fails, and counts 0
-		events++
-		conns += n
 	}
-	return events, conns, full
+	return out
 }
 
 // logTime reads the "[Thu Nov 26 07:27:41.675130 2026]" near the start of

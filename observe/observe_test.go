@@ -131,19 +131,22 @@ func listenWithQueue(t *testing.T, n int) net.Listener {
 	return ln
 }
 
-func TestScanBusyShutdowns(t *testing.T) {
+func TestScanEventLog(t *testing.T) {
 	log := "\x01\x00\x00\x00\x00\x00\x00\x5d[Thu Nov 26 07:27:50.100000 2026] [mpm_event:trace1] [pid 40:tid 126] event.c(1709): All workers are busy or dying, will shutdown 2 keep-alive connections\n" +
 		"[Thu Nov 26 07:27:50.150000 2026] [mpm_event:debug] [pid 40:tid 126] event.c(1961): Too many open connections (97), not accepting new conns in this process\n" +
 		"[Thu Nov 26 07:27:50.200000 2026] [mpm_event:trace1] [pid 40:tid 126] event.c(1965): Idle workers: 0\n" +
+		"[Thu Nov 26 07:27:50.900000 2026] [mpm_event:trace5] [pid 1:tid 1] event.c(3012): Shutting down one child: active 73/250, total 73/73/250, idle threads 2290, max workers 8000\n" +
+		"[Thu Nov 26 07:27:52.900000 2026] [mpm_event:trace5] [pid 1:tid 1] event.c(3012): Not shutting down one child: active 72/250, total 73/73/250, idle threads 2258, max workers 8000\n" +
 		"[Thu Nov 26 07:28:31.000000 2026] [mpm_event:debug] [pid 40:tid 126] event.c(1961): Too many open connections (96), not accepting new conns in this process\n" +
 		"[Thu Nov 26 07:27:51.000000 2026] [mpm_event:trace1] [pid 175:tid 1548] event.c(1709): All workers are busy, will close 7 keep-alive connections\n" +
+		"[Thu Nov 26 07:28:30.000000 2026] [mpm_event:trace5] [pid 1:tid 1] event.c(3012): Shutting down one child: active 70/250, total 71/71/250, idle threads 3000, max workers 8000\n" +
 		"[Thu Nov 26 07:28:30.000000 2026] [mpm_event:trace1] [pid 175:tid 1548] event.c(1709): All workers are busy or dying, will shutdown 900 keep-alive connections\n"
-	if ev, n, full := ScanBusyShutdowns(log, time.Time{}); ev != 3 || n != 909 || full != 2 {
-		t.Errorf("no cut-off: got %d moments, %d connections, %d full; want 3, 909, 2", ev, n, full)
+	if got, want := ScanEventLog(log, time.Time{}), (EventLog{Shutdowns: 3, Closed: 909, FullRefusals: 2, SpareStops: 2, SpareIdle: 3000}); got != want {
+		t.Errorf("no cut-off: got %+v, want %+v", got, want)
 	}
 	until := time.Date(2026, 11, 26, 7, 28, 0, 0, time.UTC)
-	if ev, n, full := ScanBusyShutdowns(log, until); ev != 2 || n != 9 || full != 1 {
-		t.Errorf("cut-off %s: got %d moments, %d connections, %d full; want 2, 9, 1 (the end at 07:28:30 left out)", until, ev, n, full)
+	if got, want := ScanEventLog(log, until), (EventLog{Shutdowns: 2, Closed: 9, FullRefusals: 1, SpareStops: 1, SpareIdle: 2290}); got != want {
+		t.Errorf("cut-off %s: got %+v, want %+v (the end at 07:28:30 left out; \"Not shutting down\" is no stop)", until, got, want)
 	}
 }
 
@@ -152,15 +155,15 @@ func FuzzScanErrorLog(f *testing.F) {
 	f.Add("[Thu Nov 26 02:41:25.1 2026] [mpm_prefork:error] [pid 1:tid 1] AH00161: server reached MaxRequestWorkers setting\n")
 	f.Add("[Thu Nov 26 07:27:41.675130 2026] [mpm_event:trace1] [pid 9] event.c(1) All workers are busy or dying, will shutdown 99999999999999999999 keep-alive connections\n")
 	f.Add("\x01\x00\x00\x00\x00\x00\x00\x7f[mpm_event:debug] Too many open connections (12), not accepting new conns in this process\n")
+	f.Add("[mpm_event:trace5] Shutting down one child: active 1/2, total 1/1/2, idle threads 99999999999999999999, max workers 8")
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, c := range ScanErrorLog(text) {
 			if c.Count < 1 || c.Code == "" {
 				t.Fatalf("code %+v", c)
 			}
 		}
-		events, conns, full := ScanBusyShutdowns(text, time.Time{})
-		if events < 0 || conns < 0 || full < 0 {
-			t.Fatalf("negative counts %d %d %d", events, conns, full)
+		if ev := ScanEventLog(text, time.Time{}); ev.Shutdowns < 0 || ev.Closed < 0 || ev.FullRefusals < 0 || ev.SpareStops < 0 || ev.SpareIdle < 0 {
+			t.Fatalf("negative counts %+v", ev)
 		}
 	})
 }

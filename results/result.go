@@ -227,6 +227,13 @@ type Server struct {
 	// treats its workers as busy, which is one cause of the shutdowns
 	// above ("Too many open connections", mpm_event debug).
 	FullRefusals int `json:"full_refusals,omitempty"`
+	// SpareStops counts the processes event's parent stopped because the
+	// processes still accepting connections had more idle threads than
+	// MaxSpareThreads (SpareIdleThreads: the most it counted then); each
+	// closes every kept-alive connection it holds as it stops ("Shutting
+	// down one child", mpm_event trace5).
+	SpareStops       int `json:"spare_stops,omitempty"`
+	SpareIdleThreads int `json:"spare_idle_threads,omitempty"`
 	// From the container's cgroup. MemoryPerConnKB is the growth from the
 	// first reading (before any load) to the last, per connection held.
 	MemoryStartMB   float64 `json:"memory_start_mb,omitempty"`
@@ -564,6 +571,10 @@ func (s *Server) DescribeBusyShutdowns() string {
 	if s.FullRefusals > 0 {
 		why = fmt.Sprintf("a connection arrives while it is full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers; %d times here), all its workers are busy, or it stops", s.FullRefusals)
 	}
+	if s.SpareStops > 0 {
+		why = fmt.Sprintf("it stops (httpd stopped %d processes here: their idle threads were above MaxSpareThreads, up to %d), or %s",
+			s.SpareStops, s.SpareIdleThreads, strings.TrimSuffix(why, ", or it stops"))
+	}
 	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments (a process shuts down all of them when %s)",
 		s.BusyClosed, s.BusyShutdowns, why)
 }
@@ -635,6 +646,17 @@ func Diagnose(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 		}
 		if s.BusyClosed > 0 {
 			parts = append(parts, s.DescribeBusyShutdowns())
+		}
+		if s.SpareStops > 0 {
+			// Idle threads count only in processes still accepting, and at a
+			// low request rate nearly all their threads are idle: the parent
+			// stops one a second, and its connections go with it.
+			spare, ok := cfg.Get("MaxSpareThreads")
+			if !ok {
+				spare = "250 (the default)"
+			}
+			parts = append(parts, fmt.Sprintf("MaxSpareThreads %s is below the idle threads of a loaded server's processes (up to %d): set it to MaxRequestWorkers (%s) and httpd stops none of them under load",
+				spare, s.SpareIdleThreads, mrw))
 		}
 		if s.OOMKills > 0 {
 			parts = append(parts, fmt.Sprintf("out of memory: %d httpd processes killed", s.OOMKills))
