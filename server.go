@@ -14,6 +14,7 @@ import (
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
+	"github.com/loadcheck/loadcheck/settle"
 )
 
 // statusInterval is how often mod_status is read during a load.
@@ -164,19 +165,19 @@ func (s *settings) startServer(ctx context.Context, cfg apache.Config, runID str
 // server has settled. settled says why the warm-up ended, once it has.
 func (s *settings) progressFor(l scenarios.Load, label string, session *observe.Session) (progress func(bench.Progress), measureFrom chan time.Time, settled func() string) {
 	settled = func() string { return "" }
-	var st *settler
+	var st *settle.Settler
 	if l.WarmUp == bench.WarmUpAuto {
 		measureFrom = make(chan time.Time, 1)
-		st = &settler{target: l.Connections, rate: l.RatePerConn, latest: session.Latest}
-		settled = func() string { return st.reason }
+		st = settle.New(l.Connections, l.RatePerConn, session.Latest)
+		settled = st.Reason
 	}
 	if st == nil && s.live == nil {
 		return nil, nil, settled
 	}
 	return func(p bench.Progress) {
-		if st != nil && st.tick(p) {
-			measureFrom <- time.Now().Add(settleMargin)
-			s.logf("%s warm-up ends after %s: %s", label, (p.Elapsed - l.MeasureStart() + l.WarmUpLimit()).Round(time.Second), st.reason)
+		if st != nil && st.Tick(p) {
+			measureFrom <- time.Now().Add(settle.Margin)
+			s.logf("%s warm-up ends after %s: %s", label, (p.Elapsed - l.MeasureStart() + l.WarmUpLimit()).Round(time.Second), st.Reason())
 		}
 		if s.live != nil {
 			s.live(label, p)

@@ -10,6 +10,7 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/observe"
+	"github.com/loadcheck/loadcheck/settle"
 )
 
 // maxStepSettle caps how long one step of a stepped run may take to
@@ -30,14 +31,14 @@ type stepper struct {
 	mu    sync.Mutex
 	out   capacity.Stepped
 	k     int
-	st    *settler
+	st    *settle.Settler
 	since time.Time // the current step's start
 	log   func(capacity.Step)
 }
 
 // begin sends step k (the first, at first), with a settler of its own.
 func (s *stepper) begin(now time.Time) {
-	s.st = &settler{target: s.counts[s.k], rate: s.rate, latest: s.latest}
+	s.st = settle.New(s.counts[s.k], s.rate, s.latest)
 	s.since = now
 	s.next <- s.counts[s.k]
 }
@@ -50,16 +51,16 @@ func (s *stepper) tick(p bench.Progress, now time.Time) {
 		return
 	}
 	n := s.counts[s.k]
-	settled := s.st.tick(p)
+	settled := s.st.Tick(p)
 	after := now.Sub(s.since)
 	if !settled && after < s.cap {
 		return
 	}
-	step := capacity.Step{Connections: n, AfterS: after.Round(100 * time.Millisecond).Seconds(), Answered: s.st.answered(), Why: s.st.reason}
+	step := capacity.Step{Connections: n, AfterS: after.Round(100 * time.Millisecond).Seconds(), Answered: s.st.Answered(), Why: s.st.Reason()}
 	if pt, ok := s.latest(); ok && pt.MemoryMB > 0 {
 		step.MemoryMB = pt.MemoryMB
 	}
-	step.Held = s.st.held
+	step.Held = s.st.Held()
 	if !settled {
 		step.Why = fmt.Sprintf("did not settle within %s", s.cap)
 	}

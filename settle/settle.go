@@ -1,4 +1,7 @@
-package loadcheck
+// Package settle decides when an auto warm-up ends (and when a capacity
+// step has settled): from the generator's progress, once a second, and
+// the server's latest mod_status reading.
+package settle
 
 import (
 	"fmt"
@@ -43,12 +46,13 @@ const (
 	stableFor = 5
 )
 
-// settleMargin is how far ahead of the decision the measured window
-// begins: time for shard processes to hear of it.
-const settleMargin = 300 * time.Millisecond
+// Margin is how far ahead of the decision the measured window begins:
+// time for shard processes to hear of it.
+const Margin = 300 * time.Millisecond
 
-// settler decides when an auto warm-up ends.
-type settler struct {
+// Settler decides when an auto warm-up ends, for a load of target
+// connections at rate requests/s each (0: closed loop).
+type Settler struct {
 	target int
 	rate   float64 // requests/s per connection; 0 in closed loop
 	latest func() (observe.Point, bool)
@@ -69,9 +73,9 @@ type snapshot struct {
 	at                float64 // the server reading's time (observe.Point.T)
 }
 
-// tick takes the generator's progress; it reports true, once, when the
+// Tick takes the generator's progress; it reports true, once, when the
 // warm-up should end.
-func (s *settler) tick(p bench.Progress) bool {
+func (s *Settler) Tick(p bench.Progress) bool {
 	if s.reason != "" || p.Phase != bench.PhaseWarmUp {
 		s.prev, s.have = p, p.Phase == bench.PhaseWarmUp
 		return false
@@ -114,10 +118,10 @@ func (s *settler) tick(p bench.Progress) bool {
 	return s.reason != ""
 }
 
-// answered is the connections answered per second over the last seconds
+// Answered is the connections answered per second over the last seconds
 // seen: their answers per second over the rate per connection, or in
 // closed loop the connections open.
-func (s *settler) answered() int {
+func (s *Settler) Answered() int {
 	if len(s.recent) == 0 {
 		return 0
 	}
@@ -146,7 +150,7 @@ func (s *settler) answered() int {
 // without it a prefork server still spawning (up to 32 processes a
 // second, busy workers climbing slower than the readings come when
 // thousands of processes fill the scoreboard) would look full.
-func (s *settler) serverFull() bool {
+func (s *Settler) serverFull() bool {
 	if len(s.recent) <= stableFor || s.full > 0 {
 		return false
 	}
@@ -160,7 +164,7 @@ func (s *settler) serverFull() bool {
 }
 
 // spread is how far f ranges over the recent seconds, lowest to highest.
-func (s *settler) spread(f func(snapshot) float64) float64 {
+func (s *Settler) spread(f func(snapshot) float64) float64 {
 	lo, hi := f(s.recent[0]), f(s.recent[0])
 	for _, x := range s.recent {
 		lo, hi = min(lo, f(x)), max(hi, f(x))
@@ -170,7 +174,7 @@ func (s *settler) spread(f func(snapshot) float64) float64 {
 
 // stable reports whether nothing changed over the last stableFor seconds:
 // each figure's lowest and highest within its tolerance.
-func (s *settler) stable() bool {
+func (s *Settler) stable() bool {
 	if len(s.recent) <= stableFor {
 		return false
 	}
@@ -194,3 +198,15 @@ func (s *settler) stable() bool {
 		s.spread(func(x snapshot) float64 { return x.idle }) <= tol &&
 		s.spread(func(x snapshot) float64 { return x.procs }) == 0
 }
+
+// New is a Settler for target connections at rate requests/s each (0:
+// closed loop); latest gives the server's latest reading, if any.
+func New(target int, rate float64, latest func() (observe.Point, bool)) *Settler {
+	return &Settler{target: target, rate: rate, latest: latest}
+}
+
+// Reason says why the warm-up ended; "" until it has.
+func (s *Settler) Reason() string { return s.reason }
+
+// Held reports whether it ended because every connection was answered.
+func (s *Settler) Held() bool { return s.held }

@@ -1,4 +1,4 @@
-package loadcheck
+package settle
 
 import (
 	"encoding/csv"
@@ -16,7 +16,7 @@ import (
 // feed gives s one progress a second from the ramp on: ok and open per
 // second, failures, and the server's busy workers and processes; it
 // returns the second the warm-up ended at, or -1.
-func feed(s *settler, seconds []struct {
+func feed(s *Settler, seconds []struct {
 	open, ok, failed, busy, procs int64
 }) int {
 	var p bench.Progress
@@ -31,7 +31,7 @@ func feed(s *settler, seconds []struct {
 		s.latest = func() (observe.Point, bool) {
 			return observe.Point{T: at, BusyWorkers: int(busy), Processes: int(procs)}, true
 		}
-		if s.tick(p) {
+		if s.Tick(p) {
 			return i
 		}
 	}
@@ -91,7 +91,7 @@ func TestSettler(t *testing.T) {
 			return s
 		}(), -1, ""},
 	} {
-		s := &settler{target: 100, rate: 1}
+		s := &Settler{target: 100, rate: 1}
 		got := feed(s, tc.seconds)
 		if got != tc.want || (tc.reason != "" && (len(s.reason) < len(tc.reason) || s.reason[:len(tc.reason)] != tc.reason)) {
 			t.Errorf("%s: ended at second %d (%q), want %d (%q)", tc.name, got, s.reason, tc.want, tc.reason)
@@ -112,7 +112,7 @@ func TestSettlerFullNeedsFreshReadings(t *testing.T) {
 		{"stale", func(int) observe.Point { return observe.Point{T: 1, BusyWorkers: 60, Processes: 3} }, false},
 		{"no process count", func(i int) observe.Point { return observe.Point{T: float64(i), BusyWorkers: 60, Processes: -1} }, false},
 	} {
-		s := &settler{target: 100, rate: 1}
+		s := &Settler{target: 100, rate: 1}
 		var p bench.Progress
 		ended := false
 		for i := range 12 {
@@ -120,7 +120,7 @@ func TestSettlerFullNeedsFreshReadings(t *testing.T) {
 			p.Open, p.OK, p.Failed = int64(70+7*(i%3)), p.OK+int64(55+5*(i%2)), p.Failed+40
 			pt := tc.point(i)
 			s.latest = func() (observe.Point, bool) { return pt, true }
-			if s.tick(p) {
+			if s.Tick(p) {
 				ended = true
 				break
 			}
@@ -183,7 +183,7 @@ func replay(t *testing.T, path string) (int, string) {
 		return int64(n), err == nil
 	}
 	var server observe.Point
-	s := &settler{target: 4000, rate: 1, latest: func() (observe.Point, bool) { return server, server.T > 0 }}
+	s := &Settler{target: 4000, rate: 1, latest: func() (observe.Point, bool) { return server, server.T > 0 }}
 	var p bench.Progress
 	for _, row := range rows[1:] {
 		sec, _ := num(row, "second")
@@ -198,7 +198,7 @@ func replay(t *testing.T, path string) (int, string) {
 			procs, _ := num(row, "processes")
 			server = observe.Point{T: float64(sec), BusyWorkers: int(busy), IdleWorkers: int(idle), Processes: int(procs)}
 		}
-		if s.tick(p) {
+		if s.Tick(p) {
 			return int(sec), s.reason
 		}
 	}
@@ -212,12 +212,12 @@ func replay(t *testing.T, path string) (int, string) {
 // end the warm-up (nor mark a capacity step held).
 func TestSettlerStalled(t *testing.T) {
 	for _, stalled := range []int64{1, 0} {
-		s := &settler{target: 100, rate: 1, latest: func() (observe.Point, bool) { return observe.Point{}, false }}
+		s := &Settler{target: 100, rate: 1, latest: func() (observe.Point, bool) { return observe.Point{}, false }}
 		var p bench.Progress
 		ended := -1
 		for i := range 8 {
 			p.Phase, p.Elapsed, p.Open, p.OK, p.Stalled = bench.PhaseWarmUp, p.Elapsed+time.Second, 100, p.OK+99, stalled
-			if s.tick(p) {
+			if s.Tick(p) {
 				ended = i
 				break
 			}
