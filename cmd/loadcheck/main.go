@@ -231,3 +231,41 @@ func writeOut(path string, stdout io.Writer, render func(io.Writer) error) error
 	}
 	return results.WriteFileAtomic(path, b.Bytes())
 }
+
+// flagGroup is a heading of a command's help and the flags under it.
+type flagGroup struct {
+	title string
+	names []string
+}
+
+// printGrouped prints fs's flags as PrintDefaults does, under the groups'
+// headings in their order; a flag in no group comes last, under "Other
+// flags", so that none is left out of the help.
+func printGrouped(w io.Writer, fs *flag.FlagSet, groups []flagGroup) {
+	listed := map[string]bool{}
+	print := func(title string, names []string) {
+		g := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		g.SetOutput(w)
+		for _, n := range names {
+			if fl := fs.Lookup(n); fl != nil {
+				g.Var(fl.Value, fl.Name, fl.Usage)
+				g.Lookup(n).DefValue = fl.DefValue // not what flags before -h set
+				listed[n] = true
+			}
+		}
+		fmt.Fprintf(w, "\n%s:\n", title)
+		g.PrintDefaults()
+	}
+	for _, gr := range groups {
+		print(gr.title, gr.names)
+	}
+	var rest []string
+	fs.VisitAll(func(fl *flag.Flag) {
+		if !listed[fl.Name] {
+			rest = append(rest, fl.Name)
+		}
+	})
+	if len(rest) > 0 {
+		print("Other flags", rest)
+	}
+}

@@ -1121,3 +1121,21 @@ func nativeCount(addr, q string) int64 {
 	}
 	return most
 }
+
+// TestRunHelpGroups: run's help shows every flag under the heading of
+// what it sets, none left under "Other flags", each with its default.
+func TestRunHelpGroups(t *testing.T) {
+	code, _, stderr := run(t, "run", "-c", "10", "-h")
+	if code != exitPass && code != exitSetup {
+		t.Fatalf("run -h: exit %d", code)
+	}
+	for _, want := range []string{"errors.\n\nLoad: what each connection sends, and when:\n", "  -c connections\n", "\nServer: the configs", "\nGenerator: where the load comes from:",
+		"\nVerdict:\n", "\nOutput:\n", "(default 4000)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("run -h lacks %q", want)
+		}
+	}
+	if strings.Contains(stderr, "Other flags") {
+		t.Errorf("run -h has flags in no group:\n%s", stderr[strings.Index(stderr, "Other flags"):])
+	}
+}

@@ -374,15 +374,26 @@ each, prints one row per config and stores the run in a folder under --results.
 A scenario file (see scenarios/*.yaml) sets the configs, load and thresholds;
 flags given on the command line win over it. Exit 0 when all pass, 1 when any
 fails, 2 on bad input or setup errors.
-
-Flags:
 `)
-		fs.PrintDefaults()
+		printGrouped(stderr, fs, runFlagGroups)
 	}
 	if f.extra != nil {
 		f.extra(fs)
 	}
 	return fs
+}
+
+// runFlagGroups are run's flags by what they set, in the order of its
+// help (each group's flags sorted, as PrintDefaults sorts them).
+var runFlagGroups = []flagGroup{
+	{"Load: what each connection sends, and when", []string{"c", "connections", "ramp", "connect-rate", "warmup", "warmup-max", "d", "duration",
+		"rate", "closed-loop", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
+	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "tls", "tls-key",
+		"file", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "target", "status-url", "allow-remote"}},
+	{"Generator: where the load comes from", []string{"engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
+		"shard-cpu", "shard-memory", "clock-addr", "start-in", "dry-run", "o"}},
+	{"Verdict", []string{"min-served-pct", "max-dropped-pct", "max-p99", "repeat", "flaky-ok"}},
+	{"Output", []string{"json", "results", "run-id", "quiet", "prom-remote-write"}},
 }
 
 // cmdRun is `loadcheck run`: the configs under load, judged.
