@@ -263,29 +263,13 @@ func alignSeries(seen observe.Report, started time.Time) {
 	}
 }
 
-// serverSide turns what the observers saw into the result's server part.
-// windowEnd is when the measured window ended: event's busy shutdowns
-// after it are the client's own teardown.
+// serverSide is the result's server part: what the observers saw
+// (results.ServerFrom), and what only the endpoint can still read: an OOM
+// kill the engine saw, the access logs' lines, and the error log
+// (Server.ReadErrorLog). windowEnd is when the measured window ended:
+// event's busy shutdowns after it are the client's own teardown.
 func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, seen observe.Report, conns results.Connections, windowEnd time.Time, logErr func(error)) *results.Server {
-	stats := seen.Stats
-	srv := &results.Server{
-		StatusSamples: stats.Samples, StatusFailed: stats.FailedSamples,
-		PeakBusyWorkers: stats.PeakBusy, PeakProcesses: stats.PeakProcesses, PeakConnsTotal: stats.PeakConnsTotal,
-		Nofile: ep.Nofile, StatusLastError: stats.LastError, Series: stats.Points,
-		Kernel: seen.Kernel, KernelScope: seen.KernelScope,
-		OOMKills: stats.OOMKills, PeakAcceptQueue: stats.PeakAcceptQueue,
-		MemoryLimitMB: mb(cfg.MemoryBytes), CPULimit: cfg.CPUs,
-	}
-	if stats.AccessesAtStart >= 0 {
-		srv.AccessesDuringRun = stats.AccessesAtEnd - stats.AccessesAtStart
-	}
-	if stats.MemoryAtStart >= 0 {
-		srv.MemoryStartMB, srv.MemoryEndMB, srv.MemoryPeakMB = mb(stats.MemoryAtStart), mb(stats.MemoryAtEnd), mb(stats.MemoryPeak)
-		srv.CPUSeconds = math.Round(float64(stats.CPUNanos)/1e7) / 100
-		if held := conns.Served + conns.PartlyServed; held > 0 {
-			srv.MemoryPerConnKB = math.Round(float64(stats.MemoryAtEnd-stats.MemoryAtStart)/1024/float64(held)*10) / 10
-		}
-	}
+	srv := results.ServerFrom(seen, conns, cfg.MemoryBytes, cfg.CPUs, ep.Nofile)
 	if srv.OOMKills == 0 && ep.OOMKilled != nil && ep.OOMKilled(ctx) {
 		srv.OOMKills = 1 // httpd itself, seen by the engine after its cgroup went away
 	}
@@ -306,13 +290,9 @@ func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, se
 		logErr(fmt.Errorf("read httpd's error log: %w", err))
 		return srv
 	}
-	srv.ErrorLog = observe.ScanErrorLog(text)
-	ev := observe.ScanEventLog(text, windowEnd)
-	srv.BusyShutdowns, srv.BusyClosed, srv.FullRefusals, srv.SpareStops, srv.SpareIdleThreads = ev.Shutdowns, ev.Closed, ev.FullRefusals, ev.SpareStops, ev.SpareIdle
+	srv.ReadErrorLog(text, windowEnd)
 	return srv
 }
-
-func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
 
 // startBackend starts the workload's backend, if it has one, and returns
 // cfg proxying its path to it.

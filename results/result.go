@@ -722,3 +722,43 @@ type TLS struct {
 	ServerCPUPerHandshakeUS float64 `json:"server_cpu_per_handshake_us,omitempty"`
 	ServerCPUHow            string  `json:"server_cpu_how,omitempty"`
 }
+
+// ServerFrom is the server part of a result from what the observers saw
+// (seen), for the connections conns and a server limited to memoryBytes
+// and cpus (0: none) with nofile descriptors: mod_status's peaks, the
+// kernel's listen counters, the cgroup's memory (per connection held) and
+// CPU.
+func ServerFrom(seen observe.Report, conns Connections, memoryBytes int64, cpus float64, nofile int) *Server {
+	stats := seen.Stats
+	srv := &Server{
+		StatusSamples: stats.Samples, StatusFailed: stats.FailedSamples,
+		PeakBusyWorkers: stats.PeakBusy, PeakProcesses: stats.PeakProcesses, PeakConnsTotal: stats.PeakConnsTotal,
+		Nofile: nofile, StatusLastError: stats.LastError, Series: stats.Points,
+		Kernel: seen.Kernel, KernelScope: seen.KernelScope,
+		OOMKills: stats.OOMKills, PeakAcceptQueue: stats.PeakAcceptQueue,
+		MemoryLimitMB: mb(memoryBytes), CPULimit: cpus,
+	}
+	if stats.AccessesAtStart >= 0 {
+		srv.AccessesDuringRun = stats.AccessesAtEnd - stats.AccessesAtStart
+	}
+	if stats.MemoryAtStart >= 0 {
+		srv.MemoryStartMB, srv.MemoryEndMB, srv.MemoryPeakMB = mb(stats.MemoryAtStart), mb(stats.MemoryAtEnd), mb(stats.MemoryPeak)
+		srv.CPUSeconds = math.Round(float64(stats.CPUNanos)/1e7) / 100
+		if held := conns.Served + conns.PartlyServed; held > 0 {
+			srv.MemoryPerConnKB = math.Round(float64(stats.MemoryAtEnd-stats.MemoryAtStart)/1024/float64(held)*10) / 10
+		}
+	}
+	return srv
+}
+
+// ReadErrorLog adds what httpd's error log text says: its message codes,
+// and event's shutdowns of kept-alive connections and stopped processes
+// up to windowEnd (see observe.ScanEventLog).
+func (s *Server) ReadErrorLog(text string, windowEnd time.Time) {
+	s.ErrorLog = observe.ScanErrorLog(text)
+	ev := observe.ScanEventLog(text, windowEnd)
+	s.BusyShutdowns, s.BusyClosed, s.FullRefusals, s.SpareStops, s.SpareIdleThreads = ev.Shutdowns, ev.Closed, ev.FullRefusals, ev.SpareStops, ev.SpareIdle
+}
+
+// mb is bytes in MB, one decimal.
+func mb(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
