@@ -567,13 +567,14 @@ func (r Run) ClientLimited() string {
 // DescribeBusyShutdowns says how often event shut down kept-alive
 // connections, and why a process does that.
 func (s *Server) DescribeBusyShutdowns() string {
-	why := "all its workers are busy, or it stops"
+	causes := []string{"all its workers are busy"}
 	if s.FullRefusals > 0 {
-		why = fmt.Sprintf("a connection arrives while it is full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers; %d times here), all its workers are busy, or it stops", s.FullRefusals)
+		causes = append([]string{fmt.Sprintf("a connection arrives while it is full (ThreadsPerChild + AsyncRequestWorkerFactor x idle workers; %d times here)", s.FullRefusals)}, causes...)
 	}
-	if s.SpareStops > 0 {
+	why := strings.Join(causes, ", ") + ", or it stops"
+	if s.SpareStops > 0 { // the stops first: here they are the cause
 		why = fmt.Sprintf("it stops (httpd stopped %d processes here: their idle threads were above MaxSpareThreads, up to %d), or %s",
-			s.SpareStops, s.SpareIdleThreads, strings.TrimSuffix(why, ", or it stops"))
+			s.SpareStops, s.SpareIdleThreads, strings.Join(causes, ", "))
 	}
 	return fmt.Sprintf("event shut down %d kept-alive connections at %d moments (a process shuts down all of them when %s)",
 		s.BusyClosed, s.BusyShutdowns, why)
