@@ -179,20 +179,26 @@ func stopLoops(loops []*evLoop) {
 func (l *evLoop) add(idx int) {
 	l.mu.Lock()
 	l.added = append(l.added, idx)
+	l.ringLocked()
 	l.mu.Unlock()
-	l.ring()
 }
 
-// ring wakes the loop, unless it has ended: under mu, so that it never
-// writes to the number of a descriptor the loop closed.
+// ring wakes the loop, unless it has ended.
 func (l *evLoop) ring() {
+	l.mu.Lock()
+	l.ringLocked()
+	l.mu.Unlock()
+}
+
+// ringLocked is ring with mu held: under mu, it never writes to the
+// number of a descriptor the loop closed.
+func (l *evLoop) ringLocked() {
+	if l.closed {
+		return
+	}
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
-	l.mu.Lock()
-	if !l.closed {
-		_, _ = unix.Write(l.wakeFd, one[:])
-	}
-	l.mu.Unlock()
+	_, _ = unix.Write(l.wakeFd, one[:])
 }
 
 // closeWake closes the wake descriptor, once nothing can ring it.
