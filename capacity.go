@@ -36,7 +36,7 @@ type capacityRun struct {
 	sc     scenarios.Scenario
 	bounds scenarios.Capacity
 	out    *capacity.File
-	start  time.Time
+	began  time.Time
 }
 
 // Capacity finds, for each config of sc, the largest connection count that
@@ -65,7 +65,7 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	if d := s.desc; d.Image != "" {
 		sc.Image, sc.Layout = d.Image, d.Layout
 	}
-	c := &capacityRun{settings: s, sc: sc, bounds: bounds, start: time.Now()}
+	c := &capacityRun{settings: s, sc: sc, bounds: bounds, began: time.Now()}
 	c.out = &capacity.File{Schema: capacity.Schema, RunID: s.runID, StartedAt: time.Now().UTC(),
 		Scenario: sc, ScenarioFile: s.scenarioFile, Search: bounds, Environment: Environment(s.version)}
 	if c.out.RunID == "" {
@@ -126,14 +126,14 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 func (c *capacityRun) afford(n int) bool {
 	l := c.sc.Load
 	l.Connections = n
-	return time.Since(c.start)+l.MeasureStart()+l.Duration+probeOverhead <= c.bounds.Budget
+	return time.Since(c.began)+l.MeasureStart()+l.Duration+probeOverhead <= c.bounds.Budget
 }
 
 // probe is one real run of cfg at n connections against a fresh server.
 func (c *capacityRun) probe(ctx context.Context, cfg apache.Config, n int, label string) (results.Run, error) {
 	sc := c.sc
 	sc.Load.Connections = n
-	return c.loadConfig(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns]", label, n))
+	return c.runOnce(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns]", label, n))
 }
 
 // search finds cfg's break point, then its costs and projection.
@@ -147,7 +147,7 @@ func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label strin
 	cc := capacity.SearchFrom(ctx, cfg, c.bounds, c.sc.Thresholds, st, func(ctx context.Context, n int) (results.Run, error) {
 		return c.probe(ctx, cfg, n, label)
 	}, c.afford, func(pr capacity.Probe) {
-		c.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(c.start).Round(time.Second), c.bounds.Budget)
+		c.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(c.began).Round(time.Second), c.bounds.Budget)
 		if c.onProbe != nil {
 			c.onProbe(cfg.Name, pr)
 		}

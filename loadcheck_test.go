@@ -18,6 +18,7 @@ import (
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/generator/shards"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
@@ -162,7 +163,7 @@ func TestShardStartRecorded(t *testing.T) {
 	load := scenarios.DefaultLoad()
 	load.Connections, load.RatePerConn, load.Ramp, load.WarmUp, load.Duration = 4, 5, 200*time.Millisecond, 300*time.Millisecond, 2*time.Second
 	sc := scenarios.Scenario{Name: "shards", Load: load, Configs: []apache.Config{{Name: "t", MPM: "unknown"}}, Thresholds: scenarios.DefaultThresholds()}
-	gen := loadcheck.Shards{N: 2, Command: func(ctx context.Context) *exec.Cmd {
+	gen := shards.Generator{N: 2, Command: func(ctx context.Context) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "LOADCHECK_TEST_SHARD=1")
 		return cmd

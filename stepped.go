@@ -95,8 +95,10 @@ func (s *stepper) result() *capacity.Stepped {
 
 // stepped runs cfg once against a fresh server, adding connections in
 // steps from the search's start, each judged on its own (capacity.Stepped),
-// for the search to start from. It runs in this process: a maximum more
-// than one process can open gets no stepped run (Error says so).
+// for the search to start from. It starts like every run (start) and goes
+// through the run's generator, which must be one process (the
+// inprocess generator): a maximum more than one process can open gets no
+// stepped run (Error says so).
 func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label string) *capacity.Stepped {
 	began := time.Now()
 	l := c.sc.Load
@@ -111,27 +113,15 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 	fail := func(err error) *capacity.Stepped {
 		return &capacity.Stepped{Error: err.Error(), ElapsedS: time.Since(began).Seconds()}
 	}
-	if err := bench.RaiseNofile(l.Connections); err != nil {
-		return fail(err)
-	}
-	be, cfg, err := startBackend(c.sc.Workload.Backend, cfg)
+	sc := c.sc
+	sc.Load = l
+	r, err := c.start(ctx, sc, cfg, c.out.RunID, label)
 	if err != nil {
 		return fail(err)
 	}
-	if be != nil {
-		defer be.Close()
-	}
-	srv, stop, err := c.startServer(ctx, cfg, c.out.RunID, l.Connections, c.sc.Workload, label)
-	defer stop()
-	if err != nil {
-		return fail(err)
-	}
-	ep := srv.Endpoint()
-	if l, err = c.loadFor(ctx, ep, l, label); err != nil {
-		return fail(err)
-	}
-	session := observe.Start(ctx, ep.Sources, statusInterval)
-	defer session.Stop()
+	defer r.stop()
+	defer r.session.Stop()
+	l, session := r.load, r.session
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := make(chan int, 1)
@@ -145,7 +135,7 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 		}}
 	c.logf("%s stepped run: %v connections, each step until it settles (at most %s)", label, counts, stepCap)
 	s.begin(time.Now())
-	_, err = bench.Run(runCtx, bench.Target{URL: ep.URL}, bench.Options{Load: l, Steps: next,
+	_, err = c.generator.Generate(runCtx, r.ep.URL, bench.Options{Load: l, Steps: next,
 		Progress: func(p bench.Progress) { s.tick(p, time.Now()) }})
 	out := s.result()
 	out.ElapsedS = time.Since(began).Round(100 * time.Millisecond).Seconds()

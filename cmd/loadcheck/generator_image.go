@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/loadcheck/loadcheck/fleet"
+	"github.com/loadcheck/loadcheck/generator/swarm"
 )
 
 // cmdGeneratorImage builds the generator image when it is missing and
@@ -29,7 +29,7 @@ from and give it as --generator-image.
 	if _, err := parseArgs(fs, args, 0, "no argument"); err != nil {
 		return err
 	}
-	tag, err := fleet.GeneratorImage(ctx, version)
+	tag, err := swarm.GeneratorImage(ctx, version)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
-	"github.com/loadcheck/loadcheck/fleet"
+	"github.com/loadcheck/loadcheck/generator/kubernetes"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
@@ -54,7 +54,7 @@ type runFlags struct {
 	dryRun     bool
 	manifests  string
 	startIn    time.Duration
-	kube       fleet.Kube
+	kube       kubernetes.Spec
 	sourceAddr int
 	memory     int64
 	cpus       float64

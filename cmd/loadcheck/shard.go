@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
-	"github.com/loadcheck/loadcheck/fleet"
+	"github.com/loadcheck/loadcheck/generator/swarm"
 )
 
 // cmdShard runs one planned shard and writes its JSON lines to stdout.
@@ -36,8 +36,8 @@ say).
 	// A swarm shard gets its request in its environment, not as a file.
 	var pos []string
 	var data []byte
-	if env := os.Getenv(fleet.ShardRequestEnv); env != "" && len(args) == 0 {
-		pos, data = []string{"$" + fleet.ShardRequestEnv}, []byte(env)
+	if env := os.Getenv(swarm.ShardRequestEnv); env != "" && len(args) == 0 {
+		pos, data = []string{"$" + swarm.ShardRequestEnv}, []byte(env)
 	} else {
 		var err error
 		if pos, err = parseArgs(fs, args, 1, "one shard request file"); err != nil {

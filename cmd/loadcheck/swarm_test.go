@@ -15,9 +15,9 @@ import (
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 )
 
-// swarm makes this engine a one-node swarm on loopback for the test,
+// withSwarm makes this engine a one-node swarm on loopback for the test,
 // unless it is one already, and leaves it as it found it.
-func swarm(t *testing.T) {
+func withSwarm(t *testing.T) {
 	t.Helper()
 	dockertest.Require(t)
 	state, err := exec.Command("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").Output()
@@ -51,7 +51,7 @@ func services(t *testing.T) []string {
 // shard's share kept, no service left. A shard killed mid-run fails the
 // run with exit 2, named.
 func TestSwarmGenerator(t *testing.T) {
-	swarm(t)
+	withSwarm(t)
 	url := okServer(t)
 	out := filepath.Join(t.TempDir(), "r.json")
 	// The shards' progress, followed live from their logs, is pushed to

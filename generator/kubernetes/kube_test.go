@@ -1,4 +1,4 @@
-package fleet
+package kubernetes
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ func TestKubeManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := KubeManifests(reqs, Kube{Name: "loadcheck-nightly", Namespace: "perf", Image: "registry.example/loadcheck/generator:abc",
+	out, err := Manifests(reqs, Spec{Name: "loadcheck-nightly", Namespace: "perf", Image: "registry.example/loadcheck/generator:abc",
 		CPU: "1", Memory: "1Gi", ServiceAccount: "loadcheck"})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +78,8 @@ func TestKubeManifests(t *testing.T) {
 		pod.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.TopologyKey != "kubernetes.io/hostname":
 		t.Errorf("no spreading across nodes: %+v", pod.Affinity)
 	}
-	for _, bad := range []Kube{{Name: "Loadcheck_1", Image: "x"}, {Name: "ok", Namespace: "a/b", Image: "x"}, {Name: "ok"}} {
-		if _, err := KubeManifests(reqs, bad); err == nil {
+	for _, bad := range []Spec{{Name: "Loadcheck_1", Image: "x"}, {Name: "ok", Namespace: "a/b", Image: "x"}, {Name: "ok"}} {
+		if _, err := Manifests(reqs, bad); err == nil {
 			t.Errorf("%+v: no error", bad)
 		}
 	}

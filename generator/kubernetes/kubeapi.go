@@ -1,4 +1,4 @@
-package fleet
+package kubernetes
 
 import (
 	"bytes"
@@ -22,14 +22,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// KubeAPI is the little of the Kubernetes API the fleet uses, spoken as
+// API is the little of the Kubernetes API the fleet uses, spoken as
 // plain JSON over HTTPS: create a ConfigMap and a Job, list and read pods
 // and their logs, delete what was created. client-go would do it too, but
 // linking it doubles the resident memory of every loadcheck process (28
 // MB more for `loadcheck version`, 17 MB more at 16,000 connections: its
 // package-level state is scanned and its init code run in every process),
 // which the generator's memory per connection pays.
-type KubeAPI struct {
+type API struct {
 	Server    string // https://host:port
 	Client    *http.Client
 	Token     string // a bearer token; "" with client certificates
@@ -77,12 +77,12 @@ type kubeconfig struct {
 // inClusterDir holds a pod's service account token, CA and namespace.
 var inClusterDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-// LoadKubeAPI finds the cluster as kubectl does: the first file of
+// LoadAPI finds the cluster as kubectl does: the first file of
 // KUBECONFIG (a list, as PATH) that exists, else ~/.kube/config, else the
 // pod loadcheck runs in (its service account). It supports tokens and
 // client certificates; a user that authenticates with an exec plugin or
 // an auth provider is refused with what to use instead.
-func LoadKubeAPI() (*KubeAPI, error) {
+func LoadAPI() (*API, error) {
 	var paths []string
 	if env := os.Getenv("KUBECONFIG"); env != "" {
 		paths = filepath.SplitList(env)
@@ -100,7 +100,7 @@ func LoadKubeAPI() (*KubeAPI, error) {
 	return nil, fmt.Errorf("no kubeconfig (looked for %s) and not in a pod", cmp.Or(strings.Join(paths, ", "), "KUBECONFIG"))
 }
 
-func kubeInCluster(hostPort string) (*KubeAPI, error) {
+func kubeInCluster(hostPort string) (*API, error) {
 	token, err := os.ReadFile(filepath.Join(inClusterDir, "token"))
 	if err != nil {
 		return nil, fmt.Errorf("in a pod, but no service account token: %w", err)
@@ -114,11 +114,11 @@ func kubeInCluster(hostPort string) (*KubeAPI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the service account's ca.crt: %w", err)
 	}
-	return &KubeAPI{Server: "https://" + hostPort, Client: kubeHTTP(tc), Token: strings.TrimSpace(string(token)),
+	return &API{Server: "https://" + hostPort, Client: kubeHTTP(tc), Token: strings.TrimSpace(string(token)),
 		Namespace: strings.TrimSpace(string(ns)), From: "the pod's service account"}, nil
 }
 
-func kubeFromFile(path string) (*KubeAPI, error) {
+func kubeFromFile(path string) (*API, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func kubeFromFile(path string) (*KubeAPI, error) {
 		}
 		return os.ReadFile(rel(file))
 	}
-	api := &KubeAPI{From: path}
+	api := &API{From: path}
 	for _, c := range kc.Contexts {
 		if c.Name != kc.CurrentContext {
 			continue
@@ -238,7 +238,7 @@ func kubeHTTP(tc *tls.Config) *http.Client {
 
 // do sends one request and decodes a 2xx answer's JSON into out (when not
 // nil); any other status is an error quoting the API's message.
-func (k *KubeAPI) do(ctx context.Context, method, path string, body any, out any) error {
+func (k *API) do(ctx context.Context, method, path string, body any, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -274,7 +274,7 @@ func (k *KubeAPI) do(ctx context.Context, method, path string, body any, out any
 		if json.Unmarshal(data, &st) != nil || st.Message == "" {
 			st.Message = fmt.Sprintf("%.200s", data)
 		}
-		return &KubeError{Status: resp.StatusCode, Method: method, Path: path, Message: st.Message}
+		return &APIError{Status: resp.StatusCode, Method: method, Path: path, Message: st.Message}
 	}
 	if out == nil {
 		return nil
@@ -286,19 +286,19 @@ func (k *KubeAPI) do(ctx context.Context, method, path string, body any, out any
 	return json.Unmarshal(data, out)
 }
 
-// KubeError is an answer of the API other than 2xx.
-type KubeError struct {
+// APIError is an answer of the API other than 2xx.
+type APIError struct {
 	Status       int
 	Method, Path string
 	Message      string
 }
 
-func (e *KubeError) Error() string {
+func (e *APIError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
 }
 
 // Version asks the API server for its version: whether it answers.
-func (k *KubeAPI) Version(ctx context.Context) (string, error) {
+func (k *API) Version(ctx context.Context) (string, error) {
 	var v struct {
 		GitVersion string `json:"gitVersion"`
 	}
@@ -339,7 +339,7 @@ func nsPath(group, ns, resource string) string {
 	return fmt.Sprintf("/%s/namespaces/%s/%s", group, url.PathEscape(ns), resource)
 }
 
-func (k *KubeAPI) pods(ctx context.Context, ns, selector string) ([]kubePod, error) {
+func (k *API) pods(ctx context.Context, ns, selector string) ([]kubePod, error) {
 	var list struct {
 		Items []kubePod `json:"items"`
 	}
@@ -347,7 +347,7 @@ func (k *KubeAPI) pods(ctx context.Context, ns, selector string) ([]kubePod, err
 	return list.Items, err
 }
 
-func (k *KubeAPI) podLogs(ctx context.Context, ns, pod string) ([]byte, error) {
+func (k *API) podLogs(ctx context.Context, ns, pod string) ([]byte, error) {
 	var b []byte
 	err := k.do(ctx, http.MethodGet, nsPath("api/v1", ns, "pods/"+url.PathEscape(pod)+"/log"), nil, &b)
 	return b, err

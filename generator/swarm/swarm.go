@@ -2,7 +2,7 @@
 // them: Docker Swarm job services (Swarm) or a Kubernetes Indexed Job's
 // pods (Kubernetes), each running this loadcheck binary from the
 // generator image, merged exactly as local shards are.
-package fleet
+package swarm
 
 import (
 	"bytes"
@@ -22,13 +22,14 @@ import (
 
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/generator/internal/fleet"
 )
 
 // ShardRequestEnv carries a swarm shard's request (bench.ShardRequest,
 // JSON) into its container: `loadcheck shard` reads it there.
 const ShardRequestEnv = "LOADCHECK_SHARD_REQUEST"
 
-// Swarm is a generator fleet on Docker Swarm: each shard of the load is a
+// Generator is a generator fleet on Docker Swarm: each shard of the load is a
 // single-replica job service (mode replicated-job) on the host's network,
 // running this very loadcheck binary from the generator image
 // (GeneratorImage), with its request in its environment. The shard index
@@ -38,7 +39,7 @@ const ShardRequestEnv = "LOADCHECK_SHARD_REQUEST"
 // or never reported fails the run, named with its node. The services are
 // removed on success, failure and Ctrl-C; `loadcheck clean` removes what
 // a killed coordinator left.
-type Swarm struct {
+type Generator struct {
 	N           int
 	SourceAddrs int
 	Image       string // GeneratorImage's tag
@@ -53,14 +54,18 @@ type Swarm struct {
 	ClockAddr string
 }
 
-// Describe implements loadcheck.Generator.
-func (g Swarm) Describe() string { return fmt.Sprintf(" from %d swarm shards", g.N) }
+// Describe implements generator.Generator.
+func (g Generator) Describe() string { return fmt.Sprintf(" from %d swarm shards", g.N) }
 
-// Generate implements loadcheck.Generator. The warm-up must be fixed: no
+// Generate implements generator.Generator. The warm-up must be fixed: no
 // coordinator line reaches a swarm shard. Progress comes from following
 // the services' logs.
-func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress func(bench.Progress), _ <-chan time.Time) (*bench.Result, error) {
-	nodeAddr, err := SwarmActive(ctx)
+func (g Generator) Generate(ctx context.Context, url string, o bench.Options) (*bench.Result, error) {
+	if o.Steps != nil {
+		return nil, errors.New("swarm: a stepped run needs one generator process")
+	}
+	l, progress := o.Load, o.Progress
+	nodeAddr, err := Active(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +77,7 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress 
 	if addr == "" {
 		addr = net.JoinHostPort(nodeAddr, "0")
 	}
-	reqs, stop, err := planFleet(url, l, g.SourceAddrs, g.N, lead, g.Version, addr)
+	reqs, stop, err := fleet.Plan(url, l, g.SourceAddrs, g.N, lead, g.Version, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +130,7 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress 
 			continue
 		}
 		nodes[j], descs[j] = node, fmt.Sprintf("swarm shard %d (service %s on node %s, %s)", j, name, node, state)
-		err = retry(ctx, transientCLI, func() (err error) {
+		err = fleet.Retry(ctx, transientCLI, func() (err error) {
 			logs[j], err = exec.CommandContext(ctx, "docker", "service", "logs", "--raw", name).Output()
 			return err
 		})
@@ -135,56 +140,9 @@ func (g Swarm) Generate(ctx context.Context, url string, l bench.Load, progress 
 		}
 	}
 	if len(lost) > 0 {
-		return nil, lostShards(g.RunID, logs, lost)
+		return nil, fleet.LostShards(g.RunID, logs, lost)
 	}
-	return mergeLogs("swarm", reqs, logs, descs, nodes)
-}
-
-// mergeLogs reads each shard's logs (descs[j] names shard j in messages,
-// nodes[j] is where it ran) and merges them exactly: a shard that failed,
-// died or wrote nothing fails the whole, named with its last words.
-func mergeLogs(fleet string, reqs []bench.ShardRequest, logs [][]byte, descs, nodes []string) (*bench.Result, error) {
-	outs := make([]bench.ShardOutput, len(logs))
-	var errs []error
-	for j := range logs {
-		o, err := bench.ReadShardOutput(descs[j], bytes.NewReader(onlyShardLines(logs[j])))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if o.Request == nil {
-			// It died before its first line: say what the logs held.
-			o.Request = &reqs[j]
-			if o.Err == "" {
-				o.Err = fmt.Sprintf("it wrote no request line; its logs: %.300q", string(logs[j]))
-			}
-		}
-		outs[j] = o
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	res, _, err := bench.MergeOutputs(outs)
-	if res != nil {
-		res.Fleet = fleet
-		for i := range res.PerShard {
-			res.PerShard[i].Node = nodes[res.PerShard[i].Shard]
-		}
-	}
-	return res, err
-}
-
-// onlyShardLines keeps the lines that look like a shard's JSON: a
-// shard's stderr (a Go panic, say) is in the same logs.
-func onlyShardLines(logs []byte) []byte {
-	var b bytes.Buffer
-	for _, l := range bytes.Split(logs, []byte("\n")) {
-		if bytes.HasPrefix(bytes.TrimSpace(l), []byte(`{"schema":`)) {
-			b.Write(l)
-			b.WriteByte('\n')
-		}
-	}
-	return b.Bytes()
+	return fleet.MergeLogs("swarm", reqs, logs, descs, nodes)
 }
 
 // waitJob waits for the job service's task to end and returns its state
@@ -192,7 +150,7 @@ func onlyShardLines(logs []byte) []byte {
 func waitJob(ctx context.Context, name string, deadline time.Time) (state, node string, err error) {
 	for {
 		var out []byte
-		err := retry(ctx, transientCLI, func() (err error) {
+		err := fleet.Retry(ctx, transientCLI, func() (err error) {
 			out, err = exec.CommandContext(ctx, "docker", "service", "ps", "--no-trunc", "--format", "{{.CurrentState}}|{{.Node}}|{{.Error}}", name).Output()
 			return err
 		})
@@ -227,9 +185,9 @@ func waitJob(ctx context.Context, name string, deadline time.Time) (state, node 
 	}
 }
 
-// SwarmActive reports, as an error, an engine that is not a swarm
+// Active reports, as an error, an engine that is not a swarm
 // manager; else it returns the address this node has in the swarm.
-func SwarmActive(ctx context.Context) (nodeAddr string, err error) {
+func Active(ctx context.Context) (nodeAddr string, err error) {
 	out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeAddr}}").Output()
 	if err != nil {
 		return "", &containers.DockerError{Err: fmt.Errorf("docker info: %w", err)}
@@ -299,3 +257,8 @@ func GeneratorImage(ctx context.Context, version string) (string, error) {
 	}
 	return tag, nil
 }
+
+// transientCLI: any failure of a docker command may be a hiccup (the
+// engine busy, a dropped connection to it); one that lasts through every
+// attempt is not.
+func transientCLI(error) bool { return true }

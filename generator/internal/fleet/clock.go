@@ -9,11 +9,11 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 )
 
-// planFleet splits the load over n shards that start lead from now,
+// Plan splits the load over n shards that start lead from now,
 // stamped with the coordinator's version; with clockAddr, it serves this
 // host's clock there for the shards to check theirs against (stop ends
 // that; it is never nil).
-func planFleet(url string, l bench.Load, sourceAddrs, n int, lead time.Duration, version, clockAddr string) (reqs []bench.ShardRequest, stop func(), err error) {
+func Plan(url string, l bench.Load, sourceAddrs, n int, lead time.Duration, version, clockAddr string) (reqs []bench.ShardRequest, stop func(), err error) {
 	clock, stop := "", func() {}
 	if clockAddr != "" {
 		if clock, stop, err = serveClock(clockAddr); err != nil {

@@ -23,7 +23,7 @@ func TestFollowProgress(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		followProgress(ctx, []io.Reader{r0, r1}, func(p bench.Progress) {
+		FollowProgress(ctx, []io.Reader{r0, r1}, func(p bench.Progress) {
 			mu.Lock()
 			got = append(got, p)
 			mu.Unlock()

@@ -1,4 +1,4 @@
-package fleet
+package kubernetes
 
 import (
 	"bytes"
@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/loadcheck/loadcheck/bench"
 	"gopkg.in/yaml.v3"
 )
 
-// Kube is what the Kubernetes manifests of a planned load need beyond the
+// Spec is what the Kubernetes manifests of a planned load need beyond the
 // shard requests.
-type Kube struct {
+type Spec struct {
 	Name      string // the Job's and ConfigMap's name (a DNS label)
 	Namespace string
 	Image     string // the generator image: loadcheck as its entrypoint
@@ -28,13 +29,13 @@ type Kube struct {
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// KubeManifests is a ConfigMap holding every shard's request
+// Manifests is a ConfigMap holding every shard's request
 // (shard-J.json) and an Indexed Job that runs them: completion mode
 // Indexed, parallelism = completions = the shards, no retries (a retried
 // shard would start late), pods spread across nodes, each running
 // `loadcheck shard /plan`, which picks its request by JOB_COMPLETION_INDEX.
 // The pods' logs are the shards' outputs, for `loadcheck merge`.
-func KubeManifests(reqs []bench.ShardRequest, k Kube) ([]byte, error) {
+func Manifests(reqs []bench.ShardRequest, k Spec) ([]byte, error) {
 	docs, err := kubeDocs(reqs, k)
 	if err != nil {
 		return nil, err
@@ -54,8 +55,8 @@ func KubeManifests(reqs []bench.ShardRequest, k Kube) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// kubeDocs are KubeManifests' ConfigMap and Job, as the API takes them.
-func kubeDocs(reqs []bench.ShardRequest, k Kube) ([]map[string]any, error) {
+// kubeDocs are Manifests' ConfigMap and Job, as the API takes them.
+func kubeDocs(reqs []bench.ShardRequest, k Spec) ([]map[string]any, error) {
 	switch {
 	case !dnsLabel.MatchString(k.Name):
 		return nil, fmt.Errorf("kubernetes name %q: want a DNS label (lowercase letters, digits and '-', at most 63)", k.Name)
@@ -123,4 +124,9 @@ func kubeDocs(reqs []bench.ShardRequest, k Kube) ([]map[string]any, error) {
 		"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": pod},
 	}}
 	return []map[string]any{cm, job}, nil
+}
+
+// NameFor is the Job's and ConfigMap's name for a run: a DNS label.
+func NameFor(runID string) string {
+	return "loadcheck-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))
 }

@@ -1,4 +1,4 @@
-package fleet
+package kubernetes
 
 import (
 	"crypto/ecdsa"
@@ -50,14 +50,14 @@ func TestLoadKubeAPI(t *testing.T) {
 	head := "current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u, namespace: perf}}]\n"
 	for _, tc := range []struct {
 		name, config, want string
-		check              func(*KubeAPI) bool
+		check              func(*API) bool
 	}{
 		{"token, CA file", head + "clusters: [{name: k, cluster: {server: 'https://10.0.0.1:6443', certificate-authority: ca.pem}}]\nusers: [{name: u, user: {token: abc}}]\n", "",
-			func(a *KubeAPI) bool {
+			func(a *API) bool {
 				return a.Server == "https://10.0.0.1:6443" && a.Token == "abc" && a.Namespace == "perf"
 			}},
 		{"token file, client certificate inline", head + "clusters: [{name: k, cluster: {server: 'https://k:6443', certificate-authority-data: " + b64(cert) + "}}]\nusers: [{name: u, user: {tokenFile: token, client-certificate-data: " + b64(cert) + ", client-key-data: " + b64(key) + "}}]\n", "",
-			func(a *KubeAPI) bool { return a.Token == "file-token" }},
+			func(a *API) bool { return a.Token == "file-token" }},
 		{"exec plugin", head + "clusters: [{name: k, cluster: {server: 'https://k'}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\n", `user "u" signs in through an exec plugin or auth provider, which loadcheck does not run: give it a token`, nil},
 		{"password", head + "clusters: [{name: k, cluster: {server: 'https://k'}}]\nusers: [{name: u, user: {username: a, password: b}}]\n", "has a username and password", nil},
 		{"no current context", "clusters: []\n", "no current-context: run kubectl config use-context NAME", nil},
@@ -72,7 +72,7 @@ func TestLoadKubeAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Setenv("KUBECONFIG", path)
-		api, err := LoadKubeAPI()
+		api, err := LoadAPI()
 		switch {
 		case tc.want == "" && (err != nil || !tc.check(api)):
 			t.Errorf("%s: %+v, %v", tc.name, api, err)
@@ -94,11 +94,11 @@ func TestLoadKubeAPI(t *testing.T) {
 	t.Setenv("KUBECONFIG", filepath.Join(dir, "none"))
 	t.Setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
 	t.Setenv("KUBERNETES_SERVICE_PORT", "443")
-	if api, err := LoadKubeAPI(); err != nil || api.Server != "https://10.96.0.1:443" || api.Token != "sa-token" || api.Namespace != "loadtest" {
+	if api, err := LoadAPI(); err != nil || api.Server != "https://10.96.0.1:443" || api.Token != "sa-token" || api.Namespace != "loadtest" {
 		t.Errorf("in a pod: %+v, %v", api, err)
 	}
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	if _, err := LoadKubeAPI(); err == nil || !strings.Contains(err.Error(), "no kubeconfig (looked for "+filepath.Join(dir, "none")+") and not in a pod") {
+	if _, err := LoadAPI(); err == nil || !strings.Contains(err.Error(), "no kubeconfig (looked for "+filepath.Join(dir, "none")+") and not in a pod") {
 		t.Errorf("nothing: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package fleet
+package kubernetes
 
 import (
 	"bytes"
@@ -265,18 +265,18 @@ func kubeRun(t *testing.T, kill, pending int, setup ...func(*fakeCluster)) (*ben
 		f(fc)
 	}
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing")+string(os.PathListSeparator)+fc.kubeconfig(t.TempDir()))
-	api, err := LoadKubeAPI()
+	api, err := LoadAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v, err := api.Version(ctx); err != nil || v != "v1.34.0-fake" || api.Namespace != "perf" {
 		t.Fatalf("version %q, %v; namespace %q", v, err, api.Namespace)
 	}
-	g := Kubernetes{N: 3, Spec: Kube{Name: "loadcheck-t1", Namespace: api.Namespace, Image: "loadcheck/generator:test"}, API: api,
+	g := Generator{N: 3, Spec: Spec{Name: "loadcheck-t1", Namespace: api.Namespace, Image: "loadcheck/generator:test"}, API: api,
 		Lead: 2 * time.Second, Poll: 100 * time.Millisecond, Version: "test-version", ClockAddr: "127.0.0.1:0"}
 	l := bench.Load{Connections: 30, Ramp: 300 * time.Millisecond, WarmUp: 500 * time.Millisecond, Duration: 2 * time.Second,
 		RatePerConn: 5, Timeout: 2 * time.Second, Paths: []string{"/"}}
-	res, err := g.Generate(ctx, target.URL+"/", l, nil, nil)
+	res, err := g.Generate(ctx, target.URL+"/", bench.Options{Load: l})
 	return res, fc, err
 }
 

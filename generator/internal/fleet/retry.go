@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -17,10 +14,10 @@ import (
 // for a passing reason: five attempts over about 4 s.
 var retryWaits = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second}
 
-// retry calls fn until it succeeds, fails for a reason transient does not
+// Retry calls fn until it succeeds, fails for a reason transient does not
 // call passing, ctx ends, or the attempts run out; it returns fn's last
 // error, and how many attempts failed before it.
-func retry(ctx context.Context, transient func(error) bool, fn func() error) error {
+func Retry(ctx context.Context, transient func(error) bool, fn func() error) error {
 	var err error
 	for i := 0; ; i++ {
 		if err = fn(); err == nil || ctx.Err() != nil || !transient(err) || i == len(retryWaits) {
@@ -36,24 +33,6 @@ func retry(ctx context.Context, transient func(error) bool, fn func() error) err
 		}
 	}
 }
-
-// transientAPI reports whether a Kubernetes API call's failure may pass
-// on its own: a timeout or a broken connection, or the API server's 429
-// (throttled) or 5xx.
-func transientAPI(err error) bool {
-	var ke *KubeError
-	if errors.As(err, &ke) {
-		return ke.Status == 429 || ke.Status >= 500
-	}
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
-}
-
-// transientCLI: any failure of a docker command may be a hiccup (the
-// engine busy, a dropped connection to it); one that lasts through every
-// attempt is not.
-func transientCLI(error) bool { return true }
 
 // keepOutputs saves the shards' outputs that were read (logs[j] nil: not
 // read) to a folder of their own, before the fleet's objects are
@@ -74,9 +53,9 @@ func keepOutputs(runID string, logs [][]byte) (string, error) {
 	return dir, nil
 }
 
-// lostShards is the error of a fleet run some of whose shards' outputs
+// LostShards is the error of a fleet run some of whose shards' outputs
 // could not be read: each named with why, and where the others were kept.
-func lostShards(runID string, logs [][]byte, errs []error) error {
+func LostShards(runID string, logs [][]byte, errs []error) error {
 	dir, kerr := keepOutputs(runID, logs)
 	where := "the other shards' outputs are in " + dir + " (a run needs every shard: nothing is merged)"
 	if kerr != nil {

@@ -1,35 +1,39 @@
-package fleet
+package kubernetes
 
 import (
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
+	"github.com/loadcheck/loadcheck/generator/internal/fleet"
 )
 
 // completionIndex is the annotation (and, on newer clusters, label) the
 // Job controller puts on each pod of an Indexed Job.
 const completionIndex = "batch.kubernetes.io/job-completion-index"
 
-// Kubernetes is a generator fleet on a Kubernetes cluster: the ConfigMap
-// and Indexed Job of KubeManifests, applied through the API (KubeAPI). The
+// Generator is a generator fleet on a Kubernetes cluster: the ConfigMap
+// and Indexed Job of Manifests, applied through the API (API). The
 // coordinator waits for every shard's pod to end, reads each pod's logs
 // (its JSON lines) and merges them exactly; a shard whose pod was not
 // running at the start, failed, or never reported fails the run, named
 // with its pod, node and last words. The Job (with its pods) and the
 // ConfigMap are deleted on success, failure and Ctrl-C.
-type Kubernetes struct {
+type Generator struct {
 	N           int
 	SourceAddrs int
-	Spec        Kube // the manifests' name, namespace, image, requests
-	API         *KubeAPI
+	Spec        Spec // the manifests' name, namespace, image, requests
+	API         *API
 	// Lead is how long before the common start the Job is created: the
 	// time the cluster needs to pull the image and start the pods
 	// (default 60 s).
@@ -43,23 +47,27 @@ type Kubernetes struct {
 	ClockAddr string
 }
 
-// Describe implements loadcheck.Generator.
-func (g Kubernetes) Describe() string {
+// Describe implements generator.Generator.
+func (g Generator) Describe() string {
 	if g.ClockAddr == "" {
 		return fmt.Sprintf(" from %d Kubernetes shards (their clocks unchecked: no --clock-addr)", g.N)
 	}
 	return fmt.Sprintf(" from %d Kubernetes shards", g.N)
 }
 
-// Generate implements loadcheck.Generator. As on swarm, the warm-up must
+// Generate implements generator.Generator. As on swarm, the warm-up must
 // be fixed; unlike swarm's, the shards' progress is not followed live:
 // each pod's log is read once it ended.
-func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ func(bench.Progress), _ <-chan time.Time) (*bench.Result, error) {
-	if g.API == nil {
+func (g Generator) Generate(ctx context.Context, url string, o bench.Options) (*bench.Result, error) {
+	l := o.Load
+	switch {
+	case g.API == nil:
 		return nil, errors.New("kubernetes: no API client")
+	case o.Steps != nil:
+		return nil, errors.New("kubernetes: a stepped run needs one generator process")
 	}
 	lead, poll := cmp.Or(g.Lead, time.Minute), cmp.Or(g.Poll, time.Second)
-	reqs, stop, err := planFleet(url, l, g.SourceAddrs, g.N, lead, g.Version, g.ClockAddr)
+	reqs, stop, err := fleet.Plan(url, l, g.SourceAddrs, g.N, lead, g.Version, g.ClockAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +108,7 @@ func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ fu
 	// delete takes the pods and their logs.
 	for j, p := range pods {
 		nodes[j], descs[j] = p.Spec.NodeName, fmt.Sprintf("kubernetes shard %d (pod %s/%s on node %s, %s)", j, ns, p.Metadata.Name, p.Spec.NodeName, podState(p))
-		err := retry(ctx, transientAPI, func() (err error) {
+		err := fleet.Retry(ctx, TransientAPI, func() (err error) {
 			logs[j], err = g.API.podLogs(ctx, ns, p.Metadata.Name)
 			return err
 		})
@@ -110,19 +118,19 @@ func (g Kubernetes) Generate(ctx context.Context, url string, l bench.Load, _ fu
 		}
 	}
 	if len(lost) > 0 {
-		return nil, lostShards(name, logs, lost)
+		return nil, fleet.LostShards(name, logs, lost)
 	}
-	return mergeLogs("kubernetes", reqs, logs, descs, nodes)
+	return fleet.MergeLogs("kubernetes", reqs, logs, descs, nodes)
 }
 
 // waitPods lists the Job's pods until each shard's has ended, and
 // returns them by shard. A shard without a running pod a second after
 // the start would start late: that fails the run, as does a pod still
 // running at end.
-func (g Kubernetes) waitPods(ctx context.Context, ns, job string, start, end time.Time, poll time.Duration) ([]kubePod, error) {
+func (g Generator) waitPods(ctx context.Context, ns, job string, start, end time.Time, poll time.Duration) ([]kubePod, error) {
 	for {
 		var list []kubePod
-		err := retry(ctx, transientAPI, func() (err error) {
+		err := fleet.Retry(ctx, TransientAPI, func() (err error) {
 			list, err = g.API.pods(ctx, ns, "loadcheck.run="+job)
 			return err
 		})
@@ -197,4 +205,17 @@ func podState(p kubePod) string {
 		}
 	}
 	return strings.TrimSpace(s)
+}
+
+// TransientAPI reports whether a Kubernetes API call's failure may pass
+// on its own: a timeout or a broken connection, or the API server's 429
+// (throttled) or 5xx.
+func TransientAPI(err error) bool {
+	var ke *APIError
+	if errors.As(err, &ke) {
+		return ke.Status == 429 || ke.Status >= 500
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
