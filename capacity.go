@@ -1,10 +1,9 @@
 package loadcheck
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
+	"io"
 	"runtime"
 	"strings"
 	"time"
@@ -56,36 +55,20 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	if err := bounds.Validate(); err != nil {
 		return nil, fmt.Errorf("capacity: %w", err)
 	}
-	if err := check(sc, s.runID); err != nil {
-		return nil, err
-	}
-	if err := s.ensureProvider(ctx, sc); err != nil {
-		return nil, err
-	}
-	if d := s.desc; d.Image != "" {
-		sc.Image, sc.Layout = d.Image, d.Layout
-	}
-	c := &capacityRun{settings: s, sc: sc, bounds: bounds, began: time.Now()}
-	c.out = &capacity.File{Schema: capacity.Schema, RunID: s.runID, StartedAt: time.Now().UTC(),
-		Scenario: sc, ScenarioFile: s.scenarioFile, Search: bounds, Environment: Environment(s.version)}
-	if c.out.RunID == "" {
-		c.out.RunID = NewRunID()
-	}
-	st, err := newStore(s.storeDir, c.out.RunID)
+	sc, h, folder, err := s.begin(ctx, sc, capacity.Schema)
 	if err != nil {
 		return nil, err
 	}
+	c := &capacityRun{settings: s, sc: sc, bounds: bounds, began: time.Now()}
+	c.out = &capacity.File{Header: h, Search: bounds}
 	save := func() error {
 		c.out.ElapsedS = time.Since(c.out.StartedAt).Seconds()
-		if st.dir == "" {
-			return nil
-		}
-		return c.out.WriteJSON(filepath.Join(st.dir, capacity.ResultFile))
+		return folder.save(c.out)
 	}
 	if err := save(); err != nil {
 		return nil, err
 	}
-	s.logf("capacity run %s%s: %s; budget %s", c.out.RunID, AboutScenario(sc), st.where(), bounds.Budget)
+	s.logf("capacity run %s%s: %s; budget %s", c.out.RunID, AboutScenario(sc), folder.where(), bounds.Budget)
 	defer s.cleanRun(c.out.RunID)
 	for i, cfg := range sc.Configs {
 		if ctx.Err() != nil {
@@ -109,15 +92,11 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	if err := save(); err != nil {
 		return c.out, err
 	}
-	if st.dir != "" {
-		var b bytes.Buffer
-		if err := report.RenderCapacity(&b, c.out, "html"); err != nil {
-			return c.out, err
-		}
-		if err := results.WriteFileAtomic(filepath.Join(st.dir, "capacity.html"), b.Bytes()); err != nil {
-			return c.out, err
-		}
-		s.logf("stored %s (capacity.json, capacity.html; `loadcheck report %s --format markdown` re-renders it)", st.dir, st.dir)
+	if err := folder.finish("capacity.html", func(w io.Writer) error { return report.RenderCapacity(w, c.out, "html") }); err != nil {
+		return c.out, err
+	}
+	if folder.dir != "" {
+		s.logf("stored %s (capacity.json, capacity.html; `loadcheck report %s --format markdown` re-renders it)", folder.dir, folder.dir)
 	}
 	return c.out, ctx.Err()
 }
@@ -138,13 +117,13 @@ func (c *capacityRun) probe(ctx context.Context, cfg apache.Config, n int, label
 
 // search finds cfg's break point, then its costs and projection.
 func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label string) capacity.ConfigResult {
-	var st *capacity.Stepped
+	var stepped *capacity.Stepped
 	if c.bounds.Search != scenarios.SearchBisect {
-		if st = c.stepped(ctx, cfg, "["+label+"]"); st.Error != "" {
-			c.logf("[%s] no stepped run (%s): searching from %d", label, st.Error, c.bounds.Start)
+		if stepped = c.stepped(ctx, cfg, "["+label+"]"); stepped.Error != "" {
+			c.logf("[%s] no stepped run (%s): searching from %d", label, stepped.Error, c.bounds.Start)
 		}
 	}
-	cc := capacity.SearchFrom(ctx, cfg, c.bounds, c.sc.Thresholds, st, func(ctx context.Context, n int) (results.Run, error) {
+	cc := capacity.SearchFrom(ctx, cfg, c.bounds, c.sc.Thresholds, stepped, func(ctx context.Context, n int) (results.Run, error) {
 		return c.probe(ctx, cfg, n, label)
 	}, c.afford, func(pr capacity.Probe) {
 		c.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(c.began).Round(time.Second), c.bounds.Budget)

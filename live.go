@@ -15,19 +15,19 @@ import (
 // server has settled. settled says why the warm-up ended, once it has.
 func (s *settings) progressFor(l scenarios.Load, label string, session *observe.Session) (progress func(bench.Progress), measureFrom chan time.Time, settled func() string) {
 	settled = func() string { return "" }
-	var st *settle.Settler
+	var settler *settle.Settler
 	if l.WarmUp == bench.WarmUpAuto {
 		measureFrom = make(chan time.Time, 1)
-		st = settle.New(l.Connections, l.RatePerConn, session.Latest)
-		settled = st.Reason
+		settler = settle.New(l.Connections, l.RatePerConn, session.Latest)
+		settled = settler.Reason
 	}
-	if st == nil && s.live == nil {
+	if settler == nil && s.live == nil {
 		return nil, nil, settled
 	}
 	return func(p bench.Progress) {
-		if st != nil && st.Tick(p) {
+		if settler != nil && settler.Tick(p) {
 			measureFrom <- time.Now().Add(settle.Margin)
-			s.logf("%s warm-up ends after %s: %s", label, (p.Elapsed - l.MeasureStart() + l.WarmUpLimit()).Round(time.Second), st.Reason())
+			s.logf("%s warm-up ends after %s: %s", label, (p.Elapsed - l.MeasureStart() + l.WarmUpLimit()).Round(time.Second), settler.Reason())
 		}
 		if s.live != nil {
 			s.live(label, p)
@@ -67,4 +67,22 @@ func progressSamples(p bench.Progress, runID, config string, pt observe.Point, o
 		l.Server = &promwrite.ServerLive{BusyWorkers: pt.BusyWorkers, Processes: pt.Processes, MemoryBytes: pt.MemoryMB * (1 << 20)}
 	}
 	return l.Samples(runID, config, now)
+}
+
+// closeLiveMetrics sends the live metrics still queued, and says how the
+// pushes went.
+func (s *settings) closeLiveMetrics() {
+	if s.prom == nil {
+		return
+	}
+	s.prom.Close(3 * time.Second)
+	switch pushed, failed, last := s.prom.Counts(); {
+	case failed > 0:
+		s.logf("warning: %d of %d live-metric pushes to %s failed (the last: %v); the run's own numbers are complete", failed, pushed, s.prom.URL, last)
+	default:
+		s.logf("pushed live metrics %d times to %s", pushed, s.prom.URL)
+	}
+	if err := s.prom.NativeRefused(); err != nil {
+		s.logf("the receiver refused native histograms (%v): latency went as classic buckets only (Prometheus takes them with --enable-feature=native-histograms)", err)
+	}
 }

@@ -46,8 +46,8 @@ func MergeShards(outs []bench.ShardOutput, th *scenarios.Thresholds, version, ru
 	if res.Started.IsZero() {
 		started = time.Now().UTC()
 	}
-	return &results.File{Schema: results.Schema, RunID: runID, StartedAt: started, Environment: Environment(version),
-		Scenario: sc, Target: req.Target.URL, Runs: []results.Run{run}, Complete: res.Complete}, nil
+	h := results.Header{Schema: results.Schema, RunID: runID, StartedAt: started, Complete: res.Complete, Scenario: sc, Environment: Environment(version)}
+	return &results.File{Header: h, Target: req.Target.URL, Runs: []results.Run{run}}, nil
 }
 
 // PlanThresholds encodes th for the shard requests of a plan

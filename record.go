@@ -34,16 +34,16 @@ func (s *settings) runOnce(ctx context.Context, sc scenarios.Scenario, cfg apach
 	progress, measureFrom, settled := s.progressFor(sc.Load, label, r.session)
 	progress = s.withLiveMetrics(progress, runID, cfg.Name, r.session)
 	res, err := s.generator.Generate(ctx, ep.URL, bench.Options{Load: sc.Load, Progress: progress, MeasureFrom: measureFrom})
-	seen := r.session.Stop()
+	observed := r.session.Stop()
 	if err != nil {
 		return results.Run{}, err
 	}
-	return s.record(ctx, sc, r, res, seen, settled(), label), nil
+	return s.record(ctx, sc, r, res, observed, settled(), label), nil
 }
 
 // record is one load's result: the generator's accounting, and the
 // server's side as the observers saw it and the endpoint still tells.
-func (s *settings) record(ctx context.Context, sc scenarios.Scenario, r *ready, res *bench.Result, seen observe.Report, settled, label string) results.Run {
+func (s *settings) record(ctx context.Context, sc scenarios.Scenario, r *ready, res *bench.Result, observed observe.Report, settled, label string) results.Run {
 	cfg, ep := r.cfg, r.ep
 	run := results.FromBench(cfg, res)
 	// The schedule's own start: shard processes begin a moment after the
@@ -54,21 +54,21 @@ func (s *settings) record(ctx context.Context, sc scenarios.Scenario, r *ready, 
 	run.Image, run.ImageID = s.desc.Image, s.desc.ImageID
 	run.HTTPDConf, run.HTTPDVersion = ep.Conf, ep.Version
 	run.Adjustments, run.Host = ep.Adjustments, ep.Host
-	if seen.KernelErr != nil {
-		s.logf("%s kernel listen counters unavailable: %v", label, seen.KernelErr)
+	if observed.KernelErr != nil {
+		s.logf("%s kernel listen counters unavailable: %v", label, observed.KernelErr)
 	}
 	if ep.Sources.StatusURL == "" && ep.Sources.Netstat == "" {
-		return run // nothing of the server can be seen
+		return run // nothing of the server can be observed
 	}
-	alignSeries(seen, started)
-	run.Server = serverSide(ctx, ep, cfg, seen, run.Connections, started.Add(res.MeasureStart+sc.Load.Duration), func(err error) {
+	alignSeries(observed, started)
+	run.Server = serverSide(ctx, ep, cfg, observed, run.Connections, started.Add(res.MeasureStart+sc.Load.Duration), func(err error) {
 		s.logf("%s %v", label, err)
 	})
 	run.EstimateHandshakeCPU(sc.Load.RampTime().Seconds())
 	if r.be != nil {
 		run.Server.Backend = backendSeen(sc.Workload.Backend, r.be.Stats())
 	}
-	run.Server.PHPFPM = seen.FPM
+	run.Server.PHPFPM = observed.FPM
 	if died := diedDuring(ctx, ep, started); died != "" {
 		run.Server.Died = died
 		s.logf("%s %s", label, died)
@@ -109,13 +109,13 @@ func diedDuring(ctx context.Context, ep provider.Endpoint, started time.Time) st
 // alignSeries makes the server series count from the schedule's start,
 // like the client's: the sampler starts before the generator, and shard
 // processes begin their schedule a moment after they are started.
-func alignSeries(seen observe.Report, started time.Time) {
-	if seen.Started.IsZero() || started.IsZero() {
+func alignSeries(observed observe.Report, started time.Time) {
+	if observed.Started.IsZero() || started.IsZero() {
 		return
 	}
-	shift := seen.Started.Sub(started).Seconds()
-	for i := range seen.Stats.Points {
-		p := &seen.Stats.Points[i]
+	shift := observed.Started.Sub(started).Seconds()
+	for i := range observed.Stats.Points {
+		p := &observed.Stats.Points[i]
 		p.T = math.Round((p.T+shift)*1000) / 1000
 	}
 }
@@ -125,10 +125,10 @@ func alignSeries(seen observe.Report, started time.Time) {
 // kill the engine saw, the access logs' lines, and the error log
 // (Server.ReadErrorLog). windowEnd is when the measured window ended:
 // event's busy shutdowns after it are the client's own teardown.
-func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, seen observe.Report, conns results.Connections, windowEnd time.Time, logErr func(error)) *results.Server {
-	srv := results.ServerFrom(seen, conns, cfg.MemoryBytes, cfg.CPUs, ep.Nofile)
+func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, observed observe.Report, conns results.Connections, windowEnd time.Time, logErr func(error)) *results.Server {
+	srv := results.ServerFrom(observed, conns, cfg.MemoryBytes, cfg.CPUs, ep.Nofile)
 	if srv.OOMKills == 0 && ep.OOMKilled != nil && ep.OOMKilled(ctx) {
-		srv.OOMKills = 1 // httpd itself, seen by the engine after its cgroup went away
+		srv.OOMKills = 1 // httpd itself, observed by the engine after its cgroup went away
 	}
 	if ep.Sources.AccessLogs != nil {
 		if lines, err := ep.Sources.AccessLogs(ctx); err != nil {
@@ -152,8 +152,8 @@ func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, se
 }
 
 // backendSeen is the result's view of what the backend saw.
-func backendSeen(w scenarios.Backend, st backend.Stats) *results.Backend {
-	ms := func(p float64) float64 { return math.Round(float64(backend.At(st.Waits, p).Microseconds())/10) / 100 }
-	return &results.Backend{Path: w.Path, Latency: w.Latency, Requests: st.Requests, PeakConcurrency: st.PeakConcurrency,
+func backendSeen(w scenarios.Backend, stats backend.Stats) *results.Backend {
+	ms := func(p float64) float64 { return math.Round(float64(backend.At(stats.Waits, p).Microseconds())/10) / 100 }
+	return &results.Backend{Path: w.Path, Latency: w.Latency, Requests: stats.Requests, PeakConcurrency: stats.PeakConcurrency,
 		WaitMS: results.Latency{P50: ms(0.5), P90: ms(0.9), P99: ms(0.99), P999: ms(0.999), Max: ms(1)}}
 }

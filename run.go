@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -27,32 +29,16 @@ import (
 // marked incomplete, and is stored when a store was asked for.
 func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.File, error) {
 	s := newSettings(opts)
-	if err := check(sc, s.runID); err != nil {
-		return nil, err
-	}
-	if err := s.ensureProvider(ctx, sc); err != nil {
-		return nil, err
-	}
-	d := s.desc
-	if d.Image != "" {
-		sc.Image, sc.Layout = d.Image, d.Layout
-	}
-	out := &results.File{Schema: results.Schema, RunID: s.runID, StartedAt: time.Now().UTC(),
-		Environment: Environment(s.version), Scenario: sc, ScenarioFile: s.scenarioFile}
-	out.Environment.DockerVersion = d.EngineVersion
-	if out.RunID == "" {
-		out.RunID = NewRunID()
-	}
-	out.Target = d.Target
-	st, err := newStore(s.storeDir, out.RunID)
+	sc, h, folder, err := s.begin(ctx, sc, results.Schema)
 	if err != nil {
 		return nil, err
 	}
-	save := func() error { return st.save(out) }
+	out := &results.File{Header: h, Target: s.desc.Target}
+	save := func() error { return folder.save(out) }
 	if err := save(); err != nil {
 		return nil, err
 	}
-	s.logf("run %s%s: %s", out.RunID, AboutScenario(sc), st.where())
+	s.logf("run %s%s: %s", out.RunID, AboutScenario(sc), folder.where())
 	defer s.cleanRun(out.RunID)
 	// Repeats run interleaved, all configs once and then all again, so that
 	// drift of the host spreads over every config alike.
@@ -97,21 +83,13 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 	if err := save(); err != nil {
 		return out, err
 	}
-	if st.dir != "" {
-		s.logf("stored %s (re-render it with `loadcheck report %s`)", st.dir, st.dir)
+	if err := folder.finish("report.html", func(w io.Writer) error { return report.WriteHTML(w, out) }); err != nil {
+		return out, err
 	}
-	if s.prom != nil {
-		s.prom.Close(3 * time.Second)
-		switch pushed, failed, last := s.prom.Counts(); {
-		case failed > 0:
-			s.logf("warning: %d of %d live-metric pushes to %s failed (the last: %v); the run's own numbers are complete", failed, pushed, s.prom.URL, last)
-		default:
-			s.logf("pushed live metrics %d times to %s", pushed, s.prom.URL)
-		}
-		if err := s.prom.NativeRefused(); err != nil {
-			s.logf("the receiver refused native histograms (%v): latency went as classic buckets only (Prometheus takes them with --enable-feature=native-histograms)", err)
-		}
+	if folder.dir != "" {
+		s.logf("stored %s (result.json, report.html; `loadcheck report %s` re-renders it)", folder.dir, folder.dir)
 	}
+	s.closeLiveMetrics()
 	return out, ctx.Err()
 }
 

@@ -28,17 +28,17 @@ type stepper struct {
 	next   chan<- int
 	done   func()
 
-	mu    sync.Mutex
-	out   capacity.Stepped
-	k     int
-	st    *settle.Settler
-	since time.Time // the current step's start
-	log   func(capacity.Step)
+	mu      sync.Mutex
+	out     capacity.Stepped
+	k       int
+	settler *settle.Settler
+	since   time.Time // the current step's start
+	log     func(capacity.Step)
 }
 
 // begin sends step k (the first, at first), with a settler of its own.
 func (s *stepper) begin(now time.Time) {
-	s.st = settle.New(s.counts[s.k], s.rate, s.latest)
+	s.settler = settle.New(s.counts[s.k], s.rate, s.latest)
 	s.since = now
 	s.next <- s.counts[s.k]
 }
@@ -51,16 +51,16 @@ func (s *stepper) tick(p bench.Progress, now time.Time) {
 		return
 	}
 	n := s.counts[s.k]
-	settled := s.st.Tick(p)
+	settled := s.settler.Tick(p)
 	after := now.Sub(s.since)
 	if !settled && after < s.cap {
 		return
 	}
-	step := capacity.Step{Connections: n, AfterS: after.Round(100 * time.Millisecond).Seconds(), Answered: s.st.Answered(), Why: s.st.Reason()}
+	step := capacity.Step{Connections: n, AfterS: after.Round(100 * time.Millisecond).Seconds(), Answered: s.settler.Answered(), Why: s.settler.Reason()}
 	if pt, ok := s.latest(); ok && pt.MemoryMB > 0 {
 		step.MemoryMB = pt.MemoryMB
 	}
-	step.Held = s.st.Held()
+	step.Held = s.settler.Held()
 	if !settled {
 		step.Why = fmt.Sprintf("did not settle within %s", s.cap)
 	}
@@ -126,12 +126,12 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 	defer cancel()
 	next := make(chan int, 1)
 	s := &stepper{counts: counts, rate: l.RatePerConn, cap: stepCap, latest: session.Latest, next: next, done: cancel,
-		log: func(st capacity.Step) {
+		log: func(step capacity.Step) {
 			verdict := "held"
-			if !st.Held {
-				verdict = fmt.Sprintf("NOT held, %d answered", st.Answered)
+			if !step.Held {
+				verdict = fmt.Sprintf("NOT held, %d answered", step.Answered)
 			}
-			c.logf("%s stepped run, %d connections: %s after %.1f s (%s)", label, st.Connections, verdict, st.AfterS, st.Why)
+			c.logf("%s stepped run, %d connections: %s after %.1f s (%s)", label, step.Connections, verdict, step.AfterS, step.Why)
 		}}
 	c.logf("%s stepped run: %v connections, each step until it settles (at most %s)", label, counts, stepCap)
 	s.begin(time.Now())

@@ -1,9 +1,23 @@
 package loadcheck
 
-import "github.com/loadcheck/loadcheck/results"
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"time"
 
-// store is a run folder, or nothing when dir is "".
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// store is a run folder, or nothing when dir is "". Run and Capacity
+// write theirs the same way: the file after every config (save), and its
+// HTML report once it is complete (finish).
 type store struct{ dir string }
+
+// saver is a run's file: results.File or capacity.File.
+type saver interface{ Save(dir string) error }
 
 func newStore(parent, runID string) (store, error) {
 	if parent == "" {
@@ -13,16 +27,52 @@ func newStore(parent, runID string) (store, error) {
 	return store{dir: dir}, err
 }
 
-func (st store) save(f *results.File) error {
-	if st.dir == "" {
+func (f store) save(file saver) error {
+	if f.dir == "" {
 		return nil
 	}
-	return f.Save(st.dir)
+	return file.Save(f.dir)
 }
 
-func (st store) where() string {
-	if st.dir == "" {
+// finish writes the run's HTML report, name, as render draws it.
+func (f store) finish(name string, render func(io.Writer) error) error {
+	if f.dir == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		return err
+	}
+	return results.WriteFileAtomic(filepath.Join(f.dir, name), b.Bytes())
+}
+
+func (f store) where() string {
+	if f.dir == "" {
 		return "not stored"
 	}
-	return "storing results in " + st.dir
+	return "storing results in " + f.dir
+}
+
+// begin opens a run of sc, Run's and Capacity's alike: sc checked before
+// anything starts, the provider set up and sc pinned to its image, the
+// header of the run's file (schema), and the run folder, when one is
+// asked for, created.
+func (s *settings) begin(ctx context.Context, sc scenarios.Scenario, schema string) (scenarios.Scenario, results.Header, store, error) {
+	if err := check(sc, s.runID); err != nil {
+		return sc, results.Header{}, store{}, err
+	}
+	if err := s.ensureProvider(ctx, sc); err != nil {
+		return sc, results.Header{}, store{}, err
+	}
+	if d := s.desc; d.Image != "" {
+		sc.Image, sc.Layout = d.Image, d.Layout
+	}
+	h := results.Header{Schema: schema, RunID: s.runID, StartedAt: time.Now().UTC(), Scenario: sc,
+		ScenarioFile: s.scenarioFile, Environment: Environment(s.version)}
+	h.Environment.DockerVersion = s.desc.EngineVersion
+	if h.RunID == "" {
+		h.RunID = NewRunID()
+	}
+	folder, err := newStore(s.storeDir, h.RunID)
+	return sc, h, folder, err
 }

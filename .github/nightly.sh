@@ -4,8 +4,8 @@
 # TestNightlyScript runs it against real httpd):
 #
 #   1. run the scenario, each config REPEAT times (3), into RESULTS/RUN_ID;
-#   2. append the Markdown report to SUMMARY, and write junit.xml and
-#      report.html into the run folder;
+#   2. append the Markdown report to SUMMARY, and write junit.xml into
+#      the run folder (run wrote report.html there);
 #   3. compare with the baseline run folder, when there is one: with
 #      repeats on both sides, a metric regresses only beyond the noise and
 #      beyond chance (one-sided Mann–Whitney U, p <= 0.05);
@@ -44,7 +44,6 @@ fi
 
 "$LOADCHECK" report "$run_dir" --format markdown >>"$SUMMARY"
 "$LOADCHECK" report "$run_dir" --format junit -o "$run_dir/junit.xml"
-"$LOADCHECK" report "$run_dir" --format html -o "$run_dir/report.html"
 
 cmp_rc=0
 if [ -f "$BASELINE/result.json" ]; then

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/results"
@@ -20,16 +20,10 @@ const Schema = "loadcheck.capacity/v1"
 
 // File is the result of `loadcheck capacity`.
 type File struct {
-	Schema       string              `json:"schema"`
-	RunID        string              `json:"run_id"`
-	StartedAt    time.Time           `json:"started_at"`
-	ElapsedS     float64             `json:"elapsed_s"`
-	Complete     bool                `json:"complete"` // every config's search finished within the budget
-	Scenario     scenarios.Scenario  `json:"scenario"`
-	ScenarioFile string              `json:"scenario_file,omitempty"`
-	Search       scenarios.Capacity  `json:"search"`
-	Environment  results.Environment `json:"environment"`
-	Configs      []ConfigResult      `json:"configs"`
+	results.Header                    // Complete: every config's search finished within the budget
+	ElapsedS       float64            `json:"elapsed_s"`
+	Search         scenarios.Capacity `json:"search"`
+	Configs        []ConfigResult     `json:"configs"`
 }
 
 // Probe outcomes.
@@ -182,108 +176,24 @@ func SearchFrom(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th
 }
 
 func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th scenarios.Thresholds, st *Stepped, probe ProbeFunc, afford func(n int) bool, onProbe func(Probe)) ConfigResult {
-	cc := ConfigResult{Config: cfg, TimeToCapacityS: -1}
-	run := func(n int) (Probe, bool) {
-		if ctx.Err() != nil {
-			cc.Unfinished = "interrupted"
-			return Probe{}, false
-		}
-		if !afford(n) {
-			cc.Unfinished = fmt.Sprintf("the time budget ran out before the probe at %d connections", n)
-			return Probe{}, false
-		}
-		r, err := probe(ctx, n)
-		if err != nil {
-			r = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
-		}
-		results.Judge(&r, th)
-		p := Judged(n, r, cfg, th)
-		if ctx.Err() != nil && !r.Complete {
-			cc.Unfinished = "interrupted"
-			return Probe{}, false
-		}
-		cc.Probes = append(cc.Probes, p)
-		if onProbe != nil {
-			onProbe(p)
-		}
-		switch p.Outcome {
-		case ProbeError:
-			cc.Unfinished = fmt.Sprintf("the probe at %d connections could not run: %s", n, p.Reason)
-			return p, false
-		case ProbeClientLimited:
-			// A ceiling for what this host can measure, not the server's
-			// limit: the search narrows below it like below a fail.
-			if cc.ClientLimitedAt == 0 || n < cc.ClientLimitedAt {
-				cc.ClientLimitedAt = n
-			}
-		}
-		return p, true
-	}
+	s := &searcher{ctx: ctx, cfg: cfg, b: b, th: th, probe: probe, afford: afford, onProbe: onProbe,
+		cc: ConfigResult{Config: cfg, TimeToCapacityS: -1}}
 	lo, hi, start := 0, 0, b.Start
 	seeded := st != nil && st.Knee > 0
 	if seeded {
 		start = 0
-		// The knee, then away from it in strides that double from one
-		// precision step: up while the probes pass, down while they
-		// fail. The knee is near the limit, so one or two probes
-		// usually bracket it.
-		k := min(st.Knee, b.Max)
-		stride := max(1, int(float64(k)*b.PrecisionPct/100))
-		p, ok := run(k)
-		if !ok {
-			return cc.finish()
-		}
-		if p.Outcome == ProbePass {
-			lo = k
-			for d := stride; lo < b.Max; d *= 2 {
-				n := min(b.Max, k+d)
-				if p, ok = run(n); !ok {
-					return cc.finish()
-				}
-				if p.Outcome != ProbePass {
-					hi = n
-					break
-				}
-				lo = n
-			}
-		} else {
-			// Fewer on a fresh server than on the stepped run's warm one.
-			// The largest step that held comes before any lower count; when
-			// even that fails (a config whose edge moves between runs), the
-			// strides go on down from it.
-			hi = k
-			from, d := k, stride
-			for {
-				n := from - d
-				if from == k && st.Held > 0 && st.Held < k && n <= st.Held {
-					n = st.Held
-				}
-				if n <= 0 {
-					break // nothing passed: bisect from 0
-				}
-				if p, ok = run(n); !ok {
-					return cc.finish()
-				}
-				if p.Outcome == ProbePass {
-					lo = n
-					break
-				}
-				hi = n
-				if from == k && n == st.Held {
-					from, d = n, max(1, int(float64(n)*b.PrecisionPct/100))
-					continue
-				}
-				d *= 2
-			}
+		var ok bool
+		if lo, hi, ok = s.fromKnee(st); !ok {
+			return s.cc.finish()
 		}
 	}
 	for _, n := range Doubling(start, b.Max) {
 		if lo >= b.Max {
 			break
 		}
-		p, ok := run(n)
+		p, ok := s.run(n)
 		if !ok {
-			return cc.finish()
+			return s.cc.finish()
 		}
 		if p.Outcome != ProbePass {
 			hi = n
@@ -293,7 +203,7 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 	}
 	for hi > 0 && float64(hi-lo) > float64(hi)*b.PrecisionPct/100 && hi-lo > 1 {
 		mid := (lo + hi) / 2
-		p, ok := run(mid)
+		p, ok := s.run(mid)
 		if !ok {
 			break
 		}
@@ -304,37 +214,154 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 		}
 	}
 	// A lower bound the stepped run gave but no probe tried.
-	if cc = cc.finish(); seeded && lo > 0 && cc.MaxPass < lo && cc.Unfinished == "" && !cc.probed(lo) {
-		if _, ok := run(lo); !ok {
-			return cc.finish()
+	if s.cc = s.cc.finish(); seeded && lo > 0 && s.cc.MaxPass < lo && s.cc.Unfinished == "" && !s.cc.probed(lo) {
+		if _, ok := s.run(lo); !ok {
+			return s.cc.finish()
 		}
-		cc = cc.finish()
+		s.cc = s.cc.finish()
 	}
-	// With RepeatLimit the limit found is probed once more: a load test at
-	// the edge is noisy, and a limit that does not hold twice is not
-	// reported as one. A stepped run's knee is the edge itself, where one
-	// connection more or less decides: it is repeated too.
-	if cc.MaxPass > 0 && cc.Unfinished == "" && !b.RepeatLimit {
-		cc.Repeat = fmt.Sprintf("the limit rests on one probe at %d (repeat_limit or --repeat-limit probes it again)", cc.MaxPass)
+	s.repeatLimit(seeded, st)
+	return s.cc.finish()
+}
+
+// searcher is one config's search in progress: how it probes, and what
+// the probes found so far (cc).
+type searcher struct {
+	ctx     context.Context
+	cfg     apache.Config
+	b       scenarios.Capacity
+	th      scenarios.Thresholds
+	probe   ProbeFunc
+	afford  func(n int) bool
+	onProbe func(Probe)
+	cc      ConfigResult
+}
+
+// run probes n connections and records the probe; false ends the search
+// (interrupted, out of budget, or a probe that could not run).
+func (s *searcher) run(n int) (Probe, bool) {
+	cc := &s.cc
+	if s.ctx.Err() != nil {
+		cc.Unfinished = "interrupted"
+		return Probe{}, false
 	}
-	if cc.MaxPass > 0 && cc.Unfinished == "" && b.RepeatLimit {
-		n := cc.MaxPass
-		if p, ok := run(n); ok {
-			cc = cc.finish()
-			if p.Outcome == ProbePass {
-				cc.Repeat = fmt.Sprintf("the limit held again when the probe at %d was repeated", n)
-			} else {
-				cc.Repeat = fmt.Sprintf("the probe at %d passed, then failed when repeated (%s): the edge is unstable on this host, so the next lower pass is reported", n, p.Reason)
-				// No lower pass yet: the stepped run's largest step held.
-				if h := st; seeded && cc.MaxPass == 0 && h.Held > 0 && !cc.probed(h.Held) {
-					if _, ok := run(h.Held); ok {
-						cc = cc.finish()
-					}
-				}
+	if !s.afford(n) {
+		cc.Unfinished = fmt.Sprintf("the time budget ran out before the probe at %d connections", n)
+		return Probe{}, false
+	}
+	r, err := s.probe(s.ctx, n)
+	if err != nil {
+		r = results.Run{Config: s.cfg.Name, MPM: s.cfg.MPM, Error: err.Error()}
+	}
+	results.Judge(&r, s.th)
+	p := Judged(n, r, s.cfg, s.th)
+	if s.ctx.Err() != nil && !r.Complete {
+		cc.Unfinished = "interrupted"
+		return Probe{}, false
+	}
+	cc.Probes = append(cc.Probes, p)
+	if s.onProbe != nil {
+		s.onProbe(p)
+	}
+	switch p.Outcome {
+	case ProbeError:
+		cc.Unfinished = fmt.Sprintf("the probe at %d connections could not run: %s", n, p.Reason)
+		return p, false
+	case ProbeClientLimited:
+		// A ceiling for what this host can measure, not the server's
+		// limit: the search narrows below it like below a fail.
+		if cc.ClientLimitedAt == 0 || n < cc.ClientLimitedAt {
+			cc.ClientLimitedAt = n
+		}
+	}
+	return p, true
+}
+
+// fromKnee brackets the limit from a stepped run's knee: the knee, then
+// away from it in strides that double from one precision step, up while
+// the probes pass, down while they fail. The knee is near the limit, so
+// one or two probes usually bracket it. lo passed (0: none did), hi
+// failed (0: none did); false ends the search.
+func (s *searcher) fromKnee(st *Stepped) (lo, hi int, ok bool) {
+	b := s.b
+	k := min(st.Knee, b.Max)
+	stride := max(1, int(float64(k)*b.PrecisionPct/100))
+	p, ok := s.run(k)
+	if !ok {
+		return 0, 0, false
+	}
+	if p.Outcome == ProbePass {
+		lo = k
+		for d := stride; lo < b.Max; d *= 2 {
+			n := min(b.Max, k+d)
+			if p, ok = s.run(n); !ok {
+				return 0, 0, false
 			}
+			if p.Outcome != ProbePass {
+				return lo, n, true
+			}
+			lo = n
+		}
+		return lo, 0, true
+	}
+	// Fewer on a fresh server than on the stepped run's warm one. The
+	// largest step that held comes before any lower count; when even that
+	// fails (a config whose edge moves between runs), the strides go on
+	// down from it.
+	hi = k
+	from, d := k, stride
+	for {
+		n := from - d
+		if from == k && st.Held > 0 && st.Held < k && n <= st.Held {
+			n = st.Held
+		}
+		if n <= 0 {
+			return 0, hi, true // nothing passed: bisect from 0
+		}
+		if p, ok = s.run(n); !ok {
+			return 0, 0, false
+		}
+		if p.Outcome == ProbePass {
+			return n, hi, true
+		}
+		hi = n
+		if from == k && n == st.Held {
+			from, d = n, max(1, int(float64(n)*b.PrecisionPct/100))
+			continue
+		}
+		d *= 2
+	}
+}
+
+// repeatLimit probes the limit found once more, with RepeatLimit: a load
+// test at the edge is noisy, and a limit that does not hold twice is not
+// reported as one. A stepped run's knee is the edge itself, where one
+// connection more or less decides: it is repeated too.
+func (s *searcher) repeatLimit(seeded bool, st *Stepped) {
+	if s.cc.MaxPass == 0 || s.cc.Unfinished != "" {
+		return
+	}
+	if !s.b.RepeatLimit {
+		s.cc.Repeat = fmt.Sprintf("the limit rests on one probe at %d (repeat_limit or --repeat-limit probes it again)", s.cc.MaxPass)
+		return
+	}
+	n := s.cc.MaxPass
+	p, ok := s.run(n)
+	if !ok {
+		return
+	}
+	s.cc = s.cc.finish()
+	if p.Outcome == ProbePass {
+		s.cc.Repeat = fmt.Sprintf("the limit held again when the probe at %d was repeated", n)
+		return
+	}
+	s.cc.Repeat = fmt.Sprintf("the probe at %d passed, then failed when repeated (%s): the edge is unstable on this host, so the next lower pass is reported", n, p.Reason)
+	// No lower pass yet: the stepped run's largest step held.
+	if seeded && s.cc.MaxPass == 0 && st.Held > 0 && !s.cc.probed(st.Held) {
+		if _, ok := s.run(st.Held); ok {
+			s.cc = s.cc.finish()
 		}
 	}
-	return cc.finish()
 }
 
 // Doubling is from, 2 x from, 4 x from, … up to max, the last one max:
@@ -613,3 +640,6 @@ func Read(path string) (*File, error) {
 	}
 	return &f, nil
 }
+
+// Save writes f as ResultFile in the run folder dir.
+func (f *File) Save(dir string) error { return f.WriteJSON(filepath.Join(dir, ResultFile)) }

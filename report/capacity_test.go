@@ -17,8 +17,8 @@ import (
 func capacityFixture() *capacity.File {
 	f := testfix.Fixture()
 	b := scenarios.Capacity{Start: 250, Max: 2000, PrecisionPct: 10, Budget: time.Hour, HostMemory: 4 << 30}
-	out := &capacity.File{Schema: capacity.Schema, RunID: "cap-1", StartedAt: f.StartedAt, ElapsedS: 600, Complete: true,
-		Scenario: f.Scenario, Search: b, Environment: f.Environment}
+	out := &capacity.File{Header: results.Header{Schema: capacity.Schema, RunID: "cap-1", StartedAt: f.StartedAt, Complete: true,
+		Scenario: f.Scenario, Environment: f.Environment}, ElapsedS: 600, Search: b}
 	for i, name := range []string{"event-stock", "event-tuned"} {
 		cfg, _ := apache.Preset(name, 4000)
 		cc := capacity.Search(context.Background(), cfg, b, f.Scenario.Thresholds, testfix.FakeServer([]int{450, 1700}[i], 0), testfix.Always, nil)

@@ -19,7 +19,7 @@ func TestTableAndJSONRoundTrip(t *testing.T) {
 	run := results.FromBench(cfg, benchfix.BenchResult(150, 3850, 1500, 38500, 900))
 	run.Server = &results.Server{PeakBusyWorkers: 150}
 	results.Judge(&run, scenarios.DefaultThresholds())
-	f := &results.File{Schema: results.Schema, RunID: "r1", Runs: []results.Run{run}}
+	f := &results.File{Header: results.Header{Schema: results.Schema, RunID: "r1"}, Runs: []results.Run{run}}
 	var b bytes.Buffer
 	if err := WriteTable(&b, f); err != nil {
 		t.Fatal(err)

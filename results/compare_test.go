@@ -147,7 +147,7 @@ func TestCompareFailToErrorAndMissing(t *testing.T) {
 // repeated is a file with one config "c" run once per value pair (served,
 // p99), judged against the default thresholds of 10 connections.
 func repeated(vals ...[2]float64) *results.File {
-	f := &results.File{RunID: "r", Complete: true}
+	f := &results.File{Header: results.Header{RunID: "r", Complete: true}}
 	f.Scenario.Load.Connections, f.Scenario.Thresholds = 10, scenarios.DefaultThresholds()
 	var reps []results.Run
 	for k, v := range vals {

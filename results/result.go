@@ -37,18 +37,25 @@ const (
 // File is one run of a scenario: every config's result plus the spec that
 // produced them.
 type File struct {
-	Schema    string             `json:"schema"`
-	RunID     string             `json:"run_id"`
-	StartedAt time.Time          `json:"started_at"`
-	Complete  bool               `json:"complete"`
-	Scenario  scenarios.Scenario `json:"scenario"` // the effective one: the file's with the flags applied
-	// ScenarioFile is the scenario file the run started from, if any.
-	ScenarioFile string `json:"scenario_file,omitempty"`
+	Header
 	// Target is the server loaded when loadcheck started none (--target):
 	// its URL and the addresses it resolved to.
-	Target      string      `json:"target,omitempty"`
-	Environment Environment `json:"environment"`
-	Runs        []Run       `json:"runs"`
+	Target string `json:"target,omitempty"`
+	Runs   []Run  `json:"runs"`
+}
+
+// Header is what every stored file of a run begins with, result.json and
+// capacity.json alike: its schema, the run, when it started, whether it
+// finished, what was asked (the effective scenario: the file's with the
+// flags applied, and the file it came from) and where it ran.
+type Header struct {
+	Schema       string             `json:"schema"`
+	RunID        string             `json:"run_id"`
+	StartedAt    time.Time          `json:"started_at"`
+	Complete     bool               `json:"complete"`
+	Scenario     scenarios.Scenario `json:"scenario"`
+	ScenarioFile string             `json:"scenario_file,omitempty"`
+	Environment  Environment        `json:"environment"`
 }
 
 // Environment records where the run happened.

@@ -193,42 +193,31 @@ func (f *runFlags) repeats() int {
 func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("loadcheck run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.configs, "configs", strings.Join(apache.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(apache.PresetNames(), ", ")+" (the default), or the PHP migration's "+strings.Join(apache.PHPPresetNames(), ", ")+"; with a scenario, pick among its configs")
-	fs.StringVar(&f.image, "image", f.image, "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
-	fs.StringVar(&f.layout, "layout", f.layout, "image layout: official or debian (default: detect from the image)")
-	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
-	fs.StringVar(&f.statusURL, "status-url", "", "with --target: read this mod_status `URL` (…/server-status?auto) during the load, for busy workers, connections and Total Accesses")
-	fs.BoolVar(&f.allowRemote, "allow-remote", false, "with --target: allow an address outside loopback and private ranges (load only servers you own)")
-	fs.StringVar(&f.providerName, "provider", "", "where httpd runs: docker (a container per config) or local (the httpd installed on this host, no Docker); default docker, or local when no Docker engine answers")
-	fs.StringVar(&f.resultsDir, "results", defaultResultsDir(), "write the run folder (result.json, .hlog, httpd.conf, series) under this `DIR`; $LOADCHECK_RESULTS sets the default")
-	fs.StringVar(&f.runID, "run-id", "", "name the run folder (default: start time and a random suffix)")
-	fs.StringVar(&f.jsonPath, "json", "", "also write the result (schema "+results.Schema+") to `PATH`")
-	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
-	fs.Func("prom-remote-write", "push live metrics once a second during each load to this Prometheus remote-write `URL` (for example http://127.0.0.1:9090/api/v1/write): connections open, OK and failed requests by class, the last second's p99, httpd's busy workers, processes and memory, labelled run_id, config and phase; a failed push is a warning, not a failed run", func(v string) error {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("want an http:// or https:// URL such as http://127.0.0.1:9090/api/v1/write, got %q", v)
-		}
-		f.promURL = v
-		return nil
-	})
-	fs.IntVar(&f.repeat, "repeat", 0, "run every config `N` times against a fresh server, interleaved (all configs, then all again); a config that passes some repeats is flaky (default: the scenario's repeat, else 1)")
-	fs.BoolVar(&f.flakyOK, "flaky-ok", false, "with --repeat: a flaky config does not fail the run (exit 0), for exploratory runs")
-	fs.Func("set", "override a directive in every config, `Name=Value` (repeatable), e.g. --set MaxRequestWorkers=4000", func(v string) error {
-		d, err := apache.ParseOverride(v)
-		if err == nil {
-			f.overrides = append(f.overrides, d)
-		}
-		return err
-	})
-	fs.Func("fpm", "set a php-fpm pool setting in every config that runs php-fpm (event-phpfpm), `key=value` (repeatable), e.g. --fpm pm.max_children=200", func(v string) error {
-		k, val, ok := strings.Cut(v, "=")
-		if !ok || strings.TrimSpace(k) == "" || strings.TrimSpace(val) == "" {
-			return fmt.Errorf("want key=value such as pm.max_children=200, got %q", v)
-		}
-		f.fpm = append(f.fpm, apache.Directive{Name: strings.TrimSpace(k), Value: strings.TrimSpace(val)})
-		return nil
-	})
+	f.loadFlags(fs)
+	f.serverFlags(fs)
+	f.generatorFlags(fs)
+	f.verdictFlags(fs)
+	f.outputFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: loadcheck run [SCENARIO.yaml] [flags]
+
+Starts one httpd container per config, opens exactly -c keep-alive connections to
+each, prints one row per config and stores the run in a folder under --results.
+A scenario file (see scenarios/*.yaml) sets the configs, load and thresholds;
+flags given on the command line win over it. Exit 0 when all pass, 1 when any
+fails, 2 on bad input or setup errors.
+`)
+		printGrouped(stderr, fs, runFlagGroups)
+	}
+	if f.extra != nil {
+		f.extra(fs)
+	}
+	return fs
+}
+
+// loadFlags are the flags of runFlagGroups' Load group: what each
+// connection sends, and when.
+func (f *runFlags) loadFlags(fs *flag.FlagSet) {
 	for _, name := range []string{"c", "connections"} {
 		fs.IntVar(&f.load.Connections, name, f.load.Connections, "number of concurrent keep-alive `connections`")
 	}
@@ -252,7 +241,6 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.Float64Var(&f.load.ConnectRate, "connect-rate", f.load.ConnectRate, "open this many connections per second (replaces --ramp)")
 	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection (open model)")
 	fs.BoolVar(&f.load.ClosedLoop, "closed-loop", f.load.ClosedLoop, "send each connection's next request as soon as the last response arrives, like wrk (a throughput test; --rate does not apply)")
-	fs.StringVar(&f.load.Engine, "engine", "", "how the generator drives the connections: auto (the default: epoll for plain HTTP without slow clients, else goroutine), epoll (a few event loops: about 3 KB per connection) or goroutine (one goroutine per connection: about 8 KB)")
 	fs.DurationVar(&f.load.Timeout, "timeout", f.load.Timeout, "request timeout, counted from the request's intended send time")
 	fs.StringVar(&f.load.Method, "method", f.load.Method, "request method (default GET)")
 	var paths, headers []string
@@ -278,10 +266,53 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		f.load.Mix, f.mixNote = mix, note
 		return nil
 	})
-	fs.BoolVar(&f.tls, "tls", false, "serve HTTPS: every preset gets mod_ssl, a generated self-signed certificate and a shared session cache; a config tree is loaded on its own SSL vhost; the load speaks TLS (handshakes timed and counted)")
-	fs.StringVar(&f.tlsKey, "tls-key", apache.TLSKeyECDSA, "with --tls: the certificate's key, "+apache.TLSKeyECDSA+" or "+apache.TLSKeyRSA)
 	fs.BoolVar(&f.load.Insecure, "insecure", f.load.Insecure, "for https:// loads: load a server whose certificate cannot be verified for the name asked for (without it, one handshake before the load checks it; loadcheck trusts the certificates it generated itself)")
 	fs.Var(negBool{&f.load.NoTLSResume}, "tls-resume", "for https:// loads: resume TLS sessions when a connection is reopened, as browsers do; --tls-resume=false makes every handshake a full one (default true)")
+	fs.Func("slow-clients", "make `SHARE` of the connections slow readers, e.g. 20%: each reads its answers at --slow-read through a small receive buffer, and the fast and the slow clients are reported apart", func(v string) error {
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), "%"), 64)
+		if err != nil {
+			return fmt.Errorf("want a share such as 20%%, got %q", v)
+		}
+		f.load.Slow.Pct = pct
+		return nil
+	})
+	fs.Func("slow-read", "with --slow-clients: each slow client's read `RATE` in bytes a second, e.g. 16k (default 16k)", func(v string) error {
+		n, err := units.RAMInBytes(v)
+		if err != nil {
+			return fmt.Errorf("want a rate in bytes a second such as 16k, got %q", v)
+		}
+		f.load.Slow.ReadRate = n
+		return nil
+	})
+}
+
+// serverFlags are the Server group's: the configs, and where and how
+// httpd runs.
+func (f *runFlags) serverFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.configs, "configs", strings.Join(apache.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(apache.PresetNames(), ", ")+" (the default), or the PHP migration's "+strings.Join(apache.PHPPresetNames(), ", ")+"; with a scenario, pick among its configs")
+	fs.StringVar(&f.image, "image", f.image, "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
+	fs.StringVar(&f.layout, "layout", f.layout, "image layout: official or debian (default: detect from the image)")
+	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
+	fs.StringVar(&f.statusURL, "status-url", "", "with --target: read this mod_status `URL` (…/server-status?auto) during the load, for busy workers, connections and Total Accesses")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "with --target: allow an address outside loopback and private ranges (load only servers you own)")
+	fs.StringVar(&f.providerName, "provider", "", "where httpd runs: docker (a container per config) or local (the httpd installed on this host, no Docker); default docker, or local when no Docker engine answers")
+	fs.Func("set", "override a directive in every config, `Name=Value` (repeatable), e.g. --set MaxRequestWorkers=4000", func(v string) error {
+		d, err := apache.ParseOverride(v)
+		if err == nil {
+			f.overrides = append(f.overrides, d)
+		}
+		return err
+	})
+	fs.Func("fpm", "set a php-fpm pool setting in every config that runs php-fpm (event-phpfpm), `key=value` (repeatable), e.g. --fpm pm.max_children=200", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || strings.TrimSpace(k) == "" || strings.TrimSpace(val) == "" {
+			return fmt.Errorf("want key=value such as pm.max_children=200, got %q", v)
+		}
+		f.fpm = append(f.fpm, apache.Directive{Name: strings.TrimSpace(k), Value: strings.TrimSpace(val)})
+		return nil
+	})
+	fs.BoolVar(&f.tls, "tls", false, "serve HTTPS: every preset gets mod_ssl, a generated self-signed certificate and a shared session cache; a config tree is loaded on its own SSL vhost; the load speaks TLS (handshakes timed and counted)")
+	fs.StringVar(&f.tlsKey, "tls-key", apache.TLSKeyECDSA, "with --tls: the certificate's key, "+apache.TLSKeyECDSA+" or "+apache.TLSKeyRSA)
 	// A user's own config: NAME=PATH, read by load.
 	own := func(want string, load func(name, path string) (apache.Config, error)) func(string) error {
 		return func(v string) error {
@@ -325,22 +356,6 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		f.backend.Size = scenarios.ByteSize(n)
 		return nil
 	})
-	fs.Func("slow-clients", "make `SHARE` of the connections slow readers, e.g. 20%: each reads its answers at --slow-read through a small receive buffer, and the fast and the slow clients are reported apart", func(v string) error {
-		pct, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), "%"), 64)
-		if err != nil {
-			return fmt.Errorf("want a share such as 20%%, got %q", v)
-		}
-		f.load.Slow.Pct = pct
-		return nil
-	})
-	fs.Func("slow-read", "with --slow-clients: each slow client's read `RATE` in bytes a second, e.g. 16k (default 16k)", func(v string) error {
-		n, err := units.RAMInBytes(v)
-		if err != nil {
-			return fmt.Errorf("want a rate in bytes a second such as 16k, got %q", v)
-		}
-		f.load.Slow.ReadRate = n
-		return nil
-	})
 	fs.StringVar(&f.host, "host", "", "for config trees: the vhost to load, sent as the Host header (default: the tree's first ServerName)")
 	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
 		n, err := units.RAMInBytes(v)
@@ -351,6 +366,11 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 		return nil
 	})
 	fs.Float64Var(&f.cpus, "cpus", 0, "limit each httpd container to this many CPUs, e.g. 1.5")
+}
+
+// generatorFlags are the Generator group's: where the load comes from.
+func (f *runFlags) generatorFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.load.Engine, "engine", "", "how the generator drives the connections: auto (the default: epoll for plain HTTP without slow clients, else goroutine), epoll (a few event loops: about 3 KB per connection) or goroutine (one goroutine per connection: about 8 KB)")
 	fs.IntVar(&f.shards, "shards", f.shards, "generator processes (0: as many as the nofile limit needs)")
 	fs.StringVar(&f.generator, "generator", cmp.Or(f.generator, "local"), "where the load is generated: local (this host, split over processes past the nofile limit), swarm (--shards job services on this Docker swarm, host networking, merged exactly; needs a fixed --warmup, 30s by default) or kubernetes (--shards pods of an Indexed Job on the cluster KUBECONFIG names, against --target, merged exactly; with --dry-run only its manifests are written)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "with --generator kubernetes: write the manifests (-o FILE) instead of applying them")
@@ -363,24 +383,31 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.kube.Memory, "shard-memory", "", "with --generator kubernetes: each shard's memory request, e.g. 1Gi")
 	fs.BoolVar(&f.noShard, "no-shard", false, "never split the generator over processes; fail before any traffic when one process cannot hold -c")
 	fs.IntVar(&f.sourceAddr, "source-addrs", 0, "spread connections to a loopback target over this many source addresses from 127.0.0.2 (0: as many as the ephemeral ports need)")
+}
+
+// verdictFlags are the Verdict group's: thresholds and repeats.
+func (f *runFlags) verdictFlags(fs *flag.FlagSet) {
+	fs.IntVar(&f.repeat, "repeat", 0, "run every config `N` times against a fresh server, interleaved (all configs, then all again); a config that passes some repeats is flaky (default: the scenario's repeat, else 1)")
+	fs.BoolVar(&f.flakyOK, "flaky-ok", false, "with --repeat: a flaky config does not fail the run (exit 0), for exploratory runs")
 	fs.Float64Var(&f.thresholds.MinServedPct, "min-served-pct", f.thresholds.MinServedPct, "pass needs at least this % of connections served")
 	fs.Float64Var(&f.thresholds.MaxDroppedPct, "max-dropped-pct", f.thresholds.MaxDroppedPct, "pass allows at most this % of requests dropped")
 	fs.DurationVar(&f.thresholds.MaxP99, "max-p99", f.thresholds.MaxP99, "pass allows at most this p99 latency")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: loadcheck run [SCENARIO.yaml] [flags]
+}
 
-Starts one httpd container per config, opens exactly -c keep-alive connections to
-each, prints one row per config and stores the run in a folder under --results.
-A scenario file (see scenarios/*.yaml) sets the configs, load and thresholds;
-flags given on the command line win over it. Exit 0 when all pass, 1 when any
-fails, 2 on bad input or setup errors.
-`)
-		printGrouped(stderr, fs, runFlagGroups)
-	}
-	if f.extra != nil {
-		f.extra(fs)
-	}
-	return fs
+// outputFlags are the Output group's: where the result goes.
+func (f *runFlags) outputFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.resultsDir, "results", defaultResultsDir(), "write the run folder (result.json, .hlog, httpd.conf, series) under this `DIR`; $LOADCHECK_RESULTS sets the default")
+	fs.StringVar(&f.runID, "run-id", "", "name the run folder (default: start time and a random suffix)")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the result (schema "+results.Schema+") to `PATH`")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
+	fs.Func("prom-remote-write", "push live metrics once a second during each load to this Prometheus remote-write `URL` (for example http://127.0.0.1:9090/api/v1/write): connections open, OK and failed requests by class, the last second's p99, httpd's busy workers, processes and memory, labelled run_id, config and phase; a failed push is a warning, not a failed run", func(v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("want an http:// or https:// URL such as http://127.0.0.1:9090/api/v1/write, got %q", v)
+		}
+		f.promURL = v
+		return nil
+	})
 }
 
 // runFlagGroups are run's flags by what they set, in the order of its

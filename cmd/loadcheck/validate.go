@@ -85,34 +85,7 @@ Flags:
 	fmt.Fprintf(stdout, "  pass: >= %g%% served, <= %g%% dropped, p99 <= %s\n", th.MinServedPct, th.MaxDroppedPct, th.MaxP99)
 	for _, cfg := range sc.Configs {
 		conf := apache.Render(cfg, lay, "127.0.0.1:8080", apache.ContainerPaths)
-		limits := ""
-		if cfg.MemoryBytes > 0 {
-			limits += fmt.Sprintf(", memory %d MB", cfg.MemoryBytes>>20)
-		}
-		if cfg.CPUs > 0 {
-			limits += fmt.Sprintf(", %g CPUs", cfg.CPUs)
-		}
-		if cfg.PHP != nil {
-			limits += ", " + cfg.PHP.Describe()
-		}
-		if t := cfg.Tree; t != nil {
-			if t.MPM != "" {
-				limits += " (mpm: switched from the tree's own)"
-			}
-			if v, err := t.SSLVhost(t.Host); cfg.TLS != "" && err == nil {
-				limits += fmt.Sprintf(", over TLS to its SSL vhost %s (%s:%d)", cmp.Or(v.ServerName, strings.Join(v.Addrs, " ")), v.File, v.N)
-			}
-			fmt.Fprintf(stdout, "  config %s: %s MPM%s, config tree %s (%s layout, %d files, %s with loadcheck's additions %d lines)\n",
-				cfg.Name, cfg.MPM, limits, t.Dir, t.Layout, len(t.Files), t.Main, strings.Count(conf, "\n"))
-			for _, c := range t.Certs() {
-				fmt.Fprintf(stdout, "    certificate %s (%s:%d): used if the tree or the image has it, else generated\n", c.Cert, c.Line.File, c.Line.N)
-			}
-		} else {
-			fmt.Fprintf(stdout, "  config %s: %s MPM%s, httpd.conf %d lines (%s layout)\n", cfg.Name, cfg.MPM, limits, strings.Count(conf, "\n"), lay.Name)
-		}
-		for _, fd := range cfg.Check(l.Connections) {
-			fmt.Fprintf(stdout, "    %s\n", fd)
-		}
+		describeConfig(stdout, cfg, conf, lay.Name, l.Connections)
 		if *outDir != "" {
 			path := filepath.Join(*outDir, cfg.Name+".httpd.conf")
 			if err := results.WriteFileAtomic(path, []byte(conf)); err != nil {
@@ -144,4 +117,38 @@ func workloadLine(sc scenarios.Scenario) string {
 		parts = append(parts, "slow clients: "+sl.Describe(sc.Load.Connections))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// describeConfig prints validate's lines for one config: its MPM and
+// limits, its tree and certificates, its rendered httpd.conf's size, and
+// what Check finds at the connection target.
+func describeConfig(w io.Writer, cfg apache.Config, conf, layout string, conns int) {
+	limits := ""
+	if cfg.MemoryBytes > 0 {
+		limits += fmt.Sprintf(", memory %d MB", cfg.MemoryBytes>>20)
+	}
+	if cfg.CPUs > 0 {
+		limits += fmt.Sprintf(", %g CPUs", cfg.CPUs)
+	}
+	if cfg.PHP != nil {
+		limits += ", " + cfg.PHP.Describe()
+	}
+	if t := cfg.Tree; t != nil {
+		if t.MPM != "" {
+			limits += " (mpm: switched from the tree's own)"
+		}
+		if v, err := t.SSLVhost(t.Host); cfg.TLS != "" && err == nil {
+			limits += fmt.Sprintf(", over TLS to its SSL vhost %s (%s:%d)", cmp.Or(v.ServerName, strings.Join(v.Addrs, " ")), v.File, v.N)
+		}
+		fmt.Fprintf(w, "  config %s: %s MPM%s, config tree %s (%s layout, %d files, %s with loadcheck's additions %d lines)\n",
+			cfg.Name, cfg.MPM, limits, t.Dir, t.Layout, len(t.Files), t.Main, strings.Count(conf, "\n"))
+		for _, c := range t.Certs() {
+			fmt.Fprintf(w, "    certificate %s (%s:%d): used if the tree or the image has it, else generated\n", c.Cert, c.Line.File, c.Line.N)
+		}
+	} else {
+		fmt.Fprintf(w, "  config %s: %s MPM%s, httpd.conf %d lines (%s layout)\n", cfg.Name, cfg.MPM, limits, strings.Count(conf, "\n"), layout)
+	}
+	for _, fd := range cfg.Check(conns) {
+		fmt.Fprintf(w, "    %s\n", fd)
+	}
 }

@@ -22,11 +22,11 @@ func Fixture() *results.File {
 	start := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 	load := scenarios.DefaultLoad()
 	load.Connections, load.Ramp, load.WarmUp, load.Duration = 200, 2*time.Second, 3*time.Second, 5*time.Second
-	f := &results.File{
+	f := &results.File{Header: results.Header{
 		Schema: results.Schema, RunID: "20261126-060000-abcdef", StartedAt: start, Complete: true,
 		Scenario:    scenarios.Scenario{Name: "fixture", Description: "two configs at 4000 connections", Image: "httpd:2.4", Layout: "official", Load: load, Thresholds: scenarios.DefaultThresholds()},
 		Environment: results.Environment{LoadcheckVersion: "test", GoVersion: "go1.26", OS: "linux/amd64", CPUs: 2, Hostname: "ci"},
-	}
+	}}
 	for i, spec := range []struct {
 		name, mpm     string
 		served        int
