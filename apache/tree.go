@@ -472,80 +472,20 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 	t := cfg.Tree
 	out := TreeRender{Files: map[string]string{}, Conf: path.Join(TreeRoot, t.Main), DocRoots: t.DocumentRoots(), Certs: t.certNeeds()}
 	edits := map[string]map[int]string{}
-	edit := func(l Line, now string) {
+	r := treeRenderer{t: t, layout: layout, listen: listen, at: at}
+	for _, l := range t.Lines() {
+		now, ok := r.edit(l)
+		if !ok {
+			continue
+		}
 		if edits[l.File] == nil {
 			edits[l.File] = map[int]string{}
 		}
 		if _, done := edits[l.File][l.N]; done {
-			return
+			continue
 		}
 		edits[l.File][l.N] = now
 		out.Adjustments = append(out.Adjustments, fmt.Sprintf("%s:%d: %s → %s", l.File, l.N, l.Text, now))
-	}
-	logs := 0
-	for _, l := range t.Lines() {
-		switch name := strings.ToLower(l.Name()); {
-		case name == "listen" && len(l.Args) > 0:
-			a := l.Args[0]
-			if to, ok := listen[a[strings.LastIndexByte(a, ':')+1:]]; ok {
-				edit(l, strings.TrimSpace("Listen "+to+" "+strings.Join(l.Args[1:], " ")))
-			}
-		case name == "<virtualhost":
-			addrs := trimSection(l.Args)
-			changed := false
-			for i, a := range addrs {
-				j := strings.LastIndexByte(a, ':')
-				if j < 0 {
-					continue
-				}
-				if to, ok := listen[a[j+1:]]; ok {
-					host := a[:j]
-					if host != "*" && host != "_default_" {
-						host = "127.0.0.1" // an IP-based vhost answers on loopback here
-					}
-					addrs[i], changed = host+":"+to[strings.LastIndexByte(to, ':')+1:], true
-				}
-			}
-			if changed {
-				edit(l, "<VirtualHost "+strings.Join(addrs, " ")+">")
-			}
-		case name == "errorlog" && len(l.Args) > 0 && l.Args[0] != at.ErrorLog:
-			edit(l, "ErrorLog "+at.ErrorLog)
-		case (name == "customlog" || name == "transferlog") && len(l.Args) > 0:
-			logs++
-			base := path.Base(l.Args[0])
-			if strings.HasPrefix(l.Args[0], "|") || base == "." || base == "/" {
-				base = fmt.Sprintf("log-%d", logs)
-			}
-			edit(l, strings.Replace(l.Text, l.Args[0], path.Join(LogDir, base), 1))
-		case name == "loadmodule" && len(l.Args) > 1 && t.MPM != "" && mpmName.MatchString(l.Args[0]) && l.Args[0] != "mpm_"+t.MPM+"_module":
-			old := mpmName.FindStringSubmatch(l.Args[0])[1]
-			edit(l, fmt.Sprintf("LoadModule mpm_%s_module %s", t.MPM, strings.Replace(l.Args[1], "mod_mpm_"+old, "mod_mpm_"+t.MPM, 1)))
-		case name == "loadmodule" && len(l.Args) > 0 && slices.Contains(layout.BuiltIn, strings.TrimSuffix(l.Args[0], "_module")):
-			// The official image loads mod_log_config, which Debian's
-			// binary has built in: the tree still runs, as it would there.
-			edit(l, "# loadcheck: built into this image's httpd: "+l.Text)
-		case name == "serverroot":
-			edit(l, fmt.Sprintf("ServerRoot %q", TreeRoot))
-		case (name == "sslcertificatefile" || name == "sslcertificatekeyfile" || name == "sslcertificatechainfile" || name == "sslcacertificatefile") &&
-			len(l.Args) > 0 && path.IsAbs(l.Args[0]) && !strings.HasPrefix(l.Args[0], TreeRoot+"/"):
-			// The official layout names its certificate by its absolute
-			// path under ServerRoot: here that is the tree's copy.
-			if rel, ok := t.rel(l.Args[0]); ok {
-				edit(l, strings.Replace(l.Text, l.Args[0], path.Join(TreeRoot, rel), 1))
-			}
-		case name == "sslsessioncache" && len(l.Args) > 0:
-			// shmcb:/usr/local/apache2/logs/ssl_scache(512000): the
-			// folder may not exist in this image; the runtime tmpfs does.
-			kind, file, ok := strings.Cut(l.Args[0], ":")
-			if ok && path.IsAbs(file) && !strings.HasPrefix(file, at.RunDir+"/") {
-				size := ""
-				if i := strings.IndexByte(file, '('); i >= 0 {
-					file, size = file[:i], file[i:]
-				}
-				edit(l, fmt.Sprintf("SSLSessionCache \"%s:%s/%s%s\"", kind, at.RunDir, path.Base(file), size))
-			}
-		}
 	}
 	for f, text := range t.Files {
 		if e := edits[f]; e != nil {
@@ -557,6 +497,97 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 		}
 		out.Files[path.Join(TreeRoot, f)] = text
 	}
+	out.Files[out.Conf] += treeAdditions(cfg, layout, at)
+	return out
+}
+
+// treeRenderer decides, line by line, what of a tree must change to run
+// here.
+type treeRenderer struct {
+	t      *Tree
+	layout Layout
+	listen map[string]string
+	at     Paths
+	logs   int // access logs seen so far
+}
+
+// edit is what line l becomes here, if it changes.
+func (r *treeRenderer) edit(l Line) (string, bool) {
+	t, at := r.t, r.at
+	switch name := strings.ToLower(l.Name()); {
+	case name == "listen" && len(l.Args) > 0:
+		a := l.Args[0]
+		if to, ok := r.listen[a[strings.LastIndexByte(a, ':')+1:]]; ok {
+			return strings.TrimSpace("Listen " + to + " " + strings.Join(l.Args[1:], " ")), true
+		}
+	case name == "<virtualhost":
+		return r.vhost(l)
+	case name == "errorlog" && len(l.Args) > 0 && l.Args[0] != at.ErrorLog:
+		return "ErrorLog " + at.ErrorLog, true
+	case (name == "customlog" || name == "transferlog") && len(l.Args) > 0:
+		r.logs++
+		base := path.Base(l.Args[0])
+		if strings.HasPrefix(l.Args[0], "|") || base == "." || base == "/" {
+			base = fmt.Sprintf("log-%d", r.logs)
+		}
+		return strings.Replace(l.Text, l.Args[0], path.Join(LogDir, base), 1), true
+	case name == "loadmodule" && len(l.Args) > 1 && t.MPM != "" && mpmName.MatchString(l.Args[0]) && l.Args[0] != "mpm_"+t.MPM+"_module":
+		old := mpmName.FindStringSubmatch(l.Args[0])[1]
+		return fmt.Sprintf("LoadModule mpm_%s_module %s", t.MPM, strings.Replace(l.Args[1], "mod_mpm_"+old, "mod_mpm_"+t.MPM, 1)), true
+	case name == "loadmodule" && len(l.Args) > 0 && slices.Contains(r.layout.BuiltIn, strings.TrimSuffix(l.Args[0], "_module")):
+		// The official image loads mod_log_config, which Debian's
+		// binary has built in: the tree still runs, as it would there.
+		return "# loadcheck: built into this image's httpd: " + l.Text, true
+	case name == "serverroot":
+		return fmt.Sprintf("ServerRoot %q", TreeRoot), true
+	case (name == "sslcertificatefile" || name == "sslcertificatekeyfile" || name == "sslcertificatechainfile" || name == "sslcacertificatefile") &&
+		len(l.Args) > 0 && path.IsAbs(l.Args[0]) && !strings.HasPrefix(l.Args[0], TreeRoot+"/"):
+		// The official layout names its certificate by its absolute
+		// path under ServerRoot: here that is the tree's copy.
+		if rel, ok := t.rel(l.Args[0]); ok {
+			return strings.Replace(l.Text, l.Args[0], path.Join(TreeRoot, rel), 1), true
+		}
+	case name == "sslsessioncache" && len(l.Args) > 0:
+		// shmcb:/usr/local/apache2/logs/ssl_scache(512000): the
+		// folder may not exist in this image; the runtime tmpfs does.
+		kind, file, ok := strings.Cut(l.Args[0], ":")
+		if ok && path.IsAbs(file) && !strings.HasPrefix(file, at.RunDir+"/") {
+			size := ""
+			if i := strings.IndexByte(file, '('); i >= 0 {
+				file, size = file[:i], file[i:]
+			}
+			return fmt.Sprintf("SSLSessionCache \"%s:%s/%s%s\"", kind, at.RunDir, path.Base(file), size), true
+		}
+	}
+	return "", false
+}
+
+// vhost is a <VirtualHost> line with its ports moved where this run
+// listens; an IP-based vhost answers on loopback here.
+func (r *treeRenderer) vhost(l Line) (string, bool) {
+	addrs := trimSection(l.Args)
+	changed := false
+	for i, a := range addrs {
+		j := strings.LastIndexByte(a, ':')
+		if j < 0 {
+			continue
+		}
+		if to, ok := r.listen[a[j+1:]]; ok {
+			host := a[:j]
+			if host != "*" && host != "_default_" {
+				host = "127.0.0.1"
+			}
+			addrs[i], changed = host+":"+to[strings.LastIndexByte(to, ':')+1:], true
+		}
+	}
+	return "<VirtualHost " + strings.Join(addrs, " ") + ">", changed
+}
+
+// treeAdditions is what loadcheck appends to a tree's main file: runtime
+// files on tmpfs, mod_status, the backend's proxy and --set directives,
+// after the tree so that they win.
+func treeAdditions(cfg Config, layout Layout, at Paths) string {
+	t := cfg.Tree
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	p("")
@@ -572,6 +603,5 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 			p("%s %s", d.Name, d.Value)
 		}
 	}
-	out.Files[out.Conf] += b.String()
-	return out
+	return b.String()
 }

@@ -392,22 +392,10 @@ func Run(ctx context.Context, image string, opts ...Option) (*HTTPD, error) {
 // one httpd.conf loadcheck renders, or the user's tree made runnable.
 // It returns the files to copy into the container, by path.
 func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
-	addr := func(port string) (string, int, error) {
-		if !s.HostNetwork {
-			p, _ := strconv.Atoi(port)
-			return "0.0.0.0:" + port, p, nil
-		}
-		p, err := provider.FreePort()
-		if err != nil {
-			return "", 0, fmt.Errorf("find a free port: %w", err)
-		}
-		return fmt.Sprintf("127.0.0.1:%d", p), p, nil
-	}
-	t := o.Config.Tree
 	if php := o.Config.PHP; php != nil && php.Mode == apache.PHPFPM {
 		// The pool listens on loopback inside the container's network:
 		// with host networking, on a free port of this host.
-		a, _, err := addr("9000")
+		a, _, err := s.listenAddr("9000")
 		if err != nil {
 			return nil, err
 		}
@@ -416,29 +404,52 @@ func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
 		o.Config.PHP = &p
 	}
 	s.php = o.Config.PHP
-	if t == nil {
-		listen, port, err := addr("80")
-		if err != nil {
-			return nil, err
-		}
-		s.ConfText, s.ListenPort = apache.Render(o.Config, o.Layout, listen, at), port
-		files := map[string]string{at.Conf: s.ConfText}
-		if o.Config.TLS != "" {
-			cert, key, err := apache.SelfSigned([]string{"127.0.0.1", "localhost"}, o.Config.TLS)
-			if err != nil {
-				return nil, fmt.Errorf("make a TLS certificate: %w", err)
-			}
-			files[apache.TLSCertFile], files[apache.TLSKeyFile] = string(cert), string(key)
-			s.scheme, s.TLSRoots = "https", cert
-		}
-		if php := o.Config.PHP; php != nil {
-			files[apache.PHPPageSource] = apache.PHPPageText
-			if php.Mode == apache.PHPFPM {
-				files[apache.FPMConf] = apache.RenderFPM(php, at)
-			}
-		}
-		return files, nil
+	if o.Config.Tree != nil {
+		return s.renderTree(o, at)
 	}
+	listen, port, err := s.listenAddr("80")
+	if err != nil {
+		return nil, err
+	}
+	s.ConfText, s.ListenPort = apache.Render(o.Config, o.Layout, listen, at), port
+	files := map[string]string{at.Conf: s.ConfText}
+	if o.Config.TLS != "" {
+		cert, key, err := apache.SelfSigned([]string{"127.0.0.1", "localhost"}, o.Config.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("make a TLS certificate: %w", err)
+		}
+		files[apache.TLSCertFile], files[apache.TLSKeyFile] = string(cert), string(key)
+		s.scheme, s.TLSRoots = "https", cert
+	}
+	if php := o.Config.PHP; php != nil {
+		files[apache.PHPPageSource] = apache.PHPPageText
+		if php.Mode == apache.PHPFPM {
+			files[apache.FPMConf] = apache.RenderFPM(php, at)
+		}
+	}
+	return files, nil
+}
+
+// listenAddr is where httpd listens for a config's port: the port itself
+// in the container's own network, or a free port of this host's loopback
+// with host networking.
+func (s *HTTPD) listenAddr(port string) (string, int, error) {
+	if !s.HostNetwork {
+		p, _ := strconv.Atoi(port)
+		return "0.0.0.0:" + port, p, nil
+	}
+	p, err := provider.FreePort()
+	if err != nil {
+		return "", 0, fmt.Errorf("find a free port: %w", err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", p), p, nil
+}
+
+// renderTree renders a config tree's files: each Listen moved to a port
+// of this run, the load's port chosen (the tree's SSL vhost's with TLS,
+// else its first plain one), and its certificates.
+func (s *HTTPD) renderTree(o Options, at apache.Paths) (map[string]string, error) {
+	t := o.Config.Tree
 	// With --tls the load goes to the tree's SSL vhost, on its port.
 	var ssl apache.Vhost
 	if o.Config.TLS != "" {
@@ -453,7 +464,7 @@ func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
 		if _, done := listen[l.Port]; done {
 			continue
 		}
-		a, port, err := addr(l.Port)
+		a, port, err := s.listenAddr(l.Port)
 		if err != nil {
 			return nil, err
 		}

@@ -207,8 +207,51 @@ func spectrum(r results.Run) plotter.XYs {
 
 // Plots draws the report's charts for f.
 func Plots(f *results.File) ([]Plot, error) {
-	var lat, open, busy, mem []series
-	var errs []series
+	lat, open, errs, busy, mem := plotSeries(f)
+	specs := []plotSpec{
+		{"latency", "Latency by percentile (corrected for coordinated omission)", "percentile", "latency (ms)", "Each line is one config's latency at every percentile of its OK responses in the measured window, as HdrHistogram's plotter draws it.", "no config got an OK response.", lat, true, false},
+		{"connections", "Connections open", "seconds since the first connection opened", "open connections", "One panel per config, all on the same axes. A config that holds the target stays flat at it; dips are connections the server closed. The fall at the end is loadcheck closing them after the measured window.", "no connection was opened.", open, false, true},
+		{"errors", "Dropped requests by class, per second", "seconds since the first connection opened", "dropped requests", "One panel per config, all on the same axes; one line per error class (dashed for the second and later).", "no request was dropped in any config.", errs, false, true},
+		{"busy", "httpd busy workers (mod_status)", "seconds since load started", "busy workers", "One panel per config, all on the same axes.", "no mod_status reading.", busy, false, true},
+		{"memory", "Container memory", "seconds since load started", "MB", "From the container's cgroup.", "the container's memory was not readable.", mem, false, false},
+	}
+	var out []Plot
+	for _, s := range specs {
+		drawn := false
+		for _, l := range s.lines {
+			drawn = drawn || len(l.xy) > 0
+		}
+		if !drawn {
+			out = append(out, Plot{ID: "plot-" + s.id, Title: s.title, Note: "Nothing to draw: " + s.empty})
+			continue
+		}
+		pl := Plot{ID: "plot-" + s.id, Title: s.title, Note: s.note}
+		var err error
+		if !s.panels {
+			pl.SVG, err = drawSVG(s.title, s.x, s.y, s.lines, plotOpts{logX: s.logX, w: 9 * vg.Inch, h: 4 * vg.Inch})
+			pl.Legend = legendOf(s.lines)
+		} else {
+			pl.Panels, err = panels(f, s)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pl)
+	}
+	return out, nil
+}
+
+// plotSpec is one plot of the report: its text, its lines, and whether it
+// is drawn as one panel per config.
+type plotSpec struct {
+	id, title, x, y, note, empty string
+	lines                        []series
+	logX, panels                 bool
+}
+
+// plotSeries is each measured config's lines: latency by percentile, open
+// connections, dropped requests by class, busy workers and memory.
+func plotSeries(f *results.File) (lat, open, errs, busy, mem []series) {
 	for i, r := range f.Runs {
 		if !r.Measured() {
 			continue
@@ -245,65 +288,38 @@ func Plots(f *results.File) ([]Plot, error) {
 			mem = append(mem, series{r.Config, i, m, 0})
 		}
 	}
-	specs := []struct {
-		id, title, x, y, note, empty string
-		lines                        []series
-		logX, panels                 bool
-	}{
-		{"latency", "Latency by percentile (corrected for coordinated omission)", "percentile", "latency (ms)", "Each line is one config's latency at every percentile of its OK responses in the measured window, as HdrHistogram's plotter draws it.", "no config got an OK response.", lat, true, false},
-		{"connections", "Connections open", "seconds since the first connection opened", "open connections", "One panel per config, all on the same axes. A config that holds the target stays flat at it; dips are connections the server closed. The fall at the end is loadcheck closing them after the measured window.", "no connection was opened.", open, false, true},
-		{"errors", "Dropped requests by class, per second", "seconds since the first connection opened", "dropped requests", "One panel per config, all on the same axes; one line per error class (dashed for the second and later).", "no request was dropped in any config.", errs, false, true},
-		{"busy", "httpd busy workers (mod_status)", "seconds since load started", "busy workers", "One panel per config, all on the same axes.", "no mod_status reading.", busy, false, true},
-		{"memory", "Container memory", "seconds since load started", "MB", "From the container's cgroup.", "the container's memory was not readable.", mem, false, false},
+	return lat, open, errs, busy, mem
+}
+
+// panels draws s as small multiples: one panel per config, the same axes
+// for all.
+func panels(f *results.File, s plotSpec) ([]Panel, error) {
+	var out []Panel
+	var xMax, yMax float64
+	for _, l := range s.lines {
+		for _, p := range l.xy {
+			xMax, yMax = max(xMax, p.X), max(yMax, p.Y)
+		}
 	}
-	var out []Plot
-	for _, s := range specs {
-		drawn := false
+	for i, r := range f.Runs {
+		var mine []series
 		for _, l := range s.lines {
-			drawn = drawn || len(l.xy) > 0
+			if l.color == i && len(l.xy) > 0 {
+				mine = append(mine, l)
+			}
 		}
-		if !drawn {
-			out = append(out, Plot{ID: "plot-" + s.id, Title: s.title, Note: "Nothing to draw: " + s.empty})
+		if len(mine) == 0 {
 			continue
 		}
-		pl := Plot{ID: "plot-" + s.id, Title: s.title, Note: s.note}
-		if !s.panels {
-			svg, err := drawSVG(s.title, s.x, s.y, s.lines, plotOpts{logX: s.logX, w: 9 * vg.Inch, h: 4 * vg.Inch})
-			if err != nil {
-				return nil, err
-			}
-			pl.SVG, pl.Legend = svg, legendOf(s.lines)
-			out = append(out, pl)
-			continue
+		svg, err := drawSVG(r.Config, s.x, s.y, mine, plotOpts{w: 4.4 * vg.Inch, h: 2.6 * vg.Inch, xMax: xMax, yMax: yMax * 1.05})
+		if err != nil {
+			return nil, err
 		}
-		// Small multiples: one panel per config, the same axes for all.
-		var xMax, yMax float64
-		for _, l := range s.lines {
-			for _, p := range l.xy {
-				xMax, yMax = max(xMax, p.X), max(yMax, p.Y)
-			}
+		panel := Panel{ID: "panel-" + s.id + "-" + r.Config, Config: r.Config, Index: i, SVG: svg}
+		if len(mine) > 1 || s.id == "errors" {
+			panel.Legend = legendOf(mine)
 		}
-		for i, r := range f.Runs {
-			var mine []series
-			for _, l := range s.lines {
-				if l.color == i && len(l.xy) > 0 {
-					mine = append(mine, l)
-				}
-			}
-			if len(mine) == 0 {
-				continue
-			}
-			svg, err := drawSVG(r.Config, s.x, s.y, mine, plotOpts{w: 4.4 * vg.Inch, h: 2.6 * vg.Inch, xMax: xMax, yMax: yMax * 1.05})
-			if err != nil {
-				return nil, err
-			}
-			panel := Panel{ID: "panel-" + s.id + "-" + r.Config, Config: r.Config, Index: i, SVG: svg}
-			if len(mine) > 1 || s.id == "errors" {
-				panel.Legend = legendOf(mine)
-			}
-			pl.Panels = append(pl.Panels, panel)
-		}
-		out = append(out, pl)
+		out = append(out, panel)
 	}
 	return out, nil
 }

@@ -139,54 +139,10 @@ func Compare(base, next *File, n Noise) Comparison {
 			c.Configs = append(c.Configs, d)
 			continue
 		}
-		d.NewVerdict = nr.Verdict
-		repeated := len(b.Repeats) > 1 && len(nr.Repeats) > 1
-		if repeated {
+		d, warns := compareConfig(b, nr, n)
+		c.Warnings = append(c.Warnings, warns...)
+		if len(b.Repeats) > 1 && len(nr.Repeats) > 1 {
 			c.Test = RepeatTest
-			d.BaseVerdict, d.NewVerdict = b.VerdictLabel(), nr.VerdictLabel()
-		}
-		// A pass lost is a regression, and so is a config that could be
-		// measured before and now could not be started, whatever its
-		// verdict. With repeats, a pass that became flaky is not by itself:
-		// one repeat in three is within the noise of a config near its
-		// edge; the metrics' test decides.
-		flaky := repeated && b.Verdict == Pass && nr.Verdict == Flaky
-		if !flaky && ((b.Verdict == Pass && nr.Verdict != Pass) || (nr.Verdict == Error && b.Verdict != Error)) {
-			d.Regression = true
-			d.Why = append(d.Why, fmt.Sprintf("verdict %s -> %s", d.BaseVerdict, d.NewVerdict))
-		}
-		tested := repeated
-		if repeated {
-			var warns []string
-			tested, warns = repeatPower(b, nr)
-			for _, w := range warns {
-				c.Warnings = append(c.Warnings, b.Config+": "+w)
-			}
-		}
-		var moved []string // metrics whose medians are worse beyond the noise, whatever the test says
-		if b.Measured() && nr.Measured() {
-			for _, m := range compared {
-				if x, beyond, ok := compareMetric(m, b, nr, n, repeated, tested); ok {
-					d.Deltas = append(d.Deltas, x)
-					if beyond {
-						moved = append(moved, m.name)
-					}
-					if x.Verdict == "regression" {
-						d.Regression = true
-						d.Why = append(d.Why, fmt.Sprintf("%s %s -> %s (%s)", m.name, Trim(x.Base), Trim(x.New), PctChange(x.Base, x.New)))
-					}
-				}
-			}
-		}
-		// A pass that became flaky is not a regression by itself (one
-		// repeat in three fails for a config near its edge), but it is
-		// with a metric that moved beyond the noise or failed the test.
-		switch {
-		case flaky && (d.Regression || len(moved) > 0):
-			d.Regression = true
-			d.Why = append([]string{fmt.Sprintf("verdict %s -> %s with %s worse beyond the noise", d.BaseVerdict, d.NewVerdict, strings.Join(moved, ", "))}, d.Why...)
-		case flaky:
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s -> %s; not a regression by itself, and no metric moved beyond the noise", b.Config, d.BaseVerdict, d.NewVerdict))
 		}
 		c.Configs = append(c.Configs, d)
 	}
@@ -382,4 +338,60 @@ func PctChange(base, next float64) string {
 		return "new"
 	}
 	return fmt.Sprintf("%+.1f%%", 100*(next-base)/base)
+}
+
+// compareConfig is one config's delta between base run b and new run nr:
+// the verdicts, each compared metric, whether it regressed and why, and
+// the warnings the comparison gives.
+func compareConfig(b, nr Run, n Noise) (d ConfigDelta, warnings []string) {
+	d = ConfigDelta{Config: b.Config, BaseVerdict: b.Verdict}
+	d.NewVerdict = nr.Verdict
+	repeated := len(b.Repeats) > 1 && len(nr.Repeats) > 1
+	if repeated {
+		d.BaseVerdict, d.NewVerdict = b.VerdictLabel(), nr.VerdictLabel()
+	}
+	// A pass lost is a regression, and so is a config that could be
+	// measured before and now could not be started, whatever its
+	// verdict. With repeats, a pass that became flaky is not by itself:
+	// one repeat in three is within the noise of a config near its
+	// edge; the metrics' test decides.
+	flaky := repeated && b.Verdict == Pass && nr.Verdict == Flaky
+	if !flaky && ((b.Verdict == Pass && nr.Verdict != Pass) || (nr.Verdict == Error && b.Verdict != Error)) {
+		d.Regression = true
+		d.Why = append(d.Why, fmt.Sprintf("verdict %s -> %s", d.BaseVerdict, d.NewVerdict))
+	}
+	tested := repeated
+	if repeated {
+		var warns []string
+		tested, warns = repeatPower(b, nr)
+		for _, w := range warns {
+			warnings = append(warnings, b.Config+": "+w)
+		}
+	}
+	var moved []string // metrics whose medians are worse beyond the noise, whatever the test says
+	if b.Measured() && nr.Measured() {
+		for _, m := range compared {
+			if x, beyond, ok := compareMetric(m, b, nr, n, repeated, tested); ok {
+				d.Deltas = append(d.Deltas, x)
+				if beyond {
+					moved = append(moved, m.name)
+				}
+				if x.Verdict == "regression" {
+					d.Regression = true
+					d.Why = append(d.Why, fmt.Sprintf("%s %s -> %s (%s)", m.name, Trim(x.Base), Trim(x.New), PctChange(x.Base, x.New)))
+				}
+			}
+		}
+	}
+	// A pass that became flaky is not a regression by itself (one
+	// repeat in three fails for a config near its edge), but it is
+	// with a metric that moved beyond the noise or failed the test.
+	switch {
+	case flaky && (d.Regression || len(moved) > 0):
+		d.Regression = true
+		d.Why = append([]string{fmt.Sprintf("verdict %s -> %s with %s worse beyond the noise", d.BaseVerdict, d.NewVerdict, strings.Join(moved, ", "))}, d.Why...)
+	case flaky:
+		warnings = append(warnings, fmt.Sprintf("%s: %s -> %s; not a regression by itself, and no metric moved beyond the noise", b.Config, d.BaseVerdict, d.NewVerdict))
+	}
+	return d, warnings
 }

@@ -606,25 +606,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) error {
 		v.SetFloat(pct)
 		return nil
 	case t == directivesType:
-		if n.Kind != yaml.MappingNode {
-			return d.fail(n, field, "want a mapping of directive to value, such as {MaxRequestWorkers: 400}, got %s", kindName(n))
-		}
-		var out directives
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
-				return d.fail(val, field+"."+k.Value, "want one value on one line, got %s", kindName(val))
-			}
-			for _, prev := range out {
-				if strings.EqualFold(prev.Name, k.Value) {
-					return d.fail(k, field, "directive %s is set twice", k.Value)
-				}
-			}
-			d.seen[field+"."+k.Value] = k
-			out = append(out, apache.Directive{Name: k.Value, Value: val.Value})
-		}
-		v.Set(reflect.ValueOf(out))
-		return nil
+		return d.decodeDirectives(n, v, field)
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -642,36 +624,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string) error {
 		v.Set(s)
 		return nil
 	}
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return d.fail(n, field, "want a single value, got %s", kindName(n))
-	}
-	switch t.Kind() {
-	case reflect.String:
-		if n.Tag != "!!str" {
-			return d.fail(n, field, "want text, got %s; quote it if it is meant as text", n.Value)
-		}
-		v.SetString(n.Value)
-	case reflect.Int:
-		i, err := strconv.Atoi(n.Value)
-		if err != nil || n.Tag != "!!int" {
-			return d.fail(n, field, "want a whole number, got %q", n.Value)
-		}
-		v.SetInt(int64(i))
-	case reflect.Float64:
-		f, err := strconv.ParseFloat(n.Value, 64)
-		if err != nil || (n.Tag != "!!int" && n.Tag != "!!float") {
-			return d.fail(n, field, "want a number, got %q", n.Value)
-		}
-		v.SetFloat(f)
-	case reflect.Bool:
-		if n.Tag != "!!bool" {
-			return d.fail(n, field, "want true or false, got %q", n.Value)
-		}
-		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
-	default:
-		return d.fail(n, field, "internal: no decoder for %s", t)
-	}
-	return nil
+	return d.decodeScalar(n, v, field)
 }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, field string) error {
@@ -750,4 +703,64 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// decodeDirectives decodes a mapping of directive to value, in its
+// order, refusing a directive set twice.
+func (d *decoder) decodeDirectives(n *yaml.Node, v reflect.Value, field string) error {
+	if n.Kind != yaml.MappingNode {
+		return d.fail(n, field, "want a mapping of directive to value, such as {MaxRequestWorkers: 400}, got %s", kindName(n))
+	}
+	var out directives
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
+			return d.fail(val, field+"."+k.Value, "want one value on one line, got %s", kindName(val))
+		}
+		for _, prev := range out {
+			if strings.EqualFold(prev.Name, k.Value) {
+				return d.fail(k, field, "directive %s is set twice", k.Value)
+			}
+		}
+		d.seen[field+"."+k.Value] = k
+		out = append(out, apache.Directive{Name: k.Value, Value: val.Value})
+	}
+	v.Set(reflect.ValueOf(out))
+	return nil
+}
+
+// decodeScalar decodes one plain value: text, a whole number, a number or
+// a boolean, each only from its own YAML type.
+func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, field string) error {
+	t := v.Type()
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return d.fail(n, field, "want a single value, got %s", kindName(n))
+	}
+	switch t.Kind() {
+	case reflect.String:
+		if n.Tag != "!!str" {
+			return d.fail(n, field, "want text, got %s; quote it if it is meant as text", n.Value)
+		}
+		v.SetString(n.Value)
+	case reflect.Int:
+		i, err := strconv.Atoi(n.Value)
+		if err != nil || n.Tag != "!!int" {
+			return d.fail(n, field, "want a whole number, got %q", n.Value)
+		}
+		v.SetInt(int64(i))
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil || (n.Tag != "!!int" && n.Tag != "!!float") {
+			return d.fail(n, field, "want a number, got %q", n.Value)
+		}
+		v.SetFloat(f)
+	case reflect.Bool:
+		if n.Tag != "!!bool" {
+			return d.fail(n, field, "want true or false, got %q", n.Value)
+		}
+		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
+	default:
+		return d.fail(n, field, "internal: no decoder for %s", t)
+	}
+	return nil
 }

@@ -55,27 +55,8 @@ func (o Overrides) Apply(sc Scenario) (Scenario, error) {
 		}
 		sc.Configs = append(sc.Configs, c)
 	}
-	sc.Workload.Files = append(append([]File(nil), sc.Workload.Files...), o.Serve...)
-	switch {
-	case o.Backend != nil:
-		sc.Workload.Backend = *o.Backend
-	case o.BackendSize != nil && !sc.Workload.Backend.Set():
-		return sc, &FieldError{Field: "backend-size", Msg: "needs a backend (--backend, or workload.backend in the scenario)"}
-	case o.BackendSize != nil:
-		sc.Workload.Backend.Size = *o.BackendSize
-	}
-	var fe *FieldError
-	if err := sc.Workload.Validate(); errors.As(err, &fe) {
-		field := "file"
-		if strings.HasPrefix(fe.Field, "backend") {
-			field = "backend"
-		}
-		return sc, &FieldError{Field: field, Msg: fe.Msg}
-	} else if err != nil {
+	if err := o.applyWorkload(&sc); err != nil {
 		return sc, err
-	}
-	if err := sc.Workload.CheckSlowWindow(sc.Load); err != nil {
-		return sc, &FieldError{Field: "slow-clients", Msg: err.Error()}
 	}
 	if o.TLS != "" {
 		if err := apache.CheckTLSKey(o.TLS); err != nil {
@@ -110,20 +91,9 @@ func (o Overrides) Apply(sc Scenario) (Scenario, error) {
 		}
 		if c.Tree != nil {
 			trees++
-			t := *c.Tree // this run's overrides only
-			t.Set = append(append([]apache.Directive(nil), t.Set...), o.Set...)
-			if o.Host != "" {
-				if !t.HasVhost(o.Host) {
-					return sc, &FieldError{Field: "host", Msg: fmt.Sprintf("%s: config tree %s (%s) has no vhost with that ServerName or ServerAlias", o.Host, t.Dir, c.Name)}
-				}
-				t.Host = o.Host
+			if err := o.applyTree(c); err != nil {
+				return sc, err
 			}
-			if c.TLS != "" {
-				if _, err := t.SSLVhost(t.Host); err != nil {
-					return sc, &FieldError{Field: "tls", Msg: err.Error()}
-				}
-			}
-			c.Tree = &t
 		}
 		if o.MemoryBytes != nil {
 			c.MemoryBytes = *o.MemoryBytes
@@ -155,4 +125,52 @@ func userPath(c apache.Config) string {
 		return c.Tree.Dir
 	}
 	return c.File
+}
+
+// applyWorkload adds the served files and the backend to sc's workload,
+// and checks it as a whole.
+func (o Overrides) applyWorkload(sc *Scenario) error {
+	sc.Workload.Files = append(append([]File(nil), sc.Workload.Files...), o.Serve...)
+	switch {
+	case o.Backend != nil:
+		sc.Workload.Backend = *o.Backend
+	case o.BackendSize != nil && !sc.Workload.Backend.Set():
+		return &FieldError{Field: "backend-size", Msg: "needs a backend (--backend, or workload.backend in the scenario)"}
+	case o.BackendSize != nil:
+		sc.Workload.Backend.Size = *o.BackendSize
+	}
+	var fe *FieldError
+	if err := sc.Workload.Validate(); errors.As(err, &fe) {
+		field := "file"
+		if strings.HasPrefix(fe.Field, "backend") {
+			field = "backend"
+		}
+		return &FieldError{Field: field, Msg: fe.Msg}
+	} else if err != nil {
+		return err
+	}
+	if err := sc.Workload.CheckSlowWindow(sc.Load); err != nil {
+		return &FieldError{Field: "slow-clients", Msg: err.Error()}
+	}
+	return nil
+}
+
+// applyTree gives config tree c this run's directives and vhost, and
+// checks that a TLS load has an SSL vhost to go to.
+func (o Overrides) applyTree(c *apache.Config) error {
+	t := *c.Tree // this run's overrides only
+	t.Set = append(append([]apache.Directive(nil), t.Set...), o.Set...)
+	if o.Host != "" {
+		if !t.HasVhost(o.Host) {
+			return &FieldError{Field: "host", Msg: fmt.Sprintf("%s: config tree %s (%s) has no vhost with that ServerName or ServerAlias", o.Host, t.Dir, c.Name)}
+		}
+		t.Host = o.Host
+	}
+	if c.TLS != "" {
+		if _, err := t.SSLVhost(t.Host); err != nil {
+			return &FieldError{Field: "tls", Msg: err.Error()}
+		}
+	}
+	c.Tree = &t
+	return nil
 }

@@ -59,19 +59,22 @@ type kubeconfig struct {
 		} `yaml:"cluster"`
 	} `yaml:"clusters"`
 	Users []struct {
-		Name string `yaml:"name"`
-		User struct {
-			Token                 string    `yaml:"token"`
-			TokenFile             string    `yaml:"tokenFile"`
-			ClientCertificate     string    `yaml:"client-certificate"`
-			ClientCertificateData string    `yaml:"client-certificate-data"`
-			ClientKey             string    `yaml:"client-key"`
-			ClientKeyData         string    `yaml:"client-key-data"`
-			Exec                  yaml.Node `yaml:"exec"`
-			AuthProvider          yaml.Node `yaml:"auth-provider"`
-			Username              string    `yaml:"username"`
-		} `yaml:"user"`
+		Name string   `yaml:"name"`
+		User kubeUser `yaml:"user"`
 	} `yaml:"users"`
+}
+
+// kubeUser is a kubeconfig user: how loadcheck signs in as it.
+type kubeUser struct {
+	Token                 string    `yaml:"token"`
+	TokenFile             string    `yaml:"tokenFile"`
+	ClientCertificate     string    `yaml:"client-certificate"`
+	ClientCertificateData string    `yaml:"client-certificate-data"`
+	ClientKey             string    `yaml:"client-key"`
+	ClientKeyData         string    `yaml:"client-key-data"`
+	Exec                  yaml.Node `yaml:"exec"`
+	AuthProvider          yaml.Node `yaml:"auth-provider"`
+	Username              string    `yaml:"username"`
 }
 
 // inClusterDir holds a pod's service account token, CA and namespace.
@@ -127,31 +130,9 @@ func kubeFromFile(path string) (*API, error) {
 	if err := yaml.Unmarshal(data, &kc); err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("kubeconfig %s: %s", path, fmt.Sprintf(format, a...))
-	}
+	f := kubeFile(path)
 	if kc.CurrentContext == "" {
-		return nil, bad("no current-context: run kubectl config use-context NAME")
-	}
-	rel := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(filepath.Dir(path), p) // relative to the file, as kubectl reads it
-	}
-	// data reads an inline base64 field, else the file a path field names.
-	dataOr := func(inline, file, what string) ([]byte, error) {
-		if inline != "" {
-			b, err := base64.StdEncoding.DecodeString(inline)
-			if err != nil {
-				return nil, bad("%s: not base64: %v", what, err)
-			}
-			return b, nil
-		}
-		if file == "" {
-			return nil, nil
-		}
-		return os.ReadFile(rel(file))
+		return nil, f.bad("no current-context: run kubectl config use-context NAME")
 	}
 	api := &API{From: path}
 	for _, c := range kc.Contexts {
@@ -165,58 +146,97 @@ func kubeFromFile(path string) (*API, error) {
 			}
 			s := cl.Cluster
 			if !strings.HasPrefix(s.Server, "https://") && !strings.HasPrefix(s.Server, "http://") {
-				return nil, bad("cluster %q: server %q is not an http(s) URL", cl.Name, s.Server)
+				return nil, f.bad("cluster %q: server %q is not an http(s) URL", cl.Name, s.Server)
 			}
-			ca, err := dataOr(s.CertificateAuthorityData, s.CertificateAuthority, "certificate-authority-data")
+			ca, err := f.data(s.CertificateAuthorityData, s.CertificateAuthority, "certificate-authority-data")
 			if err != nil {
 				return nil, err
 			}
 			tc, err := kubeTLS(ca, s.InsecureSkipTLSVerify, s.TLSServerName)
 			if err != nil {
-				return nil, bad("cluster %q: %v", cl.Name, err)
+				return nil, f.bad("cluster %q: %v", cl.Name, err)
 			}
 			api.Server = strings.TrimRight(s.Server, "/")
 			for _, u := range kc.Users {
-				if u.Name != c.Context.User {
-					continue
-				}
-				us := u.User
-				switch {
-				case !us.Exec.IsZero() || !us.AuthProvider.IsZero():
-					return nil, bad("user %q signs in through an exec plugin or auth provider, which loadcheck does not run: give it a token (kubectl create token SERVICE-ACCOUNT) or a client certificate, or run loadcheck in a pod", u.Name)
-				case us.Username != "":
-					return nil, bad("user %q has a username and password, which loadcheck does not send: give it a token or a client certificate", u.Name)
-				}
-				api.Token = us.Token
-				if us.TokenFile != "" {
-					b, err := os.ReadFile(rel(us.TokenFile))
-					if err != nil {
-						return nil, bad("user %q: %v", u.Name, err)
+				if u.Name == c.Context.User {
+					if err := f.signIn(api, tc, u.Name, u.User); err != nil {
+						return nil, err
 					}
-					api.Token = strings.TrimSpace(string(b))
-				}
-				cert, err := dataOr(us.ClientCertificateData, us.ClientCertificate, "client-certificate-data")
-				if err != nil {
-					return nil, err
-				}
-				key, err := dataOr(us.ClientKeyData, us.ClientKey, "client-key-data")
-				if err != nil {
-					return nil, err
-				}
-				if len(cert) > 0 || len(key) > 0 {
-					pair, err := tls.X509KeyPair(cert, key)
-					if err != nil {
-						return nil, bad("user %q: client certificate: %v", u.Name, err)
-					}
-					tc.Certificates = []tls.Certificate{pair}
 				}
 			}
 			api.Client = kubeHTTP(tc)
 			return api, nil
 		}
-		return nil, bad("context %q names cluster %q, which the file lacks", c.Name, c.Context.Cluster)
+		return nil, f.bad("context %q names cluster %q, which the file lacks", c.Name, c.Context.Cluster)
 	}
-	return nil, bad("current-context %q is not among its contexts", kc.CurrentContext)
+	return nil, f.bad("current-context %q is not among its contexts", kc.CurrentContext)
+}
+
+// kubeFile is the path of the kubeconfig being read.
+type kubeFile string
+
+// bad is an error about the kubeconfig, naming it.
+func (f kubeFile) bad(format string, a ...any) error {
+	return fmt.Errorf("kubeconfig %s: %s", string(f), fmt.Sprintf(format, a...))
+}
+
+// rel is p relative to the kubeconfig's folder, as kubectl reads it.
+func (f kubeFile) rel(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(string(f)), p)
+}
+
+// data reads an inline base64 field, else the file a path field names.
+func (f kubeFile) data(inline, file, what string) ([]byte, error) {
+	if inline != "" {
+		b, err := base64.StdEncoding.DecodeString(inline)
+		if err != nil {
+			return nil, f.bad("%s: not base64: %v", what, err)
+		}
+		return b, nil
+	}
+	if file == "" {
+		return nil, nil
+	}
+	return os.ReadFile(f.rel(file))
+}
+
+// signIn sets how api signs in as user name: a token (inline or from a
+// file) and a client certificate in tc. Exec plugins, auth providers and
+// passwords are refused with what to give instead.
+func (f kubeFile) signIn(api *API, tc *tls.Config, name string, us kubeUser) error {
+	switch {
+	case !us.Exec.IsZero() || !us.AuthProvider.IsZero():
+		return f.bad("user %q signs in through an exec plugin or auth provider, which loadcheck does not run: give it a token (kubectl create token SERVICE-ACCOUNT) or a client certificate, or run loadcheck in a pod", name)
+	case us.Username != "":
+		return f.bad("user %q has a username and password, which loadcheck does not send: give it a token or a client certificate", name)
+	}
+	api.Token = us.Token
+	if us.TokenFile != "" {
+		b, err := os.ReadFile(f.rel(us.TokenFile))
+		if err != nil {
+			return f.bad("user %q: %v", name, err)
+		}
+		api.Token = strings.TrimSpace(string(b))
+	}
+	cert, err := f.data(us.ClientCertificateData, us.ClientCertificate, "client-certificate-data")
+	if err != nil {
+		return err
+	}
+	key, err := f.data(us.ClientKeyData, us.ClientKey, "client-key-data")
+	if err != nil {
+		return err
+	}
+	if len(cert) > 0 || len(key) > 0 {
+		pair, err := tls.X509KeyPair(cert, key)
+		if err != nil {
+			return f.bad("user %q: client certificate: %v", name, err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return nil
 }
 
 // kubeTLS trusts ca (PEM) when given, else the system's roots.
