@@ -1,6 +1,7 @@
 package loadcheck_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -84,6 +85,10 @@ func TestRunDocker(t *testing.T) {
 	stored, err := results.ReadRun(filepath.Join(dir, "api"))
 	if err != nil || len(stored.Runs) != 2 || !stored.Complete {
 		t.Errorf("stored run: %v, %+v", err, stored)
+	}
+	// Run ends its folder with the HTML report, as Capacity does.
+	if html, err := os.ReadFile(filepath.Join(dir, "api", "report.html")); err != nil || !bytes.Contains(html, []byte("event-stock")) {
+		t.Errorf("report.html: %v, %d bytes", err, len(html))
 	}
 }
 

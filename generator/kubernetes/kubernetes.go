@@ -1,3 +1,7 @@
+// Package kubernetes runs the generator's shards as the pods of a
+// Kubernetes Indexed Job, created and read through the API as plain JSON
+// (API), or written as manifests for kubectl (Manifests), merged exactly
+// as local shards are.
 package kubernetes
 
 import (

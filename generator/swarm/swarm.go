@@ -1,7 +1,6 @@
-// Package fleet runs the generator's shards where a cluster engine puts
-// them: Docker Swarm job services (Swarm) or a Kubernetes Indexed Job's
-// pods (Kubernetes), each running this loadcheck binary from the
-// generator image, merged exactly as local shards are.
+// Package swarm runs the generator's shards as Docker Swarm job
+// services, each running this loadcheck binary from the generator image
+// (GeneratorImage), merged exactly as local shards are.
 package swarm
 
 import (

@@ -1,3 +1,7 @@
+// Package fleet is what the generator fleets (swarm, kubernetes) share:
+// the plan of their shards with the coordinator's clock (Plan), their
+// live progress, retries of transient engine and API errors, and merging
+// their logs exactly (MergeLogs).
 package fleet
 
 import (

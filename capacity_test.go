@@ -1,0 +1,54 @@
+package loadcheck_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadcheck/loadcheck"
+	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/capacity"
+	"github.com/loadcheck/loadcheck/provider"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// Capacity through the library against a running server that holds
+// everything: the stepped run goes through the run's generator (in this
+// process) and holds every step, the probes confirm the maximum, and the
+// run folder ends with capacity.json and capacity.html, as Run's ends
+// with result.json and report.html.
+func TestCapacityLibrary(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	defer srv.Close()
+	load := scenarios.DefaultLoad()
+	load.Connections, load.Ramp, load.WarmUp, load.Duration, load.RatePerConn = 8, 200*time.Millisecond, 300*time.Millisecond, time.Second, 5
+	sc := scenarios.Scenario{Name: "cap", Load: load, Configs: []apache.Config{{Name: "target", MPM: "unknown"}}, Thresholds: scenarios.DefaultThresholds()}
+	bounds := scenarios.DefaultCapacity()
+	bounds.Start, bounds.Max, bounds.Budget = 4, 8, 2*time.Minute
+	dir := t.TempDir()
+	var logs []string
+	out, err := loadcheck.Capacity(context.Background(), sc, bounds, loadcheck.WithProvider(provider.Target{URL: srv.URL + "/"}),
+		loadcheck.WithStore(dir), loadcheck.WithRunID("cap-1"), loadcheck.WithoutConfirm(),
+		loadcheck.WithLog(func(format string, a ...any) { logs = append(logs, fmt.Sprintf(format, a...)) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := out.Configs[0]
+	if !out.Complete || out.Schema != capacity.Schema || out.RunID != "cap-1" || cc.MaxPass != 8 {
+		t.Fatalf("complete %v, schema %q, run %q, max pass %d: want a complete search holding all 8\nlog:\n%s", out.Complete, out.Schema, out.RunID, cc.MaxPass, strings.Join(logs, "\n"))
+	}
+	if st := cc.Stepped; st == nil || st.Error != "" || st.Held != 8 {
+		t.Errorf("stepped run %+v: want every step held, through the generator", st)
+	}
+	for _, name := range []string{capacity.ResultFile, "capacity.html"} {
+		if b, err := os.ReadFile(filepath.Join(dir, "cap-1", name)); err != nil || !strings.Contains(string(b), "target") {
+			t.Errorf("%s: %v (%d bytes)", name, err, len(b))
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package loadcheck_test
+
+// The workload's features on real httpd, through the library as a caller
+// of Run gets them: scenarios.Overrides as the CLI's flags become, then
+// Run; the CLI's own tests keep what only the CLI does (flags, exit
+// codes, what it prints).
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadcheck/loadcheck"
+	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/report"
+	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
+)
+
+// runOne runs sc (one config) with o applied, on the test image, and
+// returns its result and the table run prints for it.
+func runOne(t *testing.T, sc scenarios.Scenario, o scenarios.Overrides) (results.Run, string) {
+	t.Helper()
+	dockertest.Require(t)
+	sc, err := o.Apply(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Image = dockertest.Image
+	out, err := loadcheck.Run(context.Background(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+	var table bytes.Buffer
+	if err := report.WriteTable(&table, out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Runs) != 1 || out.Runs[0].Verdict != results.Pass {
+		t.Fatalf("want one passing config:\n%s", table.String())
+	}
+	return out.Runs[0], table.String()
+}
+
+// TestServedFiles: a 100 KB file beside the test page, requested in turn
+// with it; every body byte is counted, and requests to the big file are
+// answered by httpd (it exists in the container's served tmpfs).
+func TestServedFiles(t *testing.T) {
+	sc := smallScenario(t, 20, "event-stock")
+	sc.Load.Paths = []string{"/", "/page-100k.html"}
+	r, table := runOne(t, sc, scenarios.Overrides{Serve: []scenarios.File{{Path: "/page-100k.html", Size: 100 << 10}}})
+	// Each connection sends / and /page-100k.html in turn: about half the
+	// answers are 102400 bytes, the rest 3.
+	ok := r.Requests.OK
+	if lo, hi := (ok/2-20)*102400, (ok/2+20)*102403; r.Requests.BytesRead < lo || r.Requests.BytesRead > hi || r.ReadMBps <= 0 {
+		t.Errorf("%d OK, %d bytes read (%g MB/s): want about half of them 100 KB", ok, r.Requests.BytesRead, r.ReadMBps)
+	}
+	if !strings.Contains(table, "of bodies in the window") {
+		t.Errorf("no bytes line:\n%s", table)
+	}
+}
+
+// TestBackend proxies /app to a 50 ms backend: every answer of /app comes
+// through httpd's mod_proxy_http after the backend's wait, and the backend
+// counts every request.
+func TestBackend(t *testing.T) {
+	sc := smallScenario(t, 40, "event-stock")
+	sc.Load.Paths = []string{"/app"}
+	r, table := runOne(t, sc, scenarios.Overrides{Backend: &scenarios.Backend{Path: "/app", Latency: "50ms", Size: 2 << 10}})
+	b := r.Server.Backend
+	if b == nil || b.Requests < r.Requests.OK || b.PeakConcurrency < 1 || b.WaitMS.P50 != 50 || r.LatencyMS.P50 < 50 ||
+		r.Requests.BytesRead != r.Requests.OK*2048 || !strings.Contains(table, "backend /app (50ms):") {
+		t.Errorf("backend %+v, %d OK, p50 %g ms, %d bytes read; table:\n%s", b, r.Requests.OK, r.LatencyMS.P50, r.Requests.BytesRead, table)
+	}
+}
+
+// TestIdleKeepAlive: connections whose requests come further apart than
+// httpd's KeepAliveTimeout (1 s here, a request every 2 s) are closed by
+// httpd while idle; loadcheck opens each again for its next request, and
+// that is no failure: PASS, with the reopens counted and said.
+func TestIdleKeepAlive(t *testing.T) {
+	sc := smallScenario(t, 50, "event-stock")
+	sc.Load.RatePerConn, sc.Load.WarmUp, sc.Load.Duration = 0.5, 3*time.Second, 4*time.Second
+	r, table := runOne(t, sc, scenarios.Overrides{Set: []apache.Directive{{Name: "KeepAliveTimeout", Value: "1"}}})
+	if r.Connections.Served != 50 || r.Connections.IdleReopens < 50 || r.Requests.Dropped != 0 ||
+		!strings.Contains(table, "idle connections at its keep-alive timeout") {
+		t.Errorf("served %d, idle reopens %d, dropped %d; table:\n%s", r.Connections.Served, r.Connections.IdleReopens, r.Requests.Dropped, table)
+	}
+}
+
+// TestAccessLogMix sends an access log's request mix to real httpd: every
+// request answered, and latency and counts per path class that add up to
+// the run's.
+func TestAccessLogMix(t *testing.T) {
+	sc := smallScenario(t, 30, "event-stock")
+	mix, note, err := scenarios.LoadMix("cmd/loadcheck/testdata/access.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Load.Mix, sc.Load.RatePerConn = mix, 5
+	r, table := runOne(t, sc, scenarios.Overrides{Serve: []scenarios.File{{Path: "/page-1k.html", Size: 1 << 10}}})
+	var ok int64
+	classes := map[string]int64{}
+	for _, c := range r.PathClasses {
+		ok += c.OK
+		classes[c.Class] = c.OK
+	}
+	// 60 % /, 30 % /page-1k.html, 10 % /index.html?v=2 (class /index.html)
+	if ok != r.Requests.OK || len(classes) != 3 || classes["/"] < classes["/page-1k.html"] || classes["/page-1k.html"] < classes["/index.html"] ||
+		!strings.Contains(note, "100 requests of 3 kinds") || !strings.Contains(table, "per path class") {
+		t.Errorf("classes %v add to %d OK of %d; note %q; table:\n%s", classes, ok, r.Requests.OK, note, table)
+	}
+}
