@@ -153,7 +153,9 @@ func serverSide(ctx context.Context, ep provider.Endpoint, cfg apache.Config, ob
 
 // backendSeen is the result's view of what the backend saw.
 func backendSeen(w scenarios.Backend, stats backend.Stats) *results.Backend {
-	ms := func(p float64) float64 { return math.Round(float64(backend.At(stats.Waits, p).Microseconds())/10) / 100 }
+	ms := func(p float64) float64 {
+		return math.Round(float64(backend.At(stats.Waits, p).Microseconds())/10) / 100
+	}
 	return &results.Backend{Path: w.Path, Latency: w.Latency, Requests: stats.Requests, PeakConcurrency: stats.PeakConcurrency,
 		WaitMS: results.Latency{P50: ms(0.5), P90: ms(0.9), P99: ms(0.99), P999: ms(0.999), Max: ms(1)}}
 }
