@@ -167,7 +167,29 @@ func (c *conn) slotDue(s slot) (slot, bool) {
 	}
 	s.measured = !s.due.Before(r.measureAt())
 	s.deadline = s.due.Add(r.opts.Timeout)
+	if !r.opts.ClosedLoop && !s.prevEnd.After(s.due) {
+		r.sendLate(s.now.Sub(s.due), c.interval, s.measured)
+	}
 	return s, true
+}
+
+// sendLate records how late the generator reached a due slot on a free
+// connection: the second's latest, and, in the window, a slot reached
+// more than a tenth of its interval late.
+func (r *runner) sendLate(late, interval time.Duration, measured bool) {
+	if late <= 0 {
+		return
+	}
+	us := late.Microseconds()
+	for {
+		m := r.sendLateMax.Load()
+		if us <= m || r.sendLateMax.CompareAndSwap(m, us) {
+			break
+		}
+	}
+	if measured && late > interval/10 {
+		r.lateSends.Add(1)
+	}
 }
 
 // dueAt is when slot k is due in the open model.

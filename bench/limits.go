@@ -2,6 +2,12 @@ package bench
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -60,4 +66,66 @@ func RaiseNofile(n int) error {
 		return fmt.Errorf("raise the nofile soft limit to %d: %w; run `ulimit -n %d` first", need, err, need)
 	}
 	return nil
+}
+
+// CPULimit is how much CPU this process may use, in CPUs: the CPUs it may
+// run on (its affinity), or less under a cgroup CPU quota on its cgroup
+// or an ancestor's (cgroup v2's cpu.max, v1's CFS quota), as a container
+// or a systemd slice sets one.
+func CPULimit() float64 {
+	limit := float64(runtime.NumCPU())
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return limit
+	}
+	for line := range strings.Lines(string(self)) {
+		parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var root string
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			root = "/sys/fs/cgroup"
+		case slices.Contains(strings.Split(parts[1], ","), "cpu"):
+			root = "/sys/fs/cgroup/" + parts[1]
+		default:
+			continue
+		}
+		for dir := filepath.Join(root, parts[2]); strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+			if q := cgroupQuota(dir); q > 0 {
+				limit = min(limit, q)
+			}
+			if dir == root {
+				break
+			}
+		}
+	}
+	return limit
+}
+
+// cgroupQuota is the CPU quota of the cgroup at dir in CPUs, 0 for none.
+func cgroupQuota(dir string) float64 {
+	if b, err := os.ReadFile(filepath.Join(dir, "cpu.max")); err == nil { // v2: "max 100000" or "50000 100000"
+		var quota, period float64
+		if f := strings.Fields(string(b)); len(f) == 2 && f[0] != "max" {
+			quota, _ = strconv.ParseFloat(f[0], 64)
+			period, _ = strconv.ParseFloat(f[1], 64)
+		}
+		if period > 0 {
+			return quota / period
+		}
+		return 0
+	}
+	q, err1 := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
+	p, err2 := os.ReadFile(filepath.Join(dir, "cpu.cfs_period_us"))
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	quota, _ := strconv.ParseFloat(strings.TrimSpace(string(q)), 64) // -1: none
+	period, _ := strconv.ParseFloat(strings.TrimSpace(string(p)), 64)
+	if quota <= 0 || period <= 0 {
+		return 0
+	}
+	return quota / period
 }

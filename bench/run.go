@@ -161,6 +161,10 @@ type Result struct {
 	// time): every offset of the run, the series' T included, counts from
 	// it. Shards share it.
 	Started time.Time `json:"-"`
+	// CPUs is how much CPU the generator's processes could use (CPULimit:
+	// their affinity, or a cgroup quota); with the series' CPUMS, how busy
+	// the generator was.
+	CPUs float64 `json:"-"`
 }
 
 // Connections accounts for every target connection:
@@ -202,6 +206,11 @@ type Requests struct {
 	DroppedPct float64           `json:"dropped_pct"`
 	Errors     map[string]int64  `json:"errors"`                  // dropped requests by class
 	Samples    map[string]string `json:"error_samples,omitempty"` // first error message seen per class
+	// LateSends counts the measured requests the generator itself sent
+	// more than a tenth of their interval after they were due, on a
+	// connection that was free (open model): the load offered was less
+	// than the schedule's, the generator's fault, never the server's.
+	LateSends int64 `json:"late_sends,omitempty"`
 }
 
 // setDroppedPct derives DroppedPct from the counts.
@@ -291,6 +300,7 @@ type runner struct {
 	classNames []string
 	dialer     *dialer
 	start      time.Time
+	cpuAtStart time.Duration // the process's CPU time when the run began (processCPU)
 	rampEnd    time.Time
 	// measureOff is when the measured window begins, counted from start.
 	// An auto warm-up starts at its cap and moves earlier, once, when the
@@ -310,12 +320,18 @@ type runner struct {
 	// connection that closed as soon as its own last request was answered
 	// would free a server slot while others are still being measured, and
 	// the server would then serve connections it had starved all along.
-	scheduled     sync.WaitGroup
-	allDone       chan struct{}
-	open          atomic.Int64
-	okAll         atomic.Int64
-	failedAll     atomic.Int64
-	lateAll       atomic.Int64 // answers that came after their request timed out
+	scheduled sync.WaitGroup
+	allDone   chan struct{}
+	open      atomic.Int64
+	okAll     atomic.Int64
+	failedAll atomic.Int64
+	lateAll   atomic.Int64 // answers that came after their request timed out
+	// sendLateMax is the latest this second the generator reached a due
+	// slot on a free connection (µs); lateSends counts the measured slots
+	// it reached more than a tenth of their interval late (see
+	// Requests.LateSends).
+	sendLateMax   atomic.Int64
+	lateSends     atomic.Int64
 	reconnectsAll atomic.Int64
 	errsAll       [numClasses]atomic.Int64
 	samplesMu     sync.Mutex
@@ -392,7 +408,7 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 			r.recs[i].groups = []*hdrhistogram.Histogram{NewHistogram(), NewHistogram()}
 		}
 	}
-	r.start = time.Now()
+	r.start, r.cpuAtStart = time.Now(), processCPU()
 	if !opts.StartAt.IsZero() {
 		r.start = r.start.Add(time.Until(opts.StartAt)) // keep the monotonic clock
 	}
@@ -581,6 +597,7 @@ func (r *runner) summarize() *Result {
 		res.ConnectTime.Merge(r.recs[i].connect)
 	}
 	res.OpenedIn = r.fold(&res.Connections, &res.Requests, func(*connStat) bool { return true })
+	res.Requests.LateSends, res.CPUs = r.lateSends.Load(), CPULimit()
 	if r.opts.Slow.Set() {
 		for g, name := range []string{"fast", "slow"} {
 			gr := GroupResult{Group: name, Requests: Requests{Errors: map[string]int64{}}, Latency: NewHistogram()}

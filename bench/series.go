@@ -3,6 +3,7 @@ package bench
 import (
 	"math"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -30,6 +31,11 @@ type Point struct {
 	// P99US is the 99th percentile of the second's OK latencies, from the
 	// intended send time; 0 when none arrived.
 	P99US int64 `json:"p99_us"`
+	// CPUMS is the CPU time the generator's processes used in the second
+	// (user and system, ms); SendLateUS the latest the generator reached a
+	// due slot on a free connection in it (µs).
+	CPUMS      int64 `json:"cpu_ms,omitempty"`
+	SendLateUS int64 `json:"send_late_us,omitempty"`
 
 	latency *hdrhistogram.Histogram // for merging shards
 }
@@ -54,6 +60,7 @@ type seriesTicker struct {
 	lastLt   int64
 	lastRc   int64
 	lastEr   [numClasses]int64
+	lastCPU  time.Duration
 	// latency is every OK response's latency so far, all phases, for the
 	// Progress callback (only with one).
 	latency *hdrhistogram.Histogram
@@ -123,6 +130,12 @@ func (s *seriesTicker) point(now time.Time, second int) {
 	p.Late, s.lastLt = late-s.lastLt, late
 	rc := r.reconnectsAll.Load()
 	p.Reconnects, s.lastRc = rc-s.lastRc, rc
+	cpu := processCPU()
+	if s.lastCPU == 0 {
+		s.lastCPU = r.cpuAtStart
+	}
+	p.CPUMS, s.lastCPU = cpu.Milliseconds()-s.lastCPU.Milliseconds(), cpu // whole ms of the running total: nothing lost to rounding
+	p.SendLateUS = r.sendLateMax.Swap(0)
 	for c := range numClasses {
 		n := r.errsAll[c].Load()
 		if d := n - s.lastEr[c]; d > 0 {
@@ -169,4 +182,13 @@ func (r *runner) stalled(now time.Time) int64 {
 		}
 	}
 	return n
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -82,6 +82,7 @@ type resultWire struct {
 	Started     time.Time    `json:"started"`
 	Complete    bool         `json:"complete"`
 	Engine      string       `json:"engine,omitempty"`
+	CPUs        float64      `json:"cpus,omitempty"`
 	// Every part a single process reports crosses too: the TLS block,
 	// the path classes of a mix and the fast and slow client groups.
 	TLS     *tlsWire    `json:"tls,omitempty"`
@@ -115,7 +116,7 @@ type shardPoint struct {
 // MarshalJSON encodes r as shards send it, histograms included.
 func (r *Result) MarshalJSON() ([]byte, error) {
 	w := resultWire{Connections: r.Connections, Requests: r.Requests, OpenedInNS: int64(r.OpenedIn),
-		MeasuredNS: int64(r.Measured), MeasureAtNS: int64(r.MeasureStart), Complete: r.Complete, Started: r.Started, Engine: r.Engine}
+		MeasuredNS: int64(r.Measured), MeasureAtNS: int64(r.MeasureStart), Complete: r.Complete, Started: r.Started, Engine: r.Engine, CPUs: r.CPUs}
 	var err error
 	enc := func(h *hdrhistogram.Histogram) []byte {
 		if h == nil || err != nil {
@@ -151,7 +152,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*r = Result{Connections: w.Connections, Requests: w.Requests, OpenedIn: time.Duration(w.OpenedInNS),
-		Measured: time.Duration(w.MeasuredNS), MeasureStart: time.Duration(w.MeasureAtNS), Complete: w.Complete, Shards: 1, Started: w.Started, Engine: w.Engine}
+		Measured: time.Duration(w.MeasuredNS), MeasureStart: time.Duration(w.MeasureAtNS), Complete: w.Complete, Shards: 1, Started: w.Started, Engine: w.Engine, CPUs: w.CPUs}
 	var err error
 	dec := func(b []byte, empty func() *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 		if len(b) == 0 || err != nil {
@@ -243,6 +244,9 @@ func Merge(parts ...*Result) *Result {
 		if out.Engine == "" {
 			out.Engine = r.Engine // the same for every shard of a run
 		}
+		// Shards on one host share its CPUs; a fleet's shards have their own,
+		// but how busy each was is in its own output, not in the merge.
+		out.CPUs = max(out.CPUs, r.CPUs)
 		if out.Started.IsZero() || r.Started.Before(out.Started) {
 			out.Started = r.Started // the same for every shard of a run
 		}
@@ -298,6 +302,7 @@ func addRequests(a *Requests, b Requests) {
 	a.Dropped += b.Dropped
 	a.InFlight += b.InFlight
 	a.BytesRead += b.BytesRead
+	a.LateSends += b.LateSends
 	for k, v := range b.Errors {
 		a.Errors[k] += v
 	}
@@ -335,7 +340,7 @@ func mergeSeries(a, b []Point) []Point {
 		if !found {
 			q := p
 			q.Errors = nil
-			q.OK, q.Open, q.Late, q.Reconnects = 0, 0, 0, 0
+			q.OK, q.Open, q.Late, q.Reconnects, q.CPUMS, q.SendLateUS = 0, 0, 0, 0, 0, 0
 			q.latency = newSecondHistogram()
 			a = slices.Insert(a, i, q)
 		}
@@ -345,6 +350,8 @@ func mergeSeries(a, b []Point) []Point {
 		q.OK += p.OK
 		q.Late += p.Late
 		q.Reconnects += p.Reconnects
+		q.CPUMS += p.CPUMS
+		q.SendLateUS = max(q.SendLateUS, p.SendLateUS)
 		for k, v := range p.Errors {
 			if q.Errors == nil {
 				q.Errors = map[string]int64{}

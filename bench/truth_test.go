@@ -607,41 +607,77 @@ func TestGeneratorStopped(t *testing.T) {
 			// out at 1.3 s; the generator sleeps from 1.02 s to 1.42 s.
 			o := Options{Load: Load{Connections: 1, WarmUp: 300 * time.Millisecond, Duration: 2 * time.Second,
 				RatePerConn: 2, Timeout: 300 * time.Millisecond, Engine: engine}}
-			start := time.Now().Add(1500 * time.Millisecond) // the child's start-up comes first
-			reqs, err := PlanShards(Target{URL: url}, o, 1, start)
-			if err != nil {
-				t.Fatal(err)
-			}
-			in, _ := json.Marshal(reqs[0])
-			cmd := shardCommand(context.Background())
-			cmd.Stdin = bytes.NewReader(in)
-			var out bytes.Buffer
-			cmd.Stdout = &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(time.Until(start.Add(1020 * time.Millisecond)))
-			cmd.Process.Signal(syscall.SIGSTOP)
-			time.Sleep(time.Until(start.Add(1420 * time.Millisecond)))
-			cmd.Process.Signal(syscall.SIGCONT)
-			if err := cmd.Wait(); err != nil {
-				t.Fatal(err)
-			}
-			so, err := ReadShardOutput("shard", &out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, _, err := MergeOutputs([]ShardOutput{so})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r, opts := runStopped(t, url, o, 1020*time.Millisecond, 1420*time.Millisecond)
 			checkConservation(t, r)
-			checkSchedule(t, r, reqs[0].Options)
+			checkSchedule(t, r, opts)
 			if r.Engine != engine {
 				t.Errorf("ran on %q, want %q", r.Engine, engine)
 			}
 			if max := ms(r.Latency.Max()); r.OK != 3 || r.Errors["client_late"] != 1 || r.Dropped != 1 || max > o.Timeout {
 				t.Errorf("ok %d, errors %v, max latency %s: want 3 OK within the 300ms timeout and 1 client_late", r.OK, r.Errors, max)
+			}
+		})
+	}
+}
+
+// runStopped runs o in one shard process, stopped (SIGSTOP) from stop to
+// cont after the schedule's start, and merges what it wrote.
+func runStopped(t *testing.T, url string, o Options, stop, cont time.Duration) (*Result, Options) {
+	t.Helper()
+	start := time.Now().Add(1500 * time.Millisecond) // the child's start-up comes first
+	reqs, err := PlanShards(Target{URL: url}, o, 1, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := json.Marshal(reqs[0])
+	cmd := shardCommand(context.Background())
+	cmd.Stdin = bytes.NewReader(in)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(start.Add(stop)))
+	cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(time.Until(start.Add(cont)))
+	cmd.Process.Signal(syscall.SIGCONT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	so, err := ReadShardOutput("shard", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := MergeOutputs([]ShardOutput{so})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, reqs[0].Options
+}
+
+// TestLateSends: the generator process is stopped from just before a
+// request is due (1 s) until 280 ms after, on a connection with nothing
+// owed. The request goes out late, by more than a tenth of its 500 ms
+// interval: one late send in the window, the second's latest lateness
+// about 280 ms, and the generator's CPU counted, through the shard wire.
+// The server was never at fault: the request is still answered.
+func TestLateSends(t *testing.T) {
+	url := startServer(t, &server{handle: func(net.Conn, int) string { return okResponse }})
+	for _, engine := range []string{EngineLoop, EngineGoroutine} {
+		t.Run(engine, func(t *testing.T) {
+			o := Options{Load: Load{Connections: 1, WarmUp: 300 * time.Millisecond, Duration: 2 * time.Second,
+				RatePerConn: 2, Timeout: 400 * time.Millisecond, Engine: engine}}
+			r, _ := runStopped(t, url, o, 980*time.Millisecond, 1260*time.Millisecond)
+			checkConservation(t, r)
+			var lateMax, cpu int64
+			for _, p := range r.Series {
+				lateMax, cpu = max(lateMax, p.SendLateUS), cpu+p.CPUMS
+			}
+			if r.LateSends != 1 || lateMax < 200_000 || lateMax > 400_000 || r.OK != 4 || r.CPUs != CPULimit() {
+				t.Errorf("late sends %d, latest %d µs, %d OK, %g CPUs: want 1 late send of about 280 ms, 4 OK, %g CPUs", r.LateSends, lateMax, r.OK, r.CPUs, CPULimit())
+			}
+			if cpu <= 0 {
+				t.Errorf("generator CPU %d ms", cpu)
 			}
 		})
 	}

@@ -374,7 +374,7 @@ h1 { font-size: 1.4em; margin: 0 0 0.3em; }
 #cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(17em, 1fr)); gap: 0.6em; margin: 0.8em 0 1.2em; }
 .card { border: 1px solid #bbb; border-left-width: 5px; padding: 0.4em 0.6em; font-size: 0.85em; }
 .card h2 { font-size: 1.05em; margin: 0 0 0.3em; display: flex; justify-content: space-between; }
-.card .v-pass { color: #1a7f37; } .card .v-fail, .card .v-error, .card .v-flaky { color: #b3261e; }
+.card .v-pass { color: #1a7f37; } .card .v-fail, .card .v-error, .card .v-flaky { color: #b3261e; } .card .v-inconclusive { color: #9a6700; }
 .card .nums { font-size: 1.15em; margin: 0.2em 0; }
 .panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(26em, 1fr)); gap: 0.4em; }
 .panel svg { max-width: 100%; height: auto; }

@@ -163,7 +163,7 @@ func repeatCases(r results.Run, class string) (cases []junitCase, failures, errs
 		c := junitCase{Name: fmt.Sprintf("repeat %d", rep.Repeat), ClassName: class, Time: fmt.Sprintf("%.3f", rep.MeasuredS)}
 		text := strings.Join(rep.Reasons, "\n")
 		switch rep.Verdict {
-		case results.Error:
+		case results.Error, results.Inconclusive:
 			c.Error = &junitProblem{Message: text, Type: "setup", Text: text}
 			errs++
 		case results.Fail:
@@ -211,7 +211,13 @@ func WriteJUnit(w io.Writer, f *results.File) error {
 		} else {
 			for _, ch := range results.Checks(r, f.Scenario.Thresholds) {
 				c := junitCase{Name: ch.Name + ": " + ch.Want, ClassName: class, Time: "0"}
-				if ch.Failed {
+				switch {
+				case ch.Failed && r.Verdict == results.Inconclusive:
+					// The generator was the limit: nothing here judges the
+					// config, so it is an error of the test, not a failure.
+					c.Error = &junitProblem{Message: strings.Split(ch.Message, "\n")[0], Type: "inconclusive", Text: ch.Message}
+					s.Errors++
+				case ch.Failed:
 					text := ch.Message
 					if r.Diagnosis != "" {
 						text += "\nwhy: " + r.Diagnosis

@@ -113,6 +113,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 	for _, l := range shardLines(f) {
 		fmt.Fprintln(w, l)
 	}
+	for _, l := range generatorLines(f) {
+		fmt.Fprintln(w, l)
+	}
 	if lines := serverSide(f); len(lines) > 0 {
 		fmt.Fprintln(w, "server side (kernel counters count the whole host when httpd shares its network: host networking, or a native httpd):")
 		for _, l := range lines {
@@ -298,6 +301,27 @@ func tlsLines(f *results.File) []string {
 			line += fmt.Sprintf("; httpd CPU about %g µs per handshake (%s)", t.ServerCPUPerHandshakeUS, t.ServerCPUHow)
 		}
 		out = append(out, line)
+	}
+	return out
+}
+
+// generatorLines say how hard the generator itself worked in each
+// config's window: its CPUs' use and the requests it sent late, the signs
+// that the test box, not the config, was the limit (an INCONCLUSIVE
+// verdict past their limits).
+func generatorLines(f *results.File) []string {
+	var out []string
+	for _, r := range f.Runs {
+		g := r.Generator
+		if g == nil || (g.CPUs == 0 && g.LateSends == 0) {
+			continue
+		}
+		var parts []string
+		if g.CPUs > 0 {
+			parts = append(parts, fmt.Sprintf("its %g CPUs %.0f%% busy over the window (busiest second %.0f%%)", g.CPUs, g.BusyPct, g.PeakBusyPct))
+		}
+		parts = append(parts, fmt.Sprintf("%d requests sent late (latest %s ms)", g.LateSends, results.Num(g.SendLateMaxMS)))
+		out = append(out, fmt.Sprintf("%s generator: %s", r.Config, strings.Join(parts, "; ")))
 	}
 	return out
 }

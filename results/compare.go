@@ -350,6 +350,16 @@ func compareConfig(b, nr Run, n Noise) (d ConfigDelta, warnings []string) {
 	if repeated {
 		d.BaseVerdict, d.NewVerdict = b.VerdictLabel(), nr.VerdictLabel()
 	}
+	// A run whose generator was the limit measured the test box: it is
+	// no evidence either way, so nothing of it is compared.
+	for _, side := range []struct {
+		name string
+		r    Run
+	}{{"base", b}, {"new", nr}} {
+		if side.r.Verdict == Inconclusive {
+			return d, []string{fmt.Sprintf("%s: the %s run is inconclusive (its generator, not the server, was the limit): not compared", b.Config, side.name)}
+		}
+	}
 	// A pass lost is a regression, and so is a config that could be
 	// measured before and now could not be started, whatever its
 	// verdict. With repeats, a pass that became flaky is not by itself:

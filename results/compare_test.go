@@ -277,3 +277,19 @@ func TestCompareEnvironment(t *testing.T) {
 		t.Errorf("a run against itself: differences %q", c.EnvDiffs)
 	}
 }
+
+// TestCompareInconclusive: a config whose new run was inconclusive (the
+// generator at its limit) is not a regression, even from a pass, and its
+// metrics are not compared; the comparison says why.
+func TestCompareInconclusive(t *testing.T) {
+	run := func(verdict string, p99 float64) results.Run {
+		return results.Run{Config: "c", Verdict: verdict, Complete: true, Connections: results.Connections{Target: 10, Served: 10},
+			Requests: results.Requests{Sent: 100, OK: 100}, LatencyMS: results.Latency{P99: p99}, MeasuredS: 5}
+	}
+	base := &results.File{Header: results.Header{RunID: "a", Complete: true}, Runs: []results.Run{run(results.Pass, 10)}}
+	next := &results.File{Header: results.Header{RunID: "b", Complete: true}, Runs: []results.Run{run(results.Inconclusive, 900)}}
+	c := results.Compare(base, next, results.DefaultNoise())
+	if c.Regressions != 0 || len(c.Configs[0].Deltas) != 0 || !strings.Contains(strings.Join(c.Warnings, "\n"), "the new run is inconclusive") {
+		t.Errorf("regressions %d, deltas %+v, warnings %q: want none compared, and why", c.Regressions, c.Configs[0].Deltas, c.Warnings)
+	}
+}

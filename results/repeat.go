@@ -67,12 +67,13 @@ func Aggregate(reps []Run) Run {
 	}
 	out.Repeat, out.Repeats, out.Spread = 0, reps, sp
 	out.Reasons, out.Diagnosis = nil, ""
-	errored := false
+	errored, inconclusive := false, false
 	// The same reason from several repeats is said once, naming them all.
 	var order []string
 	which := map[string][]string{}
 	for _, r := range reps {
 		errored = errored || r.Verdict == Error
+		inconclusive = inconclusive || r.Verdict == Inconclusive
 		for _, why := range r.Reasons {
 			if which[why] == nil {
 				order = append(order, why)
@@ -94,6 +95,8 @@ func Aggregate(reps []Run) Run {
 	switch {
 	case errored:
 		out.Verdict = Error
+	case inconclusive:
+		out.Verdict = Inconclusive // a repeat measured the test box, not the config
 	case sp.Passed == sp.Repeats:
 		out.Verdict = Pass
 	case sp.Passed == 0:
@@ -119,7 +122,7 @@ func rangeOf(runs []Run, f func(Run) float64) Range {
 // VerdictLabel is a verdict as tables show it: "PASS", or "FLAKY 2/3" with
 // the count of passing repeats for a config run several times.
 func (r Run) VerdictLabel() string {
-	v := map[string]string{Pass: "PASS", Fail: "FAIL", Error: "ERROR", Flaky: "FLAKY"}[r.Verdict]
+	v := map[string]string{Pass: "PASS", Fail: "FAIL", Error: "ERROR", Flaky: "FLAKY", Inconclusive: "INCONCLUSIVE"}[r.Verdict]
 	if v == "" {
 		v = r.Verdict
 	}

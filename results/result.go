@@ -32,7 +32,84 @@ const (
 	// Flaky is the verdict of a config run several times that passed some
 	// repeats and failed others: not a pass.
 	Flaky = "flaky"
+	// Inconclusive is the verdict of a config whose generator, not the
+	// server, was at its limit (GeneratorUse.Limits): the test box was
+	// measured, not the config.
+	Inconclusive = "inconclusive"
 )
+
+// GeneratorUse is how hard the generator itself worked in the measured
+// window, so that a result can say when the test box, not the config,
+// was the limit.
+type GeneratorUse struct {
+	// CPUs is how much CPU the generator's processes could use, in CPUs
+	// (their affinity, or a cgroup quota: bench.CPULimit); 0 for a fleet
+	// on other hosts, whose CPU is not summed here.
+	CPUs float64 `json:"cpus,omitempty"`
+	// BusyPct is the generator's CPU time in the window against those
+	// CPUs; PeakBusyPct the busiest second's.
+	BusyPct     float64 `json:"busy_pct"`
+	PeakBusyPct float64 `json:"peak_busy_pct"`
+	// LateSends counts the window's requests the generator sent more than
+	// a tenth of their interval after they were due (requests.late_sends),
+	// LateSendsPct of the requests sent; SendLateMaxMS is the latest it
+	// reached a due request in the window.
+	LateSends     int64   `json:"late_sends"`
+	LateSendsPct  float64 `json:"late_sends_pct"`
+	SendLateMaxMS float64 `json:"send_late_max_ms"`
+}
+
+// The generator is at its limit, and the verdict inconclusive, beyond
+// these.
+const (
+	GeneratorBusyLimitPct = 90 // its CPUs busy over the window
+	LateSendsLimitPct     = 1  // requests sent late, of those sent
+)
+
+// generatorUse is r's generator use over its measured window.
+func generatorUse(r *bench.Result) *GeneratorUse {
+	g := &GeneratorUse{LateSends: r.LateSends}
+	if r.Sent > 0 {
+		g.LateSendsPct = math.Round(float64(r.LateSends)/float64(r.Sent)*100*100) / 100
+	}
+	if r.Fleet == "" {
+		g.CPUs = r.CPUs
+	}
+	var cpuMS int64
+	var prevT float64
+	for _, p := range r.Series {
+		d := p.T - prevT
+		prevT = p.T
+		if p.Phase != bench.PhaseMeasure {
+			continue
+		}
+		cpuMS += p.CPUMS
+		g.SendLateMaxMS = max(g.SendLateMaxMS, float64(p.SendLateUS)/1000)
+		if g.CPUs > 0 && d > 0 {
+			g.PeakBusyPct = max(g.PeakBusyPct, math.Round(float64(p.CPUMS)/(d*1000*g.CPUs)*100*10)/10)
+		}
+	}
+	if g.CPUs > 0 && r.Measured > 0 {
+		g.BusyPct = math.Round(float64(cpuMS)/(r.Measured.Seconds()*1000*g.CPUs)*100*10) / 10
+	}
+	return g
+}
+
+// Limits says how the generator was at its limit, one line each with
+// what to do; none when it was not.
+func (g *GeneratorUse) Limits() []string {
+	if g == nil {
+		return nil
+	}
+	var out []string
+	if g.CPUs > 0 && g.BusyPct >= GeneratorBusyLimitPct {
+		out = append(out, fmt.Sprintf("generator-limited: its %g CPUs were %.0f%% busy over the window (limit %d%%); give it more CPUs, apart from the server's, fewer connections per process, shards, or a fleet", g.CPUs, g.BusyPct, GeneratorBusyLimitPct))
+	}
+	if g.LateSendsPct > LateSendsLimitPct {
+		out = append(out, fmt.Sprintf("generator-limited: it sent %d requests (%.2f%%) more than a tenth of their interval late, the latest %.0f ms (limit %d%%): the server got less load than asked; give it more CPUs, apart from the server's, fewer connections per process, shards, or a fleet", g.LateSends, g.LateSendsPct, g.SendLateMaxMS, LateSendsLimitPct))
+	}
+	return out
+}
 
 // File is one run of a scenario: every config's result plus the spec that
 // produced them.
@@ -125,13 +202,15 @@ type Run struct {
 	// GeneratorShards is each generator process's share when there were
 	// several: its connections, requests and client_late.
 	GeneratorShards []bench.ShardSummary `json:"generator_shards,omitempty"`
-	MeasuredS       float64              `json:"measured_s"`
-	Complete        bool                 `json:"complete"`
-	Server          *Server              `json:"server,omitempty"`
-	Image           string               `json:"image,omitempty"`
-	ImageID         string               `json:"image_id,omitempty"`
-	HTTPDVersion    string               `json:"httpd_version,omitempty"`
-	HTTPDConf       string               `json:"httpd_conf,omitempty"`
+	// Generator is how hard the generator itself worked in the window.
+	Generator    *GeneratorUse `json:"generator,omitempty"`
+	MeasuredS    float64       `json:"measured_s"`
+	Complete     bool          `json:"complete"`
+	Server       *Server       `json:"server,omitempty"`
+	Image        string        `json:"image,omitempty"`
+	ImageID      string        `json:"image_id,omitempty"`
+	HTTPDVersion string        `json:"httpd_version,omitempty"`
+	HTTPDConf    string        `json:"httpd_conf,omitempty"`
 	// PHP is how the config ran PHP (mod_php, or php-fpm and its pool).
 	PHP *apache.PHP `json:"php,omitempty"`
 	// Adjustments are what loadcheck changed to run the config's tree
@@ -307,6 +386,7 @@ func FromBench(cfg apache.Config, r *bench.Result) Run {
 		run.ClientGroups = append(run.ClientGroups, ClientGroup{Group: g.Group, Connections: g.Connections, Requests: g.Requests, LatencyMS: latency(g.Latency)})
 	}
 	run.Series, run.Shards, run.Hist, run.GeneratorShards, run.Fleet = r.Series, r.Shards, r.Latency, r.PerShard, r.Fleet
+	run.Generator = generatorUse(r)
 	run.Engine = r.Engine
 	run.TimeToCapacityS = TimeToCapacity(r.Series, r.Target)
 	if r.Measured > 0 {
@@ -422,6 +502,7 @@ func Checks(run Run, th scenarios.Thresholds) []Check {
 			client = append(client, fmt.Sprintf("client-limited: %d %s; %s", n, h.class, h.hint))
 		}
 	}
+	client = append(client, run.Generator.Limits()...)
 	add("client", "the generator hit none of its own limits", len(client) > 0, strings.Join(client, "\n"))
 	return out
 }
@@ -470,16 +551,24 @@ func Judge(run *Run, th scenarios.Thresholds) {
 		run.Verdict, run.Reasons = Error, []string{run.Server.Died}
 		return
 	}
-	var reasons []string
+	var reasons, client []string
 	for _, c := range Checks(*run, th) {
-		if c.Failed {
+		switch {
+		case c.Failed && c.Name == "client":
+			client = strings.Split(c.Message, "\n")
+		case c.Failed:
 			reasons = append(reasons, strings.Split(c.Message, "\n")...)
 		}
 	}
-	run.Reasons = reasons
-	run.Verdict = Pass
-	if len(reasons) > 0 {
-		run.Verdict = Fail
+	switch {
+	case len(client) > 0:
+		// The generator was at its limit: what the server did under the
+		// load it really got says nothing of the load asked for.
+		run.Verdict, run.Reasons = Inconclusive, append(client, reasons...)
+	case len(reasons) > 0:
+		run.Verdict, run.Reasons = Fail, reasons
+	default:
+		run.Verdict, run.Reasons = Pass, nil
 	}
 }
 
@@ -567,6 +656,12 @@ func (r Run) ClientLimited() string {
 		if n := r.Requests.Errors[h.class]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, h.class))
 		}
+	}
+	if g := r.Generator; g != nil && g.CPUs > 0 && g.BusyPct >= GeneratorBusyLimitPct {
+		parts = append(parts, fmt.Sprintf("generator CPUs %.0f%% busy", g.BusyPct))
+	}
+	if g := r.Generator; g != nil && g.LateSendsPct > LateSendsLimitPct {
+		parts = append(parts, fmt.Sprintf("%d late sends", g.LateSends))
 	}
 	return strings.Join(parts, ", ")
 }

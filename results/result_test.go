@@ -47,8 +47,8 @@ func TestJudgeClientHints(t *testing.T) {
 		Requests: Requests{Sent: 100, OK: 100, Errors: map[string]int64{"client_late": 3, "ports_exhausted": 2}}}
 	Judge(&run, scenarios.DefaultThresholds())
 	joined := strings.Join(run.Reasons, "\n")
-	if run.Verdict != Fail || !strings.Contains(joined, "client-limited: 3 client_late") || !strings.Contains(joined, "--source-addrs") {
-		t.Errorf("verdict %s reasons %q, want client-limited hints", run.Verdict, run.Reasons)
+	if run.Verdict != Inconclusive || !strings.Contains(joined, "client-limited: 3 client_late") || !strings.Contains(joined, "--source-addrs") {
+		t.Errorf("verdict %s reasons %q, want inconclusive with client-limited hints", run.Verdict, run.Reasons)
 	}
 }
 
@@ -128,5 +128,47 @@ func TestDiagnoseEvent(t *testing.T) {
 	}
 	if strings.Contains(got, "connection limit") {
 		t.Errorf("4001 connections of 4425 is not the limit: %q", got)
+	}
+}
+
+// TestGeneratorLimited: a generator whose CPUs were busy beyond the limit
+// over the window, or that sent more than 1% of its requests late, makes
+// the verdict inconclusive, with what to do; a busy second alone, the
+// same load on a fleet's hosts (whose CPUs are not summed here), or late
+// sends within the limit do not.
+func TestGeneratorLimited(t *testing.T) {
+	res := func(cpuMS []int64, cpus float64, late int64, fleet string) *bench.Result {
+		r := &bench.Result{Connections: bench.Connections{Target: 10, Established: 10, Served: 10},
+			Requests: bench.Requests{Sent: 1000, OK: 1000, Errors: map[string]int64{}, LateSends: late},
+			Latency:  bench.NewHistogram(), ServiceTime: bench.NewHistogram(), ConnectTime: bench.NewHistogram(),
+			Measured: time.Duration(len(cpuMS)) * time.Second, Complete: true, CPUs: cpus, Fleet: fleet}
+		r.Series = append(r.Series, bench.Point{Second: 1, T: 1, Phase: bench.PhaseWarmUp, CPUMS: 2000})
+		for i, ms := range cpuMS {
+			r.Series = append(r.Series, bench.Point{Second: i + 2, T: float64(i + 2), Phase: bench.PhaseMeasure, CPUMS: ms, SendLateUS: 30_000})
+		}
+		_ = r.Latency.RecordValue(1000)
+		return r
+	}
+	for _, tc := range []struct {
+		name    string
+		r       *bench.Result
+		verdict string
+		reason  string
+	}{
+		{"busy over the window", res([]int64{1900, 1850}, 2, 0, ""), Inconclusive, "its 2 CPUs were 94% busy over the window"},
+		{"one busy second", res([]int64{1990, 200}, 2, 0, ""), Pass, ""},
+		{"late sends", res([]int64{100, 100}, 2, 20, ""), Inconclusive, "it sent 20 requests (2.00%) more than a tenth of their interval late, the latest 30 ms"},
+		{"late sends within the limit", res([]int64{100, 100}, 2, 10, ""), Pass, ""},
+		{"a fleet's CPU", res([]int64{1900, 1850}, 2, 0, "swarm"), Pass, ""},
+		{"a tenth of a CPU, used", res([]int64{97, 99}, 0.1, 0, ""), Inconclusive, "its 0.1 CPUs were 98% busy"},
+	} {
+		run := FromBench(apache.Config{Name: "c", MPM: "event"}, tc.r)
+		Judge(&run, scenarios.DefaultThresholds())
+		if run.Verdict != tc.verdict || !strings.Contains(strings.Join(run.Reasons, "\n"), tc.reason) {
+			t.Errorf("%s: verdict %s, reasons %q (generator %+v): want %s with %q", tc.name, run.Verdict, run.Reasons, *run.Generator, tc.verdict, tc.reason)
+		}
+		if (tc.verdict == Inconclusive) != (run.ClientLimited() != "") {
+			t.Errorf("%s: ClientLimited %q for verdict %s", tc.name, run.ClientLimited(), run.Verdict)
+		}
 	}
 }

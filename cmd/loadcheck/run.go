@@ -205,7 +205,8 @@ Starts one httpd container per config, opens exactly -c keep-alive connections t
 each, prints one row per config and stores the run in a folder under --results.
 A scenario file (see scenarios/*.yaml) sets the configs, load and thresholds;
 flags given on the command line win over it. Exit 0 when all pass, 1 when any
-fails, 2 on bad input or setup errors.
+fails, 2 on bad input, setup errors, or an INCONCLUSIVE verdict (the
+generator, not the server, was at its limit).
 `)
 		printGrouped(stderr, fs, runFlagGroups)
 	}
@@ -485,14 +486,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 }
 
 // runExit is run's exit code for a finished run: 2 when a config could not
-// be started (a setup error, so a nightly job goes red), else 1 when one
-// failed, else 0.
+// be started (a setup error, so a nightly job goes red) or its verdict is
+// inconclusive (the generator, not the server, was the limit), else 1
+// when one failed, else 0.
 func runExit(out *results.File, flakyOK bool) int {
 	code := exitPass
 	for _, r := range out.Runs {
 		switch {
-		case r.Verdict == results.Error:
-			return exitSetup
+		case r.Verdict == results.Error, r.Verdict == results.Inconclusive:
+			return exitSetup // a setup error, or the test box was the limit: nothing judged
 		case r.Verdict == results.Flaky && flakyOK:
 		case r.Verdict != results.Pass:
 			code = exitFail

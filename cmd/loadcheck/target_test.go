@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,8 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/loadcheck/loadcheck/results"
 )
 
 // okServer starts an in-process HTTP server on loopback that answers "ok"
@@ -111,5 +116,77 @@ func TestShardedTarget(t *testing.T) {
 	}
 	if len(r.GeneratorShards) != 3 || served != 30 || target != 30 || ok != 300 || r.GeneratorShards[2].Shard != 2 {
 		t.Errorf("generator shards %+v: want 3 adding up to 30 served of 30 and 300 ok", r.GeneratorShards)
+	}
+}
+
+// cpuQuota makes a cgroup that holds its processes to pct % of one CPU
+// (cgroup v2's cpu.max, or v1's CFS quota) and returns the cgroup.procs
+// file a process joins it by; the cgroup goes when the test ends. In CI a
+// host that cannot make one fails the test.
+func cpuQuota(t *testing.T, pct int) string {
+	t.Helper()
+	fail := t.Skipf
+	if os.Getenv("CI") == "true" {
+		fail = t.Fatalf
+	}
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		fail("read /proc/self/cgroup: %v", err)
+	}
+	var dir, quotaFile, quota string
+	for _, line := range strings.Split(string(self), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		switch {
+		case len(parts) != 3:
+		case parts[0] == "0" && parts[1] == "" && dir == "": // v2, unless v1 has a cpu controller
+			dir, quotaFile, quota = filepath.Join("/sys/fs/cgroup", parts[2]), "cpu.max", fmt.Sprintf("%d 100000", pct*1000)
+		case slices.Contains(strings.Split(parts[1], ","), "cpu"):
+			dir, quotaFile, quota = filepath.Join("/sys/fs/cgroup/cpu", parts[2]), "cpu.cfs_quota_us", strconv.Itoa(pct*1000)
+		}
+	}
+	if dir == "" {
+		fail("no cpu cgroup controller in /proc/self/cgroup:\n%s", self)
+	}
+	if quotaFile == "cpu.max" {
+		_ = os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+cpu"), 0o644)
+	}
+	dir = filepath.Join(dir, fmt.Sprintf("loadcheck-quota-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		fail("make a cgroup: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+	if quotaFile == "cpu.cfs_quota_us" {
+		_ = os.WriteFile(filepath.Join(dir, "cpu.cfs_period_us"), []byte("100000"), 0o644)
+	}
+	if err := os.WriteFile(filepath.Join(dir, quotaFile), []byte(quota), 0o644); err != nil {
+		fail("set the CPU quota: %v", err)
+	}
+	return filepath.Join(dir, "cgroup.procs")
+}
+
+// TestGeneratorLimitedInconclusive makes the generator the bottleneck on
+// purpose: loadcheck runs in a cgroup held to 10 % of one CPU, against an
+// in-process server that is not, at 8000 requests a second. The server
+// answers everything it is sent, and the generator falls behind its
+// schedule: the verdict is INCONCLUSIVE (exit 2), saying so and what to
+// do, never FAIL.
+func TestGeneratorLimitedInconclusive(t *testing.T) {
+	url := okServer(t)
+	procs := cpuQuota(t, 10)
+	out := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.Command("sh", "-c", `echo $$ > "$0" && shift && exec "$@"`, procs, "sh", binary, "run", "--target", url, "-c", "400", "--rate", "20",
+		"--ramp", "1s", "--warmup", "2s", "-d", "3s", "--no-shard", "--results", t.TempDir(), "--json", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitSetup {
+		t.Fatalf("exit: %v, want %d\nstdout:\n%s\nstderr:\n%s", err, exitSetup, stdout.String(), stderr.String())
+	}
+	r := readResult(t, out).Runs[0]
+	g := r.Generator
+	if r.Verdict != results.Inconclusive || g == nil || g.LateSends == 0 || !strings.Contains(strings.Join(r.Reasons, "\n"), "generator-limited") ||
+		!strings.Contains(stdout.String(), "target INCONCLUSIVE") || !strings.Contains(stdout.String(), "target generator:") {
+		t.Errorf("verdict %s, generator %+v, reasons %q\nstdout:\n%s", r.Verdict, g, r.Reasons, stdout.String())
 	}
 }
