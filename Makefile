@@ -52,7 +52,7 @@ run: build image
 # The README's second command: the packages without Docker with -race
 # (provider starts native httpd), then the packages that start real httpd
 # containers (one package at a time: they share the engine).
-RACE_PKGS := ./bench/... ./settle/... ./scenarios/... ./results/... ./capacity/... ./report/... ./observe/... ./apache/... ./provider/... ./backend/... ./promwrite/... ./generator/...
+RACE_PKGS := ./bench/... ./settle/... ./scenarios/... ./results/... ./capacity/... ./report/... ./observe/... ./apache/... ./provider/... ./backend/... ./promwrite/... ./generator/... ./preflight/...
 # bench runs a second time on its goroutine engine (https:// and slow
 # clients use it; plain HTTP runs on the epoll engine by default).
 # The library's own tests (module root) start a few small containers and

@@ -4,9 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
+	"net/url"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/loadcheck/loadcheck/preflight"
+	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
@@ -70,9 +76,38 @@ func (s *settings) begin(ctx context.Context, sc scenarios.Scenario, schema stri
 	h := results.Header{Schema: schema, RunID: s.runID, StartedAt: time.Now().UTC(), Scenario: sc,
 		ScenarioFile: s.scenarioFile, Environment: Environment(s.version)}
 	h.Environment.DockerVersion = s.desc.EngineVersion
+	for _, c := range preflight.Failed(preflight.Run("/proc", hostLoad(sc, s.desc))) {
+		s.logf("warning: host limit %s", c)
+		h.Environment.HostLimits = append(h.Environment.HostLimits, c.String())
+	}
 	if h.RunID == "" {
 		h.RunID = NewRunID()
 	}
 	folder, err := newStore(s.storeDir, h.RunID)
 	return sc, h, folder, err
+}
+
+// hostLoad is what the host's limits are checked against before a run of
+// sc (package preflight): its connections, the configs' largest
+// ListenBacklog, where the connections come from, and httpd's nofile when
+// loadcheck starts it.
+func hostLoad(sc scenarios.Scenario, d provider.Description) preflight.Load {
+	l := preflight.Load{Connections: sc.Load.Connections, Backlog: preflight.DefaultBacklog}
+	for _, c := range sc.Configs {
+		if v, ok := c.Get("ListenBacklog"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				l.Backlog = max(l.Backlog, n)
+			}
+		}
+	}
+	if d.Target == "" {
+		l.HTTPDNofile = provider.NofileFor(sc.Load.Connections) // a server loadcheck starts, on loopback
+		return l
+	}
+	if u, err := url.Parse(strings.Fields(d.Target)[0]); err == nil {
+		if ip := net.ParseIP(u.Hostname()); (ip == nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
+			l.SourceAddrs, l.Backlog = 1, -1 // a server on another host: its listen queue is its own
+		}
+	}
+	return l
 }

@@ -147,6 +147,10 @@ type Environment struct {
 	CPUModel      string `json:"cpu_model,omitempty"`
 	Kernel        string `json:"kernel,omitempty"`
 	DockerVersion string `json:"docker_version,omitempty"`
+	// HostLimits are the host's limits that fell short of the run before
+	// it began (package preflight), each with its fix: drops they cause
+	// are the host's, not the server's.
+	HostLimits []string `json:"host_limits,omitempty"`
 }
 
 // Run is one config's result.

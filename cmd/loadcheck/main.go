@@ -104,6 +104,8 @@ Usage:
   loadcheck merge SHARD.jsonl...         join the shards' outputs into one run
   loadcheck generator-image              build the image fleet shards run (this binary),
                                          when missing, and print its tag
+  loadcheck doctor [-c N]                this host's limits that turn into drops
+                                         (nofile, somaxconn, conntrack, ports), with fixes
   loadcheck clean [--all]                remove containers a crashed run left behind
                                          (--all: every loadcheck container, live runs' too)
   loadcheck version
@@ -112,7 +114,8 @@ Run "loadcheck COMMAND -h" for a command's flags. Ready-made scenarios are in
 scenarios/ (smoke.yaml runs in under a minute).
 
 Exit codes: 0 all configs passed (compare: no regression), 1 a config failed
-(compare: a regression), 2 usage or setup error, 130 interrupted (the partial
+(compare: a regression), 2 usage or setup error, or an INCONCLUSIVE verdict
+(the generator, not the server, was the limit), 130 interrupted (the partial
 result is still printed and stored, marked incomplete).
 `
 
@@ -164,6 +167,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdValidate(args[1:], stdout, stderr)
 	case "clean":
 		err = cmdClean(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		code, err = cmdDoctor(args[1:], stdout, stderr)
 	case "plan":
 		code, err = cmdPlan(ctx, args[1:], stdout, stderr)
 	case "shard":

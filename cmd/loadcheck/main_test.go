@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -137,5 +138,36 @@ func TestRunHelpGroups(t *testing.T) {
 	}
 	if strings.Contains(stderr, "Other flags") {
 		t.Errorf("run -h has flags in no group:\n%s", stderr[strings.Index(stderr, "Other flags"):])
+	}
+}
+
+// TestDoctor: the host's limits against a load this host holds (exit 0,
+// every check ok) and one it cannot (exit 1, each shortfall with its fix),
+// as text and as JSON.
+func TestDoctor(t *testing.T) {
+	code, stdout, stderr := run(t, "doctor", "-c", "100")
+	if code != exitPass || strings.Contains(stdout, "FAIL") || !strings.Contains(stdout, "net.core.somaxconn") {
+		t.Errorf("doctor -c 100: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, _ = run(t, "doctor", "-c", "300000", "--no-shard", "--remote", "--json")
+	var checks []struct {
+		Name string
+		OK   bool
+		Fix  string
+	}
+	if err := json.Unmarshal([]byte(stdout), &checks); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, stdout)
+	}
+	failed := map[string]string{}
+	for _, c := range checks {
+		if !c.OK {
+			failed[c.Name] = c.Fix
+		}
+	}
+	if code != exitFail || !strings.Contains(failed["generator nofile"], "drop --no-shard") || !strings.Contains(failed["net.ipv4.ip_local_port_range"], "ip_local_port_range") {
+		t.Errorf("doctor for 300000 from one process and address: exit %d, failed %v", code, failed)
+	}
+	if code, _, _ := run(t, "doctor", "-c", "0"); code != exitSetup {
+		t.Errorf("doctor -c 0: exit %d, want %d", code, exitSetup)
 	}
 }
