@@ -116,7 +116,7 @@ func newSettings(opts []Option) *settings {
 // and reads its description once.
 func (s *settings) ensureProvider(ctx context.Context, sc scenarios.Scenario) error {
 	if s.provider == nil {
-		p, err := containers.NewProvider(ctx, sc.Image, sc.Layout)
+		p, err := containers.NewProvider(ctx, sc.Image, sc.Layout, sc.Configs)
 		if err != nil {
 			return err
 		}

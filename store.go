@@ -72,6 +72,9 @@ func (s *settings) begin(ctx context.Context, sc scenarios.Scenario, schema stri
 	}
 	if d := s.desc; d.Image != "" {
 		sc.Image, sc.Layout = d.Image, d.Layout
+		if d.ImageWhy != "" {
+			s.logf("image %s: %s", d.Image, d.ImageWhy)
+		}
 	}
 	h := results.Header{Schema: schema, RunID: s.runID, StartedAt: time.Now().UTC(), Scenario: sc,
 		ScenarioFile: s.scenarioFile, Environment: Environment(s.version)}

@@ -347,3 +347,46 @@ func TestPHPPresetsNeedPHP(t *testing.T) {
 		srv.Stop()
 	}
 }
+
+// TestImageFor: with no image named, the configs decide, never what
+// happens to be in the engine: presets and Debian-layout trees get the
+// Debian image; official-layout trees get httpd:2.4 when the engine has
+// it, else the Debian image with their paths mapped, said so; trees of
+// both layouts in one run are refused until --image names one.
+func TestImageFor(t *testing.T) {
+	dockertest.Require(t)
+	ctx := context.Background()
+	preset, _ := apache.Preset("event-stock", 100)
+	deb, err := apache.LoadTree("deb", "../scenarios/trees/debian-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := apache.LoadTree("off", "../scenarios/trees/official-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, official := InspectImage(ctx, DefaultImage, "")
+	for _, tc := range []struct {
+		name    string
+		configs []apache.Config
+		image   string
+		why     string
+	}{
+		{"presets", []apache.Config{preset}, DebianImage, "presets run on"},
+		{"a Debian tree", []apache.Config{preset, deb}, DebianImage, "Debian-layout trees [deb]"},
+		{"an official tree", []apache.Config{off}, map[bool]string{true: DebianImage, false: DefaultImage}[official != nil],
+			map[bool]string{true: "httpd:2.4 is not in the engine: the official-layout trees [off] run on the Debian image", false: "the official image"}[official != nil]},
+	} {
+		image, why, err := ImageFor(ctx, tc.configs)
+		if err != nil || image != tc.image || !strings.Contains(why, tc.why) {
+			t.Errorf("%s: %s (%q), %v; want %s (%q)", tc.name, image, why, err, tc.image, tc.why)
+		}
+	}
+	if _, _, err := ImageFor(ctx, []apache.Config{deb, off}); err == nil || !strings.Contains(err.Error(), "give --image") {
+		t.Errorf("both layouts: %v, want a refusal naming --image", err)
+	}
+	p, err := NewProvider(ctx, "", "", []apache.Config{preset})
+	if err != nil || p.Describe().Image != DebianImage || p.Describe().ImageWhy == "" {
+		t.Errorf("NewProvider with no image: %+v, %v", p, err)
+	}
+}

@@ -16,32 +16,72 @@ type Provider struct {
 	Info  ImageInfo
 	// EngineVersion is the Docker engine's version, "" when it did not say.
 	EngineVersion string
+	// Why says why the image was chosen when none was given ("" when one
+	// was).
+	Why string
 }
 
 // NewProvider resolves the image and its layout in the local engine. An
-// empty image means the official httpd:2.4 when present, else the Debian
-// image `make image` builds; an empty layout is read from the image.
-func NewProvider(ctx context.Context, image, layout string) (p *Provider, err error) {
+// empty image follows the configs, never what happens to be in the
+// engine: presets and Debian-layout trees run on the Debian image `make
+// image` builds (DebianImage), the image the nightly job and `make run`
+// measure too; official-layout trees run on the official httpd:2.4 when
+// it is in the engine, else on the Debian image with the tree's paths
+// mapped (ImageFor says which and why). An empty layout is read from the
+// image.
+func NewProvider(ctx context.Context, image, layout string, configs []apache.Config) (p *Provider, err error) {
 	defer func() {
 		if p != nil {
 			p.EngineVersion, _ = EngineVersion(ctx) // recorded where known; the run needs it not
 		}
 	}()
-	if image != "" {
-		info, err := InspectImage(ctx, image, layout)
-		return &Provider{Image: image, Info: info}, err
+	if image == "" {
+		var why string
+		if image, why, err = ImageFor(ctx, configs); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if p != nil {
+				p.Why = why
+			}
+		}()
 	}
-	info, err := InspectImage(ctx, DefaultImage, layout)
+	info, err := InspectImage(ctx, image, layout)
+	return &Provider{Image: image, Info: info}, err
+}
+
+// ImageFor is the image configs run on when none is given, and why: the
+// layout of their trees decides, and a run whose trees are in both layouts
+// must name one (--image).
+func ImageFor(ctx context.Context, configs []apache.Config) (image, why string, err error) {
+	var official, debian []string
+	for _, c := range configs {
+		switch {
+		case c.Tree == nil:
+		case c.Tree.Layout == apache.Official.Name:
+			official = append(official, c.Name)
+		default:
+			debian = append(debian, c.Name)
+		}
+	}
+	switch {
+	case len(official) > 0 && len(debian) > 0:
+		return "", "", fmt.Errorf("config trees %v are in the official layout and %v in Debian's: each layout runs on its own image, so run them apart, or give --image to run them all on one", official, debian)
+	case len(official) > 0:
+		if _, err := InspectImage(ctx, DefaultImage, ""); err == nil {
+			return DefaultImage, fmt.Sprintf("the official image, for the official-layout trees %v", official), nil
+		}
+		image, why = DebianImage, fmt.Sprintf("%s is not in the engine: the official-layout trees %v run on the Debian image with their paths mapped (pull %s, or give --image, to run them on it)", DefaultImage, official, DefaultImage)
+	case len(debian) > 0:
+		image, why = DebianImage, fmt.Sprintf("the Debian image, for the Debian-layout trees %v", debian)
+	default:
+		image, why = DebianImage, "the Debian image, which presets run on unless --image or the scenario's image: says otherwise"
+	}
 	var missing *ImageMissingError
-	if !errors.As(err, &missing) {
-		return &Provider{Image: DefaultImage, Info: info}, err
+	if _, err := InspectImage(ctx, image, ""); errors.As(err, &missing) {
+		return "", "", fmt.Errorf("%s is not in the local Docker engine: build it from Debian's packages with `make image` (containers/image/build.sh), or give --image IMAGE", image)
 	}
-	info, err = InspectImage(ctx, DebianImage, layout)
-	if errors.As(err, &missing) {
-		return nil, fmt.Errorf("neither %s nor %s is in the local Docker engine: pull %s, or build %s from Debian's packages with `make image`",
-			DefaultImage, DebianImage, DefaultImage, DebianImage)
-	}
-	return &Provider{Image: DebianImage, Info: info}, err
+	return image, why, nil
 }
 
 // Provider is a provider.Provider that also cleans up after a run.
@@ -52,7 +92,7 @@ var (
 
 // Describe implements provider.Provider.
 func (p *Provider) Describe() provider.Description {
-	return provider.Description{Name: "docker", Image: p.Image, ImageID: p.Info.ID, Layout: p.Info.Layout.Name, EngineVersion: p.EngineVersion}
+	return provider.Description{Name: "docker", Image: p.Image, ImageID: p.Info.ID, Layout: p.Info.Layout.Name, EngineVersion: p.EngineVersion, ImageWhy: p.Why}
 }
 
 // Start implements provider.Provider.

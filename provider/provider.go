@@ -49,6 +49,8 @@ type Description struct {
 	// EngineVersion is the Docker engine's version (docker only; "" when
 	// unknown), part of a result's environment fingerprint.
 	EngineVersion string
+	// ImageWhy says why the image was chosen when the run named none.
+	ImageWhy string
 }
 
 // StartOptions is what every provider needs to start a config.

@@ -384,7 +384,8 @@ h1 { font-size: 1.4em; margin: 0 0 0.3em; }
 <body>
 <h1>{{.Title}}</h1>
 <p>{{.Summary}} {{.Load}}</p>
-<section id="cards">
+{{range .Images}}<p class="image">{{.}}</p>
+{{end}}<section id="cards">
 {{range .Cards}}<div class="card" id="card-{{.Config}}" style="border-left-color: {{color .Index}}">
 <h2><span>{{.Config}}</span><span class="v-{{.Class}}">{{.Verdict}}</span></h2>
 <div class="nums">{{.Nums}}</div>
@@ -478,11 +479,11 @@ func WriteHTML(w io.Writer, f *results.File) error {
 		Cards                                      []card
 		Runs                                       []results.Run
 		Plots                                      []Plot
-		ServerSide, TLS                            []string
+		ServerSide, TLS, Images                    []string
 	}{
 		Title: title(f), Description: f.Scenario.Description, Summary: fmt.Sprintf("%d of %d configs passed.", pass, len(f.Runs)), Load: describeLoad(f),
 		Version: f.Environment.LoadcheckVersion, Schema: f.Schema, Started: f.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Header: summaryHeader, Rows: rows, Cards: cards, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f), TLS: tlsLines(f),
+		Header: summaryHeader, Rows: rows, Cards: cards, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f), TLS: tlsLines(f), Images: imageLines(f),
 	}
 	return htmlReport.Execute(w, data)
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -71,6 +72,9 @@ func spreadCell(r results.Range, format string) string {
 func WriteTable(w io.Writer, f *results.File) error {
 	if f.Target != "" {
 		fmt.Fprintf(w, "loaded %s\n", f.Target)
+	}
+	for _, l := range imageLines(f) {
+		fmt.Fprintln(w, l)
 	}
 	if n := f.Scenario.Repeats(); n > 1 {
 		fmt.Fprintf(w, "each config ran %d times, interleaved: served, dropped, p99 and req/s show median (min–max); a config that passed some repeats is FLAKY\n", n)
@@ -324,4 +328,42 @@ func generatorLines(f *results.File) []string {
 		out = append(out, fmt.Sprintf("%s generator: %s", r.Config, strings.Join(parts, "; ")))
 	}
 	return out
+}
+
+// imageLines name the httpd the configs ran: the image, its ID and what
+// httpd -v said; one line when every config ran the same.
+func imageLines(f *results.File) []string {
+	describe := func(r results.Run) string {
+		if r.Image == "" && r.HTTPDVersion == "" {
+			return ""
+		}
+		s := "httpd: " + cmp.Or(r.HTTPDVersion, "version unknown")
+		if r.Image != "" {
+			s += " from image " + r.Image
+			if id := strings.TrimPrefix(r.ImageID, "sha256:"); id != "" {
+				s += " (sha256:" + id[:min(12, len(id))] + ")"
+			}
+		} else {
+			s += " on this host"
+		}
+		return s
+	}
+	seen := map[string]bool{}
+	var lines []string
+	for _, r := range f.Runs {
+		if d := describe(r); d != "" && !seen[d] {
+			seen[d] = true
+			lines = append(lines, d)
+		}
+	}
+	if len(lines) <= 1 {
+		return lines
+	}
+	lines = lines[:0]
+	for _, r := range f.Runs {
+		if d := describe(r); d != "" {
+			lines = append(lines, r.Config+" "+d)
+		}
+	}
+	return lines
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -110,5 +111,28 @@ func TestShardLinesClock(t *testing.T) {
 		"#1 2 of 2 served, 20 ok, 0 dropped, client_late 0 on n2 (clock +0.0 ms off); #2 1 of 2 served, 19 ok, 1 dropped, client_late 0"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestImageLines: the table names the httpd the configs ran, its image
+// and the image's ID once when every config ran the same, per config when
+// they differ, and a native httpd as on this host.
+func TestImageLines(t *testing.T) {
+	run := func(cfg, image, id, version string) results.Run {
+		return results.Run{Config: cfg, Image: image, ImageID: id, HTTPDVersion: version}
+	}
+	deb := "sha256:22ec2b1aa107a9b8c7d6e5f4"
+	same := &results.File{Runs: []results.Run{run("a", "loadcheck/apache2:bookworm", deb, "Apache/2.4.68 (Debian)"), run("b", "loadcheck/apache2:bookworm", deb, "Apache/2.4.68 (Debian)")}}
+	if got, want := imageLines(same), []string{"httpd: Apache/2.4.68 (Debian) from image loadcheck/apache2:bookworm (sha256:22ec2b1aa107)"}; !slices.Equal(got, want) {
+		t.Errorf("same image: %q, want %q", got, want)
+	}
+	mixed := &results.File{Runs: []results.Run{run("a", "loadcheck/apache2:bookworm", deb, "Apache/2.4.68 (Debian)"), run("b", "", "", "Apache/2.4.62 (Unix)")}}
+	got := imageLines(mixed)
+	if len(got) != 2 || !strings.HasPrefix(got[0], "a httpd: Apache/2.4.68") || got[1] != "b httpd: Apache/2.4.62 (Unix) on this host" {
+		t.Errorf("two httpds: %q", got)
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, same); err != nil || !strings.HasPrefix(b.String(), "httpd: Apache/2.4.68 (Debian) from image") {
+		t.Errorf("table: %v\n%s", err, b.String())
 	}
 }

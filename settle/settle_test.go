@@ -230,3 +230,24 @@ func TestSettlerStalled(t *testing.T) {
 		}
 	}
 }
+
+// A few connections hold their load, but a tick's second has one answer
+// fewer than due now and then (one came just past the tick): 19 of 20 is
+// 5 % short, and still every connection answered. Two short is not.
+func TestSettlerFewConnections(t *testing.T) {
+	var seconds []second
+	for i := range 8 {
+		seconds = append(seconds, second{4, int64(19 + i%2), 0, 4, 1})
+	}
+	s := &Settler{target: 4, rate: 5}
+	if got := feed(s, seconds); got < 0 || !s.Held() {
+		t.Errorf("4 connections at 5/s answering 19 and 20 a second: ended at %d (%q), held %v; want held", got, s.reason, s.Held())
+	}
+	for i := range seconds {
+		seconds[i].ok = 18
+	}
+	s = &Settler{target: 4, rate: 5}
+	if feed(s, seconds); s.Held() {
+		t.Errorf("18 of 20 answered each second: held (%q)", s.reason)
+	}
+}

@@ -291,7 +291,7 @@ func (f *runFlags) loadFlags(fs *flag.FlagSet) {
 // httpd runs.
 func (f *runFlags) serverFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.configs, "configs", strings.Join(apache.PresetNames(), ","), "comma-separated configs to compare: "+strings.Join(apache.PresetNames(), ", ")+" (the default), or the PHP migration's "+strings.Join(apache.PHPPresetNames(), ", ")+"; with a scenario, pick among its configs")
-	fs.StringVar(&f.image, "image", f.image, "httpd image (default: "+containers.DefaultImage+" if present locally, else "+containers.DebianImage+")")
+	fs.StringVar(&f.image, "image", f.image, "httpd `IMAGE` (default: the configs decide: "+containers.DebianImage+", which `make image` builds, for presets and Debian-layout trees; "+containers.DefaultImage+" when present for official-layout trees, else the Debian image with their paths mapped)")
 	fs.StringVar(&f.layout, "layout", f.layout, "image layout: official or debian (default: detect from the image)")
 	fs.StringVar(&f.target, "target", "", "load this already-running server URL instead of starting containers (config name \"target\")")
 	fs.StringVar(&f.statusURL, "status-url", "", "with --target: read this mod_status `URL` (…/server-status?auto) during the load, for busy workers, connections and Total Accesses")
@@ -559,7 +559,7 @@ func (f *runFlags) provider(ctx context.Context, sc scenarios.Scenario, stderr i
 	default:
 		return nil, &usageError{fmt.Sprintf("--provider %q: choose docker, local, or give --target URL", f.providerName)}
 	}
-	p, err := containers.NewProvider(ctx, f.image, f.layout)
+	p, err := containers.NewProvider(ctx, f.image, f.layout, sc.Configs)
 	// An engine named by DOCKER_HOST or --provider docker must answer.
 	if f.set["provider"] || os.Getenv("DOCKER_HOST") != "" {
 		return p, err
