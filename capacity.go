@@ -59,6 +59,7 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	if err != nil {
 		return nil, err
 	}
+	defer s.cleanRun(h.RunID) // from here on: containers removed, CPUs given back, whatever happens
 	c := &capacityRun{settings: s, sc: sc, bounds: bounds, began: time.Now()}
 	c.out = &capacity.File{Header: h, Search: bounds}
 	save := func() error {
@@ -69,7 +70,6 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 		return nil, err
 	}
 	s.logf("capacity run %s%s: %s; budget %s", c.out.RunID, AboutScenario(sc), folder.where(), bounds.Budget)
-	defer s.cleanRun(c.out.RunID)
 	for i, cfg := range sc.Configs {
 		if ctx.Err() != nil {
 			break

@@ -28,6 +28,7 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/cpus"
 	"github.com/loadcheck/loadcheck/generator"
 	"github.com/loadcheck/loadcheck/generator/inprocess"
 	"github.com/loadcheck/loadcheck/promwrite"
@@ -57,7 +58,16 @@ type settings struct {
 	onProbe      func(config string, p capacity.Probe)
 	noConfirm    bool
 	prom         *promwrite.Client // live metrics, when a receiver is given
+	placement    cpus.Placement    // CPUs apart for the server and the generator; zero: shared
+	unpin        func()            // gives this process its CPUs back after a run (place)
 }
+
+// WithCPUs runs the server and the generator on CPUs of their own: each
+// container's cpuset (or a native httpd's affinity) is p.Server, and this
+// process, with the shard processes it starts, is pinned to p.Generator
+// for the run. Without it both sides share every CPU (the CLI places them
+// apart by default: cpus.Split). A zero p changes nothing.
+func WithCPUs(p cpus.Placement) Option { return func(s *settings) { s.placement = p } }
 
 // WithPromRemoteWrite pushes live metrics once a second during each load
 // to the Prometheus remote-write receiver at url: connections open, OK and

@@ -33,13 +33,13 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 	if err != nil {
 		return nil, err
 	}
+	defer s.cleanRun(h.RunID) // from here on: containers removed, CPUs given back, whatever happens
 	out := &results.File{Header: h, Target: s.desc.Target}
 	save := func() error { return folder.save(out) }
 	if err := save(); err != nil {
 		return nil, err
 	}
 	s.logf("run %s%s: %s", out.RunID, AboutScenario(sc), folder.where())
-	defer s.cleanRun(out.RunID)
 	// Repeats run interleaved, all configs once and then all again, so that
 	// drift of the host spreads over every config alike.
 	n := sc.Repeats()
@@ -173,6 +173,9 @@ func failedRun(cfg apache.Config, target int, err error) results.Run {
 // cleanRun is the safety net behind each server's own Stop: it removes
 // what a stop that failed or was cut short left, even after Ctrl-C.
 func (s *settings) cleanRun(runID string) {
+	if s.unpin != nil {
+		s.unpin()
+	}
 	c, ok := s.provider.(provider.Cleaner)
 	if !ok {
 		return

@@ -54,6 +54,9 @@ func (s *settings) start(ctx context.Context, sc scenarios.Scenario, cfg apache.
 		s.logf("%s backend for %s at %s: %s per answer, %d bytes", label, sc.Workload.Backend.Path, be.URL(), sc.Workload.Backend.Latency, sc.Workload.Backend.Size)
 	}
 	o := provider.StartOptions{RunID: runID, Connections: sc.Load.Connections}
+	if len(s.placement.Server) > 0 {
+		o.CPUSet = s.placement.Server.String()
+	}
 	for _, f := range sc.Workload.Files {
 		o.Files = append(o.Files, provider.File{Path: f.Path, Size: int64(f.Size)})
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadcheck/loadcheck/cpus"
 	"github.com/loadcheck/loadcheck/preflight"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
@@ -87,6 +88,9 @@ func (s *settings) begin(ctx context.Context, sc scenarios.Scenario, schema stri
 		h.RunID = NewRunID()
 	}
 	folder, err := newStore(s.storeDir, h.RunID)
+	if err == nil {
+		err = s.place(&h.Environment) // last: an error before it leaves nothing pinned
+	}
 	return sc, h, folder, err
 }
 
@@ -113,4 +117,29 @@ func hostLoad(sc scenarios.Scenario, d provider.Description) preflight.Load {
 		}
 	}
 	return l
+}
+
+// place pins this process, and the shards it will start, to the
+// generator's CPUs for the run (undone by cleanRun), and records where
+// each side runs; the server's CPUs go to each Start (start).
+func (s *settings) place(env *results.Environment) error {
+	p := s.placement
+	if len(p.Generator) == 0 {
+		return nil
+	}
+	was, err := cpus.Allowed()
+	if err != nil {
+		return err
+	}
+	if err := cpus.Pin(p.Generator); err != nil {
+		return err
+	}
+	s.unpin = func() { _ = cpus.Pin(was) }
+	env.ServerCPUs, env.GeneratorCPUs = p.Server.String(), p.Generator.String()
+	if len(p.Server) == 0 {
+		s.logf("the generator runs on CPUs %s", p.Generator)
+		return nil
+	}
+	s.logf("CPUs apart: httpd on %s, the generator on %s (--share-cpus to share them)", p.Server, p.Generator)
+	return nil
 }

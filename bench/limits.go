@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // NofileMargin is the file descriptors a process needs beside its sockets:
@@ -74,6 +76,10 @@ func RaiseNofile(n int) error {
 // or a systemd slice sets one.
 func CPULimit() float64 {
 	limit := float64(runtime.NumCPU())
+	var m unix.CPUSet
+	if unix.SchedGetaffinity(0, &m) == nil && m.Count() > 0 {
+		limit = float64(m.Count()) // now: runtime.NumCPU is the affinity at start
+	}
 	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return limit

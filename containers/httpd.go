@@ -58,9 +58,16 @@ type Options struct {
 	RunID       string
 	Connections int // the load's target; the nofile limit is sized to it
 	Files       []provider.File
+	// CPUSet is the CPUs httpd may run on, as a CPU list ("1", "2-3"); ""
+	// for every CPU.
+	CPUSet string
 	// StartTimeout bounds the wait for httpd to say it is ready.
 	StartTimeout time.Duration
 }
+
+// WithCPUSet keeps httpd on the CPUs of list ("1", "2-3"): the container's
+// cpuset.
+func WithCPUSet(list string) Option { return func(o *Options) { o.CPUSet = list } }
 
 // Option changes one of Run's Options.
 type Option func(*Options)
@@ -578,6 +585,7 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 			if c := o.Config.CPUs; c > 0 {
 				hc.Resources.NanoCPUs = int64(c * 1e9)
 			}
+			hc.Resources.CpusetCpus = o.CPUSet
 		}),
 		testcontainers.WithWaitStrategyAndDeadline(o.StartTimeout,
 			wait.ForLog(apache.ReadyLogMsg+"|"+configInvalidMark).AsRegexp().WithPollInterval(100*time.Millisecond)),

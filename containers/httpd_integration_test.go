@@ -390,3 +390,24 @@ func TestImageFor(t *testing.T) {
 		t.Errorf("NewProvider with no image: %+v, %v", p, err)
 	}
 }
+
+// TestCPUSet: httpd runs on the CPUs it was given: the container's cpuset
+// says so, and so does the kernel for httpd's own process.
+func TestCPUSet(t *testing.T) {
+	dockertest.Require(t)
+	ctx := context.Background()
+	cfg, _ := apache.Preset("event-stock", 10)
+	srv, err := Run(ctx, dockertest.Image, WithConfig(cfg), WithRunID("test"), WithConnections(10), WithCPUSet("0"))
+	t.Cleanup(func() { srv.Stop() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := exec.Command("docker", "inspect", "--format", "{{.HostConfig.CpusetCpus}}", srv.GetContainerID()).Output()
+	if err != nil || strings.TrimSpace(string(got)) != "0" {
+		t.Errorf("container cpuset %q (%v), want 0", got, err)
+	}
+	out, err := exec.Command("docker", "exec", srv.GetContainerID(), "sh", "-c", "grep Cpus_allowed_list /proc/1/status").Output()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "\t0") {
+		t.Errorf("httpd's CPUs: %q (%v), want 0", out, err)
+	}
+}

@@ -76,6 +76,7 @@ type localServer struct {
 	exited time.Time     // set before done closes
 	cg     *observe.Cgroup
 	ep     Endpoint
+	cpuset string // the CPUs httpd may run on ("": every one)
 }
 
 // Start implements Provider: it renders cfg into a temporary folder,
@@ -101,7 +102,7 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 	if err != nil {
 		return nil, err
 	}
-	s := &localServer{dir: dir, done: make(chan struct{})}
+	s := &localServer{dir: dir, done: make(chan struct{}), cpuset: o.CPUSet}
 	close(s.done) // nothing to wait for until httpd starts
 	at := apache.Paths{Conf: filepath.Join(dir, "httpd.conf"), DocRoot: filepath.Join(dir, "htdocs"),
 		RunDir: filepath.Join(dir, "run"), ErrorLog: filepath.Join(dir, "error.log"), User: "daemon"}
@@ -181,9 +182,10 @@ func (s *localServer) start(layout apache.Layout, at apache.Paths, src observe.S
 	}
 	script := `ulimit -n "$LOADCHECK_NOFILE" || exit 97
 for f in $LOADCHECK_CGROUP_PROCS; do echo $$ > "$f" || exit 98; done
+[ -z "$LOADCHECK_CPUSET" ] || taskset -pc "$LOADCHECK_CPUSET" $$ >/dev/null || exit 96
 exec "$0" "$@"`
 	cmd := exec.Command("sh", "-c", script, layout.Binary, "-DFOREGROUND", "-f", at.Conf)
-	cmd.Env = append(os.Environ(), "LOADCHECK_NOFILE="+strconv.Itoa(s.ep.Nofile), "LOADCHECK_CGROUP_PROCS="+strings.Join(procs, " "))
+	cmd.Env = append(os.Environ(), "LOADCHECK_NOFILE="+strconv.Itoa(s.ep.Nofile), "LOADCHECK_CGROUP_PROCS="+strings.Join(procs, " "), "LOADCHECK_CPUSET="+s.cpuset)
 	cmd.Dir = s.dir
 	// Its own process group, so that Stop reaches every worker; and killed
 	// with loadcheck if loadcheck itself dies.

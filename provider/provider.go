@@ -60,6 +60,10 @@ type StartOptions struct {
 	Connections int
 	// Files are served beside the test page (a workload's page sizes).
 	Files []File
+	// CPUSet is the CPUs the server may run on, as a CPU list ("1",
+	// "2-3"), apart from the generator's; "" for every CPU. A running
+	// server (Target) is where it is.
+	CPUSet string
 }
 
 // File is a file of Size bytes the server serves at Path.

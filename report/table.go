@@ -76,6 +76,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 	for _, l := range imageLines(f) {
 		fmt.Fprintln(w, l)
 	}
+	if e := f.Environment; e.ServerCPUs != "" {
+		fmt.Fprintf(w, "CPUs apart: httpd on %s, the generator on %s\n", e.ServerCPUs, e.GeneratorCPUs)
+	}
 	if n := f.Scenario.Repeats(); n > 1 {
 		fmt.Fprintf(w, "each config ran %d times, interleaved: served, dropped, p99 and req/s show median (min–max); a config that passed some repeats is FLAKY\n", n)
 	}

@@ -151,6 +151,10 @@ type Environment struct {
 	// it began (package preflight), each with its fix: drops they cause
 	// are the host's, not the server's.
 	HostLimits []string `json:"host_limits,omitempty"`
+	// ServerCPUs and GeneratorCPUs are the CPUs each side ran on when
+	// they were apart (CPU lists, "1", "0"); "" when they shared them.
+	ServerCPUs    string `json:"server_cpus,omitempty"`
+	GeneratorCPUs string `json:"generator_cpus,omitempty"`
 }
 
 // Run is one config's result.

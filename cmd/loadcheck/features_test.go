@@ -2,9 +2,11 @@ package main
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/loadcheck/loadcheck/cpus"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 )
 
@@ -114,5 +116,39 @@ func TestTLSRun(t *testing.T) {
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestCPUsApart: by default httpd and the generator run on CPUs of their
+// own (on 2 CPUs: httpd on 1, the generator on 0), the result records
+// both, and the generator's CPU is judged against its own; --share-cpus
+// gives both every CPU. The test process itself is the generator here,
+// and has every CPU back after the run.
+func TestCPUsApart(t *testing.T) {
+	dockertest.Require(t)
+	allowed, err := cpus.Allowed()
+	if err != nil || len(allowed) < 2 {
+		t.Fatalf("this test needs 2 CPUs: %v (%v)", allowed, err)
+	}
+	want := cpus.Split(allowed)
+	out := filepath.Join(t.TempDir(), "r.json")
+	args := []string{"run", "--configs", "event-stock", "-c", "50", "--ramp", "1s", "--warmup", "2s", "-d", "2s", "--json", out}
+	code, stdout, stderr := run(t, args...)
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	f := readResult(t, out)
+	env, g := f.Environment, f.Runs[0].Generator
+	if env.ServerCPUs != want.Server.String() || env.GeneratorCPUs != want.Generator.String() || g == nil || g.CPUs != float64(len(want.Generator)) ||
+		!strings.Contains(stderr, "CPUs apart: httpd on "+want.Server.String()) {
+		t.Errorf("server CPUs %q, generator CPUs %q, generator %+v; want %s and %s\nstderr:\n%s", env.ServerCPUs, env.GeneratorCPUs, g, want.Server, want.Generator, stderr)
+	}
+	if now, _ := cpus.Allowed(); !slices.Equal(now, allowed) {
+		t.Errorf("after the run this process may use CPUs %s, want %s back", now, allowed)
+	}
+	code, _, stderr = run(t, append(args, "--share-cpus")...)
+	f = readResult(t, out)
+	if code != exitPass || f.Environment.ServerCPUs != "" || f.Runs[0].Generator.CPUs != float64(len(allowed)) {
+		t.Errorf("--share-cpus: exit %d, server CPUs %q, generator %+v\nstderr:\n%s", code, f.Environment.ServerCPUs, f.Runs[0].Generator, stderr)
 	}
 }

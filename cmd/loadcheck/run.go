@@ -18,6 +18,7 @@ import (
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
+	"github.com/loadcheck/loadcheck/cpus"
 	"github.com/loadcheck/loadcheck/generator/kubernetes"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/report"
@@ -58,20 +59,25 @@ type runFlags struct {
 	sourceAddr int
 	memory     int64
 	cpus       float64
-	files      []apache.Config   // --config-file, --config-dir
-	host       string            // --host
-	tls        bool              // --tls
-	served     []scenarios.File  // --file
-	backend    scenarios.Backend // --backend, --backend-size
-	mixNote    string            // what --paths-from or workload.paths_from read
-	promURL    string            // --prom-remote-write
-	tlsKey     string            // --tls-key
-	configsSet bool
-	overrides  []apache.Directive
-	fpm        []apache.Directive // --fpm: php-fpm pool settings
-	load       scenarios.Load
-	thresholds scenarios.Thresholds
-	set        map[string]bool // flags given on the command line
+	// --server-cpus, --generator-cpus, --share-cpus: where each side
+	// runs; placement is what they decided (cpuPlacement).
+	serverCPUs, generatorCPUs string
+	shareCPUs                 bool
+	placement                 cpus.Placement
+	files                     []apache.Config   // --config-file, --config-dir
+	host                      string            // --host
+	tls                       bool              // --tls
+	served                    []scenarios.File  // --file
+	backend                   scenarios.Backend // --backend, --backend-size
+	mixNote                   string            // what --paths-from or workload.paths_from read
+	promURL                   string            // --prom-remote-write
+	tlsKey                    string            // --tls-key
+	configsSet                bool
+	overrides                 []apache.Directive
+	fpm                       []apache.Directive // --fpm: php-fpm pool settings
+	load                      scenarios.Load
+	thresholds                scenarios.Thresholds
+	set                       map[string]bool // flags given on the command line
 	// extra adds a command's own flags (capacity's) to run's.
 	extra func(fs *flag.FlagSet)
 }
@@ -134,6 +140,9 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	}
 	if f.noShard && f.shards > 1 {
 		return nil, &usageError{"--no-shard and --shards > 1 contradict each other"}
+	}
+	if err := f.cpuPlacement(); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, &usageError{fmt.Sprintf("unexpected argument %q; give one scenario file at most", fs.Arg(0))}
@@ -371,6 +380,9 @@ func (f *runFlags) serverFlags(fs *flag.FlagSet) {
 
 // generatorFlags are the Generator group's: where the load comes from.
 func (f *runFlags) generatorFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.serverCPUs, "server-cpus", "", "run httpd on these CPUs (`LIST`, e.g. 1 or 2-3: the container's cpuset, a native httpd's affinity); default: the upper half of the CPUs loadcheck may use, on 2 or more")
+	fs.StringVar(&f.generatorCPUs, "generator-cpus", "", "run the generator (this process and its shards) on these CPUs (`LIST`, e.g. 0); default: the lower half")
+	fs.BoolVar(&f.shareCPUs, "share-cpus", false, "let httpd and the generator share every CPU (no placement), or let --server-cpus and --generator-cpus overlap")
 	fs.StringVar(&f.load.Engine, "engine", "", "how the generator drives the connections: auto (the default: epoll for plain HTTP without slow clients, else goroutine), epoll (a few event loops: about 3 KB per connection) or goroutine (one goroutine per connection: about 8 KB)")
 	fs.IntVar(&f.shards, "shards", f.shards, "generator processes (0: as many as the nofile limit needs)")
 	fs.StringVar(&f.generator, "generator", cmp.Or(f.generator, "local"), "where the load is generated: local (this host, split over processes past the nofile limit), swarm (--shards job services on this Docker swarm, host networking, merged exactly; needs a fixed --warmup, 30s by default) or kubernetes (--shards pods of an Indexed Job on the cluster KUBECONFIG names, against --target, merged exactly; with --dry-run only its manifests are written)")
@@ -418,7 +430,7 @@ var runFlagGroups = []flagGroup{
 		"rate", "closed-loop", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
 	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "tls", "tls-key",
 		"file", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "target", "status-url", "allow-remote"}},
-	{"Generator: where the load comes from", []string{"engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
+	{"Generator: where the load comes from", []string{"server-cpus", "generator-cpus", "share-cpus", "engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
 		"shard-cpu", "shard-memory", "clock-addr", "start-in", "dry-run", "o"}},
 	{"Verdict", []string{"min-served-pct", "max-dropped-pct", "max-p99", "repeat", "flaky-ok"}},
 	{"Output", []string{"json", "results", "run-id", "quiet", "prom-remote-write"}},
@@ -507,7 +519,7 @@ func runExit(out *results.File, flakyOK bool) int {
 func (f *runFlags) options(p *progress) []loadcheck.Option {
 	opts := []loadcheck.Option{
 		loadcheck.WithStore(f.resultsDir), loadcheck.WithRunID(f.runID), loadcheck.WithVersion(version),
-		loadcheck.WithLog(p.logf), loadcheck.WithLiveProgress(p.update),
+		loadcheck.WithLog(p.logf), loadcheck.WithLiveProgress(p.update), loadcheck.WithCPUs(f.placement),
 	}
 	if f.spec != nil {
 		opts = append(opts, loadcheck.WithScenarioFile(f.spec.Path))
@@ -682,3 +694,46 @@ func (b negBool) Set(s string) error {
 }
 
 func (negBool) IsBoolFlag() bool { return true }
+
+// cpuPlacement decides where httpd and the generator run: apart by
+// default on a host with 2 or more CPUs (cpus.Split), as --server-cpus
+// and --generator-cpus say, or sharing every CPU with --share-cpus alone.
+// A server loadcheck does not start (--target) and a fleet's generators
+// on other hosts are not placed. Bad lists are usage errors, before any
+// load.
+func (f *runFlags) cpuPlacement() error {
+	given := f.serverCPUs != "" || f.generatorCPUs != ""
+	if !given && (f.shareCPUs || f.target != "" || (f.generator != "" && f.generator != "local")) {
+		return nil
+	}
+	allowed, err := cpus.Allowed()
+	if err != nil {
+		return err
+	}
+	p := cpus.Split(allowed)
+	for _, side := range []struct {
+		flag, list string
+		set        *cpus.Set
+	}{{"--server-cpus", f.serverCPUs, &p.Server}, {"--generator-cpus", f.generatorCPUs, &p.Generator}} {
+		if side.list == "" {
+			continue
+		}
+		if *side.set, err = cpus.Parse(side.list); err != nil {
+			return &usageError{side.flag + " " + err.Error()}
+		}
+	}
+	switch {
+	case f.target != "" && f.serverCPUs != "":
+		return &usageError{"--server-cpus places a server loadcheck starts: a --target server runs where it runs (give --generator-cpus alone)"}
+	case f.target != "":
+		p.Server = nil
+	}
+	if !p.Apart() && given && f.target == "" {
+		return &usageError{fmt.Sprintf("--server-cpus and --generator-cpus need CPUs for both sides: this host lets loadcheck use %s", allowed)}
+	}
+	if err := p.Check(allowed, f.shareCPUs); err != nil {
+		return &usageError{err.Error()}
+	}
+	f.placement = p
+	return nil
+}
