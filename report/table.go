@@ -325,7 +325,7 @@ func generatorLines(f *results.File) []string {
 		}
 		var parts []string
 		if g.CPUs > 0 {
-			parts = append(parts, fmt.Sprintf("its %g CPUs %.0f%% busy over the window (busiest second %.0f%%)", g.CPUs, g.BusyPct, g.PeakBusyPct))
+			parts = append(parts, fmt.Sprintf("its %s %.0f%% busy over the window (busiest second %.0f%%)", results.CPUCount(g.CPUs), g.BusyPct, g.PeakBusyPct))
 		}
 		parts = append(parts, fmt.Sprintf("%d requests sent late (latest %s ms)", g.LateSends, results.Num(g.SendLateMaxMS)))
 		out = append(out, fmt.Sprintf("%s generator: %s", r.Config, strings.Join(parts, "; ")))

@@ -95,6 +95,14 @@ func generatorUse(r *bench.Result) *GeneratorUse {
 	return g
 }
 
+// CPUCount says n CPUs in words: "1 CPU", "2 CPUs", "0.5 CPUs".
+func CPUCount(n float64) string {
+	if n == 1 {
+		return "1 CPU"
+	}
+	return strconv.FormatFloat(n, 'g', -1, 64) + " CPUs"
+}
+
 // Limits says how the generator was at its limit, one line each with
 // what to do; none when it was not.
 func (g *GeneratorUse) Limits() []string {
@@ -103,7 +111,7 @@ func (g *GeneratorUse) Limits() []string {
 	}
 	var out []string
 	if g.CPUs > 0 && g.BusyPct >= GeneratorBusyLimitPct {
-		out = append(out, fmt.Sprintf("generator-limited: its %g CPUs were %.0f%% busy over the window (limit %d%%); give it more CPUs, apart from the server's, fewer connections per process, shards, or a fleet", g.CPUs, g.BusyPct, GeneratorBusyLimitPct))
+		out = append(out, fmt.Sprintf("generator-limited: its %s were %.0f%% busy over the window (limit %d%%); give it more CPUs, apart from the server's, fewer connections per process, shards, or a fleet", CPUCount(g.CPUs), g.BusyPct, GeneratorBusyLimitPct))
 	}
 	if g.LateSendsPct > LateSendsLimitPct {
 		out = append(out, fmt.Sprintf("generator-limited: it sent %d requests (%.2f%%) more than a tenth of their interval late, the latest %.0f ms (limit %d%%): the server got less load than asked; give it more CPUs, apart from the server's, fewer connections per process, shards, or a fleet", g.LateSends, g.LateSendsPct, g.SendLateMaxMS, LateSendsLimitPct))
