@@ -3,95 +3,17 @@ package loadcheck
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/capacity"
-	"github.com/loadcheck/loadcheck/observe"
 	"github.com/loadcheck/loadcheck/settle"
 )
 
 // maxStepSettle caps how long one step of a stepped run may take to
 // settle; a step that has not by then is not held.
 const maxStepSettle = 30 * time.Second
-
-// stepper judges a stepped run's steps as they come, from the generator's
-// progress: each step gets its own settler, and when one says the step
-// held, the next step is sent; the first step not held ends the run.
-type stepper struct {
-	counts []int
-	rate   float64
-	cap    time.Duration // the longest a step may take to settle
-	latest func() (observe.Point, bool)
-	next   chan<- int
-	done   func()
-
-	mu      sync.Mutex
-	out     capacity.Stepped
-	k       int
-	settler *settle.Settler
-	since   time.Time // the current step's start
-	log     func(capacity.Step)
-}
-
-// begin sends step k (the first, at first), with a settler of its own.
-func (s *stepper) begin(now time.Time) {
-	s.settler = settle.New(s.counts[s.k], s.rate, s.latest)
-	s.since = now
-	s.next <- s.counts[s.k]
-}
-
-// tick takes one progress report.
-func (s *stepper) tick(p bench.Progress, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.k >= len(s.counts) {
-		return
-	}
-	n := s.counts[s.k]
-	settled := s.settler.Tick(p)
-	after := now.Sub(s.since)
-	if !settled && after < s.cap {
-		return
-	}
-	step := capacity.Step{Connections: n, AfterS: after.Round(100 * time.Millisecond).Seconds(), Answered: s.settler.Answered(), Why: s.settler.Reason()}
-	if pt, ok := s.latest(); ok && pt.MemoryMB > 0 {
-		step.MemoryMB = pt.MemoryMB
-	}
-	step.Held = s.settler.Held()
-	if !settled {
-		step.Why = fmt.Sprintf("did not settle within %s", s.cap)
-	}
-	s.out.Steps = append(s.out.Steps, step)
-	if s.log != nil {
-		s.log(step)
-	}
-	s.k++
-	switch {
-	case !step.Held:
-		// The limit lies below n: about the connections answered, but
-		// never less than the step below, which held.
-		s.out.Knee = max(min(step.Answered, n-1), s.out.Held)
-		s.k = len(s.counts)
-		s.done()
-	case s.k == len(s.counts):
-		s.out.Held, s.out.Knee = n, n
-		s.done()
-	default:
-		s.out.Held = n
-		s.begin(now)
-	}
-}
-
-// result is the stepped run as judged so far.
-func (s *stepper) result() *capacity.Stepped {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.out
-	return &out
-}
 
 // stepped runs cfg once against a fresh server, adding connections in
 // steps from the search's start, each judged on its own (capacity.Stepped),
@@ -125,8 +47,8 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := make(chan int, 1)
-	s := &stepper{counts: counts, rate: l.RatePerConn, cap: stepCap, latest: session.Latest, next: next, done: cancel,
-		log: func(step capacity.Step) {
+	s := &settle.Stepper{Counts: counts, Rate: l.RatePerConn, Cap: stepCap, Latest: session.Latest, Next: next, Done: cancel,
+		Log: func(step capacity.Step) {
 			verdict := "held"
 			if !step.Held {
 				verdict = fmt.Sprintf("NOT held, %d answered", step.Answered)
@@ -134,10 +56,10 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 			c.logf("%s stepped run, %d connections: %s after %.1f s (%s)", label, step.Connections, verdict, step.AfterS, step.Why)
 		}}
 	c.logf("%s stepped run: %v connections, each step until it settles (at most %s)", label, counts, stepCap)
-	s.begin(time.Now())
+	s.Begin(time.Now())
 	_, err = c.generator.Generate(runCtx, r.ep.URL, bench.Options{Load: l, Steps: next,
-		Progress: func(p bench.Progress) { s.tick(p, time.Now()) }})
-	out := s.result()
+		Progress: func(p bench.Progress) { s.Tick(p, time.Now()) }})
+	out := s.Result()
 	out.ElapsedS = time.Since(began).Round(100 * time.Millisecond).Seconds()
 	switch {
 	case err != nil:

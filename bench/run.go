@@ -359,6 +359,58 @@ func (o Options) Validate() error {
 // measured. Cancelling ctx stops the run early; the result then has
 // Complete == false and counts unfinished requests as InFlight.
 func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
+	r, err := newRunner(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	opts = r.opts
+	r.start, r.cpuAtStart = time.Now(), processCPU()
+	if !opts.StartAt.IsZero() {
+		r.start = r.start.Add(time.Until(opts.StartAt)) // keep the monotonic clock
+	}
+	r.rampEnd = r.start.Add(opts.ramp())
+	r.measureOff.Store(int64(opts.MeasureStart()))
+	if opts.WarmUp == WarmUpAuto && opts.MeasureFrom != nil {
+		go r.settle(ctx, opts.MeasureFrom)
+	}
+
+	r.allDone = make(chan struct{})
+	var wg sync.WaitGroup
+	var loops []*evLoop
+	if r.loop {
+		// Before anything that outlives a failed start: the series ticker
+		// and the watch of the schedules' end.
+		if loops, err = startLoops(ctx, r, &wg, min(runtime.GOMAXPROCS(0), len(r.ids))); err != nil {
+			return nil, err
+		}
+	}
+	series := newSeriesTicker(r)
+	r.scheduled.Add(len(r.ids))
+	go func() {
+		r.scheduled.Wait()
+		// Schedules that ran to the window's end hold every connection
+		// until the series has its point there (at most a second), so that
+		// point counts them open. Schedules that ended early (a benchmark's
+		// slot limit) have no such point to wait for.
+		if !time.Now().Before(r.endAt()) {
+			select {
+			case <-series.endTaken:
+			case <-ctx.Done():
+			case <-time.After(1100 * time.Millisecond):
+			}
+		}
+		close(r.allDone)
+	}()
+	r.schedule(ctx, &wg, loops)
+	stopLoops(loops)
+	wg.Wait()
+	return r.result(ctx, series.stop()), nil
+}
+
+// newRunner checks opts and readies a run of them against t: its
+// requests, dialer, engine, this process's connections and their
+// recorders.
+func newRunner(t Target, opts Options) (*runner, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -408,48 +460,18 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 			r.recs[i].groups = []*hdrhistogram.Histogram{NewHistogram(), NewHistogram()}
 		}
 	}
-	r.start, r.cpuAtStart = time.Now(), processCPU()
-	if !opts.StartAt.IsZero() {
-		r.start = r.start.Add(time.Until(opts.StartAt)) // keep the monotonic clock
-	}
-	r.rampEnd = r.start.Add(opts.ramp())
-	r.measureOff.Store(int64(opts.MeasureStart()))
-	if opts.WarmUp == WarmUpAuto && opts.MeasureFrom != nil {
-		go r.settle(ctx, opts.MeasureFrom)
-	}
+	return r, nil
+}
 
-	r.allDone = make(chan struct{})
-	var wg sync.WaitGroup
-	var loops []*evLoop
-	if r.loop {
-		// Before anything that outlives a failed start: the series ticker
-		// and the watch of the schedules' end.
-		if loops, err = startLoops(ctx, r, &wg, min(runtime.GOMAXPROCS(0), len(r.ids))); err != nil {
-			return nil, err
-		}
-	}
-	series := newSeriesTicker(r)
-	r.scheduled.Add(len(r.ids))
-	go func() {
-		r.scheduled.Wait()
-		// Schedules that ran to the window's end hold every connection
-		// until the series has its point there (at most a second), so that
-		// point counts them open. Schedules that ended early (a benchmark's
-		// slot limit) have no such point to wait for.
-		if !time.Now().Before(r.endAt()) {
-			select {
-			case <-series.endTaken:
-			case <-ctx.Done():
-			case <-time.After(1100 * time.Millisecond):
-			}
-		}
-		close(r.allDone)
-	}()
+// schedule starts each of this process's connections at its open time
+// (or, in a stepped run, when its step lets it in) on the event loops or
+// a goroutine each, until ctx ends.
+func (r *runner) schedule(ctx context.Context, wg *sync.WaitGroup, loops []*evLoop) {
 	// Each connection's goroutine starts at its open time, not before:
 	// thousands of goroutines that all wake at once would queue behind the
 	// busy ones in Go's scheduler and open seconds late.
 	timer := time.NewTimer(time.Hour)
-	if opts.Steps != nil {
+	if r.opts.Steps != nil {
 		r.opens = make([]time.Time, len(r.ids))
 	}
 	for i := range r.ids {
@@ -472,10 +494,11 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 			r.connection(ctx, i)
 		}()
 	}
-	stopLoops(loops)
-	wg.Wait()
-	points := series.stop()
+}
 
+// result is the run's Result once every connection is done: the
+// accounting, the series, the engine and the window as it really ran.
+func (r *runner) result(ctx context.Context, points []Point) *Result {
 	res := r.summarize()
 	res.Series, res.Started = points, r.start
 	res.Engine = EngineGoroutine
@@ -489,7 +512,7 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 	}
 	res.Measured = max(end.Sub(r.measureAt()), 0)
 	res.MeasureStart = time.Duration(r.measureOff.Load())
-	return res, nil
+	return res
 }
 
 // measureAt is when the measured window begins; endAt when it ends.

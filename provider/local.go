@@ -114,28 +114,7 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 		return s, fmt.Errorf("find a free port: %w", err)
 	}
 	conf := apache.Render(cfg, layout, fmt.Sprintf("127.0.0.1:%d", port), at)
-	// The workers run as at.User: every folder on the way must let them in.
-	for _, d := range []string{dir, at.DocRoot, at.RunDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return s, err
-		}
-		if err := os.Chmod(d, 0o755); err != nil {
-			return s, err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(at.DocRoot, "index.html"), []byte("ok\n"), 0o644); err != nil {
-		return s, err
-	}
-	for _, f := range o.Files {
-		p := filepath.Join(at.DocRoot, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return s, err
-		}
-		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), int(f.Size)), 0o644); err != nil {
-			return s, err
-		}
-	}
-	if err := os.WriteFile(at.Conf, []byte(conf), 0o644); err != nil {
+	if err := writeServed(dir, at, conf, o.Files); err != nil {
 		return s, err
 	}
 	s.ep = Endpoint{Conf: conf, Nofile: NofileFor(o.Connections), URL: fmt.Sprintf("http://127.0.0.1:%d/", port)}
@@ -297,4 +276,31 @@ func (s *localServer) removeCgroup() error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("remove httpd's cgroup: %w", err)
+}
+
+// writeServed writes what a native httpd serves and reads into dir: the
+// test page, the served files and its httpd.conf, in folders its workers
+// (running as at.User) may enter.
+func writeServed(dir string, at apache.Paths, conf string, files []File) error {
+	for _, d := range []string{dir, at.DocRoot, at.RunDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(at.DocRoot, "index.html"), []byte("ok\n"), 0o644); err != nil {
+		return err
+	}
+	for _, f := range files {
+		p := filepath.Join(at.DocRoot, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), int(f.Size)), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(at.Conf, []byte(conf), 0o644)
 }

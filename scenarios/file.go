@@ -413,24 +413,9 @@ func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
 		c.fileCfg = &cfg
 	}
 	if c.Dir != "" {
-		p := s.near(c.Dir)
-		cfg, err := apache.LoadTree(c.Name, p)
+		cfg, err := s.loadTree(at, field, c)
 		if err != nil {
-			return at(field+".dir", "%v", err)
-		}
-		if c.Host != "" && !cfg.Tree.HasVhost(c.Host) {
-			return at(field+".host", "config tree %s has no vhost with ServerName or ServerAlias %s", p, c.Host)
-		}
-		cfg.Tree.Host = c.Host
-		if s.TLS {
-			if _, err := cfg.Tree.SSLVhost(c.Host); err != nil {
-				return at("tls", "%v", err)
-			}
-		}
-		if c.MPM != "" {
-			if cfg, err = cfg.WithMPM(c.MPM); err != nil {
-				return at(field+".mpm", "%v", err)
-			}
+			return err
 		}
 		c.fileCfg = &cfg
 	}
@@ -763,4 +748,29 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, field string) erro
 		return d.fail(n, field, "internal: no decoder for %s", t)
 	}
 	return nil
+}
+
+// loadTree reads config c's tree (dir) and applies its host, its MPM and
+// the scenario's TLS to it, naming the field at fault.
+func (s *Spec) loadTree(at atFunc, field string, c *ConfigSpec) (apache.Config, error) {
+	p := s.near(c.Dir)
+	cfg, err := apache.LoadTree(c.Name, p)
+	if err != nil {
+		return cfg, at(field+".dir", "%v", err)
+	}
+	if c.Host != "" && !cfg.Tree.HasVhost(c.Host) {
+		return cfg, at(field+".host", "config tree %s has no vhost with ServerName or ServerAlias %s", p, c.Host)
+	}
+	cfg.Tree.Host = c.Host
+	if s.TLS {
+		if _, err := cfg.Tree.SSLVhost(c.Host); err != nil {
+			return cfg, at("tls", "%v", err)
+		}
+	}
+	if c.MPM != "" {
+		if cfg, err = cfg.WithMPM(c.MPM); err != nil {
+			return cfg, at(field+".mpm", "%v", err)
+		}
+	}
+	return cfg, nil
 }

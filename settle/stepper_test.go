@@ -1,4 +1,4 @@
-package loadcheck
+package settle
 
 import (
 	"fmt"
@@ -16,10 +16,10 @@ func TestStepper(t *testing.T) {
 	next := make(chan int, 1)
 	done := false
 	var sent []int
-	s := &stepper{counts: []int{100, 200, 400}, rate: 1, cap: 30 * time.Second, next: next, done: func() { done = true },
-		latest: func() (observe.Point, bool) { return observe.Point{T: 1, BusyWorkers: 10}, true }}
+	s := &Stepper{Counts: []int{100, 200, 400}, Rate: 1, Cap: 30 * time.Second, Next: next, Done: func() { done = true },
+		Latest: func() (observe.Point, bool) { return observe.Point{T: 1, BusyWorkers: 10}, true }}
 	now := time.Unix(0, 0)
-	s.begin(now)
+	s.Begin(now)
 	var p bench.Progress
 	p.Phase = bench.PhaseWarmUp
 	for i := 0; i < 60 && !done; i++ {
@@ -33,9 +33,9 @@ func TestStepper(t *testing.T) {
 		now = now.Add(time.Second)
 		p.Elapsed += time.Second
 		p.Open, p.OK, p.Failed = int64(step), p.OK+int64(answered), p.Failed+int64(step-answered)
-		s.tick(p, now)
+		s.Tick(p, now)
 	}
-	out := s.result()
+	out := s.Result()
 	if fmt.Sprint(sent) != "[100 200 400]" || !done {
 		t.Fatalf("steps sent %v, done %v: want [100 200 400] and done", sent, done)
 	}
@@ -46,16 +46,16 @@ func TestStepper(t *testing.T) {
 		t.Errorf("held %d, knee %d, answered at 400 %d: want 200, 300, 300", out.Held, out.Knee, out.Steps[2].Answered)
 	}
 	// A step that never settles is not held once the cap has passed.
-	s = &stepper{counts: []int{100}, rate: 1, cap: 5 * time.Second, next: make(chan int, 1), done: func() {},
-		latest: func() (observe.Point, bool) { return observe.Point{}, false }}
-	s.begin(now)
+	s = &Stepper{Counts: []int{100}, Rate: 1, Cap: 5 * time.Second, Next: make(chan int, 1), Done: func() {},
+		Latest: func() (observe.Point, bool) { return observe.Point{}, false }}
+	s.Begin(now)
 	for i := range 10 {
 		now = now.Add(time.Second)
 		p.Elapsed += time.Second
 		p.Open, p.OK = int64(50+10*i), p.OK+int64(40+10*i) // still growing
-		s.tick(p, now)
+		s.Tick(p, now)
 	}
-	if out := s.result(); len(out.Steps) != 1 || out.Steps[0].Held || out.Steps[0].Why != "did not settle within 5s" {
+	if out := s.Result(); len(out.Steps) != 1 || out.Steps[0].Held || out.Steps[0].Why != "did not settle within 5s" {
 		t.Errorf("unsettled step: %+v", out.Steps)
 	}
 }
