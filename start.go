@@ -3,6 +3,7 @@ package loadcheck
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -103,7 +104,11 @@ func (s *settings) loadFor(ctx context.Context, ep provider.Endpoint, l scenario
 		s.logf("%s the load asks for vhost %s (Host header)", label, ep.Host)
 		l.Headers = append(append([]string(nil), l.Headers...), "Host: "+ep.Host)
 	}
-	return l, bench.VerifyTLS(ctx, ep.URL, l, ep.TLSRoots)
+	err := bench.VerifyTLS(ctx, ep.URL, l, ep.TLSRoots)
+	if err != nil && strings.Contains(strings.Join(ep.Adjustments, "\n"), "brought in") {
+		err = fmt.Errorf("%w; or --no-host-keys, to run on a generated certificate instead of the host's the tree names", err)
+	}
+	return l, err
 }
 
 // startBackend starts the workload's backend, if it has one, and returns

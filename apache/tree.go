@@ -34,6 +34,10 @@ type Tree struct {
 	// MPM, when set, is the MPM the tree runs under instead of the one
 	// it loads (see Config.WithMPM).
 	MPM string `json:"mpm,omitempty"`
+	// Outside are the files the tree names outside itself that were
+	// brought in (host paths): a certbot site's options and certificates,
+	// an AuthUserFile elsewhere. They run from the tree's OutsideDir.
+	Outside []string `json:"outside,omitempty"`
 }
 
 // DefaultHost is the ServerName of the tree's first vhost that has one,
@@ -87,6 +91,9 @@ func LoadTree(name, dir string) (Config, error) {
 	}
 	if t.Main == "" {
 		return Config{}, fmt.Errorf("config tree %s: no top-level config file: expected apache2.conf (Debian layout), httpd.conf or conf/httpd.conf (official layout) in it", dir)
+	}
+	if err := t.bringIn(&size); err != nil {
+		return Config{}, fmt.Errorf("config tree %s: %w", dir, err)
 	}
 	mpm := "unknown"
 	for _, l := range t.Lines() {
@@ -290,6 +297,9 @@ func splitArgs(s string) []string {
 func (t *Tree) rel(p string) (string, bool) {
 	if !strings.HasPrefix(p, "/") {
 		return path.Clean(p), true
+	}
+	if rel, ok := t.outsideRel(p); ok {
+		return rel, true
 	}
 	for _, root := range []string{TreeRoot, Debian.ServerRoot, Official.ServerRoot} {
 		if strings.HasPrefix(p, root+"/") {
@@ -498,6 +508,9 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 		out.Files[path.Join(TreeRoot, f)] = text
 	}
 	out.Files[out.Conf] += treeAdditions(cfg, layout, at)
+	for _, p := range t.Outside {
+		out.Adjustments = append(out.Adjustments, fmt.Sprintf("brought in %s, named outside the tree: a copy runs as %s", p, path.Join(TreeRoot, OutsideDir, p)))
+	}
 	return out
 }
 
@@ -515,6 +528,11 @@ type treeRenderer struct {
 func (r *treeRenderer) edit(l Line) (string, bool) {
 	t, at := r.t, r.at
 	switch name := strings.ToLower(l.Name()); {
+	case slices.Contains(outsideDirectives, name) && len(l.Args) > 0 && path.IsAbs(l.Args[0]) && !t.inTree(l.Args[0]):
+		// A file named outside the tree runs from the copy brought in.
+		if rel, ok := t.outsideRel(l.Args[0]); ok {
+			return strings.Replace(l.Text, l.Args[0], path.Join(TreeRoot, rel), 1), true
+		}
 	case name == "listen" && len(l.Args) > 0:
 		a := l.Args[0]
 		if to, ok := r.listen[a[strings.LastIndexByte(a, ':')+1:]]; ok {

@@ -38,6 +38,10 @@ type Overrides struct {
 	TLS string
 	// Host chooses the vhost of every config tree (--host).
 	Host string
+	// NoHostKeys leaves out the certificates and private keys config
+	// trees name outside themselves: loadcheck generates the pairs
+	// instead of copying a host's key into a container (--no-host-keys).
+	NoHostKeys bool
 	// MemoryBytes and CPUs limit every config's server (--memory,
 	// --cpus); nil changes nothing.
 	MemoryBytes *int64
@@ -159,6 +163,9 @@ func (o Overrides) applyWorkload(sc *Scenario) error {
 // checks that a TLS load has an SSL vhost to go to.
 func (o Overrides) applyTree(c *apache.Config) error {
 	t := *c.Tree // this run's overrides only
+	if o.NoHostKeys {
+		t = *t.WithoutHostKeys()
+	}
 	t.Set = append(append([]apache.Directive(nil), t.Set...), o.Set...)
 	if o.Host != "" {
 		if !t.HasVhost(o.Host) {

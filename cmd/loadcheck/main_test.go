@@ -134,7 +134,7 @@ func TestRunHelpGroups(t *testing.T) {
 	if code != exitPass && code != exitSetup {
 		t.Fatalf("run -h: exit %d", code)
 	}
-	for _, want := range []string{"errors.\n\nLoad: what each connection sends, and when:\n", "  -c connections\n", "\nServer: the configs", "\nGenerator: where the load comes from:",
+	for _, want := range []string{"at its limit).\n\nLoad: what each connection sends, and when:\n", "  -c connections\n", "\nServer: the configs", "\nGenerator: where the load comes from:",
 		"\nVerdict:\n", "\nOutput:\n", "(default 4000)"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("run -h lacks %q", want)

@@ -66,6 +66,7 @@ type runFlags struct {
 	placement                 cpus.Placement
 	files                     []apache.Config   // --config-file, --config-dir
 	host                      string            // --host
+	noHostKeys                bool              // --no-host-keys
 	tls                       bool              // --tls
 	served                    []scenarios.File  // --file
 	backend                   scenarios.Backend // --backend, --backend-size
@@ -366,6 +367,7 @@ func (f *runFlags) serverFlags(fs *flag.FlagSet) {
 		f.backend.Size = scenarios.ByteSize(n)
 		return nil
 	})
+	fs.BoolVar(&f.noHostKeys, "no-host-keys", false, "for config trees: do not copy the certificates and private keys a tree names outside itself (/etc/letsencrypt/live/…) into the container; loadcheck generates the pairs instead (the other files it names outside itself are still brought in)")
 	fs.StringVar(&f.host, "host", "", "for config trees: the vhost to load, sent as the Host header (default: the tree's first ServerName)")
 	fs.Func("memory", "limit each httpd container's memory, e.g. 512m or 2g, to emulate the production host (no swap)", func(v string) error {
 		n, err := units.RAMInBytes(v)
@@ -428,7 +430,7 @@ func (f *runFlags) outputFlags(fs *flag.FlagSet) {
 var runFlagGroups = []flagGroup{
 	{"Load: what each connection sends, and when", []string{"c", "connections", "ramp", "connect-rate", "warmup", "warmup-max", "d", "duration",
 		"rate", "closed-loop", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
-	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "tls", "tls-key",
+	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "no-host-keys", "tls", "tls-key",
 		"file", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "target", "status-url", "allow-remote"}},
 	{"Generator: where the load comes from", []string{"server-cpus", "generator-cpus", "share-cpus", "engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
 		"shard-cpu", "shard-memory", "clock-addr", "start-in", "dry-run", "o"}},
@@ -616,7 +618,7 @@ func (f *runFlags) localProvider() (provider.Provider, error) {
 // asOverrides are the flags that change the scenario, as every library
 // caller can change one (scenarios.Overrides).
 func (f *runFlags) asOverrides() scenarios.Overrides {
-	o := scenarios.Overrides{Add: f.files, Serve: f.served, Set: f.overrides, FPM: f.fpm, Host: f.host}
+	o := scenarios.Overrides{Add: f.files, Serve: f.served, Set: f.overrides, FPM: f.fpm, Host: f.host, NoHostKeys: f.noHostKeys}
 	if f.set["backend"] {
 		o.Backend = &f.backend
 	} else if f.set["backend-size"] {
