@@ -25,7 +25,7 @@ func certbotTree(t *testing.T) (dir, le string) {
 		filepath.Join(dir, "apache2.conf"): "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\nLoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\nListen 443\nIncludeOptional sites-enabled/*.conf\n",
 		filepath.Join(dir, "sites-enabled/shop-le-ssl.conf"): "<VirtualHost *:443>\n  ServerName shop.example\n  Include " + le + "/options-ssl-apache.conf\n" +
 			"  SSLCertificateFile " + le + "/live/shop.example/fullchain.pem\n  SSLCertificateKeyFile " + le + "/live/shop.example/privkey.pem\n</VirtualHost>\n",
-		filepath.Join(le, "options-ssl-apache.conf"):            "SSLEngine on\nSSLProtocol all -SSLv2 -SSLv3 -TLSv1 -TLSv1.1\n",
+		filepath.Join(le, "options-ssl-apache.conf"):         "SSLEngine on\nSSLProtocol all -SSLv2 -SSLv3 -TLSv1 -TLSv1.1\n",
 		filepath.Join(le, "live/shop.example/fullchain.pem"): string(cert),
 		filepath.Join(le, "live/shop.example/privkey.pem"):   string(key),
 	}
