@@ -60,7 +60,20 @@ type settings struct {
 	prom         *promwrite.Client // live metrics, when a receiver is given
 	placement    cpus.Placement    // CPUs apart for the server and the generator; zero: shared
 	unpin        func()            // gives this process its CPUs back after a run (place)
+	prod         Production        // the production host to project onto; zero: none
 }
+
+// Production is the host a config goes to: its CPUs and memory.
+type Production struct {
+	CPUs        float64
+	MemoryBytes int64
+}
+
+// WithProduction projects each config's measured costs onto the
+// production host p (results.Run.Projection): how many connections its
+// memory and CPUs would hold at the same rate per connection, marked as
+// a projection with what it assumes.
+func WithProduction(p Production) Option { return func(s *settings) { s.prod = p } }
 
 // WithCPUs runs the server and the generator on CPUs of their own: each
 // container's cpuset (or a native httpd's affinity) is p.Server, and this

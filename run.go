@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
@@ -113,7 +114,29 @@ func (s *settings) runJudged(ctx context.Context, sc scenarios.Scenario, cfg apa
 	if run.Verdict == results.Fail {
 		run.Diagnosis = results.Diagnose(run, cfg, sc.Thresholds)
 	}
+	if run.Measured() && run.Server != nil {
+		limit, how := cfg.DirectiveLimit()
+		run.Headroom = results.HeadroomOf(run, s.serverCPUs(cfg), cfg.Workers(), limit, how)
+		if p := s.prod; p.CPUs > 0 || p.MemoryBytes > 0 {
+			if run.Projection = results.ProjectOnto(run, sc.Load.RatePerConn, p.CPUs, float64(p.MemoryBytes>>20)); run.Projection != nil {
+				run.Projection.DirectiveLimit = limit
+			}
+		}
+	}
 	return run, nil
+}
+
+// serverCPUs is the CPU httpd had for cfg: its own CPUs when apart from
+// the generator's, its --cpus limit, or the host's.
+func (s *settings) serverCPUs(cfg apache.Config) float64 {
+	n := float64(runtime.NumCPU())
+	if len(s.placement.Server) > 0 {
+		n = float64(len(s.placement.Server))
+	}
+	if cfg.CPUs > 0 {
+		n = min(n, cfg.CPUs)
+	}
+	return n
 }
 
 // check refuses what would go wrong only after servers started: a bad load,

@@ -33,7 +33,7 @@ var mpmDefaults = map[string]map[string]int{
 // httpd would resolve by quietly using other values, and the limits that
 // keep it below target keep-alive connections.
 func (c Config) Check(target int) []Finding {
-	out, _, _ := c.analyze(target)
+	out, _, _, _ := c.analyze(target)
 	return append(out, c.PHP.checkPool(c.Name)...)
 }
 
@@ -41,14 +41,22 @@ func (c Config) Check(target int) []Finding {
 // directives let httpd hold, whatever the hardware, and why; 0 when the
 // MPM is unknown.
 func (c Config) DirectiveLimit() (int, string) {
-	_, n, how := c.analyze(0)
+	_, n, how, _ := c.analyze(0)
 	return n, how
 }
 
-func (c Config) analyze(target int) (out []Finding, capacity int, how string) {
+// Workers is the MaxRequestWorkers httpd runs the config with: its own,
+// or the MPM's default, capped as httpd caps it; 0 when the MPM is
+// unknown.
+func (c Config) Workers() int {
+	_, _, _, w := c.analyze(0)
+	return w
+}
+
+func (c Config) analyze(target int) (out []Finding, capacity int, how string, workers int) {
 	defs, ok := mpmDefaults[c.MPM]
 	if !ok {
-		return nil, 0, ""
+		return nil, 0, "", 0
 	}
 	val := func(name string) int {
 		if v, ok := c.Get(name); ok {
@@ -73,7 +81,7 @@ func (c Config) analyze(target int) (out []Finding, capacity int, how string) {
 				"%s: prefork holds one connection per process, and MaxRequestWorkers %d is below the %d connections asked for; expect at most %d served",
 				c.Name, mrw, target, mrw)})
 		}
-		return out, mrw, "MaxRequestWorkers: one process per connection"
+		return out, mrw, "MaxRequestWorkers: one process per connection", mrw
 	}
 	threadLimit, tpc := val("ThreadLimit"), val("ThreadsPerChild")
 	if tpc > threadLimit {
@@ -104,5 +112,5 @@ func (c Config) analyze(target int) (out []Finding, capacity int, how string) {
 		out = append(out, Finding{Msg: fmt.Sprintf("%s: with MaxRequestWorkers %d it can hold about %d connections (%s), below the %d asked for",
 			c.Name, mrw, capacity, strings.TrimPrefix(how, "MaxRequestWorkers: "), target)})
 	}
-	return out, capacity, how
+	return out, capacity, how, mrw
 }

@@ -123,6 +123,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 	for _, l := range generatorLines(f) {
 		fmt.Fprintln(w, l)
 	}
+	for _, l := range headroomLines(f) {
+		fmt.Fprintln(w, l)
+	}
 	if lines := serverSide(f); len(lines) > 0 {
 		fmt.Fprintln(w, "server side (kernel counters count the whole host when httpd shares its network: host networking, or a native httpd):")
 		for _, l := range lines {
@@ -369,4 +372,19 @@ func imageLines(f *results.File) []string {
 		}
 	}
 	return lines
+}
+
+// headroomLines say, per config, how much of each limit it used at its
+// peak, and its costs projected onto production when asked for.
+func headroomLines(f *results.File) []string {
+	var out []string
+	for _, r := range f.Runs {
+		if l := r.Headroom.Lines(); len(l) > 0 {
+			out = append(out, fmt.Sprintf("%s headroom: %s", r.Config, strings.Join(l, "; ")))
+		}
+		if l := r.Projection.Line(); l != "" {
+			out = append(out, r.Config+" "+l)
+		}
+	}
+	return out
 }

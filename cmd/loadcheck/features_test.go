@@ -133,11 +133,17 @@ func TestCPUsApart(t *testing.T) {
 	want := cpus.Split(allowed)
 	out := filepath.Join(t.TempDir(), "r.json")
 	args := []string{"run", "--configs", "event-stock", "-c", "50", "--ramp", "1s", "--warmup", "2s", "-d", "2s", "--json", out}
-	code, stdout, stderr := run(t, args...)
+	code, stdout, stderr := run(t, append(args, "--prod-cpus", "4", "--prod-memory", "4g")...)
 	if code != exitPass {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	f := readResult(t, out)
+	// Headroom against httpd's own CPUs, and the projection onto 4 CPUs
+	// and 4 GB, marked as one.
+	if h, p := f.Runs[0].Headroom, f.Runs[0].Projection; h == nil || h.CPUs != float64(len(want.Server)) || h.ConnectionLimit != 450 || h.Workers != 150 ||
+		p == nil || p.ConnectionsByMemory == 0 || !strings.Contains(stdout, "event-stock headroom: ") || !strings.Contains(stdout, "a projection: it assumes") {
+		t.Errorf("headroom %+v, projection %+v\nstdout:\n%s", h, p, stdout)
+	}
 	env, g := f.Environment, f.Runs[0].Generator
 	if env.ServerCPUs != want.Server.String() || env.GeneratorCPUs != want.Generator.String() || g == nil || g.CPUs != float64(len(want.Generator)) ||
 		!strings.Contains(stderr, "CPUs apart: httpd on "+want.Server.String()) {

@@ -64,15 +64,16 @@ type runFlags struct {
 	serverCPUs, generatorCPUs string
 	shareCPUs                 bool
 	placement                 cpus.Placement
-	files                     []apache.Config   // --config-file, --config-dir
-	host                      string            // --host
-	noHostKeys                bool              // --no-host-keys
-	tls                       bool              // --tls
-	served                    []scenarios.File  // --file
-	backend                   scenarios.Backend // --backend, --backend-size
-	mixNote                   string            // what --paths-from or workload.paths_from read
-	promURL                   string            // --prom-remote-write
-	tlsKey                    string            // --tls-key
+	files                     []apache.Config      // --config-file, --config-dir
+	host                      string               // --host
+	noHostKeys                bool                 // --no-host-keys
+	prod                      loadcheck.Production // --prod-cpus, --prod-memory
+	tls                       bool                 // --tls
+	served                    []scenarios.File     // --file
+	backend                   scenarios.Backend    // --backend, --backend-size
+	mixNote                   string               // what --paths-from or workload.paths_from read
+	promURL                   string               // --prom-remote-write
+	tlsKey                    string               // --tls-key
 	configsSet                bool
 	overrides                 []apache.Directive
 	fpm                       []apache.Directive // --fpm: php-fpm pool settings
@@ -138,6 +139,9 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	}
 	if f.cpus < 0 {
 		return nil, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
+	}
+	if f.prod.CPUs < 0 {
+		return nil, &usageError{fmt.Sprintf("--prod-cpus must not be negative, got %g", f.prod.CPUs)}
 	}
 	if f.noShard && f.shards > 1 {
 		return nil, &usageError{"--no-shard and --shards > 1 contradict each other"}
@@ -378,6 +382,15 @@ func (f *runFlags) serverFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.Float64Var(&f.cpus, "cpus", 0, "limit each httpd container to this many CPUs, e.g. 1.5")
+	fs.Float64Var(&f.prod.CPUs, "prod-cpus", 0, "project each config's measured costs onto a production host of this many CPUs (a projection, marked as one, with what it assumes)")
+	fs.Func("prod-memory", "project each config's measured costs onto a production host of this much memory, e.g. 4g", func(v string) error {
+		n, err := units.RAMInBytes(v)
+		if err != nil || n < 1<<20 {
+			return fmt.Errorf("want a size such as 4g, got %q", v)
+		}
+		f.prod.MemoryBytes = n
+		return nil
+	})
 }
 
 // generatorFlags are the Generator group's: where the load comes from.
@@ -431,7 +444,7 @@ var runFlagGroups = []flagGroup{
 	{"Load: what each connection sends, and when", []string{"c", "connections", "ramp", "connect-rate", "warmup", "warmup-max", "d", "duration",
 		"rate", "closed-loop", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
 	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "no-host-keys", "tls", "tls-key",
-		"file", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "target", "status-url", "allow-remote"}},
+		"file", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "prod-cpus", "prod-memory", "target", "status-url", "allow-remote"}},
 	{"Generator: where the load comes from", []string{"server-cpus", "generator-cpus", "share-cpus", "engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
 		"shard-cpu", "shard-memory", "clock-addr", "start-in", "dry-run", "o"}},
 	{"Verdict", []string{"min-served-pct", "max-dropped-pct", "max-p99", "repeat", "flaky-ok"}},
@@ -521,7 +534,7 @@ func runExit(out *results.File, flakyOK bool) int {
 func (f *runFlags) options(p *progress) []loadcheck.Option {
 	opts := []loadcheck.Option{
 		loadcheck.WithStore(f.resultsDir), loadcheck.WithRunID(f.runID), loadcheck.WithVersion(version),
-		loadcheck.WithLog(p.logf), loadcheck.WithLiveProgress(p.update), loadcheck.WithCPUs(f.placement),
+		loadcheck.WithLog(p.logf), loadcheck.WithLiveProgress(p.update), loadcheck.WithCPUs(f.placement), loadcheck.WithProduction(f.prod),
 	}
 	if f.spec != nil {
 		opts = append(opts, loadcheck.WithScenarioFile(f.spec.Path))

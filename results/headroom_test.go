@@ -1,0 +1,34 @@
+package results
+
+import (
+	"strings"
+	"testing"
+)
+
+// A run with its server series: httpd at 0.5 CPU in the window's busiest
+// second, 150 of 400 workers at peak, 300 of 1024 MB, 2000 of the 4800
+// connections its directives allow; projected onto 4 CPUs and 4 GB.
+func TestHeadroomAndProjection(t *testing.T) {
+	run := Run{Config: "c", Connections: Connections{Target: 2000, Served: 2000}, MeasureStartS: 10, MeasuredS: 4,
+		Server: &Server{PeakBusyWorkers: 150, MemoryPeakMB: 300, MemoryLimitMB: 1024, MemoryStartMB: 100, MemoryPerConnKB: 100,
+			Series: []ServerPoint{{T: 9, CPUSeconds: 0}, {T: 10, CPUSeconds: 5}, {T: 11, CPUSeconds: 5.3}, {T: 12, CPUSeconds: 5.8},
+				{T: 13, CPUSeconds: 6.2}, {T: 14, CPUSeconds: 6.6}, {T: 15, CPUSeconds: 9}}}}
+	h := HeadroomOf(run, 1, 400, 4800, "MaxRequestWorkers x (AsyncRequestWorkerFactor 2 + 1)")
+	if h.PeakCPUPct != 50 || h.PeakWorkersPct != 37.5 || h.PeakMemoryPct != 29.3 || h.ConnectionsPct != 41.7 {
+		t.Errorf("headroom %+v: want CPU 50%% (not the 5 s before the window, nor the teardown after), workers 37.5%%, memory 29.3%%, connections 41.7%%", h)
+	}
+	if l := strings.Join(h.Lines(), "; "); !strings.Contains(l, "CPU 50% of its 1 CPU") || !strings.Contains(l, "connections 42% of the 4800") {
+		t.Errorf("lines: %s", l)
+	}
+	p := ProjectOnto(run, 1, 4, 4096)
+	// Memory: (4096-100) MB / 100 KB; CPU: 1.6 s over 4 s for 2000 = 0.0002 CPU each.
+	if p == nil || p.ConnectionsByMemory != 40919 || p.ConnectionsByCPU != 20000 || !strings.Contains(p.Line(), "a projection: it assumes costs grow in proportion") {
+		t.Errorf("projection %+v: %s", p, p.Line())
+	}
+	if p.DirectiveLimit = 4800; !strings.Contains(p.Line(), "but its directives hold 4800 whatever the host") {
+		t.Errorf("the directives' cap is not said: %s", p.Line())
+	}
+	if ProjectOnto(Run{Connections: Connections{Served: 0}, Server: &Server{}}, 1, 4, 4096) != nil {
+		t.Error("a projection from nothing served")
+	}
+}
