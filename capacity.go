@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -131,6 +132,7 @@ func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label strin
 			c.onProbe(cfg.Name, pr)
 		}
 	})
+	c.checkArrival(ctx, cfg, &cc, label)
 	cc.Costs()
 	cpus := cfg.CPUs
 	if cpus == 0 {
@@ -189,4 +191,38 @@ func (c *capacityRun) confirm(ctx context.Context, base apache.Config, s *capaci
 		s.Confirm, s.Verdict = &run, run.Verdict
 		c.logf("[%s] confirming run at %d connections: %s", cfg.Name, target, strings.ToUpper(run.Verdict))
 	}
+}
+
+// checkArrival records how fast connections arrived at the limit found,
+// and probes the limit once more with them arriving twice as fast (half
+// the ramp, or twice the connect rate), when the budget allows: a config
+// whose limit moves with the arrival says so (ConfigResult.ArrivalNote).
+func (c *capacityRun) checkArrival(ctx context.Context, cfg apache.Config, cc *capacity.ConfigResult, label string) {
+	n := cc.MaxPass
+	l := c.sc.Load
+	l.Connections = n
+	ramp := l.RampTime()
+	if n == 0 || ramp <= 0 {
+		return
+	}
+	cc.ArrivalPerS = math.Round(float64(n)/ramp.Seconds()*10) / 10
+	if cc.Unfinished != "" || ctx.Err() != nil || !c.afford(n) {
+		return
+	}
+	sc := c.sc
+	sc.Load.Connections = n
+	if sc.Load.ConnectRate > 0 {
+		sc.Load.ConnectRate *= 2
+	} else {
+		sc.Load.Ramp /= 2
+	}
+	run, err := c.runOnce(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns, arriving twice as fast]", label, n))
+	if err != nil {
+		run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
+	}
+	results.Judge(&run, c.sc.Thresholds)
+	p := capacity.Judged(n, run, cfg, c.sc.Thresholds)
+	faster := sc.Load.RampTime()
+	cc.Arrival = &capacity.ArrivalCheck{PerS: math.Round(float64(n)/faster.Seconds()*10) / 10, RampS: faster.Seconds(), Probe: p}
+	c.logf("[%s] %s", label, cc.ArrivalNote())
 }

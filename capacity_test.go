@@ -43,6 +43,10 @@ func TestCapacityLibrary(t *testing.T) {
 	if !out.Complete || out.Schema != capacity.Schema || out.RunID != "cap-1" || cc.MaxPass != 8 {
 		t.Fatalf("complete %v, schema %q, run %q, max pass %d: want a complete search holding all 8\nlog:\n%s", out.Complete, out.Schema, out.RunID, cc.MaxPass, strings.Join(logs, "\n"))
 	}
+	// The limit held again with connections arriving twice as fast.
+	if cc.ArrivalPerS != 40 || cc.Arrival == nil || cc.Arrival.PerS != 80 || cc.Arrival.Probe.Outcome != capacity.ProbePass {
+		t.Errorf("arrival %g/s, check %+v: want 8 over 200 ms (40/s), then 80/s held", cc.ArrivalPerS, cc.Arrival)
+	}
 	if st := cc.Stepped; st == nil || st.Error != "" || st.Held != 8 {
 		t.Errorf("stepped run %+v: want every step held, through the generator", st)
 	}

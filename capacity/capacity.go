@@ -72,6 +72,34 @@ type ConfigResult struct {
 	Suggestion      *Suggestion `json:"suggestion,omitempty"`
 	// Stepped is the stepped run the search started from, if any.
 	Stepped *Stepped `json:"stepped,omitempty"`
+	// ArrivalPerS is how fast connections arrived in the probes (the
+	// count over the ramp, at MaxPass): the limit holds for that arrival.
+	// Arrival is the limit probed once more with connections arriving
+	// twice as fast: a config that then fails has a limit that depends on
+	// how fast connections come, not one knee.
+	ArrivalPerS float64       `json:"arrival_per_s,omitempty"`
+	Arrival     *ArrivalCheck `json:"arrival_check,omitempty"`
+}
+
+// ArrivalCheck is the limit probed with connections arriving faster.
+type ArrivalCheck struct {
+	PerS  float64 `json:"per_s"`
+	RampS float64 `json:"ramp_s"`
+	Probe Probe   `json:"probe"`
+}
+
+// ArrivalNote says whether the limit held when connections came faster.
+func (c ConfigResult) ArrivalNote() string {
+	a := c.Arrival
+	switch {
+	case c.ArrivalPerS == 0:
+		return ""
+	case a == nil:
+		return fmt.Sprintf("the limit holds for connections arriving at %.0f/s (not checked faster)", c.ArrivalPerS)
+	case a.Probe.Outcome == ProbePass:
+		return fmt.Sprintf("the limit held with connections arriving at %.0f/s and at %.0f/s", c.ArrivalPerS, a.PerS)
+	}
+	return fmt.Sprintf("the limit depends on how fast connections arrive: %d held arriving at %.0f/s, and %s arriving at %.0f/s (%s): use the arrival production sees after a deploy or a failover", c.MaxPass, c.ArrivalPerS, a.Probe.Outcome, a.PerS, a.Probe.Reason)
 }
 
 // Stepped is one run against one server with connections added in steps

@@ -319,3 +319,20 @@ func TestSearchFromKnee(t *testing.T) {
 		}
 	}
 }
+
+// TestArrivalNote: the limit's arrival rate is said; held again twice as
+// fast, or not, with the reason and what to do.
+func TestArrivalNote(t *testing.T) {
+	c := ConfigResult{MaxPass: 2000, ArrivalPerS: 500}
+	if n := c.ArrivalNote(); !strings.Contains(n, "arriving at 500/s (not checked faster)") {
+		t.Errorf("unchecked: %s", n)
+	}
+	c.Arrival = &ArrivalCheck{PerS: 1000, RampS: 2, Probe: Probe{Connections: 2000, Outcome: ProbePass}}
+	if n := c.ArrivalNote(); !strings.Contains(n, "held with connections arriving at 500/s and at 1000/s") {
+		t.Errorf("held: %s", n)
+	}
+	c.Arrival.Probe = Probe{Connections: 2000, Outcome: ProbeFail, Reason: "event shut down kept-alive connections"}
+	if n := c.ArrivalNote(); !strings.Contains(n, "depends on how fast connections arrive: 2000 held arriving at 500/s, and fail arriving at 1000/s (event shut down") {
+		t.Errorf("failed faster: %s", n)
+	}
+}

@@ -98,6 +98,9 @@ func capacityNotes(f *capacity.File) []string {
 		if c.Repeat != "" {
 			parts = append(parts, c.Repeat)
 		}
+		if n := c.ArrivalNote(); n != "" {
+			parts = append(parts, n)
+		}
 		if c.Unfinished != "" {
 			parts = append(parts, "not finished: "+c.Unfinished)
 		}

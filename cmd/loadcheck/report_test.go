@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -328,6 +329,9 @@ func TestCapacitySmall(t *testing.T) {
 	// event's limit is connections (50 x 3), not busy workers.
 	if !strings.Contains(c.FailReason, "server at its connection limit") || !strings.Contains(c.FailReason, "= 150)") {
 		t.Errorf("fail reason %q does not name event's connection limit of 150", c.FailReason)
+	}
+	if c.ArrivalPerS <= 0 || c.Arrival == nil || math.Abs(c.Arrival.PerS-2*c.ArrivalPerS) > 0.5 || !strings.Contains(stdout, "arriving at") {
+		t.Errorf("arrival %g/s, check %+v: want the limit probed again twice as fast, and said", c.ArrivalPerS, c.Arrival)
 	}
 	if c.MemPerConnKB <= 0 || c.CPUPerReqUS <= 0 || c.DirectiveLimit != 150 || !strings.Contains(c.LimitedBy, "MaxRequestWorkers") {
 		t.Errorf("costs: %g KB/conn, %g µs/req, directive limit %d, limited by %q", c.MemPerConnKB, c.CPUPerReqUS, c.DirectiveLimit, c.LimitedBy)
