@@ -89,17 +89,17 @@ type ArrivalCheck struct {
 }
 
 // ArrivalNote says whether the limit held when connections came faster.
-func (c ConfigResult) ArrivalNote() string {
-	a := c.Arrival
+func (cc ConfigResult) ArrivalNote() string {
+	a := cc.Arrival
 	switch {
-	case c.ArrivalPerS == 0:
+	case cc.ArrivalPerS == 0:
 		return ""
 	case a == nil:
-		return fmt.Sprintf("the limit holds for connections arriving at %.0f/s (not checked faster)", c.ArrivalPerS)
+		return fmt.Sprintf("the limit holds for connections arriving at %.0f/s (not checked faster)", cc.ArrivalPerS)
 	case a.Probe.Outcome == ProbePass:
-		return fmt.Sprintf("the limit held with connections arriving at %.0f/s and at %.0f/s", c.ArrivalPerS, a.PerS)
+		return fmt.Sprintf("the limit held with connections arriving at %.0f/s and at %.0f/s", cc.ArrivalPerS, a.PerS)
 	}
-	return fmt.Sprintf("the limit depends on how fast connections arrive: %d held arriving at %.0f/s, and %s arriving at %.0f/s (%s): use the arrival production sees after a deploy or a failover", c.MaxPass, c.ArrivalPerS, a.Probe.Outcome, a.PerS, a.Probe.Reason)
+	return fmt.Sprintf("the limit depends on how fast connections arrive: %d held arriving at %.0f/s, and %s arriving at %.0f/s (%s): use the arrival production sees after a deploy or a failover", cc.MaxPass, cc.ArrivalPerS, a.Probe.Outcome, a.PerS, a.Probe.Reason)
 }
 
 // Stepped is one run against one server with connections added in steps
