@@ -483,7 +483,7 @@ func WriteHTML(w io.Writer, f *results.File) error {
 	}{
 		Title: title(f), Description: f.Scenario.Description, Summary: fmt.Sprintf("%d of %d configs passed.", pass, len(f.Runs)), Load: describeLoad(f),
 		Version: f.Environment.LoadcheckVersion, Schema: f.Schema, Started: f.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Header: summaryHeader, Rows: rows, Cards: cards, Runs: f.Runs, Plots: plots, ServerSide: serverSide(f), TLS: tlsLines(f), Images: imageLines(f),
+		Header: summaryHeader, Rows: rows, Cards: cards, Runs: f.Runs, Plots: plots, ServerSide: append(append(serverSide(f), generatorLines(f)...), headroomLines(f)...), TLS: tlsLines(f), Images: imageLines(f),
 	}
 	return htmlReport.Execute(w, data)
 }

@@ -110,7 +110,7 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 			}
 		}
 	}
-	if lines := serverSide(f); len(lines) > 0 {
+	if lines := append(append(serverSide(f), generatorLines(f)...), headroomLines(f)...); len(lines) > 0 {
 		b.WriteString("\n<details><summary>Server side</summary>\n\n")
 		for _, l := range lines {
 			fmt.Fprintf(&b, "- %s\n", l)

@@ -84,7 +84,10 @@ func (h *Headroom) Lines() []string {
 	if h.Workers > 0 && h.PeakWorkersPct > 0 {
 		out = append(out, fmt.Sprintf("busy workers %.0f%% of MaxRequestWorkers %d", h.PeakWorkersPct, h.Workers))
 	}
-	if h.ConnectionLimit > 0 {
+	switch {
+	case h.ConnectionLimit > 0 && h.ConnectionsPct > 100:
+		out = append(out, fmt.Sprintf("its directives allow %d connections (%s), fewer than the %.0f asked for", h.ConnectionLimit, h.ConnectionLimitHow, h.ConnectionsPct*float64(h.ConnectionLimit)/100))
+	case h.ConnectionLimit > 0:
 		out = append(out, fmt.Sprintf("connections %.0f%% of the %d its directives allow (%s)", h.ConnectionsPct, h.ConnectionLimit, h.ConnectionLimitHow))
 	}
 	return out

@@ -28,6 +28,10 @@ func TestHeadroomAndProjection(t *testing.T) {
 	if p.DirectiveLimit = 4800; !strings.Contains(p.Line(), "but its directives hold 4800 whatever the host") {
 		t.Errorf("the directives' cap is not said: %s", p.Line())
 	}
+	over := HeadroomOf(Run{Connections: Connections{Target: 4000}}, 1, 150, 150, "MaxRequestWorkers: one process per connection")
+	if l := strings.Join(over.Lines(), "; "); !strings.Contains(l, "its directives allow 150 connections (MaxRequestWorkers: one process per connection), fewer than the 4000 asked for") {
+		t.Errorf("a target above the directives: %s", l)
+	}
 	if ProjectOnto(Run{Connections: Connections{Served: 0}, Server: &Server{}}, 1, 4, 4096) != nil {
 		t.Error("a projection from nothing served")
 	}
