@@ -164,7 +164,28 @@ func Environment(version string) results.Environment {
 	return results.Environment{
 		LoadcheckVersion: version, GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
 		CPUs: runtime.NumCPU(), Hostname: host, CPUModel: cpuModel(), Kernel: strings.TrimSpace(string(kernel)),
+		CI: CIJob(os.Getenv),
 	}
+}
+
+// CIJob names the CI job this process runs in, from the variables CI
+// systems set: "GitHub Actions run 123 of owner/repo, attempt 1" (with the
+// commit), "GitLab CI job 45 of group/project", "CI" for another system
+// that sets CI=true; "" outside CI.
+func CIJob(getenv func(string) string) string {
+	switch {
+	case getenv("GITHUB_ACTIONS") == "true":
+		s := fmt.Sprintf("GitHub Actions run %s of %s, attempt %s", getenv("GITHUB_RUN_ID"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ATTEMPT"))
+		if c := getenv("GITHUB_SHA"); c != "" {
+			s += ", commit " + c[:min(12, len(c))]
+		}
+		return s
+	case getenv("GITLAB_CI") == "true":
+		return fmt.Sprintf("GitLab CI job %s of %s", getenv("CI_JOB_ID"), getenv("CI_PROJECT_PATH"))
+	case getenv("CI") == "true":
+		return "CI"
+	}
+	return ""
 }
 
 // cpuModel is the first CPU's model name in /proc/cpuinfo; "" elsewhere.

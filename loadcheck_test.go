@@ -285,3 +285,22 @@ func (p *countingKiller) Start(ctx context.Context, cfg apache.Config, o provide
 	}
 	return p.killingProvider.Start(ctx, cfg, o)
 }
+
+// TestCIJob names the CI job from the variables CI systems set.
+func TestCIJob(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "123", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_SHA": "d93afb5fce5f0011223344"},
+			"GitHub Actions run 123 of o/r, attempt 2, commit d93afb5fce5f"},
+		{map[string]string{"GITLAB_CI": "true", "CI": "true", "CI_JOB_ID": "45", "CI_PROJECT_PATH": "g/p"}, "GitLab CI job 45 of g/p"},
+		{map[string]string{"CI": "true"}, "CI"},
+		{map[string]string{"CI": "false"}, ""},
+		{nil, ""},
+	} {
+		if got := loadcheck.CIJob(func(k string) string { return tc.env[k] }); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}

@@ -244,8 +244,8 @@ func measuredRepeats(r Run) int {
 }
 
 // EnvDiffs names each way next's environment differs from base's, where
-// both record it: the host (CPU model and cores, kernel, name), the
-// Docker engine, loadcheck, and per config the image, httpd's version
+// both record it: the host (CPU model and cores, kernel, and its name
+// unless both ran in CI, whose runners are named afresh), the Docker engine, loadcheck, and per config the image, httpd's version
 // and the generator engine.
 func EnvDiffs(base, next *File) []string {
 	var out []string
@@ -260,7 +260,9 @@ func EnvDiffs(base, next *File) []string {
 		out = append(out, fmt.Sprintf("cores %d -> %d", be.CPUs, ne.CPUs))
 	}
 	diff("kernel", be.Kernel, ne.Kernel)
-	diff("host", be.Hostname, ne.Hostname)
+	if be.CI == "" || ne.CI == "" { // CI runners are named afresh for every job
+		diff("host", be.Hostname, ne.Hostname)
+	}
 	diff("Docker", be.DockerVersion, ne.DockerVersion)
 	diff("loadcheck", be.LoadcheckVersion, ne.LoadcheckVersion)
 	newRuns := map[string]Run{}

@@ -276,6 +276,18 @@ func TestCompareEnvironment(t *testing.T) {
 	if c := results.Compare(base, base, results.DefaultNoise()); len(c.EnvDiffs) != 0 {
 		t.Errorf("a run against itself: differences %q", c.EnvDiffs)
 	}
+	// A new image digest, and another host: outside CI the host counts;
+	// between two CI jobs it does not (runners are named afresh).
+	next.Environment = base.Environment
+	next.Environment.Hostname = "laptop"
+	next.Runs[0].Engine, next.Runs[0].ImageID = "goroutine", "sha256:bb"
+	if got, want := results.Compare(base, next, results.DefaultNoise()).EnvDiffs, []string{"host ci-1 -> laptop", "c: image sha256:aa -> sha256:bb"}; !slices.Equal(got, want) {
+		t.Errorf("differences %q, want %q", got, want)
+	}
+	base.Environment.CI, next.Environment.CI = "GitHub Actions run 1 of o/r, attempt 1", "GitHub Actions run 2 of o/r, attempt 1"
+	if got, want := results.Compare(base, next, results.DefaultNoise()).EnvDiffs, []string{"c: image sha256:aa -> sha256:bb"}; !slices.Equal(got, want) {
+		t.Errorf("two CI runs: differences %q, want %q", got, want)
+	}
 }
 
 // TestCompareInconclusive: a config whose new run was inconclusive (the

@@ -155,6 +155,10 @@ type Environment struct {
 	CPUModel      string `json:"cpu_model,omitempty"`
 	Kernel        string `json:"kernel,omitempty"`
 	DockerVersion string `json:"docker_version,omitempty"`
+	// CI names the CI job that made the run ("GitHub Actions run 123 of
+	// owner/repo, attempt 1"), "" for a run outside CI: only a CI run can
+	// become a nightly baseline (loadcheck baseline promote).
+	CI string `json:"ci,omitempty"`
 	// HostLimits are the host's limits that fell short of the run before
 	// it began (package preflight), each with its fix: drops they cause
 	// are the host's, not the server's.
