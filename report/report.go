@@ -11,7 +11,7 @@ import (
 )
 
 // Formats are the report formats Render knows.
-var Formats = []string{"table", "markdown", "json", "junit", "html"}
+var Formats = []string{"table", "markdown", "json", "junit", "html", "github"}
 
 // Render writes f in format.
 func Render(w io.Writer, f *results.File, format string) error {
@@ -26,6 +26,8 @@ func Render(w io.Writer, f *results.File, format string) error {
 		return WriteJUnit(w, f)
 	case "html":
 		return WriteHTML(w, f)
+	case "github":
+		return WriteGitHub(w, f)
 	}
 	return fmt.Errorf("unknown format %q: choose from %s", format, strings.Join(Formats, ", "))
 }

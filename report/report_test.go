@@ -20,7 +20,7 @@ func TestGoldenReports(t *testing.T) {
 	if f.Runs[0].Verdict != results.Pass || f.Runs[1].Verdict != results.Fail || f.Runs[2].Verdict != results.Error {
 		t.Fatalf("fixture verdicts %s %s %s, want pass fail error", f.Runs[0].Verdict, f.Runs[1].Verdict, f.Runs[2].Verdict)
 	}
-	ext := map[string]string{"table": "txt", "markdown": "md", "json": "json", "junit": "xml", "html": "html"}
+	ext := map[string]string{"table": "txt", "markdown": "md", "json": "json", "junit": "xml", "html": "html", "github": "github.txt"}
 	for _, format := range Formats {
 		var b bytes.Buffer
 		if err := Render(&b, f, format); err != nil {

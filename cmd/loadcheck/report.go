@@ -21,13 +21,14 @@ func cmdReport(args []string, stdout, stderr io.Writer) (int, error) {
 	format := fs.String("format", "table", "one of "+strings.Join(report.Formats, ", "))
 	out := fs.String("o", "", "write to this `FILE` (atomically) instead of stdout")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: loadcheck report RUN [--format table|markdown|json|junit|html] [-o FILE]
+		fmt.Fprint(stderr, `Usage: loadcheck report RUN [--format table|markdown|json|junit|html|github] [-o FILE]
 
 Re-renders a stored run. RUN is a run folder (runs/RUN-ID) or a result
 JSON file; a capacity run folder renders as table, markdown, json or html.
 markdown suits CI job summaries and pull-request comments, junit
 has one test case per config and threshold, html is one self-contained page
-with plots. Exit 0 when every config passed, 1 when one failed, 2 on bad input.
+with plots, github prints a GitHub Actions annotation (::error, ::warning)
+for each config that did not pass. Exit 0 when every config passed, 1 when one failed, 2 on bad input.
 
 Flags:
 `)
