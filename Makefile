@@ -3,12 +3,27 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 GO ?= go
 BIN := bin/loadcheck
 
-.PHONY: all build image generator-image browser httpd prometheus run test test-unit fuzz lint clean
+.PHONY: all build release image generator-image browser httpd prometheus run test test-unit fuzz lint clean
 
 all: build
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/loadcheck
+
+# Release binaries for Linux amd64 and arm64 in dist/, static, with the
+# version from the newest v* tag (dev-COMMIT without one), the commit and
+# the build date stamped in (`loadcheck version`), and SHA256SUMS.
+VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo dev-$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown))
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+DIST ?= dist
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto \
+			-ldflags "-s -w -X main.release=$(VERSION) -X main.buildDate=$(BUILD_DATE)" \
+			-o $(DIST)/loadcheck-$(VERSION)-linux-$$arch ./cmd/loadcheck || exit 1; \
+	done
+	cd $(DIST) && sha256sum loadcheck-* > SHA256SUMS && cat SHA256SUMS
 
 # The Debian apache2 image, built from Debian's packages when it is missing.
 image:

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -203,8 +204,27 @@ func Active(ctx context.Context) (nodeAddr string, err error) {
 // binary on loadcheck's Debian image, tagged by the binary's hash, so a
 // swarm shard of another build cannot be picked, and labelled with its
 // version (org.loadcheck.version), which a shard also checks against the
-// coordinator's request. It is built when missing.
+// coordinator's request. It is built when missing. A release build's
+// image is tagged with its version too (loadcheck/generator:v1.2.0), and
+// that tag is returned: the one to push where a cluster pulls from.
 func GeneratorImage(ctx context.Context, version string) (string, error) {
+	tag, err := generatorImage(ctx, version)
+	if err != nil || !releaseVersion.MatchString(version) {
+		return tag, err
+	}
+	named := "loadcheck/generator:" + version
+	if out, err := exec.CommandContext(ctx, "docker", "tag", tag, named).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("tag the generator image %s as %s: %w: %s", tag, named, err, bytes.TrimSpace(out))
+	}
+	return named, nil
+}
+
+// releaseVersion matches a released loadcheck's version (v1.2.0,
+// v1.3.0-rc.1), not a development build's (dev, a pseudo-version).
+var releaseVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-(alpha|beta|rc)\.?[0-9]*)?$`)
+
+// generatorImage builds the image under the binary's hash tag when missing.
+func generatorImage(ctx context.Context, version string) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("find loadcheck's own binary: %w", err)
@@ -246,10 +266,11 @@ func GeneratorImage(ctx context.Context, version string) (string, error) {
 	if out, err := exec.CommandContext(ctx, "docker", "build", "-q", "-t", tag, dir).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build the generator image %s: %w: %s", tag, err, bytes.TrimSpace(out))
 	}
-	// Images of earlier builds are of no more use: each build has its own.
+	// Images of earlier development builds are of no more use: each build
+	// has its own (releases' stay: they may have been pushed by name).
 	if old, err := exec.CommandContext(ctx, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "loadcheck/generator").Output(); err == nil {
 		for _, t := range strings.Fields(string(old)) {
-			if t != tag {
+			if t != tag && !releaseVersion.MatchString(strings.TrimPrefix(t, "loadcheck/generator:")) {
 				_ = exec.CommandContext(ctx, "docker", "image", "rm", t).Run()
 			}
 		}

@@ -32,3 +32,16 @@ echo "Complete 2 seconds ago|node-a|"
 		t.Errorf("docker was called %s times, want 3", b)
 	}
 }
+
+// TestReleaseVersion: only a release's version names the shards' image.
+func TestReleaseVersion(t *testing.T) {
+	for v, want := range map[string]bool{
+		"v1.2.0": true, "v1.3.0-rc.1": true, "v10.0.12": true,
+		"dev": false, "dev (3f2a9c1b7e44+dirty, 2026-11-27T03:40:00Z)": false,
+		"v0.0.0-20261204232741-d93afb5fce5f+dirty": false, "v0.0.0-20261204232741-d93afb5fce5f": false, "dev-d93afb5fce5f": false,
+	} {
+		if got := releaseVersion.MatchString(v); got != want {
+			t.Errorf("%q: release %v, want %v", v, got, want)
+		}
+	}
+}
