@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -32,20 +33,27 @@ const (
 	exitInterrupted = 130
 )
 
-// version is set at build time with -ldflags "-X main.version=...";
-// otherwise it is the module version and VCS revision Go recorded in the
-// binary (buildVersion), so that a stored result names the commit that
-// made it.
+// Set by `make release` with -ldflags "-X main.release=v1.2.0 -X
+// main.buildDate=...": a plain `go build` leaves them empty and the build
+// info Go records (the VCS tag or a pseudo-version, the commit) is used.
+var release, buildDate string
+
+// version is what results record: the release, else the module version
+// from the build info, else "dev" with the commit (buildVersion).
 var version = func() string {
+	if release != "" {
+		return release
+	}
 	bi, _ := debug.ReadBuildInfo()
 	return buildVersion(bi, "dev")
 }()
 
-// buildVersion is the module's version from the build info (Go makes it
-// a pseudo-version naming the commit, "+dirty" for uncommitted changes,
-// when it stamps VCS information; `make build` asks it to, -buildvcs=auto),
-// else fallback with the VCS revision when there is one: "dev
-// (3f2a9c1b7e44+dirty, 2026-11-27T03:40:00Z)", else fallback.
+// buildVersion is the module's version from the build info (Go 1.24 and
+// later make it the VCS tag, or a pseudo-version naming the commit with
+// "+dirty" for uncommitted changes, when it stamps VCS information; `make
+// build` asks it to, -buildvcs=auto), else fallback with the VCS revision
+// when there is one: "dev (3f2a9c1b7e44+dirty, 2026-11-27T03:40:00Z)",
+// else fallback.
 func buildVersion(bi *debug.BuildInfo, fallback string) string {
 	if bi == nil {
 		return fallback
@@ -53,9 +61,25 @@ func buildVersion(bi *debug.BuildInfo, fallback string) string {
 	if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
 		return mv
 	}
-	v := fallback
-	var rev, at string
-	dirty := false
+	rev, at, dirty := vcsInfo(bi)
+	if rev == "" {
+		return fallback
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	if at != "" {
+		rev += ", " + at
+	}
+	return fmt.Sprintf("%s (%s)", fallback, rev)
+}
+
+// vcsInfo is the commit Go stamped into bi, its time, and whether the
+// tree had uncommitted changes.
+func vcsInfo(bi *debug.BuildInfo) (rev, at string, dirty bool) {
+	if bi == nil {
+		return "", "", false
+	}
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
@@ -66,16 +90,32 @@ func buildVersion(bi *debug.BuildInfo, fallback string) string {
 			dirty = s.Value == "true"
 		}
 	}
-	if rev == "" {
-		return v
+	return rev, at, dirty
+}
+
+// versionText is `loadcheck version`: the version, the commit, when it
+// was built (a plain go build records the commit's time, not the
+// build's) and the Go toolchain.
+func versionText(bi *debug.BuildInfo, v, built string) string {
+	rev, at, dirty := vcsInfo(bi)
+	switch {
+	case rev == "":
+		rev = "unknown (built outside a git checkout, or with -buildvcs=false)"
+	case dirty:
+		rev += " (with uncommitted changes)"
 	}
-	if dirty {
-		rev += "+dirty"
+	when := "not recorded"
+	switch {
+	case built != "":
+		when = built
+	case at != "":
+		when = "not recorded (commit time " + at + ")"
 	}
-	if at != "" {
-		rev += ", " + at
+	goVersion := runtime.Version()
+	if bi != nil && bi.GoVersion != "" {
+		goVersion = bi.GoVersion
 	}
-	return fmt.Sprintf("%s (%s)", v, rev)
+	return fmt.Sprintf("loadcheck %s\ncommit  %s\nbuilt   %s\ngo      %s %s/%s\n", v, rev, when, goVersion, runtime.GOOS, runtime.GOARCH)
 }
 
 const usage = `loadcheck proves that Apache httpd configs hold thousands of concurrent
@@ -95,6 +135,8 @@ Usage:
                                          json, junit or html
   loadcheck compare BASE NEW             per-config deltas; exit 1 on a regression
   loadcheck trend DIR|RUN...             stored runs over time, per config; regressions marked
+  loadcheck baseline promote RUN         make a CI run the nightly baseline (.loadcheck/baseline)
+  loadcheck prune DIR --keep N           keep the N newest run folders in DIR, remove the rest
   loadcheck capacity SCENARIO.yaml       find where each config breaks, what a connection
                                          costs, and directives that reach the target
   loadcheck plan --target URL --shards N -o DIR
@@ -108,7 +150,7 @@ Usage:
                                          (nofile, somaxconn, conntrack, ports), with fixes
   loadcheck clean [--all]                remove containers a crashed run left behind
                                          (--all: every loadcheck container, live runs' too)
-  loadcheck version
+  loadcheck version                      version, commit, build date, Go
 
 Run "loadcheck COMMAND -h" for a command's flags. Ready-made scenarios are in
 scenarios/ (smoke.yaml runs in under a minute).
@@ -175,12 +217,17 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdShard(ctx, args[1:], stdout, stderr)
 	case "merge":
 		code, err = cmdMerge(args[1:], stdout, stderr)
+	case "baseline":
+		code, err = cmdBaseline(args[1:], stdout, stderr)
+	case "prune":
+		code, err = cmdPrune(args[1:], stdout, stderr)
 	case "generator-image":
 		err = cmdGeneratorImage(ctx, args[1:], stdout, stderr)
 	case shardCommand: // started by a run that needs several generator processes
 		err = bench.ServeShard(ctx, os.Stdin, stdout)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "loadcheck %s\n", version)
+		bi, _ := debug.ReadBuildInfo()
+		fmt.Fprint(stdout, versionText(bi, version, buildDate))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
