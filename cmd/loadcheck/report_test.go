@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -225,73 +227,130 @@ func TestScenarioRun(t *testing.T) {
 }
 
 // TestNightlyScript runs the nightly workflow's steps (.github/nightly.sh)
-// twice against real httpd: first without a baseline, then against the
-// first run promoted to baseline.
+// three nights against real httpd with one persisted history folder: the
+// first without a baseline, then promoted to baseline (as CI does), the
+// second like it, the third with a 50 ms slower backend behind httpd,
+// which turns the night red under FAIL_ON=regression; then the baseline's
+// image digest changed: compare names it, and --strict-env refuses.
 func TestNightlyScript(t *testing.T) {
 	dockertest.Require(t)
 	dir := t.TempDir()
+	history := filepath.Join(dir, "runs")
 	summary := filepath.Join(dir, "summary.md")
-	nightly := func(id, compareFlags string) (int, string) {
-		cmd := exec.Command("bash", "../../.github/nightly.sh")
-		cmd.Env = append(os.Environ(), "LOADCHECK="+binary, "SCENARIO=../../scenarios/smoke.yaml",
-			"REPEAT=2", "RUN_FLAGS=-c 20 --warmup 1s -d 2s --configs worker-stock --quiet", "RESULTS="+dir, "RUN_ID="+id,
-			"BASELINE="+filepath.Join(dir, "baseline"), "SUMMARY="+summary, "COMPARE_FLAGS="+compareFlags)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, string(out)
+	baseline := filepath.Join(dir, "baseline")
+	nightly := func(id, backend, compareFlags string) (int, string) {
+		_ = os.Remove(summary)
+		cmd := exec.Command("bash", "../../.github/nightly.sh", "--keep", "3")
+		cmd.Env = append(os.Environ(), "CI=true", "LOADCHECK="+binary, "SCENARIO=../../scenarios/smoke.yaml", "FAIL_ON=regression",
+			"REPEAT=2", "RUN_FLAGS=-c 20 --warmup 1s -d 2s --configs worker-stock --quiet --backend /app="+backend+" --path /app",
+			"RESULTS="+history, "RUN_ID="+id, "BASELINE="+baseline, "SUMMARY="+summary, "COMPARE_FLAGS="+compareFlags)
+		code, out := runScript(t, cmd)
+		s, _ := os.ReadFile(summary)
+		return code, out + "\nsummary:\n" + string(s)
 	}
-	code, out := nightly("n1", "")
-	if code != 0 {
+	code, out := nightly("n1", "5ms", "")
+	if code != 0 || !strings.Contains(out, "## loadcheck smoke: run n1") || !strings.Contains(out, "No baseline at") {
 		t.Fatalf("first night: exit %d\n%s", code, out)
 	}
 	for _, name := range []string{"result.json", "junit.xml", "report.html", "worker-stock.hlog"} {
-		if _, err := os.Stat(filepath.Join(dir, "n1", name)); err != nil {
+		if _, err := os.Stat(filepath.Join(history, "n1", name)); err != nil {
 			t.Errorf("the artifact lacks %s", name)
 		}
 	}
-	s, _ := os.ReadFile(summary)
-	if !strings.Contains(string(s), "## loadcheck smoke: run n1") || !strings.Contains(string(s), "No baseline at") {
-		t.Errorf("first summary:\n%s", s)
+	if c, stdout, stderr := run(t, "baseline", "promote", filepath.Join(history, "n1"), "--to", baseline); c != exitPass {
+		t.Fatalf("promote: exit %d\n%s%s", c, stdout, stderr)
 	}
-	if out, err := exec.Command("cp", "-r", filepath.Join(dir, "n1"), filepath.Join(dir, "baseline")).CombinedOutput(); err != nil {
-		t.Fatalf("promote: %v %s", err, out)
+	// Two real runs differ by noise; memory per connection over 20
+	// connections jitters most, so its floor is wide; latency's is not.
+	code, out = nightly("n2", "5ms", "--memory-floor 100000")
+	if code != 0 || !strings.Contains(out, "## loadcheck compare: n1 -> n2") || !strings.Contains(out, "0 of 1 configs regressed") || !strings.Contains(out, "PASS 2/2") {
+		t.Errorf("second night: exit %d\n%s", code, out)
 	}
-	// Two real runs differ by noise; this checks the plumbing, so the
-	// noise band is wide. TestRunFolderReportCompare checks the verdicts.
-	code, out = nightly("n2", "--noise 10000 --latency-floor 10000 --memory-floor 100000")
-	s, _ = os.ReadFile(summary)
-	if code != 0 || !strings.Contains(string(s), "## loadcheck compare: n1 -> n2") || !strings.Contains(string(s), "0 of 1 configs regressed") ||
-		!strings.Contains(string(s), "Mann–Whitney") || !strings.Contains(string(s), "PASS 2/2") {
-		t.Errorf("second night: exit %d\n%s\nsummary:\n%s", code, out, s)
+	code, out = nightly("n3", "55ms", "--memory-floor 100000")
+	if code != 1 || !strings.Contains(out, "1 of 1 configs regressed") || !regexp.MustCompile(`\*\*worker-stock regressed:\*\* [^\n]*p99 ms`).MatchString(out) || !strings.Contains(out, "nightly: red (FAIL_ON=regression): a config regressed against the baseline") {
+		t.Errorf("third night, 50 ms slower: exit %d, want 1\n%s", code, out)
 	}
-	// The trend over the nights kept (the baseline is n1 again: once).
-	if _, err := os.Stat(filepath.Join(dir, "trend.html")); err != nil || !strings.Contains(string(s), "## loadcheck trend: 2 runs") || !strings.Contains(string(s), "| n2 |") {
-		t.Errorf("no trend of the two nights (%v); summary:\n%s", err, s)
+	// The trend over the three nights kept (the baseline is n1 again: once).
+	if _, err := os.Stat(filepath.Join(history, "trend.html")); err != nil || !strings.Contains(out, "## loadcheck trend: 3 runs") || !strings.Contains(out, "| n3 |") {
+		t.Errorf("no trend of the three nights (%v):\n%s", err, out)
 	}
-	// A baseline with a config the new run lacks: the job must fail.
-	base, err := results.ReadRun(filepath.Join(dir, "baseline"))
+	if f, err := results.ReadRun(filepath.Join(history, "n3")); err != nil || f.Environment.CI != "CI" {
+		t.Errorf("the night's environment.ci: %v", err)
+	}
+	// Another image under the baseline: named, and refused with --strict-env.
+	base, err := results.ReadRun(baseline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra := base.Runs[0]
-	extra.Config = "event-stock"
-	base.Runs = append(base.Runs, extra)
-	if err := base.WriteJSON(filepath.Join(dir, "baseline", results.ResultFile)); err != nil {
+	base.Runs[0].ImageID = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	if err := base.WriteJSON(filepath.Join(baseline, results.ResultFile)); err != nil {
 		t.Fatal(err)
 	}
-	code, out = nightly("n3", "--noise 10000 --latency-floor 10000 --memory-floor 100000")
-	s, _ = os.ReadFile(summary)
-	if code != 1 || !strings.Contains(string(s), "**event-stock regressed:** the config is missing from the new run") {
-		t.Errorf("third night: exit %d, want 1\n%s\nsummary:\n%s", code, out, s)
+	c, stdout, stderr := run(t, "compare", baseline, filepath.Join(history, "n2"), "--memory-floor", "100000")
+	if c != exitPass || !strings.Contains(stdout+stderr, "worker-stock: image sha256:000000") {
+		t.Errorf("a changed image: exit %d\n%s%s", c, stdout, stderr)
+	}
+	c, _, stderr = run(t, "compare", baseline, filepath.Join(history, "n2"), "--strict-env")
+	if c != exitSetup || !strings.Contains(stderr, "--strict-env: the runs ran on different environments: worker-stock: image sha256:000000") {
+		t.Errorf("--strict-env: exit %d\n%s", c, stderr)
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)
 	}
+}
+
+// TestNightlyGating: what turns a night red under each FAIL_ON, from the
+// exits of run and compare (a stand-in loadcheck that exits as told and
+// stores a result, so that the script's own logic is what is tested).
+func TestNightlyGating(t *testing.T) {
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "loadcheck")
+	script := `#!/bin/sh
+case "$1" in
+run) mkdir -p "$RESULTS/$RUN_ID" && echo '{}' > "$RESULTS/$RUN_ID/result.json"; exit "$RUN_RC" ;;
+compare) exit "$CMP_RC" ;;
+esac
+exit 0
+`
+	if err := os.WriteFile(stub, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(dir, "base")
+	_ = os.MkdirAll(base, 0o755)
+	_ = os.WriteFile(filepath.Join(base, "result.json"), []byte("{}"), 0o644)
+	for _, tc := range []struct {
+		failOn         string
+		run, cmp, want int
+	}{
+		{"regression", 0, 0, 0}, {"regression", 1, 0, 0}, {"regression", 0, 1, 1}, {"regression", 1, 1, 1},
+		{"verdict", 0, 0, 0}, {"verdict", 1, 0, 1}, {"verdict", 0, 1, 0},
+		{"both", 1, 0, 1}, {"both", 0, 1, 1}, {"both", 0, 0, 0},
+		{"none", 1, 1, 0}, {"none", 2, 0, 2}, {"regression", 0, 2, 2}, {"verdict", 2, 1, 2},
+	} {
+		cmd := exec.Command("bash", "../../.github/nightly.sh", "--fail-on", tc.failOn)
+		cmd.Env = append(os.Environ(), "LOADCHECK="+stub, "RESULTS="+filepath.Join(dir, "runs"), "RUN_ID=n", "BASELINE="+base,
+			"SUMMARY="+filepath.Join(dir, "summary.md"), fmt.Sprintf("RUN_RC=%d", tc.run), fmt.Sprintf("CMP_RC=%d", tc.cmp), "GITHUB_ACTIONS=")
+		code, out := runScript(t, cmd)
+		if code != tc.want {
+			t.Errorf("FAIL_ON=%s, run exit %d, compare exit %d: night exit %d, want %d\n%s", tc.failOn, tc.run, tc.cmp, code, tc.want, out)
+		}
+	}
+	if code, out := runScript(t, exec.Command("bash", "../../.github/nightly.sh", "--fail-on", "always")); code != 2 || !strings.Contains(out, `"always"; choose regression, verdict, both or none`) {
+		t.Errorf("--fail-on always: exit %d %s", code, out)
+	}
+}
+
+// runScript runs cmd and returns its exit code and combined output.
+func runScript(t *testing.T, cmd *exec.Cmd) (int, string) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), string(out)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
 }
 
 // TestCapacitySmall runs a real capacity search: event with 50 workers,
