@@ -25,9 +25,12 @@ release:
 	done
 	cd $(DIST) && sha256sum loadcheck-* > SHA256SUMS && cat SHA256SUMS
 
-# The Debian apache2 image, built from Debian's packages when it is missing.
+# The Debian apache2 image, built from Debian's packages when it is missing,
+# and the official-layout image on top of it (for official-layout trees
+# when httpd:2.4 is not in the engine).
 image:
 	containers/image/build.sh
+	containers/image/build-official.sh
 
 # The image swarm and Kubernetes shards run: this build's loadcheck on the
 # Debian image, tagged by the binary's hash; built when missing.

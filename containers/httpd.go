@@ -38,13 +38,20 @@ const (
 	LabelPID  = "org.loadcheck.pid"
 	// LabelLayout on an image names its layout (set by image/build.sh).
 	LabelLayout = "org.loadcheck.layout"
+	// LabelBuiltIn on an image lists the modules compiled into its httpd
+	// when they are not its layout's usual ones (image/build-official.sh:
+	// Debian's httpd in the official layout).
+	LabelBuiltIn = "org.loadcheck.builtin"
 )
 
 // DefaultImage is what users run; DebianImage is what image/build.sh builds
-// where no registry can be reached.
+// where no registry can be reached, and OfficialImage what
+// image/build-official.sh builds on it: the official layout from Debian's
+// packages, for official-layout trees when DefaultImage is not there.
 const (
-	DefaultImage = "httpd:2.4"
-	DebianImage  = "loadcheck/apache2:bookworm"
+	DefaultImage  = "httpd:2.4"
+	DebianImage   = "loadcheck/apache2:bookworm"
+	OfficialImage = "loadcheck/httpd-official:bookworm"
 )
 
 // Options describes one httpd container; Run applies its defaults first
@@ -304,6 +311,9 @@ func InspectImage(ctx context.Context, image, layout string) (ImageInfo, error) 
 		return info, fmt.Errorf("cannot tell the httpd layout of image %s: it has neither /usr/sbin/apache2 nor /usr/local/apache2/bin/httpd; pass --layout official (httpd:2.4 style) or --layout debian (apache2 package)", image)
 	}
 	info.Layout, err = apache.LayoutByName(name)
+	if b := labels[LabelBuiltIn]; b != "" && err == nil {
+		info.Layout.BuiltIn = strings.Split(b, ",")
+	}
 	return info, err
 }
 

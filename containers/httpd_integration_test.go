@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +169,51 @@ func TestOfficialLayout(t *testing.T) {
 	st, err := observe.FetchStatus(ctx, http.DefaultClient, srv.StatusURL)
 	if err != nil || st.ServerMPM != "event" {
 		t.Fatalf("status: %+v, %v; want the event MPM answering", st, err)
+	}
+}
+
+// TestOfficialImage runs the official-layout image built from Debian's
+// packages (make image): the layout and Debian's built-in modules come
+// from its labels, a preset loads its modules from
+// /usr/local/apache2/modules, and the official-layout tree runs over TLS
+// on its own SSL vhost with its LoadModule of a built-in commented out.
+func TestOfficialImage(t *testing.T) {
+	dockertest.Require(t)
+	ctx := context.Background()
+	info, err := InspectImage(ctx, OfficialImage, "")
+	if err != nil {
+		t.Fatalf("%v (make image builds it)", err)
+	}
+	if info.Layout.Name != "official" || !slices.Contains(info.Layout.BuiltIn, "log_config") || !strings.Contains(info.Version, "Apache/2.4") {
+		t.Fatalf("layout %+v version %q: want official with Debian's built-ins and httpd's version", info.Layout, info.Version)
+	}
+	cfg, _ := apache.Preset("worker-tuned", 50)
+	srv, err := Run(ctx, OfficialImage, WithLayout(info.Layout), WithConfig(cfg), WithRunID("test"), WithConnections(50))
+	t.Cleanup(func() { srv.Stop() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(srv.ConfText, "/usr/local/apache2/modules/mod_mpm_worker.so") {
+		t.Errorf("the preset does not load from the official module path:\n%s", srv.ConfText)
+	}
+	if st, err := observe.FetchStatus(ctx, http.DefaultClient, srv.StatusURL); err != nil || st.ServerMPM != "worker" {
+		t.Errorf("status: %+v, %v; want worker answering", st, err)
+	}
+	tree, err := apache.LoadTree("shop", "../scenarios/trees/official-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree.TLS = apache.TLSKeyECDSA
+	ts, err := Run(ctx, OfficialImage, WithLayout(info.Layout), WithConfig(tree), WithRunID("test"), WithConnections(10))
+	t.Cleanup(func() { ts.Stop() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(ts.Adjustments, "\n"), "# loadcheck: built into this image's httpd: LoadModule log_config_module") {
+		t.Errorf("adjustments %q: want the built-in mod_log_config commented out", ts.Adjustments)
+	}
+	if st, err := observe.FetchStatus(ctx, observe.StatusClient, ts.StatusURL); err != nil || st.ServerMPM != "event" {
+		t.Errorf("the tree's status: %+v, %v", st, err)
 	}
 }
 
@@ -351,8 +397,8 @@ func TestPHPPresetsNeedPHP(t *testing.T) {
 // TestImageFor: with no image named, the configs decide, never what
 // happens to be in the engine: presets and Debian-layout trees get the
 // Debian image; official-layout trees get httpd:2.4 when the engine has
-// it, else the Debian image with their paths mapped, said so; trees of
-// both layouts in one run are refused until --image names one.
+// it, else the official layout built from Debian's packages, said so;
+// trees of both layouts in one run are refused until --image names one.
 func TestImageFor(t *testing.T) {
 	dockertest.Require(t)
 	ctx := context.Background()
@@ -374,8 +420,8 @@ func TestImageFor(t *testing.T) {
 	}{
 		{"presets", []apache.Config{preset}, DebianImage, "presets run on"},
 		{"a Debian tree", []apache.Config{preset, deb}, DebianImage, "Debian-layout trees [deb]"},
-		{"an official tree", []apache.Config{off}, map[bool]string{true: DebianImage, false: DefaultImage}[official != nil],
-			map[bool]string{true: "httpd:2.4 is not in the engine: the official-layout trees [off] run on the Debian image", false: "the official image"}[official != nil]},
+		{"an official tree", []apache.Config{off}, map[bool]string{true: OfficialImage, false: DefaultImage}[official != nil],
+			map[bool]string{true: "the official layout built from Debian's packages (httpd:2.4 is not in the engine), for the official-layout trees [off]", false: "the official image"}[official != nil]},
 	} {
 		image, why, err := ImageFor(ctx, tc.configs)
 		if err != nil || image != tc.image || !strings.Contains(why, tc.why) {

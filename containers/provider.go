@@ -71,7 +71,7 @@ func ImageFor(ctx context.Context, configs []apache.Config) (image, why string, 
 		if _, err := InspectImage(ctx, DefaultImage, ""); err == nil {
 			return DefaultImage, fmt.Sprintf("the official image, for the official-layout trees %v", official), nil
 		}
-		image, why = DebianImage, fmt.Sprintf("%s is not in the engine: the official-layout trees %v run on the Debian image with their paths mapped (pull %s, or give --image, to run them on it)", DefaultImage, official, DefaultImage)
+		image, why = OfficialImage, fmt.Sprintf("the official layout built from Debian's packages (%s is not in the engine), for the official-layout trees %v", DefaultImage, official)
 	case len(debian) > 0:
 		image, why = DebianImage, fmt.Sprintf("the Debian image, for the Debian-layout trees %v", debian)
 	default:
@@ -79,7 +79,7 @@ func ImageFor(ctx context.Context, configs []apache.Config) (image, why string, 
 	}
 	var missing *ImageMissingError
 	if _, err := InspectImage(ctx, image, ""); errors.As(err, &missing) {
-		return "", "", fmt.Errorf("%s is not in the local Docker engine: build it from Debian's packages with `make image` (containers/image/build.sh), or give --image IMAGE", image)
+		return "", "", fmt.Errorf("%s is not in the local Docker engine: build it from Debian's packages with `make image` (containers/image/build.sh and build-official.sh), or give --image IMAGE", image)
 	}
 	return image, why, nil
 }
