@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -77,6 +78,11 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 			}
 		}
 	}
+	if sc.ArrivalCheck {
+		if err := s.checkArrivals(ctx, sc, out, save); err != nil {
+			return out, err
+		}
+	}
 	out.Complete = ctx.Err() == nil && len(out.Runs) == len(sc.Configs)
 	for _, r := range reps {
 		out.Complete = out.Complete && len(r) == n
@@ -92,6 +98,48 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.F
 	}
 	s.closeLiveMetrics()
 	return out, ctx.Err()
+}
+
+// slowerArrival is how many times more slowly connections arrive in an
+// arrival check.
+const slowerArrival = 4
+
+// checkArrivals runs each config of out that failed (or was flaky) once
+// more, with its connections arriving slowerArrival times more slowly,
+// and records what it did (results.Run.Arrival): a verdict that turns to
+// PASS depends on the arrival rate, one that fails again does not.
+func (s *settings) checkArrivals(ctx context.Context, sc scenarios.Scenario, out *results.File, save func() error) error {
+	slow := sc
+	if slow.Load.ConnectRate > 0 {
+		slow.Load.ConnectRate /= slowerArrival
+	} else {
+		slow.Load.Ramp *= slowerArrival
+	}
+	ramp := slow.Load.RampTime()
+	for i, cfg := range sc.Configs {
+		if i >= len(out.Runs) || ctx.Err() != nil {
+			break
+		}
+		r := &out.Runs[i]
+		if (r.Verdict != results.Fail && r.Verdict != results.Flaky) || r.ArrivalPerS == 0 {
+			continue
+		}
+		a := &results.ArrivalCheck{PerS: math.Round(float64(sc.Load.Connections)/ramp.Seconds()*10) / 10, RampS: ramp.Seconds(), Target: sc.Load.Connections}
+		run, err := s.runJudged(ctx, slow, cfg, out.RunID, fmt.Sprintf("[%s, connections arriving %d× more slowly: %.0f/s]", cfg.Name, slowerArrival, a.PerS))
+		if err != nil {
+			return errors.Join(err, save())
+		}
+		a.Verdict, a.Served, a.Error = run.Verdict, run.Connections.Served, run.Error
+		if len(run.Reasons) > 0 {
+			a.Why = run.Reasons[0]
+		}
+		r.Arrival = a
+		s.logf("[%s] %s", cfg.Name, r.ArrivalNote())
+		if err := save(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runJudged runs cfg once and judges it. A config that cannot be started is
@@ -113,6 +161,9 @@ func (s *settings) runJudged(ctx context.Context, sc scenarios.Scenario, cfg apa
 	results.Judge(&run, sc.Thresholds)
 	if run.Verdict == results.Fail {
 		run.Diagnosis = results.Diagnose(run, cfg, sc.Thresholds)
+	}
+	if ramp := sc.Load.RampTime(); ramp > 0 && run.Measured() {
+		run.ArrivalPerS = math.Round(float64(sc.Load.Connections)/ramp.Seconds()*10) / 10
 	}
 	if run.Measured() && run.Server != nil {
 		limit, how := cfg.DirectiveLimit()

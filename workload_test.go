@@ -116,3 +116,44 @@ func TestAccessLogMix(t *testing.T) {
 		t.Errorf("classes %v add to %d OK of %d; note %q; table:\n%s", classes, ok, r.Requests.OK, note, table)
 	}
 }
+
+// TestArrivalCheck: each config that failed runs once more with its
+// connections arriving 4x more slowly. Prefork starting from one process
+// spawns at most twice as many each second: connections arriving at 50/s
+// outrun it (FAIL), arriving at 12.5/s they do not (PASS), so its verdict
+// depends on the arrival. Worker with 50 workers fails 100 connections
+// however they arrive.
+func TestArrivalCheck(t *testing.T) {
+	dockertest.Require(t)
+	sc := smallScenario(t, 100, "prefork-stock", "worker-stock")
+	sc.Image, sc.ArrivalCheck = dockertest.Image, true
+	sc.Load.Ramp, sc.Load.WarmUp = 2*time.Second, time.Second
+	for _, d := range []string{"StartServers=1", "MinSpareServers=100", "MaxSpareServers=200", "ServerLimit=200", "MaxRequestWorkers=200"} {
+		name, value, _ := strings.Cut(d, "=")
+		sc.Configs[0].Set(apache.Directive{Name: name, Value: value})
+	}
+	sc.Configs[1].Set(apache.Directive{Name: "MaxRequestWorkers", Value: "50"})
+	out, err := loadcheck.Run(context.Background(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	_ = report.WriteTable(&table, out)
+	pre, wrk := out.Runs[0], out.Runs[1]
+	if pre.Verdict != results.Fail || pre.ArrivalPerS != 50 || pre.Arrival == nil || pre.Arrival.PerS != 12.5 || pre.Arrival.RampS != 8 ||
+		pre.Arrival.Verdict != results.Pass || pre.Arrival.Served != 100 {
+		t.Errorf("prefork from one process: %s at %g/s, arrival check %+v; want FAIL at 50/s and PASS at 12.5/s\n%s", pre.Verdict, pre.ArrivalPerS, pre.Arrival, table.String())
+	}
+	if wrk.Verdict != results.Fail || wrk.Arrival == nil || wrk.Arrival.Verdict != results.Fail || wrk.Arrival.Served >= 100 || wrk.Arrival.Why == "" {
+		t.Errorf("worker with 50 workers: %s, arrival check %+v; want FAIL both times\n%s", wrk.Verdict, wrk.Arrival, table.String())
+	}
+	for _, want := range []string{"arrival: arriving at 12/s instead of 50/s, every connection was served (100 of 100, PASS): this verdict depends on how fast connections arrive",
+		"arrival: arriving at 12/s instead of 50/s, it failed too"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}

@@ -400,7 +400,7 @@ h1 { font-size: 1.4em; margin: 0 0 0.3em; }
 {{end}}</table>
 {{range .Runs}}{{if ne .Verdict "pass"}}<h3>{{.Config}}: {{.VerdictLabel}}</h3>
 <ul>{{range .Reasons}}<li>{{.}}</li>{{end}}</ul>
-{{with .Diagnosis}}<p class="why">Why: {{.}}</p>{{end}}
+{{with .Diagnosis}}<p class="why">Why: {{.}}</p>{{end}}{{with .ArrivalNote}}<p class="why">Arrival: {{.}}</p>{{end}}
 {{end}}{{end}}
 {{range .Plots}}<figure id="{{.ID}}">
 {{if .Panels}}<h3>{{.Title}}</h3>

@@ -103,6 +103,9 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 		if r.Diagnosis != "" {
 			fmt.Fprintf(&b, "\nWhy: %s\n", r.Diagnosis)
 		}
+		if a := arrivalLine(r); a != "" {
+			fmt.Fprintf(&b, "\nArrival: %s\n", a)
+		}
 	}
 	for _, lines := range [][]string{tlsLines(f), pathClassLines(f), clientGroupLines(f)} {
 		if len(lines) > 0 {

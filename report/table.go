@@ -107,6 +107,9 @@ func WriteTable(w io.Writer, f *results.File) error {
 		if r.Diagnosis != "" {
 			fmt.Fprintf(w, "  why: %s\n", r.Diagnosis)
 		}
+		if a := arrivalLine(r); a != "" {
+			fmt.Fprintf(w, "  arrival: %s\n", a)
+		}
 	}
 	for _, l := range tlsLines(f) {
 		fmt.Fprintln(w, l)
@@ -387,4 +390,17 @@ func headroomLines(f *results.File) []string {
 		}
 	}
 	return out
+}
+
+// arrivalLine says whether a config that did not pass depends on how fast
+// its connections arrived: the arrival check's finding, or, without one,
+// the arrival rate and how to check it.
+func arrivalLine(r results.Run) string {
+	switch {
+	case r.Arrival != nil:
+		return r.ArrivalNote()
+	case r.ArrivalPerS > 0 && (r.Verdict == results.Fail || r.Verdict == results.Flaky):
+		return fmt.Sprintf("connections arrived at %.0f/s; --arrival-check runs it again with them arriving 4x more slowly, to tell whether that decided it", r.ArrivalPerS)
+	}
+	return ""
 }

@@ -169,6 +169,35 @@ type Environment struct {
 	GeneratorCPUs string `json:"generator_cpus,omitempty"`
 }
 
+// ArrivalCheck is a config that did not pass, run once more with its
+// connections arriving more slowly.
+type ArrivalCheck struct {
+	PerS    float64 `json:"per_s"`  // connections per second
+	RampS   float64 `json:"ramp_s"` // over this ramp
+	Verdict string  `json:"verdict"`
+	Served  int     `json:"served"`
+	Target  int     `json:"target"`
+	Why     string  `json:"why,omitempty"` // its first broken threshold, when it failed
+	Error   string  `json:"error,omitempty"`
+}
+
+// ArrivalNote says whether r's verdict depends on how fast connections
+// arrive; "" when it was not checked.
+func (r Run) ArrivalNote() string {
+	a := r.Arrival
+	switch {
+	case a == nil:
+		return ""
+	case a.Error != "":
+		return fmt.Sprintf("the arrival check (connections arriving at %.0f/s) could not run: %s", a.PerS, a.Error)
+	case a.Verdict == Pass:
+		return fmt.Sprintf("arriving at %.0f/s instead of %.0f/s, every connection was served (%d of %d, PASS): this verdict depends on how fast connections arrive; judge it at the arrival production sees after a restart or a failover",
+			a.PerS, r.ArrivalPerS, a.Served, a.Target)
+	}
+	return fmt.Sprintf("arriving at %.0f/s instead of %.0f/s, it failed too (%d of %d served%s): the arrival rate is not what fails it",
+		a.PerS, r.ArrivalPerS, a.Served, a.Target, map[bool]string{true: "; " + a.Why}[a.Why != ""])
+}
+
 // Run is one config's result.
 type Run struct {
 	Config  string   `json:"config"`
@@ -178,6 +207,12 @@ type Run struct {
 	// Diagnosis says in one line why a config that did not pass failed,
 	// from what the server side saw (Diagnose).
 	Diagnosis string `json:"diagnosis,omitempty"`
+	// ArrivalPerS is how fast the connections arrived over the ramp
+	// (connections per second); Arrival is the config run once more with
+	// them arriving four times more slowly, when it did not pass and the
+	// run asked (--arrival-check): whether the verdict depends on it.
+	ArrivalPerS float64       `json:"arrival_per_s,omitempty"`
+	Arrival     *ArrivalCheck `json:"arrival_check,omitempty"`
 	// ConfigWarnings are limits found in the config before the run, such
 	// as a MaxRequestWorkers below the connection target.
 	ConfigWarnings []string    `json:"config_warnings,omitempty"`

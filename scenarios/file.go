@@ -99,6 +99,8 @@ type Spec struct {
 	Capacity    Capacity     `yaml:"capacity"`
 	// Repeat runs each config this many times (see Scenario.Repeat).
 	Repeat int `yaml:"repeat"`
+	// ArrivalCheck: see Scenario.ArrivalCheck.
+	ArrivalCheck bool `yaml:"arrival_check"`
 	// TLS serves every config over HTTPS, as --tls: presets with a
 	// generated certificate whose key is TLSKey, trees on their own SSL
 	// vhost.
@@ -481,7 +483,7 @@ func (s *Spec) Only(names []string) error {
 // Build resolves the configs against the connection target and returns the
 // scenario to run.
 func (s *Spec) Build() (Scenario, error) {
-	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds, Repeat: s.Repeat, Workload: s.Workload}
+	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds, Repeat: s.Repeat, ArrivalCheck: s.ArrivalCheck, Workload: s.Workload}
 	for _, c := range s.Configs {
 		var cfg apache.Config
 		if c.fileCfg != nil {

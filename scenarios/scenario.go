@@ -24,6 +24,10 @@ type Scenario struct {
 	// Repeat runs every config this many times against a fresh server,
 	// all configs once, then all again (0 or 1: once).
 	Repeat int `json:"repeat,omitempty"`
+	// ArrivalCheck runs each config that did not pass once more, with its
+	// connections arriving four times more slowly, and says whether the
+	// verdict depends on the arrival rate.
+	ArrivalCheck bool `json:"arrival_check,omitempty"`
 	// Workload is what the servers serve beyond the test page.
 	Workload Workload `json:"workload,omitzero"`
 }

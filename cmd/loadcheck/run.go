@@ -46,6 +46,7 @@ type runFlags struct {
 	quiet        bool
 	repeat       int  // --repeat; 0 keeps the scenario's
 	flakyOK      bool // --flaky-ok: a flaky config does not fail the run
+	arrivalCheck bool // --arrival-check
 	shards       int
 	noShard      bool
 	generator    string // --generator: local, swarm or kubernetes
@@ -417,6 +418,7 @@ func (f *runFlags) generatorFlags(fs *flag.FlagSet) {
 func (f *runFlags) verdictFlags(fs *flag.FlagSet) {
 	fs.IntVar(&f.repeat, "repeat", 0, "run every config `N` times against a fresh server, interleaved (all configs, then all again); a config that passes some repeats is flaky (default: the scenario's repeat, else 1)")
 	fs.BoolVar(&f.flakyOK, "flaky-ok", false, "with --repeat: a flaky config does not fail the run (exit 0), for exploratory runs")
+	fs.BoolVar(&f.arrivalCheck, "arrival-check", false, "run each config that failed once more with its connections arriving 4x more slowly (4x the ramp), and say whether its verdict depends on the arrival rate; the verdict stays the first run's (default: the scenario's arrival_check)")
 	fs.Float64Var(&f.thresholds.MinServedPct, "min-served-pct", f.thresholds.MinServedPct, "pass needs at least this % of connections served")
 	fs.Float64Var(&f.thresholds.MaxDroppedPct, "max-dropped-pct", f.thresholds.MaxDroppedPct, "pass allows at most this % of requests dropped")
 	fs.DurationVar(&f.thresholds.MaxP99, "max-p99", f.thresholds.MaxP99, "pass allows at most this p99 latency")
@@ -447,7 +449,7 @@ var runFlagGroups = []flagGroup{
 		"file", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "prod-cpus", "prod-memory", "target", "status-url", "allow-remote"}},
 	{"Generator: where the load comes from", []string{"server-cpus", "generator-cpus", "share-cpus", "engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
 		"shard-cpu", "shard-memory", "clock-addr", "start-in", "dry-run", "o"}},
-	{"Verdict", []string{"min-served-pct", "max-dropped-pct", "max-p99", "repeat", "flaky-ok"}},
+	{"Verdict", []string{"min-served-pct", "max-dropped-pct", "max-p99", "repeat", "flaky-ok", "arrival-check"}},
 	{"Output", []string{"json", "results", "run-id", "quiet", "prom-remote-write"}},
 }
 
@@ -474,6 +476,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return exitSetup, err
 	}
 	sc.Repeat = f.repeats()
+	sc.ArrivalCheck = sc.ArrivalCheck || f.arrivalCheck
 	prov, err := f.provider(ctx, sc, stderr)
 	if err != nil {
 		return exitSetup, err
