@@ -4,6 +4,7 @@
 package apache
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -57,7 +58,17 @@ type Paths struct {
 	RunDir   string // PidFile, DefaultRuntimeDir
 	ErrorLog string // where httpd logs; /proc/self/fd/2 is its stderr
 	User     string // User and Group the workers run as
+	// Tree and Logs are where a config tree runs and its access logs go:
+	// "" is TreeRoot and LogDir, the container's; a native httpd runs a
+	// tree from a folder of its own.
+	Tree, Logs string
 }
+
+// treeRoot is where a config tree runs.
+func (at Paths) treeRoot() string { return cmp.Or(at.Tree, TreeRoot) }
+
+// logDir is where a config tree's access logs go.
+func (at Paths) logDir() string { return cmp.Or(at.Logs, LogDir) }
 
 // ContainerPaths are the paths inside loadcheck's httpd containers.
 var ContainerPaths = Paths{

@@ -480,7 +480,8 @@ type TreeRender struct {
 // tmpfs, the server's ErrorLog on stderr, mod_status at StatusPath, and the --set directives, so they win.
 func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) TreeRender {
 	t := cfg.Tree
-	out := TreeRender{Files: map[string]string{}, Conf: path.Join(TreeRoot, t.Main), DocRoots: t.DocumentRoots(), Certs: t.certNeeds()}
+	root := at.treeRoot()
+	out := TreeRender{Files: map[string]string{}, Conf: path.Join(root, t.Main), DocRoots: t.DocumentRoots(), Certs: t.certNeeds(root)}
 	edits := map[string]map[int]string{}
 	r := treeRenderer{t: t, layout: layout, listen: listen, at: at}
 	for _, l := range t.Lines() {
@@ -505,11 +506,11 @@ func RenderTree(cfg Config, layout Layout, listen map[string]string, at Paths) T
 			}
 			text = strings.Join(lines, "\n")
 		}
-		out.Files[path.Join(TreeRoot, f)] = text
+		out.Files[path.Join(root, f)] = text
 	}
 	out.Files[out.Conf] += treeAdditions(cfg, layout, at)
 	for _, p := range t.Outside {
-		out.Adjustments = append(out.Adjustments, fmt.Sprintf("brought in %s, named outside the tree: a copy runs as %s", p, path.Join(TreeRoot, OutsideDir, p)))
+		out.Adjustments = append(out.Adjustments, fmt.Sprintf("brought in %s, named outside the tree: a copy runs as %s", p, path.Join(root, OutsideDir, p)))
 	}
 	return out
 }
@@ -531,7 +532,7 @@ func (r *treeRenderer) edit(l Line) (string, bool) {
 	case slices.Contains(outsideDirectives, name) && len(l.Args) > 0 && path.IsAbs(l.Args[0]) && !t.inTree(l.Args[0]):
 		// A file named outside the tree runs from the copy brought in.
 		if rel, ok := t.outsideRel(l.Args[0]); ok {
-			return strings.Replace(l.Text, l.Args[0], path.Join(TreeRoot, rel), 1), true
+			return strings.Replace(l.Text, l.Args[0], path.Join(at.treeRoot(), rel), 1), true
 		}
 	case name == "listen" && len(l.Args) > 0:
 		a := l.Args[0]
@@ -548,7 +549,7 @@ func (r *treeRenderer) edit(l Line) (string, bool) {
 		if strings.HasPrefix(l.Args[0], "|") || base == "." || base == "/" {
 			base = fmt.Sprintf("log-%d", r.logs)
 		}
-		return strings.Replace(l.Text, l.Args[0], path.Join(LogDir, base), 1), true
+		return strings.Replace(l.Text, l.Args[0], path.Join(at.logDir(), base), 1), true
 	case name == "loadmodule" && len(l.Args) > 1 && t.MPM != "" && mpmName.MatchString(l.Args[0]) && l.Args[0] != "mpm_"+t.MPM+"_module":
 		old := mpmName.FindStringSubmatch(l.Args[0])[1]
 		return fmt.Sprintf("LoadModule mpm_%s_module %s", t.MPM, strings.Replace(l.Args[1], "mod_mpm_"+old, "mod_mpm_"+t.MPM, 1)), true
@@ -557,13 +558,13 @@ func (r *treeRenderer) edit(l Line) (string, bool) {
 		// binary has built in: the tree still runs, as it would there.
 		return "# loadcheck: built into this image's httpd: " + l.Text, true
 	case name == "serverroot":
-		return fmt.Sprintf("ServerRoot %q", TreeRoot), true
+		return fmt.Sprintf("ServerRoot %q", at.treeRoot()), true
 	case (name == "sslcertificatefile" || name == "sslcertificatekeyfile" || name == "sslcertificatechainfile" || name == "sslcacertificatefile") &&
-		len(l.Args) > 0 && path.IsAbs(l.Args[0]) && !strings.HasPrefix(l.Args[0], TreeRoot+"/"):
+		len(l.Args) > 0 && path.IsAbs(l.Args[0]) && !strings.HasPrefix(l.Args[0], at.treeRoot()+"/"):
 		// The official layout names its certificate by its absolute
 		// path under ServerRoot: here that is the tree's copy.
 		if rel, ok := t.rel(l.Args[0]); ok {
-			return strings.Replace(l.Text, l.Args[0], path.Join(TreeRoot, rel), 1), true
+			return strings.Replace(l.Text, l.Args[0], path.Join(at.treeRoot(), rel), 1), true
 		}
 	case name == "sslsessioncache" && len(l.Args) > 0:
 		// shmcb:/usr/local/apache2/logs/ssl_scache(512000): the

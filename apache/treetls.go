@@ -189,12 +189,12 @@ type CertNeed struct {
 
 // certNeeds are the tree's certificates that are not in the tree: those
 // named in it and missing, and those outside it (the image may have
-// them). With the paths where they are in the container.
-func (t *Tree) certNeeds() []CertNeed {
+// them). With the paths where they are when the tree runs at root.
+func (t *Tree) certNeeds(root string) []CertNeed {
 	var out []CertNeed
 	at := func(p string) string {
 		if rel, ok := t.rel(p); ok {
-			return path.Join(TreeRoot, rel)
+			return path.Join(root, rel)
 		}
 		return p
 	}
@@ -209,4 +209,64 @@ func (t *Tree) certNeeds() []CertNeed {
 		out = append(out, n)
 	}
 	return out
+}
+
+// TreePlan is where a config tree listens in a run and where its load
+// goes.
+type TreePlan struct {
+	Listen    map[string]string // by the tree's port: the address it listens on here
+	LoadPort  int               // where the load goes: the SSL vhost's port with TLS, else the first plain one
+	PlainPort int               // the first plain-HTTP port (0: none)
+	HTTPS     bool              // the load speaks TLS to the tree's SSL vhost
+	VHost     string            // the Host header the load sends
+}
+
+// Plan places each of the tree's Listen ports where addr puts it (the
+// address to listen on, and the port that is here), and chooses the port
+// and vhost of the load: the tree's SSL vhost with tls, else its first
+// plain-HTTP port; the vhost asked for (Tree.Host), else the SSL vhost's
+// name, else the first named vhost.
+func (t *Tree) Plan(tls bool, addr func(port string) (string, int, error)) (TreePlan, error) {
+	plan := TreePlan{Listen: map[string]string{}, HTTPS: tls}
+	var ssl Vhost
+	if tls {
+		var err error
+		if ssl, err = t.SSLVhost(t.Host); err != nil {
+			return plan, err
+		}
+	}
+	for _, l := range t.Listens() {
+		if _, done := plan.Listen[l.Port]; done {
+			continue
+		}
+		a, port, err := addr(l.Port)
+		if err != nil {
+			return plan, err
+		}
+		plan.Listen[l.Port] = a
+		want := !l.TLS
+		if want && plan.PlainPort == 0 {
+			plan.PlainPort = port
+		}
+		if tls {
+			want = l.Port == ssl.Port() || (ssl.Port() == "" && l.TLS)
+		}
+		if plan.LoadPort == 0 && want {
+			plan.LoadPort = port
+		}
+	}
+	switch {
+	case plan.LoadPort == 0 && tls:
+		return plan, fmt.Errorf("config tree %s: no Listen line for the port of its SSL vhost %s (%s:%d): add Listen %s", t.Dir, strings.Join(ssl.Addrs, " "), ssl.File, ssl.N, ssl.Port())
+	case plan.LoadPort == 0:
+		return plan, fmt.Errorf("config tree %s: no plain HTTP Listen line (Listen 80 in ports.conf or httpd.conf): loadcheck loads plain HTTP on it (or give --tls to load its SSL vhost)", t.Dir)
+	}
+	switch plan.VHost = t.Host; {
+	case plan.VHost != "":
+	case tls:
+		plan.VHost = ssl.ServerName
+	default:
+		plan.VHost = t.DefaultHost()
+	}
+	return plan, nil
 }

@@ -467,51 +467,17 @@ func (s *HTTPD) listenAddr(port string) (string, int, error) {
 // else its first plain one), and its certificates.
 func (s *HTTPD) renderTree(o Options, at apache.Paths) (map[string]string, error) {
 	t := o.Config.Tree
-	// With --tls the load goes to the tree's SSL vhost, on its port.
-	var ssl apache.Vhost
-	if o.Config.TLS != "" {
-		var err error
-		if ssl, err = t.SSLVhost(t.Host); err != nil {
-			return nil, err
-		}
+	plan, err := t.Plan(o.Config.TLS != "", s.listenAddr)
+	if err != nil {
+		return nil, err
+	}
+	if plan.HTTPS {
 		s.scheme = "https"
 	}
-	listen := map[string]string{}
-	for _, l := range t.Listens() {
-		if _, done := listen[l.Port]; done {
-			continue
-		}
-		a, port, err := s.listenAddr(l.Port)
-		if err != nil {
-			return nil, err
-		}
-		listen[l.Port] = a
-		want := !l.TLS
-		if want && s.plainPort == 0 {
-			s.plainPort = port
-		}
-		if s.scheme == "https" {
-			want = l.Port == ssl.Port() || (ssl.Port() == "" && l.TLS)
-		}
-		if s.ListenPort == 0 && want {
-			s.ListenPort = port
-		}
-	}
-	switch {
-	case s.ListenPort == 0 && s.scheme == "https":
-		return nil, fmt.Errorf("config tree %s: no Listen line for the port of its SSL vhost %s (%s:%d): add Listen %s", t.Dir, strings.Join(ssl.Addrs, " "), ssl.File, ssl.N, ssl.Port())
-	case s.ListenPort == 0:
-		return nil, fmt.Errorf("config tree %s: no plain HTTP Listen line (Listen 80 in ports.conf or httpd.conf): loadcheck loads plain HTTP on it (or give --tls to load its SSL vhost)", t.Dir)
-	}
-	r := apache.RenderTree(o.Config, o.Layout, listen, at)
+	s.ListenPort, s.plainPort = plan.LoadPort, plan.PlainPort
+	r := apache.RenderTree(o.Config, o.Layout, plan.Listen, at)
 	s.tree = true
-	switch s.VHost = t.Host; {
-	case s.VHost != "":
-	case s.scheme == "https":
-		s.VHost = ssl.ServerName
-	default:
-		s.VHost = t.DefaultHost()
-	}
+	s.VHost = plan.VHost
 	s.ConfText, s.Adjustments = r.Files[r.Conf], r.Adjustments
 	certs, roots, err := certFiles(r.Certs, o.Config.TLS)
 	if err != nil {

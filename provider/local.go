@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -76,20 +75,22 @@ type localServer struct {
 	exited time.Time     // set before done closes
 	cg     *observe.Cgroup
 	ep     Endpoint
-	cpuset string // the CPUs httpd may run on ("": every one)
+	cpuset string   // the CPUs httpd may run on ("": every one)
+	args   []string // httpd's: -f CONF, and -d ROOT for a config tree
+	env    []string // more of httpd's environment (a config tree's)
+	// created are the DocumentRoots a config tree named and this host
+	// lacked, made for the run and removed by Stop.
+	created []string
 }
 
 // Start implements Provider: it renders cfg into a temporary folder,
 // checks it with httpd -t, and starts httpd in the foreground.
 func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Server, error) {
-	if cfg.TLS != "" {
-		return nil, fmt.Errorf("config %s: --tls runs in a container only, not with the local provider: use --provider docker", cfg.Name)
+	if cfg.TLS != "" && cfg.Tree == nil {
+		return nil, fmt.Errorf("config %s: --tls with a preset runs in a container only, not with the local provider: use --provider docker (a config tree's own SSL vhost runs natively)", cfg.Name)
 	}
 	if cfg.PHP != nil {
 		return nil, fmt.Errorf("config %s: the PHP presets (%s) run in a container only, not with the local provider: use --provider docker", cfg.Name, cfg.PHP.Mode)
-	}
-	if cfg.Tree != nil {
-		return nil, fmt.Errorf("config %s: a config tree (%s) runs in a container only, not with the local provider: use --provider docker", cfg.Name, cfg.Tree.Dir)
 	}
 	layout := l.Layout
 	if layout.Binary == "" {
@@ -109,35 +110,47 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 	if os.Geteuid() != 0 {
 		at.User = "#" + strconv.Itoa(os.Geteuid()) // httpd ignores User when not root
 	}
-	port, err := FreePort()
-	if err != nil {
-		return s, fmt.Errorf("find a free port: %w", err)
-	}
-	conf := apache.Render(cfg, layout, fmt.Sprintf("127.0.0.1:%d", port), at)
-	if err := writeServed(dir, at, conf, o.Files); err != nil {
-		return s, err
-	}
-	s.ep = Endpoint{Conf: conf, Nofile: NofileFor(o.Connections), URL: fmt.Sprintf("http://127.0.0.1:%d/", port)}
-	if out, err := exec.CommandContext(ctx, layout.Binary, "-t", "-f", at.Conf).CombinedOutput(); err != nil {
-		if ctx.Err() != nil {
-			return s, ctx.Err()
-		}
-		return s, &apache.ConfigError{Config: cfg.Name, File: cfg.File, As: at.Conf, Message: apache.Message(string(out), "")}
-	}
-	src := observe.Sources{
-		StatusURL: strings.TrimSuffix(s.ep.URL, "/") + apache.StatusPath + "?auto",
-		NetTCP:    "/proc/net/tcp", Port: port, Netstat: observe.NetstatPath,
+	src := observe.Sources{NetTCP: "/proc/net/tcp", Netstat: observe.NetstatPath,
 		KernelScope: "host (httpd runs natively on this host): other traffic counts too",
 		ErrorLog: func(context.Context) (string, error) {
 			b, err := os.ReadFile(at.ErrorLog)
 			return string(b), err
 		},
 	}
+	if cfg.Tree != nil {
+		if err := s.layTree(cfg, layout, at, o, &src); err != nil {
+			return s, err
+		}
+	} else {
+		port, err := FreePort()
+		if err != nil {
+			return s, fmt.Errorf("find a free port: %w", err)
+		}
+		conf := apache.Render(cfg, layout, fmt.Sprintf("127.0.0.1:%d", port), at)
+		if err := writeServed(dir, at, conf, o.Files); err != nil {
+			return s, err
+		}
+		s.ep = Endpoint{Conf: conf, URL: fmt.Sprintf("http://127.0.0.1:%d/", port)}
+		s.args = []string{"-f", at.Conf}
+		src.Port, src.StatusURL = port, strings.TrimSuffix(s.ep.URL, "/")+apache.StatusPath+"?auto"
+	}
+	s.ep.Nofile = NofileFor(o.Connections)
+	if out, err := s.command(ctx, layout, "-t").CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return s, ctx.Err()
+		}
+		ce := &apache.ConfigError{Config: cfg.Name, File: cfg.File, As: at.Conf, Message: apache.Message(string(out), "")}
+		if t := cfg.Tree; t != nil {
+			ce.File, ce.As = t.Dir, at.Tree+" on this host"
+			ce.Message = strings.ReplaceAll(ce.Message, at.Tree+"/", strings.TrimSuffix(t.Dir, "/")+"/")
+		}
+		return s, ce
+	}
 	name := "loadcheck-" + o.RunID + "-" + cfg.Name
 	if s.cg, src.CgroupErr = observe.CreateCgroup("/proc", "/sys/fs/cgroup", name); src.CgroupErr == nil {
 		src.Cgroup = s.cg
 	}
-	if err := s.start(layout, at, src); err != nil {
+	if err := s.start(layout); err != nil {
 		return s, err
 	}
 	s.ep.Sources = src
@@ -151,20 +164,72 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 	return s, nil
 }
 
+// layTree lays cfg's tree out in the server's folder (layTree) and sets
+// what the load and the observers need: the load's URL and Host, mod_status
+// on the tree's first plain port, the access logs, the generated
+// certificates to trust, and the arguments and environment httpd runs with
+// (Debian's envvars from the tree, its runtime and log folders here).
+func (s *localServer) layTree(cfg apache.Config, layout apache.Layout, at apache.Paths, o StartOptions, src *observe.Sources) error {
+	at.Tree, at.Logs = filepath.Join(s.dir, "tree"), filepath.Join(s.dir, "logs")
+	lt, err := layTree(cfg, layout, at, o.Files)
+	if lt != nil {
+		s.created = lt.created
+	}
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if lt.plan.HTTPS {
+		scheme = "https"
+	}
+	s.ep = Endpoint{Conf: lt.render.Files[lt.conf], URL: fmt.Sprintf("%s://127.0.0.1:%d/", scheme, lt.plan.LoadPort),
+		Adjustments: lt.render.Adjustments, Host: lt.plan.VHost, TLSRoots: lt.roots}
+	src.Port = lt.plan.LoadPort
+	src.StatusURL = strings.TrimSuffix(s.ep.URL, "/") + apache.StatusPath + "?auto"
+	if lt.plan.PlainPort != 0 && lt.plan.PlainPort != lt.plan.LoadPort {
+		src.StatusURL = fmt.Sprintf("http://127.0.0.1:%d%s?auto", lt.plan.PlainPort, apache.StatusPath)
+	}
+	src.AccessLogs = accessLogs(at.Logs)
+	s.args = []string{"-d", at.Tree, "-f", lt.conf}
+	s.env = []string{"LOADCHECK_ENVVARS=" + filepath.Join(at.Tree, "envvars"),
+		"APACHE_RUN_DIR=" + at.RunDir, "APACHE_PID_FILE=" + filepath.Join(at.RunDir, "httpd.pid"),
+		"APACHE_LOCK_DIR=" + at.RunDir, "APACHE_LOG_DIR=" + at.Logs}
+	return nil
+}
+
+// envScript sources a Debian tree's envvars (the user, the runtime and
+// log folders it names) and then puts the runtime and log folders back
+// in this run's folder, as the container's start script does.
+const envScript = `if [ -n "${LOADCHECK_ENVVARS:-}" ]; then
+	run=$APACHE_RUN_DIR pid=$APACHE_PID_FILE lock=$APACHE_LOCK_DIR logs=$APACHE_LOG_DIR
+	[ -f "$LOADCHECK_ENVVARS" ] && . "$LOADCHECK_ENVVARS"
+	export APACHE_RUN_DIR=$run APACHE_PID_FILE=$pid APACHE_LOCK_DIR=$lock APACHE_LOG_DIR=$logs
+	export APACHE_RUN_USER=${APACHE_RUN_USER:-daemon} APACHE_RUN_GROUP=${APACHE_RUN_GROUP:-daemon}
+fi
+`
+
+// command is httpd with the server's arguments and then more, in its
+// environment: `httpd -t` to check the config.
+func (s *localServer) command(ctx context.Context, layout apache.Layout, more ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "sh", append([]string{"-c", envScript + `exec "$0" "$@"`, layout.Binary}, append(s.args, more...)...)...)
+	cmd.Env, cmd.Dir = append(os.Environ(), s.env...), s.dir
+	return cmd
+}
+
 // start runs httpd in the foreground in a process group of its own. A
 // shell puts itself into the cgroup and sets the nofile limit first, then
 // becomes httpd, so that every process httpd forks is counted and limited.
-func (s *localServer) start(layout apache.Layout, at apache.Paths, src observe.Sources) error {
+func (s *localServer) start(layout apache.Layout) error {
 	var procs []string
 	if s.cg != nil {
 		procs = s.cg.ProcsFiles()
 	}
-	script := `ulimit -n "$LOADCHECK_NOFILE" || exit 97
+	script := envScript + `ulimit -n "$LOADCHECK_NOFILE" || exit 97
 for f in $LOADCHECK_CGROUP_PROCS; do echo $$ > "$f" || exit 98; done
 [ -z "$LOADCHECK_CPUSET" ] || taskset -pc "$LOADCHECK_CPUSET" $$ >/dev/null || exit 96
 exec "$0" "$@"`
-	cmd := exec.Command("sh", "-c", script, layout.Binary, "-DFOREGROUND", "-f", at.Conf)
-	cmd.Env = append(os.Environ(), "LOADCHECK_NOFILE="+strconv.Itoa(s.ep.Nofile), "LOADCHECK_CGROUP_PROCS="+strings.Join(procs, " "), "LOADCHECK_CPUSET="+s.cpuset)
+	cmd := exec.Command("sh", append([]string{"-c", script, layout.Binary, "-DFOREGROUND"}, s.args...)...)
+	cmd.Env = append(append(os.Environ(), s.env...), "LOADCHECK_NOFILE="+strconv.Itoa(s.ep.Nofile), "LOADCHECK_CGROUP_PROCS="+strings.Join(procs, " "), "LOADCHECK_CPUSET="+s.cpuset)
 	cmd.Dir = s.dir
 	// Its own process group, so that Stop reaches every worker; and killed
 	// with loadcheck if loadcheck itself dies.
@@ -251,6 +316,9 @@ func (s *localServer) Stop() error {
 	if s.cg != nil {
 		errs = append(errs, s.removeCgroup())
 	}
+	for _, d := range s.created {
+		errs = append(errs, os.RemoveAll(d))
+	}
 	if s.dir != "" {
 		errs = append(errs, os.RemoveAll(s.dir))
 	}
@@ -290,17 +358,8 @@ func writeServed(dir string, at apache.Paths, conf string, files []File) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(at.DocRoot, "index.html"), []byte("ok\n"), 0o644); err != nil {
+	if err := writePage(at.DocRoot, files); err != nil {
 		return err
-	}
-	for _, f := range files {
-		p := filepath.Join(at.DocRoot, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), int(f.Size)), 0o644); err != nil {
-			return err
-		}
 	}
 	return os.WriteFile(at.Conf, []byte(conf), 0o644)
 }

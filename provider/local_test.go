@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	cryptotls "crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
@@ -130,5 +132,74 @@ func TestTargetCheck(t *testing.T) {
 	srv, err := Target{URL: "http://127.0.0.1:1/", StatusURL: status}.Start(context.Background(), apache.Config{}, StartOptions{})
 	if err != nil || srv.Endpoint().Version != "Apache/2.4.71 (Debian)" || srv.Endpoint().Sources.StatusURL != status {
 		t.Errorf("got %v, %+v: want the status URL and the version it reports", err, srv)
+	}
+}
+
+// TestLocalTree runs the shipped Debian-layout shop tree natively: its
+// Listen lines on free loopback ports, its DocumentRoot (which this host
+// lacks) created with the test page, its vhost answering for
+// shop.example, its access log counted; Stop removes the DocumentRoot it
+// created. Over TLS, its certificate (neither the tree nor the host has
+// it) is generated in the run's folder and the load trusts it.
+func TestLocalTree(t *testing.T) {
+	dockertest.RequireHTTPD(t)
+	ctx := context.Background()
+	for _, tls := range []bool{false, true} {
+		cfg, err := apache.LoadTree("shop", "../scenarios/trees/debian-shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tls {
+			cfg.TLS = apache.TLSKeyECDSA
+		}
+		if _, err := os.Stat("/srv/shop"); err == nil {
+			t.Fatal("/srv/shop exists on this host: the test needs a DocumentRoot the host lacks")
+		}
+		srv, err := Local{}.Start(ctx, cfg, StartOptions{RunID: "test", Connections: 20, Files: []File{{Path: "/p.bin", Size: 10}}})
+		if srv != nil {
+			t.Cleanup(func() { srv.Stop() })
+		}
+		if err != nil {
+			t.Fatalf("tls %v: %v", tls, err)
+		}
+		ep := srv.Endpoint()
+		adj := strings.Join(ep.Adjustments, "\n")
+		if ep.Host != "shop.example" || !strings.Contains(adj, "DocumentRoot /srv/shop/public did not exist on this host: created") || !strings.Contains(adj, "Listen 80 → Listen 127.0.0.1:") {
+			t.Errorf("tls %v: host %q, adjustments:\n%s", tls, ep.Host, adj)
+		}
+		client := http.DefaultClient
+		if tls {
+			roots := x509.NewCertPool()
+			if !strings.HasPrefix(ep.URL, "https://") || !roots.AppendCertsFromPEM(ep.TLSRoots) || !strings.Contains(adj, "warning: certificate /etc/ssl/shop/shop.example.crt for shop.example") {
+				t.Fatalf("URL %s, %d bytes of roots, adjustments:\n%s", ep.URL, len(ep.TLSRoots), adj)
+			}
+			client = &http.Client{Transport: &http.Transport{TLSClientConfig: &cryptotls.Config{RootCAs: roots, ServerName: "shop.example"}}}
+		}
+		for _, p := range []string{"", "p.bin"} {
+			req, _ := http.NewRequest("GET", ep.URL+p, nil)
+			req.Host = "shop.example"
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("tls %v: GET %s: %v", tls, ep.URL+p, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := map[string]string{"": "ok\n", "p.bin": "xxxxxxxxxx"}[p]; resp.StatusCode != 200 || string(body) != want {
+				t.Errorf("tls %v: GET /%s = %d %q, want 200 %q", tls, p, resp.StatusCode, body, want)
+			}
+		}
+		if st, err := observe.FetchStatus(ctx, observe.StatusClient, ep.Sources.StatusURL); err != nil || st.ServerMPM != "event" {
+			t.Errorf("tls %v: status %+v, %v", tls, st, err)
+		}
+		logs, err := ep.Sources.AccessLogs(ctx)
+		if n := logs[map[bool]string{false: "shop-access.log", true: "shop-ssl-access.log"}[tls]]; err != nil || n < 2 {
+			t.Errorf("tls %v: access logs %v, %v: want the shop's with 2 lines or more", tls, logs, err)
+		}
+		if err := srv.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if _, err := os.Stat("/srv/shop"); !os.IsNotExist(err) {
+			t.Errorf("tls %v: /srv/shop is still there after Stop (%v)", tls, err)
+		}
 	}
 }

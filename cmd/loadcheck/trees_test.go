@@ -203,35 +203,42 @@ func debianSSLTree(t *testing.T) string {
 }
 
 // TestTreeOutsideFiles: Debian's own tree with default-ssl, over TLS, as
-// `run --config-dir prod=/etc/apache2 --tls` runs it. The snakeoil
-// certificate and key it names in /etc/ssl are brought in and listed;
-// that certificate is for this host's name, not the 127.0.0.1 the load
-// asks for, so the run stops before any load saying so and what to do.
-// With --insecure it loads the host's pair; with --no-host-keys the key
-// is not copied, a generated pair runs, said so, and the run passes.
+// `run --config-dir prod=/etc/apache2 --tls` runs it, in a container and
+// natively (--provider local). The snakeoil certificate and key it names
+// in /etc/ssl are brought in and listed; that certificate is for this
+// host's name, not the 127.0.0.1 the load asks for, so the run stops
+// before any load saying so and what to do. With --insecure it loads the
+// host's pair; with --no-host-keys the key is not copied, a generated
+// pair runs, said so, and the run passes.
 func TestTreeOutsideFiles(t *testing.T) {
 	dockertest.Require(t)
+	dockertest.RequireHTTPD(t)
 	tree := debianSSLTree(t)
-	out := filepath.Join(t.TempDir(), "r.json")
-	args := []string{"run", "--config-dir", "prod=" + tree, "--tls", "-c", "100", "--ramp", "1s", "--warmup", "3s", "-d", "3s", "--json", out}
-	code, _, stderr := run(t, args...)
-	if code != exitSetup || !strings.Contains(stderr, "cannot be verified for 127.0.0.1") || !strings.Contains(stderr, "--no-host-keys") {
-		t.Errorf("the host's snakeoil certificate for 127.0.0.1: exit %d, want %d naming --insecure and --no-host-keys\nstderr:\n%s", code, exitSetup, stderr)
-	}
-	code, stdout, stderr := run(t, append(args, "--insecure")...)
-	if code != exitPass {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
-	r := readResult(t, out).Runs[0]
-	adj := strings.Join(r.Adjustments, "\n")
-	if r.TLS == nil || r.TLS.Handshakes < 100 || r.Connections.Served != 100 ||
-		!strings.Contains(adj, "brought in /etc/ssl/private/ssl-cert-snakeoil.key") || !strings.Contains(adj, "brought in /etc/ssl/certs/ssl-cert-snakeoil.pem") {
-		t.Errorf("served %d, TLS %+v, adjustments:\n%s", r.Connections.Served, r.TLS, adj)
-	}
-	code, _, stderr = run(t, append(args, "--no-host-keys")...)
-	r = readResult(t, out).Runs[0]
-	adj = strings.Join(r.Adjustments, "\n")
-	if code != exitPass || strings.Contains(adj, "ssl-cert-snakeoil.key, named outside") || !strings.Contains(adj, "warning: certificate /etc/ssl/certs/ssl-cert-snakeoil.pem") {
-		t.Errorf("--no-host-keys: exit %d, adjustments:\n%s\nstderr:\n%s", code, adj, stderr)
+	for _, prov := range []string{"docker", "local"} {
+		out := filepath.Join(t.TempDir(), "r.json")
+		args := []string{"run", "--provider", prov, "--config-dir", "prod=" + tree, "--tls", "-c", "100", "--ramp", "1s", "--warmup", "3s", "-d", "3s", "--json", out}
+		code, _, stderr := run(t, args...)
+		if code != exitSetup || !strings.Contains(stderr, "cannot be verified for 127.0.0.1") || !strings.Contains(stderr, "--no-host-keys") {
+			t.Errorf("%s: the host's snakeoil certificate for 127.0.0.1: exit %d, want %d naming --insecure and --no-host-keys\nstderr:\n%s", prov, code, exitSetup, stderr)
+		}
+		code, stdout, stderr := run(t, append(args, "--insecure")...)
+		if code != exitPass {
+			t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", prov, code, stdout, stderr)
+		}
+		r := readResult(t, out).Runs[0]
+		adj := strings.Join(r.Adjustments, "\n")
+		if r.TLS == nil || r.TLS.Handshakes < 100 || r.Connections.Served != 100 ||
+			!strings.Contains(adj, "brought in /etc/ssl/private/ssl-cert-snakeoil.key") || !strings.Contains(adj, "brought in /etc/ssl/certs/ssl-cert-snakeoil.pem") {
+			t.Errorf("%s: served %d, TLS %+v, adjustments:\n%s", prov, r.Connections.Served, r.TLS, adj)
+		}
+		if r.Server == nil || r.Server.AccessLogLines["access.log"] < r.Requests.OK {
+			t.Errorf("%s: access log lines %v for %d answers", prov, r.Server, r.Requests.OK)
+		}
+		code, _, stderr = run(t, append(args, "--no-host-keys")...)
+		r = readResult(t, out).Runs[0]
+		adj = strings.Join(r.Adjustments, "\n")
+		if code != exitPass || strings.Contains(adj, "ssl-cert-snakeoil.key, named outside") || !strings.Contains(adj, "warning: certificate /etc/ssl/certs/ssl-cert-snakeoil.pem") {
+			t.Errorf("%s: --no-host-keys: exit %d, adjustments:\n%s\nstderr:\n%s", prov, code, adj, stderr)
+		}
 	}
 }
