@@ -130,9 +130,12 @@ func (t *Tree) WithoutHostKeys() *Tree {
 			drop[path.Join(OutsideDir, path.Clean(l.Args[0]))] = true
 		}
 	}
-	out.Outside = nil
+	out.Outside, out.HostKeyKinds = nil, map[string]string{}
 	for k, v := range t.Files {
 		if drop[k] {
+			if kind := KeyKind(v); kind != "" {
+				out.HostKeyKinds["/"+strings.TrimPrefix(k, OutsideDir+"/")] = kind
+			}
 			continue
 		}
 		out.Files[k] = v

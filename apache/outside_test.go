@@ -17,7 +17,7 @@ func certbotTree(t *testing.T) (dir, le string) {
 	host := t.TempDir()
 	le = filepath.Join(host, "letsencrypt")
 	dir = filepath.Join(host, "apache2")
-	cert, key, err := SelfSigned([]string{"shop.example"}, TLSKeyECDSA)
+	cert, key, err := SelfSigned([]string{"shop.example"}, TLSKeyRSA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,11 +68,12 @@ func TestOutsideFiles(t *testing.T) {
 		r.Files[TreeRoot+"/"+OutsideDir+le+"/options-ssl-apache.conf"] == "" || !strings.Contains(adj, "brought in "+le+"/options-ssl-apache.conf") || len(r.Certs) != 0 {
 		t.Errorf("rendered site:\n%s\nadjustments:\n%s\ncertificates to generate: %+v", site, adj, r.Certs)
 	}
-	// --no-host-keys: the pair is generated, the options file still comes.
+	// --no-host-keys: the pair is generated (with an RSA key, as the
+	// host's), the options file still comes.
 	noKeys := cfg
 	noKeys.Tree = tr.WithoutHostKeys()
 	r = RenderTree(noKeys, Debian, map[string]string{"443": "127.0.0.1:18443"}, ContainerPaths)
-	if len(noKeys.Tree.Outside) != 1 || len(r.Certs) != 1 || r.Files[TreeRoot+"/"+OutsideDir+le+"/live/shop.example/privkey.pem"] != "" {
+	if len(noKeys.Tree.Outside) != 1 || len(r.Certs) != 1 || r.Certs[0].Kind != TLSKeyRSA || r.Files[TreeRoot+"/"+OutsideDir+le+"/live/shop.example/privkey.pem"] != "" {
 		t.Errorf("without host keys: brought in %v, certificates to generate %+v", noKeys.Tree.Outside, r.Certs)
 	}
 	if len(tr.Outside) != 3 {

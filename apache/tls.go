@@ -36,6 +36,36 @@ func CheckTLSKey(kind string) error {
 	return nil
 }
 
+// KeyKind is the kind of the first private key in PEM text (TLSKeyRSA
+// for any RSA key, TLSKeyECDSA for any ECDSA one), "" for none or another.
+func KeyKind(text string) string {
+	rest := []byte(text)
+	for {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return ""
+		}
+		var key any
+		switch b.Type {
+		case "RSA PRIVATE KEY":
+			return TLSKeyRSA
+		case "EC PRIVATE KEY":
+			return TLSKeyECDSA
+		case "PRIVATE KEY":
+			key, _ = x509.ParsePKCS8PrivateKey(b.Bytes)
+		default:
+			continue
+		}
+		switch key.(type) {
+		case *rsa.PrivateKey:
+			return TLSKeyRSA
+		case *ecdsa.PrivateKey:
+			return TLSKeyECDSA
+		}
+		return ""
+	}
+}
+
 // SelfSigned makes a self-signed certificate for names (host names or IP
 // addresses) with a key of kind, both PEM-encoded.
 func SelfSigned(names []string, kind string) (certPEM, keyPEM []byte, err error) {

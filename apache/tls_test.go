@@ -2,9 +2,12 @@ package apache
 
 import (
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"strings"
 	"testing"
 )
@@ -59,5 +62,32 @@ func TestRenderTLS(t *testing.T) {
 	cfg.TLS = ""
 	if strings.Contains(Render(cfg, Debian, "127.0.0.1:8080", ContainerPaths), "SSL") {
 		t.Error("SSL directives without --tls")
+	}
+}
+
+// TestKeyKind tells RSA from ECDSA keys in each PEM form httpd reads.
+func TestKeyKind(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p8 := func(k any) string {
+		b, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: b}))
+	}
+	ec, _ := x509.MarshalECPrivateKey(ecKey)
+	cert, _, _ := SelfSigned([]string{"a.example"}, TLSKeyECDSA)
+	for text, want := range map[string]string{
+		p8(rsaKey): TLSKeyRSA, p8(ecKey): TLSKeyECDSA,
+		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)})): TLSKeyRSA,
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ec})):                                   TLSKeyECDSA,
+		string(cert) + p8(rsaKey): TLSKeyRSA, // a certificate and its key in one file
+		string(cert):              "",
+		"not a key":               "",
+	} {
+		if got := KeyKind(text); got != want {
+			t.Errorf("%.40q...: %q, want %q", text, got, want)
+		}
 	}
 }

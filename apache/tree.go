@@ -38,6 +38,10 @@ type Tree struct {
 	// brought in (host paths): a certbot site's options and certificates,
 	// an AuthUserFile elsewhere. They run from the tree's OutsideDir.
 	Outside []string `json:"outside,omitempty"`
+	// HostKeyKinds are the kinds (TLSKeyRSA, TLSKeyECDSA) of the host's
+	// private keys left out by WithoutHostKeys, by their path: the pair
+	// generated in their place has a key of the same kind.
+	HostKeyKinds map[string]string `json:"-"`
 }
 
 // DefaultHost is the ServerName of the tree's first vhost that has one,

@@ -1,6 +1,7 @@
 package apache
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"path"
@@ -185,6 +186,9 @@ type CertNeed struct {
 	Cert, Key string // Key "": the key goes into Cert's file
 	Names     []string
 	Line      Line
+	// Kind is the key's kind when it replaces a host key of that kind
+	// (--no-host-keys); "" leaves it to --tls-key.
+	Kind string
 }
 
 // certNeeds are the tree's certificates that are not in the tree: those
@@ -202,7 +206,7 @@ func (t *Tree) certNeeds(root string) []CertNeed {
 		if _, _, have := t.file(c.Cert); have {
 			continue
 		}
-		n := CertNeed{Cert: at(c.Cert), Names: c.Names, Line: c.Line}
+		n := CertNeed{Cert: at(c.Cert), Names: c.Names, Line: c.Line, Kind: t.HostKeyKinds[cmp.Or(c.Key, c.Cert)]}
 		if c.Key != "" {
 			n.Key = at(c.Key)
 		}

@@ -1,6 +1,7 @@
 package containers
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"strings"
@@ -34,7 +35,7 @@ func certFiles(needs []apache.CertNeed, kind string) (files map[string]string, r
 	var sh strings.Builder
 	sh.WriteString("# Written by loadcheck: the config tree's certificates that neither the tree nor the image holds.\n")
 	for i, n := range needs {
-		cert, key, err := apache.SelfSigned(n.Names, kind)
+		cert, key, err := apache.SelfSigned(n.Names, cmp.Or(n.Kind, kind))
 		if err != nil {
 			return nil, nil, fmt.Errorf("make a certificate for %s: %w", n.Cert, err)
 		}
@@ -42,6 +43,9 @@ func certFiles(needs []apache.CertNeed, kind string) (files map[string]string, r
 		gen := fmt.Sprintf("/loadcheck/tls/gen/%d", i+1)
 		has, install := fmt.Sprintf("[ -e %s ]", shq(n.Cert)), fmt.Sprintf("mkdir -p %s && ", shq(path.Dir(n.Cert)))
 		note := fmt.Sprintf("%s for %s", n.Cert, strings.Join(n.Names, ", "))
+		if n.Kind != "" {
+			note += " (" + n.Kind + ", as the host's key)"
+		}
 		if n.Key == "" {
 			files[gen+".pem"] = string(cert) + string(key)
 			install += fmt.Sprintf("cp %s.pem %s", gen, shq(n.Cert))

@@ -3,6 +3,7 @@ package provider
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,9 +88,7 @@ func layTree(cfg apache.Config, layout apache.Layout, at apache.Paths, files []F
 // writes it under dir/tls, and points every line that names the
 // certificate or its key at the generated files.
 func (lt *localTree) generate(i int, n apache.CertNeed, kind, dir string) error {
-	if kind == "" {
-		kind = apache.TLSKeyECDSA
-	}
+	kind = cmp.Or(n.Kind, kind, apache.TLSKeyECDSA)
 	cert, key, err := apache.SelfSigned(n.Names, kind)
 	if err != nil {
 		return fmt.Errorf("make a certificate for %s: %w", n.Cert, err)
@@ -97,7 +96,11 @@ func (lt *localTree) generate(i int, n apache.CertNeed, kind, dir string) error 
 	lt.roots = append(lt.roots, cert...)
 	base := filepath.Join(dir, "tls", fmt.Sprintf("%d", i+1))
 	r := &lt.render
-	note := fmt.Sprintf("warning: certificate %s for %s: neither the tree nor this host gave it (or --no-host-keys), so loadcheck generated a self-signed one (no client trusts it but loadcheck): it runs as %s", n.Cert, strings.Join(n.Names, ", "), base+".crt")
+	as := ""
+	if n.Kind != "" {
+		as = " (" + n.Kind + ", as the host's key)"
+	}
+	note := fmt.Sprintf("warning: certificate %s for %s%s: neither the tree nor this host gave it (or --no-host-keys), so loadcheck generated a self-signed one (no client trusts it but loadcheck): it runs as %s", n.Cert, strings.Join(n.Names, ", "), as, base+".crt")
 	if n.Key == "" {
 		r.Files[base+".crt"] = string(cert) + string(key)
 		repoint(r.Files, n.Cert, base+".crt")

@@ -13,6 +13,8 @@ type Headroom struct {
 	// second's CPU against them (0: unknown).
 	CPUs       float64 `json:"cpus"`
 	PeakCPUPct float64 `json:"peak_cpu_pct,omitempty"`
+	// WindowCPUPct is its CPU over the whole measured window against them.
+	WindowCPUPct float64 `json:"window_cpu_pct,omitempty"`
 	// PeakMemoryPct is the peak memory against its limit (--memory).
 	MemoryLimitMB float64 `json:"memory_limit_mb,omitempty"`
 	PeakMemoryPct float64 `json:"peak_memory_pct,omitempty"`
@@ -50,6 +52,9 @@ func HeadroomOf(run Run, cpus float64, workers, limit int, how string) *Headroom
 	}
 	if cpus > 0 {
 		h.PeakCPUPct = pct(peakCPU(run), cpus)
+		if run.MeasuredS > 0 {
+			h.WindowCPUPct = pct(max(windowCPU(run), 0)/run.MeasuredS, cpus)
+		}
 	}
 	return h
 }
@@ -76,7 +81,11 @@ func (h *Headroom) Lines() []string {
 	}
 	var out []string
 	if h.PeakCPUPct > 0 {
-		out = append(out, fmt.Sprintf("CPU %.0f%% of its %s at the busiest second", h.PeakCPUPct, CPUCount(h.CPUs)))
+		line := fmt.Sprintf("CPU %.0f%% of its %s at the busiest second", h.PeakCPUPct, CPUCount(h.CPUs))
+		if h.WindowCPUPct > 0 {
+			line += fmt.Sprintf(" (%.0f%% over the window)", h.WindowCPUPct)
+		}
+		out = append(out, line)
 	}
 	if h.PeakMemoryPct > 0 {
 		out = append(out, fmt.Sprintf("memory %.0f%% of its %g MB", h.PeakMemoryPct, h.MemoryLimitMB))

@@ -14,10 +14,10 @@ func TestHeadroomAndProjection(t *testing.T) {
 			Series: []ServerPoint{{T: 9, CPUSeconds: 0}, {T: 10, CPUSeconds: 5}, {T: 11, CPUSeconds: 5.3}, {T: 12, CPUSeconds: 5.8},
 				{T: 13, CPUSeconds: 6.2}, {T: 14, CPUSeconds: 6.6}, {T: 15, CPUSeconds: 9}}}}
 	h := HeadroomOf(run, 1, 400, 4800, "MaxRequestWorkers x (AsyncRequestWorkerFactor 2 + 1)")
-	if h.PeakCPUPct != 50 || h.PeakWorkersPct != 37.5 || h.PeakMemoryPct != 29.3 || h.ConnectionsPct != 41.7 {
-		t.Errorf("headroom %+v: want CPU 50%% (not the 5 s before the window, nor the teardown after), workers 37.5%%, memory 29.3%%, connections 41.7%%", h)
+	if h.PeakCPUPct != 50 || h.WindowCPUPct != 40 || h.PeakWorkersPct != 37.5 || h.PeakMemoryPct != 29.3 || h.ConnectionsPct != 41.7 {
+		t.Errorf("headroom %+v: want CPU 50%% at the busiest second and 40%% over the window (not the 5 s before the window, nor the teardown after), workers 37.5%%, memory 29.3%%, connections 41.7%%", h)
 	}
-	if l := strings.Join(h.Lines(), "; "); !strings.Contains(l, "CPU 50% of its 1 CPU") || !strings.Contains(l, "connections 42% of the 4800") {
+	if l := strings.Join(h.Lines(), "; "); !strings.Contains(l, "CPU 50% of its 1 CPU at the busiest second (40% over the window)") || !strings.Contains(l, "connections 42% of the 4800") {
 		t.Errorf("lines: %s", l)
 	}
 	p := ProjectOnto(run, 1, 4, 4096)
