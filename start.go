@@ -54,7 +54,10 @@ func (s *settings) start(ctx context.Context, sc scenarios.Scenario, cfg apache.
 		r.be, r.stop = be, func() { be.Close() }
 		s.logf("%s backend for %s at %s: %s per answer, %d bytes", label, sc.Workload.Backend.Path, be.URL(), sc.Workload.Backend.Latency, sc.Workload.Backend.Size)
 	}
-	o := provider.StartOptions{RunID: runID, Connections: sc.Load.Connections}
+	o := provider.StartOptions{RunID: runID, Connections: sc.Load.Connections, DocRoot: sc.Workload.DocRoot}
+	if d := o.DocRoot; d != "" {
+		s.logf("%s serving %s read-only as its DocumentRoot, instead of the test page (--docroot)", label, d)
+	}
 	if len(s.placement.Server) > 0 {
 		o.CPUSet = s.placement.Server.String()
 	}

@@ -8,6 +8,8 @@ package loadcheck_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/report"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
@@ -156,4 +159,84 @@ func TestArrivalCheck(t *testing.T) {
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)
 	}
+}
+
+// TestDocRoot serves a site's own folder (--docroot) instead of the test
+// page: read-only where a preset's DocumentRoot is, in a container and
+// natively, and where each DocumentRoot of a config tree is (the shop
+// tree's /srv/shop/public); every body byte the load reads is the site's.
+// A --file beside it, or a PHP preset, is refused before anything starts.
+func TestDocRoot(t *testing.T) {
+	dockertest.Require(t)
+	dockertest.RequireHTTPD(t)
+	// Natively, httpd's workers run as daemon: the folder and those above
+	// it must let others in (t.TempDir's do not).
+	site, err := os.MkdirTemp("", "loadcheck-site-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(site) })
+	if err := os.Chmod(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	page := "hello from the site\n"
+	if err := os.WriteFile(filepath.Join(site, "index.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := apache.LoadTree("shop", "scenarios/trees/debian-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  func(sc *scenarios.Scenario)
+		opts []loadcheck.Option
+	}{
+		{"docker preset", func(*scenarios.Scenario) {}, nil},
+		{"docker tree", func(sc *scenarios.Scenario) { sc.Configs = []apache.Config{tree} }, nil},
+		{"local preset", func(*scenarios.Scenario) {}, []loadcheck.Option{loadcheck.WithProvider(provider.Local{})}},
+	} {
+		sc := smallScenario(t, 10, "event-stock")
+		sc.Image = dockertest.Image
+		tc.cfg(&sc)
+		sc, err := scenarios.Overrides{DocRoot: site}.Apply(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := loadcheck.Run(context.Background(), sc, tc.opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r := out.Runs[0]
+		if r.Verdict != results.Pass || r.Requests.OK == 0 || r.Requests.BytesRead != int64(r.Requests.OK)*int64(len(page)) {
+			t.Errorf("%s: %s, %d answers, %d body bytes: want every answer the site's %d-byte page (%v)", tc.name, r.Verdict, r.Requests.OK, r.Requests.BytesRead, len(page), r.Reasons)
+		}
+		if _, err := os.Stat(filepath.Join(site, "ok")); err == nil || len(mustReadDir(t, site)) != 1 {
+			t.Errorf("%s: the site's folder was written into: %v", tc.name, mustReadDir(t, site))
+		}
+	}
+	sc := smallScenario(t, 10, "event-stock")
+	if _, err := (scenarios.Overrides{DocRoot: site, Serve: []scenarios.File{{Path: "/x.bin", Size: 10}}}).Apply(sc); err == nil || !strings.Contains(err.Error(), "docroot") {
+		t.Errorf("--docroot with --file: %v, want a refusal naming docroot", err)
+	}
+	php := smallScenario(t, 10, "prefork-modphp")
+	if _, err := (scenarios.Overrides{DocRoot: site}).Apply(php); err == nil || !strings.Contains(err.Error(), "serves loadcheck's PHP page") {
+		t.Errorf("--docroot with a PHP preset: %v", err)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+func mustReadDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

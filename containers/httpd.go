@@ -65,6 +65,9 @@ type Options struct {
 	RunID       string
 	Connections int // the load's target; the nofile limit is sized to it
 	Files       []provider.File
+	// DocRoot is a host folder mounted read-only as every DocumentRoot
+	// instead of the test page ("": the test page).
+	DocRoot string
 	// CPUSet is the CPUs httpd may run on, as a CPU list ("1", "2-3"); ""
 	// for every CPU.
 	CPUSet string
@@ -90,6 +93,11 @@ func WithRunID(id string) Option { return func(o *Options) { o.RunID = id } }
 
 // WithConnections sizes httpd's nofile limit to n connections.
 func WithConnections(n int) Option { return func(o *Options) { o.Connections = n } }
+
+// WithDocRoot serves the host folder dir, mounted read-only, as every
+// DocumentRoot of the config (a preset's, each of a tree's) instead of
+// the test page.
+func WithDocRoot(dir string) Option { return func(o *Options) { o.DocRoot = dir } }
 
 // WithServedFiles has the start script create these files, of their
 // sizes, in the served folder (and in each DocumentRoot of a tree it
@@ -536,6 +544,19 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 		docSize += f.Size * int64(1+len(docRoots))
 	}
 	tmpfs[at.DocRoot] = fmt.Sprintf("rw,mode=0755,size=%d", docSize+docSize/8)
+	// --docroot: the site's folder, read-only, where each DocumentRoot is.
+	var binds []string
+	site := ""
+	if d := o.DocRoot; d != "" {
+		site = d
+		if len(docRoots) == 0 {
+			delete(tmpfs, at.DocRoot)
+			binds = append(binds, d+":"+at.DocRoot+":ro")
+		}
+		for _, r := range docRoots {
+			binds = append(binds, d+":"+r+":ro")
+		}
+	}
 	var cfiles []testcontainers.ContainerFile
 	for p, text := range files {
 		cfiles = append(cfiles, testcontainers.ContainerFile{Reader: strings.NewReader(text), ContainerFilePath: p, FileMode: 0o644})
@@ -549,7 +570,7 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 		}),
 		testcontainers.WithFiles(cfiles...),
 		testcontainers.WithTmpfs(tmpfs),
-		testcontainers.WithEnv(map[string]string{"LOADCHECK_FILES": served.String(), "LOADCHECK_PHP": phpMode(o.Config)}),
+		testcontainers.WithEnv(map[string]string{"LOADCHECK_FILES": served.String(), "LOADCHECK_PHP": phpMode(o.Config), "LOADCHECK_SITE": site}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			if hostNet {
 				hc.NetworkMode = "host"
@@ -562,6 +583,7 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 				hc.Resources.NanoCPUs = int64(c * 1e9)
 			}
 			hc.Resources.CpusetCpus = o.CPUSet
+			hc.Binds = append(hc.Binds, binds...)
 		}),
 		testcontainers.WithWaitStrategyAndDeadline(o.StartTimeout,
 			wait.ForLog(apache.ReadyLogMsg+"|"+configInvalidMark).AsRegexp().WithPollInterval(100*time.Millisecond)),

@@ -97,7 +97,7 @@ func (p *Provider) Describe() provider.Description {
 
 // Start implements provider.Provider.
 func (p *Provider) Start(ctx context.Context, cfg apache.Config, o provider.StartOptions) (provider.Server, error) {
-	srv, err := Run(ctx, p.Image, WithLayout(p.Info.Layout), WithConfig(cfg), WithRunID(o.RunID), WithConnections(o.Connections), WithServedFiles(o.Files...), WithCPUSet(o.CPUSet))
+	srv, err := Run(ctx, p.Image, WithLayout(p.Info.Layout), WithConfig(cfg), WithRunID(o.RunID), WithConnections(o.Connections), WithServedFiles(o.Files...), WithCPUSet(o.CPUSet), WithDocRoot(o.DocRoot))
 	if err != nil && ctx.Err() == nil {
 		// The engine may have gone away since the run began: say so, so
 		// that the run stops instead of failing every config the same way.

@@ -9,7 +9,9 @@
 # CPU per request. It changes nothing else in the throwaway container.
 chmod g-rwx / 2>/dev/null
 binary=$1 conf=$2 docroot=$3 invalid=$4 root=$5 modules=$6
-printf 'ok\n' > "$docroot/index.html" || exit 3
+# With --docroot (LOADCHECK_SITE) the site's folder is mounted read-only
+# where each DocumentRoot is: no test page.
+[ -n "${LOADCHECK_SITE:-}" ] || printf 'ok\n' > "$docroot/index.html" || exit 3
 # serve DIR: the workload's files ("PATH SIZE" lines in LOADCHECK_FILES)
 # under DIR, each SIZE bytes.
 serve() {
@@ -21,7 +23,7 @@ serve() {
 ${LOADCHECK_FILES:-}
 LCFILES
 }
-serve "$docroot"
+[ -n "${LOADCHECK_SITE:-}" ] || serve "$docroot"
 # PHP (LOADCHECK_PHP): the page, and for php-fpm its pool, started beside
 # httpd; an image without PHP stops here, before any load.
 case ${LOADCHECK_PHP:-} in

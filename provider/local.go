@@ -117,6 +117,15 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 			return string(b), err
 		},
 	}
+	if o.DocRoot != "" {
+		if cfg.Tree != nil {
+			return s, fmt.Errorf("config %s: a config tree run natively serves its own DocumentRoots from this host; --docroot applies to presets and config files here, and to trees in containers", cfg.Name)
+		}
+		if err := searchable(o.DocRoot, at.User); err != nil {
+			return s, err
+		}
+		at.DocRoot = o.DocRoot // served as it is: no test page written into it
+	}
 	if cfg.Tree != nil {
 		if err := s.layTree(cfg, layout, at, o, &src); err != nil {
 			return s, err
@@ -127,7 +136,7 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 			return s, fmt.Errorf("find a free port: %w", err)
 		}
 		conf := apache.Render(cfg, layout, fmt.Sprintf("127.0.0.1:%d", port), at)
-		if err := writeServed(dir, at, conf, o.Files); err != nil {
+		if err := writeServed(dir, at, conf, o.Files, o.DocRoot == ""); err != nil {
 			return s, err
 		}
 		s.ep = Endpoint{Conf: conf, URL: fmt.Sprintf("http://127.0.0.1:%d/", port)}
@@ -347,10 +356,15 @@ func (s *localServer) removeCgroup() error {
 }
 
 // writeServed writes what a native httpd serves and reads into dir: the
-// test page, the served files and its httpd.conf, in folders its workers
+// test page and the served files (unless page is false: --docroot serves
+// the site's folder as it is) and its httpd.conf, in folders its workers
 // (running as at.User) may enter.
-func writeServed(dir string, at apache.Paths, conf string, files []File) error {
-	for _, d := range []string{dir, at.DocRoot, at.RunDir} {
+func writeServed(dir string, at apache.Paths, conf string, files []File, page bool) error {
+	dirs := []string{dir, at.RunDir}
+	if page {
+		dirs = append(dirs, at.DocRoot)
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -358,8 +372,35 @@ func writeServed(dir string, at apache.Paths, conf string, files []File) error {
 			return err
 		}
 	}
-	if err := writePage(at.DocRoot, files); err != nil {
-		return err
+	if page {
+		if err := writePage(at.DocRoot, files); err != nil {
+			return err
+		}
 	}
 	return os.WriteFile(at.Conf, []byte(conf), 0o644)
+}
+
+// searchable refuses a --docroot that httpd's workers, running as user
+// (not its owner), could not read: a folder on the way without search
+// permission for others would make every request a 403.
+func searchable(dir, user string) error {
+	if os.Geteuid() != 0 {
+		return nil // the workers run as this user, who named the folder
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for p := abs; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 || (p == abs && st.Mode().Perm()&0o004 == 0) {
+			return fmt.Errorf("--docroot %s: httpd's workers run as %s and cannot enter %s (mode %s): make the folder and the folders above it readable by others (chmod o+rx), or serve a copy from such a folder", dir, user, p, st.Mode().Perm())
+		}
+		if p == "/" {
+			return nil
+		}
+	}
 }

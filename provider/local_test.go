@@ -203,3 +203,26 @@ func TestLocalTree(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchable: as root, a --docroot whose folders keep others out is
+// refused before httpd starts (its workers run as daemon: every request
+// would be a 403); one others may enter is taken.
+func TestSearchable(t *testing.T) {
+	closed := filepath.Join(t.TempDir(), "site") // t.TempDir's parent is 0700
+	if err := os.Mkdir(closed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := searchable(closed, "daemon")
+	if os.Geteuid() != 0 {
+		if err != nil {
+			t.Errorf("not root: the workers run as this user, want no refusal: %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), "chmod o+rx") || !strings.Contains(err.Error(), "run as daemon") {
+		t.Errorf("a folder under a 0700 one: %v, want a refusal naming chmod o+rx", err)
+	}
+	if err := searchable("/usr/share", "daemon"); err != nil {
+		t.Errorf("/usr/share: %v", err)
+	}
+}

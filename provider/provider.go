@@ -60,6 +60,9 @@ type StartOptions struct {
 	Connections int
 	// Files are served beside the test page (a workload's page sizes).
 	Files []File
+	// DocRoot is a folder of this host served, read-only, as every
+	// DocumentRoot instead of the test page ("": the test page).
+	DocRoot string
 	// CPUSet is the CPUs the server may run on, as a CPU list ("1",
 	// "2-3"), apart from the generator's; "" for every CPU. A running
 	// server (Target) is where it is.

@@ -266,6 +266,9 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 		}
 		s.Load.Mix, s.MixNote = mix, note
 	}
+	if p := s.Workload.DocRoot; p != "" {
+		s.Workload.DocRoot = s.near(p)
+	}
 	s.Load.Slow = s.Workload.SlowClients.Bench()
 	if s.TLSKey != "" {
 		if !s.TLS {

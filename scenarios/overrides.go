@@ -23,6 +23,9 @@ type Overrides struct {
 	Add []apache.Config
 	// Serve are files served beside the test page (--file).
 	Serve []File
+	// DocRoot serves this host folder as every DocumentRoot, read-only,
+	// instead of the test page (--docroot).
+	DocRoot string
 	// Backend replaces the workload's slow backend (--backend);
 	// BackendSize, without it, only the scenario backend's answer size
 	// (--backend-size).
@@ -78,6 +81,9 @@ func (o Overrides) Apply(sc Scenario) (Scenario, error) {
 		}
 		for _, d := range o.Set {
 			c.Set(d)
+		}
+		if c.PHP != nil && sc.Workload.DocRoot != "" {
+			return sc, &FieldError{Field: "docroot", Msg: fmt.Sprintf("config %s serves loadcheck's PHP page (%s): --docroot applies to the other configs; run it apart", c.Name, c.PHP.Mode)}
 		}
 		if c.PHP != nil && c.PHP.Mode == apache.PHPFPM {
 			for _, d := range o.FPM {
@@ -135,6 +141,9 @@ func userPath(c apache.Config) string {
 // and checks it as a whole.
 func (o Overrides) applyWorkload(sc *Scenario) error {
 	sc.Workload.Files = append(append([]File(nil), sc.Workload.Files...), o.Serve...)
+	if o.DocRoot != "" {
+		sc.Workload.DocRoot = o.DocRoot
+	}
 	switch {
 	case o.Backend != nil:
 		sc.Workload.Backend = *o.Backend
@@ -146,8 +155,8 @@ func (o Overrides) applyWorkload(sc *Scenario) error {
 	var fe *FieldError
 	if err := sc.Workload.Validate(); errors.As(err, &fe) {
 		field := "file"
-		if strings.HasPrefix(fe.Field, "backend") {
-			field = "backend"
+		if strings.HasPrefix(fe.Field, "backend") || fe.Field == "docroot" {
+			field = strings.SplitN(fe.Field, ".", 2)[0]
 		}
 		return &FieldError{Field: field, Msg: fe.Msg}
 	} else if err != nil {

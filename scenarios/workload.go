@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -24,6 +25,10 @@ type Workload struct {
 	// requests, with their frequencies, replace load.paths (see
 	// bench.ReadMix); relative to the scenario file.
 	PathsFrom string `yaml:"paths_from" json:"paths_from,omitempty"`
+	// DocRoot is a folder of this host served, read-only, as every
+	// DocumentRoot instead of the test page: the site's own files
+	// (relative to the scenario file; --docroot).
+	DocRoot string `yaml:"docroot" json:"docroot,omitempty"`
 	// Backend, when set, is a slow application loadcheck starts on
 	// loopback for each config, which proxies Path to it.
 	Backend Backend `yaml:"backend" json:"backend,omitzero"`
@@ -151,6 +156,16 @@ func (w Workload) Validate() error {
 		seen[f.Path] = true
 		if total += int64(f.Size); total > MaxFilesTotal {
 			return &FieldError{Field: field + ".size", Msg: "the files add up to more than 256m, which the served tmpfs holds"}
+		}
+	}
+	if d := w.DocRoot; d != "" {
+		switch st, err := os.Stat(d); {
+		case err != nil:
+			return &FieldError{Field: "docroot", Msg: fmt.Sprintf("%s: %v: name the folder of the site's files", d, errors.Unwrap(err))}
+		case !st.IsDir():
+			return &FieldError{Field: "docroot", Msg: fmt.Sprintf("%s is not a folder: name the folder of the site's files (its index.html is what / serves)", d)}
+		case len(w.Files) > 0:
+			return &FieldError{Field: "docroot", Msg: "serves the site's own files read-only: put the files of workload.files (--file) into it instead"}
 		}
 	}
 	if b := w.Backend; b.Set() {

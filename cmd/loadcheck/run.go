@@ -71,6 +71,7 @@ type runFlags struct {
 	prod                      loadcheck.Production // --prod-cpus, --prod-memory
 	tls                       bool                 // --tls
 	served                    []scenarios.File     // --file
+	docroot                   string               // --docroot
 	backend                   scenarios.Backend    // --backend, --backend-size
 	mixNote                   string               // what --paths-from or workload.paths_from read
 	promURL                   string               // --prom-remote-write
@@ -356,6 +357,7 @@ func (f *runFlags) serverFlags(fs *flag.FlagSet) {
 		f.served = append(f.served, scenarios.File{Path: p, Size: scenarios.ByteSize(n)})
 		return nil
 	})
+	fs.StringVar(&f.docroot, "docroot", "", "serve the site's own files: this host's `DIR`, mounted read-only as every DocumentRoot (a preset's, each of a config tree's in a container) instead of the test page; / then serves its index.html")
 	fs.Func("backend", "put a slow application behind httpd: `PATH=LATENCY` proxies PATH (mod_proxy_http) to a backend loadcheck starts on loopback for each config, whose answers wait LATENCY: 50ms, 'lognormal p50=50ms p99=400ms' or 'quantiles p50=40ms p90=150ms p99=400ms'; add --path PATH to request it", func(v string) error {
 		p, lat, ok := strings.Cut(v, "=")
 		if !ok {
@@ -446,7 +448,7 @@ var runFlagGroups = []flagGroup{
 	{"Load: what each connection sends, and when", []string{"c", "connections", "ramp", "connect-rate", "warmup", "warmup-max", "d", "duration",
 		"rate", "closed-loop", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
 	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "no-host-keys", "tls", "tls-key",
-		"file", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "prod-cpus", "prod-memory", "target", "status-url", "allow-remote"}},
+		"file", "docroot", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "prod-cpus", "prod-memory", "target", "status-url", "allow-remote"}},
 	{"Generator: where the load comes from", []string{"server-cpus", "generator-cpus", "share-cpus", "engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
 		"shard-cpu", "shard-memory", "clock-addr", "start-in", "dry-run", "o"}},
 	{"Verdict", []string{"min-served-pct", "max-dropped-pct", "max-p99", "repeat", "flaky-ok", "arrival-check"}},
@@ -561,6 +563,8 @@ func (f *runFlags) checkTarget() error {
 		return &usageError{"--backend puts a backend behind httpd that loadcheck starts and cannot be used with --target"}
 	case len(f.served) > 0 || (f.spec != nil && len(f.spec.Workload.Files) > 0):
 		return &usageError{"--file creates files on a server loadcheck starts and cannot be used with --target: put them on your server and give --path"}
+	case f.docroot != "" || (f.spec != nil && f.spec.Workload.DocRoot != ""):
+		return &usageError{"--docroot serves a folder from the httpd loadcheck starts and cannot be used with --target: your server serves its own files"}
 	case f.tls:
 		return &usageError{"--tls makes the httpd loadcheck starts serve HTTPS; for a server you run, give --target https://…"}
 	case f.set["provider"] && f.providerName != "target":
@@ -634,7 +638,7 @@ func (f *runFlags) localProvider() (provider.Provider, error) {
 // asOverrides are the flags that change the scenario, as every library
 // caller can change one (scenarios.Overrides).
 func (f *runFlags) asOverrides() scenarios.Overrides {
-	o := scenarios.Overrides{Add: f.files, Serve: f.served, Set: f.overrides, FPM: f.fpm, Host: f.host, NoHostKeys: f.noHostKeys}
+	o := scenarios.Overrides{Add: f.files, Serve: f.served, DocRoot: f.docroot, Set: f.overrides, FPM: f.fpm, Host: f.host, NoHostKeys: f.noHostKeys}
 	if f.set["backend"] {
 		o.Backend = &f.backend
 	} else if f.set["backend-size"] {
