@@ -71,8 +71,8 @@ func parseCapacityFlags(args []string, stderr io.Writer) (f *runFlags, bounds sc
 		fs.StringVar(&b.Search, "search", "", "how each search begins: stepped (one run adding connections in steps finds the knee, then probes around it) or bisect (probes only, doubling then bisecting) (default: capacity.search, else stepped)")
 		fs.BoolVar(&b.RepeatLimit, "repeat-limit", false, "probe the limit found once more; when that fails, the next lower pass is reported (default: capacity.repeat_limit)")
 		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
-		fs.Usage = func() {
-			fmt.Fprint(stderr, `Usage: loadcheck capacity SCENARIO.yaml [flags]
+		fs.Usage = func() { // to fs's output: the scenario probe's goes nowhere
+			fmt.Fprint(fs.Output(), `Usage: loadcheck capacity SCENARIO.yaml [flags]
 
 Finds, for each config of the scenario, the largest connection count that
 still meets its thresholds. First one stepped run against a fresh container
@@ -110,8 +110,8 @@ Flags:
 	if f.target != "" {
 		return nil, bounds, false, &usageError{"capacity starts a fresh container per probe and cannot be used with --target"}
 	}
-	if f.set["repeat"] || f.flakyOK {
-		return nil, bounds, false, &usageError{"--repeat and --flaky-ok apply to loadcheck run; capacity confirms a failing count by running it again itself"}
+	if f.set["repeat"] || f.flakyOK || f.arrivalCheck {
+		return nil, bounds, false, &usageError{"--repeat, --flaky-ok and --arrival-check apply to loadcheck run; capacity confirms a failing count by running it again itself, and probes each limit with connections arriving twice as fast"}
 	}
 	bounds, set := f.spec.Capacity, f.set
 	if set["start"] {

@@ -94,7 +94,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--repeat", "0"}, "--repeat: want 1 to 100 runs per config, got 0"},
 		{[]string{"run", "--repeat", "-2"}, "--repeat: want 1 to 100 runs per config, got -2"},
 		{[]string{"run", "--flaky-ok"}, "--flaky-ok needs --repeat 2 or more"},
-		{[]string{"capacity", "../../scenarios/capacity.yaml", "--repeat", "3"}, "--repeat and --flaky-ok apply to loadcheck run"},
+		{[]string{"capacity", "../../scenarios/capacity.yaml", "--repeat", "3"}, "--repeat, --flaky-ok and --arrival-check apply to loadcheck run"},
+		{[]string{"capacity", "../../scenarios/capacity.yaml", "--arrival-check"}, "--repeat, --flaky-ok and --arrival-check apply to loadcheck run"},
+		{[]string{"run", "--docroot", "/nonexistent-site"}, "--docroot: /nonexistent-site: no such file or directory"},
+		{[]string{"run", "--target", "http://127.0.0.1:1/", "--docroot", "/tmp"}, "--docroot serves a folder from the httpd loadcheck starts and cannot be used with --target"},
 		{[]string{"capacity", "../../scenarios/capacity.yaml", "--search", "binary"}, `capacity: search: must be stepped or bisect, got "binary"`},
 	}
 	for _, tc := range tests {
