@@ -217,12 +217,14 @@ func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: loadcheck run [SCENARIO.yaml] [flags]
 
-Starts one httpd container per config, opens exactly -c keep-alive connections to
-each, prints one row per config and stores the run in a folder under --results.
-A scenario file (see scenarios/*.yaml) sets the configs, load and thresholds;
-flags given on the command line win over it. Exit 0 when all pass, 1 when any
-fails, 2 on bad input, setup errors, or an INCONCLUSIVE verdict (the
-generator, not the server, was at its limit).
+Starts one httpd container per config (or, with --provider local or when no
+Docker engine answers, the httpd installed on this host), opens exactly -c
+keep-alive connections to each, prints one row per config and stores the run
+in a folder under --results. A scenario file (see scenarios/*.yaml) sets the
+configs, load and thresholds; flags given on the command line win over it.
+Exit 0 when all pass, 1 when any fails or, over --repeat, is FLAKY (passed
+some repeats; unless --flaky-ok), 2 on bad input, setup errors, or an
+INCONCLUSIVE verdict (the generator, not the server, was at its limit).
 `)
 		printGrouped(stderr, fs, runFlagGroups)
 	}
@@ -409,7 +411,7 @@ func (f *runFlags) generatorFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.manifests, "o", "", "`PATH`: with --generator kubernetes --dry-run the manifests' file (YAML: a ConfigMap and an Indexed Job); for loadcheck plan the requests' folder")
 	fs.DurationVar(&f.startIn, "start-in", 2*time.Minute, "with planned shards (plan, --generator kubernetes): they start together this long from now")
 	fs.StringVar(&f.kube.Image, "generator-image", "", "with --generator kubernetes: the shards' `IMAGE`, one whose entrypoint is this loadcheck (e.g. a loadcheck/generator image pushed to your registry)")
-	fs.StringVar(&f.kube.Namespace, "namespace", "default", "with --generator kubernetes: the namespace of the Job and its ConfigMap (a live run without it takes the kubeconfig context's namespace, if any)")
+	fs.StringVar(&f.kube.Namespace, "namespace", "", "with --generator kubernetes: the namespace of the Job and its ConfigMap (default: the kubeconfig context's namespace, else \"default\"; --dry-run: \"default\")")
 	fs.StringVar(&f.kube.CPU, "shard-cpu", "", "with --generator kubernetes: each shard's CPU request, e.g. 1 or 500m")
 	fs.StringVar(&f.kube.Memory, "shard-memory", "", "with --generator kubernetes: each shard's memory request, e.g. 1Gi")
 	fs.BoolVar(&f.noShard, "no-shard", false, "never split the generator over processes; fail before any traffic when one process cannot hold -c")

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -164,4 +165,26 @@ func sameDefault(cell, def string) bool {
 	a, errA := time.ParseDuration(cell)
 	b, errB := time.ParseDuration(def)
 	return errA == nil && errB == nil && a == b
+}
+
+// TestUserDocsNoTestNames: the pages a user reads say what is checked,
+// not which internal test checks it (docs/architecture.md, for
+// contributors, and the dated findings may name tests).
+func TestUserDocsNoTestNames(t *testing.T) {
+	pages, _ := filepath.Glob("../../docs/*.md")
+	pages = append(pages, "../../README.md")
+	testName := regexp.MustCompile(`\bTest[A-Z]\w+|\bBenchmark[A-Z]\w+`)
+	comment := regexp.MustCompile(`(?s)<!--.*?-->`)
+	for _, p := range pages {
+		if filepath.Base(p) == "architecture.md" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range testName.FindAllString(comment.ReplaceAllString(string(b), ""), -1) {
+			t.Errorf("%s names the internal test %s: say what is checked instead", filepath.Base(p), m)
+		}
+	}
 }
