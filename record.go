@@ -33,12 +33,29 @@ func (s *settings) runOnce(ctx context.Context, sc scenarios.Scenario, cfg apach
 	s.logf("%s %s opening %d connections over %s%s", label, ready, sc.Load.Connections, sc.Load.Ramp, s.generator.Describe())
 	progress, measureFrom, settled := s.progressFor(sc.Load, label, r.session)
 	progress = s.withLiveMetrics(progress, runID, cfg.Name, r.session)
+	var sw *switcher
+	if s.rollout != nil {
+		if sw, err = s.newSwitcher(ctx, r.srv, label); err != nil {
+			r.session.Stop()
+			return results.Run{}, err
+		}
+		progress = sw.progress(ctx, progress, s.logf, label)
+	}
 	res, err := s.generator.Generate(ctx, ep.URL, bench.Options{Load: sc.Load, Progress: progress, MeasureFrom: measureFrom})
 	observed := r.session.Stop()
 	if err != nil {
 		return results.Run{}, err
 	}
-	return s.record(ctx, sc, r, res, observed, settled(), label), nil
+	run := s.record(ctx, sc, r, res, observed, settled(), label)
+	if sw != nil {
+		at, err := sw.done()
+		if err != nil {
+			return results.Run{}, fmt.Errorf("switch to %s: %w", s.rollout.To.Name, err)
+		}
+		run.Rollout = results.RolloutOf(run, cfg.Name, s.rollout.To.Name, s.rollout.How, at.Sub(res.Started).Seconds())
+		run.HTTPDConf += "\n# loadcheck rollout: switched (" + s.rollout.How + ") to " + s.rollout.To.Name + "\n"
+	}
+	return run, nil
 }
 
 // record is one load's result: the generator's accounting, and the

@@ -159,6 +159,7 @@ func (s *settings) runJudged(ctx context.Context, sc scenarios.Scenario, cfg apa
 		run.ConfigWarnings = append(run.ConfigWarnings, fd.Msg)
 	}
 	results.Judge(&run, sc.Thresholds)
+	judgeRollout(&run)
 	if run.Verdict == results.Fail {
 		run.Diagnosis = results.Diagnose(run, cfg, sc.Thresholds)
 	}

@@ -26,6 +26,7 @@ type ready struct {
 	load    scenarios.Load    // the load as sent: asking for the server's vhost
 	be      *backend.Server   // the workload's backend, or nil
 	session *observe.Session  // the observers, reading what ep exposes
+	srv     provider.Server   // the server started
 	stop    func()            // stops the server and the backend; the caller stops session
 }
 
@@ -78,7 +79,7 @@ func (s *settings) start(ctx context.Context, sc scenarios.Scenario, cfg apache.
 		r.stop()
 		return nil, err
 	}
-	r.cfg, r.ep = cfg, srv.Endpoint()
+	r.cfg, r.ep, r.srv = cfg, srv.Endpoint(), srv
 	if r.load, err = s.loadFor(ctx, r.ep, sc.Load, label); err != nil {
 		r.stop()
 		return nil, err

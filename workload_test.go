@@ -10,6 +10,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -239,4 +240,64 @@ func mustReadDir(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// TestRollout switches a running httpd under load, in a container and
+// natively: from event-stock to event with more workers, gracefully, 3 s
+// into a 8 s window. httpd logs the signal, the window splits at it into
+// before, switching and after, every request due in it is accounted to
+// one of them, and the verdict is the rollout's. A switch to another MPM
+// is refused before anything starts, with the reason.
+func TestRollout(t *testing.T) {
+	dockertest.Require(t)
+	dockertest.RequireHTTPD(t)
+	for _, tc := range []struct {
+		name string
+		opts []loadcheck.Option
+	}{{"docker", nil}, {"local", []loadcheck.Option{loadcheck.WithProvider(provider.Local{})}}} {
+		sc := smallScenario(t, 50, "event-stock")
+		sc.Image, sc.Load.Duration = dockertest.Image, 8*time.Second
+		to := sc.Configs[0]
+		to.Name = "event-more"
+		to.Directives = slices.Clone(to.Directives)
+		to.Set(apache.Directive{Name: "MaxRequestWorkers", Value: "300"})
+		to.Set(apache.Directive{Name: "ServerLimit", Value: "12"})
+		out, err := loadcheck.Rollout(context.Background(), sc, loadcheck.RolloutSpec{To: to, How: "graceful", At: 3 * time.Second}, tc.opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r := out.Runs[0]
+		ro := r.Rollout
+		var table bytes.Buffer
+		_ = report.WriteTable(&table, out)
+		if ro == nil || !ro.Acknowledged || ro.From != "event-stock" || ro.To != "event-more" || len(ro.Phases) != 3 {
+			t.Fatalf("%s: rollout %+v\n%s", tc.name, ro, table.String())
+		}
+		if start := r.MeasureStartS; ro.SignalS < start+2.5 || ro.SignalS > start+4.5 {
+			t.Errorf("%s: signal at %.1f s, window from %.1f s: want about 3 s into it", tc.name, ro.SignalS, start)
+		}
+		var ok, dropped int64
+		for _, p := range ro.Phases {
+			ok += p.OK
+			dropped += p.DroppedTotal()
+		}
+		// The phases count answers by the second they came in, the window
+		// by when they were due: they agree within a second's requests.
+		perSecond := int64(float64(sc.Load.Connections) * sc.Load.RatePerConn)
+		if d := ok + dropped - r.Requests.OK - r.Requests.Dropped; d > perSecond || d < -perSecond || ok == 0 {
+			t.Errorf("%s: phases hold %d ok and %d dropped, the window %d and %d", tc.name, ok, dropped, r.Requests.OK, r.Requests.Dropped)
+		}
+		if (r.Verdict == results.Pass) != ro.ZeroLoss || !strings.Contains(table.String(), "rollout event-stock -> event-more (graceful)") {
+			t.Errorf("%s: verdict %s, zero-loss %v (%s)\n%s", tc.name, r.Verdict, ro.ZeroLoss, ro.Why, table.String())
+		}
+		t.Logf("%s:\n%s", tc.name, strings.Join(ro.Lines(), "\n"))
+	}
+	sc := smallScenario(t, 10, "event-stock")
+	worker, _ := apache.Preset("worker-stock", 10)
+	if _, err := loadcheck.Rollout(context.Background(), sc, loadcheck.RolloutSpec{To: worker, How: "graceful", At: time.Second}); err == nil || !strings.Contains(err.Error(), "cannot change its MPM") {
+		t.Errorf("event to worker: %v, want a refusal naming the MPM", err)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
 }

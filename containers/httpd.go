@@ -139,6 +139,65 @@ type HTTPD struct {
 	tree      bool // it runs a config tree, whose access logs are on LogDir
 	plainPort int  // a tree's first plain-HTTP port; 0 none
 	php       *apache.PHP
+	// How a preset or config file was rendered, so that another config
+	// can be rendered alike (Prepare); listen is "" for a config tree.
+	listen string
+	layout apache.Layout
+	next   string // the prepared config's text
+}
+
+var _ provider.Switcher = (*HTTPD)(nil)
+
+// nextConf is where Prepare puts the config Switch switches to.
+const nextConf = "/loadcheck/next.conf"
+
+// Prepare implements provider.Switcher: cfg rendered as the running config
+// was, copied in beside it and checked with httpd -t.
+func (s *HTTPD) Prepare(ctx context.Context, cfg apache.Config) error {
+	switch {
+	case s.listen == "" || cfg.Tree != nil:
+		return fmt.Errorf("config %s: switching config trees is not built yet: a rollout runs presets and config files", cfg.Name)
+	case cfg.PHP != nil || s.php != nil:
+		return fmt.Errorf("config %s: switching the PHP presets is not built yet", cfg.Name)
+	case cfg.TLS != "":
+		return fmt.Errorf("config %s: switching TLS configs is not built yet", cfg.Name)
+	}
+	text := apache.Render(cfg, s.layout, s.listen, apache.ContainerPaths)
+	if err := s.CopyToContainer(ctx, []byte(text), nextConf, 0o644); err != nil {
+		return fmt.Errorf("copy the next config in: %w", err)
+	}
+	code, out, err := s.Exec(ctx, []string{s.layout.Binary, "-t", "-f", nextConf}, tcexec.Multiplexed())
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		b, _ := io.ReadAll(out)
+		return &apache.ConfigError{Config: cfg.Name, File: cfg.File, As: nextConf + " in the container", Message: apache.Message(string(b), "")}
+	}
+	s.next = text
+	return nil
+}
+
+// Switch implements provider.Switcher: the prepared config replaces the
+// running one and httpd (the container's PID 1) gets the signal.
+func (s *HTTPD) Switch(ctx context.Context, how string) error {
+	sig, err := provider.SwitchSignal(how)
+	if err != nil {
+		return err
+	}
+	if s.next == "" {
+		return errors.New("no prepared config")
+	}
+	code, out, err := s.Exec(ctx, []string{"sh", "-c", "cp " + nextConf + " " + apache.ContainerPaths.Conf + " && kill -" + sig + " 1"}, tcexec.Multiplexed())
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		b, _ := io.ReadAll(out)
+		return fmt.Errorf("switch: exit %d: %s", code, strings.TrimSpace(string(b)))
+	}
+	s.ConfText = s.next
+	return nil
 }
 
 // accessLogs counts the lines of each file in the tree's log tmpfs.
@@ -437,6 +496,7 @@ func (s *HTTPD) render(o Options, at apache.Paths) (map[string]string, error) {
 		return nil, err
 	}
 	s.ConfText, s.ListenPort = apache.Render(o.Config, o.Layout, listen, at), port
+	s.listen, s.layout = listen, o.Layout
 	files := map[string]string{at.Conf: s.ConfText}
 	if o.Config.TLS != "" {
 		cert, key, err := apache.SelfSigned([]string{"127.0.0.1", "localhost"}, o.Config.TLS)

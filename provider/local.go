@@ -81,6 +81,51 @@ type localServer struct {
 	// created are the DocumentRoots a config tree named and this host
 	// lacked, made for the run and removed by Stop.
 	created []string
+	// How a preset or config file was rendered, so that another config
+	// can be rendered alike (Prepare); listen is "" for a config tree.
+	listen string
+	at     apache.Paths
+	layout apache.Layout
+}
+
+var _ Switcher = (*localServer)(nil)
+
+// Prepare implements Switcher: cfg rendered as the running config was,
+// into next.conf beside it, checked with httpd -t.
+func (s *localServer) Prepare(ctx context.Context, cfg apache.Config) error {
+	if s.listen == "" || cfg.Tree != nil {
+		return fmt.Errorf("config %s: switching config trees is not built yet: a rollout runs presets and config files", cfg.Name)
+	}
+	next := filepath.Join(s.dir, "next.conf")
+	if err := os.WriteFile(next, []byte(apache.Render(cfg, s.layout, s.listen, s.at)), 0o644); err != nil {
+		return err
+	}
+	if out, err := exec.CommandContext(ctx, s.layout.Binary, "-t", "-f", next).CombinedOutput(); err != nil {
+		return &apache.ConfigError{Config: cfg.Name, File: cfg.File, As: next, Message: apache.Message(string(out), "")}
+	}
+	return nil
+}
+
+// Switch implements Switcher: next.conf becomes the config httpd reads,
+// then httpd's parent gets the signal.
+func (s *localServer) Switch(ctx context.Context, how string) error {
+	sig, err := SwitchSignal(how)
+	if err != nil {
+		return err
+	}
+	if s.cmd == nil || s.cmd.Process == nil {
+		return errors.New("httpd is not running")
+	}
+	next := filepath.Join(s.dir, "next.conf")
+	text, err := os.ReadFile(next)
+	if err != nil {
+		return fmt.Errorf("no prepared config: %w", err)
+	}
+	if err := os.Rename(next, s.at.Conf); err != nil {
+		return err
+	}
+	s.ep.Conf = string(text)
+	return s.cmd.Process.Signal(map[string]syscall.Signal{"USR1": syscall.SIGUSR1, "HUP": syscall.SIGHUP}[sig])
 }
 
 // Start implements Provider: it renders cfg into a temporary folder,
@@ -135,7 +180,8 @@ func (l Local) Start(ctx context.Context, cfg apache.Config, o StartOptions) (Se
 		if err != nil {
 			return s, fmt.Errorf("find a free port: %w", err)
 		}
-		conf := apache.Render(cfg, layout, fmt.Sprintf("127.0.0.1:%d", port), at)
+		s.listen, s.at, s.layout = fmt.Sprintf("127.0.0.1:%d", port), at, layout
+		conf := apache.Render(cfg, layout, s.listen, at)
 		if err := writeServed(dir, at, conf, o.Files, o.DocRoot == ""); err != nil {
 			return s, err
 		}

@@ -11,6 +11,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -67,6 +68,36 @@ type StartOptions struct {
 	// "2-3"), apart from the generator's; "" for every CPU. A running
 	// server (Target) is where it is.
 	CPUSet string
+}
+
+// Switcher is a server loadcheck started that can take another config
+// while it runs, as production does on a deploy (loadcheck rollout).
+type Switcher interface {
+	// Prepare renders cfg as this server runs its config (same listener,
+	// same paths) beside the running one and checks it with httpd -t,
+	// before any load: a config httpd rejects is an *apache.ConfigError.
+	Prepare(ctx context.Context, cfg apache.Config) error
+	// Switch puts the prepared config in place of the running one and
+	// signals httpd: SwitchGraceful (apachectl -k graceful, SIGUSR1) or
+	// SwitchRestart (-k restart, SIGHUP).
+	Switch(ctx context.Context, how string) error
+}
+
+// How a Switcher switches.
+const (
+	SwitchGraceful = "graceful"
+	SwitchRestart  = "restart"
+)
+
+// SwitchSignal is the signal httpd takes for how.
+func SwitchSignal(how string) (string, error) {
+	switch how {
+	case SwitchGraceful:
+		return "USR1", nil
+	case SwitchRestart:
+		return "HUP", nil
+	}
+	return "", fmt.Errorf("unknown switch %q: use graceful (apachectl -k graceful) or restart (-k restart)", how)
 }
 
 // File is a file of Size bytes the server serves at Path.

@@ -93,6 +93,11 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 	for _, r := range f.Runs {
+		if lines := r.Rollout.Lines(); len(lines) > 0 {
+			fmt.Fprintf(&b, "\n```\n%s\n```\n", strings.Join(lines, "\n"))
+		}
+	}
+	for _, r := range f.Runs {
 		if r.Verdict == results.Pass {
 			continue
 		}

@@ -111,6 +111,11 @@ func WriteTable(w io.Writer, f *results.File) error {
 			fmt.Fprintf(w, "  arrival: %s\n", a)
 		}
 	}
+	for _, r := range f.Runs {
+		for _, l := range r.Rollout.Lines() {
+			fmt.Fprintln(w, l)
+		}
+	}
 	for _, l := range tlsLines(f) {
 		fmt.Fprintln(w, l)
 	}

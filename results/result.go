@@ -262,15 +262,18 @@ type Run struct {
 	// Headroom is how much of each limit the config used at its peak;
 	// Projection its costs carried onto the production host, when one
 	// was described (--prod-cpus, --prod-memory).
-	Headroom     *Headroom   `json:"headroom,omitempty"`
-	Projection   *Projection `json:"projection,omitempty"`
-	MeasuredS    float64     `json:"measured_s"`
-	Complete     bool        `json:"complete"`
-	Server       *Server     `json:"server,omitempty"`
-	Image        string      `json:"image,omitempty"`
-	ImageID      string      `json:"image_id,omitempty"`
-	HTTPDVersion string      `json:"httpd_version,omitempty"`
-	HTTPDConf    string      `json:"httpd_conf,omitempty"`
+	Headroom   *Headroom   `json:"headroom,omitempty"`
+	Projection *Projection `json:"projection,omitempty"`
+	// Rollout is what switching to another config cost, for a run of
+	// loadcheck rollout.
+	Rollout      *Rollout `json:"rollout,omitempty"`
+	MeasuredS    float64  `json:"measured_s"`
+	Complete     bool     `json:"complete"`
+	Server       *Server  `json:"server,omitempty"`
+	Image        string   `json:"image,omitempty"`
+	ImageID      string   `json:"image_id,omitempty"`
+	HTTPDVersion string   `json:"httpd_version,omitempty"`
+	HTTPDConf    string   `json:"httpd_conf,omitempty"`
 	// PHP is how the config ran PHP (mod_php, or php-fpm and its pool).
 	PHP *apache.PHP `json:"php,omitempty"`
 	// Adjustments are what loadcheck changed to run the config's tree

@@ -130,6 +130,8 @@ Usage:
                                          generate the load from N Docker Swarm jobs
   loadcheck run --target URL --generator kubernetes --shards N --generator-image IMAGE
                                          ... or from an Indexed Job of N pods
+  loadcheck rollout --from A --to B      switch a running httpd from config A to B under load
+                                         (graceful or restart): was it zero-loss?
   loadcheck validate SCENARIO.yaml       check a scenario and render its httpd.conf files
   loadcheck report RUN [--format F]      re-render a stored run: table, markdown,
                                          json, junit or html
@@ -201,6 +203,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdReport(args[1:], stdout, stderr)
 	case "capacity":
 		code, err = cmdCapacity(ctx, args[1:], stdout, stderr)
+	case "rollout":
+		code, err = cmdRollout(ctx, args[1:], stdout, stderr)
 	case "compare":
 		code, err = cmdCompare(args[1:], stdout, stderr)
 	case "trend":

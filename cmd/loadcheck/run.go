@@ -19,6 +19,7 @@ import (
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/cpus"
+	"github.com/loadcheck/loadcheck/generator"
 	"github.com/loadcheck/loadcheck/generator/kubernetes"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/report"
@@ -481,6 +482,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	}
 	sc.Repeat = f.repeats()
 	sc.ArrivalCheck = sc.ArrivalCheck || f.arrivalCheck
+	return runAndPrint(ctx, f, sc, gen, stdout, stderr, loadcheck.Run)
+}
+
+// runner is loadcheck.Run, or a function of its shape (loadcheck.Rollout
+// with its switch bound).
+type runner func(ctx context.Context, sc scenarios.Scenario, opts ...loadcheck.Option) (*results.File, error)
+
+// runAndPrint runs sc with run on the provider f chooses and gen, then
+// writes the JSON and the table and says how it ended, as run does.
+func runAndPrint(ctx context.Context, f *runFlags, sc scenarios.Scenario, gen generator.Generator, stdout, stderr io.Writer, run runner) (int, error) {
 	prov, err := f.provider(ctx, sc, stderr)
 	if err != nil {
 		return exitSetup, err
@@ -492,7 +503,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if sl := sc.Load.Slow; sl.Set() && !f.quiet {
 		fmt.Fprintf(stderr, "loadcheck: slow clients: %s\n", sl.Describe(sc.Load.Connections))
 	}
-	out, runErr := loadcheck.Run(ctx, sc, append(f.options(p), loadcheck.WithProvider(prov), loadcheck.WithGenerator(gen))...)
+	out, runErr := run(ctx, sc, append(f.options(p), loadcheck.WithProvider(prov), loadcheck.WithGenerator(gen))...)
 	p.clear()
 	if out == nil || (runErr != nil && ctx.Err() == nil && len(out.Runs) == 0) {
 		return exitSetup, runErr

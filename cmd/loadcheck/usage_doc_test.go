@@ -48,7 +48,7 @@ func helpFlags(t *testing.T, args ...string) []helpFlag {
 
 // otherCommands are the commands whose flags docs/usage.md lists in its
 // generated section, in its order.
-var otherCommands = [][]string{{"capacity"}, {"report"}, {"compare"}, {"trend"}, {"validate"}, {"doctor"}, {"plan"}, {"shard"}, {"merge"}, {"clean"}, {"generator-image"}, {"baseline", "promote"}, {"prune"}}
+var otherCommands = [][]string{{"capacity"}, {"rollout"}, {"report"}, {"compare"}, {"trend"}, {"validate"}, {"doctor"}, {"plan"}, {"shard"}, {"merge"}, {"clean"}, {"generator-image"}, {"baseline", "promote"}, {"prune"}}
 
 const (
 	flagsBegin = "<!-- every other command's flags: generated from their -h by TestUsageDoc; go test ./cmd/loadcheck -run TestUsageDoc -update rewrites it -->"

@@ -1,0 +1,60 @@
+package results
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/loadcheck/loadcheck/bench"
+)
+
+// TestRolloutOf splits the window at the signal and at the old
+// generation's drain: a graceful switch at 12 s whose G slots are gone by
+// 14 s; the closed connections reopened count, drops by class per phase,
+// and the verdict.
+func TestRolloutOf(t *testing.T) {
+	run := Run{Config: "a", Complete: true, MeasureStartS: 8, MeasuredS: 10, Connections: Connections{Target: 10, Served: 10}}
+	for s := 9; s <= 18; s++ {
+		p := bench.Point{Second: s, T: float64(s), OK: 10, P99US: 2000}
+		if s == 13 {
+			p.Reconnects, p.P99US = 4, 80000
+		}
+		run.Series = append(run.Series, p)
+	}
+	run.Server = &Server{Series: []ServerPoint{{T: 11}, {T: 12.5, Scoreboard: map[string]int{"G": 3}}, {T: 13.5, Scoreboard: map[string]int{"G": 1}}, {T: 14.5}, {T: 18.5}},
+		ErrorLog: []LogCode{{Code: "AH00493", Level: "notice", Count: 1}}}
+	r := RolloutOf(run, "a", "b", "graceful", 12)
+	if !r.ZeroLoss || r.PeakGraceful != 3 || r.DrainedS != 2.5 || len(r.Phases) != 3 {
+		t.Fatalf("rollout %+v: want zero-loss, peak 3 G slots, drained 2.5 s after the signal", r)
+	}
+	before, switching, after := r.Phases[0], r.Phases[1], r.Phases[2]
+	if before.OK != 40 || switching.OK != 20 || switching.Reconnects != 4 || switching.WorstP99MS != 80 || after.OK != 40 || switching.ToS != 14.5 {
+		t.Errorf("phases %+v", r.Phases)
+	}
+	if l := strings.Join(r.Lines(), "\n"); !strings.Contains(l, "ZERO-LOSS") || !strings.Contains(l, "drained 2.5 s after the signal (peak 3 G slots)") || !strings.Contains(l, "4 reconnects") {
+		t.Errorf("lines:\n%s", l)
+	}
+	// Requests lost while switching, and httpd's scoreboard full.
+	run.Series[4].Errors = map[string]int64{"closed_by_server": 7, "reset": 2}
+	run.Server.ErrorLog = append(run.Server.ErrorLog, LogCode{Code: "AH03490", Count: 5},
+		LogCode{Code: "AH00501", Count: 1, First: "[Sat Dec 05 02:01:21.022283 2026] [mpm_event:warn] [pid 1:tid 1] AH00501: changing ServerLimit to 16 from original value of 250 not allowed during restart"})
+	r = RolloutOf(run, "a", "b", "restart", 12)
+	if r.ZeroLoss || r.Why != "requests failed: 9 switching (closed_by_server 7, reset 2)" || r.ScoreboardFull != 5 {
+		t.Errorf("rollout %+v: want not zero-loss, 9 failed while switching, 5 scoreboard-full lines", r)
+	}
+	if l := strings.Join(r.Lines(), "\n"); !strings.Contains(l, "NOT zero-loss: requests failed") || !strings.Contains(l, "scoreboard was full 5 times") ||
+		!strings.Contains(l, "httpd kept the old value: AH00501: changing ServerLimit to 16 from original value of 250 not allowed during restart") {
+		t.Errorf("lines:\n%s", l)
+	}
+	// The old generation still finishing when the window ended is not
+	// zero-loss either.
+	run.Series[4].Errors = nil
+	run.Server.Series = append(run.Server.Series, ServerPoint{T: 19, Scoreboard: map[string]int{"G": 1}})
+	if r := RolloutOf(run, "a", "b", "graceful", 12); r.ZeroLoss || r.DrainedS != -1 || !strings.Contains(r.Why, "still finishing") {
+		t.Errorf("never drained: %+v", r)
+	}
+	// httpd never logged the signal: nothing shows the switch happened.
+	run.Server.Series, run.Server.ErrorLog = run.Server.Series[:4], nil
+	if r := RolloutOf(run, "a", "b", "graceful", 12); r.ZeroLoss || r.Acknowledged || !strings.Contains(r.Why, "never logged the signal") {
+		t.Errorf("unacknowledged: %+v", r)
+	}
+}
