@@ -62,7 +62,7 @@ func TestMergeShards(t *testing.T) {
 		t.Fatalf("merged file %+v, run %+v", f.Header, r)
 	}
 	if r.Verdict != results.Fail || f.Scenario.Thresholds.MaxP99 != time.Nanosecond {
-		t.Errorf("verdict %s by %+v: want fail by the plan's 1 ns p99", r.Verdict, f.Scenario.Thresholds)
+		t.Errorf("verdict %s by %+v (generator %+v): want fail by the plan's 1 ns p99", r.Verdict, f.Scenario.Thresholds, r.Generator)
 	}
 	th := scenarios.DefaultThresholds()
 	if f, err = loadcheck.MergeShards(outs, &th, "test", ""); err != nil || f.Runs[0].Verdict != results.Pass || f.RunID == "" {
