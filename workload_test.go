@@ -242,6 +242,13 @@ func mustReadDir(t *testing.T, dir string) []string {
 	return names
 }
 
+// bothProviders are the providers a test runs its case through: httpd
+// in a container, and on this host.
+var bothProviders = []struct {
+	name string
+	opts []loadcheck.Option
+}{{"docker", nil}, {"local", []loadcheck.Option{loadcheck.WithProvider(provider.Local{})}}}
+
 // TestRollout switches a running httpd under load, in a container and
 // natively: from event-stock to event with more workers, gracefully, 3 s
 // into a 8 s window. httpd logs the signal, the window splits at it into
@@ -251,10 +258,7 @@ func mustReadDir(t *testing.T, dir string) []string {
 func TestRollout(t *testing.T) {
 	dockertest.Require(t)
 	dockertest.RequireHTTPD(t)
-	for _, tc := range []struct {
-		name string
-		opts []loadcheck.Option
-	}{{"docker", nil}, {"local", []loadcheck.Option{loadcheck.WithProvider(provider.Local{})}}} {
+	for _, tc := range bothProviders {
 		sc := smallScenario(t, 50, "event-stock")
 		sc.Image, sc.Load.Duration = dockertest.Image, 8*time.Second
 		to := sc.Configs[0]
@@ -296,6 +300,51 @@ func TestRollout(t *testing.T) {
 	worker, _ := apache.Preset("worker-stock", 10)
 	if _, err := loadcheck.Rollout(context.Background(), sc, loadcheck.RolloutSpec{To: worker, How: "graceful", At: time.Second}); err == nil || !strings.Contains(err.Error(), "cannot change its MPM") {
 		t.Errorf("event to worker: %v, want a refusal naming the MPM", err)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestRecycling churns connections (10 requests each, then the client
+// opens a new one) against worker with MaxConnectionsPerChild 50, in a
+// container and natively: children reach their limit inside the window
+// and are replaced, the processes that ended are counted from the
+// cgroup, the client's own reopens apart from the server's closes, every
+// request is accounted for, and the diagnosis names the recycling when
+// the server closed connections at it.
+func TestRecycling(t *testing.T) {
+	dockertest.Require(t)
+	dockertest.RequireHTTPD(t)
+	for _, tc := range bothProviders {
+		sc := smallScenario(t, 100, "worker-stock")
+		sc.Image, sc.Load.RatePerConn, sc.Load.Duration, sc.Load.RequestsPerConnection = dockertest.Image, 5, 6*time.Second, 10
+		sc.Configs[0].Directives = slices.Clone(sc.Configs[0].Directives)
+		sc.Configs[0].Set(apache.Directive{Name: "MaxConnectionsPerChild", Value: "50"})
+		out, err := loadcheck.Run(context.Background(), sc, tc.opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r := out.Runs[0]
+		var table bytes.Buffer
+		_ = report.WriteTable(&table, out)
+		q, c := r.Requests, r.Connections
+		// Every request of every connection, 10 to a socket: the client
+		// opened a new socket about once every 10 answers.
+		answered := q.OK + q.Dropped
+		if q.Sent != q.OK+q.Dropped+q.InFlight || c.ClientReopens < answered/10-int64(c.Target) || c.ClientReopens > answered/10+int64(c.Target) {
+			t.Errorf("%s: requests %+v, client reopens %d: want sent = ok + dropped + in flight and about one reopen per 10 answers\n%s", tc.name, q, c.ClientReopens, table.String())
+		}
+		if r.Server == nil || r.Server.ProcessesEnded < 3 {
+			t.Fatalf("%s: server %+v: want at least 3 httpd processes ended (50 connections a child, 50 new connections a second)\n%s", tc.name, r.Server, table.String())
+		}
+		if !strings.Contains(table.String(), "httpd processes ended during the load") || !strings.Contains(table.String(), "after 10 requests each") {
+			t.Errorf("%s: the table does not say what churned and what ended:\n%s", tc.name, table.String())
+		}
+		if why := results.Diagnose(r, sc.Configs[0], sc.Thresholds); c.Reconnects > 0 && !strings.Contains(why, "recycled at MaxConnectionsPerChild 50") {
+			t.Errorf("%s: httpd closed %d connections, and the diagnosis does not name the recycling: %s", tc.name, c.Reconnects, why)
+		}
+		t.Logf("%s: %d processes ended, %d client reopens, %d server closes, %v dropped", tc.name, r.Server.ProcessesEnded, c.ClientReopens, c.Reconnects, q.Errors)
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)

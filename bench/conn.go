@@ -45,6 +45,7 @@ type conn struct {
 	// the socket last (Connection: close), and closedAt when it closed.
 	windowOver bool
 	byServer   bool
+	recycled   bool // the client closed the socket itself (RequestsPerConnection)
 	closedAt   time.Time
 	lastUsed   time.Time // when the last answer arrived, or the socket opened
 }
@@ -354,6 +355,8 @@ func (c *conn) opened(s *slot, nc Conn, stop func() bool, idle bool, began, conn
 	c.c, c.stopWatch = nc, stop
 	r.open.Add(1)
 	switch {
+	case c.recycled:
+		st.clientReopens++
 	case idle:
 		st.idleReopens++
 	case st.everConnected:
@@ -367,7 +370,7 @@ func (c *conn) opened(s *slot, nc Conn, stop func() bool, idle bool, began, conn
 		st.firstOpen = max(connected.Sub(r.start), 1)
 	}
 	c.rr.reset(c.c)
-	c.answered, c.byServer, c.lastUsed = 0, false, connected
+	c.answered, c.byServer, c.recycled, c.lastUsed = 0, false, false, connected
 	s.now = connected
 }
 
@@ -450,11 +453,17 @@ func (c *conn) response(ctx context.Context, s slot, sentAt time.Time, class, st
 	} else {
 		r.succeed(c.rec, c.st, s.measured, done.Sub(s.due), done.Sub(sentAt), body, class)
 	}
-	if closing {
+	switch {
+	case closing:
 		// The server announced it is closing (keep-alive limit reached):
 		// the connection was not held.
 		c.close()
 		c.byServer = true
+	case r.opts.RequestsPerConnection > 0 && c.answered >= r.opts.RequestsPerConnection:
+		// Churned as a browser does: the client closes, and its next
+		// request opens a new socket.
+		c.close()
+		c.recycled = true
 	}
 }
 

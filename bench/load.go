@@ -32,6 +32,13 @@ type Load struct {
 	// ClosedLoop sends each connection's next request as soon as the last
 	// response arrives, like wrk; RatePerConn is then 0.
 	ClosedLoop bool `json:"closed_loop,omitempty" yaml:"closed_loop"`
+	// RequestsPerConnection, when positive, churns the connections as
+	// browsers and proxies do: each closes its socket itself after that
+	// many answers and opens a new one for its next request
+	// (Connections.ClientReopens, never a failure), so that httpd's
+	// MaxConnectionsPerChild recycles processes inside the window. 0
+	// keeps every connection open.
+	RequestsPerConnection int `json:"requests_per_connection,omitempty" yaml:"requests_per_connection"`
 	// Timeout bounds each request, counted from its intended send time.
 	Timeout time.Duration `json:"timeout_ns" yaml:"timeout"`
 	// Request shape: Paths are used in turn; Method defaults to GET;
@@ -179,6 +186,8 @@ func (l Load) Validate() error {
 		return bad("rate_per_conn", "closed loop sends as fast as responses come back: leave the rate per connection unset (got %g)", l.RatePerConn)
 	case !l.ClosedLoop && l.RatePerConn <= 0:
 		return bad("rate_per_conn", "must be positive, got %g (or choose closed loop)", l.RatePerConn)
+	case l.RequestsPerConnection < 0:
+		return bad("requests_per_connection", "must be at least 1 (a connection closes itself after that many answers), got %d; leave it out to keep connections open", l.RequestsPerConnection)
 	case l.Engine != "" && l.Engine != EngineAuto && l.Engine != EngineLoop && l.Engine != EngineGoroutine:
 		return bad("engine", "%q: want %s, %s or %s", l.Engine, EngineAuto, EngineLoop, EngineGoroutine)
 	case l.Timeout <= 0:

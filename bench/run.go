@@ -183,6 +183,11 @@ type Connections struct {
 	// before the next request and opened again for it, as a browser does:
 	// not failures, and not counted in Reconnects.
 	IdleReopens int64 `json:"idle_reopens,omitempty"`
+	// ClientReopens counts sockets the load closed itself after
+	// Load.RequestsPerConnection answers and opened again for the next
+	// request (churn): not failures, and not counted in Reconnects; a
+	// churned connection is served when every request was answered.
+	ClientReopens int64 `json:"client_reopens,omitempty"`
 	// ClosedAtEnd counts connections the server had closed when the
 	// window ended, after their last answer: not held, so not served.
 	ClosedAtEnd int `json:"closed_at_end,omitempty"`
@@ -237,6 +242,7 @@ type connStat struct {
 	errs                 [numClasses]int64
 	reconnects           int64
 	idleReopens          int64
+	clientReopens        int64
 	bytes                int64         // body bytes of the window's OK responses
 	firstOpen            time.Duration // since start; 0 until connected
 	everConnected        bool
@@ -649,6 +655,7 @@ func (r *runner) fold(c *Connections, q *Requests, in func(*connStat) bool) (ope
 		q.InFlight += s.inFlight
 		c.Reconnects += s.reconnects
 		c.IdleReopens += s.idleReopens
+		c.ClientReopens += s.clientReopens
 		q.BytesRead += s.bytes
 		for cl, n := range s.errs {
 			if n > 0 {

@@ -290,6 +290,7 @@ func addConnections(a *Connections, b Connections) {
 	a.NeverConnected += b.NeverConnected
 	a.Reconnects += b.Reconnects
 	a.IdleReopens += b.IdleReopens
+	a.ClientReopens += b.ClientReopens
 	a.ClosedAtEnd += b.ClosedAtEnd
 	a.NotStarted += b.NotStarted
 }

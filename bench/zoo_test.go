@@ -37,6 +37,7 @@ type zooWant struct {
 	served, partly, starved, never int
 	established                    int
 	reconnects, idleReopens        int64
+	clientReopens                  int64
 	closedAtEnd                    int
 }
 
@@ -210,6 +211,12 @@ var zoo = []zooCase{
 		l.ServerKeepAlive, l.RatePerConn, l.Duration = 30*time.Millisecond, 4, 2500*time.Millisecond
 	},
 		want: zooWant{ok: 30, bytes: 60, served: 3, established: 3, idleReopens: 33}, stallSensitive: true},
+	// The load churns its connections (RequestsPerConnection 4): 13 slots
+	// a connection (see closesEach) take 4 sockets, 3 opened by the
+	// client itself, and every connection is still served.
+	{name: "the client closes after 4 requests", handle: func(net.Conn, int) string { return okResponse },
+		load: func(l *Load) { l.RequestsPerConnection = 4 },
+		want: zooWant{ok: 30, bytes: 60, served: 3, established: 3, clientReopens: 9}},
 	// RFC 9110 §15.2: a client skips 1xx answers before the final one.
 	{name: "100 Continue before the answer", handle: func(net.Conn, int) string { return continue100 + okResponse }, want: allOK(2)},
 	{name: "103 Early Hints before the answer", handle: func(net.Conn, int) string { return early + okResponse }, want: allOK(2)},
@@ -392,6 +399,7 @@ func zooDiff(r *Result, w zooWant) string {
 	check("established", int64(r.Established), int64(w.established))
 	check("reconnects", r.Reconnects, w.reconnects)
 	check("idle_reopens", r.IdleReopens, w.idleReopens)
+	check("client_reopens", r.ClientReopens, w.clientReopens)
 	check("closed_at_end", int64(r.ClosedAtEnd), int64(w.closedAtEnd))
 	return strings.Join(out, "; ")
 }

@@ -179,3 +179,29 @@ func (c *Cgroup) Remove() error {
 	}
 	return errors.Join(errs...)
 }
+
+// httpdNames are the command names httpd's processes run under: the
+// official image's and Debian's.
+var httpdNames = map[string]bool{"httpd": true, "apache2": true}
+
+// HTTPDProcs is the PIDs (as proc sees them) of the httpd processes in c,
+// parent and children: other processes there (a command run in the
+// container, php-fpm) are left out.
+func (c *Cgroup) HTTPDProcs(proc string) (map[int]bool, error) {
+	b, err := os.ReadFile(filepath.Join(c.memDir, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	pids := map[int]bool{}
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join(proc, f, "comm"))
+		if err == nil && httpdNames[strings.TrimSpace(string(comm))] {
+			pids[pid] = true
+		}
+	}
+	return pids, nil
+}

@@ -163,12 +163,18 @@ type ServerStats struct {
 	// PeakAcceptQueue is the most connections seen waiting in the listening
 	// socket's accept queue; -1 when it could not be read.
 	PeakAcceptQueue int
+	// ProcessesEnded counts httpd processes that ended while the load ran
+	// (children recycled at MaxConnectionsPerChild, stopped as idle, or
+	// an old generation's after a reload), from the cgroup's process list
+	// at each reading: a process born and ended between two readings is
+	// missed, so it is a lower bound. -1 when unknown (no cgroup).
+	ProcessesEnded int `json:"processes_ended"`
 }
 
 // emptyStats is a summary with no reading yet: every figure unknown.
 func emptyStats() ServerStats {
 	return ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1,
-		MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1, PeakAcceptQueue: -1}
+		MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1, PeakAcceptQueue: -1, ProcessesEnded: -1}
 }
 
 // Probe says where the sampler finds the container's kernel-side figures.
@@ -189,6 +195,7 @@ type Sampler struct {
 	url      string
 	cpuStart int64
 	stats    ServerStats
+	procs    map[int]bool // httpd's processes at the last reading
 }
 
 // StartSampler takes the first reading before it returns, so that its
@@ -264,6 +271,7 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 	s.mu.Lock()
 	st := &s.stats
 	memMB, cpuS := s.readCgroup(final)
+	s.readProcs(final)
 	queue := -1
 	if s.probe.NetTCP != "" {
 		if n, err := ReadAcceptQueue(s.probe.NetTCP, s.probe.Port); err == nil {
@@ -300,8 +308,32 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 		ConnsTotal: cur.ConnsTotal, ConnsAsyncKeepAlive: cur.ConnsAsyncKeepAlive,
 		ConnsAsyncWriting: cur.ConnsAsyncWriting, ConnsAsyncClosing: cur.ConnsAsyncClosing,
 		TotalAccesses: cur.TotalAccesses, Scoreboard: cur.Scoreboard,
-		MemoryMB: memMB, CPUSeconds: cpuS, AcceptQueue: queue,
+		MemoryMB: memMB, CPUSeconds: cpuS, AcceptQueue: queue, ProcessesEnded: st.ProcessesEnded,
 	})
+}
+
+// readProcs counts the httpd processes gone since the last reading; the
+// final one, taken as the load ends, counts none.
+func (s *Sampler) readProcs(final bool) {
+	if s.cg == nil || final {
+		return
+	}
+	now, err := s.cg.HTTPDProcs("/proc")
+	if err != nil {
+		return
+	}
+	if s.procs != nil {
+		st := &s.stats
+		st.ProcessesEnded = max(st.ProcessesEnded, 0)
+		for pid := range s.procs {
+			if !now[pid] {
+				st.ProcessesEnded++
+			}
+		}
+	} else if s.stats.ProcessesEnded < 0 {
+		s.stats.ProcessesEnded = 0
+	}
+	s.procs = now
 }
 
 // readCgroup updates the cgroup figures and returns memory in MB and CPU

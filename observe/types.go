@@ -16,6 +16,7 @@ type Point struct {
 	MemoryMB            float64        `json:"memory_mb"`            // the container's, from its cgroup; -1 unknown
 	CPUSeconds          float64        `json:"cpu_seconds"`          // the container's CPU since the first reading; -1 unknown
 	AcceptQueue         int            `json:"accept_queue"`         // connections waiting to be accepted; -1 unknown
+	ProcessesEnded      int            `json:"processes_ended"`      // httpd processes ended since the sampler started (ServerStats.ProcessesEnded); -1 unknown
 }
 
 // ListenCounters are the kernel's ListenOverflows and ListenDrops.

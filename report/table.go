@@ -181,6 +181,12 @@ func serverSide(f *results.File) []string {
 			if n := r.Connections.IdleReopens; n > 0 {
 				parts = append(parts, fmt.Sprintf("httpd closed %d idle connections at its keep-alive timeout; each was opened again for its next request, as a browser does (not a failure)", n))
 			}
+			if n := r.Connections.ClientReopens; n > 0 {
+				parts = append(parts, fmt.Sprintf("the load closed %d connections itself after %d requests each and opened new ones (churn, not a failure)", n, f.Scenario.Load.RequestsPerConnection))
+			}
+			if n := s.ProcessesEnded; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d httpd processes ended during the load (recycled at MaxConnectionsPerChild, stopped as spare, or a reload's old generation; read every second, so at least that many)", n))
+			}
 			if len(s.AccessLogLines) > 0 {
 				var logs []string
 				for _, name := range slices.Sorted(maps.Keys(s.AccessLogLines)) {

@@ -407,6 +407,11 @@ type Server struct {
 	// PeakAcceptQueue is the most connections seen waiting in httpd's
 	// accept queue (at most its ListenBacklog, 511 by default); -1 unknown.
 	PeakAcceptQueue int `json:"peak_accept_queue"`
+	// ProcessesEnded counts httpd processes that ended while the load ran:
+	// children recycled at MaxConnectionsPerChild, stopped as spare, or
+	// an old generation's after a reload. Read from the cgroup's process
+	// list every second, so at least this many; -1 unknown.
+	ProcessesEnded int `json:"processes_ended"`
 	// Died says when and how httpd exited during the load (not killed for
 	// memory): the config's verdict is then error, and the numbers are
 	// what was measured until the end of the load.
@@ -836,6 +841,9 @@ func Diagnose(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 		if s.OOMKills > 0 {
 			parts = append(parts, fmt.Sprintf("out of memory: %d httpd processes killed", s.OOMKills))
 		}
+		if mcpc, _ := cfg.Get("MaxConnectionsPerChild"); c.Reconnects > 0 && s.ProcessesEnded > 0 && mcpc != "" && mcpc != "0" {
+			parts = append(parts, fmt.Sprintf("httpd closed %d connections as %d of its processes ended: a child recycled at MaxConnectionsPerChild %s closes the connections it holds", c.Reconnects, s.ProcessesEnded, mcpc))
+		}
 		if s.PeakAcceptQueue > 0 {
 			parts = append(parts, fmt.Sprintf("accept queue peak %d", s.PeakAcceptQueue))
 		}
@@ -910,7 +918,7 @@ func ServerFrom(seen observe.Report, conns Connections, memoryBytes int64, cpus 
 		PeakBusyWorkers: stats.PeakBusy, PeakProcesses: stats.PeakProcesses, PeakConnsTotal: stats.PeakConnsTotal,
 		Nofile: nofile, StatusLastError: stats.LastError, Series: stats.Points,
 		Kernel: seen.Kernel, KernelScope: seen.KernelScope,
-		OOMKills: stats.OOMKills, PeakAcceptQueue: stats.PeakAcceptQueue,
+		OOMKills: stats.OOMKills, PeakAcceptQueue: stats.PeakAcceptQueue, ProcessesEnded: stats.ProcessesEnded,
 		MemoryLimitMB: mb(memoryBytes), CPULimit: cpus,
 	}
 	if stats.AccessesAtStart >= 0 {

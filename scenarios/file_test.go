@@ -157,6 +157,7 @@ func TestParseErrors(t *testing.T) {
 		{"no name", "load:\n  connections: 10\n" + cfgs, "s.yaml:1:1: name: missing"},
 		{"no configs", head, "s.yaml:1:1: configs: give at least one config"},
 		{"negative", "name: x\nload:\n  connections: -5\n" + cfgs, "s.yaml:3:16: load.connections: must be at least 1, got -5"},
+		{"negative churn", head + "  requests_per_connection: -2\n" + cfgs, "s.yaml:4:28: load.requests_per_connection: must be at least 1"},
 		{"closed loop and rate", head + "  closed_loop: true\n  rate_per_conn: 3\n" + cfgs, "s.yaml:5:18: load.rate_per_conn: closed loop sends"},
 		{"bad path", head + "  paths: [index.html]\n" + cfgs, "s.yaml:4:10: load.paths: a path must start with /"},
 		{"unknown preset", head + "configs:\n  - preset: event-fast\n", `s.yaml:5:13: configs[0].preset: "event-fast": choose from prefork-stock`},

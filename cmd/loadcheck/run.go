@@ -143,6 +143,9 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	if f.cpus < 0 {
 		return nil, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
 	}
+	if k := f.load.RequestsPerConnection; f.set["requests-per-connection"] && k < 1 {
+		return nil, &usageError{fmt.Sprintf("--requests-per-connection must be at least 1 (a connection closes itself after that many answers), got %d; leave it out to keep connections open", k)}
+	}
 	if f.prod.CPUs < 0 {
 		return nil, &usageError{fmt.Sprintf("--prod-cpus must not be negative, got %g", f.prod.CPUs)}
 	}
@@ -261,6 +264,7 @@ func (f *runFlags) loadFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&f.load.ConnectRate, "connect-rate", f.load.ConnectRate, "open this many connections per second (replaces --ramp)")
 	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection (open model)")
 	fs.BoolVar(&f.load.ClosedLoop, "closed-loop", f.load.ClosedLoop, "send each connection's next request as soon as the last response arrives, like wrk (a throughput test; --rate does not apply)")
+	fs.IntVar(&f.load.RequestsPerConnection, "requests-per-connection", f.load.RequestsPerConnection, "close each connection after `K` answers and open a new one for its next request, as browsers and proxies churn theirs, so that MaxConnectionsPerChild recycles processes in the window (default: connections stay open)")
 	fs.DurationVar(&f.load.Timeout, "timeout", f.load.Timeout, "request timeout, counted from the request's intended send time")
 	fs.StringVar(&f.load.Method, "method", f.load.Method, "request method (default GET)")
 	var paths, headers []string
@@ -449,7 +453,7 @@ func (f *runFlags) outputFlags(fs *flag.FlagSet) {
 // help (each group's flags sorted, as PrintDefaults sorts them).
 var runFlagGroups = []flagGroup{
 	{"Load: what each connection sends, and when", []string{"c", "connections", "ramp", "connect-rate", "warmup", "warmup-max", "d", "duration",
-		"rate", "closed-loop", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
+		"rate", "closed-loop", "requests-per-connection", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
 	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "no-host-keys", "tls", "tls-key",
 		"file", "docroot", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "prod-cpus", "prod-memory", "target", "status-url", "allow-remote"}},
 	{"Generator: where the load comes from", []string{"server-cpus", "generator-cpus", "share-cpus", "engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
