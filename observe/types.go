@@ -12,11 +12,11 @@ type Point struct {
 	ConnsAsyncWriting   int            `json:"conns_async_writing"`
 	ConnsAsyncClosing   int            `json:"conns_async_closing"`
 	TotalAccesses       int64          `json:"total_accesses"`
-	Scoreboard          map[string]int `json:"scoreboard,omitempty"` // state character -> slots
-	MemoryMB            float64        `json:"memory_mb"`            // the container's, from its cgroup; -1 unknown
-	CPUSeconds          float64        `json:"cpu_seconds"`          // the container's CPU since the first reading; -1 unknown
-	AcceptQueue         int            `json:"accept_queue"`         // connections waiting to be accepted; -1 unknown
-	ProcessesEnded      int            `json:"processes_ended"`      // httpd processes ended since the sampler started (ServerStats.ProcessesEnded); -1 unknown
+	Scoreboard          map[string]int `json:"scoreboard,omitempty"`      // state character -> slots
+	MemoryMB            float64        `json:"memory_mb"`                 // the container's, from its cgroup; -1 unknown
+	CPUSeconds          float64        `json:"cpu_seconds"`               // the container's CPU since the first reading; -1 unknown
+	AcceptQueue         int            `json:"accept_queue"`              // connections waiting to be accepted; -1 unknown
+	ProcessesEnded      int            `json:"processes_ended,omitempty"` // httpd processes ended since the sampler started (ServerStats.ProcessesEnded); -1 unknown
 }
 
 // ListenCounters are the kernel's ListenOverflows and ListenDrops.
