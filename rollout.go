@@ -15,8 +15,8 @@ import (
 )
 
 // RolloutSpec is the switch a rollout rehearses: to config To, How
-// (provider.SwitchGraceful or provider.SwitchRestart), At into the
-// measured window.
+// (provider.SwitchGraceful, SwitchRestart or SwitchStopStart, the only
+// one that can change the MPM), At into the measured window.
 type RolloutSpec struct {
 	To  apache.Config
 	How string
@@ -32,7 +32,8 @@ type RolloutSpec struct {
 // was zero-loss. The verdict is the rollout's: every request due in the
 // window answered in time (connections the switch closed may reconnect),
 // and the p99 and drop thresholds. To is checked with httpd -t before any
-// load; a switch httpd cannot make by signal (another MPM) is refused.
+// load; a switch httpd cannot make by signal (another MPM, unless stop-start)
+// is refused.
 func Rollout(ctx context.Context, sc scenarios.Scenario, spec RolloutSpec, opts ...Option) (*results.File, error) {
 	if err := ValidateRollout(sc, spec); err != nil {
 		return nil, err
@@ -52,8 +53,8 @@ func ValidateRollout(sc scenarios.Scenario, spec RolloutSpec) error {
 		return err
 	}
 	switch {
-	case from.MPM != spec.To.MPM:
-		return fmt.Errorf("%s runs %s and %s %s: httpd cannot change its MPM on a graceful reload or a restart signal, only with a full stop and start, which a rollout does not rehearse yet; compare the two with loadcheck run instead", from.Name, from.MPM, spec.To.Name, spec.To.MPM)
+	case from.MPM != spec.To.MPM && spec.How != provider.SwitchStopStart:
+		return fmt.Errorf("%s runs %s and %s %s: httpd cannot change its MPM on a %s (it exits: AH00534 \"The MPM cannot be changed during restart\"); rehearse it with --how %s (graceful-stop, then a start)", from.Name, from.MPM, spec.To.Name, spec.To.MPM, spec.How, provider.SwitchStopStart)
 	case from.Tree != nil || spec.To.Tree != nil:
 		return errors.New("switching config trees is not built yet: a rollout runs presets and config files")
 	case spec.At <= 0 || spec.At >= sc.Load.Duration:

@@ -298,8 +298,8 @@ func TestRollout(t *testing.T) {
 	}
 	sc := smallScenario(t, 10, "event-stock")
 	worker, _ := apache.Preset("worker-stock", 10)
-	if _, err := loadcheck.Rollout(context.Background(), sc, loadcheck.RolloutSpec{To: worker, How: "graceful", At: time.Second}); err == nil || !strings.Contains(err.Error(), "cannot change its MPM") {
-		t.Errorf("event to worker: %v, want a refusal naming the MPM", err)
+	if _, err := loadcheck.Rollout(context.Background(), sc, loadcheck.RolloutSpec{To: worker, How: "graceful", At: time.Second}); err == nil || !strings.Contains(err.Error(), "cannot change its MPM") || !strings.Contains(err.Error(), "--how stop-start") {
+		t.Errorf("event to worker: %v, want a refusal naming the MPM and stop-start", err)
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)
@@ -345,6 +345,51 @@ func TestRecycling(t *testing.T) {
 			t.Errorf("%s: httpd closed %d connections, and the diagnosis does not name the recycling: %s", tc.name, c.Reconnects, why)
 		}
 		t.Logf("%s: %d processes ended, %d client reopens, %d server closes, %v dropped", tc.name, r.Server.ProcessesEnded, c.ClientReopens, c.Reconnects, q.Errors)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
+	}
+}
+
+// TestRolloutStopStart changes the MPM under load, as the article does
+// (prefork to event), the only way httpd can: a graceful stop, then a
+// start with the new config, in the same container and natively. Both
+// httpds logged their start (prefork AH00163, event AH00489) and the stop
+// (AH00170); connections refused in the gap are counted as such, every
+// connection reopened on the new server, and httpd's request count runs
+// on over the restart.
+func TestRolloutStopStart(t *testing.T) {
+	dockertest.Require(t)
+	dockertest.RequireHTTPD(t)
+	for _, tc := range bothProviders {
+		sc := smallScenario(t, 40, "prefork-stock")
+		sc.Image, sc.Load.Duration = dockertest.Image, 7*time.Second
+		to, _ := apache.Preset("event-stock", 40)
+		out, err := loadcheck.Rollout(context.Background(), sc, loadcheck.RolloutSpec{To: to, How: provider.SwitchStopStart, At: 2 * time.Second}, tc.opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r := out.Runs[0]
+		ro := r.Rollout
+		codes := map[string]bool{}
+		if r.Server != nil {
+			for _, c := range r.Server.ErrorLog {
+				codes[c.Code] = true
+			}
+		}
+		var table bytes.Buffer
+		_ = report.WriteTable(&table, out)
+		if ro == nil || !ro.Acknowledged || ro.How != "stop-start" || !codes["AH00163"] || !codes["AH00489"] || !codes["AH00170"] {
+			t.Fatalf("%s: rollout %+v, httpd logged %v: want prefork's start and graceful stop, then event's start\n%s", tc.name, ro, codes, table.String())
+		}
+		if ro.ReopenedS < 0 || ro.ReopenedS > 4 {
+			t.Errorf("%s: every connection reopened %.1f s after the signal, want within 4 s\n%s", tc.name, ro.ReopenedS, table.String())
+		}
+		// httpd counted every answer the client got, over both servers.
+		if s := r.Server; s.AccessesDuringRun < r.Requests.OK {
+			t.Errorf("%s: httpd counted %d requests, the client got %d answers in the window alone", tc.name, s.AccessesDuringRun, r.Requests.OK)
+		}
+		t.Logf("%s:\n%s", tc.name, strings.Join(ro.Lines(), "\n"))
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
 		t.Errorf("containers left behind: %v", left)

@@ -179,7 +179,10 @@ func (s *HTTPD) Prepare(ctx context.Context, cfg apache.Config) error {
 }
 
 // Switch implements provider.Switcher: the prepared config replaces the
-// running one and httpd (the container's PID 1) gets the signal.
+// running one and httpd (the container's PID 1) gets the signal. For
+// provider.SwitchStopStart httpd stops gracefully, which ends the
+// container, and the same container starts again with the new config
+// (its start script renders nothing over it).
 func (s *HTTPD) Switch(ctx context.Context, how string) error {
 	sig, err := provider.SwitchSignal(how)
 	if err != nil {
@@ -197,7 +200,40 @@ func (s *HTTPD) Switch(ctx context.Context, how string) error {
 		return fmt.Errorf("switch: exit %d: %s", code, strings.TrimSpace(string(b)))
 	}
 	s.ConfText = s.next
+	if how != provider.SwitchStopStart {
+		return nil
+	}
+	if err := s.waitStopped(ctx, provider.StopStartGrace); err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
+		return fmt.Errorf("start httpd again with %s: %w", nextConf, err)
+	}
 	return nil
+}
+
+// waitStopped waits until httpd, and with it the container, has exited;
+// past grace it stops the container.
+func (s *HTTPD) waitStopped(ctx context.Context, grace time.Duration) error {
+	deadline := time.Now().Add(grace)
+	for {
+		info, err := s.Inspect(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State == nil || !info.State.Running {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			zero := time.Duration(0)
+			return s.DockerContainer.Stop(ctx, &zero)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // accessLogs counts the lines of each file in the tree's log tmpfs.

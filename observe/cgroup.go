@@ -16,6 +16,7 @@ import (
 type Cgroup struct {
 	v2             bool
 	memDir, cpuDir string
+	proc           string // the proc filesystem its processes are seen in
 }
 
 // CgroupSample is one reading.
@@ -35,7 +36,7 @@ func CgroupOf(proc, root string, pid int) (*Cgroup, error) {
 		return nil, err
 	}
 	defer f.Close()
-	c := &Cgroup{}
+	c := &Cgroup{proc: proc}
 	unified := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -142,7 +143,7 @@ func CreateCgroup(proc, root, name string) (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{v2: self.v2, memDir: filepath.Join(self.memDir, name), cpuDir: filepath.Join(self.cpuDir, name)}
+	c := &Cgroup{v2: self.v2, memDir: filepath.Join(self.memDir, name), cpuDir: filepath.Join(self.cpuDir, name), proc: proc}
 	for _, d := range c.dirs() {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			_ = c.Remove() // what was made of it so far
@@ -184,10 +185,10 @@ func (c *Cgroup) Remove() error {
 // official image's and Debian's.
 var httpdNames = map[string]bool{"httpd": true, "apache2": true}
 
-// HTTPDProcs is the PIDs (as proc sees them) of the httpd processes in c,
-// parent and children: other processes there (a command run in the
-// container, php-fpm) are left out.
-func (c *Cgroup) HTTPDProcs(proc string) (map[int]bool, error) {
+// HTTPDProcs is the PIDs of the httpd processes in c, parent and
+// children: other processes there (a command run in the container,
+// php-fpm) are left out.
+func (c *Cgroup) HTTPDProcs() (map[int]bool, error) {
 	b, err := os.ReadFile(filepath.Join(c.memDir, "cgroup.procs"))
 	if err != nil {
 		return nil, err
@@ -198,7 +199,7 @@ func (c *Cgroup) HTTPDProcs(proc string) (map[int]bool, error) {
 		if err != nil {
 			continue
 		}
-		comm, err := os.ReadFile(filepath.Join(proc, f, "comm"))
+		comm, err := os.ReadFile(filepath.Join(c.proc, f, "comm"))
 		if err == nil && httpdNames[strings.TrimSpace(string(comm))] {
 			pids[pid] = true
 		}

@@ -50,15 +50,7 @@ func TestReadListenCounters(t *testing.T) {
 
 func TestCgroupV1AndV2(t *testing.T) {
 	dir := t.TempDir()
-	write := func(path, text string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(path, text string) { writeFile(t, path, text) }
 	proc, root := filepath.Join(dir, "proc"), filepath.Join(dir, "cg")
 	// cgroup v1, as Docker's cgroupfs driver lays it out.
 	write(filepath.Join(proc, "7", "cgroup"), "12:pids:/docker/abc\n4:cpu,cpuacct:/docker/abc\n3:memory:/docker/abc\n0::/\n")
@@ -166,4 +158,15 @@ func FuzzScanErrorLog(f *testing.F) {
 			t.Fatalf("negative counts %+v", ev)
 		}
 	})
+}
+
+// writeFile writes text to path, making its folders.
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

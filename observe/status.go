@@ -196,6 +196,10 @@ type Sampler struct {
 	cpuStart int64
 	stats    ServerStats
 	procs    map[int]bool // httpd's processes at the last reading
+	// lastAccesses is httpd's request count at the last reading, and
+	// accessBase what earlier httpds counted: a count that falls is a
+	// new httpd's (a stop and a start), counting from 0.
+	lastAccesses, accessBase int64
 }
 
 // StartSampler takes the first reading before it returns, so that its
@@ -298,6 +302,11 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 		st.PeakProcesses = max(st.PeakProcesses, cur.Processes)
 		st.PeakConnsTotal = max(st.PeakConnsTotal, cur.ConnsTotal)
 	}
+	if cur.TotalAccesses < s.lastAccesses {
+		s.accessBase += s.lastAccesses
+	}
+	s.lastAccesses = cur.TotalAccesses
+	cur.TotalAccesses += s.accessBase
 	if st.AccessesAtStart < 0 {
 		st.AccessesAtStart = cur.TotalAccesses
 	}
@@ -318,7 +327,7 @@ func (s *Sampler) readProcs(final bool) {
 	if s.cg == nil || final {
 		return
 	}
-	now, err := s.cg.HTTPDProcs("/proc")
+	now, err := s.cg.HTTPDProcs()
 	if err != nil {
 		return
 	}

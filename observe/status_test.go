@@ -146,3 +146,49 @@ func TestSamplerEndFiguresFromTheLoad(t *testing.T) {
 		t.Errorf("last point %+v: the closing reading must still be in the series", last)
 	}
 }
+
+// A stop and a start during the load (rollout --how stop-start) makes a
+// new httpd that counts its requests from 0: the sampler adds the earlier
+// httpd's count. Processes that leave the cgroup's httpd processes count
+// as ended; other processes there (a command run in the container) do not.
+func TestSamplerAcrossARestart(t *testing.T) {
+	dir := t.TempDir()
+	proc, root := filepath.Join(dir, "proc"), filepath.Join(dir, "cg")
+	cgDir := filepath.Join(root, "lc")
+	write := func(path, text string) { writeFile(t, path, text) }
+	write(filepath.Join(proc, "7", "cgroup"), "0::/lc\n")
+	for pid, comm := range map[string]string{"7": "httpd", "8": "apache2", "9": "sh", "10": "httpd"} {
+		write(filepath.Join(proc, pid, "comm"), comm+"\n")
+	}
+	for name, text := range map[string]string{"memory.current": "1048576\n", "cpu.stat": "usage_usec 1\n", "memory.events": "oom_kill 0\n", "cgroup.procs": "7\n8\n9\n"} {
+		write(filepath.Join(cgDir, name), text)
+	}
+	cg, err := CgroupOf(proc, root, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Readings: 10, 20, 30 requests; then a new httpd: 5, 15, 15...
+	counts := []int64{10, 20, 30, 5, 15}
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		if i == 1 { // from the next reading: 8 (httpd) and 9 (sh) gone, 10 new
+			os.WriteFile(filepath.Join(cgDir, "cgroup.procs"), []byte("7\n10\n"), 0o644)
+		}
+		fmt.Fprintf(w, "127.0.0.1\nTotal Accesses: %d\nBusyWorkers: 1\nIdleWorkers: 5\n", counts[min(i, len(counts)-1)])
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond, Probe{Cgroup: cg})
+	for n.Load() < int64(len(counts)) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	st := s.Wait()
+	if got := st.AccessesAtEnd - st.AccessesAtStart; got != 35 {
+		t.Errorf("httpd counted %d requests over the restart, want 20 + 15 = 35 (points %+v)", got, st.Points)
+	}
+	if st.ProcessesEnded != 1 {
+		t.Errorf("%d processes ended, want 1: apache2 8 ended, sh 9 is not httpd's", st.ProcessesEnded)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,7 +70,10 @@ func (l Local) Describe() Description {
 
 // localServer is one native httpd.
 type localServer struct {
-	dir    string
+	dir string
+	// mu guards cmd, done and exited, which a stop-start switch replaces
+	// while the load runs.
+	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when cmd has been waited for
 	exited time.Time     // set before done closes
@@ -107,13 +111,18 @@ func (s *localServer) Prepare(ctx context.Context, cfg apache.Config) error {
 }
 
 // Switch implements Switcher: next.conf becomes the config httpd reads,
-// then httpd's parent gets the signal.
+// then httpd's parent gets the signal. For SwitchStopStart httpd stops
+// gracefully (SIGWINCH: requests in flight finish), at most
+// StopStartGrace, and a new httpd starts with the new config.
 func (s *localServer) Switch(ctx context.Context, how string) error {
 	sig, err := SwitchSignal(how)
 	if err != nil {
 		return err
 	}
-	if s.cmd == nil || s.cmd.Process == nil {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
 		return errors.New("httpd is not running")
 	}
 	next := filepath.Join(s.dir, "next.conf")
@@ -125,7 +134,21 @@ func (s *localServer) Switch(ctx context.Context, how string) error {
 		return err
 	}
 	s.ep.Conf = string(text)
-	return s.cmd.Process.Signal(map[string]syscall.Signal{"USR1": syscall.SIGUSR1, "HUP": syscall.SIGHUP}[sig])
+	if how != SwitchStopStart {
+		return cmd.Process.Signal(map[string]syscall.Signal{"USR1": syscall.SIGUSR1, "HUP": syscall.SIGHUP}[sig])
+	}
+	if err := cmd.Process.Signal(syscall.SIGWINCH); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+	case <-time.After(StopStartGrace):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.start(s.layout)
 }
 
 // Start implements Provider: it renders cfg into a temporary folder,
@@ -298,11 +321,18 @@ exec "$0" "$@"`
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", layout.Binary, err)
 	}
-	s.cmd, s.done = cmd, make(chan struct{})
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
 	go func() {
 		_ = cmd.Wait()
-		s.exited = time.Now()
-		close(s.done)
+		s.mu.Lock()
+		if s.done == done {
+			s.exited = time.Now()
+		}
+		s.mu.Unlock()
+		close(done)
 	}()
 	return nil
 }
@@ -342,6 +372,8 @@ func (s *localServer) Endpoint() Endpoint { return s.ep }
 
 // exit reports whether httpd's parent process has exited, and how.
 func (s *localServer) exit(context.Context) Exit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	select {
 	case <-s.done:
 		return Exit{Exited: true, At: s.exited, How: s.cmd.ProcessState.String()}
@@ -358,15 +390,18 @@ func (s *localServer) Stop() error {
 		return nil
 	}
 	var errs []error
-	if s.cmd != nil && s.cmd.Process != nil {
-		pgid := s.cmd.Process.Pid
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd != nil && cmd.Process != nil {
+		pgid := cmd.Process.Pid
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
-		case <-s.done:
+		case <-done:
 		case <-time.After(10 * time.Second):
 		}
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-s.done
+		<-done
 	}
 	if s.cg != nil {
 		errs = append(errs, s.removeCgroup())

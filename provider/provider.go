@@ -78,16 +78,23 @@ type Switcher interface {
 	// before any load: a config httpd rejects is an *apache.ConfigError.
 	Prepare(ctx context.Context, cfg apache.Config) error
 	// Switch puts the prepared config in place of the running one and
-	// signals httpd: SwitchGraceful (apachectl -k graceful, SIGUSR1) or
-	// SwitchRestart (-k restart, SIGHUP).
+	// signals httpd: SwitchGraceful (apachectl -k graceful, SIGUSR1),
+	// SwitchRestart (-k restart, SIGHUP), or SwitchStopStart
+	// (-k graceful-stop, SIGWINCH, and once httpd has exited a new start:
+	// the same container, or a new process here).
 	Switch(ctx context.Context, how string) error
 }
 
 // How a Switcher switches.
 const (
-	SwitchGraceful = "graceful"
-	SwitchRestart  = "restart"
+	SwitchGraceful  = "graceful"
+	SwitchRestart   = "restart"
+	SwitchStopStart = "stop-start"
 )
+
+// StopStartGrace bounds a graceful stop's wait for requests in flight
+// (SwitchStopStart) before httpd is killed.
+const StopStartGrace = 30 * time.Second
 
 // SwitchSignal is the signal httpd takes for how.
 func SwitchSignal(how string) (string, error) {
@@ -96,8 +103,10 @@ func SwitchSignal(how string) (string, error) {
 		return "USR1", nil
 	case SwitchRestart:
 		return "HUP", nil
+	case SwitchStopStart:
+		return "WINCH", nil
 	}
-	return "", fmt.Errorf("unknown switch %q: use graceful (apachectl -k graceful) or restart (-k restart)", how)
+	return "", fmt.Errorf("unknown switch %q: use graceful (apachectl -k graceful), restart (-k restart) or stop-start (-k graceful-stop, then a start)", how)
 }
 
 // File is a file of Size bytes the server serves at Path.

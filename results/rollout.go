@@ -24,6 +24,12 @@ type Rollout struct {
 	DrainedS float64 `json:"drained_s"`
 	// PeakGraceful is the most G slots at one reading after the signal.
 	PeakGraceful int `json:"peak_graceful_slots"`
+	// ReopenedS is how long after the signal the load had reopened as
+	// many connections as it holds: each connection the old generation
+	// closed, opened again on the new one (a graceful reload closes every
+	// kept-alive connection once, a stop closes them all). -1 when the
+	// window ended first.
+	ReopenedS float64 `json:"reopened_s"`
 	// Refused are httpd's lines saying a directive kept its old value
 	// over the switch ("changing ServerLimit to 16 from original value of
 	// 250 not allowed during restart"): those need a full stop and start.
@@ -33,8 +39,9 @@ type Rollout struct {
 	// (AH00485, AH03490): the new generation could not start all its
 	// processes while the old one held their slots.
 	ScoreboardFull int `json:"scoreboard_full,omitempty"`
-	// Acknowledged: httpd logged the signal (AH00493 for graceful,
-	// AH00494 for restart), so the switch did happen.
+	// Acknowledged: httpd logged the signal (worker and event: AH00493
+	// graceful, AH00494 restart, AH00492 graceful-stop; prefork: AH00171,
+	// AH00173, AH00170), so the switch did happen.
 	Acknowledged bool `json:"acknowledged"`
 	// ZeroLoss: no request due in the window failed; every connection
 	// was kept, or reconnected in time for its next request.
@@ -71,10 +78,11 @@ func (p RolloutPhase) DroppedTotal() int64 {
 func RolloutOf(run Run, from, to, how string, signalS float64) *Rollout {
 	r := &Rollout{From: from, To: to, How: how, SignalS: math.Round(signalS*100) / 100, DrainedS: 0}
 	start, end := run.MeasureStartS, run.MeasureStartS+run.MeasuredS
+	stopStart := how == "stop-start" // the old server exits before the new one starts: no G slot is the old one's
 	if s := run.Server; s != nil {
 		lastG := -1.0
 		for _, p := range s.Series {
-			if g := p.Scoreboard["G"]; p.T >= signalS && g > 0 {
+			if g := p.Scoreboard["G"]; p.T >= signalS && g > 0 && !stopStart {
 				r.PeakGraceful, lastG = max(r.PeakGraceful, g), p.T
 			}
 		}
@@ -89,7 +97,7 @@ func RolloutOf(run Run, from, to, how string, signalS float64) *Rollout {
 			switch c.Code {
 			case "AH00485", "AH03490":
 				r.ScoreboardFull += c.Count
-			case "AH00493", "AH00494":
+			case "AH00493", "AH00494", "AH00492", "AH00171", "AH00173", "AH00170":
 				r.Acknowledged = true
 			}
 			if i := strings.Index(c.First, "changing "); i >= 0 && strings.Contains(c.First, "not allowed during restart") {
@@ -97,8 +105,22 @@ func RolloutOf(run Run, from, to, how string, signalS float64) *Rollout {
 			}
 		}
 	}
+	r.ReopenedS = -1
+	var reopened int64
+	for _, p := range run.Series {
+		if p.T <= signalS {
+			continue // a second over before the signal
+		}
+		if reopened += p.Reconnects; reopened >= int64(run.Connections.Target) {
+			r.ReopenedS = math.Round((p.T-signalS)*10) / 10
+			break
+		}
+	}
 	switchEnd := signalS + max(1, r.DrainedS)
-	if r.DrainedS < 0 {
+	switch {
+	case stopStart && r.ReopenedS >= 0:
+		switchEnd = signalS + max(1, r.ReopenedS) // until the new server holds them all again
+	case stopStart, r.DrainedS < 0:
 		switchEnd = end
 	}
 	switchEnd = min(switchEnd, end)
@@ -140,7 +162,7 @@ func RolloutOf(run Run, from, to, how string, signalS float64) *Rollout {
 	case run.Server != nil && run.Server.Died != "":
 		r.Why = "httpd died: " + run.Server.Died
 	case run.Server != nil && !r.Acknowledged:
-		r.Why = "httpd never logged the signal (AH00493 or AH00494): the switch cannot be shown to have happened"
+		r.Why = "httpd never logged the signal (AH00493, AH00494 or AH00492; prefork AH00171, AH00173 or AH00170): the switch cannot be shown to have happened"
 	case len(lost) > 0:
 		r.Why = "requests failed: " + strings.Join(lost, "; ")
 	case r.DrainedS < 0:
@@ -185,12 +207,19 @@ func (r *Rollout) Lines() []string {
 		out = append(out, line)
 	}
 	switch {
+	case r.How == "stop-start":
+		out = append(out, "  old server: stopped gracefully before the new one started (the switching phase lasts until as many connections reopened as held)")
 	case r.DrainedS < 0:
 		out = append(out, fmt.Sprintf("  old generation: still finishing at the end (peak %d G slots)", r.PeakGraceful))
 	case r.PeakGraceful > 0:
 		out = append(out, fmt.Sprintf("  old generation: drained %.1f s after the signal (peak %d G slots)", r.DrainedS, r.PeakGraceful))
 	default:
 		out = append(out, "  old generation: no G slot seen (gone within a reading)")
+	}
+	if r.ReopenedS >= 0 {
+		out = append(out, fmt.Sprintf("  connections: as many reopened as held by %.1f s after the signal", r.ReopenedS))
+	} else {
+		out = append(out, "  connections: fewer reopened than held by the window's end (some kept their socket over the switch, or never got back)")
 	}
 	for _, l := range r.Refused {
 		out = append(out, "  httpd kept the old value: "+l+" (only a full stop and start changes it)")

@@ -30,9 +30,18 @@ func TestRolloutOf(t *testing.T) {
 	if before.OK != 40 || switching.OK != 20 || switching.Reconnects != 4 || switching.WorstP99MS != 80 || after.OK != 40 || switching.ToS != 14.5 {
 		t.Errorf("phases %+v", r.Phases)
 	}
-	if l := strings.Join(r.Lines(), "\n"); !strings.Contains(l, "ZERO-LOSS") || !strings.Contains(l, "drained 2.5 s after the signal (peak 3 G slots)") || !strings.Contains(l, "4 reconnects") {
-		t.Errorf("lines:\n%s", l)
+	if l := strings.Join(r.Lines(), "\n"); !strings.Contains(l, "ZERO-LOSS") || !strings.Contains(l, "drained 2.5 s after the signal (peak 3 G slots)") || !strings.Contains(l, "4 reconnects") ||
+		r.ReopenedS != -1 || !strings.Contains(l, "fewer reopened than held") {
+		t.Errorf("4 of 10 connections reopened: %v, lines:\n%s", r.ReopenedS, l)
 	}
+	// The other 6 reopen in the second that ends at 14 s: all 10 by 2 s
+	// after the signal. prefork logs a graceful stop as AH00170.
+	run.Series[5].Reconnects = 6
+	run.Server.ErrorLog = []LogCode{{Code: "AH00170", Level: "notice", Count: 1}}
+	if r := RolloutOf(run, "a", "b", "stop-start", 12); !r.Acknowledged || r.ReopenedS != 2 || !strings.Contains(strings.Join(r.Lines(), "\n"), "as many reopened as held by 2.0 s after the signal") {
+		t.Errorf("all reopened, prefork's graceful stop: %+v", r)
+	}
+	run.Series[5].Reconnects = 0
 	// Requests lost while switching, and httpd's scoreboard full.
 	run.Series[4].Errors = map[string]int64{"closed_by_server": 7, "reset": 2}
 	run.Server.ErrorLog = append(run.Server.ErrorLog, LogCode{Code: "AH03490", Count: 5},

@@ -29,19 +29,22 @@ func cmdRollout(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	f, err := parseRunFlags(args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&from, "from", "", "the running config: a preset name or an httpd.conf `CONFIG`")
 		fs.StringVar(&to, "to", "", "the config switched to: a preset name or an httpd.conf `CONFIG`, same MPM")
-		fs.StringVar(&how, "how", provider.SwitchGraceful, "graceful (apachectl -k graceful: SIGUSR1, requests in flight finish) or restart (-k restart: SIGHUP, children stop at once)")
+		fs.StringVar(&how, "how", provider.SwitchGraceful, "graceful (apachectl -k graceful: SIGUSR1, requests in flight finish), restart (-k restart: SIGHUP, children stop at once) or stop-start (-k graceful-stop, then a start: the only way to another MPM, and the default then)")
 		fs.DurationVar(&at, "switch-at", 5*time.Second, "when in the measured window httpd gets the signal")
 		fs.Usage = func() {
-			fmt.Fprint(fs.Output(), `Usage: loadcheck rollout --from CONFIG --to CONFIG [--how graceful|restart] [--switch-at 5s] [run flags]
+			fmt.Fprint(fs.Output(), `Usage: loadcheck rollout --from CONFIG --to CONFIG [--how graceful|restart|stop-start] [--switch-at 5s] [run flags]
 
 Rehearses a deploy under load: starts httpd with the --from config, opens
 exactly -c keep-alive connections, and --switch-at into the measured window
 (15 s unless -d says) switches the same running server to the --to config
 the way production does: the new config written in place and httpd
-signalled (graceful: apachectl -k graceful; restart: -k restart). A config
-is a preset name (event-tuned) or an httpd.conf file; both have the same
-MPM (httpd changes its MPM only with a full stop and start, not
-rehearsed). The --to config is checked with httpd -t before any load.
+signalled (graceful: apachectl -k graceful; restart: -k restart), or
+stopped gracefully and started again (stop-start: -k graceful-stop, then
+a start, as systemctl restart does). A config is a preset name
+(event-tuned) or an httpd.conf file. httpd changes its MPM only by a stop
+and a start (a signal makes it exit, AH00534): with two MPMs the switch is
+stop-start unless --how says otherwise, which is refused. The --to config
+is checked with httpd -t before any load.
 
 Reports per phase (before, switching, after) the answers, the drops by
 class, the connections the server closed and the load reopened, the worst
@@ -87,6 +90,12 @@ Flags (and every run flag):
 	}
 	sc := fromCfg
 	sc.Name = "rollout"
+	if from, to := fromCfg.Configs[0], toCfg.Configs[0]; from.MPM != to.MPM && !f.set["how"] {
+		how = provider.SwitchStopStart
+		if !f.quiet {
+			fmt.Fprintf(stderr, "loadcheck: %s runs %s and %s %s: httpd changes its MPM only by a stop and a start, so the switch is %s (graceful-stop, then a start)\n", from.Name, from.MPM, to.Name, to.MPM, how)
+		}
+	}
 	spec := loadcheck.RolloutSpec{To: toCfg.Configs[0], How: how, At: at}
 	if err := loadcheck.ValidateRollout(sc, spec); err != nil {
 		return exitSetup, &usageError{err.Error()}
