@@ -61,7 +61,7 @@ type settings struct {
 	placement    cpus.Placement    // CPUs apart for the server and the generator; zero: shared
 	unpin        func()            // gives this process its CPUs back after a run (place)
 	prod         Production        // the production host to project onto; zero: none
-	rollout      *RolloutSpec      // the switch each load rehearses (Rollout); nil: none
+	rollout      *RolloutSpec      // the switch each load rehearses (Scenario.Rollout); nil: none
 }
 
 // Production is the host a config goes to: its CPUs and memory.

@@ -7,62 +7,42 @@ import (
 	"sync"
 	"time"
 
-	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
-// RolloutSpec is the switch a rollout rehearses: to config To, How
-// (provider.SwitchGraceful, SwitchRestart or SwitchStopStart, the only
-// one that can change the MPM), At into the measured window.
-type RolloutSpec struct {
-	To  apache.Config
-	How string
-	At  time.Duration
-}
+// RolloutSpec is the switch a rollout rehearses (scenarios.Rollout): to
+// config To, How (provider.SwitchGraceful, SwitchRestart or
+// SwitchStopStart, the only one that can change the MPM), At into the
+// measured window.
+type RolloutSpec = scenarios.Rollout
 
 // Rollout rehearses a deploy under load: sc's one config (the running
 // one) takes sc's load and, At into the measured window, the same server
-// switches to spec.To the way production does (apachectl -k graceful, or
-// -k restart). The result's config has Rollout: per phase (before,
+// switches to spec.To the way production does (apachectl -k graceful,
+// -k restart, or -k graceful-stop and a start). It is Run with
+// sc.Rollout set to spec; a scenario whose Rollout is set runs the same
+// through Run. The result's config has Rollout: per phase (before,
 // switching, after) the answers, drops by class and reconnects, when the
-// old generation drained, httpd's scoreboard-full lines, and whether it
-// was zero-loss. The verdict is the rollout's: every request due in the
-// window answered in time (connections the switch closed may reconnect),
-// and the p99 and drop thresholds. To is checked with httpd -t before any
-// load; a switch httpd cannot make by signal (another MPM, unless stop-start)
-// is refused.
+// old generation drained, when the load recovered, httpd's scoreboard-full
+// lines, and whether it was zero-loss. The verdict is the rollout's:
+// every request due in the window answered in time (connections the
+// switch closed may reconnect), and the p99 and drop thresholds. To is
+// checked with httpd -t before any load; a switch httpd cannot make (another
+// MPM by signal) is refused.
 func Rollout(ctx context.Context, sc scenarios.Scenario, spec RolloutSpec, opts ...Option) (*results.File, error) {
-	if err := ValidateRollout(sc, spec); err != nil {
-		return nil, err
-	}
-	sc.Thresholds.MinServedPct = 0 // a connection the switch closed may reconnect; zero-loss judges the requests
-	return Run(ctx, sc, append(opts, func(s *settings) { s.rollout = &spec })...)
+	sc.Rollout = &spec
+	return Run(ctx, sc, opts...)
 }
 
 // ValidateRollout refuses what a rollout cannot rehearse, before anything
-// starts.
+// starts (scenarios.Scenario.CheckRollout with spec as sc's rollout): the
+// error names the scenario field (rollout.how, rollout.at, ...).
 func ValidateRollout(sc scenarios.Scenario, spec RolloutSpec) error {
-	if len(sc.Configs) != 1 {
-		return fmt.Errorf("a rollout runs one config and switches it: got %d configs", len(sc.Configs))
-	}
-	from := sc.Configs[0]
-	if _, err := provider.SwitchSignal(spec.How); err != nil {
-		return err
-	}
-	switch {
-	case from.MPM != spec.To.MPM && spec.How != provider.SwitchStopStart:
-		return fmt.Errorf("%s runs %s and %s %s: httpd cannot change its MPM on a %s (it exits: AH00534 \"The MPM cannot be changed during restart\"); rehearse it with --how %s (graceful-stop, then a start)", from.Name, from.MPM, spec.To.Name, spec.To.MPM, spec.How, provider.SwitchStopStart)
-	case from.Tree != nil || spec.To.Tree != nil:
-		return errors.New("switching config trees is not built yet: a rollout runs presets and config files")
-	case spec.At <= 0 || spec.At >= sc.Load.Duration:
-		return fmt.Errorf("the switch at %s must fall inside the measured window (%s): give a longer --duration or an earlier --switch-at", spec.At, sc.Load.Duration)
-	case sc.Load.Duration-spec.At < 3*time.Second:
-		return fmt.Errorf("the switch at %s leaves %s of the window after it: leave 3 s or more, for the old generation to drain (a longer --duration)", spec.At, sc.Load.Duration-spec.At)
-	}
-	return nil
+	sc.Rollout = &spec
+	return sc.CheckRollout()
 }
 
 // switcher prepares the running server's switch and signals it At into

@@ -31,6 +31,13 @@ import (
 // marked incomplete, and is stored when a store was asked for.
 func Run(ctx context.Context, sc scenarios.Scenario, opts ...Option) (*results.File, error) {
 	s := newSettings(opts)
+	if r := sc.Rollout; r != nil {
+		if err := ValidateRollout(sc, *r); err != nil {
+			return nil, err
+		}
+		sc.Thresholds.MinServedPct = 0 // a connection the switch closed may reconnect; zero-loss judges the requests
+		s.rollout = r
+	}
 	sc, h, folder, err := s.begin(ctx, sc, results.Schema)
 	if err != nil {
 		return nil, err

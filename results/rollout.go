@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/loadcheck/loadcheck/bench"
 )
 
 // Rollout is what switching a running server from one config to another
@@ -24,12 +26,11 @@ type Rollout struct {
 	DrainedS float64 `json:"drained_s"`
 	// PeakGraceful is the most G slots at one reading after the signal.
 	PeakGraceful int `json:"peak_graceful_slots"`
-	// ReopenedS is how long after the signal the load had reopened as
-	// many connections as it holds: each connection the old generation
-	// closed, opened again on the new one (a graceful reload closes every
-	// kept-alive connection once, a stop closes them all). -1 when the
-	// window ended first.
-	ReopenedS float64 `json:"reopened_s"`
+	// RecoveredS is how long after the signal the load was whole again
+	// for good: from the start of the first second after which every
+	// second of the window had all its connections open and not one
+	// request dropped. -1 when the window ended first.
+	RecoveredS float64 `json:"recovered_s"`
 	// Refused are httpd's lines saying a directive kept its old value
 	// over the switch ("changing ServerLimit to 16 from original value of
 	// 250 not allowed during restart"): those need a full stop and start.
@@ -105,21 +106,26 @@ func RolloutOf(run Run, from, to, how string, signalS float64) *Rollout {
 			}
 		}
 	}
-	r.ReopenedS = -1
-	var reopened int64
+	r.RecoveredS = -1
 	for _, p := range run.Series {
-		if p.T <= signalS {
-			continue // a second over before the signal
+		if p.T <= signalS || p.Phase != bench.PhaseMeasure {
+			continue // a second over before the signal, or outside the window
 		}
-		if reopened += p.Reconnects; reopened >= int64(run.Connections.Target) {
-			r.ReopenedS = math.Round((p.T-signalS)*10) / 10
-			break
+		whole := p.Open >= int64(run.Connections.Target)
+		for _, n := range p.Errors {
+			whole = whole && n == 0
+		}
+		switch {
+		case !whole:
+			r.RecoveredS = -1
+		case r.RecoveredS < 0:
+			r.RecoveredS = math.Round(max(p.T-1-signalS, 0)*10) / 10
 		}
 	}
 	switchEnd := signalS + max(1, r.DrainedS)
 	switch {
-	case stopStart && r.ReopenedS >= 0:
-		switchEnd = signalS + max(1, r.ReopenedS) // until the new server holds them all again
+	case stopStart && r.RecoveredS >= 0:
+		switchEnd = signalS + max(1, r.RecoveredS) // until the new server holds them all again
 	case stopStart, r.DrainedS < 0:
 		switchEnd = end
 	}
@@ -208,7 +214,7 @@ func (r *Rollout) Lines() []string {
 	}
 	switch {
 	case r.How == "stop-start":
-		out = append(out, "  old server: stopped gracefully before the new one started (the switching phase lasts until as many connections reopened as held)")
+		out = append(out, "  old server: stopped gracefully before the new one started (the switching phase lasts until the load recovered)")
 	case r.DrainedS < 0:
 		out = append(out, fmt.Sprintf("  old generation: still finishing at the end (peak %d G slots)", r.PeakGraceful))
 	case r.PeakGraceful > 0:
@@ -216,10 +222,10 @@ func (r *Rollout) Lines() []string {
 	default:
 		out = append(out, "  old generation: no G slot seen (gone within a reading)")
 	}
-	if r.ReopenedS >= 0 {
-		out = append(out, fmt.Sprintf("  connections: as many reopened as held by %.1f s after the signal", r.ReopenedS))
+	if r.RecoveredS >= 0 {
+		out = append(out, fmt.Sprintf("  recovered %.1f s after the signal: from then on every connection open and not one request dropped", r.RecoveredS))
 	} else {
-		out = append(out, "  connections: fewer reopened than held by the window's end (some kept their socket over the switch, or never got back)")
+		out = append(out, "  never recovered in the window: some second up to its end had a connection not open or a request dropped")
 	}
 	for _, l := range r.Refused {
 		out = append(out, "  httpd kept the old value: "+l+" (only a full stop and start changes it)")

@@ -111,6 +111,9 @@ type Spec struct {
 	// Generator is where the load is generated, as --generator, --shards
 	// and --clock-addr (the flags win).
 	Generator Generator `yaml:"generator"`
+	// Rollout is the rollout: section; HasRollout says the file has one.
+	Rollout    RolloutSection `yaml:"rollout"`
+	HasRollout bool           `yaml:"-"`
 	// MixNote says what workload.paths_from gave, once loaded.
 	MixNote string `yaml:"-"`
 }
@@ -290,9 +293,21 @@ func (s *Spec) check(d *decoder, root *yaml.Node) error {
 			return err
 		}
 	}
+	if s.HasRollout = d.seen["rollout"] != nil; s.HasRollout {
+		if d.seen["rollout.to"] == nil {
+			return at("rollout.to", "missing: the config switched to, as a config entry such as `to: {preset: event-tuned}`")
+		}
+		if err := s.checkConfigSpec(at, "rollout.to", &s.Rollout.To, names); err != nil {
+			return err
+		}
+	}
 	sc, err := s.Build()
 	if err != nil {
 		return err
+	}
+	var fe *FieldError
+	if err := sc.CheckRollout(); errors.As(err, &fe) {
+		return at(fe.Field, "%s", fe.Msg)
 	}
 	for i, cfg := range sc.Configs {
 		for _, f := range cfg.Check(sc.Load.Connections) {
@@ -367,8 +382,12 @@ func (s *Spec) checkTop(at atFunc) error {
 // checkConfig checks configs[i] and reads its file; names are the config
 // names seen so far.
 func (s *Spec) checkConfig(at atFunc, i int, names map[string]bool) error {
-	c := &s.Configs[i]
-	field := fmt.Sprintf("configs[%d]", i)
+	return s.checkConfigSpec(at, fmt.Sprintf("configs[%d]", i), &s.Configs[i], names)
+}
+
+// checkConfigSpec checks the config entry c, written at field, and reads
+// its file or tree; names are the config names seen so far.
+func (s *Spec) checkConfigSpec(at atFunc, field string, c *ConfigSpec, names map[string]bool) error {
 	given := 0
 	for _, v := range []string{c.Preset, c.File, c.Dir} {
 		if v != "" {
@@ -488,39 +507,62 @@ func (s *Spec) Only(names []string) error {
 func (s *Spec) Build() (Scenario, error) {
 	sc := Scenario{Name: s.Name, Description: s.Description, Image: s.Image, Layout: s.Layout, Load: s.Load, Thresholds: s.Thresholds, Repeat: s.Repeat, ArrivalCheck: s.ArrivalCheck, Workload: s.Workload}
 	for _, c := range s.Configs {
-		var cfg apache.Config
-		if c.fileCfg != nil {
-			cfg = *c.fileCfg
-			if t := cfg.Tree; t != nil && len(c.Set) > 0 {
-				tt := *t
-				tt.Set = append([]apache.Directive(nil), c.Set...)
-				cfg.Tree = &tt
-				for _, d := range c.Set {
-					cfg.Set(d)
-				}
-			}
-		} else {
-			var err error
-			if cfg, err = apache.Preset(c.Preset, s.Load.Connections); err != nil {
-				return Scenario{}, err
-			}
-			for _, d := range c.Set {
-				cfg.Set(d)
-			}
-			for _, d := range c.FPM {
-				if err := cfg.SetPool(d); err != nil {
-					return Scenario{}, err
-				}
-			}
-		}
-		cfg.Name = c.ConfigName()
-		cfg.MemoryBytes, cfg.CPUs = int64(c.MemoryBytes), c.CPUs
-		if s.TLS {
-			cfg.TLS = cmp.Or(s.TLSKey, apache.TLSKeyECDSA)
+		cfg, err := s.buildConfig(c)
+		if err != nil {
+			return Scenario{}, err
 		}
 		sc.Configs = append(sc.Configs, cfg)
 	}
+	if s.HasRollout && len(sc.Configs) > 0 {
+		to, err := s.buildConfig(s.Rollout.To)
+		if err != nil {
+			return Scenario{}, err
+		}
+		r := &Rollout{To: to, How: s.Rollout.How, At: s.Rollout.At}
+		if r.How == "" {
+			r.How = DefaultRolloutHow(sc.Configs[0], to)
+		}
+		if r.At == 0 {
+			r.At = DefaultRolloutAt
+		}
+		sc.Rollout = r
+	}
 	return sc, nil
+}
+
+// buildConfig resolves the config entry c against the connection target.
+func (s *Spec) buildConfig(c ConfigSpec) (apache.Config, error) {
+	var cfg apache.Config
+	if c.fileCfg != nil {
+		cfg = *c.fileCfg
+		if t := cfg.Tree; t != nil && len(c.Set) > 0 {
+			tt := *t
+			tt.Set = append([]apache.Directive(nil), c.Set...)
+			cfg.Tree = &tt
+			for _, d := range c.Set {
+				cfg.Set(d)
+			}
+		}
+	} else {
+		var err error
+		if cfg, err = apache.Preset(c.Preset, s.Load.Connections); err != nil {
+			return cfg, err
+		}
+		for _, d := range c.Set {
+			cfg.Set(d)
+		}
+		for _, d := range c.FPM {
+			if err := cfg.SetPool(d); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	cfg.Name = c.ConfigName()
+	cfg.MemoryBytes, cfg.CPUs = int64(c.MemoryBytes), c.CPUs
+	if s.TLS {
+		cfg.TLS = cmp.Or(s.TLSKey, apache.TLSKeyECDSA)
+	}
+	return cfg, nil
 }
 
 // decoder walks YAML nodes into Go values, refusing what the Go value has

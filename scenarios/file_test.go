@@ -131,6 +131,35 @@ repeat: 3
 	}
 }
 
+// A rollout: section: the one config switches to rollout.to, by
+// stop-start when the MPM changes and gracefully otherwise, 5 s into the
+// window unless told.
+func TestParseRollout(t *testing.T) {
+	src := "name: x\nload:\n  duration: 20s\nconfigs:\n  - preset: prefork-stock\nrollout:\n  to: {preset: event-tuned, name: event-new, set: {MaxRequestWorkers: 500}}\n"
+	spec, err := Parse("s.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := spec.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sc.Rollout
+	if mrw, _ := r.To.Get("MaxRequestWorkers"); r == nil || r.To.Name != "event-new" || r.To.MPM != "event" || mrw != "500" || r.How != RolloutStopStart || r.At != DefaultRolloutAt {
+		t.Fatalf("rollout %+v", r)
+	}
+	spec, err = Parse("s.yaml", []byte("name: x\nload:\n  duration: 20s\nconfigs:\n  - preset: event-stock\nrollout:\n  to: {preset: event-tuned}\n  at: 9s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc, _ := spec.Build(); sc.Rollout == nil || sc.Rollout.How != RolloutGraceful || sc.Rollout.At != 9*time.Second {
+		t.Errorf("same MPM: %+v", sc.Rollout)
+	}
+	if sc, _ := (&Spec{Name: "x", Load: DefaultLoad(), Configs: []ConfigSpec{{Preset: "event-stock"}}}).Build(); sc.Rollout != nil {
+		t.Errorf("no rollout: section, and a rollout: %+v", sc.Rollout)
+	}
+}
+
 // Every error names the file, line and column of the bad value.
 func TestParseErrors(t *testing.T) {
 	head := "name: x\nload:\n  connections: 10\n"
@@ -208,6 +237,13 @@ func TestParseErrors(t *testing.T) {
 		{"backend path", head + cfgs + "workload:\n  backend: {path: app, latency: 50ms}\n", "workload.backend.path: want an absolute path"},
 		{"two documents", "name: x\n" + cfgs + "---\nname: y\n", "s.yaml:4:1: a scenario file holds one YAML document"},
 		{"alias", "name: &n x\ndescription: *n\n" + cfgs, "s.yaml:2:14: description: YAML aliases are not supported"},
+		{"rollout of two configs", head + cfgs + "  - preset: worker-stock\nrollout:\n  to: {preset: event-tuned}\n", "configs: a rollout runs one config (the running one)"},
+		{"rollout without to", head + cfgs + "rollout:\n  how: graceful\n", "s.yaml:7:3: rollout.to: missing"},
+		{"rollout to itself", head + cfgs + "rollout:\n  to: {preset: event-stock}\n", `rollout.to.name: config "event-stock" is listed twice`},
+		{"rollout how", head + cfgs + "rollout:\n  to: {preset: event-tuned}\n  how: reload\n", `s.yaml:8:8: rollout.how: unknown switch "reload": use graceful, restart, stop-start`},
+		{"rollout MPM by signal", head + cfgs + "rollout:\n  to: {preset: worker-stock}\n  how: graceful\n", "s.yaml:8:8: rollout.how: event-stock runs event and worker-stock worker: httpd cannot change its MPM on a graceful signal"},
+		{"rollout after the window", head + cfgs + "rollout:\n  to: {preset: event-tuned}\n  at: 1h\n", "s.yaml:8:7: rollout.at: the switch at 1h0m0s must fall inside the measured window"},
+		{"rollout to a bad config", head + cfgs + "rollout:\n  to: {preset: event-fast}\n", `rollout.to.preset: "event-fast": choose from`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,19 @@ type Scenario struct {
 	ArrivalCheck bool `json:"arrival_check,omitempty"`
 	// Workload is what the servers serve beyond the test page.
 	Workload Workload `json:"workload,omitzero"`
+	// Rollout, when set, rehearses a deploy: the scenario's one config
+	// runs, and the same server switches to another config inside the
+	// measured window (loadcheck rollout, or a rollout: section).
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout is the switch a rollout rehearses: to config To, How
+// (graceful, restart or stop-start: the only one that can change the MPM),
+// At into the measured window.
+type Rollout struct {
+	To  apache.Config `json:"to"`
+	How string        `json:"how"`
+	At  time.Duration `json:"at_ns"`
 }
 
 // MaxRepeat bounds Repeat: each repeat is a whole run of every config.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,8 +13,6 @@ import (
 
 	"github.com/loadcheck/loadcheck"
 	"github.com/loadcheck/loadcheck/apache"
-	"github.com/loadcheck/loadcheck/provider"
-	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
@@ -29,10 +28,11 @@ func cmdRollout(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	f, err := parseRunFlags(args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&from, "from", "", "the running config: a preset name or an httpd.conf `CONFIG`")
 		fs.StringVar(&to, "to", "", "the config switched to: a preset name or an httpd.conf `CONFIG`, same MPM")
-		fs.StringVar(&how, "how", provider.SwitchGraceful, "graceful (apachectl -k graceful: SIGUSR1, requests in flight finish), restart (-k restart: SIGHUP, children stop at once) or stop-start (-k graceful-stop, then a start: the only way to another MPM, and the default then)")
-		fs.DurationVar(&at, "switch-at", 5*time.Second, "when in the measured window httpd gets the signal")
+		fs.StringVar(&how, "how", scenarios.RolloutGraceful, "graceful (apachectl -k graceful: SIGUSR1, requests in flight finish), restart (-k restart: SIGHUP, children stop at once) or stop-start (-k graceful-stop, then a start: the only way to another MPM, and the default then)")
+		fs.DurationVar(&at, "switch-at", scenarios.DefaultRolloutAt, "when in the measured window httpd gets the signal")
 		fs.Usage = func() {
 			fmt.Fprint(fs.Output(), `Usage: loadcheck rollout --from CONFIG --to CONFIG [--how graceful|restart|stop-start] [--switch-at 5s] [run flags]
+       loadcheck rollout SCENARIO.yaml [run flags]   (a file with one config and a rollout: section)
 
 Rehearses a deploy under load: starts httpd with the --from config, opens
 exactly -c keep-alive connections, and --switch-at into the measured window
@@ -44,7 +44,9 @@ a start, as systemctl restart does). A config is a preset name
 (event-tuned) or an httpd.conf file. httpd changes its MPM only by a stop
 and a start (a signal makes it exit, AH00534): with two MPMs the switch is
 stop-start unless --how says otherwise, which is refused. The --to config
-is checked with httpd -t before any load.
+is checked with httpd -t before any load. A scenario file says the same
+with one config and a rollout: section (to: a config entry, how:, at:;
+see scenarios/rollout-article.yaml); loadcheck run runs such a file too.
 
 Reports per phase (before, switching, after) the answers, the drops by
 class, the connections the server closed and the load reopened, the worst
@@ -63,9 +65,12 @@ Flags (and every run flag):
 	if err != nil {
 		return exitSetup, err
 	}
+	fromFile := f.spec != nil && f.spec.HasRollout
 	switch {
-	case from == "" || to == "":
-		return exitSetup, &usageError{"loadcheck rollout needs --from CONFIG and --to CONFIG (a preset name or an httpd.conf file)"}
+	case fromFile && (from != "" || to != ""):
+		return exitSetup, &usageError{fmt.Sprintf("%s has a rollout: section: its configs and rollout.to are the configs; drop --from and --to (or the section)", f.spec.Path)}
+	case !fromFile && (from == "" || to == ""):
+		return exitSetup, &usageError{"loadcheck rollout needs --from CONFIG and --to CONFIG (a preset name or an httpd.conf file), or a scenario file with a rollout: section"}
 	case f.target != "":
 		return exitSetup, &usageError{"--target: a rollout switches a server loadcheck starts"}
 	case f.configsSet || len(f.files) > 0:
@@ -73,37 +78,52 @@ Flags (and every run flag):
 	case f.repeats() > 1 || f.arrivalCheck:
 		return exitSetup, &usageError{"--repeat and --arrival-check apply to loadcheck run; run the rollout again to repeat it"}
 	}
-	if !f.set["d"] && !f.set["duration"] {
+	if !f.set["d"] && !f.set["duration"] && !fromFile {
 		f.load.Duration = rolloutDuration
 	}
 	gen, err := newGenerator(ctx, f)
 	if err != nil {
 		return exitSetup, err
 	}
-	fromCfg, err := f.rolloutConfig("from", from)
-	if err != nil {
-		return exitSetup, err
-	}
-	toCfg, err := f.rolloutConfig("to", to)
-	if err != nil {
-		return exitSetup, err
-	}
-	sc := fromCfg
-	sc.Name = "rollout"
-	if from, to := fromCfg.Configs[0], toCfg.Configs[0]; from.MPM != to.MPM && !f.set["how"] {
-		how = provider.SwitchStopStart
-		if !f.quiet {
-			fmt.Fprintf(stderr, "loadcheck: %s runs %s and %s %s: httpd changes its MPM only by a stop and a start, so the switch is %s (graceful-stop, then a start)\n", from.Name, from.MPM, to.Name, to.MPM, how)
+	var sc scenarios.Scenario
+	if fromFile {
+		if sc, err = f.scenario(); err != nil {
+			return exitSetup, err
 		}
+	} else {
+		fromCfg, err := f.rolloutConfig("from", from)
+		if err != nil {
+			return exitSetup, err
+		}
+		toCfg, err := f.rolloutConfig("to", to)
+		if err != nil {
+			return exitSetup, err
+		}
+		sc = fromCfg
+		sc.Name = "rollout"
+		sc.Rollout = &scenarios.Rollout{To: toCfg.Configs[0], How: scenarios.DefaultRolloutHow(fromCfg.Configs[0], toCfg.Configs[0]), At: scenarios.DefaultRolloutAt}
 	}
-	spec := loadcheck.RolloutSpec{To: toCfg.Configs[0], How: how, At: at}
-	if err := loadcheck.ValidateRollout(sc, spec); err != nil {
-		return exitSetup, &usageError{err.Error()}
+	r := sc.Rollout
+	if f.set["how"] {
+		r.How = how
+	} else if r.How == scenarios.RolloutStopStart && sc.Configs[0].MPM != r.To.MPM && !f.quiet {
+		fmt.Fprintf(stderr, "loadcheck: %s runs %s and %s %s: httpd changes its MPM only by a stop and a start, so the switch is %s (graceful-stop, then a start)\n", sc.Configs[0].Name, sc.Configs[0].MPM, r.To.Name, r.To.MPM, r.How)
 	}
-	rollout := func(ctx context.Context, sc scenarios.Scenario, opts ...loadcheck.Option) (*results.File, error) {
-		return loadcheck.Rollout(ctx, sc, spec, opts...)
+	if f.set["switch-at"] {
+		r.At = at
 	}
-	return runAndPrint(ctx, f, sc, gen, stdout, stderr, rollout)
+	var fe *scenarios.FieldError
+	if err := sc.CheckRollout(); errors.As(err, &fe) {
+		// Named as the user gave it: the flag, or the file's field.
+		name := fe.Field
+		if fl := map[string]string{"rollout.how": "how", "rollout.at": "switch-at", "rollout.to": "to", "configs": "from"}[fe.Field]; fl != "" && (!fromFile || f.set[fl]) {
+			name = "--" + fl
+		} else if fromFile {
+			name = f.spec.Path + ": " + fe.Field
+		}
+		return exitSetup, &usageError{fmt.Sprintf("%s: %s", name, fe.Msg)}
+	}
+	return runAndPrint(ctx, f, sc, gen, stdout, stderr, loadcheck.Run)
 }
 
 // rolloutConfig is the scenario of one config, name (a preset) or a file,
