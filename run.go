@@ -167,13 +167,18 @@ func (s *settings) runJudged(ctx context.Context, sc scenarios.Scenario, cfg apa
 	}
 	results.Judge(&run, sc.Thresholds)
 	judgeRollout(&run)
-	if run.Verdict == results.Fail {
+	switch {
+	case run.Verdict == results.Fail && sc.Rollout != nil:
+		// Two configs ran in the window: the server's peaks and lines are
+		// both's, and no one config's directives explain them.
+		run.Diagnosis = "two configs ran in this window, so neither is diagnosed alone: the rollout's phases say what the switch cost"
+	case run.Verdict == results.Fail:
 		run.Diagnosis = results.Diagnose(run, cfg, sc.Thresholds)
 	}
 	if ramp := sc.Load.RampTime(); ramp > 0 && run.Measured() {
 		run.ArrivalPerS = math.Round(float64(sc.Load.Connections)/ramp.Seconds()*10) / 10
 	}
-	if run.Measured() && run.Server != nil {
+	if run.Measured() && run.Server != nil && sc.Rollout == nil { // a rollout's peaks are two configs'
 		limit, how := cfg.DirectiveLimit()
 		run.Headroom = results.HeadroomOf(run, s.serverCPUs(cfg), cfg.Workers(), limit, how)
 		if p := s.prod; p.CPUs > 0 || p.MemoryBytes > 0 {

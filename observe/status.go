@@ -200,6 +200,7 @@ type Sampler struct {
 	// accessBase what earlier httpds counted: a count that falls is a
 	// new httpd's (a stop and a start), counting from 0.
 	lastAccesses, accessBase int64
+	lastCPU, cpuBase         int64 // the same for the cgroup's CPU count
 }
 
 // StartSampler takes the first reading before it returns, so that its
@@ -359,6 +360,11 @@ func (s *Sampler) readCgroup(final bool) (memMB, cpuS float64) {
 		st.CgroupError = err.Error() // a container that exited has no cgroup left
 		return -1, -1
 	}
+	if c.CPUNanos < s.lastCPU { // a new cgroup's count (the container started again): add the old one's
+		s.cpuBase += s.lastCPU
+	}
+	s.lastCPU = c.CPUNanos
+	c.CPUNanos += s.cpuBase
 	if st.MemoryAtStart < 0 {
 		st.MemoryAtStart, s.cpuStart = c.MemoryBytes, c.CPUNanos
 	}

@@ -160,7 +160,7 @@ func TestSamplerAcrossARestart(t *testing.T) {
 	for pid, comm := range map[string]string{"7": "httpd", "8": "apache2", "9": "sh", "10": "httpd"} {
 		write(filepath.Join(proc, pid, "comm"), comm+"\n")
 	}
-	for name, text := range map[string]string{"memory.current": "1048576\n", "cpu.stat": "usage_usec 1\n", "memory.events": "oom_kill 0\n", "cgroup.procs": "7\n8\n9\n"} {
+	for name, text := range map[string]string{"memory.current": "1048576\n", "cpu.stat": "usage_usec 1000\n", "memory.events": "oom_kill 0\n", "cgroup.procs": "7\n8\n9\n"} {
 		write(filepath.Join(cgDir, name), text)
 	}
 	cg, err := CgroupOf(proc, root, 7)
@@ -175,6 +175,8 @@ func TestSamplerAcrossARestart(t *testing.T) {
 		if i == 1 { // from the next reading: 8 (httpd) and 9 (sh) gone, 10 new
 			os.WriteFile(filepath.Join(cgDir, "cgroup.procs"), []byte("7\n10\n"), 0o644)
 		}
+		// CPU: 1 ms, 2 ms, 3 ms; the container starts again: 1 ms, 2 ms.
+		os.WriteFile(filepath.Join(cgDir, "cpu.stat"), []byte(fmt.Sprintf("usage_usec %d\n", []int{2000, 3000, 1000, 2000, 2000}[min(i, 4)])), 0o644)
 		fmt.Fprintf(w, "127.0.0.1\nTotal Accesses: %d\nBusyWorkers: 1\nIdleWorkers: 5\n", counts[min(i, len(counts)-1)])
 	}))
 	defer srv.Close()
@@ -187,6 +189,9 @@ func TestSamplerAcrossARestart(t *testing.T) {
 	st := s.Wait()
 	if got := st.AccessesAtEnd - st.AccessesAtStart; got != 35 {
 		t.Errorf("httpd counted %d requests over the restart, want 20 + 15 = 35 (points %+v)", got, st.Points)
+	}
+	if st.CPUNanos != 4e6 {
+		t.Errorf("CPU %d ns over the restart, want 4 ms (1 to 3 ms, then 0 to 2 ms)", st.CPUNanos)
 	}
 	if st.ProcessesEnded != 1 {
 		t.Errorf("%d processes ended, want 1: apache2 8 ended, sh 9 is not httpd's", st.ProcessesEnded)

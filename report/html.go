@@ -228,8 +228,12 @@ func Plots(f *results.File) ([]Plot, error) {
 		pl := Plot{ID: "plot-" + s.id, Title: s.title, Note: s.note}
 		var err error
 		if !s.panels {
-			pl.SVG, err = drawSVG(s.title, s.x, s.y, s.lines, plotOpts{logX: s.logX, w: 9 * vg.Inch, h: 4 * vg.Inch})
-			pl.Legend = legendOf(s.lines)
+			lines := s.lines
+			if !s.logX {
+				lines = withSwitchMarks(f, lines)
+			}
+			pl.SVG, err = drawSVG(s.title, s.x, s.y, lines, plotOpts{logX: s.logX, w: 9 * vg.Inch, h: 4 * vg.Inch})
+			pl.Legend = legendOf(lines)
 		} else {
 			pl.Panels, err = panels(f, s)
 		}
@@ -311,6 +315,9 @@ func panels(f *results.File, s plotSpec) ([]Panel, error) {
 		if len(mine) == 0 {
 			continue
 		}
+		if ro := r.Rollout; ro != nil && !s.logX {
+			mine = append(mine, switchMark(ro, i, yMax*1.05))
+		}
 		svg, err := drawSVG(r.Config, s.x, s.y, mine, plotOpts{w: 4.4 * vg.Inch, h: 2.6 * vg.Inch, xMax: xMax, yMax: yMax * 1.05})
 		if err != nil {
 			return nil, err
@@ -322,6 +329,29 @@ func panels(f *results.File, s plotSpec) ([]Panel, error) {
 		out = append(out, panel)
 	}
 	return out, nil
+}
+
+// switchMark is a rollout's signal on a time plot of config i: a dashed
+// vertical line from 0 to top.
+func switchMark(ro *results.Rollout, i int, top float64) series {
+	return series{label: fmt.Sprintf("switch (%s) to %s", ro.How, ro.To), color: i, xy: plotter.XYs{{X: ro.SignalS, Y: 0}, {X: ro.SignalS, Y: top}}, dash: 3}
+}
+
+// withSwitchMarks adds each rollout's signal to lines, a time plot of
+// every config.
+func withSwitchMarks(f *results.File, lines []series) []series {
+	top := 0.0
+	for _, l := range lines {
+		for _, p := range l.xy {
+			top = max(top, p.Y)
+		}
+	}
+	for i, r := range f.Runs {
+		if r.Rollout != nil && top > 0 {
+			lines = append(lines, switchMark(r.Rollout, i, top))
+		}
+	}
+	return lines
 }
 
 // fillSeconds adds zero points for the seconds of r's series in which a
@@ -402,7 +432,10 @@ h1 { font-size: 1.4em; margin: 0 0 0.3em; }
 <ul>{{range .Reasons}}<li>{{.}}</li>{{end}}</ul>
 {{with .Diagnosis}}<p class="why">Why: {{.}}</p>{{end}}{{with .ArrivalNote}}<p class="why">Arrival: {{.}}</p>{{end}}
 {{end}}{{end}}
-{{range .Plots}}<figure id="{{.ID}}">
+{{range .Runs}}{{with .Rollout}}<h3 id="rollout-{{.From}}">Rollout of {{.From}} to {{.To}}</h3>
+<pre class="rollout">{{range .Lines}}{{.}}
+{{end}}</pre>
+{{end}}{{end}}{{range .Plots}}<figure id="{{.ID}}">
 {{if .Panels}}<h3>{{.Title}}</h3>
 <div class="panels">{{range .Panels}}<div class="panel" id="{{.ID}}">{{.SVG}}` + legendHTML + `</div>
 {{end}}</div>
