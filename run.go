@@ -167,6 +167,7 @@ func (s *settings) runJudged(ctx context.Context, sc scenarios.Scenario, cfg apa
 	}
 	results.Judge(&run, sc.Thresholds)
 	judgeRollout(&run)
+	run.Soak = results.SoakOf(run)
 	switch {
 	case run.Verdict == results.Fail && sc.Rollout != nil:
 		// Two configs ran in the window: the server's peaks and lines are

@@ -208,12 +208,30 @@ func spectrum(r results.Run) plotter.XYs {
 // Plots draws the report's charts for f.
 func Plots(f *results.File) ([]Plot, error) {
 	lat, open, errs, busy, mem := plotSeries(f)
+	var soak []series
+	for i, r := range f.Runs {
+		if sk := r.Soak; sk != nil && sk.MemoryReadings >= 3 {
+			var pts plotter.XYs
+			for _, m := range sk.Minutes {
+				if m.MemoryMB >= 0 {
+					pts = append(pts, plotter.XY{X: float64(m.Minute), Y: m.MemoryMB})
+				}
+			}
+			hours := float64(len(sk.Minutes)) / 60
+			fit := plotter.XYs{{X: 0, Y: sk.MemoryFitStartMB}, {X: float64(len(sk.Minutes)), Y: sk.MemoryFitStartMB + sk.MemoryMBPerHour*hours}}
+			soak = append(soak, series{r.Config, i, pts, 0}, series{fmt.Sprintf("%s: %+.1f MB an hour (±%.1f)", r.Config, sk.MemoryMBPerHour, 1.96*sk.MemoryMBPerHourSE), i, fit, 2})
+		}
+	}
 	specs := []plotSpec{
 		{"latency", "Latency by percentile (corrected for coordinated omission)", "percentile", "latency (ms)", "Each line is one config's latency at every percentile of its OK responses in the measured window, as HdrHistogram's plotter draws it.", "no config got an OK response.", lat, true, false},
 		{"connections", "Connections open", "seconds since the first connection opened", "open connections", "One panel per config, all on the same axes. A config that holds the target stays flat at it; dips are connections the server closed. The fall at the end is loadcheck closing them after the measured window.", "no connection was opened.", open, false, true},
 		{"errors", "Dropped requests by class, per second", "seconds since the first connection opened", "dropped requests", "One panel per config, all on the same axes; one line per error class (dashed for the second and later).", "no request was dropped in any config.", errs, false, true},
 		{"busy", "httpd busy workers (mod_status)", "seconds since load started", "busy workers", "One panel per config, all on the same axes.", "no mod_status reading.", busy, false, true},
 		{"memory", "Container memory", "seconds since load started", "MB", "From the container's cgroup.", "the container's memory was not readable.", mem, false, false},
+	}
+	if len(soak) > 0 {
+		specs = append(specs, plotSpec{"soak", "Soak: memory at each minute's end, and its fitted growth", "minute of the measured window", "MB",
+			"Each config's memory at the end of every minute (solid) and the least-squares line through every reading (dashed), with its slope and 95 % interval.", "", soak, false, false})
 	}
 	var out []Plot
 	for _, s := range specs {

@@ -96,6 +96,9 @@ func WriteMarkdown(w io.Writer, f *results.File) error {
 		if lines := r.Rollout.Lines(); len(lines) > 0 {
 			fmt.Fprintf(&b, "\n```\n%s\n```\n", strings.Join(lines, "\n"))
 		}
+		if lines := r.Soak.Lines(); len(lines) > 0 {
+			fmt.Fprintf(&b, "\n**%s**\n\n```\n%s\n```\n", r.Config, strings.Join(lines, "\n"))
+		}
 	}
 	for _, r := range f.Runs {
 		if r.Verdict == results.Pass {

@@ -176,3 +176,32 @@ func TestPlotHoverTitles(t *testing.T) {
 		}
 	}
 }
+
+// A run with a soak summary and one with a rollout: the HTML report has
+// the soak plot (memory a minute and its fitted line, the slope in the
+// legend), the rollout's lines, and the signal on its time plots; the
+// table and Markdown carry the soak's minutes.
+func TestSoakAndRolloutReports(t *testing.T) {
+	f := testfix.Fixture()
+	r := &f.Runs[0]
+	r.Soak = &results.Soak{MemoryReadings: 180, MemoryMBPerHour: 12.5, MemoryMBPerHourSE: 1, MemoryFitStartMB: 40, ProcessesEnded: 4,
+		Minutes: []results.SoakMinute{{Minute: 1, OK: 60, MemoryMB: 40}, {Minute: 2, OK: 60, MemoryMB: 40.3, ProcessesEnded: 4}, {Minute: 3, OK: 60, MemoryMB: 40.6}}}
+	f.Runs[1].Rollout = &results.Rollout{From: f.Runs[1].Config, To: "event-new", How: "graceful", SignalS: 3, Acknowledged: true, ZeroLoss: true, RecoveredS: 0}
+	var html, table, md bytes.Buffer
+	if err := WriteHTML(&html, f); err != nil {
+		t.Fatal(err)
+	}
+	_ = WriteTable(&table, f)
+	_ = WriteMarkdown(&md, f)
+	h := html.String()
+	for _, want := range []string{`id="plot-soak"`, r.Config + ": +12.5 MB an hour (±2.0)", "Rollout of " + f.Runs[1].Config + " to event-new", "switch (graceful) to event-new"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("the HTML report lacks %q", want)
+		}
+	}
+	for name, out := range map[string]string{"table": table.String(), "markdown": md.String()} {
+		if !strings.Contains(out, "soak over 3 minutes") || !strings.Contains(out, "4 httpd processes ended") {
+			t.Errorf("the %s lacks the soak:\n%s", name, out)
+		}
+	}
+}

@@ -115,6 +115,12 @@ func WriteTable(w io.Writer, f *results.File) error {
 		for _, l := range r.Rollout.Lines() {
 			fmt.Fprintln(w, l)
 		}
+		for i, l := range r.Soak.Lines() {
+			if i == 0 {
+				l = r.Config + " " + l
+			}
+			fmt.Fprintln(w, l)
+		}
 	}
 	for _, l := range tlsLines(f) {
 		fmt.Fprintln(w, l)

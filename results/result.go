@@ -275,14 +275,17 @@ type Run struct {
 	Projection *Projection `json:"projection,omitempty"`
 	// Rollout is what switching to another config cost, for a run of
 	// loadcheck rollout.
-	Rollout      *Rollout `json:"rollout,omitempty"`
-	MeasuredS    float64  `json:"measured_s"`
-	Complete     bool     `json:"complete"`
-	Server       *Server  `json:"server,omitempty"`
-	Image        string   `json:"image,omitempty"`
-	ImageID      string   `json:"image_id,omitempty"`
-	HTTPDVersion string   `json:"httpd_version,omitempty"`
-	HTTPDConf    string   `json:"httpd_conf,omitempty"`
+	Rollout *Rollout `json:"rollout,omitempty"`
+	// Soak sums up a window of two minutes or more minute by minute
+	// (run --soak): drops, reconnects, p99, memory and its growth.
+	Soak         *Soak   `json:"soak,omitempty"`
+	MeasuredS    float64 `json:"measured_s"`
+	Complete     bool    `json:"complete"`
+	Server       *Server `json:"server,omitempty"`
+	Image        string  `json:"image,omitempty"`
+	ImageID      string  `json:"image_id,omitempty"`
+	HTTPDVersion string  `json:"httpd_version,omitempty"`
+	HTTPDConf    string  `json:"httpd_conf,omitempty"`
 	// PHP is how the config ran PHP (mod_php, or php-fpm and its pool).
 	PHP *apache.PHP `json:"php,omitempty"`
 	// Adjustments are what loadcheck changed to run the config's tree

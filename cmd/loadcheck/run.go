@@ -143,6 +143,9 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	if f.cpus < 0 {
 		return nil, &usageError{fmt.Sprintf("--cpus must not be negative, got %g", f.cpus)}
 	}
+	if f.set["soak"] && (f.set["d"] || f.set["duration"]) {
+		return nil, &usageError{"--soak is the window: drop -d (or --soak)"}
+	}
 	if k := f.load.RequestsPerConnection; f.set["requests-per-connection"] && k < 1 {
 		return nil, &usageError{fmt.Sprintf("--requests-per-connection must be at least 1 (a connection closes itself after that many answers), got %d; leave it out to keep connections open", k)}
 	}
@@ -247,6 +250,14 @@ func (f *runFlags) loadFlags(fs *flag.FlagSet) {
 	for _, name := range []string{"d", "duration"} {
 		fs.DurationVar(&f.load.Duration, name, f.load.Duration, "measured window")
 	}
+	fs.Func("soak", "a long window, `DURATION` such as 30m (at least 2m; it replaces -d): the result sums it up minute by minute (drops, reconnects, p99, memory, processes ended) with httpd's memory growth per hour", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 2*time.Minute {
+			return fmt.Errorf("want a duration of at least 2m, such as 30m, got %q", v)
+		}
+		f.load.Duration = d
+		return nil
+	})
 	fs.DurationVar(&f.load.Ramp, "ramp", f.load.Ramp, "spread connection opens over this time")
 	fs.Func("warmup", "unmeasured time after the ramp, for httpd to spawn workers: auto (ends once the server has settled, at most --warmup-max) or a fixed `DURATION` such as 30s (default "+f.load.DescribeWarmUp()+")", func(v string) error {
 		if v == "auto" {
@@ -452,7 +463,7 @@ func (f *runFlags) outputFlags(fs *flag.FlagSet) {
 // runFlagGroups are run's flags by what they set, in the order of its
 // help (each group's flags sorted, as PrintDefaults sorts them).
 var runFlagGroups = []flagGroup{
-	{"Load: what each connection sends, and when", []string{"c", "connections", "ramp", "connect-rate", "warmup", "warmup-max", "d", "duration",
+	{"Load: what each connection sends, and when", []string{"c", "connections", "ramp", "connect-rate", "warmup", "warmup-max", "d", "duration", "soak",
 		"rate", "closed-loop", "requests-per-connection", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
 	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "no-host-keys", "tls", "tls-key",
 		"file", "docroot", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "prod-cpus", "prod-memory", "target", "status-url", "allow-remote"}},
