@@ -250,22 +250,20 @@ var bothProviders = []struct {
 }{{"docker", nil}, {"local", []loadcheck.Option{loadcheck.WithProvider(provider.Local{})}}}
 
 // TestRollout switches a running httpd under load, in a container and
-// natively: from event-stock to event with more workers, gracefully, 3 s
-// into a 8 s window. httpd logs the signal, the window splits at it into
-// before, switching and after, every request due in it is accounted to
-// one of them, and the verdict is the rollout's. A switch to another MPM
-// is refused before anything starts, with the reason.
+// natively: worker-stock to worker-tuned, gracefully, 3 s into an 8 s
+// window, at 300 connections. httpd logs the signal, the window splits at
+// it into before, switching and after, every request due in it is
+// accounted to one of them, the new generation serves all 300 (the load
+// recovered: every connection open, no drop, to the window's end), and
+// the verdict is the rollout's. A switch to another MPM by signal is
+// refused before anything starts, with the reason.
 func TestRollout(t *testing.T) {
 	dockertest.Require(t)
 	dockertest.RequireHTTPD(t)
 	for _, tc := range bothProviders {
-		sc := smallScenario(t, 50, "event-stock")
+		sc := smallScenario(t, 300, "worker-stock")
 		sc.Image, sc.Load.Duration = dockertest.Image, 8*time.Second
-		to := sc.Configs[0]
-		to.Name = "event-more"
-		to.Directives = slices.Clone(to.Directives)
-		to.Set(apache.Directive{Name: "MaxRequestWorkers", Value: "300"})
-		to.Set(apache.Directive{Name: "ServerLimit", Value: "12"})
+		to, _ := apache.Preset("worker-tuned", 300)
 		out, err := loadcheck.Rollout(context.Background(), sc, loadcheck.RolloutSpec{To: to, How: "graceful", At: 3 * time.Second}, tc.opts...)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -274,7 +272,7 @@ func TestRollout(t *testing.T) {
 		ro := r.Rollout
 		var table bytes.Buffer
 		_ = report.WriteTable(&table, out)
-		if ro == nil || !ro.Acknowledged || ro.From != "event-stock" || ro.To != "event-more" || len(ro.Phases) != 3 {
+		if ro == nil || !ro.Acknowledged || ro.From != "worker-stock" || ro.To != "worker-tuned" || len(ro.Phases) != 3 {
 			t.Fatalf("%s: rollout %+v\n%s", tc.name, ro, table.String())
 		}
 		if start := r.MeasureStartS; ro.SignalS < start+2.5 || ro.SignalS > start+4.5 {
@@ -291,7 +289,10 @@ func TestRollout(t *testing.T) {
 		if d := ok + dropped - r.Requests.OK - r.Requests.Dropped; d > perSecond || d < -perSecond || ok == 0 {
 			t.Errorf("%s: phases hold %d ok and %d dropped, the window %d and %d", tc.name, ok, dropped, r.Requests.OK, r.Requests.Dropped)
 		}
-		if (r.Verdict == results.Pass) != ro.ZeroLoss || !strings.Contains(table.String(), "rollout event-stock -> event-more (graceful)") {
+		if ro.RecoveredS < 0 {
+			t.Errorf("%s: the load never recovered after the switch: the new generation did not serve all 300\n%s", tc.name, table.String())
+		}
+		if (r.Verdict == results.Pass) != ro.ZeroLoss || !strings.Contains(table.String(), "rollout worker-stock -> worker-tuned (graceful)") {
 			t.Errorf("%s: verdict %s, zero-loss %v (%s)\n%s", tc.name, r.Verdict, ro.ZeroLoss, ro.Why, table.String())
 		}
 		t.Logf("%s:\n%s", tc.name, strings.Join(ro.Lines(), "\n"))

@@ -45,6 +45,10 @@ type SoakMinute struct {
 	// (-1 unknown); ProcessesEnded the httpd processes that ended in it.
 	MemoryMB       float64 `json:"memory_mb"`
 	ProcessesEnded int     `json:"processes_ended"`
+	// PeakGraceful is the most slots finishing gracefully (G on the
+	// scoreboard) at one reading: processes recycled or stopped still
+	// holding their slots.
+	PeakGraceful int `json:"peak_graceful_slots"`
 }
 
 // DroppedTotal sums the minute's drops.
@@ -102,6 +106,7 @@ func SoakOf(run Run) *Soak {
 				s.ProcessesEnded = max(s.ProcessesEnded, 0) + p.ProcessesEnded - ended
 			}
 			ended = p.ProcessesEnded
+			m.PeakGraceful = max(m.PeakGraceful, p.Scoreboard["G"])
 			if p.MemoryMB >= 0 {
 				m.MemoryMB = p.MemoryMB
 				xs, ys = append(xs, p.T), append(ys, p.MemoryMB)
@@ -183,7 +188,7 @@ func (s *Soak) Lines() []string {
 	} else {
 		head += "; no request dropped"
 	}
-	out := []string{head, "  min       ok  dropped  reconnects  worst p99 ms  memory MB  ended"}
+	out := []string{head, "  min       ok  dropped  reconnects  worst p99 ms  memory MB  ended  peak G"}
 	for _, m := range s.Minutes {
 		mem := "-"
 		if m.MemoryMB >= 0 {
@@ -193,7 +198,7 @@ func (s *Soak) Lines() []string {
 		if len(m.Dropped) > 0 {
 			drops += " (" + strings.ReplaceAll(classes(m.Dropped), ", ", "; ") + ")"
 		}
-		out = append(out, fmt.Sprintf("  %3d %8d  %7s  %10d  %12s  %9s  %5d", m.Minute, m.OK, drops, m.Reconnects, Num(m.WorstP99MS), mem, m.ProcessesEnded))
+		out = append(out, fmt.Sprintf("  %3d %8d  %7s  %10d  %12s  %9s  %5d  %6d", m.Minute, m.OK, drops, m.Reconnects, Num(m.WorstP99MS), mem, m.ProcessesEnded, m.PeakGraceful))
 	}
 	return out
 }
