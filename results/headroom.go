@@ -59,20 +59,30 @@ func HeadroomOf(run Run, cpus float64, workers, limit int, how string) *Headroom
 	return h
 }
 
-// peakCPU is httpd's busiest second in the measured window, in CPUs.
+// peakCPU is httpd's busiest second in the measured window, in CPUs:
+// over spans of at least minCPUSpan between readings, since two readings
+// close together (one delayed by a slow status page, the next on time)
+// make a tiny span whose quotient means nothing.
 func peakCPU(run Run) float64 {
 	from, to := run.MeasureStartS, run.MeasureStartS+run.MeasuredS
 	var peak float64
 	pts := run.Server.Series
-	for i := 1; i < len(pts); i++ {
-		a, b := pts[i-1], pts[i]
-		if a.CPUSeconds < 0 || b.CPUSeconds < 0 || b.T <= a.T || a.T < from || b.T > to+0.5 {
+	i := 0
+	for j := 1; j < len(pts); j++ {
+		for i < j && pts[j].T-pts[i+1].T >= minCPUSpan {
+			i++ // the latest reading at least minCPUSpan before j
+		}
+		a, b := pts[i], pts[j]
+		if a.CPUSeconds < 0 || b.CPUSeconds < 0 || b.T-a.T < minCPUSpan || a.T < from || b.T > to+0.5 {
 			continue
 		}
 		peak = max(peak, (b.CPUSeconds-a.CPUSeconds)/(b.T-a.T))
 	}
 	return peak
 }
+
+// minCPUSpan is the shortest span over which peakCPU takes a rate.
+const minCPUSpan = 0.9
 
 // Lines say the headroom in words, one per limit that is known.
 func (h *Headroom) Lines() []string {

@@ -36,3 +36,16 @@ func TestHeadroomAndProjection(t *testing.T) {
 		t.Error("a projection from nothing served")
 	}
 }
+
+// A reading delayed by a slow status page lands 66 ms before the next,
+// with the CPU of the second before it: the busiest second is taken over
+// spans of about a second, never over those 66 ms (the soak of
+// 2026-12-05 said "CPU 1015% of its 1 CPU" from such a pair).
+func TestPeakCPUCloseReadings(t *testing.T) {
+	run := Run{MeasureStartS: 10, MeasuredS: 4, Server: &Server{Series: []ServerPoint{
+		{T: 10, CPUSeconds: 1}, {T: 11, CPUSeconds: 1.4}, {T: 11.934, CPUSeconds: 1.8}, {T: 12, CPUSeconds: 2.47}, {T: 13, CPUSeconds: 2.9}, {T: 14, CPUSeconds: 3.3}}}}
+	// The busiest span: 11 to 12 s, 1.07 CPU-seconds over a second.
+	if got := peakCPU(run); got < 1.06 || got > 1.08 {
+		t.Errorf("peak %.3f CPUs, want 1.07 (11 to 12 s), not 10.2 (11.934 to 12 s)", got)
+	}
+}
