@@ -90,6 +90,7 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	for _, cc := range c.out.Configs {
 		c.out.Complete = c.out.Complete && cc.Unfinished == ""
 	}
+	c.out.Planner = c.out.Answer() // capacity.json says what the report's first screen says
 	if err := save(); err != nil {
 		return c.out, err
 	}

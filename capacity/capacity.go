@@ -24,6 +24,9 @@ type File struct {
 	ElapsedS       float64            `json:"elapsed_s"`
 	Search         scenarios.Capacity `json:"search"`
 	Configs        []ConfigResult     `json:"configs"`
+	// Planner is the answer for the target (Answer), written with the
+	// file by the report (capacity.json as rendered); Answer computes it.
+	Planner *Answer `json:"answer,omitempty"`
 }
 
 // Probe outcomes.

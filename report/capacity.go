@@ -38,10 +38,7 @@ func capacityRow(c capacity.ConfigResult) []string {
 	} else if c.FirstFail == 0 && c.Unfinished == "" && c.MaxPass > 0 {
 		fails = "none up to max"
 	}
-	why := c.FailReason
-	if why == "" {
-		why = "-"
-	}
+	why := shortPhrase(c.FailReason)
 	ttc := "-"
 	if c.TimeToCapacityS >= 0 {
 		ttc = fmt.Sprintf("%gs", c.TimeToCapacityS)
@@ -72,7 +69,7 @@ func suggestionNote(label string, s *capacity.Suggestion) string {
 	for _, d := range s.Directives {
 		ds = append(ds, d.Name+" "+d.Value)
 	}
-	line := fmt.Sprintf("%s for %d connections: %s (%s)", label, s.Target, strings.Join(ds, ", "), s.Why)
+	line := strings.TrimSpace(fmt.Sprintf("%s for %d connections: %s (%s)", label, s.Target, strings.Join(ds, ", "), s.Why))
 	if cr := s.Confirm; cr != nil {
 		line += fmt.Sprintf("; confirming run: %s, served %d of %d, dropped %.2f%%, p99 %g ms", strings.ToUpper(s.Verdict), cr.Connections.Served, cr.Connections.Target, cr.Requests.DroppedPct, cr.LatencyMS.P99)
 		if len(cr.Reasons) > 0 && s.Verdict != results.Pass {
@@ -85,42 +82,91 @@ func suggestionNote(label string, s *capacity.Suggestion) string {
 	return line
 }
 
-func capacityNotes(f *capacity.File) []string {
-	var out []string
+// shortPhrase is the first phrase of a reason (up to its first ";"),
+// for a table cell; "-" for none. The whole reason is in the details.
+func shortPhrase(why string) string {
+	if why == "" {
+		return "-"
+	}
+	first, _, _ := strings.Cut(why, "; ")
+	return first
+}
+
+// capacityDetail is one config's details, as short lines.
+type capacityDetail struct {
+	Config string
+	Lines  []string
+}
+
+// capacityDetails are each config's details: why it fails, the
+// projection, how memory was measured, how sure the limit is, the
+// suggestion, the stepped run, the probes; one short line each.
+func capacityDetails(f *capacity.File) []capacityDetail {
+	var out []capacityDetail
 	for _, c := range f.Configs {
-		var parts []string
-		if c.Projection != "" {
-			parts = append(parts, c.Projection)
+		var lines []string
+		add := func(label, v string) {
+			if v != "" {
+				lines = append(lines, label+": "+v)
+			}
 		}
-		if c.MemMethod != "" {
-			parts = append(parts, "memory: "+c.MemMethod)
-		}
-		if c.Repeat != "" {
-			parts = append(parts, c.Repeat)
-		}
-		if n := c.ArrivalNote(); n != "" {
-			parts = append(parts, n)
-		}
-		if c.Unfinished != "" {
-			parts = append(parts, "not finished: "+c.Unfinished)
-		}
+		add("why it fails", c.FailReason)
+		add("projection", c.Projection)
+		add("memory", c.MemMethod)
+		add("limit", c.Repeat)
+		add("arrival", c.ArrivalNote())
+		add("not finished", c.Unfinished)
 		if s := c.Suggestion; s != nil {
-			parts = append(parts, suggestionNote("suggestion", s))
+			add("suggestion", suggestionNote("", s))
 			if s.Fallback != nil {
-				parts = append(parts, suggestionNote("roomier suggestion", s.Fallback))
+				add("roomier suggestion", suggestionNote("", s.Fallback))
 			}
 		}
 		if st := c.Stepped; st != nil {
-			parts = append(parts, steppedNote(st))
+			add("stepped run", steppedNote(st))
 		}
 		var probes []string
 		for _, p := range c.Probes {
 			probes = append(probes, fmt.Sprintf("%d %s", p.Connections, p.Outcome))
 		}
-		parts = append(parts, "probes: "+strings.Join(probes, ", "))
-		out = append(out, c.Config.Name+": "+strings.Join(parts, "; "))
+		add("probes", strings.Join(probes, ", "))
+		out = append(out, capacityDetail{c.Config.Name, lines})
 	}
 	return out
+}
+
+// cardLine is a config's card in one line of text.
+func cardLine(k capacity.Card) string {
+	holds := fmt.Sprintf("holds %d", k.Holds)
+	if k.AtLeast {
+		holds = fmt.Sprintf("holds at least %d", k.Holds)
+	}
+	if k.FailsAt > 0 {
+		holds += fmt.Sprintf(" (fails at %d)", k.FailsAt)
+	}
+	parts := []string{holds, "limited by " + k.LimitedBy, fmt.Sprintf("%+.1f %% against the target", k.HeadroomPct), k.Sure}
+	if k.Suggestion != "" {
+		parts = append(parts, "suggestion: "+k.Suggestion)
+	}
+	if k.Host != "" {
+		parts = append(parts, "elsewhere: "+k.Host)
+	}
+	return k.Config + ": " + strings.Join(parts, " · ")
+}
+
+// conditions says what every limit held under (the cards' first, with
+// each config's arrival rate in its own card).
+func conditions(a *capacity.Answer) string {
+	if len(a.Cards) == 0 {
+		return ""
+	}
+	c := a.Cards[0].Conditions
+	if i := strings.Index(c, " ("); i >= 0 {
+		if j := strings.Index(c[i:], ")"); j >= 0 {
+			c = c[:i] + c[i+j+1:] // each config's arrival is its own
+		}
+	}
+	return "Every limit held under: " + c + "."
 }
 
 // steppedNote is a stepped run in one phrase: "stepped run (31 s): 250
@@ -159,12 +205,22 @@ func capacityIntro(f *capacity.File) string {
 		f.Search.Start, f.Search.Max, f.Search.PrecisionPct, f.ElapsedS/60, f.Search.Budget.Minutes())
 }
 
-// RenderCapacity writes f as table, markdown, json or html.
+// RenderCapacity writes f as table, markdown, json or html. Each begins
+// with the planner's answer (capacity.File.Answer): which configs hold
+// the target, and a card per config.
 func RenderCapacity(w io.Writer, f *capacity.File, format string) error {
+	a := f.Answer()
 	switch format {
 	case "json":
-		return results.WriteIndented(w, f)
+		g := *f
+		g.Planner = a
+		return results.WriteIndented(w, &g)
 	case "table":
+		fmt.Fprintln(w, a.Line)
+		for _, k := range a.Cards {
+			fmt.Fprintln(w, "  "+cardLine(k))
+		}
+		fmt.Fprintln(w, conditions(a))
 		// The reasons are sentences: wrapped in their columns, left
 		// aligned, the table stays readable in a terminal.
 		left := make([]tw.Align, len(capacityHeader))
@@ -175,7 +231,7 @@ func RenderCapacity(w io.Writer, f *capacity.File, format string) error {
 		t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off),
 			tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: left}),
 			tablewriter.WithRowAutoWrap(tw.WrapNormal),
-			tablewriter.WithColumnWidths(tw.Mapper[int, int]{3: 60, 9: 30}))
+			tablewriter.WithColumnWidths(tw.Mapper[int, int]{3: 40, 9: 30}))
 		t.Header(capacityHeader)
 		for _, c := range f.Configs {
 			if err := t.Append(capacityRow(c)); err != nil {
@@ -185,13 +241,20 @@ func RenderCapacity(w io.Writer, f *capacity.File, format string) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
-		for _, n := range capacityNotes(f) {
-			fmt.Fprintln(w, n)
+		for _, d := range capacityDetails(f) {
+			fmt.Fprintln(w, d.Config+":")
+			for _, l := range d.Lines {
+				fmt.Fprintln(w, "  - "+l)
+			}
 		}
 		return nil
 	case "markdown", "md":
 		var b strings.Builder
-		fmt.Fprintf(&b, "## %s\n\n%s\n\n", capacityTitle(f), capacityIntro(f))
+		fmt.Fprintf(&b, "## %s\n\n**%s**\n\n", capacityTitle(f), a.Line)
+		for _, k := range a.Cards {
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(cardLine(k), "|", `\|`))
+		}
+		fmt.Fprintf(&b, "\n%s\n\n%s\n\n", conditions(a), capacityIntro(f))
 		b.WriteString("| " + strings.Join(capacityHeader, " | ") + " |\n|" + strings.Repeat(" --- |", len(capacityHeader)) + "\n")
 		for _, c := range f.Configs {
 			row := capacityRow(c)
@@ -200,30 +263,45 @@ func RenderCapacity(w io.Writer, f *capacity.File, format string) error {
 			}
 			b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 		}
-		b.WriteString("\n")
-		for _, n := range capacityNotes(f) {
-			fmt.Fprintf(&b, "- %s\n", n)
+		for _, d := range capacityDetails(f) {
+			fmt.Fprintf(&b, "\n### %s\n\n", d.Config)
+			for _, l := range d.Lines {
+				fmt.Fprintf(&b, "- %s\n", l)
+			}
 		}
 		_, err := io.WriteString(w, b.String())
 		return err
 	case "html":
-		return writeCapacityHTML(w, f)
+		return writeCapacityHTML(w, f, a)
 	}
 	return fmt.Errorf("unknown format %q for a capacity run: choose from table, markdown, json, html", format)
 }
 
 // CapacityPlots draws served connections and p99 against the offered
-// count, and memory against held connections, one line per config.
+// count, and memory against held connections: each config's probes as
+// dots, its stepped run's steps as squares, the limit found as a ring,
+// and for served the diagonal a config follows while it holds. Counts
+// spanning more than tenfold go on log axes.
 func CapacityPlots(f *capacity.File) ([]Plot, error) {
 	served, p99, mem := capacitySeries(f)
 	var out []Plot
 	for _, spec := range []struct{ id, title, x, y, note string }{
-		{"served", "Connections served against connections offered", "connections offered", "connections served", "Each point is one probe; a config holds the load while its line follows the diagonal. A probe stopped by a client limit is left out here and in the p99 plot: it measured the generator."},
-		{"p99", "p99 latency against connections offered", "connections offered", "p99 (ms)", "Over OK responses only: a config that starves connections can still show a low p99."},
-		{"memory", "Container memory against connections held", "connections held (served + partly served)", "MB at the end of the probe", "The slope is the memory per connection."},
+		{"served", "Connections served against connections offered", "connections offered", "connections served", "Dots are probes, squares the stepped run's steps (connections answered), the ring each config's limit (the most it held); the dashed diagonal is served = offered, which a config follows while it holds. A probe stopped by a client limit is left out here and in the p99 plot: it measured the generator."},
+		{"p99", "p99 latency against connections offered", "connections offered", "p99 (ms)", "Each dot is one probe's p99 over its OK responses only: a config that starves connections can still show a low p99. The ring is the limit's probe."},
+		{"memory", "Container memory against connections held", "connections held (served + partly served)", "MB at the end of the probe", "Dots are probes, squares the stepped run's steps; the dashed line is the fitted memory per connection (KB/conn in the table)."},
 	} {
 		lines := map[string][]series{"served": served, "p99": p99, "memory": mem}[spec.id]
-		svg, err := drawSVG(spec.title, spec.x, spec.y, lines, plotOpts{w: 9 * vg.Inch, h: 4 * vg.Inch})
+		o := plotOpts{w: 9 * vg.Inch, h: 4 * vg.Inch}
+		if lo, hi := xSpan(lines); lo > 0 && hi/lo > 10 {
+			o.logX, o.logTicks = true, true
+			o.logY = spec.id == "served"
+		}
+		if spec.id == "served" {
+			if lo, hi := xSpan(lines); hi > 0 {
+				lines = append(lines, series{label: "served = offered", color: -1, xy: plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}}, dash: 2})
+			}
+		}
+		svg, err := drawSVG(spec.title, spec.x, spec.y, lines, o)
 		if err != nil {
 			return nil, err
 		}
@@ -232,59 +310,117 @@ func CapacityPlots(f *capacity.File) ([]Plot, error) {
 	return out, nil
 }
 
-// capacitySeries is each config's probes as points: connections served and
-// p99 against connections offered, memory against connections held.
+// xSpan is the least and the greatest x of lines' points above 0.
+func xSpan(lines []series) (lo, hi float64) {
+	for _, l := range lines {
+		for _, p := range l.xy {
+			if p.X > 0 && (lo == 0 || p.X < lo) {
+				lo = p.X
+			}
+			hi = max(hi, p.X)
+		}
+	}
+	return lo, hi
+}
+
+// capacitySeries is each config's probes as dots (its name in the legend),
+// its stepped run's steps as squares and its limit as a ring: connections
+// served and p99 against connections offered, memory against connections
+// held, with the fitted memory line.
 func capacitySeries(f *capacity.File) (served, p99, mem []series) {
 	for i, c := range f.Configs {
 		probes := append([]capacity.Probe{}, c.Probes...)
 		sort.Slice(probes, func(a, b int) bool { return probes[a].Connections < probes[b].Connections })
-		var s, p, m plotter.XYs
+		var s, p, m, knee, kneeP99 plotter.XYs
 		for _, pr := range probes {
 			r := pr.Run
 			if !r.Measured() {
 				continue
 			}
+			held := float64(r.Connections.Served + r.Connections.PartlyServed)
 			if r.Server != nil && r.Server.MemoryEndMB > 0 {
-				m = append(m, plotter.XY{X: float64(r.Connections.Served + r.Connections.PartlyServed), Y: r.Server.MemoryEndMB})
+				m = append(m, plotter.XY{X: held, Y: r.Server.MemoryEndMB})
 			}
 			if pr.Outcome == capacity.ProbeClientLimited {
 				continue // it measured the generator, not httpd: not a point on httpd's curves
 			}
-			s = append(s, plotter.XY{X: float64(pr.Connections), Y: float64(r.Connections.Served)})
+			if r.Connections.Served > 0 {
+				s = append(s, plotter.XY{X: float64(pr.Connections), Y: float64(r.Connections.Served)})
+			}
 			if r.Requests.OK > 0 {
 				p = append(p, plotter.XY{X: float64(pr.Connections), Y: r.LatencyMS.P99})
 			}
+			if pr.Connections == c.MaxPass && pr.Outcome == capacity.ProbePass && len(knee) == 0 {
+				knee = append(knee, plotter.XY{X: float64(pr.Connections), Y: float64(r.Connections.Served)})
+				if r.Requests.OK > 0 {
+					kneeP99 = append(kneeP99, plotter.XY{X: float64(pr.Connections), Y: r.LatencyMS.P99})
+				}
+			}
+		}
+		var steps, stepMem plotter.XYs
+		if st := c.Stepped; st != nil {
+			for _, step := range st.Steps {
+				if step.Answered > 0 {
+					steps = append(steps, plotter.XY{X: float64(step.Connections), Y: float64(min(step.Answered, step.Connections))})
+				}
+				if step.MemoryMB > 0 {
+					stepMem = append(stepMem, plotter.XY{X: float64(step.Connections), Y: step.MemoryMB})
+				}
+			}
 		}
 		sort.Slice(m, func(a, b int) bool { return m[a].X < m[b].X })
-		served = append(served, series{c.Config.Name, i, s, 0})
-		p99 = append(p99, series{c.Config.Name, i, p, 0})
-		mem = append(mem, series{c.Config.Name, i, m, 0})
+		served = append(served, series{label: c.Config.Name, color: i, xy: s, glyph: glyphDot},
+			series{color: i, xy: steps, glyph: glyphBox}, series{color: i, xy: knee, glyph: glyphRing})
+		p99 = append(p99, series{label: c.Config.Name, color: i, xy: p, glyph: glyphDot}, series{color: i, xy: kneeP99, glyph: glyphRing})
+		mem = append(mem, series{label: c.Config.Name, color: i, xy: m, glyph: glyphDot}, series{color: i, xy: stepMem, glyph: glyphBox})
+		if c.MemPerConnKB > 0 && len(m) > 0 && c.MemBaseMB > 0 {
+			hi := m[len(m)-1].X
+			mem = append(mem, series{color: i, xy: plotter.XYs{{X: m[0].X, Y: c.MemBaseMB + c.MemPerConnKB/1024*m[0].X}, {X: hi, Y: c.MemBaseMB + c.MemPerConnKB/1024*hi}}, dash: 2})
+		}
 	}
 	return served, p99, mem
 }
 
 var capacityHTML = template.Must(template.New("capacity").Funcs(pageFuncs).Parse(pageTop + `td:first-child, td:nth-child(4), td:nth-child(10) { text-align: left; }
-` + legendCSS + `</style>
+h1 { font-size: 1.4em; margin: 0 0 0.3em; }
+.answer { font-size: 1.1em; }
+.card p { margin: 0.15em 0; }
+figure svg { max-width: 100%; height: auto; }
+` + cardCSS + legendCSS + `</style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p>{{.Intro}}</p>
+<p class="answer"><strong>{{.Answer.Line}}</strong></p>
+<section id="cards">
+{{range $i, $k := .Answer.Cards}}<div class="card" id="card-{{.Config}}" style="border-left-color: {{color $i}}">
+<h2><span>{{.Config}}</span><span class="v-{{if .MeetsTarget}}pass">holds {{$.Answer.Target}}{{else}}fail">short of {{$.Answer.Target}}{{end}}</span></h2>
+<div class="nums">holds {{if .AtLeast}}at least {{end}}{{.Holds}}{{if .FailsAt}}, fails at {{.FailsAt}}{{end}} ({{printf "%+.1f" .HeadroomPct}} %)</div>
+<p>limited by {{.LimitedBy}}</p>
+<p>{{.Sure}}</p>
+{{with .Suggestion}}<p>suggestion: {{.}}</p>
+{{end}}{{with .Host}}<p>elsewhere: {{.}}</p>
+{{end}}</div>
+{{end}}</section>
+<p>{{.Conditions}} {{.Intro}}</p>
 <table id="capacity">
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}{{$row := .}}<tr>{{range $i, $c := .Cells}}<td>{{if eq $i 0}}<span class="swatch" style="background: {{color $row.Index}}"></span>{{end}}{{$c}}</td>{{end}}</tr>
 {{end}}</table>
-<ul>{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
 {{range .Plots}}<figure id="{{.ID}}">
 {{.SVG}}` + legendHTML + `
 <figcaption>{{.Note}}</figcaption>
 </figure>
+{{end}}
+<h2>Details</h2>
+{{range .Details}}<h3>{{.Config}}</h3>
+<ul>{{range .Lines}}<li>{{.}}</li>{{end}}</ul>
 {{end}}
 <p><small>loadcheck {{.Version}}, schema {{.Schema}}.</small></p>
 </body>
 </html>
 `))
 
-func writeCapacityHTML(w io.Writer, f *capacity.File) error {
+func writeCapacityHTML(w io.Writer, f *capacity.File, a *capacity.Answer) error {
 	plots, err := CapacityPlots(f)
 	if err != nil {
 		return err
@@ -294,10 +430,11 @@ func writeCapacityHTML(w io.Writer, f *capacity.File) error {
 		rows = append(rows, htmlRow{i, capacityRow(c)})
 	}
 	return capacityHTML.Execute(w, struct {
-		Title, Intro, Version, Schema string
-		Header                        []string
-		Rows                          []htmlRow
-		Notes                         []string
-		Plots                         []Plot
-	}{capacityTitle(f), capacityIntro(f), f.Environment.LoadcheckVersion, f.Schema, capacityHeader, rows, capacityNotes(f), plots})
+		Title, Intro, Conditions, Version, Schema string
+		Answer                                    *capacity.Answer
+		Header                                    []string
+		Rows                                      []htmlRow
+		Details                                   []capacityDetail
+		Plots                                     []Plot
+	}{capacityTitle(f), capacityIntro(f), conditions(a), f.Environment.LoadcheckVersion, f.Schema, a, capacityHeader, rows, capacityDetails(f), plots})
 }

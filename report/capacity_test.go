@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"html"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,40 @@ func TestCapacityRows(t *testing.T) {
 	row := capacityRow(capacity.ConfigResult{Config: ev, Suggestion: &capacity.Suggestion{Target: 4000, Verdict: results.Fail, Fallback: &capacity.Suggestion{Target: 4000, Verdict: results.Pass}}})
 	if row[len(row)-1] != "FAIL at 4000; roomier: PASS" {
 		t.Errorf("suggestion cell %q", row[len(row)-1])
+	}
+}
+
+// The JSON, the Markdown, the table and the HTML carry the same answer:
+// the line and every card of capacity.File.Answer.
+func TestCapacityAnswerInEveryFormat(t *testing.T) {
+	f := capacityFixture()
+	out := map[string]string{}
+	for _, format := range []string{"json", "markdown", "table", "html"} {
+		var b bytes.Buffer
+		if err := RenderCapacity(&b, f, format); err != nil {
+			t.Fatal(err)
+		}
+		out[format] = b.String()
+	}
+	var back capacity.File
+	if err := json.Unmarshal([]byte(out["json"]), &back); err != nil {
+		t.Fatal(err)
+	}
+	a := back.Planner
+	if a == nil || a.Line == "" || len(a.Cards) != len(f.Configs) {
+		t.Fatalf("capacity.json's answer: %+v", a)
+	}
+	for _, format := range []string{"markdown", "table"} {
+		if !strings.Contains(out[format], a.Line) {
+			t.Errorf("the %s lacks the JSON's answer %q", format, a.Line)
+		}
+		for _, k := range a.Cards {
+			if !strings.Contains(out[format], cardLine(k)) {
+				t.Errorf("the %s lacks %s's card %q", format, k.Config, cardLine(k))
+			}
+		}
+	}
+	if !strings.Contains(html.UnescapeString(out["html"]), a.Line) {
+		t.Errorf("the HTML lacks the answer %q", a.Line)
 	}
 }

@@ -259,3 +259,28 @@ func TestCapacityAndTrendPagesInChromium(t *testing.T) {
 		}
 	}
 }
+
+// The capacity report's first screen answers the planner: the answer
+// line and one card per config within 1280x800, in the configs' order.
+func TestCapacityFirstScreen(t *testing.T) {
+	var capPage bytes.Buffer
+	f := capacityFixture()
+	if err := RenderCapacity(&capPage, f, "html"); err != nil {
+		t.Fatal(err)
+	}
+	var cards [][]any
+	layoutPage(t, capPage.String(), "1280,800", `document.body.setAttribute("data-cards", JSON.stringify([...document.querySelectorAll(".answer, .card")].map(e => { const r = e.getBoundingClientRect(); return [e.id || e.className, Math.round(r.bottom), Math.round(r.right)]; })));`,
+		map[string]any{"data-cards": &cards})
+	if len(cards) != len(f.Configs)+1 {
+		t.Fatalf("%d boxes for the answer and %d configs: %v", len(cards), len(f.Configs), cards)
+	}
+	for i, c := range cards {
+		want := "answer"
+		if i > 0 {
+			want = "card-" + f.Configs[i-1].Config.Name
+		}
+		if id, bottom, right := c[0], c[1].(float64), c[2].(float64); id != want || bottom > 800 || right > 1280 {
+			t.Errorf("%v ends at (%g, %g): want %s within the first 1280x800 screen", id, right, bottom, want)
+		}
+	}
+}

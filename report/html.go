@@ -28,7 +28,12 @@ var PlotColors = []color.RGBA{
 	{102, 44, 145, 255}, {0, 150, 160, 255}, {180, 56, 148, 255}, {120, 120, 0, 255},
 }
 
-func plotColor(i int) color.RGBA { return PlotColors[i%len(PlotColors)] }
+func plotColor(i int) color.RGBA {
+	if i < 0 { // a reference line, no config's
+		return color.RGBA{R: 128, G: 128, B: 128, A: 255}
+	}
+	return PlotColors[i%len(PlotColors)]
+}
 
 // Plot is one chart of the HTML report.
 type Plot struct {
@@ -67,7 +72,7 @@ const (
 func legendOf(lines []series) []LegendItem {
 	var out []LegendItem
 	for _, s := range lines {
-		if len(s.xy) > 0 {
+		if len(s.xy) > 0 && s.label != "" {
 			out = append(out, LegendItem{Label: s.label, Color: cssColor(s.color), Dashed: s.dash > 0})
 		}
 	}
@@ -80,7 +85,17 @@ type series struct {
 	color int
 	xy    plotter.XYs
 	dash  int // 0 solid; others dashed, to tell one config's lines apart
+	// glyph draws the points as marks, not joined (glyphDot, glyphRing);
+	// 0 draws a line.
+	glyph int
 }
+
+// Point marks of a series.
+const (
+	glyphDot  = 1 // a small filled circle: one probe
+	glyphRing = 2 // a large ring: a config's knee
+	glyphBox  = 3 // a square: a step of a stepped run
+)
 
 // plotOpts shape one SVG: a log x axis, the size, and fixed axis maxima
 // (0: fit the data) so that small multiples share their axes. The page
@@ -89,6 +104,10 @@ type plotOpts struct {
 	logX       bool
 	w, h       vg.Length
 	xMax, yMax float64
+	// logTicks with logX labels the axis in powers of ten (the default
+	// logX axis is the latency spectrum's percentiles); logY makes the y
+	// axis logarithmic too.
+	logTicks, logY bool
 }
 
 func drawSVG(title, xLabel, yLabel string, lines []series, o plotOpts) (template.HTML, error) {
@@ -101,9 +120,32 @@ func drawSVG(title, xLabel, yLabel string, lines []series, o plotOpts) (template
 	if logX {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = percentileTicks{}
+		if o.logTicks {
+			p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		}
+	}
+	if o.logY {
+		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	}
 	for _, s := range lines {
 		if len(s.xy) == 0 {
+			continue
+		}
+		if s.glyph > 0 {
+			sc, err := plotter.NewScatter(s.xy)
+			if err != nil {
+				return "", fmt.Errorf("plot %s: %w", title, err)
+			}
+			sc.GlyphStyle.Color = plotColor(s.color)
+			switch s.glyph {
+			case glyphRing:
+				sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = draw.RingGlyph{}, vg.Points(7)
+			case glyphBox:
+				sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = draw.BoxGlyph{}, vg.Points(2.5)
+			default:
+				sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = draw.CircleGlyph{}, vg.Points(3)
+			}
+			p.Add(sc)
 			continue
 		}
 		l, err := plotter.NewLine(s.xy)
@@ -122,6 +164,16 @@ func drawSVG(title, xLabel, yLabel string, lines []series, o plotOpts) (template
 	}
 	if o.yMax > 0 {
 		p.Y.Max = o.yMax
+	}
+	if o.logY { // a log axis cannot start at 0: at the least value drawn
+		p.Y.Min = math.Inf(1)
+		for _, s := range lines {
+			for _, pt := range s.xy {
+				if pt.Y > 0 {
+					p.Y.Min = min(p.Y.Min, pt.Y*0.8)
+				}
+			}
+		}
 	}
 	c := vgsvg.New(o.w, o.h)
 	dc := draw.New(c)
@@ -219,7 +271,7 @@ func Plots(f *results.File) ([]Plot, error) {
 			}
 			hours := float64(len(sk.Minutes)) / 60
 			fit := plotter.XYs{{X: 0, Y: sk.MemoryFitStartMB}, {X: float64(len(sk.Minutes)), Y: sk.MemoryFitStartMB + sk.MemoryMBPerHour*hours}}
-			soak = append(soak, series{r.Config, i, pts, 0}, series{fmt.Sprintf("%s: %+.1f MB an hour (±%.1f)", r.Config, sk.MemoryMBPerHour, 1.96*sk.MemoryMBPerHourSE), i, fit, 2})
+			soak = append(soak, series{r.Config, i, pts, 0, 0}, series{fmt.Sprintf("%s: %+.1f MB an hour (±%.1f)", r.Config, sk.MemoryMBPerHour, 1.96*sk.MemoryMBPerHourSE), i, fit, 2, 0})
 		}
 	}
 	specs := []plotSpec{
@@ -278,7 +330,7 @@ func plotSeries(f *results.File) (lat, open, errs, busy, mem []series) {
 		if !r.Measured() {
 			continue
 		}
-		lat = append(lat, series{r.Config, i, spectrum(r), 0})
+		lat = append(lat, series{r.Config, i, spectrum(r), 0, 0})
 		var o plotter.XYs
 		byClass := map[string]plotter.XYs{}
 		for _, p := range r.Series {
@@ -287,14 +339,14 @@ func plotSeries(f *results.File) (lat, open, errs, busy, mem []series) {
 				byClass[c] = append(byClass[c], plotter.XY{X: p.T, Y: float64(n)})
 			}
 		}
-		open = append(open, series{r.Config, i, o, 0})
+		open = append(open, series{r.Config, i, o, 0, 0})
 		classes := make([]string, 0, len(byClass))
 		for c := range byClass {
 			classes = append(classes, c)
 		}
 		sort.Strings(classes)
 		for j, c := range classes {
-			errs = append(errs, series{c, i, fillSeconds(r, byClass[c]), j})
+			errs = append(errs, series{c, i, fillSeconds(r, byClass[c]), j, 0})
 		}
 		if s := r.Server; s != nil {
 			var b, m plotter.XYs
@@ -306,8 +358,8 @@ func plotSeries(f *results.File) (lat, open, errs, busy, mem []series) {
 					m = append(m, plotter.XY{X: p.T, Y: p.MemoryMB})
 				}
 			}
-			busy = append(busy, series{r.Config, i, b, 0})
-			mem = append(mem, series{r.Config, i, m, 0})
+			busy = append(busy, series{r.Config, i, b, 0, 0})
+			mem = append(mem, series{r.Config, i, m, 0, 0})
 		}
 	}
 	return lat, open, errs, busy, mem
@@ -414,17 +466,20 @@ figcaption { font-size: 0.85em; color: #555; }
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; }
 `
 
+// cardCSS lays out the cards both HTML pages begin with: one per config.
+const cardCSS = `#cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(17em, 1fr)); gap: 0.6em; margin: 0.8em 0 1.2em; }
+.card { border: 1px solid #bbb; border-left-width: 5px; padding: 0.4em 0.6em; font-size: 0.85em; }
+.card h2 { font-size: 1.05em; margin: 0 0 0.3em; display: flex; justify-content: space-between; }
+.card .v-pass { color: #1a7f37; } .card .v-fail, .card .v-error, .card .v-flaky { color: #b3261e; } .card .v-inconclusive { color: #9a6700; }
+.card .nums { font-size: 1.15em; margin: 0.2em 0; }
+`
+
 var htmlReport = template.Must(template.New("report").Funcs(pageFuncs).Parse(pageTop + `td:first-child, td:nth-child(8) { text-align: left; }
 .pass { font-weight: bold; }
 .fail, .error { font-weight: bold; text-decoration: underline; }
 pre { background: #f4f4f4; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }
 h1 { font-size: 1.4em; margin: 0 0 0.3em; }
-#cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(17em, 1fr)); gap: 0.6em; margin: 0.8em 0 1.2em; }
-.card { border: 1px solid #bbb; border-left-width: 5px; padding: 0.4em 0.6em; font-size: 0.85em; }
-.card h2 { font-size: 1.05em; margin: 0 0 0.3em; display: flex; justify-content: space-between; }
-.card .v-pass { color: #1a7f37; } .card .v-fail, .card .v-error, .card .v-flaky { color: #b3261e; } .card .v-inconclusive { color: #9a6700; }
-.card .nums { font-size: 1.15em; margin: 0.2em 0; }
-.panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(26em, 1fr)); gap: 0.4em; }
+` + cardCSS + `.panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(26em, 1fr)); gap: 0.4em; }
 .panel svg { max-width: 100%; height: auto; }
 ` + legendCSS + `.card .why { color: #444; margin: 0.2em 0 0; display: -webkit-box; -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; }
 </style>
