@@ -283,10 +283,12 @@ func TestRollout(t *testing.T) {
 			ok += p.OK
 			dropped += p.DroppedTotal()
 		}
-		// The phases count answers by the second they came in, the window
-		// by when they were due: they agree within a second's requests.
-		perSecond := int64(float64(sc.Load.Connections) * sc.Load.RatePerConn)
-		if d := ok + dropped - r.Requests.OK - r.Requests.Dropped; d > perSecond || d < -perSecond || ok == 0 {
+		// The phases count answers and drops by the second they happened
+		// (a timeout when it fired), the window by when the request was
+		// due: they agree within a second's requests and a timeout's.
+		perSecond := float64(sc.Load.Connections) * sc.Load.RatePerConn
+		slack := int64(perSecond * (1 + sc.Load.Timeout.Seconds()))
+		if d := ok + dropped - r.Requests.OK - r.Requests.Dropped; d > slack || d < -slack || ok == 0 {
 			t.Errorf("%s: phases hold %d ok and %d dropped, the window %d and %d", tc.name, ok, dropped, r.Requests.OK, r.Requests.Dropped)
 		}
 		if ro.RecoveredS < 0 {

@@ -40,9 +40,8 @@ type Rollout struct {
 	// (AH00485, AH03490): the new generation could not start all its
 	// processes while the old one held their slots.
 	ScoreboardFull int `json:"scoreboard_full,omitempty"`
-	// Acknowledged: httpd logged the signal (worker and event: AH00493
-	// graceful, AH00494 restart, AH00492 graceful-stop; prefork: AH00171,
-	// AH00173, AH00170), so the switch did happen.
+	// Acknowledged: httpd logged the signal (ackCodes), so the switch
+	// did happen.
 	Acknowledged bool `json:"acknowledged"`
 	// ZeroLoss: no request due in the window failed; every connection
 	// was kept, or reconnected in time for its next request.
@@ -52,7 +51,9 @@ type Rollout struct {
 
 // RolloutPhase is one phase of the window: before the signal, switching
 // (from the signal until the old generation drained, at least a
-// second), after.
+// second), after. Answers and drops count in the second they happened
+// (a timeout when it fired), so a phase's drops can be requests due a
+// timeout earlier.
 type RolloutPhase struct {
 	Name       string           `json:"name"`
 	FromS      float64          `json:"from_s"`
@@ -72,6 +73,21 @@ func (p RolloutPhase) DroppedTotal() int64 {
 		n += v
 	}
 	return n
+}
+
+// ackCodes are the lines each MPM (event, worker, prefork) logs on
+// receiving each switch's signal, as Debian's 2.4 logs them: graceful
+// (SIGUSR1), restart (SIGHUP), stop-start (SIGWINCH, graceful-stop).
+var ackCodes = map[string][3]string{
+	"graceful":   {"AH00493", "AH00297", "AH00171"},
+	"restart":    {"AH00494", "AH00298", "AH00173"},
+	"stop-start": {"AH00492", "AH00296", "AH00170"},
+}
+
+// ackOf is ackCodes[how] as a slice.
+func ackOf(how string) []string {
+	codes := ackCodes[how]
+	return codes[:]
 }
 
 // RolloutOf is run's rollout from config from to config to (how), with
@@ -96,9 +112,9 @@ func RolloutOf(run Run, from, to, how string, signalS float64) *Rollout {
 		}
 		for _, c := range s.ErrorLog {
 			switch c.Code {
-			case "AH00485", "AH03490":
+			case "AH00485", "AH03490", "AH00288": // event's, and worker's
 				r.ScoreboardFull += c.Count
-			case "AH00493", "AH00494", "AH00492", "AH00171", "AH00173", "AH00170":
+			case ackCodes[how][0], ackCodes[how][1], ackCodes[how][2]:
 				r.Acknowledged = true
 			}
 			if i := strings.Index(c.First, "changing "); i >= 0 && strings.Contains(c.First, "not allowed during restart") {
@@ -168,7 +184,7 @@ func RolloutOf(run Run, from, to, how string, signalS float64) *Rollout {
 	case run.Server != nil && run.Server.Died != "":
 		r.Why = "httpd died: " + run.Server.Died
 	case run.Server != nil && !r.Acknowledged:
-		r.Why = "httpd never logged the signal (AH00493, AH00494 or AH00492; prefork AH00171, AH00173 or AH00170): the switch cannot be shown to have happened"
+		r.Why = fmt.Sprintf("httpd never logged the signal (%s): the switch cannot be shown to have happened", strings.Join(ackOf(how), ", "))
 	case len(lost) > 0:
 		r.Why = "requests failed: " + strings.Join(lost, "; ")
 	case r.DrainedS < 0:
@@ -230,8 +246,12 @@ func (r *Rollout) Lines() []string {
 	for _, l := range r.Refused {
 		out = append(out, "  httpd kept the old value: "+l+" (only a full stop and start changes it)")
 	}
-	if r.ScoreboardFull > 0 {
-		out = append(out, fmt.Sprintf("  httpd said the scoreboard was full %d times (AH00485/AH03490): raise ServerLimit above what one generation needs", r.ScoreboardFull))
+	lostAfter := len(r.Phases) == 3 && r.Phases[1].DroppedTotal()+r.Phases[2].DroppedTotal() > 0
+	switch {
+	case r.ScoreboardFull > 0:
+		out = append(out, fmt.Sprintf("  httpd said the scoreboard was full %d times (AH00485/AH03490/AH00288): raise ServerLimit above what one generation needs", r.ScoreboardFull))
+	case r.PeakGraceful > 0 && lostAfter:
+		out = append(out, fmt.Sprintf("  the old generation held up to %d scoreboard slots (G) while the new one started, and requests failed after the signal: a ServerLimit above what one generation needs leaves the new one room", r.PeakGraceful))
 	}
 	return out
 }

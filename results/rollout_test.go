@@ -50,6 +50,10 @@ func TestRolloutOf(t *testing.T) {
 	run.Server.ErrorLog = []LogCode{{Code: "AH00493", Level: "notice", Count: 1}}
 	// Requests lost while switching, and httpd's scoreboard full.
 	run.Series[4].Errors = map[string]int64{"closed_by_server": 7, "reset": 2}
+	if r := RolloutOf(run, "a", "b", "restart", 12); r.Acknowledged {
+		t.Error("a restart acknowledged by the graceful reload's line (AH00493)")
+	}
+	run.Server.ErrorLog = []LogCode{{Code: "AH00494", Level: "notice", Count: 1}} // event: SIGHUP received
 	run.Server.ErrorLog = append(run.Server.ErrorLog, LogCode{Code: "AH03490", Count: 5},
 		LogCode{Code: "AH00501", Count: 1, First: "[Sat Dec 05 02:01:21.022283 2026] [mpm_event:warn] [pid 1:tid 1] AH00501: changing ServerLimit to 16 from original value of 250 not allowed during restart"})
 	r = RolloutOf(run, "a", "b", "restart", 12)
@@ -63,9 +67,15 @@ func TestRolloutOf(t *testing.T) {
 	// The old generation still finishing when the window ended is not
 	// zero-loss either.
 	run.Series[4].Errors = nil
+	run.Server.ErrorLog = []LogCode{{Code: "AH00493", Level: "notice", Count: 1}}
 	run.Server.Series = append(run.Server.Series, ServerPoint{T: 19, Scoreboard: map[string]int{"G": 1}})
 	if r := RolloutOf(run, "a", "b", "graceful", 12); r.ZeroLoss || r.DrainedS != -1 || !strings.Contains(r.Why, "still finishing") {
 		t.Errorf("never drained: %+v", r)
+	}
+	// worker logs a graceful reload as AH00297.
+	run.Server.ErrorLog = []LogCode{{Code: "AH00297", Level: "notice", Count: 1}}
+	if r := RolloutOf(run, "a", "b", "graceful", 12); !r.Acknowledged {
+		t.Errorf("worker's graceful reload (AH00297) not acknowledged: %+v", r)
 	}
 	// httpd never logged the signal: nothing shows the switch happened.
 	run.Server.Series, run.Server.ErrorLog = run.Server.Series[:4], nil
