@@ -420,6 +420,52 @@ func BenchmarkHotPath(b *testing.B) {
 	}
 }
 
+// BenchmarkHotPathLoop is BenchmarkHotPath through the epoll engine,
+// which drives real sockets: one connection in closed loop against a
+// loopback server that answers from a fixed buffer and allocates nothing
+// per request, so allocs/op is the engine's own (bench/perf/README.md).
+func BenchmarkHotPathLoop(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	resp := []byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					for range bytes.Count(buf[:n], []byte("\r\n\r\n")) {
+						if _, err := c.Write(resp); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	opts := Options{Load: Load{Connections: 1, Duration: time.Hour, ClosedLoop: true, Timeout: time.Second, Engine: EngineLoop}, maxSlots: b.N}
+	b.ReportAllocs()
+	b.ResetTimer()
+	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if r.OK != int64(b.N) || r.Engine != EngineLoop {
+		b.Fatalf("ok %d of %d, engine %q", r.OK, b.N, r.Engine)
+	}
+}
+
 // TestHead: a response to HEAD has headers only, whatever its
 // Content-Length says; waiting for that body would blame the server with a
 // queue_timeout on every request.
