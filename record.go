@@ -35,7 +35,7 @@ func (s *settings) runOnce(ctx context.Context, sc scenarios.Scenario, cfg apach
 	progress = s.withLiveMetrics(progress, runID, cfg.Name, r.session)
 	var sw *switcher
 	if s.rollout != nil {
-		if sw, err = s.newSwitcher(ctx, r.srv, label); err != nil {
+		if sw, err = s.newSwitcher(ctx, r.srv, label, cfg.Proxy); err != nil {
 			r.session.Stop()
 			return results.Run{}, err
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/results"
@@ -57,13 +59,17 @@ type switcher struct {
 	err   error
 }
 
-// newSwitcher prepares spec.To on srv before any load.
-func (s *settings) newSwitcher(ctx context.Context, srv provider.Server, label string) (*switcher, error) {
+// newSwitcher prepares spec.To on srv before any load; proxy are the
+// running config's routes to the workload's backend, which the new config
+// keeps (the same backend serves both).
+func (s *settings) newSwitcher(ctx context.Context, srv provider.Server, label string, proxy []apache.Proxy) (*switcher, error) {
 	sw, ok := srv.(provider.Switcher)
 	if !ok {
 		return nil, fmt.Errorf("the %s provider cannot switch a running server's config: use the docker or the local provider", s.desc.Name)
 	}
-	if err := sw.Prepare(ctx, s.rollout.To); err != nil {
+	to := s.rollout.To
+	to.Proxy = append(slices.Clone(to.Proxy), proxy...)
+	if err := sw.Prepare(ctx, to); err != nil {
 		return nil, err
 	}
 	s.logf("%s %s checked (httpd -t); the switch (%s) comes %s into the measured window", label, s.rollout.To.Name, s.rollout.How, s.rollout.At)
