@@ -123,11 +123,25 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 		f.generator, f.shards, f.clockAddr = spec.Generator.Fleet, spec.Generator.Shards, spec.Generator.ClockAddr
 	}
 	fs := f.flagSet(stderr)
-	if err := fs.Parse(args); err != nil {
+	// A bad flag gets its one-line error, not the 70 flags' help under
+	// it: the flag package's own printing goes nowhere, and -h prints the
+	// help here.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage()
 			return nil, errHelp
 		}
-		return nil, &usageError{err.Error()}
+		msg := err.Error()
+		if strings.HasPrefix(msg, "flag provided but not defined") {
+			msg += " (-h lists the flags)"
+		}
+		return nil, &usageError{msg}
 	}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	f.configsSet = f.set["configs"]
