@@ -30,7 +30,11 @@ func (s *settings) runOnce(ctx context.Context, sc scenarios.Scenario, cfg apach
 	if ep.Version != "" {
 		ready = ep.Version + " ready at " + ep.URL + ";"
 	}
-	s.logf("%s %s opening %d connections over %s%s", label, ready, sc.Load.Connections, sc.Load.Ramp, s.generator.Describe())
+	speaks := ""
+	if sc.Load.HTTP2() {
+		speaks = fmt.Sprintf(" speaking %s, up to %d streams each,", sc.Load.Protocol, sc.Load.StreamsPerConn())
+	}
+	s.logf("%s %s opening %d connections%s over %s%s", label, ready, sc.Load.Connections, speaks, sc.Load.Ramp, s.generator.Describe())
 	progress, measureFrom, settled := s.progressFor(sc.Load, label, r.session)
 	progress = s.withLiveMetrics(progress, runID, cfg.Name, r.session)
 	var sw *switcher
@@ -69,6 +73,9 @@ func (s *settings) record(ctx context.Context, sc scenarios.Scenario, r *ready, 
 	run.LoadStartedAt, run.MeasureStartS = started.UTC(), res.MeasureStart.Seconds()
 	run.WarmUpS, run.WarmUpEnded = warmUpUsed(sc.Load, res, settled)
 	run.Image, run.ImageID = s.desc.Image, s.desc.ImageID
+	if sc.Load.HTTP2() {
+		run.Protocol, run.Streams = sc.Load.Protocol, sc.Load.StreamsPerConn()
+	}
 	run.HTTPDConf, run.HTTPDVersion = ep.Conf, ep.Version
 	run.Adjustments, run.Host = ep.Adjustments, ep.Host
 	if observed.KernelErr != nil {

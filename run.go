@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
+	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/containers"
 	"github.com/loadcheck/loadcheck/provider"
 	"github.com/loadcheck/loadcheck/report"
@@ -235,6 +236,16 @@ func Validate(sc scenarios.Scenario) error {
 		if err := apache.CheckName(c.Name); err != nil {
 			return err
 		}
+		l := scenarios.LoadFor(sc.Load, c)
+		if err := l.Validate(); err != nil && c.Load != (apache.ConfigLoad{}) {
+			return fmt.Errorf("config %s's load: %w", c.Name, err)
+		}
+		if err := l.CheckEngine(c.TLS != ""); err != nil && l.HTTP2() {
+			return fmt.Errorf("config %s: %w", c.Name, err)
+		}
+		if err := checkProtocol(l, c); err != nil {
+			return err
+		}
 		for _, fd := range c.Check(sc.Load.Connections) {
 			if fd.Error {
 				bad = append(bad, fd.Msg)
@@ -243,6 +254,17 @@ func Validate(sc scenarios.Scenario) error {
 	}
 	if len(bad) > 0 {
 		return errors.New("config contradicts itself:\n  " + strings.Join(bad, "\n  "))
+	}
+	return nil
+}
+
+// checkProtocol refuses a preset an HTTP/2 load cannot speak to: one
+// without HTTP/2 in its Protocols. A config file or tree says its own
+// Protocols; a server that does not speak HTTP/2 fails each connection
+// with why.
+func checkProtocol(l bench.Load, c apache.Config) error {
+	if l.HTTP2() && c.File == "" && c.Tree == nil && !apache.SpeaksHTTP2(c) {
+		return fmt.Errorf("config %s does not speak HTTP/2 (no h2 or h2c in its Protocols): run %s%s, its variant with mod_http2, or --set Protocols=\"h2 h2c http/1.1\"", c.Name, c.Name, apache.H2Suffix)
 	}
 	return nil
 }

@@ -27,3 +27,37 @@ func TestRunRefusesContradictions(t *testing.T) {
 type panicProvider struct{ provider.Provider }
 
 func (panicProvider) Describe() provider.Description { panic("the provider was reached") }
+
+// TestRunRefusesProtocol: an HTTP/2 load is refused, before any server
+// starts, against a preset that does not speak it, h2 against plain
+// HTTP and h2c against HTTPS; a config's own load entry is checked as
+// the scenario's is.
+func TestRunRefusesProtocol(t *testing.T) {
+	preset := func(name, tls string, l apache.ConfigLoad) apache.Config {
+		c, err := apache.Preset(name, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.TLS, c.Load = tls, l
+		return c
+	}
+	h2 := apache.ConfigLoad{Protocol: "h2"}
+	for _, tc := range []struct {
+		cfg  apache.Config
+		want string
+	}{
+		{preset("event-tuned", apache.TLSKeyECDSA, h2), "config event-tuned does not speak HTTP/2 (no h2 or h2c in its Protocols): run event-tuned-h2"},
+		{preset("event-tuned-h2", "", h2), "config event-tuned-h2: protocol h2 is HTTP/2 over TLS: it needs an https:// target (--tls for the httpd loadcheck starts)"},
+		{preset("event-tuned-h2", apache.TLSKeyECDSA, apache.ConfigLoad{Protocol: "h2c"}), "config event-tuned-h2: protocol h2c is HTTP/2 over plain TCP: it needs an http:// target"},
+		{preset("event-tuned-h2", "", apache.ConfigLoad{Streams: 6}), "config event-tuned-h2's load: streams: HTTP/1.1 sends one request at a time"},
+	} {
+		sc := scenarios.Scenario{Name: "lib", Load: scenarios.DefaultLoad(), Thresholds: scenarios.DefaultThresholds(), Configs: []apache.Config{tc.cfg}}
+		if _, err := Run(context.Background(), sc, WithProvider(panicProvider{})); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Run: %v, want %q", err, tc.want)
+		}
+	}
+	ok := preset("event-tuned-h2", apache.TLSKeyECDSA, h2)
+	if err := Validate(scenarios.Scenario{Name: "lib", Load: scenarios.DefaultLoad(), Thresholds: scenarios.DefaultThresholds(), Configs: []apache.Config{ok}}); err != nil {
+		t.Errorf("event-tuned-h2 over TLS, spoken h2: %v", err)
+	}
+}

@@ -80,7 +80,7 @@ func (s *settings) start(ctx context.Context, sc scenarios.Scenario, cfg apache.
 		return nil, err
 	}
 	r.cfg, r.ep, r.srv = cfg, srv.Endpoint(), srv
-	if r.load, err = s.loadFor(ctx, r.ep, sc.Load, label); err != nil {
+	if r.load, err = s.loadFor(ctx, r.ep, scenarios.LoadFor(sc.Load, cfg), label); err != nil {
 		r.stop()
 		return nil, err
 	}

@@ -44,7 +44,9 @@ const (
 func PHPPresetNames() []string { return []string{"prefork-modphp", "event-phpfpm"} }
 
 // AllPresetNames is every preset: the six, then the PHP ones.
-func AllPresetNames() []string { return append(PresetNames(), PHPPresetNames()...) }
+func AllPresetNames() []string {
+	return append(append(PresetNames(), H2PresetNames()...), PHPPresetNames()...)
+}
 
 // defaultPool is event-phpfpm's pool unless set: room for 100 PHP
 // requests at once, which at 50 ms each is 2000 a second, more than two

@@ -44,6 +44,19 @@ type Config struct {
 	// Proxy sends paths to a backend (a workload's, which loadcheck
 	// starts): mod_proxy_http in a <Location> per path.
 	Proxy []Proxy `json:"proxy,omitempty"`
+	// Load is how the load speaks to this config where it differs from
+	// the scenario's load (one table can then hold the same server over
+	// HTTP/1.1 and over HTTP/2); the zero value changes nothing.
+	Load ConfigLoad `json:"load,omitzero"`
+}
+
+// ConfigLoad is what of the load one config may change: its protocol
+// ("http/1.1", "h2", "h2c"), streams per connection and requests per
+// second per connection; zero values keep the scenario's.
+type ConfigLoad struct {
+	Protocol    string  `json:"protocol,omitempty" yaml:"protocol"`
+	Streams     int     `json:"streams,omitempty" yaml:"streams"`
+	RatePerConn float64 `json:"rate_per_conn,omitempty" yaml:"rate_per_conn"`
 }
 
 // Proxy is one proxied path: requests for Path go to URL+Path.
@@ -137,7 +150,8 @@ func Preset(name string, target int) (Config, error) {
 	if c, ok := phpPreset(name, target); ok {
 		return c, nil
 	}
-	mpm, variant, ok := strings.Cut(name, "-")
+	base, h2 := strings.CutSuffix(name, H2Suffix)
+	mpm, variant, ok := strings.Cut(base, "-")
 	if !ok || !slices.Contains(mpms, mpm) || (variant != "stock" && variant != "tuned") {
 		return Config{}, fmt.Errorf("unknown config %q: choose from %s", name, strings.Join(AllPresetNames(), ", "))
 	}
@@ -153,7 +167,39 @@ func Preset(name string, target int) (Config, error) {
 		mpmDirs = tunedThreaded
 	}
 	dirs := append(append([]Directive{}, keepAlive...), mpmDirs...)
+	if h2 {
+		dirs = append(dirs, h2Directives...)
+	}
 	return Config{Name: name, MPM: mpm, Directives: dirs}, nil
+}
+
+// H2Suffix names a preset's HTTP/2 variant ("event-tuned-h2"): the same
+// directives, and mod_http2 speaking h2 over TLS and h2c on the plain
+// listener beside HTTP/1.1 (h2Directives).
+const H2Suffix = "-h2"
+
+// h2Directives are what an HTTP/2 variant adds: Protocols, and
+// mod_http2's defaults made visible (httpd 2.4's: at most 100 streams a
+// session; its workers sized from the MPM's threads).
+var h2Directives = []Directive{
+	{"Protocols", "h2 h2c http/1.1"},
+	{"H2MaxSessionStreams", "100"},
+}
+
+// H2PresetNames are the HTTP/2 variants listed beside the presets; any
+// MPM preset takes the suffix.
+func H2PresetNames() []string { return []string{"event-tuned" + H2Suffix} }
+
+// SpeaksHTTP2 reports whether the config names HTTP/2 in its Protocols
+// (h2 or h2c), and so needs mod_http2.
+func SpeaksHTTP2(c Config) bool {
+	v, _ := c.Get("Protocols")
+	for _, p := range strings.Fields(strings.ToLower(v)) {
+		if p == "h2" || p == "h2c" {
+			return true
+		}
+	}
+	return false
 }
 
 // Presets resolves a list of config names, rejecting unknown and repeated

@@ -110,6 +110,10 @@ func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	p("")
 	p("LoadModule mpm_%s_module %s/mod_mpm_%s.so", cfg.MPM, layout.ModulesDir, cfg.MPM)
 	loadModules(p, layout, "unixd", "authz_core", "authz_host", "dir", "status")
+	if speaksH2(cfg) {
+		// Protocols and the H2 directives below need it.
+		loadModules(p, layout, "http2")
+	}
 	p("")
 	p("User %s", at.User)
 	p("Group %s", at.User)
@@ -149,6 +153,17 @@ func Render(cfg Config, layout Layout, listen string, at Paths) string {
 	renderPHP(p, layout, cfg.PHP, at)
 	renderProxy(p, layout, cfg.Proxy)
 	return b.String()
+}
+
+// speaksH2 reports whether a preset's directives need mod_http2: HTTP/2
+// in its Protocols, or any H2 directive (set by --set).
+func speaksH2(cfg Config) bool {
+	for _, d := range cfg.Directives {
+		if len(d.Name) > 2 && strings.EqualFold(d.Name[:2], "H2") {
+			return true
+		}
+	}
+	return SpeaksHTTP2(cfg)
 }
 
 // loadModules loads each module from the layout's modules folder unless

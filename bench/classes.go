@@ -32,6 +32,10 @@ const (
 	HTTP5xx
 	BadResponse  // the bytes that came back were not a valid HTTP response
 	TLSHandshake // the TLS handshake failed (https:// targets)
+	// HTTP/2's own (Load.Protocol h2 or h2c).
+	RefusedStream // the server reset the stream with REFUSED_STREAM: not processed, safe to retry
+	StreamReset   // the server reset the stream with another error code (kept in the sample)
+	GoAway        // the server's GOAWAY left the stream unprocessed (above its last stream id), or the connection closed after one
 	Unclassified
 	numClasses
 )
@@ -39,7 +43,8 @@ const (
 var classNames = [numClasses]string{
 	"connect_timeout", "connect_refused", "ports_exhausted", "client_nofile",
 	"reset", "closed_by_server", "read_timeout", "write_timeout", "queue_timeout", "client_late",
-	"http_4xx", "http_5xx", "bad_response", "tls_handshake", "unclassified",
+	"http_4xx", "http_5xx", "bad_response", "tls_handshake",
+	"refused_stream", "stream_reset", "goaway", "unclassified",
 }
 
 func (c Class) String() string {

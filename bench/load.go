@@ -76,7 +76,30 @@ type Load struct {
 	// slow clients). Not part of the traffic's shape, it travels with it
 	// to the shards; set by run --engine, not in scenario files.
 	Engine string `json:"engine,omitempty" yaml:"-"`
+	// Protocol is what each connection speaks: "" or ProtoHTTP1
+	// (HTTP/1.1 keep-alive), ProtoH2 (HTTP/2 negotiated by ALPN over
+	// TLS: an https:// target) or ProtoH2C (HTTP/2 with prior knowledge
+	// over plain TCP: an http:// target).
+	Protocol string `json:"protocol,omitempty" yaml:"protocol"`
+	// Streams is how many requests one HTTP/2 connection keeps in flight
+	// at most, as concurrent streams; its schedule's requests due while
+	// that many are unanswered wait for one to end (queue_timeout past
+	// their timeout). 0 means 1. HTTP/1.1 sends one at a time.
+	Streams int `json:"streams,omitempty" yaml:"streams"`
 }
+
+// The protocols a load speaks (Load.Protocol).
+const (
+	ProtoHTTP1 = "http/1.1"
+	ProtoH2    = "h2"
+	ProtoH2C   = "h2c"
+)
+
+// HTTP2 reports whether the load speaks HTTP/2 (h2 or h2c).
+func (l Load) HTTP2() bool { return l.Protocol == ProtoH2 || l.Protocol == ProtoH2C }
+
+// StreamsPerConn is Streams, at least 1.
+func (l Load) StreamsPerConn() int { return max(l.Streams, 1) }
 
 // WarmUpAuto as Load.WarmUp ends the warm-up when the server has settled.
 const WarmUpAuto time.Duration = -1
@@ -123,6 +146,10 @@ func (l Load) ramp() time.Duration {
 	return l.Ramp
 }
 
+// maxStreams bounds Load.Streams: more than HTTP/2 servers allow by
+// default (httpd's H2MaxSessionStreams is 100).
+const maxStreams = 1000
+
 // minAutoWarmUp is the smallest cap of an auto warm-up worth its name.
 const minAutoWarmUp = 5 * time.Second
 
@@ -138,13 +165,22 @@ func (l Load) loopRefusal(https bool) string {
 		return "https:// targets"
 	case l.Slow.Set():
 		return "slow clients"
+	case l.HTTP2():
+		return "HTTP/2"
 	}
 	return ""
 }
 
 // CheckEngine reports an engine asked for that cannot drive the load:
-// epoll, against an https:// target or with slow clients.
+// epoll, against an https:// target, with slow clients or over HTTP/2;
+// and a protocol the target's scheme cannot carry.
 func (l Load) CheckEngine(https bool) error {
+	switch {
+	case l.Protocol == ProtoH2 && !https:
+		return fmt.Errorf("protocol h2 is HTTP/2 over TLS: it needs an https:// target (--tls for the httpd loadcheck starts); over plain TCP use h2c")
+	case l.Protocol == ProtoH2C && https:
+		return fmt.Errorf("protocol h2c is HTTP/2 over plain TCP: it needs an http:// target; over TLS use h2")
+	}
 	if why := l.loopRefusal(https); l.Engine == EngineLoop && why != "" {
 		return fmt.Errorf("engine %s does not drive %s: use engine %s or %s", EngineLoop, why, EngineAuto, EngineGoroutine)
 	}
@@ -192,6 +228,18 @@ func (l Load) Validate() error {
 		return bad("engine", "%q: want %s, %s or %s", l.Engine, EngineAuto, EngineLoop, EngineGoroutine)
 	case l.Timeout <= 0:
 		return bad("timeout", "must be positive, got %s", l.Timeout)
+	case l.Protocol != "" && l.Protocol != ProtoHTTP1 && !l.HTTP2():
+		return bad("protocol", "%q: want %s (HTTP/2 over TLS), %s (HTTP/2 over plain TCP) or %s", l.Protocol, ProtoH2, ProtoH2C, ProtoHTTP1)
+	case l.Streams < 0 || l.Streams > maxStreams:
+		return bad("streams", "must be within 1..%d, got %d", maxStreams, l.Streams)
+	case l.Streams > 1 && !l.HTTP2():
+		return bad("streams", "HTTP/1.1 sends one request at a time on a connection: %d streams need protocol h2 or h2c", l.Streams)
+	case l.HTTP2() && l.ClosedLoop:
+		return bad("closed_loop", "HTTP/2 loads run in the open model for now: give rate_per_conn instead")
+	case l.HTTP2() && l.RequestsPerConnection > 0:
+		return bad("requests_per_connection", "churn runs over HTTP/1.1 for now, not over %s", l.Protocol)
+	case l.HTTP2() && (len(l.Mix) > 0 || l.Slow.Set()):
+		return bad("protocol", "%s does not run an access-log mix or slow clients yet: use HTTP/1.1 for those", l.Protocol)
 	case !l.ClosedLoop && l.Duration.Seconds()*l.RatePerConn < minSlots:
 		// With fewer slots a connection may have none in the window and be
 		// called starved, and its last slot runs past the window's end.

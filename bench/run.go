@@ -295,6 +295,7 @@ type runner struct {
 	opts     Options
 	loop     bool       // the event-loop engine drives the connections
 	tls      *tlsClient // nil for http://
+	h2       *h2Client  // nil unless the load speaks HTTP/2
 	addr     string
 	requests [][]byte
 	heads    []bool // requests[i] is a HEAD: its answer has no body
@@ -441,6 +442,14 @@ func newRunner(t Target, opts Options) (*runner, error) {
 	if r.tls, err = tlsFor(t, opts); err != nil {
 		return nil, err
 	}
+	if opts.HTTP2() {
+		if r.h2, err = newH2Client(t, opts); err != nil {
+			return nil, err
+		}
+		if r.tls != nil {
+			r.tls.cfg.NextProtos = []string{"h2", "http/1.1"} // as browsers offer: a server without h2 says so by choosing HTTP/1.1
+		}
+	}
 	if r.dialer, err = newDialer(addr, opts); err != nil {
 		return nil, err
 	}
@@ -497,6 +506,10 @@ func (r *runner) schedule(ctx context.Context, wg *sync.WaitGroup, loops []*evLo
 		}
 		go func() {
 			defer wg.Done()
+			if r.h2 != nil {
+				r.h2connection(ctx, i)
+				return
+			}
 			r.connection(ctx, i)
 		}()
 	}

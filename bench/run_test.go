@@ -201,7 +201,7 @@ func wantEngine(r *Result, o Options) string {
 	switch {
 	case o.Engine == EngineLoop || o.Engine == EngineGoroutine:
 		return o.Engine
-	case testEngine == EngineGoroutine || o.dial != nil || r.TLS != nil || o.Slow.Set():
+	case testEngine == EngineGoroutine || o.dial != nil || r.TLS != nil || o.Slow.Set() || o.HTTP2():
 		return EngineGoroutine
 	}
 	return EngineLoop

@@ -31,7 +31,7 @@ func summaryRow(r results.Run) []string {
 		if r.Error == "" {
 			what = "killed at start: out of memory"
 		}
-		return []string{r.Config, "-", "-", "-", "-", "-", "-", what, "-", "-", "-", "-", "-", "-", "-", verdict}
+		return []string{r.Label(), "-", "-", "-", "-", "-", "-", what, "-", "-", "-", "-", "-", "-", "-", verdict}
 	}
 	busy := "-"
 	if r.Server != nil && r.Server.PeakBusyWorkers >= 0 {
@@ -43,7 +43,7 @@ func summaryRow(r results.Run) []string {
 	}
 	c, q, l := r.Connections, r.Requests, r.LatencyMS
 	i := strconv.Itoa
-	row := []string{r.Config, i(c.Target), i(c.Served), i(c.Starved), fmt.Sprint(q.Sent), fmt.Sprint(q.OK),
+	row := []string{r.Label(), i(c.Target), i(c.Served), i(c.Starved), fmt.Sprint(q.Sent), fmt.Sprint(q.OK),
 		fmt.Sprintf("%d (%.1f%%)", q.Dropped, q.DroppedPct), errs,
 		results.Num(l.P50), results.Num(l.P90), results.Num(l.P99), results.Num(l.P999), results.Num(l.Max),
 		fmt.Sprintf("%.0f", r.ThroughputRPS), busy, verdict}

@@ -207,6 +207,15 @@ func (r Run) ArrivalNote() string {
 		a.PerS, r.ArrivalPerS, a.Served, a.Target, map[bool]string{true: "; " + a.Why}[a.Why != ""])
 }
 
+// Label is the run's config as a table names it: with the protocol when
+// the load spoke HTTP/2 ("event-tuned-h2 (h2 x6)").
+func (r Run) Label() string {
+	if r.Protocol == "" || r.Protocol == bench.ProtoHTTP1 {
+		return r.Config
+	}
+	return fmt.Sprintf("%s (%s x%d)", r.Config, r.Protocol, max(r.Streams, 1))
+}
+
 // Run is one config's result.
 type Run struct {
 	Config  string   `json:"config"`
@@ -260,6 +269,11 @@ type Run struct {
 	// Engine is the generator engine that drove the connections: epoll
 	// (event loops) or goroutine (one per connection).
 	Engine string `json:"generator_engine,omitempty"`
+	// Protocol is what the load spoke when not HTTP/1.1: "h2" (HTTP/2
+	// over TLS) or "h2c"; Streams how many requests each connection kept
+	// in flight at most.
+	Protocol string `json:"protocol,omitempty"`
+	Streams  int    `json:"streams,omitempty"`
 	// Fleet is where the generator's shards ran when not as processes of
 	// this host: "swarm".
 	Fleet string `json:"generator_fleet,omitempty"`

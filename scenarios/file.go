@@ -58,17 +58,20 @@ import (
 // resolved against the connection target (the tuned prefork preset sizes
 // itself to it).
 type ConfigSpec struct {
-	Preset      string         `yaml:"preset"`
-	Name        string         `yaml:"name"`
-	File        string         `yaml:"file"`
-	Dir         string         `yaml:"dir"`  // a whole config tree
-	Host        string         `yaml:"host"` // the tree's vhost to load
-	MPM         string         `yaml:"mpm"`  // run the tree under this MPM instead of its own
-	Set         directives     `yaml:"set"`
-	FPM         directives     `yaml:"fpm"` // php-fpm pool settings, for event-phpfpm
-	MemoryBytes ByteSize       `yaml:"memory"`
-	CPUs        float64        `yaml:"cpus"`
-	fileCfg     *apache.Config // File, read at load time
+	Preset      string     `yaml:"preset"`
+	Name        string     `yaml:"name"`
+	File        string     `yaml:"file"`
+	Dir         string     `yaml:"dir"`  // a whole config tree
+	Host        string     `yaml:"host"` // the tree's vhost to load
+	MPM         string     `yaml:"mpm"`  // run the tree under this MPM instead of its own
+	Set         directives `yaml:"set"`
+	FPM         directives `yaml:"fpm"` // php-fpm pool settings, for event-phpfpm
+	MemoryBytes ByteSize   `yaml:"memory"`
+	CPUs        float64    `yaml:"cpus"`
+	// Load is how the load speaks to this config, where it differs from
+	// the scenario's: protocol, streams, rate_per_conn.
+	Load    apache.ConfigLoad `yaml:"load"`
+	fileCfg *apache.Config    // File, read at load time
 }
 
 // ConfigName is the name the config runs under.
@@ -451,6 +454,11 @@ func (s *Spec) checkConfigSpec(at atFunc, field string, c *ConfigSpec, names map
 		return at(field+".name", "config %q is listed twice; give one of them another name", name)
 	}
 	names[name] = true
+	if c.Load != (apache.ConfigLoad{}) {
+		if err := LoadFor(s.Load, apache.Config{Load: c.Load}).Validate(); err != nil {
+			return at(field+".load", "%v", err)
+		}
+	}
 	for _, dir := range c.Set {
 		if _, err := apache.ParseOverride(dir.Name + "=" + dir.Value); err != nil {
 			return at(field+".set."+dir.Name, "%v", err)
@@ -559,6 +567,7 @@ func (s *Spec) buildConfig(c ConfigSpec) (apache.Config, error) {
 	}
 	cfg.Name = c.ConfigName()
 	cfg.MemoryBytes, cfg.CPUs = int64(c.MemoryBytes), c.CPUs
+	cfg.Load = c.Load
 	if s.TLS {
 		cfg.TLS = cmp.Or(s.TLSKey, apache.TLSKeyECDSA)
 	}

@@ -55,6 +55,25 @@ func (s Scenario) Repeats() int { return max(s.Repeat, 1) }
 // one model, shared with the generator and its shards.
 type Load = bench.Load
 
+// LoadFor is l as it runs against c: with the protocol, streams and rate
+// per connection c's own load entry changes (apache.Config.Load).
+func LoadFor(l Load, c apache.Config) Load {
+	o := c.Load
+	if o.Protocol != "" {
+		l.Protocol = o.Protocol
+		if o.Protocol == bench.ProtoHTTP1 {
+			l.Streams = 0
+		}
+	}
+	if o.Streams != 0 {
+		l.Streams = o.Streams
+	}
+	if o.RatePerConn != 0 {
+		l.RatePerConn = o.RatePerConn
+	}
+	return l
+}
+
 // FieldError is a bad value of one field, named as in a scenario file.
 type FieldError = bench.FieldError
 

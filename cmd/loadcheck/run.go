@@ -184,6 +184,12 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 	case f.set["slow-clients"] && !f.set["slow-read"] && f.load.Slow.ReadRate == 0:
 		f.load.Slow.ReadRate = 16 << 10
 	}
+	if f.set["http2"] && f.set["h2c"] {
+		return nil, &usageError{"--http2 (over TLS) and --h2c (over plain TCP) contradict each other: choose one"}
+	}
+	if f.load.Protocol == bench.ProtoH2 && f.target == "" {
+		f.tls = true // h2 is negotiated over TLS
+	}
 	if err := f.load.Validate(); err != nil {
 		return nil, &usageError{"bad load: " + err.Error()}
 	}
@@ -290,6 +296,13 @@ func (f *runFlags) loadFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&f.load.RatePerConn, "rate", f.load.RatePerConn, "requests per second on each connection (open model)")
 	fs.BoolVar(&f.load.ClosedLoop, "closed-loop", f.load.ClosedLoop, "send each connection's next request as soon as the last response arrives, like wrk (a throughput test; --rate does not apply)")
 	fs.IntVar(&f.load.RequestsPerConnection, "requests-per-connection", f.load.RequestsPerConnection, "close each connection after `K` answers and open a new one for its next request, as browsers and proxies churn theirs, so that MaxConnectionsPerChild recycles processes in the window (default: connections stay open)")
+	fs.BoolFunc("http2", "speak HTTP/2 over TLS (h2, negotiated by ALPN) instead of HTTP/1.1; implies --tls for the httpd loadcheck starts, whose configs must speak h2 (the presets' -h2 variants, such as event-tuned-h2)", func(v string) error {
+		return f.protocol(bench.ProtoH2, v)
+	})
+	fs.BoolFunc("h2c", "speak HTTP/2 over plain TCP with prior knowledge (h2c) instead of HTTP/1.1", func(v string) error {
+		return f.protocol(bench.ProtoH2C, v)
+	})
+	fs.IntVar(&f.load.Streams, "streams", f.load.Streams, "with --http2 or --h2c: requests each connection keeps in flight at most, as concurrent streams (`M`; default 1; a browser's page load asks for about 6)")
 	fs.DurationVar(&f.load.Timeout, "timeout", f.load.Timeout, "request timeout, counted from the request's intended send time")
 	fs.StringVar(&f.load.Method, "method", f.load.Method, "request method (default GET)")
 	var paths, headers []string
@@ -478,7 +491,7 @@ func (f *runFlags) outputFlags(fs *flag.FlagSet) {
 // help (each group's flags sorted, as PrintDefaults sorts them).
 var runFlagGroups = []flagGroup{
 	{"Load: what each connection sends, and when", []string{"c", "connections", "ramp", "connect-rate", "warmup", "warmup-max", "d", "duration", "soak",
-		"rate", "closed-loop", "requests-per-connection", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
+		"rate", "closed-loop", "requests-per-connection", "http2", "h2c", "streams", "timeout", "path", "paths-from", "method", "header", "body", "slow-clients", "slow-read", "tls-resume", "insecure"}},
 	{"Server: the configs, and where and how httpd runs", []string{"configs", "config-file", "config-dir", "set", "fpm", "host", "no-host-keys", "tls", "tls-key",
 		"file", "docroot", "backend", "backend-size", "image", "layout", "provider", "memory", "cpus", "prod-cpus", "prod-memory", "target", "status-url", "allow-remote"}},
 	{"Generator: where the load comes from", []string{"server-cpus", "generator-cpus", "share-cpus", "engine", "shards", "no-shard", "source-addrs", "generator", "generator-image", "namespace",
@@ -736,6 +749,20 @@ func (f *runFlags) scenario() (scenarios.Scenario, error) {
 		return sc, &usageError{err.Error()}
 	}
 	return sc, nil
+}
+
+// protocol sets the load's protocol from a boolean flag's value v.
+func (f *runFlags) protocol(p, v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true or false, got %q", v)
+	}
+	if on {
+		f.load.Protocol = p
+	} else if f.load.Protocol == p {
+		f.load.Protocol = ""
+	}
+	return nil
 }
 
 // negBool is a boolean flag stored negated: --tls-resume=false sets

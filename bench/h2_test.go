@@ -1,0 +1,266 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2Opts is quickOpts over HTTP/2 with m streams per connection.
+func h2Opts(n int, proto string, m int) Options {
+	o := quickOpts(n)
+	o.Protocol, o.Streams = proto, m
+	return o
+}
+
+// connCounter counts the TCP connections a test server accepted, and
+// the most requests one of them had in flight at once.
+type connCounter struct {
+	conns    atomic.Int64
+	mu       sync.Mutex
+	inflight map[string]int
+	most     int
+}
+
+func (cc *connCounter) state(_ net.Conn, s http.ConnState) {
+	if s == http.StateNew {
+		cc.conns.Add(1)
+	}
+}
+
+func (cc *connCounter) begin(remote string) func() {
+	cc.mu.Lock()
+	cc.inflight[remote]++
+	cc.most = max(cc.most, cc.inflight[remote])
+	cc.mu.Unlock()
+	return func() { cc.mu.Lock(); cc.inflight[remote]--; cc.mu.Unlock() }
+}
+
+// TestH2Served: over h2c and over h2 (TLS, ALPN), every connection is
+// one TCP connection for the whole run, its requests go out as up to M
+// concurrent streams and never more, and every slot is accounted.
+func TestH2Served(t *testing.T) {
+	for _, proto := range []string{ProtoH2C, ProtoH2} {
+		t.Run(proto, func(t *testing.T) {
+			cnt := &connCounter{inflight: map[string]int{}}
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.ProtoMajor != 2 {
+					http.Error(w, "HTTP/2 only", http.StatusHTTPVersionNotSupported)
+					return
+				}
+				defer cnt.begin(r.RemoteAddr)()
+				time.Sleep(150 * time.Millisecond) // 10/s on 3 streams: about 2 in flight at once
+				_, _ = io.WriteString(w, "ok")
+			})
+			var ts *httptest.Server
+			if proto == ProtoH2C {
+				ts = httptest.NewUnstartedServer(h)
+				ts.Config.Protocols = new(http.Protocols)
+				ts.Config.Protocols.SetUnencryptedHTTP2(true)
+				ts.Config.ConnState = cnt.state
+				ts.Start()
+			} else {
+				ts = httptest.NewUnstartedServer(h)
+				ts.EnableHTTP2 = true
+				ts.Config.ConnState = cnt.state
+				ts.StartTLS()
+			}
+			defer ts.Close()
+			o := h2Opts(8, proto, 3)
+			o.Timeout = time.Second
+			r, err := Run(context.Background(), Target{URL: ts.URL + "/"}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConservation(t, r)
+			checkSchedule(t, r, o)
+			if r.Served != 8 || r.Dropped != 0 || r.Reconnects != 0 || r.BytesRead != 2*r.OK {
+				t.Errorf("served %d of 8, dropped %d %v %v, reconnects %d, %d bytes for %d answers", r.Served, r.Dropped, r.Errors, r.Samples, r.Reconnects, r.BytesRead, r.OK)
+			}
+			if n := cnt.conns.Load(); n != 8 {
+				t.Errorf("the server accepted %d connections, want exactly 8", n)
+			}
+			if cnt.most < 2 || cnt.most > 3 {
+				t.Errorf("at most %d requests in flight on one connection, want 2 or 3 (3 streams)", cnt.most)
+			}
+			if (proto == ProtoH2) != (r.TLS != nil && r.TLS.Handshakes == 8) {
+				t.Errorf("TLS %+v", r.TLS)
+			}
+		})
+	}
+}
+
+// TestH2NotNegotiated: an HTTPS server that speaks HTTP/1.1 only chooses
+// it by ALPN: every request fails as bad_response, saying so.
+func TestH2NotNegotiated(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	defer ts.Close()
+	r, err := Run(context.Background(), Target{URL: ts.URL + "/"}, h2Opts(2, ProtoH2, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.OK != 0 || r.Errors["bad_response"] != r.Sent || !strings.Contains(r.Samples["bad_response"], "did not negotiate h2 by ALPN") {
+		t.Errorf("ok %d, errors %v %v: want every request bad_response, naming ALPN", r.OK, r.Errors, r.Samples)
+	}
+}
+
+// TestH2ServerStreams: a server allowing one stream at a time
+// (SETTINGS_MAX_CONCURRENT_STREAMS 1), each answered in 250 ms, against
+// 8 requests a second on 4 streams: the first are answered; then the
+// requests its SETTINGS kept from being sent time out waiting
+// (queue_timeout), the ones it took too long to answer as read_timeout,
+// and nothing else.
+func TestH2ServerStreams(t *testing.T) {
+	url := startH2Zoo(t, 1, func(int) string { return "slow" })
+	o := h2Opts(1, ProtoH2C, 4)
+	o.WarmUp, o.Duration, o.RatePerConn, o.Timeout = 0, 2*time.Second, 8, 600*time.Millisecond
+	r, err := Run(context.Background(), Target{URL: url}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	checkSchedule(t, r, o)
+	if r.OK == 0 || r.Errors["queue_timeout"] == 0 || r.Errors["queue_timeout"]+r.Errors["read_timeout"] != r.Dropped {
+		t.Errorf("ok %d, errors %v, p50 %d max %d µs: want answers, and queue_timeout for the requests held back", r.OK, r.Errors, r.Latency.ValueAtQuantile(50), r.Latency.Max())
+	}
+}
+
+// TestH2Zoo: a server on the framer that ends the n-th stream of each
+// connection its own way; each way is its own class, never a bare error.
+func TestH2Zoo(t *testing.T) {
+	for _, tc := range []struct {
+		name, way, class string
+		reconnects       bool
+	}{
+		{"refused", "refuse", "refused_stream", false},
+		{"reset", "reset", "stream_reset", false},
+		{"goaway", "goaway", "goaway", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := startH2Zoo(t, 0, func(nth int) string {
+				if nth%4 == 3 {
+					return tc.way
+				}
+				return "ok"
+			})
+			o := h2Opts(3, ProtoH2C, 1)
+			r, err := Run(context.Background(), Target{URL: url}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConservation(t, r)
+			checkSchedule(t, r, o)
+			other := r.Dropped - r.Errors[tc.class]
+			if r.OK == 0 || r.Errors[tc.class] == 0 || other != 0 || r.Served != 0 {
+				t.Errorf("ok %d, errors %v %v, served %d: want answers and %s alone, no connection served", r.OK, r.Errors, r.Samples, r.Served, tc.class)
+			}
+			if tc.reconnects != (r.Reconnects > 0) {
+				t.Errorf("reconnects %d", r.Reconnects)
+			}
+			if tc.class == "stream_reset" && !strings.Contains(r.Samples["stream_reset"], "INTERNAL_ERROR") {
+				t.Errorf("the sample %q does not name the error code", r.Samples["stream_reset"])
+			}
+		})
+	}
+}
+
+// startH2Zoo serves h2c with prior knowledge from the framer, allowing
+// maxStreams concurrent streams (0: no limit): the n-th stream of a
+// connection (from 0) is answered "ok", "slow" (250 ms later, holding
+// up the connection's other streams), refused
+// (RST_STREAM REFUSED_STREAM), reset (RST_STREAM INTERNAL_ERROR) or
+// ended by a GOAWAY whose last stream id is the one before it, after
+// which the connection closes.
+func startH2Zoo(t *testing.T, maxStreams uint32, way func(nth int) string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serveH2Zoo(c, maxStreams, way)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func serveH2Zoo(c net.Conn, maxStreams uint32, way func(nth int) string) {
+	defer c.Close()
+	preface := make([]byte, len(http2.ClientPreface))
+	if _, err := io.ReadFull(c, preface); err != nil || string(preface) != http2.ClientPreface {
+		return
+	}
+	fr := http2.NewFramer(c, c)
+	var settings []http2.Setting
+	if maxStreams > 0 {
+		settings = append(settings, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: maxStreams})
+	}
+	if fr.WriteSettings(settings...) != nil {
+		return
+	}
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	nth, last := 0, uint32(0)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				_ = fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				_ = fr.WritePing(true, f.Data)
+			}
+		case *http2.HeadersFrame:
+			id := f.StreamID
+			switch way(nth) {
+			case "refuse":
+				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+			case "reset":
+				_ = fr.WriteRSTStream(id, http2.ErrCodeInternal)
+			case "goaway":
+				_ = fr.WriteGoAway(last, http2.ErrCodeNo, nil)
+				time.Sleep(20 * time.Millisecond)
+				return
+			case "slow":
+				time.Sleep(250 * time.Millisecond)
+				fallthrough
+			default:
+				hb.Reset()
+				_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+				_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
+				_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true})
+				_ = fr.WriteData(id, true, []byte("ok"))
+			}
+			nth, last = nth+1, id
+		}
+	}
+}
