@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/loadcheck/loadcheck/cpus"
+	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
 )
 
@@ -156,5 +157,45 @@ func TestCPUsApart(t *testing.T) {
 	f = readResult(t, out)
 	if code != exitPass || f.Environment.ServerCPUs != "" || f.Runs[0].Generator.CPUs != float64(len(allowed)) {
 		t.Errorf("--share-cpus: exit %d, server CPUs %q, generator %+v\nstderr:\n%s", code, f.Environment.ServerCPUs, f.Runs[0].Generator, stderr)
+	}
+}
+
+// TestHTTP2 runs real httpd with mod_http2: the same event config over
+// HTTP/1.1 and over h2 with 4 streams a connection in one table (TLS,
+// h2 by ALPN), both holding every connection; prefork, on which
+// mod_http2 will not speak h2 (AH10034), fails every request as
+// bad_response saying so; then h2c from the flags.
+func TestHTTP2(t *testing.T) {
+	dockertest.Require(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := run(t, "run", "testdata/h2-small.yaml", "--json", out)
+	if code != exitFail {
+		t.Fatalf("exit %d, want %d (prefork fails)\nstdout:\n%s\nstderr:\n%s", code, exitFail, stdout, stderr)
+	}
+	f := readResult(t, out)
+	byName := map[string]results.Run{}
+	for _, r := range f.Runs {
+		byName[r.Config] = r
+	}
+	h1, h2, pf := byName["event-http1"], byName["event-h2"], byName["prefork-tuned-h2"]
+	if h1.Verdict != results.Pass || h1.Protocol != "" || h1.Connections.Served != 100 || h1.Requests.Sent != 800 {
+		t.Errorf("over HTTP/1.1: %s, protocol %q, served %d, sent %d (want 100 x 2/s x 4 s)", h1.Verdict, h1.Protocol, h1.Connections.Served, h1.Requests.Sent)
+	}
+	if h2.Verdict != results.Pass || h2.Protocol != "h2" || h2.Streams != 4 || h2.Connections.Served != 100 || h2.Requests.Sent != 3200 || h2.Requests.OK != 3200 || h2.TLS == nil || h2.TLS.Handshakes < 100 {
+		t.Errorf("over h2: %s, protocol %q x%d, served %d, sent %d, ok %d, TLS %+v", h2.Verdict, h2.Protocol, h2.Streams, h2.Connections.Served, h2.Requests.Sent, h2.Requests.OK, h2.TLS)
+	}
+	if pf.Verdict != results.Fail || pf.Requests.Errors["bad_response"] != pf.Requests.Sent || !strings.Contains(pf.Requests.Samples["bad_response"], `did not negotiate h2 by ALPN (it chose "http/1.1")`) {
+		t.Errorf("prefork over h2: %s, errors %v %v", pf.Verdict, pf.Requests.Errors, pf.Requests.Samples)
+	}
+	if !strings.Contains(stdout, "event-h2 (h2 x4)") || !strings.Contains(stdout, "AH10034") {
+		t.Errorf("the table names no protocol, or the why line no AH10034:\n%s", stdout)
+	}
+	code, stdout, stderr = run(t, "run", "--configs", "event-tuned-h2", "--set", "MaxSpareThreads=8000", "--h2c", "--streams", "2", "-c", "50", "--rate", "4", "--ramp", "1s", "--warmup", "2s", "-d", "3s", "--json", out)
+	r := readResult(t, out).Runs[0]
+	if code != exitPass || r.Protocol != "h2c" || r.Connections.Served != 50 || r.Requests.OK != r.Requests.Sent || r.TLS != nil {
+		t.Errorf("h2c: exit %d, protocol %q, served %d, ok %d of %d\nstdout:\n%s\nstderr:\n%s", code, r.Protocol, r.Connections.Served, r.Requests.OK, r.Requests.Sent, stdout, stderr)
+	}
+	if left := dockertest.Leftovers(t); len(left) != 0 {
+		t.Errorf("containers left behind: %v", left)
 	}
 }
