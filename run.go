@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -240,7 +241,7 @@ func Validate(sc scenarios.Scenario) error {
 		if err := l.Validate(); err != nil && c.Load != (apache.ConfigLoad{}) {
 			return fmt.Errorf("config %s's load: %w", c.Name, err)
 		}
-		if err := l.CheckEngine(c.TLS != ""); err != nil && l.HTTP2() {
+		if err := l.CheckEngine(c.TLS != ""); err != nil && l.HTTP2() && rendered(c) {
 			return fmt.Errorf("config %s: %w", c.Name, err)
 		}
 		if err := checkProtocol(l, c); err != nil {
@@ -263,10 +264,16 @@ func Validate(sc scenarios.Scenario) error {
 // Protocols; a server that does not speak HTTP/2 fails each connection
 // with why.
 func checkProtocol(l bench.Load, c apache.Config) error {
-	if l.HTTP2() && c.File == "" && c.Tree == nil && !apache.SpeaksHTTP2(c) {
+	if l.HTTP2() && rendered(c) && c.File == "" && c.Tree == nil && !apache.SpeaksHTTP2(c) {
 		return fmt.Errorf("config %s does not speak HTTP/2 (no h2 or h2c in its Protocols): run %s%s, its variant with mod_http2, or --set Protocols=\"h2 h2c http/1.1\"", c.Name, c.Name, apache.H2Suffix)
 	}
 	return nil
+}
+
+// rendered reports whether loadcheck writes c's httpd.conf and starts
+// it: not --target's server, whose MPM it does not know.
+func rendered(c apache.Config) bool {
+	return slices.Contains([]string{"prefork", "worker", "event"}, c.MPM)
 }
 
 // failedRun records a config that could not be loaded: killed for memory
