@@ -89,6 +89,13 @@ func (s *settings) record(ctx context.Context, sc scenarios.Scenario, r *ready, 
 		s.logf("%s %v", label, err)
 	})
 	run.EstimateHandshakeCPU(sc.Load.RampTime().Seconds())
+	if u := ep.Sources.StatusURL; sc.Load.HTTP2() && u != "" {
+		if p, err := observe.FetchProtocols(ctx, observe.StatusClient, u); err != nil {
+			s.logf("%s the protocols httpd served: %v", label, err)
+		} else {
+			run.Server.Protocols = p
+		}
+	}
 	if r.be != nil {
 		run.Server.Backend = backendSeen(sc.Workload.Backend, r.be.Stats())
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -394,4 +395,59 @@ func WaitStatus(ctx context.Context, url string, timeout time.Duration) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// ParseProtocols counts the worker slots of mod_status's HTML page (not
+// ?auto) by the protocol of the request each served last, its Protocol
+// column ("http/1.1", "h2", "h2c"); slots that show none are left out.
+// httpd's own view of what the load spoke: an h2 load whose requests all
+// show http/1.1 here never reached mod_http2.
+func ParseProtocols(r io.Reader) (map[string]int, error) {
+	b, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	page := string(b)
+	// The workers' table: from its header row, the one with a Protocol
+	// cell (event's process table before it has headers of its own), to
+	// its end.
+	at := strings.Index(page, ">Protocol</th>")
+	if at < 0 {
+		return nil, fmt.Errorf("mod_status's page has no Protocol column: is ExtendedStatus on?")
+	}
+	start := strings.LastIndex(page[:at], "<tr>")
+	table := page[max(start, 0):]
+	if end := strings.Index(table, "</table>"); end >= 0 {
+		table = table[:end]
+	}
+	rows := strings.Split(table, "<tr>")
+	col := -1
+	for i, h := range thCell.FindAllStringSubmatch(rows[min(1, len(rows)-1)], -1) {
+		if strings.TrimSpace(h[1]) == "Protocol" {
+			col = i
+		}
+	}
+	out := map[string]int{}
+	for _, row := range rows[min(2, len(rows)):] {
+		cells := tdCell.FindAllStringSubmatch(row, -1)
+		if col < 0 || len(cells) <= col {
+			continue
+		}
+		if p := strings.TrimSpace(cells[col][1]); p != "" {
+			out[p]++
+		}
+	}
+	return out, nil
+}
+
+var (
+	thCell = regexp.MustCompile(`(?s)<th[^>]*>(.*?)</th>`)
+	tdCell = regexp.MustCompile(`(?s)<td[^>]*>(.*?)</td>`)
+)
+
+// FetchProtocols reads mod_status's HTML page at url (its ?auto URL is
+// taken too) with client, and counts its slots by protocol (see
+// ParseProtocols).
+func FetchProtocols(ctx context.Context, client *http.Client, url string) (map[string]int, error) {
+	return fetch(ctx, client, strings.TrimSuffix(url, "?auto"), ParseProtocols)
 }

@@ -197,3 +197,22 @@ func TestSamplerAcrossARestart(t *testing.T) {
 		t.Errorf("%d processes ended, want 1: apache2 8 ended, sh 9 is not httpd's", st.ProcessesEnded)
 	}
 }
+
+// TestParseProtocols reads a real event server's HTML status page taken
+// under an h2c load (100 connections, 4 streams): the workers' table
+// follows event's process table, whose headers must not shift the
+// Protocol column; the few http/1.1 slots are the status reads.
+func TestParseProtocols(t *testing.T) {
+	f, err := os.Open("testdata/status-h2c.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := ParseProtocols(f)
+	if err != nil || got["h2c"] < 300 || got["http/1.1"] < 1 || got["http/1.1"] > 5 || len(got) != 2 {
+		t.Errorf("got %v, %v: want about 300 h2c slots and a few http/1.1", got, err)
+	}
+	if _, err := ParseProtocols(strings.NewReader("<html><table><tr><th>Srv</th></tr></table>")); err == nil || !strings.Contains(err.Error(), "no Protocol column") {
+		t.Errorf("a page without the column: %v", err)
+	}
+}

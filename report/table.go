@@ -200,6 +200,13 @@ func serverSide(f *results.File) []string {
 				}
 				parts = append(parts, "lines per access log: "+strings.Join(logs, ", "))
 			}
+			if len(s.Protocols) > 0 {
+				var ps []string
+				for _, p := range slices.Sorted(maps.Keys(s.Protocols)) {
+					ps = append(ps, fmt.Sprintf("%s %d", p, s.Protocols[p]))
+				}
+				parts = append(parts, "worker slots by the protocol of their last request: "+strings.Join(ps, ", "))
+			}
 			if s.MemoryEndMB > 0 {
 				parts = append(parts, fmt.Sprintf("memory %g -> %g MB (peak %g, %g KB per connection held), CPU %gs",
 					s.MemoryStartMB, s.MemoryEndMB, s.MemoryPeakMB, s.MemoryPerConnKB, s.CPUSeconds))

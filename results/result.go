@@ -371,6 +371,11 @@ type Server struct {
 	// at the end of the run, by file name: which vhost answered (its own
 	// log), status reads included where they reached it.
 	AccessLogLines map[string]int64 `json:"access_log_lines,omitempty"`
+	// Protocols counts httpd's worker slots by the protocol of the last
+	// request each served (mod_status's Protocol column: http/1.1, h2,
+	// h2c), read once after an HTTP/2 load: what httpd itself saw the
+	// load speak. The status reads show as a few http/1.1 slots.
+	Protocols map[string]int `json:"protocols,omitempty"`
 	// Backend is the workload's backend, when it had one.
 	Backend *Backend `json:"backend,omitempty"`
 	// PHPFPM is what php-fpm's status page showed, for a config that

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/loadcheck/loadcheck/cpus"
-	"github.com/loadcheck/loadcheck/results"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
+	"github.com/loadcheck/loadcheck/results"
 )
 
 // TestSlowClientsHTTPD: a fifth of 140 connections read at 64 KB/s from
@@ -187,12 +187,18 @@ func TestHTTP2(t *testing.T) {
 	if pf.Verdict != results.Fail || pf.Requests.Errors["bad_response"] != pf.Requests.Sent || !strings.Contains(pf.Requests.Samples["bad_response"], `did not negotiate h2 by ALPN (it chose "http/1.1")`) {
 		t.Errorf("prefork over h2: %s, errors %v %v", pf.Verdict, pf.Requests.Errors, pf.Requests.Samples)
 	}
+	if p := h2.Server.Protocols; p["h2"] < 10 || p["h2"] < 5*p["http/1.1"] {
+		t.Errorf("httpd's worker slots by protocol %v: want h2 above all", p)
+	}
+	if p := pf.Server.Protocols; p["h2"] != 0 {
+		t.Errorf("prefork's worker slots by protocol %v: want no h2", p)
+	}
 	if !strings.Contains(stdout, "event-h2 (h2 x4)") || !strings.Contains(stdout, "AH10034") {
 		t.Errorf("the table names no protocol, or the why line no AH10034:\n%s", stdout)
 	}
 	code, stdout, stderr = run(t, "run", "--configs", "event-tuned-h2", "--set", "MaxSpareThreads=8000", "--h2c", "--streams", "2", "-c", "50", "--rate", "4", "--ramp", "1s", "--warmup", "2s", "-d", "3s", "--json", out)
 	r := readResult(t, out).Runs[0]
-	if code != exitPass || r.Protocol != "h2c" || r.Connections.Served != 50 || r.Requests.OK != r.Requests.Sent || r.TLS != nil {
+	if code != exitPass || r.Protocol != "h2c" || r.Connections.Served != 50 || r.Requests.OK != r.Requests.Sent || r.TLS != nil || r.Server.Protocols["h2c"] == 0 {
 		t.Errorf("h2c: exit %d, protocol %q, served %d, ok %d of %d\nstdout:\n%s\nstderr:\n%s", code, r.Protocol, r.Connections.Served, r.Requests.OK, r.Requests.Sent, stdout, stderr)
 	}
 	if left := dockertest.Leftovers(t); len(left) != 0 {
