@@ -271,8 +271,11 @@ func (h *h2conn) stream(ctx context.Context, s slot, cc *http2.ClientConn, reque
 	c, r := &h.conn, h.conn.r
 	rctx, cancel := context.WithDeadline(ctx, s.deadline)
 	defer cancel()
-	var wrote atomic.Bool
-	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
+	var wrote, sent atomic.Bool
+	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) { sent.Store(i.Err == nil) },
+	})
 	sentAt := time.Now()
 	resp, err := cc.RoundTrip(request(rctx, c.id, s.k))
 	var body int64
@@ -289,7 +292,7 @@ func (h *h2conn) stream(ctx context.Context, s slot, cc *http2.ClientConn, reque
 	defer h.mu.Unlock()
 	switch {
 	case err != nil:
-		r.fail(ctx, c.st, s.measured, h2Class(err, rctx, wrote.Load()), err)
+		r.fail(ctx, c.st, s.measured, h2Class(err, rctx, wrote.Load(), sent.Load()), err)
 	case done.After(s.deadline):
 		r.fail(ctx, c.st, s.measured, ReadTimeout, errReadLate)
 		r.lateAll.Add(1)
@@ -307,8 +310,9 @@ func (h *h2conn) stream(ctx context.Context, s slot, cc *http2.ClientConn, reque
 }
 
 // h2Class names the cause of a stream that failed with err; wrote says
-// whether its request's headers had gone out.
-func h2Class(err error, rctx context.Context, wrote bool) Class {
+// whether its request's headers had gone out, sent whether its body had
+// too.
+func h2Class(err error, rctx context.Context, wrote, sent bool) Class {
 	var se http2.StreamError
 	var ge http2.GoAwayError
 	switch {
@@ -319,10 +323,15 @@ func h2Class(err error, rctx context.Context, wrote bool) Class {
 	case errors.As(err, &ge), strings.Contains(err.Error(), "GOAWAY"):
 		return GoAway
 	case errors.Is(err, context.DeadlineExceeded) || rctx.Err() != nil || isTimeout(err):
-		if !wrote {
+		switch {
+		case !wrote:
 			// Never sent: it waited for a stream the server allows
 			// (its SETTINGS_MAX_CONCURRENT_STREAMS) until its timeout.
 			return QueueTimeout
+		case !sent:
+			// Its headers went out, its body could not: the server
+			// granted no flow-control window for it.
+			return FlowStall
 		}
 		return ReadTimeout
 	case strings.Contains(err.Error(), "client conn not usable"), strings.Contains(err.Error(), "client conn is closed"):

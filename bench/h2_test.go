@@ -176,6 +176,23 @@ func TestH2Zoo(t *testing.T) {
 	}
 }
 
+// TestH2FlowStall: a server that grants 10 bytes of flow-control window
+// and never more stalls a POST of 100 bytes: flow_control_stall, not the
+// server's read_timeout.
+func TestH2FlowStall(t *testing.T) {
+	url := startH2ZooWindow(t, 0, 10, func(int) string { return "stall" })
+	o := h2Opts(2, ProtoH2C, 1)
+	o.Method, o.Body = "POST", strings.Repeat("x", 100)
+	r, err := Run(context.Background(), Target{URL: url}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Sent == 0 || r.Errors["flow_control_stall"] != r.Sent {
+		t.Errorf("sent %d, errors %v %v: want every request flow_control_stall", r.Sent, r.Errors, r.Samples)
+	}
+}
+
 // startH2Zoo serves h2c with prior knowledge from the framer, allowing
 // maxStreams concurrent streams (0: no limit): the n-th stream of a
 // connection (from 0) is answered "ok", "slow" (250 ms later, holding
@@ -184,6 +201,12 @@ func TestH2Zoo(t *testing.T) {
 // ended by a GOAWAY whose last stream id is the one before it, after
 // which the connection closes.
 func startH2Zoo(t *testing.T, maxStreams uint32, way func(nth int) string) string {
+	return startH2ZooWindow(t, maxStreams, 0, way)
+}
+
+// startH2ZooWindow is startH2Zoo whose SETTINGS_INITIAL_WINDOW_SIZE is
+// window (0: the default), never raised by a WINDOW_UPDATE.
+func startH2ZooWindow(t *testing.T, maxStreams, window uint32, way func(nth int) string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -201,14 +224,14 @@ func startH2Zoo(t *testing.T, maxStreams uint32, way func(nth int) string) strin
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				serveH2Zoo(c, maxStreams, way)
+				serveH2Zoo(c, maxStreams, window, way)
 			}()
 		}
 	}()
 	return "http://" + ln.Addr().String() + "/"
 }
 
-func serveH2Zoo(c net.Conn, maxStreams uint32, way func(nth int) string) {
+func serveH2Zoo(c net.Conn, maxStreams, window uint32, way func(nth int) string) {
 	defer c.Close()
 	preface := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(c, preface); err != nil || string(preface) != http2.ClientPreface {
@@ -218,6 +241,9 @@ func serveH2Zoo(c net.Conn, maxStreams uint32, way func(nth int) string) {
 	var settings []http2.Setting
 	if maxStreams > 0 {
 		settings = append(settings, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: maxStreams})
+	}
+	if window > 0 {
+		settings = append(settings, http2.Setting{ID: http2.SettingInitialWindowSize, Val: window})
 	}
 	if fr.WriteSettings(settings...) != nil {
 		return
@@ -250,6 +276,8 @@ func serveH2Zoo(c net.Conn, maxStreams uint32, way func(nth int) string) {
 				_ = fr.WriteGoAway(last, http2.ErrCodeNo, nil)
 				time.Sleep(20 * time.Millisecond)
 				return
+			case "stall":
+				// Answer nothing, and grant no window for the body.
 			case "slow":
 				time.Sleep(250 * time.Millisecond)
 				fallthrough
