@@ -37,6 +37,7 @@ const (
 	StreamReset   // the server reset the stream with another error code (kept in the sample)
 	GoAway        // the server's GOAWAY left the stream unprocessed (above its last stream id), or the connection closed after one
 	FlowStall     // the request's body was still waiting for the server's flow-control window at its timeout
+	SettingsWait  // the server sent not one byte, so not its SETTINGS, within the request's timeout
 	Unclassified
 	numClasses
 )
@@ -45,7 +46,7 @@ var classNames = [numClasses]string{
 	"connect_timeout", "connect_refused", "ports_exhausted", "client_nofile",
 	"reset", "closed_by_server", "read_timeout", "write_timeout", "queue_timeout", "client_late",
 	"http_4xx", "http_5xx", "bad_response", "tls_handshake",
-	"refused_stream", "stream_reset", "goaway", "flow_control_stall", "unclassified",
+	"refused_stream", "stream_reset", "goaway", "flow_control_stall", "settings_timeout", "unclassified",
 }
 
 func (c Class) String() string {

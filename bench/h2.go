@@ -29,6 +29,7 @@ type h2conn struct {
 	conn // the schedule, the socket and the accounting HTTP/1.1 uses
 
 	cc      *http2.ClientConn
+	heard   *heardConn    // cc's socket
 	streams chan struct{} // a token per stream in flight
 	wg      sync.WaitGroup
 	// mu guards the accounting (conn.st through runner.fail and
@@ -172,7 +173,7 @@ func (h *h2conn) send(ctx context.Context, s slot) {
 		return
 	}
 	h.wg.Add(1)
-	go h.stream(ctx, s, h.cc, r.h2.request)
+	go h.stream(ctx, s, h.cc, h.heard, r.h2.request)
 }
 
 // takeStream waits until one of the connection's streams is free, at
@@ -221,7 +222,8 @@ func (h *h2conn) ready(ctx context.Context, s *slot) bool {
 	}
 	nc, err := h2Socket(c.c)
 	if err == nil {
-		h.cc, err = c.r.h2.t.NewClientConn(nc)
+		h.heard = &heardConn{Conn: nc}
+		h.cc, err = c.r.h2.t.NewClientConn(h.heard)
 	}
 	if err != nil {
 		c.r.fail(ctx, c.st, s.measured, BadResponse, err)
@@ -252,6 +254,21 @@ func h2Socket(c Conn) (net.Conn, error) {
 	return nil, fmt.Errorf("HTTP/2 over %T", c)
 }
 
+// heardConn is the socket a client connection reads, noting whether the
+// server sent any byte on it.
+type heardConn struct {
+	net.Conn
+	any atomic.Bool
+}
+
+func (h *heardConn) Read(p []byte) (int, error) {
+	n, err := h.Conn.Read(p)
+	if n > 0 && !h.any.Load() {
+		h.any.Store(true)
+	}
+	return n, err
+}
+
 // retire stops sending on the client connection: the server closed it
 // or sent a GOAWAY. It stays open for the streams it still answers.
 func (h *h2conn) retire() {
@@ -265,7 +282,7 @@ func (h *h2conn) retire() {
 }
 
 // stream sends s's request on cc and reads its answer, then accounts it.
-func (h *h2conn) stream(ctx context.Context, s slot, cc *http2.ClientConn, request func(context.Context, int, int) *http.Request) {
+func (h *h2conn) stream(ctx context.Context, s slot, cc *http2.ClientConn, heard *heardConn, request func(context.Context, int, int) *http.Request) {
 	defer h.wg.Done()
 	defer func() { <-h.streams }()
 	c, r := &h.conn, h.conn.r
@@ -292,7 +309,7 @@ func (h *h2conn) stream(ctx context.Context, s slot, cc *http2.ClientConn, reque
 	defer h.mu.Unlock()
 	switch {
 	case err != nil:
-		r.fail(ctx, c.st, s.measured, h2Class(err, rctx, wrote.Load(), sent.Load()), err)
+		r.fail(ctx, c.st, s.measured, h2Class(err, rctx, wrote.Load(), sent.Load(), heard.any.Load()), err)
 	case done.After(s.deadline):
 		r.fail(ctx, c.st, s.measured, ReadTimeout, errReadLate)
 		r.lateAll.Add(1)
@@ -311,8 +328,8 @@ func (h *h2conn) stream(ctx context.Context, s slot, cc *http2.ClientConn, reque
 
 // h2Class names the cause of a stream that failed with err; wrote says
 // whether its request's headers had gone out, sent whether its body had
-// too.
-func h2Class(err error, rctx context.Context, wrote, sent bool) Class {
+// too, and heard whether the server had sent anything on the connection.
+func h2Class(err error, rctx context.Context, wrote, sent, heard bool) Class {
 	var se http2.StreamError
 	var ge http2.GoAwayError
 	switch {
@@ -324,6 +341,10 @@ func h2Class(err error, rctx context.Context, wrote, sent bool) Class {
 		return GoAway
 	case errors.Is(err, context.DeadlineExceeded) || rctx.Err() != nil || isTimeout(err):
 		switch {
+		case !heard:
+			// A server's connection preface is its SETTINGS frame:
+			// not one byte came.
+			return SettingsWait
 		case !wrote:
 			// Never sent: it waited for a stream the server allows
 			// (its SETTINGS_MAX_CONCURRENT_STREAMS) until its timeout.

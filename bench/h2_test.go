@@ -193,6 +193,38 @@ func TestH2FlowStall(t *testing.T) {
 	}
 }
 
+// TestH2SettingsTimeout: a server that reads the client's preface and
+// its requests and sends nothing back, not even its SETTINGS: every
+// request is settings_timeout, not the server's read_timeout.
+func TestH2SettingsTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); defer c.Close(); _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, h2Opts(2, ProtoH2C, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Sent == 0 || r.Errors["settings_timeout"]+r.Errors["queue_timeout"] != r.Sent || r.Errors["settings_timeout"] == 0 {
+		t.Errorf("sent %d, errors %v: want settings_timeout (and queue_timeout behind the 2 streams)", r.Sent, r.Errors)
+	}
+}
+
 // startH2Zoo serves h2c with prior knowledge from the framer, allowing
 // maxStreams concurrent streams (0: no limit): the n-th stream of a
 // connection (from 0) is answered "ok", "slow" (250 ms later, holding
