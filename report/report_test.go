@@ -185,7 +185,7 @@ func TestSoakAndRolloutReports(t *testing.T) {
 	f := testfix.Fixture()
 	r := &f.Runs[0]
 	r.Soak = &results.Soak{MemoryReadings: 180, MemoryMBPerHour: 12.5, MemoryMBPerHourSE: 1, MemoryFitStartMB: 40, ProcessesEnded: 4,
-		Minutes: []results.SoakMinute{{Minute: 1, OK: 60, MemoryMB: 40}, {Minute: 2, OK: 60, MemoryMB: 40.3, ProcessesEnded: 4}, {Minute: 3, OK: 60, MemoryMB: 40.6}}}
+		Minutes: []results.SoakMinute{{Minute: 1, Tally: results.Tally{OK: 60}, MemoryMB: 40}, {Minute: 2, Tally: results.Tally{OK: 60}, MemoryMB: 40.3, ProcessesEnded: 4}, {Minute: 3, Tally: results.Tally{OK: 60}, MemoryMB: 40.6}}}
 	f.Runs[1].Rollout = &results.Rollout{From: f.Runs[1].Config, To: "event-new", How: "graceful", SignalS: 3, Acknowledged: true, ZeroLoss: true, RecoveredS: 0}
 	var html, table, md bytes.Buffer
 	if err := WriteHTML(&html, f); err != nil {

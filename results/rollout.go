@@ -55,9 +55,15 @@ type Rollout struct {
 // (a timeout when it fired), so a phase's drops can be requests due a
 // timeout earlier.
 type RolloutPhase struct {
-	Name       string           `json:"name"`
-	FromS      float64          `json:"from_s"`
-	ToS        float64          `json:"to_s"`
+	Name  string  `json:"name"`
+	FromS float64 `json:"from_s"`
+	ToS   float64 `json:"to_s"`
+	Tally
+}
+
+// Tally is what some seconds of the window saw, summed from the run's
+// series: a rollout's phase, a soak's minute.
+type Tally struct {
 	OK         int64            `json:"ok"`
 	Dropped    map[string]int64 `json:"dropped,omitempty"` // by class
 	Reconnects int64            `json:"reconnects"`        // connections the server closed, opened again
@@ -66,10 +72,23 @@ type RolloutPhase struct {
 	WorstP99MS float64 `json:"worst_p99_ms"`
 }
 
-// DroppedTotal sums the phase's drops.
-func (p RolloutPhase) DroppedTotal() int64 {
+// add counts one second of the series.
+func (t *Tally) add(p bench.Point) {
+	t.OK += p.OK
+	t.Reconnects += p.Reconnects
+	t.WorstP99MS = max(t.WorstP99MS, float64(p.P99US)/1000)
+	for class, n := range p.Errors {
+		if t.Dropped == nil {
+			t.Dropped = map[string]int64{}
+		}
+		t.Dropped[class] += n
+	}
+}
+
+// DroppedTotal sums the drops.
+func (t Tally) DroppedTotal() int64 {
 	var n int64
-	for _, v := range p.Dropped {
+	for _, v := range t.Dropped {
 		n += v
 	}
 	return n
@@ -162,15 +181,7 @@ func RolloutOf(run Run, from, to, how string, signalS float64) *Rollout {
 		case mid >= signalS:
 			ph = &r.Phases[1]
 		}
-		ph.OK += p.OK
-		ph.Reconnects += p.Reconnects
-		ph.WorstP99MS = max(ph.WorstP99MS, float64(p.P99US)/1000)
-		for class, n := range p.Errors {
-			if ph.Dropped == nil {
-				ph.Dropped = map[string]int64{}
-			}
-			ph.Dropped[class] += n
-		}
+		ph.add(p)
 	}
 	var lost []string
 	for _, p := range r.Phases {

@@ -36,11 +36,8 @@ type Soak struct {
 
 // SoakMinute is one minute of the window (the last may be shorter).
 type SoakMinute struct {
-	Minute     int              `json:"minute"` // 1 is the window's first
-	OK         int64            `json:"ok"`
-	Dropped    map[string]int64 `json:"dropped,omitempty"` // by class
-	Reconnects int64            `json:"reconnects"`
-	WorstP99MS float64          `json:"worst_p99_ms"`
+	Minute int `json:"minute"` // 1 is the window's first
+	Tally
 	// MemoryMB is the container's memory at the minute's last reading
 	// (-1 unknown); ProcessesEnded the httpd processes that ended in it.
 	MemoryMB       float64 `json:"memory_mb"`
@@ -49,15 +46,6 @@ type SoakMinute struct {
 	// scoreboard) at one reading: processes recycled or stopped still
 	// holding their slots.
 	PeakGraceful int `json:"peak_graceful_slots"`
-}
-
-// DroppedTotal sums the minute's drops.
-func (m SoakMinute) DroppedTotal() int64 {
-	var n int64
-	for _, v := range m.Dropped {
-		n += v
-	}
-	return n
 }
 
 // SoakOf sums up run's window minute by minute, when it lasted
@@ -79,16 +67,7 @@ func SoakOf(run Run) *Soak {
 		if p.Phase != bench.PhaseMeasure {
 			continue
 		}
-		m := minute(p.T - 0.5) // the second's middle
-		m.OK += p.OK
-		m.Reconnects += p.Reconnects
-		m.WorstP99MS = max(m.WorstP99MS, float64(p.P99US)/1000)
-		for class, n := range p.Errors {
-			if m.Dropped == nil {
-				m.Dropped = map[string]int64{}
-			}
-			m.Dropped[class] += n
-		}
+		minute(p.T - 0.5).add(p) // the second's middle
 	}
 	var xs, ys []float64
 	if srv := run.Server; srv != nil {
