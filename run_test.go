@@ -2,6 +2,7 @@ package loadcheck
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,5 +60,15 @@ func TestRunRefusesProtocol(t *testing.T) {
 	ok := preset("event-tuned-h2", apache.TLSKeyECDSA, h2)
 	if err := Validate(scenarios.Scenario{Name: "lib", Load: scenarios.DefaultLoad(), Thresholds: scenarios.DefaultThresholds(), Configs: []apache.Config{ok}}); err != nil {
 		t.Errorf("event-tuned-h2 over TLS, spoken h2: %v", err)
+	}
+}
+
+// TestRolloutHowsAreSwitches pins the scenario's words for a switch to
+// the provider's, which Rollout hands them to as they are (scenarios
+// imports no provider).
+func TestRolloutHowsAreSwitches(t *testing.T) {
+	want := []string{provider.SwitchGraceful, provider.SwitchRestart, provider.SwitchStopStart}
+	if !slices.Equal(scenarios.RolloutHows, want) {
+		t.Errorf("scenarios.RolloutHows %v, provider's switches %v", scenarios.RolloutHows, want)
 	}
 }
