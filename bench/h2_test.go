@@ -118,12 +118,14 @@ func TestH2NotNegotiated(t *testing.T) {
 
 // TestH2ServerStreams: a server allowing one stream at a time
 // (SETTINGS_MAX_CONCURRENT_STREAMS 1), each answered in 250 ms, against
-// 8 requests a second on 4 streams: the first are answered; then the
-// requests its SETTINGS kept from being sent time out waiting
-// (queue_timeout), the ones it took too long to answer as read_timeout,
-// and nothing else.
+// 8 requests a second on 4 streams: never more than one stream is open
+// at the server; requests wait for it, and those it answers too late
+// for their timeout are read_timeout (a request cancelled at its timeout
+// frees its stream at once, so the next waiting one is sent, not failed
+// as queue_timeout); nothing else fails.
 func TestH2ServerStreams(t *testing.T) {
-	url := startH2Zoo(t, 1, func(int) string { return "slow" })
+	stats := &zooStats{}
+	url := startH2ZooStats(t, 1, 0, stats, func(int) string { return "slow" })
 	o := h2Opts(1, ProtoH2C, 4)
 	o.WarmUp, o.Duration, o.RatePerConn, o.Timeout = 0, 2*time.Second, 8, 600*time.Millisecond
 	r, err := Run(context.Background(), Target{URL: url}, o)
@@ -132,8 +134,13 @@ func TestH2ServerStreams(t *testing.T) {
 	}
 	checkConservation(t, r)
 	checkSchedule(t, r, o)
-	if r.OK == 0 || r.Errors["queue_timeout"] == 0 || r.Errors["queue_timeout"]+r.Errors["read_timeout"] != r.Dropped {
+	if r.OK == 0 || r.Errors["read_timeout"] == 0 || r.Errors["queue_timeout"]+r.Errors["read_timeout"] != r.Dropped || r.Latency.Min() < 250000 {
 		t.Errorf("ok %d, errors %v, p50 %d max %d µs: want answers, and queue_timeout for the requests held back", r.OK, r.Errors, r.Latency.ValueAtQuantile(50), r.Latency.Max())
+	}
+	stats.mu.Lock()
+	defer stats.mu.Unlock()
+	if stats.most != 1 {
+		t.Errorf("at most %d streams open at the server at once, want 1 (its SETTINGS)", stats.most)
 	}
 }
 
@@ -239,6 +246,12 @@ func startH2Zoo(t *testing.T, maxStreams uint32, way func(nth int) string) strin
 // startH2ZooWindow is startH2Zoo whose SETTINGS_INITIAL_WINDOW_SIZE is
 // window (0: the default), never raised by a WINDOW_UPDATE.
 func startH2ZooWindow(t *testing.T, maxStreams, window uint32, way func(nth int) string) string {
+	return startH2ZooStats(t, maxStreams, window, nil, way)
+}
+
+// startH2ZooStats is startH2ZooWindow counting its open streams into
+// stats (nil: not counted).
+func startH2ZooStats(t *testing.T, maxStreams, window uint32, stats *zooStats, way func(nth int) string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -256,20 +269,22 @@ func startH2ZooWindow(t *testing.T, maxStreams, window uint32, way func(nth int)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				serveH2Zoo(c, maxStreams, window, way)
+				serveH2Zoo(c, maxStreams, window, stats, way)
 			}()
 		}
 	}()
 	return "http://" + ln.Addr().String() + "/"
 }
 
-func serveH2Zoo(c net.Conn, maxStreams, window uint32, way func(nth int) string) {
+func serveH2Zoo(c net.Conn, maxStreams, window uint32, stats *zooStats, way func(nth int) string) {
 	defer c.Close()
 	preface := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(c, preface); err != nil || string(preface) != http2.ClientPreface {
 		return
 	}
 	fr := http2.NewFramer(c, c)
+	var wmu sync.Mutex // the framer's writes: the loop's and the slow answers'
+	write := func(f func() error) { wmu.Lock(); _ = f(); wmu.Unlock() }
 	var settings []http2.Setting
 	if maxStreams > 0 {
 		settings = append(settings, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: maxStreams})
@@ -280,8 +295,21 @@ func serveH2Zoo(c net.Conn, maxStreams, window uint32, way func(nth int) string)
 	if fr.WriteSettings(settings...) != nil {
 		return
 	}
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
+	answer := func(id uint32) error {
+		var hb bytes.Buffer
+		enc := hpack.NewEncoder(&hb)
+		_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+		_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
+			return err
+		}
+		return fr.WriteData(id, true, []byte("ok"))
+	}
+	if stats == nil {
+		stats = &zooStats{}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	nth, last := 0, uint32(0)
 	for {
 		f, err := fr.ReadFrame()
@@ -291,36 +319,73 @@ func serveH2Zoo(c net.Conn, maxStreams, window uint32, way func(nth int) string)
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
 			if !f.IsAck() {
-				_ = fr.WriteSettingsAck()
+				write(fr.WriteSettingsAck)
 			}
 		case *http2.PingFrame:
 			if !f.IsAck() {
-				_ = fr.WritePing(true, f.Data)
+				write(func() error { return fr.WritePing(true, f.Data) })
 			}
+		case *http2.RSTStreamFrame:
+			stats.close(f.StreamID)
 		case *http2.HeadersFrame:
 			id := f.StreamID
+			stats.open(id)
 			switch way(nth) {
 			case "refuse":
-				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+				stats.close(id)
+				write(func() error { return fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) })
 			case "reset":
-				_ = fr.WriteRSTStream(id, http2.ErrCodeInternal)
+				stats.close(id)
+				write(func() error { return fr.WriteRSTStream(id, http2.ErrCodeInternal) })
 			case "goaway":
-				_ = fr.WriteGoAway(last, http2.ErrCodeNo, nil)
+				write(func() error { return fr.WriteGoAway(last, http2.ErrCodeNo, nil) })
 				time.Sleep(20 * time.Millisecond)
 				return
 			case "stall":
 				// Answer nothing, and grant no window for the body.
 			case "slow":
-				time.Sleep(250 * time.Millisecond)
-				fallthrough
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					time.Sleep(250 * time.Millisecond)
+					if stats.close(id) {
+						write(func() error { return answer(id) })
+					}
+				}()
 			default:
-				hb.Reset()
-				_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-				_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
-				_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true})
-				_ = fr.WriteData(id, true, []byte("ok"))
+				stats.close(id)
+				write(func() error { return answer(id) })
 			}
 			nth, last = nth+1, id
 		}
 	}
+}
+
+// zooStats counts the streams open at the zoo server: HEADERS received,
+// not yet answered, refused, reset or cancelled by the client.
+type zooStats struct {
+	mu   sync.Mutex
+	live map[uint32]bool
+	most int
+}
+
+func (z *zooStats) open(id uint32) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.live == nil {
+		z.live = map[uint32]bool{}
+	}
+	z.live[id] = true
+	z.most = max(z.most, len(z.live))
+}
+
+// close reports whether id was still open.
+func (z *zooStats) close(id uint32) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if !z.live[id] {
+		return false
+	}
+	delete(z.live, id)
+	return true
 }
