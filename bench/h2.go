@@ -50,7 +50,7 @@ type h2Client struct {
 const (
 	h2StreamWindow = 1 << 20
 	h2ConnWindow   = 1 << 30
-	h2MaxBody      = 16 << 10 // a request body larger than this is refused (see Load.Validate)
+	h2MaxBody      = 16 << 10 // a request body larger than this is refused (Load.Validate): one DATA frame
 )
 
 // newH2Client is the HTTP/2 client of a load of o against t.

@@ -238,6 +238,8 @@ func (l Load) Validate() error {
 		return bad("closed_loop", "HTTP/2 loads run in the open model for now: give rate_per_conn instead")
 	case l.HTTP2() && l.RequestsPerConnection > 0:
 		return bad("requests_per_connection", "churn runs over HTTP/1.1 for now, not over %s", l.Protocol)
+	case l.HTTP2() && len(l.Body) > h2MaxBody:
+		return bad("body", "an HTTP/2 request body is sent in one DATA frame for now: at most %d bytes, got %d", h2MaxBody, len(l.Body))
 	case l.HTTP2() && (len(l.Mix) > 0 || l.Slow.Set()):
 		return bad("protocol", "%s does not run an access-log mix or slow clients yet: use HTTP/1.1 for those", l.Protocol)
 	case !l.ClosedLoop && l.Duration.Seconds()*l.RatePerConn < minSlots:
