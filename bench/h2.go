@@ -119,6 +119,8 @@ type h2conn struct {
 	limit  int           // Load.Streams
 	freed  chan struct{} // poked when a stream ends or a socket dies
 	ticker *time.Timer   // fails the streams whose deadline passed
+	// armedAt is when the ticker fires (zero: stopped). Under mu.
+	armedAt time.Time
 
 	mu      sync.Mutex // below, the sockets' tables and the accounting
 	sock    *h2sock    // the socket new streams go to; nil when none
@@ -341,7 +343,10 @@ func (h *h2conn) start(sk *h2sock, s slot) {
 	sk.next += 2
 	st := &h2stream{s: s, sentAt: time.Now(), sendWin: sk.initWin}
 	sk.streams[id] = st
-	h.rearm()
+	if h.armedAt.IsZero() || s.deadline.Before(h.armedAt) {
+		h.armedAt = s.deadline
+		h.ticker.Reset(max(time.Until(s.deadline), time.Millisecond))
+	}
 	if c.st.waitingSince.Load() == 0 {
 		c.st.waitingSince.Store(st.sentAt.UnixNano())
 	}
@@ -402,16 +407,14 @@ func (sk *h2sock) write(deadline time.Time, frames func() error) error {
 	return err
 }
 
-// inflight lists the streams in flight on every socket. Called with
+// inflight counts the streams in flight on every socket. Called with
 // h.mu held.
-func (h *h2conn) inflight() []*h2stream {
-	var out []*h2stream
+func (h *h2conn) inflight() int {
+	n := 0
 	for _, sk := range h.sockets {
-		for _, st := range sk.streams {
-			out = append(out, st)
-		}
+		n += len(sk.streams)
 	}
-	return out
+	return n
 }
 
 // end takes stream id out of sk's table and accounts it as failed with
@@ -431,8 +434,10 @@ func (h *h2conn) end(sk *h2sock, id uint32, cl Class, err error) {
 func (h *h2conn) ended() {
 	c := &h.conn
 	c.lastUsed = time.Now()
-	if len(h.inflight()) == 0 {
+	if h.inflight() == 0 {
 		c.st.waitingSince.Store(0)
+		h.ticker.Stop() // nothing to fail: no wake-up for nothing
+		h.armedAt = time.Time{}
 	}
 	select {
 	case h.freed <- struct{}{}:
@@ -516,11 +521,14 @@ var errStreamTimeout = errors.New("no complete answer before the request's timeo
 // h.mu held.
 func (h *h2conn) rearm() {
 	var next time.Time
-	for _, st := range h.inflight() {
-		if next.IsZero() || st.s.deadline.Before(next) {
-			next = st.s.deadline
+	for _, sk := range h.sockets {
+		for _, st := range sk.streams {
+			if next.IsZero() || st.s.deadline.Before(next) {
+				next = st.s.deadline
+			}
 		}
 	}
+	h.armedAt = next
 	if !next.IsZero() {
 		h.ticker.Reset(max(time.Until(next), time.Millisecond))
 	}
@@ -759,7 +767,7 @@ func (h *h2conn) usable() bool {
 func (h *h2conn) drain(ctx context.Context) {
 	for {
 		h.mu.Lock()
-		n := len(h.inflight())
+		n := h.inflight()
 		h.mu.Unlock()
 		if n == 0 {
 			return
