@@ -148,6 +148,13 @@ type h2sock struct {
 	lastID     uint32 // the GOAWAY's last stream id
 	dead       bool   // the socket failed or was closed
 	first      bool   // the next header block is the socket's first
+
+	// The reader's own: the header block being read (its stream, its
+	// HEADERS' END_STREAM, the :status decoded so far).
+	dec     *hpack.Decoder
+	hdrID   uint32
+	hdrEnd  bool
+	hstatus int
 }
 
 // h2stream is one request in flight.
@@ -317,7 +324,15 @@ func (h *h2conn) newSock(c Conn, stop func() bool) (*h2sock, error) {
 	sk := &h2sock{h: h, nc: nc, stop: stop, bw: bufio.NewWriterSize(nc, 4<<10), streams: map[uint32]*h2stream{}, next: 1,
 		maxStreams: 1 << 30, sendWin: 65535, initWin: 65535, first: true}
 	sk.fr = http2.NewFramer(sk.bw, bufio.NewReaderSize(nc, 8<<10))
-	sk.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	// Answers' header blocks are decoded as they come, their :status
+	// only kept: the fields after it are not made into strings unless
+	// HPACK's dynamic table keeps them.
+	sk.dec = hpack.NewDecoder(4096, func(f hpack.HeaderField) {
+		if f.Name == ":status" {
+			sk.hstatus, _ = strconv.Atoi(f.Value)
+		}
+		sk.dec.SetEmitEnabled(false) // pseudo-headers come first
+	})
 	_ = nc.SetWriteDeadline(time.Now().Add(h.r.opts.Timeout))
 	_, err := sk.bw.WriteString(http2.ClientPreface)
 	if err == nil {
@@ -580,17 +595,12 @@ func (sk *h2sock) read() {
 func (sk *h2sock) frame(f http2.Frame, done time.Time) func() error {
 	h := sk.h
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		st := sk.streams[f.StreamID]
-		if st == nil {
-			return nil
-		}
-		if code, _ := strconv.Atoi(f.PseudoValue("status")); code >= 200 || st.status == 0 {
-			st.status = code
-		}
-		if f.StreamEnded() {
-			h.answered(sk, f.StreamID, done)
-		}
+	case *http2.HeadersFrame:
+		sk.hdrID, sk.hdrEnd, sk.hstatus = f.StreamID, f.StreamEnded(), 0
+		sk.dec.SetEmitEnabled(true)
+		sk.headerBlock(f.HeaderBlockFragment(), f.HeadersEnded(), done)
+	case *http2.ContinuationFrame: // the framer checks it follows its HEADERS
+		sk.headerBlock(f.HeaderBlockFragment(), f.HeadersEnded(), done)
 	case *http2.DataFrame:
 		return sk.data(f, done)
 	case *http2.RSTStreamFrame:
@@ -639,6 +649,34 @@ func (sk *h2sock) frame(f http2.Frame, done time.Time) func() error {
 		}
 	}
 	return nil
+}
+
+// headerBlock decodes a fragment of the header block being read and,
+// at its end, takes the answer's status (a 1xx is followed by the final
+// one; trailers have none), answering the stream if its HEADERS ended
+// it. A block HPACK cannot decode breaks the connection (RFC 9113
+// §4.3). Called with h.mu held.
+func (sk *h2sock) headerBlock(frag []byte, end bool, done time.Time) {
+	_, err := sk.dec.Write(frag)
+	if err == nil && end {
+		err = sk.dec.Close()
+	}
+	if err != nil {
+		sk.lost(fmt.Errorf("HPACK: %w", err))
+		return
+	}
+	if !end {
+		return
+	}
+	if st := sk.streams[sk.hdrID]; st != nil {
+		if sk.hstatus >= 200 || st.status == 0 {
+			st.status = sk.hstatus
+		}
+		if sk.hdrEnd {
+			sk.h.answered(sk, sk.hdrID, done)
+		}
+	}
+	sk.hdrID = 0
 }
 
 // data counts a DATA frame's body bytes, answers the stream when it
