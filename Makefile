@@ -3,7 +3,7 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 GO ?= go
 BIN := bin/loadcheck
 
-.PHONY: all build release image generator-image browser httpd prometheus run test test-unit fuzz lint clean
+.PHONY: all build release image generator-image browser httpd prometheus run test test-unit fuzz lint clean capacity-screenshot
 
 all: build
 
@@ -56,6 +56,16 @@ prometheus:
 		made=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; }; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; rc=$$?; \
 		[ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; }
+
+# The capacity report's first screen, as docs/images/capacity-first-screen.png
+# shows it: RUN is the folder of a capacity search
+# (`bin/loadcheck capacity scenarios/capacity.yaml` stores it in runs/ID).
+capacity-screenshot: browser
+	@test -f "$(RUN)/capacity.html" || { echo "give RUN=runs/ID, the folder of a capacity search (it holds capacity.html)" >&2; exit 2; }
+	home=$$(mktemp -d /tmp/loadcheck-shot.XXXXXX); HOME=$$home chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+		--user-data-dir=$$home/profile --window-size=1280,800 \
+		--screenshot=$(CURDIR)/docs/images/capacity-first-screen.png file://$(abspath $(RUN))/capacity.html; \
+		rc=$$?; rm -rf $$home; exit $$rc
 
 # golangci-lint, pinned in tools/lint.mod (apart from go.mod, so that its
 # dependencies never move what loadcheck builds with); .golangci.yml says

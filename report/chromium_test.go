@@ -284,3 +284,57 @@ func TestCapacityFirstScreen(t *testing.T) {
 		}
 	}
 }
+
+// TestCapacityCurvesInsidePlots: every point of the capacity report's
+// three plots lies within its axes (a hover point is drawn for each
+// point inside them, none for one outside: as many as the series hold,
+// the log axes' non-positive values aside) and, in Chromium, inside its
+// plot's box on the page.
+func TestCapacityCurvesInsidePlots(t *testing.T) {
+	f := capacityFixture()
+	plots, err := CapacityPlots(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, p99, mem := capacitySeries(f)
+	want := map[string]int{}
+	for id, lines := range map[string][]series{"plot-served": served, "plot-p99": p99, "plot-memory": mem} {
+		lo, hi := xSpan(lines)
+		logX := lo > 0 && hi/lo > 10
+		logY := logX && id == "plot-served"
+		for _, l := range lines {
+			for _, p := range l.xy {
+				if (!logX || p.X > 0) && (!logY || p.Y > 0) {
+					want[id]++
+				}
+			}
+		}
+		if id == "plot-served" && hi > 0 {
+			want[id] += 2 // the served = offered diagonal's ends
+		}
+	}
+	for _, p := range plots {
+		if got := strings.Count(string(p.SVG), `fill="transparent"><title>`); got != want[p.ID] || got == 0 {
+			t.Errorf("%s: %d points inside its axes, want all %d", p.ID, got, want[p.ID])
+		}
+	}
+	var capPage bytes.Buffer
+	if err := RenderCapacity(&capPage, f, "html"); err != nil {
+		t.Fatal(err)
+	}
+	var boxes [][]any
+	layoutPage(t, capPage.String(), "1300,3600", `document.body.setAttribute("data-points", JSON.stringify([...document.querySelectorAll("figure[id^=plot-] svg")].map(s => {
+  const r = s.getBoundingClientRect();
+  const cs = [...s.querySelectorAll("circle")];
+  const out = cs.filter(c => { const b = c.getBoundingClientRect(), x = (b.left + b.right) / 2, y = (b.top + b.bottom) / 2; return x < r.left || x > r.right || y < r.top || y > r.bottom; }).length;
+  return [s.closest("figure").id, cs.length, out];
+})));`, map[string]any{"data-points": &boxes})
+	if len(boxes) != len(plots) {
+		t.Fatalf("%d plots on the page, want %d: %v", len(boxes), len(plots), boxes)
+	}
+	for _, b := range boxes {
+		if id, n, out := b[0].(string), b[1].(float64), b[2].(float64); int(n) != want[id] || out != 0 {
+			t.Errorf("%s: %g points on the page, %g of them outside its plot; want %d, none outside", id, n, out, want[id])
+		}
+	}
+}
