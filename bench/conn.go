@@ -597,6 +597,9 @@ func (c *conn) close() {
 // Nothing else should be waiting when no answer is due (crypto/tls reads
 // a session ticket itself, and waits on).
 func tlsPeerClosed(c Conn) bool {
+	if lc, ok := c.(loopTLSConn); ok {
+		return lc.peerClosed()
+	}
 	tc, ok := c.(*tls.Conn)
 	if !ok {
 		return false

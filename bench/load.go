@@ -157,12 +157,10 @@ const minAutoWarmUp = 5 * time.Second
 // window (open model).
 const minSlots = 2
 
-// loopRefusal names what of the load the epoll engine does not drive,
-// against an https:// target or not; "" when it drives it all.
-func (l Load) loopRefusal(https bool) string {
+// loopRefusal names what of the load the epoll engine does not drive;
+// "" when it drives it all.
+func (l Load) loopRefusal() string {
 	switch {
-	case https:
-		return "https:// targets"
 	case l.Slow.Set():
 		return "slow clients"
 	case l.HTTP2():
@@ -172,8 +170,8 @@ func (l Load) loopRefusal(https bool) string {
 }
 
 // CheckEngine reports an engine asked for that cannot drive the load:
-// epoll, against an https:// target, with slow clients or over HTTP/2;
-// and a protocol the target's scheme cannot carry.
+// epoll, with slow clients or over HTTP/2; and a protocol the target's
+// scheme cannot carry.
 func (l Load) CheckEngine(https bool) error {
 	switch {
 	case l.Protocol == ProtoH2 && !https:
@@ -181,7 +179,7 @@ func (l Load) CheckEngine(https bool) error {
 	case l.Protocol == ProtoH2C && https:
 		return fmt.Errorf("protocol h2c is HTTP/2 over plain TCP: it needs an http:// target; over TLS use h2")
 	}
-	if why := l.loopRefusal(https); l.Engine == EngineLoop && why != "" {
+	if why := l.loopRefusal(); l.Engine == EngineLoop && why != "" {
 		return fmt.Errorf("engine %s does not drive %s: use engine %s or %s", EngineLoop, why, EngineAuto, EngineGoroutine)
 	}
 	return nil

@@ -33,6 +33,7 @@ const (
 	atOwedDone                // an owed response was read, or not (owedRead)
 	atSend                    // slot k is sent: late, idle reopen, connect
 	atConnectDone             // its connect ended
+	atHandshake               // its TLS handshake is under way, or ended
 	atWrite                   // its request is written
 	atReadDone                // its response was read, or not (response)
 	atHeld                    // its schedule is over
@@ -63,7 +64,9 @@ type evConn struct {
 	class      int
 	idle       bool // the connect under way reopens an idle-closed connection
 	began      time.Time
+	connected  time.Time // its connect ended, before any TLS handshake
 	connectErr error
+	tls        *loopTLS // https://: the open socket's TLS
 	res        struct {
 		status, body int
 		closing      bool
@@ -82,6 +85,7 @@ type evLoop struct {
 	byFd     []*evConn
 	timers   evHeap
 	rbuf     []byte
+	tbuf     []byte // ciphertext read for TLS (tlsBuf)
 	events   []unix.EpollEvent
 	noPwait2 bool // epoll_pwait2 failed: epoll_wait with milliseconds
 	live     int  // connections begun and not yet closed for good
@@ -407,12 +411,38 @@ func (e *evConn) drive() {
 				e.k, e.at = e.k+1, atSlot
 				continue
 			}
-			e.opened(&e.s, loopConn{e}, e.stopWatch, e.idle, e.began, time.Now())
+			e.connected = time.Now()
+			if e.r.tls != nil {
+				e.at = atHandshake
+				e.startTLS()
+				if !e.handshake() {
+					return
+				}
+				continue
+			}
+			e.opened(&e.s, loopConn{e}, e.stopWatch, e.idle, e.began, e.connected)
+			e.at = atWrite
+		case atHandshake:
+			if err := e.tls.err; err != nil {
+				_ = e.closeFd()
+				e.openFailed(ctx, &e.s, TLSHandshake, err)
+				e.k, e.at = e.k+1, atSlot
+				continue
+			}
+			e.opened(&e.s, loopTLSConn{e}, e.stopWatch, e.idle, e.began, e.connected)
 			e.at = atWrite
 		case atWrite:
 			e.sentAt = e.s.now
 			req, class := e.request(e.s)
 			e.out, e.class = e.r.requests[req], class
+			if e.tls != nil {
+				var err error
+				if e.out, err = e.tls.seal(e.out); err != nil {
+					e.writeFailed(ctx, e.s, e.class, err)
+					e.k, e.at = e.k+1, atSlot
+					continue
+				}
+			}
 			if !e.write(e.s.now) { // s.now: the slot's start or its connect, just now
 				return
 			}
@@ -487,6 +517,10 @@ func (e *evConn) closeFd() error {
 	if e.fd < 0 {
 		return nil
 	}
+	if e.tls != nil {
+		e.tls.abandon(errTLSAbandoned) // a handshake under way ends with its socket
+		e.tls = nil
+	}
 	e.l.byFd[e.fd] = nil
 	err := unix.Close(e.fd)
 	e.fd = -1
@@ -504,24 +538,38 @@ func (e *evConn) write(now time.Time) bool {
 		e.k, e.at = e.k+1, atSlot
 		return true
 	}
-	for len(e.out) > 0 {
-		n, err := rawIO(unix.SYS_WRITE, e.fd, e.out)
+	var wait bool
+	var err error
+	switch e.out, wait, err = e.send(e.out); {
+	case wait:
+		return false
+	case err != nil:
+		e.writeFailed(ctx, e.s, e.class, err)
+		e.k, e.at = e.k+1, atSlot
+		return true
+	}
+	e.at = atReadDone
+	return e.startRead()
+}
+
+// send writes b as far as e's socket takes it: the bytes left, whether e
+// now waits for the socket to take more, and the write's error.
+func (e *evConn) send(b []byte) (rest []byte, wait bool, err error) {
+	for len(b) > 0 {
+		n, err := rawIO(unix.SYS_WRITE, e.fd, b)
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
 			e.writable = false
 			e.setWait(e.s.deadline)
-			return false
+			return b, true, nil
 		case err != nil:
-			e.writeFailed(ctx, e.s, e.class, os.NewSyscallError("write", err))
-			e.k, e.at = e.k+1, atSlot
-			return true
+			return b, false, os.NewSyscallError("write", err)
 		}
-		e.out = e.out[n:]
+		b = b[n:]
 	}
-	e.at = atReadDone
-	return e.startRead()
+	return b, false, nil
 }
 
 // startRead begins reading a response (its next point, atReadDone or
@@ -542,21 +590,18 @@ func (e *evConn) startRead() bool {
 func (e *evConn) read() bool {
 	for {
 		tail := errWouldBlock
-		n, err := rawIO(unix.SYS_READ, e.fd, e.l.rbuf)
+		var n int
+		var err error
+		if e.tls != nil {
+			n, err = e.recvTLS(e.l.rbuf)
+		} else {
+			n, err = e.recv(e.l.rbuf)
+		}
 		switch {
-		case err == unix.EINTR:
-			continue
 		case err == unix.EAGAIN:
-			e.readable = false
 			return false
 		case err != nil:
-			n, tail = 0, os.NewSyscallError("read", err)
-		case n == 0:
-			tail = io.EOF
-		default:
-			// A short read emptied the socket, unless its close waits
-			// behind the data.
-			e.readable = n == len(e.l.rbuf) || e.hup
+			n, tail = 0, err
 		}
 		data := e.l.rbuf[:n]
 		if len(e.buf) > 0 {
@@ -572,6 +617,30 @@ func (e *evConn) read() bool {
 		if !e.readable {
 			return false
 		}
+	}
+}
+
+// recv reads what e's socket has into buf: n bytes, or the error EAGAIN
+// when it has none now, io.EOF at its close, or the read's error. It says
+// in e.readable whether more may wait.
+func (e *evConn) recv(buf []byte) (int, error) {
+	for {
+		n, err := rawIO(unix.SYS_READ, e.fd, buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			e.readable = false
+			return 0, err
+		case err != nil:
+			return 0, os.NewSyscallError("read", err)
+		case n == 0:
+			return 0, io.EOF
+		}
+		// A short read emptied the socket, unless its close waits behind
+		// the data.
+		e.readable = n == len(buf) || e.hup
+		return n, nil
 	}
 }
 
@@ -644,6 +713,10 @@ func (e *evConn) event(mask uint32) {
 		e.connectErr = err
 	case e.at == atWrite && e.writable:
 		// write goes on below, from drive
+	case e.at == atHandshake && (e.readable || e.writable):
+		if !e.handshake() {
+			return
+		}
 	case (e.at == atReadDone || e.at == atOwedDone) && e.readable:
 		if !e.read() {
 			return
@@ -673,6 +746,9 @@ func (e *evConn) expired() {
 		}
 	case atConnectDone:
 		e.connectErr = os.ErrDeadlineExceeded
+	case atHandshake:
+		e.tls.abandon(os.ErrDeadlineExceeded)
+		e.r.tls.record(e.tls.tc, e.tls.err, e.tls.began, e.rec) //nolint:errcheck // drive acts on it
 	case atWrite:
 		e.writeFailed(e.l.ctx, e.s, e.class, os.ErrDeadlineExceeded)
 		e.k, e.at = e.k+1, atSlot

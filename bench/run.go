@@ -371,6 +371,9 @@ func Run(ctx context.Context, t Target, opts Options) (*Result, error) {
 		return nil, err
 	}
 	opts = r.opts
+	if r.tls != nil && opts.dial == nil {
+		r.tls.offerServersGroup(ctx, r.addr)
+	}
 	r.start, r.cpuAtStart = time.Now(), processCPU()
 	if !opts.StartAt.IsZero() {
 		r.start = r.start.Add(time.Until(opts.StartAt)) // keep the monotonic clock
@@ -826,5 +829,5 @@ func (r *runner) loopEngine() (bool, error) {
 	if err := l.CheckEngine(https); err != nil {
 		return false, err
 	}
-	return l.Engine != EngineGoroutine && r.opts.dial == nil && l.loopRefusal(https) == "", nil
+	return l.Engine != EngineGoroutine && r.opts.dial == nil && l.loopRefusal() == "", nil
 }

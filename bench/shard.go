@@ -324,7 +324,7 @@ func mergeTLS(a, b *TLS) *TLS {
 		return a
 	}
 	if a == nil {
-		a = &TLS{Version: b.Version, Cipher: b.Cipher, HandshakeTime: NewHistogram()}
+		a = &TLS{Version: b.Version, Cipher: b.Cipher, Group: b.Group, HandshakeTime: NewHistogram()}
 	}
 	a.Handshakes += b.Handshakes
 	a.Resumed += b.Resumed

@@ -25,6 +25,9 @@ type TLS struct {
 	Failed     int64  `json:"failed"`  // handshakes that failed (class tls_handshake)
 	Version    string `json:"version,omitempty"`
 	Cipher     string `json:"cipher,omitempty"`
+	// Group is the key exchange the server chose, as crypto/tls names it
+	// (X25519, X25519MLKEM768, ...).
+	Group string `json:"group,omitempty"`
 	// HandshakeTime holds every successful handshake's duration in
 	// microseconds, after the TCP connect.
 	HandshakeTime *hdrhistogram.Histogram `json:"-"`
@@ -37,7 +40,7 @@ type tlsClient struct {
 	resume                      bool
 	handshakes, resumed, failed atomic.Int64
 	once                        sync.Once
-	version, cipher             string
+	version, cipher, group      string
 }
 
 // newTLSClient is the client for an https:// target whose Host header is
@@ -76,9 +79,15 @@ func (t *tlsClient) handshake(c Conn, cfg *tls.Config, rec *recorder) (*tls.Conn
 		return nil, fmt.Errorf("TLS over %T", c)
 	}
 	tc := tls.Client(nc, cfg)
-	if err := tc.Handshake(); err != nil {
+	return tc, t.record(tc, tc.Handshake(), began, rec)
+}
+
+// record counts a handshake on tc that began at began and ended with err,
+// and times it into rec's histogram when it succeeded; it returns err.
+func (t *tlsClient) record(tc *tls.Conn, err error, began time.Time, rec *recorder) error {
+	if err != nil {
 		t.failed.Add(1)
-		return nil, err
+		return err
 	}
 	took := time.Since(began)
 	st := tc.ConnectionState()
@@ -86,11 +95,13 @@ func (t *tlsClient) handshake(c Conn, cfg *tls.Config, rec *recorder) (*tls.Conn
 	if st.DidResume {
 		t.resumed.Add(1)
 	}
-	t.once.Do(func() { t.version, t.cipher = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite) })
+	t.once.Do(func() {
+		t.version, t.cipher, t.group = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID.String()
+	})
 	rec.mu.Lock()
 	_ = rec.handshake.RecordValue(max(took.Microseconds(), 1))
 	rec.mu.Unlock()
-	return tc, nil
+	return nil
 }
 
 // result is the counts so far, with the handshake histogram merged from
@@ -100,15 +111,63 @@ func (t *tlsClient) result(recs []recorder) *TLS {
 		return nil
 	}
 	out := &TLS{Handshakes: t.handshakes.Load(), Resumed: t.resumed.Load(), Failed: t.failed.Load(),
-		Version: t.version, Cipher: t.cipher, HandshakeTime: NewHistogram()}
+		Version: t.version, Cipher: t.cipher, Group: t.group, HandshakeTime: NewHistogram()}
 	for i := range recs {
 		out.HandshakeTime.Merge(recs[i].handshake)
 	}
 	return out
 }
 
+// offerServersGroup makes one handshake with the server at addr before
+// the load, offering what crypto/tls offers by default (a hybrid
+// post-quantum key exchange first, as browsers do), and has the load's
+// ClientHellos offer the group the server chose. Against a server
+// that chooses a hybrid group nothing changes. Against one that does not
+// (OpenSSL before 3.5, say) every handshake then costs the server what it
+// did, and the client no post-quantum key it would throw away: that key
+// took half the generator's memory at 4000 connections opened at once
+// (bench/perf/README.md). A probe that fails changes nothing: the load's
+// handshakes then fail and are counted.
+func (t *tlsClient) offerServersGroup(ctx context.Context, addr string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: t.cfg.Clone()}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return
+	}
+	chosen := c.(*tls.Conn).ConnectionState().CurveID
+	c.Close()
+	if chosen == 0 || strings.Contains(chosen.String(), "MLKEM") {
+		return
+	}
+	// That group alone: crypto/tls orders the groups itself, and a key
+	// share for another would cost a HelloRetryRequest.
+	t.cfg.CurvePreferences = []tls.CurveID{chosen}
+}
+
 // fileConn is a raw socket as the net.Conn crypto/tls wants.
 type fileConn struct{ *os.File }
+
+// Read is the socket's, with a read that hit its deadline said to be
+// temporary: os.File's error for it is no net.Error, and crypto/tls keeps
+// any other error as the connection's for good, so a server answering
+// after the request's timeout would fail every later read on the
+// connection at once, as queue_timeout, instead of being waited for.
+func (f fileConn) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = deadlineError{err}
+	}
+	return n, err
+}
+
+// deadlineError is a read that hit its deadline, as a temporary net.Error.
+type deadlineError struct{ error }
+
+func (e deadlineError) Unwrap() error { return e.error }
+func (deadlineError) Timeout() bool   { return true }
+func (deadlineError) Temporary() bool { return true }
 
 func (fileConn) LocalAddr() net.Addr  { return &net.TCPAddr{} }
 func (fileConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http/httptest"
+	"sync"
 	"testing"
 )
 
@@ -26,6 +27,7 @@ func TestTLSKeepAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	checkSchedule(t, r, quickOpts(8))
 	if r.Served != 8 || r.Dropped != 0 {
 		t.Fatalf("served %d dropped %d (%v), want 8 and 0", r.Served, r.Dropped, r.Errors)
 	}
@@ -77,5 +79,52 @@ func TestTLSHandshakeFails(t *testing.T) {
 	checkConservation(t, r)
 	if r.OK != 0 || r.Errors["tls_handshake"] == 0 || r.Errors["tls_handshake"] != r.Dropped || r.TLS.Failed == 0 {
 		t.Fatalf("ok %d errors %v TLS %+v: want every request dropped as tls_handshake", r.OK, r.Errors, r.TLS)
+	}
+}
+
+// TestTLSOffersServersGroup: one handshake before the load learns the
+// key exchange the server chooses. A server that does not take the
+// hybrid post-quantum group gets ClientHellos offering its own group
+// alone, and no post-quantum key; one that takes it gets it offered
+// first, as browsers do. The group is recorded.
+func TestTLSOffersServersGroup(t *testing.T) {
+	for _, tc := range []struct {
+		server []tls.CurveID // nil: crypto/tls's defaults
+		want   tls.CurveID
+	}{
+		{[]tls.CurveID{tls.CurveP256}, tls.CurveP256},
+		{nil, tls.X25519MLKEM768},
+	} {
+		t.Run(tc.want.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			var firsts []tls.CurveID
+			cfg := testTLS(t)
+			cfg.CurvePreferences = tc.server
+			cfg.GetConfigForClient = func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
+				mu.Lock()
+				firsts = append(firsts, hi.SupportedCurves[0])
+				mu.Unlock()
+				return nil, nil
+			}
+			url := startServer(t, &server{tls: cfg, handle: func(net.Conn, int) string { return okResponse }})
+			r, err := Run(context.Background(), Target{URL: url}, quickOpts(4))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConservation(t, r)
+			if r.Served != 4 || r.TLS == nil || r.TLS.Group != tc.want.String() {
+				t.Fatalf("served %d, TLS %+v: want 4 served over %s", r.Served, r.TLS, tc.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(firsts) != 5 {
+				t.Fatalf("%d ClientHellos, want the probe's and 4", len(firsts))
+			}
+			for i, g := range firsts[1:] {
+				if g != tc.want {
+					t.Errorf("connection %d's ClientHello offered %s first, want %s", i, g, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -2,7 +2,9 @@ package bench
 
 // The server zoo: one in-process server with named behaviours, each run
 // through every path a load can take (the goroutine engine, the epoll
-// engine, three local shard processes merged, and plan → shard → merge).
+// engine, three local shard processes merged, and plan → shard → merge),
+// and through both engines over TLS, where the same answers must give the
+// same accounting.
 // Every path must give exactly the accounting written below, by hand, from
 // the HTTP spec (RFC 9110, RFC 9112) and the contract in DESIGN.md: a body
 // ends by its length, by chunking, or by the close; 1xx answers are not
@@ -21,6 +23,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -99,10 +102,14 @@ func thenClose(c net.Conn, out string) string {
 	return ""
 }
 
-// reset writes out and resets c (SO_LINGER 0): an RST, not a FIN.
+// reset writes out and resets c (SO_LINGER 0): an RST, not a FIN (over
+// TLS, not even a close_notify alert).
 func reset(c net.Conn, out string) string {
 	c.Write([]byte(out))
 	time.Sleep(5 * time.Millisecond)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	c.(*net.TCPConn).SetLinger(0)
 	c.Close()
 	return ""
@@ -263,18 +270,25 @@ var zoo = []zooCase{
 var zooPaths = []struct {
 	name   string
 	engine string // the load's Engine: "" lets the shards choose
+	tls    bool   // the server speaks HTTPS (one generator process: shards refuse https://)
 	run    func(url string, o Options) (*Result, error)
 }{
-	{"goroutine", EngineGoroutine, func(url string, o Options) (*Result, error) {
+	{"goroutine", EngineGoroutine, false, func(url string, o Options) (*Result, error) {
 		return Run(context.Background(), Target{URL: url}, o)
 	}},
-	{"epoll", EngineLoop, func(url string, o Options) (*Result, error) {
+	{"epoll", EngineLoop, false, func(url string, o Options) (*Result, error) {
 		return Run(context.Background(), Target{URL: url}, o)
 	}},
-	{"3 shards", "", func(url string, o Options) (*Result, error) {
+	{"goroutine over TLS", EngineGoroutine, true, func(url string, o Options) (*Result, error) {
+		return Run(context.Background(), Target{URL: url}, o)
+	}},
+	{"epoll over TLS", EngineLoop, true, func(url string, o Options) (*Result, error) {
+		return Run(context.Background(), Target{URL: url}, o)
+	}},
+	{"3 shards", "", false, func(url string, o Options) (*Result, error) {
 		return RunShards(context.Background(), Target{URL: url}, o, 3, shardCommand)
 	}},
-	{"plan-shard-merge", "", func(url string, o Options) (*Result, error) {
+	{"plan-shard-merge", "", false, func(url string, o Options) (*Result, error) {
 		reqs, err := PlanShards(Target{URL: url}, o, 3, time.Now().Add(300*time.Millisecond))
 		if err != nil {
 			return nil, err
@@ -315,16 +329,25 @@ func TestZoo(t *testing.T) {
 	}
 	runs := make([][]run, len(zoo))
 	sem := make(chan struct{}, zooParallel)
+	serverTLS := testTLS(t)
 	var wg sync.WaitGroup
 	for i, zc := range zoo {
 		runs[i] = make([]run, len(zooPaths))
 		for j, p := range zooPaths {
 			url := ""
-			if zc.ln != nil {
+			switch {
+			case p.tls && zc.ln != nil:
+				// Its own listener is about the TCP listen queue, below
+				// TLS: over TLS its classes would be the handshake's
+				// (TestTLSHandshakeFails).
+				continue
+			case p.tls:
+				url = startServer(t, &server{handle: zc.handle, tls: serverTLS})
+			case zc.ln != nil:
 				ln := zc.ln(t)
 				t.Cleanup(func() { ln.Close() })
 				url = "http://" + ln.Addr().String() + "/"
-			} else {
+			default:
 				url = startServer(t, &server{handle: zc.handle})
 			}
 			o := zooLoad()
@@ -350,6 +373,9 @@ func TestZoo(t *testing.T) {
 	wg.Wait()
 	for i, zc := range zoo {
 		for j, p := range zooPaths {
+			if p.tls && zc.ln != nil {
+				continue
+			}
 			t.Run(zc.name+"/"+p.name, func(t *testing.T) {
 				got := runs[i][j]
 				if got.err != nil {

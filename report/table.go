@@ -332,8 +332,8 @@ func tlsLines(f *results.File) []string {
 			continue
 		}
 		h := t.HandshakeMS
-		line := fmt.Sprintf("%s TLS: %s %s; %d handshakes (%d resumed, %d failed), handshake ms p50 %s p90 %s p99 %s max %s",
-			r.Config, t.Version, t.Cipher, t.Handshakes, t.Resumed, t.Failed, results.Num(h.P50), results.Num(h.P90), results.Num(h.P99), results.Num(h.Max))
+		line := fmt.Sprintf("%s TLS: %s; %d handshakes (%d resumed, %d failed), handshake ms p50 %s p90 %s p99 %s max %s",
+			r.Config, strings.Join(slices.DeleteFunc([]string{t.Version, t.Cipher, t.Group}, func(s string) bool { return s == "" }), " "), t.Handshakes, t.Resumed, t.Failed, results.Num(h.P50), results.Num(h.P90), results.Num(h.P99), results.Num(h.Max))
 		if t.ServerCPUPerHandshakeUS > 0 {
 			line += fmt.Sprintf("; httpd CPU about %g µs per handshake (%s)", t.ServerCPUPerHandshakeUS, t.ServerCPUHow)
 		}

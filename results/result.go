@@ -472,7 +472,7 @@ func FromBench(cfg apache.Config, r *bench.Result) Run {
 	run.LatencyMS, run.ServiceTimeMS, run.ConnectMS = latency(h), latency(r.ServiceTime), latency(r.ConnectTime)
 	run.OpenedInS = math.Round(r.OpenedIn.Seconds()*1000) / 1000
 	if t := r.TLS; t != nil {
-		run.TLS = &TLS{Handshakes: t.Handshakes, Resumed: t.Resumed, Failed: t.Failed, Version: t.Version, Cipher: t.Cipher, HandshakeMS: latency(t.HandshakeTime)}
+		run.TLS = &TLS{Handshakes: t.Handshakes, Resumed: t.Resumed, Failed: t.Failed, Version: t.Version, Cipher: t.Cipher, Group: t.Group, HandshakeMS: latency(t.HandshakeTime)}
 	}
 	for _, c := range r.Classes {
 		pc := PathClass{Class: c.Class, OK: c.OK, Dropped: c.Dropped, LatencyMS: latency(c.Latency)}
@@ -915,11 +915,13 @@ type ClientGroup struct {
 // TLS is a run's TLS side (bench.TLS, with the handshake times as
 // percentiles).
 type TLS struct {
-	Handshakes  int64   `json:"handshakes"`
-	Resumed     int64   `json:"resumed"`
-	Failed      int64   `json:"failed"`
-	Version     string  `json:"version,omitempty"`
-	Cipher      string  `json:"cipher,omitempty"`
+	Handshakes int64  `json:"handshakes"`
+	Resumed    int64  `json:"resumed"`
+	Failed     int64  `json:"failed"`
+	Version    string `json:"version,omitempty"`
+	Cipher     string `json:"cipher,omitempty"`
+	// Group is the key exchange the server chose (X25519, X25519MLKEM768, ...).
+	Group       string  `json:"group,omitempty"`
 	HandshakeMS Latency `json:"tls_handshake_ms"`
 	// ServerCPUPerHandshakeUS is httpd's CPU per handshake, estimated
 	// from the ramp (Run.EstimateHandshakeCPU); ServerCPUHow says how, or

@@ -9,12 +9,14 @@
 # against wrk measured in this same run. Absolute numbers drift on a shared
 # machine; the ratios are the result.
 #
-# Usage: bench/perf/compare.sh [-d SECONDS] [-c "100 4000 16000"] [-p PORT] [-t] [-n]
+# Usage: bench/perf/compare.sh [-d SECONDS] [-c "100 4000 16000"] [-p PORT] [-t] [-n] [-e ENGINES]
 #   -t  HTTPS: nginx serves TLS (ECDSA P-256, no session cache or tickets);
 #       only wrk and loadcheck run (bombardier and hey are left out)
 #   -n  a new connection for every request (Connection: close): with -t,
 #       a full handshake per request; the report adds handshakes per
 #       generator-CPU-second
+#   -e  loadcheck's engines, each a row (default "auto"; "epoll goroutine"
+#       puts both side by side, named loadcheck-epoll and loadcheck-goroutine)
 # Needs root for apt-get when wrk, nginx-light, hey or /usr/bin/time are
 # missing; bombardier comes from `go install`. Load goes to 127.0.0.1 only.
 set -euo pipefail
@@ -24,14 +26,16 @@ CONNS="100 4000 16000"
 PORT=18080
 TLS=0
 NEWCONN=0
-while getopts "d:c:p:tnh" opt; do
+ENGINES=auto
+while getopts "d:c:p:tne:h" opt; do
   case $opt in
     d) DUR=$OPTARG ;;
     c) CONNS=$OPTARG ;;
     p) PORT=$OPTARG ;;
     t) TLS=1 ;;
     n) NEWCONN=1 ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    e) ENGINES=$OPTARG ;;
+    *) sed -n '2,23p' "$0"; exit 2 ;;
   esac
 done
 export TLS
@@ -88,8 +92,8 @@ run() {
          err=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["result"]; print(r["req4xx"]+r["req5xx"]+r["others"])' "$out" 2>/dev/null || echo 0) ;;
     hey) req=$(awk '/responses/ {s+=$2} END {print s+0}' "$out")
          err=$(awk '/Error distribution/ {e=1; next} e && /\[/ {gsub(/[\[\]]/,"",$1); s+=$1} END {print s+0}' "$out") ;;
-    loadcheck) req=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(p["ok"] for p in r["series"]))' "$WORK/lc-$c.json")
-         err=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(sum(p.get("errors",{}).values()) for p in r["series"]))' "$WORK/lc-$c.json") ;;
+    loadcheck*) req=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(p["ok"] for p in r["series"]))' "$WORK/$name-$c.json")
+         err=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(sum(p.get("errors",{}).values()) for p in r["series"]))' "$WORK/$name-$c.json") ;;
   esac
   echo "$name $c ${req:-0} ${err:-0} $(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}') $rss"
 }
@@ -99,19 +103,21 @@ RESULTS="$WORK/results"
 for c in $CONNS; do
   echo "== $c connections, ${DUR}s each" >&2
   run wrk "$c" wrk -t1 -c"$c" -d"${DUR}s" --timeout 10s "${WRK_EXTRA[@]}" "$URL" >>"$RESULTS"
-  run loadcheck "$c" "$WORK/loadcheck" run --quiet --target "$URL" -c "$c" --closed-loop --ramp 0 --warmup 0 \
-      -d "${DUR}s" --timeout 10s "${LC_EXTRA[@]}" --json "$WORK/lc-$c.json" >>"$RESULTS"
-  if [ "$TLS" = 1 ]; then
-    [ -f "$WORK/lc-$c.json" ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; t=r.get("tls") or {}; print("loadcheck at %s connections: %s handshakes (%s resumed, %s failed), %s" % (sys.argv[2], t.get("handshakes"), t.get("resumed"), t.get("failed"), t.get("version")))' "$WORK/lc-$c.json" "$c" >&2
-    continue
-  fi
+  for e in $ENGINES; do
+    lc=loadcheck
+    [ "$ENGINES" = auto ] || lc=loadcheck-$e
+    run "$lc" "$c" "$WORK/loadcheck" run --quiet --target "$URL" -c "$c" --closed-loop --ramp 0 --warmup 0 \
+        -d "${DUR}s" --timeout 10s --engine "$e" "${LC_EXTRA[@]}" --json "$WORK/$lc-$c.json" >>"$RESULTS"
+    [ "$TLS" = 1 ] && [ -f "$WORK/$lc-$c.json" ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; t=r.get("tls") or {}; print("%s at %s connections: %s handshakes (%s resumed, %s failed), %s" % (sys.argv[3], sys.argv[2], t.get("handshakes"), t.get("resumed"), t.get("failed"), t.get("version")))' "$WORK/$lc-$c.json" "$c" "$lc" >&2
+  done
+  [ "$TLS" = 1 ] && continue
   run bombardier "$c" "$BOMBARDIER" -c "$c" -d "${DUR}s" -t 10s -p r -o json "$URL" >>"$RESULTS"
   if [ "$c" -le 4000 ]; then
     run hey "$c" hey -z "${DUR}s" -c "$c" -t 10 "$URL" >>"$RESULTS"
   fi
-  if [ -f "$WORK/lc-$c.json" ]; then
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print("loadcheck at %s connections: all open after %ss (connect p50 %s ms, p99 %s ms)" % (sys.argv[2], r.get("opened_in_s","never"), r["connect_ms"]["p50"], r["connect_ms"]["p99"]))' "$WORK/lc-$c.json" "$c" >&2
-  fi
+  for f in "$WORK"/loadcheck*-"$c".json; do
+    [ -f "$f" ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print("%s at %s connections: all open after %ss (connect p50 %s ms, p99 %s ms)" % (sys.argv[1].split("/")[-1].rsplit("-",1)[0], sys.argv[2], r.get("opened_in_s","never"), r["connect_ms"]["p50"], r["connect_ms"]["p99"]))' "$f" "$c" >&2
+  done
 done
 
 # --- report ----------------------------------------------------------------

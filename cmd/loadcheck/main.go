@@ -18,7 +18,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/results"
@@ -192,6 +194,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	if spec := os.Getenv("LOADCHECK_HEAPPROFILE"); spec != "" {
+		heapProfileAt(spec)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
@@ -324,4 +329,23 @@ func printGrouped(w io.Writer, fs *flag.FlagSet, groups []flagGroup) {
 	if len(rest) > 0 {
 		print("Other flags", rest)
 	}
+}
+
+// heapProfileAt writes the heap's profile to PATH once, DELAY after now
+// (spec PATH@DELAY, as /tmp/heap.out@5s), for developers measuring the
+// generator's memory per connection mid-run (bench/perf/README.md).
+func heapProfileAt(spec string) {
+	path, delay, _ := strings.Cut(spec, "@")
+	d, err := time.ParseDuration(delay)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadcheck: LOADCHECK_HEAPPROFILE=%s: want PATH@DELAY, as /tmp/heap.out@5s\n", spec)
+		return
+	}
+	time.AfterFunc(d, func() {
+		runtime.GC()
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	})
 }
