@@ -160,18 +160,14 @@ const minSlots = 2
 // loopRefusal names what of the load the epoll engine does not drive;
 // "" when it drives it all.
 func (l Load) loopRefusal() string {
-	switch {
-	case l.Slow.Set():
-		return "slow clients"
-	case l.HTTP2():
+	if l.HTTP2() {
 		return "HTTP/2"
 	}
 	return ""
 }
 
 // CheckEngine reports an engine asked for that cannot drive the load:
-// epoll, with slow clients or over HTTP/2; and a protocol the target's
-// scheme cannot carry.
+// epoll over HTTP/2; and a protocol the target's scheme cannot carry.
 func (l Load) CheckEngine(https bool) error {
 	switch {
 	case l.Protocol == ProtoH2 && !https:

@@ -48,7 +48,9 @@ type evConn struct {
 	s        slot
 	fd       int // -1 when closed
 	wake     time.Time
-	waiting  bool      // wake is a wait under way (it may linger in the heap after)
+	waiting  bool // wake is a wait under way (it may linger in the heap after)
+	pausing  bool // a slow client's pause between two reads: wake ends it
+	pause    time.Duration
 	hidx     int       // its place in the loop's timer heap; -1 when not in it
 	hkey     time.Time // its time in the heap: wake, or an earlier one (see setWait)
 	readable bool      // data, a close or an error may wait: read before waiting
@@ -383,6 +385,12 @@ func (e *evConn) drive() {
 			}
 		case atOwedDone:
 			e.at = atSend
+			if p := e.rr.pace; p != nil {
+				// A slow client's pauses while it read are its own (see
+				// collectOwed).
+				e.offset += p.slept
+				e.s.due, e.s.deadline = e.s.due.Add(p.slept), e.s.deadline.Add(p.slept)
+			}
 			if !e.owedRead(ctx, &e.s, e.res.closing, e.res.err) {
 				e.k, e.at = e.k+1, atSlot
 			}
@@ -447,6 +455,9 @@ func (e *evConn) drive() {
 				return
 			}
 		case atReadDone:
+			if p := e.rr.pace; p != nil {
+				e.offset += p.slept // as exchange does
+			}
 			e.response(ctx, e.s, e.sentAt, e.class, e.res.status, e.res.body, e.res.closing, e.res.err)
 			e.k, e.at = e.k+1, atSlot
 		case atHeld:
@@ -486,7 +497,11 @@ func (e *evConn) finish() {
 // atConnectDone).
 func (e *evConn) startConnect() bool {
 	e.at, e.began = atConnectDone, time.Now()
-	fd, err := e.r.dialer.connect(e.id, 0)
+	rcvbuf := 0
+	if e.st.slow {
+		rcvbuf = e.r.opts.Slow.recvBuffer()
+	}
+	fd, err := e.r.dialer.connect(e.id, rcvbuf)
 	if err != nil {
 		e.connectErr = err
 		return true
@@ -575,35 +590,76 @@ func (e *evConn) send(b []byte) (rest []byte, wait bool, err error) {
 // startRead begins reading a response (its next point, atReadDone or
 // atOwedDone, is set); it reports true when it ended at once.
 func (e *evConn) startRead() bool {
+	if e.rr.pace != nil {
+		e.rr.pace.start()
+	}
 	if len(e.buf) > 0 && e.parse(e.buf, errWouldBlock) {
 		return true
 	}
 	if e.readable && e.read() {
 		return true
 	}
-	e.setWait(e.s.deadline)
+	e.readWait()
 	return false
+}
+
+// readWait makes e wait for its response's bytes until its read deadline:
+// the slot's, moved on by a slow client's pauses. A pause under way
+// keeps its own wait.
+func (e *evConn) readWait() {
+	switch p := e.rr.pace; {
+	case e.pausing:
+	case p != nil:
+		e.setWait(e.s.deadline.Add(p.slept))
+	default:
+		e.setWait(e.s.deadline)
+	}
+}
+
+// paused reports whether a slow client, having read what it has so far,
+// must pause before it reads on; it then waits until the pause's end.
+func (e *evConn) paused() bool {
+	p := e.rr.pace
+	if p == nil || p.began.IsZero() {
+		return false
+	}
+	d := time.Until(p.began.Add(time.Duration(float64(p.got) / p.rate * float64(time.Second))))
+	if d <= 0 {
+		return false
+	}
+	e.pausing, e.pause = true, d
+	e.setWait(time.Now().Add(d))
+	return true
 }
 
 // read reads what the socket has and parses it; it reports true when the
 // response was read to its end, or ended.
 func (e *evConn) read() bool {
 	for {
+		if e.paused() {
+			return false // a slow client reads on when its pause ends
+		}
 		tail := errWouldBlock
 		var n int
 		var err error
+		buf := e.l.rbuf
+		if p := e.rr.pace; p != nil {
+			buf = buf[:p.chunk] // a slow client reads in small reads
+		}
 		if e.tls != nil {
-			n, err = e.recvTLS(e.l.rbuf)
+			n, err = e.recvTLS(buf)
 		} else {
-			n, err = e.recv(e.l.rbuf)
+			n, err = e.recv(buf)
 		}
 		switch {
 		case err == unix.EAGAIN:
 			return false
 		case err != nil:
 			n, tail = 0, err
+		case e.rr.pace != nil:
+			e.rr.pace.read(n)
 		}
-		data := e.l.rbuf[:n]
+		data := buf[:n]
 		if len(e.buf) > 0 {
 			e.keep(data)
 			data = e.buf
@@ -717,7 +773,7 @@ func (e *evConn) event(mask uint32) {
 		if !e.handshake() {
 			return
 		}
-	case (e.at == atReadDone || e.at == atOwedDone) && e.readable:
+	case (e.at == atReadDone || e.at == atOwedDone) && e.readable && !e.pausing:
 		if !e.read() {
 			return
 		}
@@ -753,6 +809,20 @@ func (e *evConn) expired() {
 		e.writeFailed(e.l.ctx, e.s, e.class, os.ErrDeadlineExceeded)
 		e.k, e.at = e.k+1, atSlot
 	case atReadDone, atOwedDone:
+		if e.pausing {
+			// A slow client's pause is over: it reads on, its read
+			// deadline moved on by the pause.
+			e.pausing = false
+			e.rr.pace.slept += e.pause
+			if e.l.ctx.Err() == nil && (!e.readable || !e.read()) {
+				e.readWait()
+				return
+			}
+			if e.l.ctx.Err() != nil {
+				e.parse(e.buf, errPaceCancelled)
+			}
+			break
+		}
 		e.parse(e.buf, os.ErrDeadlineExceeded)
 	default:
 		return

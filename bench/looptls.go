@@ -135,6 +135,9 @@ func (e *evConn) flushTLS() bool {
 // end into end; false when the socket has nothing now.
 func (e *evConn) fillTLS() bool {
 	t, buf := e.tls, e.l.tlsBuf()
+	if p := e.rr.pace; p != nil {
+		buf = buf[:p.chunk] // a slow client reads in small reads
+	}
 	n, err := e.recv(buf)
 	switch {
 	case err == unix.EAGAIN:

@@ -195,13 +195,13 @@ func checkSchedule(t *testing.T, r *Result, o Options) {
 
 // wantEngine is the engine a run of o must report: the one o names, else
 // the goroutines where the event loops cannot drive the load (a wrapped
-// Conn, slow clients, HTTP/2) or the tests ask for them
+// Conn, HTTP/2) or the tests ask for them
 // (LOADCHECK_TEST_ENGINE), else the event loops.
 func wantEngine(r *Result, o Options) string {
 	switch {
 	case o.Engine == EngineLoop || o.Engine == EngineGoroutine:
 		return o.Engine
-	case testEngine == EngineGoroutine || o.dial != nil || o.Slow.Set() || o.HTTP2():
+	case testEngine == EngineGoroutine || o.dial != nil || o.HTTP2():
 		return EngineGoroutine
 	}
 	return EngineLoop

@@ -13,10 +13,21 @@ import (
 // A slow client at 16 KB/s reads a 100 KB body in about 6 s, with a 2 s
 // timeout: its own pauses move the deadline on. Fast clients on the same
 // server are not held up, and each group is accounted for on its own.
+// Over plain HTTP and over TLS, on each engine (LOADCHECK_TEST_ENGINE).
 func TestSlowClients(t *testing.T) {
+	for _, https := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https"}[https], func(t *testing.T) { testSlowClients(t, https) })
+	}
+}
+
+func testSlowClients(t *testing.T, https bool) {
 	const size = 100000
 	resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", size, bytes.Repeat([]byte("x"), size))
-	url := startServer(t, &server{handle: func(net.Conn, int) string { return resp }})
+	s := &server{handle: func(net.Conn, int) string { return resp }}
+	if https {
+		s.tls = testTLS(t)
+	}
+	url := startServer(t, s)
 	o := Options{Load: Load{
 		Connections: 4, Duration: 8 * time.Second, // no ramp: every first slot is measured
 		RatePerConn: 0.25, Timeout: 2 * time.Second,
@@ -27,6 +38,9 @@ func TestSlowClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConservation(t, r)
+	if want := wantEngine(r, o); r.Engine != want {
+		t.Errorf("ran on engine %q, want %q", r.Engine, want)
+	}
 	if len(r.Groups) != 2 {
 		t.Fatalf("groups %+v, want fast and slow", r.Groups)
 	}

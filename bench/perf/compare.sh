@@ -50,15 +50,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/bench/perf/nginx.sh"
 
 # --- tools -----------------------------------------------------------------
-need_apt=()
-command -v wrk >/dev/null || need_apt+=(wrk)
-command -v nginx >/dev/null || need_apt+=(nginx-light)
-command -v hey >/dev/null || need_apt+=(hey)
-[ -x /usr/bin/time ] || need_apt+=(time)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "installing ${need_apt[*]} from Debian's packages" >&2
-  apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+prepare wrk=wrk hey=hey
 BOMBARDIER=$(command -v bombardier || true)
 [ -z "$BOMBARDIER" ] && [ -x "$(go env GOPATH)/bin/bombardier" ] && BOMBARDIER=$(go env GOPATH)/bin/bombardier
 if [ -z "$BOMBARDIER" ]; then
@@ -66,10 +58,6 @@ if [ -z "$BOMBARDIER" ]; then
   (cd "$WORK" && GOFLAGS= go install github.com/codesenberg/bombardier@latest)
   BOMBARDIER=$(go env GOPATH)/bin/bombardier
 fi
-echo "building loadcheck" >&2
-(cd "$ROOT" && go build -o "$WORK/loadcheck" ./cmd/loadcheck)
-
-ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # --- nginx on core 0 -------------------------------------------------------
 start_nginx 1 "$PORT"

@@ -36,17 +36,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=nginx.sh
 . "$ROOT/bench/perf/nginx.sh"
 
-need_apt=()
-command -v h2load >/dev/null || need_apt+=(nghttp2-client)
-command -v nginx >/dev/null || need_apt+=(nginx-light)
-[ -x /usr/bin/time ] || need_apt+=(time)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "installing ${need_apt[*]} from Debian's packages" >&2
-  apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-echo "building loadcheck" >&2
-(cd "$ROOT" && go build -o "$WORK/loadcheck" ./cmd/loadcheck)
-ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+prepare h2load=nghttp2-client
 
 # nginx: h2c on the plain listener (prior knowledge), every request
 # logged, so that each generator's count meets the server's own.

@@ -1,5 +1,5 @@
 # nginx.sh: sourced by the perf scripts. It makes $WORK (a temporary folder
-# removed on exit, Ctrl-C included) and defines start_nginx.
+# removed on exit, Ctrl-C included) and defines start_nginx and prepare.
 WORK=$(mktemp -d /tmp/loadcheck-perf.XXXXXX)
 NGINX_PID=""
 cleanup() {
@@ -28,4 +28,22 @@ start_nginx() {
   echo "nginx did not come up:" >&2
   cat "$WORK/error.log" >&2
   exit 1
+}
+
+# prepare CMD=PACKAGE...: installs from Debian's packages each PACKAGE whose
+# CMD is missing (nginx-light and /usr/bin/time always checked), builds
+# loadcheck into $WORK and raises the descriptor limit to what is allowed.
+prepare() {
+  local need_apt=() pair
+  for pair in nginx=nginx-light "$@"; do
+    command -v "${pair%%=*}" >/dev/null || need_apt+=("${pair#*=}")
+  done
+  [ -x /usr/bin/time ] || need_apt+=(time)
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "installing ${need_apt[*]} from Debian's packages" >&2
+    apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+  echo "building loadcheck" >&2
+  (cd "$ROOT" && go build -o "$WORK/loadcheck" ./cmd/loadcheck)
+  ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 }
