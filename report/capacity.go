@@ -16,7 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-var capacityHeader = []string{"config", "holds", "fails at", "why it fails", "KB/conn", "CPU µs/req", "time to capacity", "directive limit", "projected", "limited by", "suggestion"}
+var capacityHeader = []string{"config", "holds", "fails at", "why it fails", "KB/conn", "CPU µs/req", "time to capacity", "directive limit", "projected elsewhere", "its limit there", "suggestion"}
 
 func capacityRow(c capacity.ConfigResult) []string {
 	i := func(n int) string {
