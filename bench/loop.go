@@ -803,8 +803,12 @@ func (e *evConn) expired() {
 	case atConnectDone:
 		e.connectErr = os.ErrDeadlineExceeded
 	case atHandshake:
-		e.tls.abandon(os.ErrDeadlineExceeded)
-		e.r.tls.record(e.tls.tc, e.tls.err, e.tls.began, e.rec) //nolint:errcheck // drive acts on it
+		t := e.tls
+		t.abandon(os.ErrDeadlineExceeded)
+		if t.err == nil {
+			t.err = os.ErrDeadlineExceeded // it ended, but its last flight is not all written
+		}
+		e.r.tls.record(t.tc, t.err, t.began, e.rec) //nolint:errcheck // drive acts on it
 	case atWrite:
 		e.writeFailed(e.l.ctx, e.s, e.class, os.ErrDeadlineExceeded)
 		e.k, e.at = e.k+1, atSlot

@@ -10,7 +10,7 @@ import (
 )
 
 // testTLS is a server TLS config with httptest's certificate.
-func testTLS(t *testing.T) *tls.Config {
+func testTLS(t testing.TB) *tls.Config {
 	t.Helper()
 	ts := httptest.NewTLSServer(nil)
 	defer ts.Close()

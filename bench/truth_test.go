@@ -6,6 +6,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -424,12 +425,24 @@ func BenchmarkHotPath(b *testing.B) {
 // which drives real sockets: one connection in closed loop against a
 // loopback server that answers from a fixed buffer and allocates nothing
 // per request, so allocs/op is the engine's own (bench/perf/README.md).
-func BenchmarkHotPathLoop(b *testing.B) {
+func BenchmarkHotPathLoop(b *testing.B) { benchmarkHotPathLoop(b, nil) }
+
+// BenchmarkHotPathLoopTLS is BenchmarkHotPathLoop over TLS: the loop's
+// records in and out, and the server's crypto/tls in the same process,
+// whose records reuse their buffers as the client's do.
+func BenchmarkHotPathLoopTLS(b *testing.B) { benchmarkHotPathLoop(b, testTLS(b)) }
+
+func benchmarkHotPathLoop(b *testing.B, serverTLS *tls.Config) {
+	var ln net.Listener
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ln.Close()
+	scheme := "http"
+	if serverTLS != nil {
+		ln, scheme = tls.NewListener(ln, serverTLS), "https"
+	}
 	resp := []byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
 	go func() {
 		for {
@@ -457,7 +470,7 @@ func BenchmarkHotPathLoop(b *testing.B) {
 	opts := Options{Load: Load{Connections: 1, Duration: time.Hour, ClosedLoop: true, Timeout: time.Second, Engine: EngineLoop}, maxSlots: b.N}
 	b.ReportAllocs()
 	b.ResetTimer()
-	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, opts)
+	r, err := Run(context.Background(), Target{URL: scheme + "://" + ln.Addr().String() + "/"}, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
