@@ -362,7 +362,10 @@ func (c *conn) opened(s *slot, nc Conn, stop func() bool, idle bool, began, conn
 	case st.everConnected:
 		st.reconnects++
 		r.reconnectsAll.Add(1)
-		if s.measured {
+		if s.measured && !c.closedAt.Before(r.measureAt()) {
+			// Closed in the window. A close in the warm-up (the server's,
+			// or the client's after a timeout) is the warm-up's, as its
+			// drops are, even when the reopen falls in the window.
 			st.brokenInWindow = true
 		}
 	default:

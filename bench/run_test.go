@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -352,6 +353,31 @@ func TestKeepAliveLimit(t *testing.T) {
 	}
 	if r.Served != 0 || r.PartlyServed != 4 {
 		t.Errorf("got served %d partly %d, want 0 4", r.Served, r.PartlyServed)
+	}
+}
+
+// TestReconnectAfterWarmUpClose: the server closes each connection after
+// its first answer, in the warm-up; each reopens at its first slot in the
+// window and is held from then on. The close belongs to the warm-up, as
+// its drops would: the reconnects are counted, the connections served.
+func TestReconnectAfterWarmUpClose(t *testing.T) {
+	var answers atomic.Int32
+	s := &server{handle: func(net.Conn, int) string {
+		if answers.Add(1) <= 4 { // the four connections' first answers
+			return "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+		}
+		return okResponse
+	}}
+	url := startServer(t, s)
+	opts := quickOpts(4)
+	opts.RatePerConn, opts.WarmUp = 2, 300*time.Millisecond // slot 1 is the window's first
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Reconnects != 4 || r.Dropped != 0 || r.Served != 4 {
+		t.Errorf("got reconnects %d dropped %d (%v) served %d partly %d, want 4 reconnects, 4 served", r.Reconnects, r.Dropped, r.Errors, r.Served, r.PartlyServed)
 	}
 }
 

@@ -818,7 +818,7 @@ func Diagnose(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 		parts = append(parts, fmt.Sprintf("starved: %d connections", c.Starved))
 	}
 	if c.PartlyServed > 0 {
-		parts = append(parts, fmt.Sprintf("partly served: %d", c.PartlyServed))
+		parts = append(parts, fmt.Sprintf("partly served: %d", c.PartlyServed)+closesWithoutDrops(run))
 	}
 	if top := TopErrors(run.Requests.Errors, 2); len(top) > 0 {
 		parts = append(parts, fmt.Sprintf("dropped %.1f%% (%s)", run.Requests.DroppedPct, strings.Join(top, ", ")))
@@ -893,6 +893,24 @@ func Diagnose(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 		return strings.Join(run.Reasons, "; ")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// closesWithoutDrops says, for connections partly served with not one
+// request dropped, what broke them: closes (the reconnects, and those found
+// closed at the window's end), since no error class will.
+func closesWithoutDrops(run Run) string {
+	c := run.Connections
+	if run.Requests.Dropped > 0 || c.Reconnects+int64(c.ClosedAtEnd) == 0 {
+		return ""
+	}
+	var how []string
+	if c.Reconnects > 0 {
+		how = append(how, fmt.Sprintf("%d reconnects", c.Reconnects))
+	}
+	if c.ClosedAtEnd > 0 {
+		how = append(how, fmt.Sprintf("%d found closed at the window's end", c.ClosedAtEnd))
+	}
+	return " (no request dropped; closed connections: " + strings.Join(how, ", ") + ")"
 }
 
 // PathClass is one path class of a request mix.

@@ -131,6 +131,25 @@ func TestDiagnoseEvent(t *testing.T) {
 	}
 }
 
+// TestDiagnoseClosesWithoutDrops: connections partly served with no
+// request dropped were closed; the why line says so, and says nothing of
+// closes when requests were dropped (their classes say it).
+func TestDiagnoseClosesWithoutDrops(t *testing.T) {
+	cfg, err := apache.Preset("worker-stock", 140)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
+	run := Run{Connections: Connections{Target: 140, Served: 138, PartlyServed: 2, Reconnects: 1, ClosedAtEnd: 1}}
+	if got, want := Diagnose(run, cfg, th), "partly served: 2 (no request dropped; closed connections: 1 reconnects, 1 found closed at the window's end)"; !strings.Contains(got, want) {
+		t.Errorf("got %q, want it to contain %q", got, want)
+	}
+	run.Requests = Requests{Dropped: 1, Errors: map[string]int64{"closed_by_server": 1}, DroppedPct: 0.1}
+	if got := Diagnose(run, cfg, th); strings.Contains(got, "no request dropped") {
+		t.Errorf("with a drop: got %q", got)
+	}
+}
+
 // TestGeneratorLimited: a generator whose CPUs were busy beyond the limit
 // over the window, or that sent more than 1% of its requests late, makes
 // the verdict inconclusive, with what to do; a busy second alone, the
