@@ -220,17 +220,17 @@ func (c *conn) cutShort(k int) {
 func (c *conn) collectOwed(ctx context.Context, s *slot) bool {
 	c.setDeadline(ctx, s.deadline, true)
 	_, _, closing, err := c.rr.read()
+	return c.owedRead(ctx, s, closing, err)
+}
+
+// owedRead accounts the read of an owed response (see collectOwed).
+func (c *conn) owedRead(ctx context.Context, s *slot, closing bool, err error) bool {
 	if p := c.rr.pace; p != nil {
 		// A slow client's pauses while it read are its own, here as in
 		// exchange: they move its schedule back, this slot's too.
 		c.offset += p.slept
 		s.due, s.deadline = s.due.Add(p.slept), s.deadline.Add(p.slept)
 	}
-	return c.owedRead(ctx, s, closing, err)
-}
-
-// owedRead accounts the read of an owed response (see collectOwed).
-func (c *conn) owedRead(ctx context.Context, s *slot, closing bool, err error) bool {
 	switch {
 	case err == nil:
 		c.awaiting = false // late answer to a request already counted as dropped

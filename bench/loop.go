@@ -385,12 +385,6 @@ func (e *evConn) drive() {
 			}
 		case atOwedDone:
 			e.at = atSend
-			if p := e.rr.pace; p != nil {
-				// A slow client's pauses while it read are its own (see
-				// collectOwed).
-				e.offset += p.slept
-				e.s.due, e.s.deadline = e.s.due.Add(p.slept), e.s.deadline.Add(p.slept)
-			}
 			if !e.owedRead(ctx, &e.s, e.res.closing, e.res.err) {
 				e.k, e.at = e.k+1, atSlot
 			}
@@ -497,11 +491,7 @@ func (e *evConn) finish() {
 // atConnectDone).
 func (e *evConn) startConnect() bool {
 	e.at, e.began = atConnectDone, time.Now()
-	rcvbuf := 0
-	if e.st.slow {
-		rcvbuf = e.r.opts.Slow.recvBuffer()
-	}
-	fd, err := e.r.dialer.connect(e.id, rcvbuf)
+	fd, err := e.r.dialer.connect(e.id, e.r.rcvbuf(e.id))
 	if err != nil {
 		e.connectErr = err
 		return true
@@ -620,10 +610,10 @@ func (e *evConn) readWait() {
 // must pause before it reads on; it then waits until the pause's end.
 func (e *evConn) paused() bool {
 	p := e.rr.pace
-	if p == nil || p.began.IsZero() {
+	if p == nil {
 		return false
 	}
-	d := time.Until(p.began.Add(time.Duration(float64(p.got) / p.rate * float64(time.Second))))
+	d := p.pause()
 	if d <= 0 {
 		return false
 	}

@@ -800,15 +800,20 @@ type statusError int
 
 func (e statusError) Error() string { return fmt.Sprintf("HTTP %d", int(e)) }
 
+// rcvbuf is the receive buffer connection id's sockets ask for: a slow
+// client's small one, else 0 (the kernel's).
+func (r *runner) rcvbuf(id int) int {
+	if r.opts.Slow.Is(id) {
+		return r.opts.Slow.recvBuffer()
+	}
+	return 0
+}
+
 // dial opens connection id's socket, bounded by deadline, and returns it
 // with the function that stops its cancellation watch.
 func (r *runner) dial(ctx context.Context, id int, deadline time.Time) (Conn, func() bool, error) {
 	if r.opts.dial == nil {
-		rcvbuf := 0
-		if r.opts.Slow.Is(id) {
-			rcvbuf = r.opts.Slow.recvBuffer()
-		}
-		return r.dialer.dial(ctx, id, deadline, rcvbuf)
+		return r.dialer.dial(ctx, id, deadline, r.rcvbuf(id))
 	}
 	c, err := r.opts.dial(ctx, id)
 	if err != nil {

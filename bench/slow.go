@@ -116,14 +116,19 @@ func (p *pacer) read(n int) {
 	p.got += int64(n)
 }
 
-// wait pauses until the bytes read so far are due at the rate, and moves
-// the socket's read deadline on by the pause. It fails only when the run
-// is cancelled.
-func (p *pacer) wait() error {
+// pause is how long the client must wait before it reads on, for the
+// bytes read so far to be due at the rate: 0 or less when it need not.
+func (p *pacer) pause() time.Duration {
 	if p.began.IsZero() {
-		return nil
+		return 0
 	}
-	d := time.Until(p.began.Add(time.Duration(float64(p.got) / p.rate * float64(time.Second))))
+	return time.Until(p.began.Add(time.Duration(float64(p.got) / p.rate * float64(time.Second))))
+}
+
+// wait pauses for pause(), and moves the socket's read deadline on by the
+// pause. It fails only when the run is cancelled.
+func (p *pacer) wait() error {
+	d := p.pause()
 	if d <= 0 {
 		return nil
 	}
