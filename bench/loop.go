@@ -90,7 +90,14 @@ type evLoop struct {
 	tbuf     []byte // ciphertext read for TLS (tlsBuf)
 	events   []unix.EpollEvent
 	noPwait2 bool // epoll_pwait2 failed: epoll_wait with milliseconds
-	live     int  // connections begun and not yet closed for good
+	// poll is epfd as a file of the runtime's poller, which the loop's
+	// goroutine waits on (see wait); nil where it cannot be.
+	poll     *os.File
+	pollRaw  syscall.RawConn
+	pollTake func(uintptr) bool // takes the events into polled
+	polled   int
+	deadline time.Time // poll's read deadline as last set
+	live     int       // connections begun and not yet closed for good
 	held     []*evConn
 	cancels  bool // ctx's end has been passed to every wait
 	exited   chan struct{}
@@ -151,6 +158,7 @@ func startLoops(ctx context.Context, r *runner, wg *sync.WaitGroup, n int) ([]*e
 			stopLoops(loops)
 			return nil, os.NewSyscallError("epoll_ctl", err)
 		}
+		l.attachPoller()
 		loops = append(loops, l)
 		wg.Add(1)
 		go l.run()
@@ -221,7 +229,7 @@ func (l *evLoop) run() {
 	defer l.wg.Done()
 	defer close(l.exited)
 	defer l.closeWake()
-	defer unix.Close(l.epfd)
+	defer l.closeEpoll()
 	for {
 		l.mu.Lock()
 		// noMore comes after the last connection is added: seen here,
@@ -266,6 +274,9 @@ func (l *evLoop) run() {
 // wait waits for sockets until the first timer, and returns how many
 // events came.
 func (l *evLoop) wait() int {
+	if l.poll != nil {
+		return l.waitPolled()
+	}
 	var ts *unix.Timespec
 	if len(l.timers) > 0 {
 		d := max(time.Until(l.timers[0].hkey), 0)
@@ -292,6 +303,75 @@ func (l *evLoop) wait() int {
 		return 0
 	}
 	return n
+}
+
+// attachPoller makes l's epoll instance a file of the runtime's poller, if
+// it can be one: an epoll instance is readable while it has events.
+func (l *evLoop) attachPoller() {
+	if unix.SetNonblock(l.epfd, true) != nil {
+		return
+	}
+	f := os.NewFile(uintptr(l.epfd), "epoll")
+	raw, err := f.SyscallConn()
+	if err != nil || f.SetReadDeadline(time.Time{}) != nil { // ErrNoDeadline: not in the poller
+		_ = unix.SetNonblock(l.epfd, false)
+		return
+	}
+	l.poll, l.pollRaw = f, raw
+	l.pollTake = func(uintptr) bool {
+		l.polled = l.epollNow()
+		return l.polled > 0
+	}
+}
+
+// closeEpoll closes l's epoll instance, through the poller if it is in it.
+func (l *evLoop) closeEpoll() {
+	if l.poll != nil {
+		_ = l.poll.Close()
+		return
+	}
+	unix.Close(l.epfd)
+}
+
+// waitPolled is wait through the runtime's poller. A goroutine blocked in
+// epoll_pwait2 makes the runtime hand its P to another thread after 20 µs
+// and take it back when the call returns (futex wakes, spinning threads,
+// context switches: several per wait, at low request rates several per
+// request). Parked in the poller instead, the goroutine is woken by the
+// runtime's own wait, on the same thread, at the first event or at the
+// read deadline, which is the heap's first wait.
+func (l *evLoop) waitPolled() int {
+	var next time.Time
+	if len(l.timers) > 0 {
+		next = l.timers[0].hkey
+		if !next.After(time.Now()) { // a wait is over (a zero key: cancelled)
+			return l.epollNow()
+		}
+	}
+	if !next.Equal(l.deadline) {
+		if l.poll.SetReadDeadline(next) != nil {
+			return l.epollNow()
+		}
+		l.deadline = next
+	}
+	l.polled = 0
+	_ = l.pollRaw.Read(l.pollTake) // ends at the deadline with os.ErrDeadlineExceeded, polled 0
+	return l.polled
+}
+
+// epollNow takes the events l's epoll instance has now, without waiting.
+func (l *evLoop) epollNow() int {
+	for {
+		n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
+			uintptr(len(l.events)), 0, 0, 0)
+		switch errno {
+		case 0:
+			return int(n)
+		case unix.EINTR:
+			continue
+		}
+		return 0
+	}
 }
 
 // expire ends every wait whose time has come.
