@@ -139,26 +139,11 @@ const loopReadSize = 64 << 10
 func startLoops(ctx context.Context, r *runner, wg *sync.WaitGroup, n int) ([]*evLoop, error) {
 	var loops []*evLoop
 	for range n {
-		l := &evLoop{r: r, ctx: ctx, wg: wg, rbuf: make([]byte, loopReadSize),
-			events: make([]unix.EpollEvent, 256), exited: make(chan struct{})}
-		var err error
-		if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		l, err := newEvLoop(ctx, r, wg)
+		if err != nil {
 			stopLoops(loops)
-			return nil, os.NewSyscallError("epoll_create1", err)
+			return nil, err
 		}
-		if l.wakeFd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
-			unix.Close(l.epfd)
-			stopLoops(loops)
-			return nil, os.NewSyscallError("eventfd", err)
-		}
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.wakeFd)}
-		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.wakeFd, &ev); err != nil {
-			unix.Close(l.epfd)
-			unix.Close(l.wakeFd)
-			stopLoops(loops)
-			return nil, os.NewSyscallError("epoll_ctl", err)
-		}
-		l.attachPoller()
 		loops = append(loops, l)
 		wg.Add(1)
 		go l.run()
@@ -176,6 +161,29 @@ func startLoops(ctx context.Context, r *runner, wg *sync.WaitGroup, n int) ([]*e
 		}()
 	}
 	return loops, nil
+}
+
+// newEvLoop makes a loop for r, not yet running: its epoll instance, in
+// the runtime's poller where it can be, and its wake descriptor.
+func newEvLoop(ctx context.Context, r *runner, wg *sync.WaitGroup) (*evLoop, error) {
+	l := &evLoop{r: r, ctx: ctx, wg: wg, rbuf: make([]byte, loopReadSize),
+		events: make([]unix.EpollEvent, 256), exited: make(chan struct{})}
+	var err error
+	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if l.wakeFd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		unix.Close(l.epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.wakeFd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.wakeFd, &ev); err != nil {
+		unix.Close(l.epfd)
+		unix.Close(l.wakeFd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	l.attachPoller()
+	return l, nil
 }
 
 // stopLoops tells loops that no connection follows; each ends once its
@@ -305,10 +313,14 @@ func (l *evLoop) wait() int {
 	return n
 }
 
+// loopPoller lets the loops wait in the runtime's poller; the tests turn
+// it off to check the wait without it.
+var loopPoller = true
+
 // attachPoller makes l's epoll instance a file of the runtime's poller, if
 // it can be one: an epoll instance is readable while it has events.
 func (l *evLoop) attachPoller() {
-	if unix.SetNonblock(l.epfd, true) != nil {
+	if !loopPoller || unix.SetNonblock(l.epfd, true) != nil {
 		return
 	}
 	f := os.NewFile(uintptr(l.epfd), "epoll")

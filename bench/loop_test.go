@@ -96,3 +96,52 @@ func TestFailedStartStopsEverything(t *testing.T) {
 		t.Errorf("progress was called %d times after Run returned", late)
 	}
 }
+
+// TestLoopWait: the loop's wait, in the runtime's poller and (where the
+// epoll instance cannot join it) blocking in epoll_pwait2, ends at the
+// heap's first wait with no event, at once when that wait is past, and
+// with the wake descriptor's event when the loop is rung.
+func TestLoopWait(t *testing.T) {
+	for _, poller := range []bool{true, false} {
+		name := "blocking"
+		if poller {
+			name = "poller"
+		}
+		t.Run(name, func(t *testing.T) {
+			defer func(was bool) { loopPoller = was }(loopPoller)
+			loopPoller = poller
+			var wg sync.WaitGroup
+			l, err := newEvLoop(context.Background(), nil, &wg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.closeWake()
+			defer l.closeEpoll()
+			if (l.poll != nil) != poller {
+				t.Fatalf("in the runtime's poller: %v, want %v", l.poll != nil, poller)
+			}
+			// A wait that never ends would hang the test: a ring ends it.
+			guard := time.AfterFunc(5*time.Second, l.ring)
+			defer guard.Stop()
+
+			e := &evConn{l: l, hidx: -1}
+			began := time.Now()
+			e.setWait(began.Add(50 * time.Millisecond))
+			if n, took := l.wait(), time.Since(began); n != 0 || took < 50*time.Millisecond || took >= 5*time.Second {
+				t.Errorf("a timer 50 ms ahead: %d events after %v, want none after 50 ms", n, took)
+			}
+			began = time.Now()
+			if n, took := l.wait(), time.Since(began); n != 0 || took >= 5*time.Second {
+				t.Errorf("a timer past: %d events after %v, want none at once", n, took)
+			}
+
+			l.timers = nil
+			time.AfterFunc(50*time.Millisecond, l.ring)
+			began = time.Now()
+			n, took := l.wait(), time.Since(began)
+			if n != 1 || int(l.events[0].Fd) != l.wakeFd || took < 50*time.Millisecond || took >= 5*time.Second {
+				t.Errorf("rung after 50 ms: %d events after %v, want the wake descriptor's after 50 ms", n, took)
+			}
+		})
+	}
+}
