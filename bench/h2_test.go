@@ -150,8 +150,18 @@ func TestH2ServerStreams(t *testing.T) {
 }
 
 // TestH2Zoo: a server on the framer that ends the n-th stream of each
-// connection its own way; each way is its own class, never a bare error.
+// connection its own way; each way is its own class, never a bare error,
+// on every path: one process, 3 shards, and shards planned, served and
+// merged as a fleet does (h2c; shards refuse https://).
 func TestH2Zoo(t *testing.T) {
+	paths := []zooPath{{name: "one process", run: func(url string, o Options) (*Result, error) {
+		return Run(context.Background(), Target{URL: url}, o)
+	}}}
+	for _, p := range zooPaths {
+		if p.engine == "" && !p.tls { // HTTP/2 has its own client, on no engine
+			paths = append(paths, p)
+		}
+	}
 	for _, tc := range []struct {
 		name, way, class string
 		reconnects       bool
@@ -161,37 +171,50 @@ func TestH2Zoo(t *testing.T) {
 		{"goaway", "goaway", "goaway", true},
 		{"goaway after the stream", "goaway-promised", "", true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			url := startH2Zoo(t, 0, func(nth int) string {
-				if nth%4 == 3 {
-					return tc.way
+		for _, p := range paths {
+			t.Run(tc.name+"/"+p.name, func(t *testing.T) {
+				t.Parallel() // each its own server
+				url := startH2Zoo(t, 0, func(nth int) string {
+					if nth%4 == 3 {
+						return tc.way
+					}
+					return "ok"
+				})
+				o := h2Opts(3, ProtoH2C, 1)
+				r, err := p.run(url, o)
+				if err != nil {
+					t.Fatal(err)
 				}
-				return "ok"
+				if p.name != "one process" && r.Shards != 3 {
+					t.Errorf("ran in %d shards, want 3", r.Shards)
+				}
+				checkH2Zoo(t, r, o, tc.class, tc.reconnects)
 			})
-			o := h2Opts(3, ProtoH2C, 1)
-			r, err := Run(context.Background(), Target{URL: url}, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkConservation(t, r)
-			checkSchedule(t, r, o)
-			other := r.Dropped - r.Errors[tc.class]
-			if tc.class == "" {
-				// The GOAWAY promised the stream it came with: answered,
-				// the connection reopened for the next, nothing dropped.
-				if r.OK != r.Sent || r.Dropped != 0 || r.Served != 0 {
-					t.Errorf("ok %d of %d, errors %v, served %d: want every request answered, no connection served", r.OK, r.Sent, r.Errors, r.Served)
-				}
-			} else if r.OK == 0 || r.Errors[tc.class] == 0 || other != 0 || r.Served != 0 {
-				t.Errorf("ok %d, errors %v %v, served %d: want answers and %s alone, no connection served", r.OK, r.Errors, r.Samples, r.Served, tc.class)
-			}
-			if tc.reconnects != (r.Reconnects > 0) {
-				t.Errorf("reconnects %d", r.Reconnects)
-			}
-			if tc.class == "stream_reset" && !strings.Contains(r.Samples["stream_reset"], "INTERNAL_ERROR") {
-				t.Errorf("the sample %q does not name the error code", r.Samples["stream_reset"])
-			}
-		})
+		}
+	}
+}
+
+// checkH2Zoo checks one TestH2Zoo run whose every fourth stream ended as
+// class ("": answered, with a GOAWAY promising it).
+func checkH2Zoo(t *testing.T, r *Result, o Options, class string, reconnects bool) {
+	t.Helper()
+	checkConservation(t, r)
+	checkSchedule(t, r, o)
+	other := r.Dropped - r.Errors[class]
+	if class == "" {
+		// The GOAWAY promised the stream it came with: answered, the
+		// connection reopened for the next, nothing dropped.
+		if r.OK != r.Sent || r.Dropped != 0 || r.Served != 0 {
+			t.Errorf("ok %d of %d, errors %v, served %d: want every request answered, no connection served", r.OK, r.Sent, r.Errors, r.Served)
+		}
+	} else if r.OK == 0 || r.Errors[class] == 0 || other != 0 || r.Served != 0 {
+		t.Errorf("ok %d, errors %v %v, served %d: want answers and %s alone, no connection served", r.OK, r.Errors, r.Samples, r.Served, class)
+	}
+	if reconnects != (r.Reconnects > 0) {
+		t.Errorf("reconnects %d", r.Reconnects)
+	}
+	if class == "stream_reset" && !strings.Contains(r.Samples["stream_reset"], "INTERNAL_ERROR") {
+		t.Errorf("the sample %q does not name the error code", r.Samples["stream_reset"])
 	}
 }
 

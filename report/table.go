@@ -163,8 +163,14 @@ func serverSide(f *results.File) []string {
 		}
 		if s := r.Server; s != nil {
 			if s.StatusSamples > 0 {
-				parts = append(parts, fmt.Sprintf("httpd counted %d requests, the client got %d responses and sent %d status reads",
-					s.AccessesDuringRun, clientResponses(r), s.StatusSamples-1))
+				counted := fmt.Sprintf("httpd counted %d requests", s.AccessesDuringRun)
+				if r.HTTP2() {
+					// mod_http2 ends some streams' requests before they
+					// have a scoreboard handle to be counted on.
+					counted = fmt.Sprintf("httpd counted %d requests (mod_status misses some over HTTP/2: its access log does not)", s.AccessesDuringRun)
+				}
+				parts = append(parts, fmt.Sprintf("%s, the client got %d responses and sent %d status reads",
+					counted, clientResponses(r), s.StatusSamples-1))
 			}
 			if q := r.Requests; q.OK > 0 && q.BytesRead/q.OK >= 512 { // the 3-byte test page alone is not worth a line
 				parts = append(parts, fmt.Sprintf("the client read %s of bodies in the window (%g MB/s)", units.HumanSize(float64(r.Requests.BytesRead)), r.ReadMBps))

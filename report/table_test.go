@@ -75,6 +75,19 @@ func TestTableServerSide(t *testing.T) {
 	if strings.Contains(out, "AH00163") {
 		t.Errorf("a notice-level code was shown as notable:\n%s", out)
 	}
+	if strings.Contains(out, "misses some over HTTP/2") {
+		t.Errorf("an HTTP/1.1 run's count is said to miss HTTP/2 requests:\n%s", out)
+	}
+
+	// Over HTTP/2 mod_status's count is a lower bound, and says so.
+	run.Protocol, run.Streams = bench.ProtoH2, 6
+	b.Reset()
+	if err := WriteTable(&b, &results.File{Runs: []results.Run{run}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "httpd counted 13 requests (mod_status misses some over HTTP/2: its access log does not), the client got 11"; !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
 }
 
 // TestTLSLines: an https:// run's handshakes are in the table, Markdown

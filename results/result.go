@@ -207,10 +207,13 @@ func (r Run) ArrivalNote() string {
 		a.PerS, r.ArrivalPerS, a.Served, a.Target, map[bool]string{true: "; " + a.Why}[a.Why != ""])
 }
 
+// HTTP2 reports whether the run's load spoke HTTP/2 (h2 or h2c).
+func (r Run) HTTP2() bool { return r.Protocol != "" && r.Protocol != bench.ProtoHTTP1 }
+
 // Label is the run's config as a table names it: with the protocol when
 // the load spoke HTTP/2 ("event-tuned-h2 (h2 x6)").
 func (r Run) Label() string {
-	if r.Protocol == "" || r.Protocol == bench.ProtoHTTP1 {
+	if !r.HTTP2() {
 		return r.Config
 	}
 	return fmt.Sprintf("%s (%s x%d)", r.Config, r.Protocol, max(r.Streams, 1))
