@@ -51,25 +51,6 @@ start_nginx_h2() {
 }
 start_nginx_h2
 
-logged() { [ -f "$WORK/access.log" ] && wc -l <"$WORK/access.log" || echo 0; }
-
-# run NAME CONNS CMD...: runs CMD pinned to core 1 and prints
-# "NAME CONNS requests logged cpu_seconds".
-run() {
-  local name=$1 c=$2; shift 2
-  local out="$WORK/$name-$c.out" tm="$WORK/$name-$c.time" before
-  before=$(logged)
-  /usr/bin/time -o "$tm" -f "%U %S" taskset -c 1 "$@" >"$out" 2>&1 || true
-  read -r user sys < <(tail -1 "$tm") || { echo "$name $c failed: $(tail -3 "$out")" >&2; return; }
-  local req
-  case $name in
-    h2load) req=$(awk '/^requests:/ {print $8}' "$out") ;;  # "requests: N total, N started, N done, N succeeded, ..."
-    loadcheck) [ -f "$WORK/lc-$c.json" ] || { echo "loadcheck $c failed: $(tail -5 "$out")" >&2; return; }
-               req=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(p["ok"] for p in r["series"]))' "$WORK/lc-$c.json") ;;
-  esac
-  echo "$name $c ${req:-0} $(( $(logged) - before )) $(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')"
-}
-
 RESULTS="$WORK/results"
 : >"$RESULTS"
 for c in $CONNS; do
@@ -81,15 +62,4 @@ done
 
 echo
 echo "generator on core 1, nginx (1 worker, h2c) on core 0, $STREAMS streams, $RATE requests/s per connection, ${DUR}s per run"
-python3 - "$RESULTS" <<'PY'
-import sys
-rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-ref = {r[1]: r for r in rows if r[0] == "h2load"}
-print("%6s %-10s %10s %13s %7s %10s %16s" % ("conns", "generator", "requests", "nginx logged", "cpu s", "us cpu/req", "cpu/req vs h2load"))
-for name, c, req, logged, cpu in rows:
-    req, cpu = int(req), float(cpu)
-    us = cpu * 1e6 / req if req else float("inf")
-    w = ref.get(c)
-    ratio = "%.2f" % (us / (float(w[4]) * 1e6 / int(w[2]))) if w and int(w[2]) else "-"
-    print("%6s %-10s %10d %13s %7.2f %10.1f %16s" % (c, name, req, logged, cpu, us, ratio))
-PY
+ratios "$RESULTS"

@@ -47,29 +47,7 @@ sed -i "s#access_log off;#access_log $WORK/access.log;#" "$WORK/nginx.conf"
 kill -HUP "$NGINX_PID"
 sleep 0.5
 
-logged() { [ -f "$WORK/access.log" ] && wc -l <"$WORK/access.log" || echo 0; }
-PERF=""
-command -v perf >/dev/null && PERF=1
-
-run() {
-  local name=$1 c=$2; shift 2
-  local out="$WORK/$name-$c.out" tm="$WORK/$name-$c.time" ps="$WORK/$name-$c.perf" before
-  before=$(logged)
-  if [ -n "$PERF" ]; then
-    /usr/bin/time -o "$tm" -f "%U %S" perf stat -x, -o "$ps" -e context-switches taskset -c 1 "$@" >"$out" 2>&1 || true
-  else
-    /usr/bin/time -o "$tm" -f "%U %S" taskset -c 1 "$@" >"$out" 2>&1 || true
-  fi
-  read -r user sys < <(tail -1 "$tm") || { echo "$name $c failed: $(tail -3 "$out")" >&2; return; }
-  local req cs=-1
-  case $name in
-    h2load) req=$(awk '/^requests:/ {print $8}' "$out") ;;  # "requests: N total, N started, N done, N succeeded, ..."
-    loadcheck) [ -f "$WORK/lc-$c.json" ] || { echo "loadcheck $c failed: $(tail -5 "$out")" >&2; return; }
-               req=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(p["ok"] for p in r["series"]))' "$WORK/lc-$c.json") ;;
-  esac
-  [ -n "$PERF" ] && cs=$(awk -F, '/context-switches/ {print $1}' "$ps")
-  echo "$name $c ${req:-0} $(( $(logged) - before )) $(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}') $cs"
-}
+PERF_STAT=1
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
@@ -88,15 +66,4 @@ done
 
 echo
 echo "generator on core 1, nginx (2 workers) on core 0, HTTP/1.1 keep-alive, ${DUR}s per run, connections opened over ${RAMP}s"
-python3 - "$RESULTS" <<'PY'
-import sys
-rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-ref = {r[1]: r for r in rows if r[0] == "h2load"}
-print("%6s %-10s %10s %13s %7s %10s %11s %16s" % ("conns", "generator", "requests", "nginx logged", "cpu s", "us cpu/req", "ctxsw/req", "cpu/req vs h2load"))
-for name, c, req, logged, cpu, cs in rows:
-    req, cpu, cs = int(req), float(cpu), int(cs)
-    us = cpu * 1e6 / req if req else float("inf")
-    w = ref.get(c)
-    ratio = "%.2f" % (us / (float(w[4]) * 1e6 / int(w[2]))) if w and int(w[2]) else "-"
-    print("%6s %-10s %10d %13s %7.2f %10.1f %11s %16s" % (c, name, req, logged, cpu, us, "%.2f" % (cs / req) if req and cs >= 0 else "-", ratio))
-PY
+ratios "$RESULTS"

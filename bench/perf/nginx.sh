@@ -47,3 +47,49 @@ prepare() {
   (cd "$ROOT" && go build -o "$WORK/loadcheck" ./cmd/loadcheck)
   ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 }
+
+# logged: the lines in nginx's access log so far ($WORK/access.log).
+logged() { [ -f "$WORK/access.log" ] && wc -l <"$WORK/access.log" || echo 0; }
+
+# run NAME CONNS CMD...: runs CMD pinned to core 1 and prints
+# "NAME CONNS requests logged cpu_seconds context_switches" (-1 without
+# perf, or PERF_STAT unset). NAME h2load counts h2load's "requests:" line;
+# NAME loadcheck the series of $WORK/lc-CONNS.json, which CMD writes.
+run() {
+  local name=$1 c=$2; shift 2
+  local out="$WORK/$name-$c.out" tm="$WORK/$name-$c.time" ps="$WORK/$name-$c.perf" before req cs=-1
+  before=$(logged)
+  if [ -n "${PERF_STAT:-}" ] && command -v perf >/dev/null; then
+    /usr/bin/time -o "$tm" -f "%U %S" perf stat -x, -o "$ps" -e context-switches taskset -c 1 "$@" >"$out" 2>&1 || true
+    cs=$(awk -F, '/context-switches/ {print $1}' "$ps")
+  else
+    /usr/bin/time -o "$tm" -f "%U %S" taskset -c 1 "$@" >"$out" 2>&1 || true
+  fi
+  read -r user sys < <(tail -1 "$tm") || { echo "$name $c failed: $(tail -3 "$out")" >&2; return; }
+  case $name in
+    h2load) req=$(awk '/^requests:/ {print $8}' "$out") ;;  # "requests: N total, N started, N done, N succeeded, ..."
+    loadcheck) [ -f "$WORK/lc-$c.json" ] || { echo "loadcheck $c failed: $(tail -5 "$out")" >&2; return; }
+               req=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(sum(p["ok"] for p in r["series"]))' "$WORK/lc-$c.json") ;;
+  esac
+  echo "$name $c ${req:-0} $(( $(logged) - before )) $(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}') $cs"
+}
+
+# ratios RESULTS: the table of run's lines in RESULTS, CPU per request
+# against h2load's at the same connections (context switches per request
+# where perf counted them).
+ratios() {
+  python3 - "$1" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+ref = {r[1]: r for r in rows if r[0] == "h2load"}
+perf = any(int(r[5]) >= 0 for r in rows)
+print("%6s %-10s %10s %13s %7s %10s%s %16s" % ("conns", "generator", "requests", "nginx logged", "cpu s", "us cpu/req", " %11s" % "ctxsw/req" if perf else "", "cpu/req vs h2load"))
+for name, c, req, logged, cpu, cs in rows:
+    req, cpu, cs = int(req), float(cpu), int(cs)
+    us = cpu * 1e6 / req if req else float("inf")
+    w = ref.get(c)
+    ratio = "%.2f" % (us / (float(w[4]) * 1e6 / int(w[2]))) if w and int(w[2]) else "-"
+    sw = " %11s" % ("%.2f" % (cs / req) if req and cs >= 0 else "-") if perf else ""
+    print("%6s %-10s %10d %13s %7.2f %10.1f%s %16s" % (c, name, req, logged, cpu, us, sw, ratio))
+PY
+}
