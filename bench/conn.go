@@ -42,7 +42,8 @@ type conn struct {
 	retryAt   time.Time
 	// windowOver is set when the schedule ended at the window's end (not
 	// by cancellation or a slot limit); byServer when the server closed
-	// the socket last (Connection: close), and closedAt when it closed.
+	// the socket last (Connection: close), and closedAt when it closed
+	// (the client's close after a timeout: the timed-out request's due).
 	windowOver bool
 	byServer   bool
 	recycled   bool // the client closed the socket itself (RequestsPerConnection)
@@ -244,6 +245,7 @@ func (c *conn) owedRead(ctx context.Context, s *slot, closing bool, err error) b
 		c.r.fail(ctx, c.st, s.measured, c.timedOut(QueueTimeout, s.deadline), nil)
 		if c.rr.started {
 			c.close() // cut mid-answer: see readFailed
+			c.closedAt = s.due
 		}
 		return false
 	default:
@@ -365,7 +367,9 @@ func (c *conn) opened(s *slot, nc Conn, stop func() bool, idle bool, began, conn
 		if s.measured && !c.closedAt.Before(r.measureAt()) {
 			// Closed in the window. A close in the warm-up (the server's,
 			// or the client's after a timeout) is the warm-up's, as its
-			// drops are, even when the reopen falls in the window.
+			// drops are, even when the reopen falls in the window; so is
+			// the client's close after a warm-up request timed out in the
+			// window (closedAt is then that request's due time).
 			st.brokenInWindow = true
 		}
 	default:
@@ -535,6 +539,9 @@ func (c *conn) readFailed(ctx context.Context, s slot, err error) {
 	// An answer cut by its timeout cannot be read on from where it
 	// stopped: the connection is closed, as a browser aborts it.
 	c.close()
+	if isTimeout(err) {
+		c.closedAt = s.due // the client's close follows s's drop (see opened)
+	}
 }
 
 // errReadLate is the sample of an answer read after its timeout.

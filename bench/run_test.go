@@ -381,6 +381,36 @@ func TestReconnectAfterWarmUpClose(t *testing.T) {
 	}
 }
 
+// TestReconnectAfterWarmUpTimeout: each connection's first answer, asked
+// for in the warm-up, stops after its first bytes; the request times out
+// in the window and the client closes the connection, cutting the answer.
+// The close follows the warm-up request's drop, so it is the warm-up's:
+// the connections reopened at their next slot are served.
+func TestReconnectAfterWarmUpTimeout(t *testing.T) {
+	var answers atomic.Int32
+	s := &server{handle: func(c net.Conn, _ int) string {
+		if answers.Add(1) <= 4 { // the four connections' first answers
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no"))
+			time.Sleep(time.Second)
+			return ""
+		}
+		return okResponse
+	}}
+	url := startServer(t, s)
+	opts := quickOpts(4)
+	// Slot 0 due in the first 100 ms, its timeout past the warm-up's end
+	// at 300 ms; slot 1, at 500 ms, reopens.
+	opts.RatePerConn, opts.WarmUp, opts.Timeout = 2, 300*time.Millisecond, 350*time.Millisecond
+	r, err := Run(context.Background(), Target{URL: url}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConservation(t, r)
+	if r.Reconnects != 4 || r.Dropped != 0 || r.Served != 4 {
+		t.Errorf("got reconnects %d dropped %d (%v) served %d partly %d, want 4 reconnects, 4 served", r.Reconnects, r.Dropped, r.Errors, r.Served, r.PartlyServed)
+	}
+}
+
 // slowServer answers every request after 2 s.
 func slowServer(t *testing.T) string {
 	return startServer(t, &server{handle: func(net.Conn, int) string {
