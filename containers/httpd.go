@@ -1,15 +1,19 @@
 package containers
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -653,10 +657,6 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 			binds = append(binds, d+":"+r+":ro")
 		}
 	}
-	var cfiles []testcontainers.ContainerFile
-	for p, text := range files {
-		cfiles = append(cfiles, testcontainers.ContainerFile{Reader: strings.NewReader(text), ContainerFilePath: p, FileMode: 0o644})
-	}
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithCmd(append([]string{"sh", "-c", startScript, "start.sh", o.Layout.Binary, conf, at.DocRoot, configInvalidMark, root, o.Layout.ModulesDir}, docRoots...)...),
 		testcontainers.WithEntrypoint(),
@@ -664,7 +664,7 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 			LabelManaged: "true", LabelRun: o.RunID, LabelConfig: o.Config.Name,
 			LabelHost: hostname(), LabelPID: strconv.Itoa(o.ownerPID),
 		}),
-		testcontainers.WithFiles(cfiles...),
+		testcontainers.WithAdditionalLifecycleHooks(copyFiles(files)),
 		testcontainers.WithTmpfs(tmpfs),
 		testcontainers.WithEnv(map[string]string{"LOADCHECK_FILES": served.String(), "LOADCHECK_PHP": phpMode(o.Config), "LOADCHECK_SITE": site}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
@@ -688,6 +688,42 @@ func containerRequest(o Options, files map[string]string, port, nofile int, host
 		opts = append(opts, testcontainers.WithExposedPorts(fmt.Sprintf("%d/tcp", port)))
 	}
 	return opts
+}
+
+// copyFiles copies files (container path: text) into the container once
+// it is created, before it starts, as one tar archive in one call:
+// testcontainers' WithFiles makes a call for each file, and a config
+// tree's hundreds of files took half a minute that way.
+func copyFiles(files map[string]string) testcontainers.ContainerLifecycleHooks {
+	return testcontainers.ContainerLifecycleHooks{PostCreates: []testcontainers.ContainerHook{
+		func(ctx context.Context, c testcontainers.Container) error {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			for _, p := range slices.Sorted(maps.Keys(files)) {
+				text := files[p]
+				hdr := &tar.Header{Name: strings.TrimPrefix(path.Clean(p), "/"), Mode: 0o644, Size: int64(len(text)), ModTime: time.Now()}
+				if err := tw.WriteHeader(hdr); err != nil {
+					return fmt.Errorf("archive %s: %w", p, err)
+				}
+				if _, err := io.WriteString(tw, text); err != nil {
+					return fmt.Errorf("archive %s: %w", p, err)
+				}
+			}
+			if err := tw.Close(); err != nil {
+				return err
+			}
+			cli, err := NewClient(ctx)
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			_, err = cli.CopyToContainer(ctx, c.GetContainerID(), client.CopyToContainerOptions{DestinationPath: "/", Content: &buf})
+			if err != nil {
+				return fmt.Errorf("copy %d config files into the container: %w", len(files), err)
+			}
+			return nil
+		},
+	}}
 }
 
 // phpMode is the config's PHP mode for the start script: "" without PHP.
