@@ -96,6 +96,9 @@ func (s *settings) record(ctx context.Context, sc scenarios.Scenario, r *ready, 
 			run.Server.Protocols = p
 		}
 	}
+	if sc.Load.HTTP2() && run.Server.PeakThreads > 0 {
+		run.Server.H2MinWorkers, run.Server.H2MaxWorkers = cfg.H2Workers()
+	}
 	if r.be != nil {
 		run.Server.Backend = backendSeen(sc.Workload.Backend, r.be.Stats())
 	}

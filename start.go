@@ -92,6 +92,7 @@ func (s *settings) start(ctx context.Context, sc scenarios.Scenario, cfg apache.
 	if r.ep.Sources.CgroupErr != nil {
 		s.logf("%s httpd's memory and CPU unavailable: %v", label, r.ep.Sources.CgroupErr)
 	}
+	r.ep.Sources.Threads = r.load.HTTP2() // mod_http2's workers are threads of httpd's children
 	r.session = observe.Start(ctx, r.ep.Sources, statusInterval)
 	return r, nil
 }

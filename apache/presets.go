@@ -186,6 +186,24 @@ var h2Directives = []Directive{
 	{"H2MaxSessionStreams", "100"},
 }
 
+// H2Workers is how many worker threads mod_http2 runs in each child from
+// the start, and the most it runs there under load: H2MinWorkers and
+// H2MaxWorkers, or httpd 2.4's defaults (the MPM's threads per child, 1
+// on prefork; 1.5 times the minimum, at least 4).
+func (c Config) H2Workers() (minW, maxW int) {
+	tpc := 1
+	if c.MPM != "prefork" {
+		tpc = c.Int("ThreadsPerChild", 25)
+	}
+	if minW = c.Int("H2MinWorkers", 0); minW <= 0 {
+		minW = tpc
+	}
+	if maxW = c.Int("H2MaxWorkers", 0); maxW <= 0 {
+		maxW = max(4, 3*minW/2)
+	}
+	return minW, maxW
+}
+
 // H2PresetNames are the HTTP/2 variants listed beside the presets; any
 // MPM preset takes the suffix.
 func H2PresetNames() []string { return []string{"event-tuned" + H2Suffix} }

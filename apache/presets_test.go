@@ -119,3 +119,29 @@ func TestKeepAliveTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestH2Workers: mod_http2's workers per child, set or httpd's defaults.
+func TestH2Workers(t *testing.T) {
+	for _, c := range []struct {
+		preset     string
+		set        []Directive
+		minW, maxW int
+	}{
+		{"event-stock", nil, 25, 37},
+		{"worker-tuned", nil, 32, 48},
+		{"prefork-stock", nil, 1, 4},
+		{"event-stock", []Directive{{"H2MaxWorkers", "64"}}, 25, 64},
+		{"event-stock", []Directive{{"H2MinWorkers", "4"}}, 4, 6},
+	} {
+		cfg, err := Preset(c.preset, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range c.set {
+			cfg.Set(d)
+		}
+		if minW, maxW := cfg.H2Workers(); minW != c.minW || maxW != c.maxW {
+			t.Errorf("%s %v: H2Workers %d, %d; want %d, %d", c.preset, c.set, minW, maxW, c.minW, c.maxW)
+		}
+	}
+}

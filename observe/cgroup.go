@@ -181,6 +181,21 @@ func (c *Cgroup) Remove() error {
 	return errors.Join(errs...)
 }
 
+// Threads is how many threads process pid runs (its status file's
+// Threads line).
+func (c *Cgroup) Threads(pid int) (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.proc, strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("%s/%d/status: no Threads line", c.proc, pid)
+}
+
 // httpdNames are the command names httpd's processes run under: the
 // official image's and Debian's.
 var httpdNames = map[string]bool{"httpd": true, "apache2": true}

@@ -44,6 +44,10 @@ type Sources struct {
 	// AccessLogs counts the lines of each access log a config tree
 	// writes, by file name; nil when there are none to read.
 	AccessLogs func(ctx context.Context) (map[string]int64, error)
+	// Threads asks for each httpd process's threads to be counted (see
+	// ServerStats.PeakThreads): set for an HTTP/2 load, whose mod_http2
+	// workers are threads there.
+	Threads bool
 }
 
 // Session observes one load: it reads the kernel counters and starts the
@@ -84,7 +88,7 @@ func Start(ctx context.Context, src Sources, interval time.Duration) *Session {
 	sctx, cancel := context.WithCancel(ctx)
 	s.stop = cancel
 	if src.StatusURL != "" {
-		s.sampler = StartSampler(sctx, src.StatusURL, interval, Probe{Cgroup: src.Cgroup, NetTCP: src.NetTCP, Port: src.Port})
+		s.sampler = StartSampler(sctx, src.StatusURL, interval, Probe{Cgroup: src.Cgroup, NetTCP: src.NetTCP, Port: src.Port, Threads: src.Threads && src.Cgroup != nil})
 	}
 	if src.FPMStatusURL != "" {
 		s.fpm = startFPMSampler(sctx, src.FPMStatusURL, interval)

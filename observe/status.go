@@ -170,12 +170,20 @@ type ServerStats struct {
 	// at each reading: a process born and ended between two readings is
 	// missed, so it is a lower bound. -1 when unknown (no cgroup).
 	ProcessesEnded int `json:"processes_ended"`
+	// ThreadsAtStart and PeakThreads are the most threads one httpd
+	// process ran at the first reading and at any reading under the load
+	// (Probe.Threads; -1 when not read). mod_http2 runs its workers as
+	// threads of each child: H2MinWorkers from the start, more under load
+	// up to H2MaxWorkers.
+	ThreadsAtStart int `json:"threads_at_start"`
+	PeakThreads    int `json:"peak_threads"`
 }
 
 // emptyStats is a summary with no reading yet: every figure unknown.
 func emptyStats() ServerStats {
 	return ServerStats{PeakBusy: -1, PeakProcesses: -1, PeakConnsTotal: -1, AccessesAtStart: -1, AccessesAtEnd: -1,
-		MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1, PeakAcceptQueue: -1, ProcessesEnded: -1}
+		MemoryAtStart: -1, MemoryAtEnd: -1, MemoryPeak: -1, CPUNanos: -1, PeakAcceptQueue: -1, ProcessesEnded: -1,
+		ThreadsAtStart: -1, PeakThreads: -1}
 }
 
 // Probe says where the sampler finds the container's kernel-side figures.
@@ -183,6 +191,9 @@ type Probe struct {
 	Cgroup *Cgroup // nil: no memory, CPU or OOM figures
 	NetTCP string  // a /proc/PID/net/tcp file in httpd's network namespace; "": no accept queue
 	Port   int     // the port httpd listens on there
+	// Threads: count each httpd process's threads at every reading (from
+	// the cgroup's process list, so Cgroup must be set).
+	Threads bool
 }
 
 // Sampler reads mod_status every interval while a run goes on.
@@ -345,6 +356,18 @@ func (s *Sampler) readProcs(final bool) {
 		s.stats.ProcessesEnded = 0
 	}
 	s.procs = now
+	if s.probe.Threads {
+		most := -1
+		for pid := range now {
+			if n, err := s.cg.Threads(pid); err == nil {
+				most = max(most, n)
+			}
+		}
+		if s.stats.ThreadsAtStart < 0 {
+			s.stats.ThreadsAtStart = most
+		}
+		s.stats.PeakThreads = max(s.stats.PeakThreads, most)
+	}
 }
 
 // readCgroup updates the cgroup figures and returns memory in MB and CPU

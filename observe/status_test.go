@@ -152,21 +152,7 @@ func TestSamplerEndFiguresFromTheLoad(t *testing.T) {
 // httpd's count. Processes that leave the cgroup's httpd processes count
 // as ended; other processes there (a command run in the container) do not.
 func TestSamplerAcrossARestart(t *testing.T) {
-	dir := t.TempDir()
-	proc, root := filepath.Join(dir, "proc"), filepath.Join(dir, "cg")
-	cgDir := filepath.Join(root, "lc")
-	write := func(path, text string) { writeFile(t, path, text) }
-	write(filepath.Join(proc, "7", "cgroup"), "0::/lc\n")
-	for pid, comm := range map[string]string{"7": "httpd", "8": "apache2", "9": "sh", "10": "httpd"} {
-		write(filepath.Join(proc, pid, "comm"), comm+"\n")
-	}
-	for name, text := range map[string]string{"memory.current": "1048576\n", "cpu.stat": "usage_usec 1000\n", "memory.events": "oom_kill 0\n", "cgroup.procs": "7\n8\n9\n"} {
-		write(filepath.Join(cgDir, name), text)
-	}
-	cg, err := CgroupOf(proc, root, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cg, _, cgDir := fakeCgroup(t, map[string]string{"7": "httpd", "8": "apache2", "9": "sh", "10": "httpd"})
 	// Readings: 10, 20, 30 requests; then a new httpd: 5, 15, 15...
 	counts := []int64{10, 20, 30, 5, 15}
 	var n atomic.Int64
@@ -215,4 +201,70 @@ func TestParseProtocols(t *testing.T) {
 	if _, err := ParseProtocols(strings.NewReader("<html><table><tr><th>Srv</th></tr></table>")); err == nil || !strings.Contains(err.Error(), "no Protocol column") {
 		t.Errorf("a page without the column: %v", err)
 	}
+}
+
+// TestSamplerThreads: with Probe.Threads the sampler reads each httpd
+// process's threads at every reading: the most in one process at the
+// first reading, and the most at any reading under the load. The final
+// reading (the client closing) and non-httpd processes do not count.
+func TestSamplerThreads(t *testing.T) {
+	cg, proc, _ := fakeCgroup(t, map[string]string{"7": "apache2", "8": "apache2", "9": "sh"})
+	threads := func(pid string, n int) {
+		writeFile(t, filepath.Join(proc, pid, "status"), fmt.Sprintf("Name:\tapache2\nState:\tS (sleeping)\nThreads:\t%d\nVmRSS:\t1 kB\n", n))
+	}
+	threads("7", 1)
+	threads("8", 28)
+	threads("9", 500) // not httpd's
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Threads read before this answer: 28, then 35, 41, 33.
+		switch n.Add(1) {
+		case 1:
+			threads("8", 35)
+		case 2:
+			threads("8", 41)
+		case 3:
+			threads("8", 33)
+		}
+		fmt.Fprintf(w, "Total Accesses: 1\nBusyWorkers: 1\nIdleWorkers: 5\n")
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond, Probe{Cgroup: cg, Threads: true})
+	for n.Load() < 4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	threads("8", 90) // the final reading does not count
+	st := s.Wait()
+	if st.ThreadsAtStart != 28 || st.PeakThreads != 41 {
+		t.Errorf("threads at start %d, peak %d; want 28 and 41", st.ThreadsAtStart, st.PeakThreads)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	s = StartSampler(ctx, srv.URL+"/server-status?auto", time.Hour, Probe{Cgroup: cg})
+	if st := s.stats; st.ThreadsAtStart != -1 || st.PeakThreads != -1 {
+		t.Errorf("without Probe.Threads: threads %d and %d, want -1 (not read)", st.ThreadsAtStart, st.PeakThreads)
+	}
+}
+
+// fakeCgroup is a cgroup v2 folder and a proc folder for processes
+// (PID: command name), all in the cgroup, 7 the first: c, the proc
+// folder, and the cgroup's folder.
+func fakeCgroup(t *testing.T, procs map[string]string) (c *Cgroup, proc, cgDir string) {
+	dir := t.TempDir()
+	proc, root := filepath.Join(dir, "proc"), filepath.Join(dir, "cg")
+	cgDir = filepath.Join(root, "lc")
+	writeFile(t, filepath.Join(proc, "7", "cgroup"), "0::/lc\n")
+	for pid, comm := range procs {
+		writeFile(t, filepath.Join(proc, pid, "comm"), comm+"\n")
+	}
+	for name, text := range map[string]string{"memory.current": "1048576\n", "cpu.stat": "usage_usec 1000\n", "memory.events": "oom_kill 0\n", "cgroup.procs": "7\n8\n9\n"} {
+		writeFile(t, filepath.Join(cgDir, name), text)
+	}
+	c, err := CgroupOf(proc, root, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, proc, cgDir
 }

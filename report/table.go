@@ -213,6 +213,9 @@ func serverSide(f *results.File) []string {
 				}
 				parts = append(parts, "worker slots by the protocol of their last request: "+strings.Join(ps, ", "))
 			}
+			if s.PeakThreads > 0 {
+				parts = append(parts, s.DescribeH2Workers())
+			}
 			if s.MemoryEndMB > 0 {
 				parts = append(parts, fmt.Sprintf("memory %g -> %g MB (peak %g, %g KB per connection held), CPU %gs",
 					s.MemoryStartMB, s.MemoryEndMB, s.MemoryPeakMB, s.MemoryPerConnKB, s.CPUSeconds))

@@ -88,6 +88,24 @@ func TestTableServerSide(t *testing.T) {
 	if want := "httpd counted 13 requests (mod_status misses some over HTTP/2: its access log does not), the client got 11"; !strings.Contains(b.String(), want) {
 		t.Errorf("table lacks %q:\n%s", want, b.String())
 	}
+
+	// mod_http2's workers, seen as the threads of httpd's busiest process.
+	for _, c := range []struct {
+		start, peak int
+		want        string
+	}{
+		{28, 35, "threads in the busiest httpd process: 28 before the load, up to 35 under it (mod_http2's workers: H2MinWorkers 25 a child from the start, up to H2MaxWorkers 37 under load; it added 7 of the 12 it may)"},
+		{28, 40, "up to 40 under it (mod_http2's workers: H2MinWorkers 25 a child from the start, up to H2MaxWorkers 37 under load; it reached H2MaxWorkers: a stream that found them all busy waited)"},
+	} {
+		run.Server.ThreadsAtStart, run.Server.PeakThreads, run.Server.H2MinWorkers, run.Server.H2MaxWorkers = c.start, c.peak, 25, 37
+		b.Reset()
+		if err := WriteTable(&b, &results.File{Runs: []results.Run{run}}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("table lacks %q:\n%s", c.want, b.String())
+		}
+	}
 }
 
 // TestTLSLines: an https:// run's handshakes are in the table, Markdown

@@ -437,6 +437,20 @@ type Server struct {
 	// an old generation's after a reload. Read from the cgroup's process
 	// list every second, so at least this many; -1 unknown.
 	ProcessesEnded int `json:"processes_ended"`
+	// ThreadsAtStart and PeakThreads, under an HTTP/2 load, are the most
+	// threads one httpd process ran before the load and under it, from
+	// the cgroup's process list every second; 0 when not read. mod_http2
+	// keeps no count of its busy workers that httpd shows (no status
+	// hook; its requests have no scoreboard slot): its workers are
+	// threads of each child, H2MinWorkers from the start and more under
+	// load up to H2MaxWorkers, so the growth is how many it added.
+	ThreadsAtStart int `json:"threads_at_start,omitempty"`
+	PeakThreads    int `json:"peak_threads,omitempty"`
+	// H2MinWorkers and H2MaxWorkers are mod_http2's workers per child
+	// that the config asks for (apache.Config.H2Workers), beside the
+	// threads above.
+	H2MinWorkers int `json:"h2_min_workers,omitempty"`
+	H2MaxWorkers int `json:"h2_max_workers,omitempty"`
 	// Died says when and how httpd exited during the load (not killed for
 	// memory): the config's verdict is then error, and the numbers are
 	// what was measured until the end of the load.
@@ -444,6 +458,26 @@ type Server struct {
 	// OOMAtStart says why httpd was killed before it was ready; the
 	// config was then never loaded.
 	OOMAtStart string `json:"oom_at_start,omitempty"`
+}
+
+// DescribeH2Workers says what the threads of httpd's busiest process show
+// of mod_http2's workers, which httpd counts nowhere else.
+func (s *Server) DescribeH2Workers() string {
+	line := fmt.Sprintf("threads in the busiest httpd process: %d before the load, up to %d under it", s.ThreadsAtStart, s.PeakThreads)
+	if s.H2MaxWorkers <= 0 {
+		return line
+	}
+	line += fmt.Sprintf(" (mod_http2's workers: H2MinWorkers %d a child from the start, up to H2MaxWorkers %d under load; ", s.H2MinWorkers, s.H2MaxWorkers)
+	if s.H2WorkersFull() {
+		return line + "it reached H2MaxWorkers: a stream that found them all busy waited)"
+	}
+	return line + fmt.Sprintf("it added %d of the %d it may)", max(s.PeakThreads-s.ThreadsAtStart, 0), s.H2MaxWorkers-s.H2MinWorkers)
+}
+
+// H2WorkersFull reports whether mod_http2 started every worker
+// H2MaxWorkers allows in a child (see DescribeH2Workers).
+func (s *Server) H2WorkersFull() bool {
+	return s.H2MaxWorkers > 0 && s.PeakThreads > 0 && s.PeakThreads-s.ThreadsAtStart >= s.H2MaxWorkers-s.H2MinWorkers
 }
 
 // The observers' readings, stored in the result as they are.
@@ -852,6 +886,9 @@ func Diagnose(run Run, cfg apache.Config, th scenarios.Thresholds) string {
 		if s.BusyClosed > 0 {
 			parts = append(parts, s.DescribeBusyShutdowns())
 		}
+		if s.H2WorkersFull() {
+			parts = append(parts, fmt.Sprintf("mod_http2 ran every worker it may in a process (H2MaxWorkers %d): streams waited for one", s.H2MaxWorkers))
+		}
 		if s.SpareStops > 0 {
 			// Idle threads count only in processes still accepting, and at a
 			// low request rate nearly all their threads are idle: the parent
@@ -965,6 +1002,7 @@ func ServerFrom(seen observe.Report, conns Connections, memoryBytes int64, cpus 
 		Kernel: seen.Kernel, KernelScope: seen.KernelScope,
 		OOMKills: stats.OOMKills, PeakAcceptQueue: stats.PeakAcceptQueue, ProcessesEnded: stats.ProcessesEnded,
 		MemoryLimitMB: mb(memoryBytes), CPULimit: cpus,
+		ThreadsAtStart: max(stats.ThreadsAtStart, 0), PeakThreads: max(stats.PeakThreads, 0),
 	}
 	if stats.AccessesAtStart >= 0 {
 		srv.AccessesDuringRun = stats.AccessesAtEnd - stats.AccessesAtStart

@@ -150,6 +150,28 @@ func TestDiagnoseClosesWithoutDrops(t *testing.T) {
 	}
 }
 
+// TestDiagnoseH2Workers: an HTTP/2 run whose busiest httpd process grew
+// by every worker mod_http2 may add says mod_http2 was at H2MaxWorkers;
+// one that added fewer says nothing of it.
+func TestDiagnoseH2Workers(t *testing.T) {
+	cfg, err := apache.Preset("event-tuned", 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := scenarios.Thresholds{MinServedPct: 100, MaxDroppedPct: 0.1, MaxP99: time.Second}
+	run := Run{Protocol: bench.ProtoH2, Connections: Connections{Target: 400, Served: 73, Starved: 294},
+		Requests: Requests{Dropped: 18849, Errors: map[string]int64{"read_timeout": 18775}, DroppedPct: 73.6},
+		Server:   &Server{PeakBusyWorkers: 240, PeakConnsTotal: 400, PeakAcceptQueue: -1, ThreadsAtStart: 35, PeakThreads: 37, H2MinWorkers: 1, H2MaxWorkers: 3}}
+	want := "mod_http2 ran every worker it may in a process (H2MaxWorkers 3): streams waited for one"
+	if got := Diagnose(run, cfg, th); !strings.Contains(got, want) {
+		t.Errorf("got %q, want it to contain %q", got, want)
+	}
+	run.Server.PeakThreads = 36
+	if got := Diagnose(run, cfg, th); strings.Contains(got, "H2MaxWorkers") {
+		t.Errorf("1 of 2 workers added: got %q", got)
+	}
+}
+
 // TestGeneratorLimited: a generator whose CPUs were busy beyond the limit
 // over the window, or that sent more than 1% of its requests late, makes
 // the verdict inconclusive, with what to do; a busy second alone, the

@@ -190,6 +190,12 @@ func TestHTTP2(t *testing.T) {
 	if p := h2.Server.Protocols; p["h2"] < 10 || p["h2"] < 5*p["http/1.1"] {
 		t.Errorf("httpd's worker slots by protocol %v: want h2 above all", p)
 	}
+	// mod_http2's workers are threads of each child, beside the MPM's as
+	// many (H2MinWorkers defaults to ThreadsPerChild); read for h2 only.
+	if s := h2.Server; s.H2MinWorkers < 25 || s.H2MaxWorkers <= s.H2MinWorkers || s.ThreadsAtStart < 2*s.H2MinWorkers || s.PeakThreads < s.ThreadsAtStart ||
+		!strings.Contains(stdout, "threads in the busiest httpd process: ") || h1.Server.PeakThreads != 0 {
+		t.Errorf("h2 threads %d -> %d, H2 workers %d..%d; HTTP/1.1 threads %d", s.ThreadsAtStart, s.PeakThreads, s.H2MinWorkers, s.H2MaxWorkers, h1.Server.PeakThreads)
+	}
 	if p := pf.Server.Protocols; p["h2"] != 0 {
 		t.Errorf("prefork's worker slots by protocol %v: want no h2", p)
 	}
