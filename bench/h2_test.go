@@ -157,14 +157,7 @@ func TestH2ServerStreams(t *testing.T) {
 // engine, so the pass with LOADCHECK_TEST_ENGINE set runs the one-process
 // path alone.
 func TestH2Zoo(t *testing.T) {
-	paths := []zooPath{{name: "one process", run: func(url string, o Options) (*Result, error) {
-		return Run(context.Background(), Target{URL: url}, o)
-	}}}
-	for _, p := range zooPaths {
-		if p.engine == "" && !p.tls && testEngine == "" {
-			paths = append(paths, p)
-		}
-	}
+	paths := h2Paths()
 	for _, tc := range []struct {
 		name, way, class string
 		reconnects       bool
@@ -196,6 +189,21 @@ func TestH2Zoo(t *testing.T) {
 	}
 }
 
+// h2Paths are the paths an HTTP/2 load takes: one process, and the
+// zoo's shard paths (h2c: shards refuse https://), which only the
+// default pass runs (see TestH2Zoo).
+func h2Paths() []zooPath {
+	paths := []zooPath{{name: "one process", run: func(url string, o Options) (*Result, error) {
+		return Run(context.Background(), Target{URL: url}, o)
+	}}}
+	for _, p := range zooPaths {
+		if p.engine == "" && !p.tls && testEngine == "" {
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
 // checkH2Zoo checks one TestH2Zoo run whose every fourth stream ended as
 // class ("": answered, with a GOAWAY promising it).
 func checkH2Zoo(t *testing.T, r *Result, o Options, class string, reconnects bool) {
@@ -225,15 +233,19 @@ func checkH2Zoo(t *testing.T, r *Result, o Options, class string, reconnects boo
 // server's read_timeout.
 func TestH2FlowStall(t *testing.T) {
 	url := startH2ZooWindow(t, 0, 10, func(int) string { return "stall" })
-	o := h2Opts(2, ProtoH2C, 1)
+	o := h2Opts(3, ProtoH2C, 1) // 3: a connection for each of 3 shards
 	o.Method, o.Body = "POST", strings.Repeat("x", 100)
-	r, err := Run(context.Background(), Target{URL: url}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkConservation(t, r)
-	if r.Sent == 0 || r.Errors["flow_control_stall"] != r.Sent {
-		t.Errorf("sent %d, errors %v %v: want every request flow_control_stall", r.Sent, r.Errors, r.Samples)
+	for _, p := range h2Paths() {
+		t.Run(p.name, func(t *testing.T) {
+			r, err := p.run(url, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConservation(t, r)
+			if r.Sent == 0 || r.Errors["flow_control_stall"] != r.Sent {
+				t.Errorf("sent %d, errors %v %v: want every request flow_control_stall", r.Sent, r.Errors, r.Samples)
+			}
+		})
 	}
 }
 
@@ -259,13 +271,17 @@ func TestH2SettingsTimeout(t *testing.T) {
 			go func() { defer wg.Done(); defer c.Close(); _, _ = io.Copy(io.Discard, c) }()
 		}
 	}()
-	r, err := Run(context.Background(), Target{URL: "http://" + ln.Addr().String() + "/"}, h2Opts(2, ProtoH2C, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkConservation(t, r)
-	if r.Sent == 0 || r.Errors["settings_timeout"]+r.Errors["queue_timeout"] != r.Sent || r.Errors["settings_timeout"] == 0 {
-		t.Errorf("sent %d, errors %v: want settings_timeout (and queue_timeout behind the 2 streams)", r.Sent, r.Errors)
+	for _, p := range h2Paths() {
+		t.Run(p.name, func(t *testing.T) {
+			r, err := p.run("http://"+ln.Addr().String()+"/", h2Opts(3, ProtoH2C, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConservation(t, r)
+			if r.Sent == 0 || r.Errors["settings_timeout"]+r.Errors["queue_timeout"] != r.Sent || r.Errors["settings_timeout"] == 0 {
+				t.Errorf("sent %d, errors %v: want settings_timeout (and queue_timeout behind the 2 streams)", r.Sent, r.Errors)
+			}
+		})
 	}
 }
 
