@@ -110,6 +110,9 @@ func (s *settings) loadFor(ctx context.Context, ep provider.Endpoint, l scenario
 		l.Headers = append(append([]string(nil), l.Headers...), "Host: "+ep.Host)
 	}
 	err := bench.VerifyTLS(ctx, ep.URL, l, ep.TLSRoots)
+	if err == nil && ep.External {
+		err = bench.CheckH2(ctx, ep.URL, l)
+	}
 	if err != nil && strings.Contains(strings.Join(ep.Adjustments, "\n"), "brought in") {
 		err = fmt.Errorf("%w; or --no-host-keys, to run on a generated certificate instead of the host's the tree names", err)
 	}

@@ -307,11 +307,8 @@ func (h *h2conn) newSock(c Conn, stop func() bool) (*h2sock, error) {
 	var nc net.Conn
 	switch x := c.(type) {
 	case *tls.Conn:
-		if p := x.ConnectionState().NegotiatedProtocol; p != http2.NextProtoTLS {
-			if p == "" {
-				p = "http/1.1"
-			}
-			return fail(fmt.Errorf("the server did not negotiate h2 by ALPN (it chose %q): load mod_http2 and list h2 in Protocols, or drop --http2", p))
+		if err := negotiatedH2(x); err != nil {
+			return fail(err)
 		}
 		nc = x
 	case *os.File:

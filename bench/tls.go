@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/net/http2"
 )
 
 // TLS is what a run over https:// saw of TLS: every handshake, new
@@ -212,6 +213,57 @@ func (e *UnverifiedError) Error() string {
 
 func (e *UnverifiedError) Unwrap() error { return e.Err }
 
+// CheckH2 makes one TLS handshake to rawURL offering h2 and HTTP/1.1 by
+// ALPN, as an h2 load's connections do, and errs, naming what the server
+// chose, when it does not choose h2. For a server loadcheck did not
+// start: one it starts is checked by its config, and one whose module
+// declines at run time (mod_http2 on prefork) is shown failing. nil for
+// any other load, or a plain http:// URL. The certificate is not
+// verified here (VerifyTLS does that).
+func CheckH2(ctx context.Context, rawURL string, l Load) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || l.Protocol != ProtoH2 {
+		return nil
+	}
+	cfg := &tls.Config{ServerName: serverName(u, l.Headers), InsecureSkipVerify: true, NextProtos: []string{http2.NextProtoTLS, "http/1.1"}}
+	c, err := handshake(ctx, u, cfg)
+	if err != nil {
+		return fmt.Errorf("%s: TLS handshake before the load: %w", rawURL, err)
+	}
+	defer c.Close()
+	if err := negotiatedH2(c); err != nil {
+		return fmt.Errorf("%s: %w", rawURL, err)
+	}
+	return nil
+}
+
+// handshake connects to u's host and port (443 when none) and makes a
+// TLS handshake with cfg, within 10 s.
+func handshake(ctx context.Context, u *url.URL, cfg *tls.Config) (*tls.Conn, error) {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return nil, err
+	}
+	return c.(*tls.Conn), nil
+}
+
+// negotiatedH2 errs when c's handshake did not choose h2 by ALPN.
+func negotiatedH2(c *tls.Conn) error {
+	p := c.ConnectionState().NegotiatedProtocol
+	if p == http2.NextProtoTLS {
+		return nil
+	}
+	if p == "" {
+		p = "http/1.1"
+	}
+	return fmt.Errorf("the server did not negotiate h2 by ALPN (it chose %q): load mod_http2 and list h2 in Protocols, or drop --http2", p)
+}
+
 // VerifyTLS makes one handshake with rawURL's server, for the name the
 // load asks for, and checks its certificate against roots (PEM; none:
 // the system's). It does nothing for http:// or with l.Insecure. The
@@ -227,12 +279,7 @@ func VerifyTLS(ctx context.Context, rawURL string, l Load, roots []byte) error {
 		cfg.RootCAs = x509.NewCertPool()
 		cfg.RootCAs.AppendCertsFromPEM(roots)
 	}
-	port := u.Port()
-	if port == "" {
-		port = "443"
-	}
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
-	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	c, err := handshake(ctx, u, cfg)
 	if err != nil {
 		var cv *tls.CertificateVerificationError
 		if errors.As(err, &cv) {

@@ -148,6 +148,10 @@ type Endpoint struct {
 	// Exited reports whether httpd has exited, when, and how (exit status,
 	// signal); nil when nothing can tell (a server loadcheck did not start).
 	Exited func(ctx context.Context) Exit
+	// External marks a server loadcheck did not start (--target): an h2
+	// load checks by ALPN that it offers h2 before any load
+	// (bench.CheckH2).
+	External bool
 }
 
 // Exit is how a server ended.

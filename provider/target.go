@@ -89,7 +89,7 @@ func (t Target) Start(ctx context.Context, _ apache.Config, _ StartOptions) (Ser
 	if err := t.Check(ctx); err != nil {
 		return nil, err
 	}
-	ep := Endpoint{URL: t.URL, Sources: observe.Sources{StatusURL: t.StatusURL}}
+	ep := Endpoint{URL: t.URL, Sources: observe.Sources{StatusURL: t.StatusURL}, External: true}
 	if t.StatusURL != "" {
 		if st, err := observe.FetchStatus(ctx, observe.StatusClient, t.StatusURL); err == nil {
 			ep.Version = st.ServerVersion

@@ -87,6 +87,21 @@ func TestTargetTLSVerify(t *testing.T) {
 	if r := readResult(t, out).Runs[0]; r.TLS == nil || r.TLS.Handshakes < 10 || r.Connections.Served != 10 {
 		t.Errorf("--insecure: served %d, TLS %+v", r.Connections.Served, r.TLS)
 	}
+	// --http2 against a server that offers only HTTP/1.1 by ALPN: refused
+	// before the load, naming what it chose; one that offers h2 is loaded.
+	code, _, stderr = run(t, append(args, "--insecure", "--http2", "--json", out)...)
+	if code != exitSetup || !strings.Contains(stderr, `did not negotiate h2 by ALPN (it chose "http/1.1")`) {
+		t.Errorf("--http2 against HTTP/1.1 only: exit %d, stderr:\n%s", code, stderr)
+	}
+	h2 := httptest.NewUnstartedServer(srv.Config.Handler)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	args[2] = h2.URL + "/"
+	code, _, stderr = run(t, append(args, "--insecure", "--http2", "--json", out)...)
+	if r := readResult(t, out).Runs[0]; code != exitPass || r.Protocol != "h2" || r.Connections.Served != 10 {
+		t.Errorf("--http2 against h2: exit %d, protocol %q, served %d\nstderr:\n%s", code, r.Protocol, r.Connections.Served, stderr)
+	}
 }
 
 // TestShardedTarget splits the generator over three processes of the real
