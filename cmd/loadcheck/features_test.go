@@ -178,10 +178,10 @@ func TestHTTP2(t *testing.T) {
 		byName[r.Config] = r
 	}
 	h1, h2, pf := byName["event-http1"], byName["event-h2"], byName["prefork-tuned-h2"]
-	if h1.Verdict != results.Pass || h1.Protocol != "" || h1.Connections.Served != 100 || h1.Requests.Sent != 800 {
-		t.Errorf("over HTTP/1.1: %s, protocol %q, served %d, sent %d (want 100 x 2/s x 4 s)", h1.Verdict, h1.Protocol, h1.Connections.Served, h1.Requests.Sent)
+	if h1.Verdict != results.Pass || h1.Protocol != "" || h1.Connections.Served != 300 || h1.Requests.Sent != 2400 {
+		t.Errorf("over HTTP/1.1: %s, protocol %q, served %d, sent %d (want 300 x 2/s x 4 s)", h1.Verdict, h1.Protocol, h1.Connections.Served, h1.Requests.Sent)
 	}
-	if h2.Verdict != results.Pass || h2.Protocol != "h2" || h2.Streams != 4 || h2.Connections.Served != 100 || h2.Requests.Sent != 3200 || h2.Requests.OK != 3200 || h2.TLS == nil || h2.TLS.Handshakes < 100 {
+	if h2.Verdict != results.Pass || h2.Protocol != "h2" || h2.Streams != 4 || h2.Connections.Served != 300 || h2.Requests.Sent != 9600 || h2.Requests.OK != 9600 || h2.TLS == nil || h2.TLS.Handshakes < 300 {
 		t.Errorf("over h2: %s, protocol %q x%d, served %d, sent %d, ok %d, TLS %+v", h2.Verdict, h2.Protocol, h2.Streams, h2.Connections.Served, h2.Requests.Sent, h2.Requests.OK, h2.TLS)
 	}
 	if pf.Verdict != results.Fail || pf.Requests.Errors["bad_response"] != pf.Requests.Sent || !strings.Contains(pf.Requests.Samples["bad_response"], `did not negotiate h2 by ALPN (it chose "http/1.1")`) {
