@@ -244,8 +244,7 @@ func (c *conn) owedRead(ctx context.Context, s *slot, closing bool, err error) b
 	case isTimeout(err) && ctx.Err() == nil:
 		c.r.fail(ctx, c.st, s.measured, c.timedOut(QueueTimeout, s.deadline), nil)
 		if c.rr.started {
-			c.close() // cut mid-answer: see readFailed
-			c.closedAt = s.due
+			c.cut(*s) // mid-answer: see readFailed
 		}
 		return false
 	default:
@@ -369,7 +368,7 @@ func (c *conn) opened(s *slot, nc Conn, stop func() bool, idle bool, began, conn
 			// or the client's after a timeout) is the warm-up's, as its
 			// drops are, even when the reopen falls in the window; so is
 			// the client's close after a warm-up request timed out in the
-			// window (closedAt is then that request's due time).
+			// window (see cut).
 			st.brokenInWindow = true
 		}
 	default:
@@ -536,12 +535,21 @@ func (c *conn) readFailed(ctx context.Context, s slot, err error) {
 		c.awaiting = true
 		return
 	}
-	// An answer cut by its timeout cannot be read on from where it
-	// stopped: the connection is closed, as a browser aborts it.
-	c.close()
 	if isTimeout(err) {
-		c.closedAt = s.due // the client's close follows s's drop (see opened)
+		// An answer cut by its timeout cannot be read on from where it
+		// stopped: the connection is closed, as a browser aborts it.
+		c.cut(s)
+		return
 	}
+	c.close()
+}
+
+// cut closes the socket after s timed out, dated at s's due time: the
+// client's close follows s's drop, and belongs where s does, to the
+// warm-up or to the window (see opened).
+func (c *conn) cut(s slot) {
+	c.close()
+	c.closedAt = s.due
 }
 
 // errReadLate is the sample of an answer read after its timeout.
