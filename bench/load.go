@@ -169,16 +169,32 @@ func (l Load) loopRefusal() string {
 // CheckEngine reports an engine asked for that cannot drive the load:
 // epoll over HTTP/2; and a protocol the target's scheme cannot carry.
 func (l Load) CheckEngine(https bool) error {
-	switch {
-	case l.Protocol == ProtoH2 && !https:
-		return fmt.Errorf("protocol h2 is HTTP/2 over TLS: it needs an https:// target (--tls for the httpd loadcheck starts); over plain TCP use h2c")
-	case l.Protocol == ProtoH2C && https:
-		return fmt.Errorf("protocol h2c is HTTP/2 over plain TCP: it needs an http:// target; over TLS use h2")
+	if (l.Protocol == ProtoH2 && !https) || (l.Protocol == ProtoH2C && https) {
+		return &ProtocolError{Protocol: l.Protocol}
 	}
 	if why := l.loopRefusal(); l.Engine == EngineLoop && why != "" {
 		return fmt.Errorf("engine %s does not drive %s: use engine %s or %s", EngineLoop, why, EngineAuto, EngineGoroutine)
 	}
 	return nil
+}
+
+// ProtocolError is an HTTP/2 protocol asked of a target over the other
+// transport: h2 of an http:// one, h2c of an https:// one.
+type ProtocolError struct {
+	Protocol string // ProtoH2 or ProtoH2C
+}
+
+func (e *ProtocolError) Error() string {
+	return e.Describe(func(p string) string { return "protocol " + p })
+}
+
+// Describe says what is wrong, naming each protocol as name does (the
+// CLI names the flags that choose them).
+func (e *ProtocolError) Describe(name func(protocol string) string) string {
+	if e.Protocol == ProtoH2C {
+		return fmt.Sprintf("%s is HTTP/2 over plain TCP: it needs an http:// target; over TLS use %s", name(ProtoH2C), name(ProtoH2))
+	}
+	return fmt.Sprintf("%s is HTTP/2 over TLS: it needs an https:// target (--tls for the httpd loadcheck starts); over plain TCP use %s", name(ProtoH2), name(ProtoH2C))
 }
 
 // FieldError is a bad value of one field, named as in a scenario file.

@@ -194,8 +194,11 @@ func parseRunFlags(args []string, stderr io.Writer, extra func(*flag.FlagSet)) (
 		return nil, &usageError{"bad load: " + err.Error()}
 	}
 	if err := f.load.CheckEngine(f.tls || strings.HasPrefix(f.target, "https://")); err != nil {
-		// The library names protocols as a scenario does; here they are flags.
-		return nil, &usageError{protocolFlags.Replace("--" + err.Error())}
+		var pe *bench.ProtocolError
+		if errors.As(err, &pe) { // the library names protocols as a scenario does; here they are flags
+			return nil, &usageError{pe.Describe(func(p string) string { return protocolFlag[p] })}
+		}
+		return nil, &usageError{"--" + err.Error()}
 	}
 	if err := f.thresholds.Validate(); err != nil {
 		return nil, &usageError{"bad threshold: " + err.Error()}
@@ -234,9 +237,8 @@ func (f *runFlags) repeats() int {
 }
 
 // flagSet binds run's flags to f, with f's current values as defaults.
-// protocolFlags rewrites the load's protocol names in its errors as the
-// flags that choose them.
-var protocolFlags = strings.NewReplacer("--protocol h2c is", "--h2c is", "--protocol h2 is", "--http2 is", "use h2c", "use --h2c", "use h2", "use --http2")
+// protocolFlag is the flag that chooses each HTTP/2 protocol.
+var protocolFlag = map[string]string{bench.ProtoH2: "--http2", bench.ProtoH2C: "--h2c"}
 
 func (f *runFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("loadcheck run", flag.ContinueOnError)
