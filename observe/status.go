@@ -331,6 +331,7 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 		ConnsAsyncWriting: cur.ConnsAsyncWriting, ConnsAsyncClosing: cur.ConnsAsyncClosing,
 		TotalAccesses: cur.TotalAccesses, Scoreboard: cur.Scoreboard,
 		MemoryMB: memMB, CPUSeconds: cpuS, AcceptQueue: queue, ProcessesEnded: st.ProcessesEnded,
+		HTTPDProcesses: len(s.procs),
 	})
 }
 

@@ -240,6 +240,13 @@ func TestSamplerThreads(t *testing.T) {
 	if st.ThreadsAtStart != 28 || st.PeakThreads != 41 {
 		t.Errorf("threads at start %d, peak %d; want 28 and 41", st.ThreadsAtStart, st.PeakThreads)
 	}
+	// mod_status gave no Processes (prefork, worker); the cgroup's two
+	// httpd processes are in every reading.
+	for _, pt := range st.Points {
+		if pt.Processes != -1 || pt.HTTPDProcesses != 2 {
+			t.Fatalf("reading %+v: want Processes -1 (mod_status's) and HTTPDProcesses 2 (the cgroup's)", pt)
+		}
+	}
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	s = StartSampler(ctx, srv.URL+"/server-status?auto", time.Hour, Probe{Cgroup: cg})

@@ -17,6 +17,10 @@ type Point struct {
 	CPUSeconds          float64        `json:"cpu_seconds"`               // the container's CPU since the first reading; -1 unknown
 	AcceptQueue         int            `json:"accept_queue"`              // connections waiting to be accepted; -1 unknown
 	ProcessesEnded      int            `json:"processes_ended,omitempty"` // httpd processes ended since the sampler started (ServerStats.ProcessesEnded); -1 unknown
+	// HTTPDProcesses counts the httpd processes in the container's
+	// cgroup, the parent included; 0 unknown. mod_status gives Processes
+	// for event alone; this one is there for every MPM.
+	HTTPDProcesses int `json:"httpd_processes,omitempty"`
 }
 
 // ListenCounters are the kernel's ListenOverflows and ListenDrops.

@@ -104,7 +104,7 @@ func (s *Settler) Tick(p bench.Progress) bool {
 	}
 	snap := snapshot{open: float64(p.Open), okPerS: float64(ok) / dt}
 	if pt, ok := s.latest(); ok {
-		snap.busy, snap.idle, snap.procs, snap.hasServer, snap.at = float64(pt.BusyWorkers), float64(pt.IdleWorkers), float64(pt.Processes), true, pt.T
+		snap.busy, snap.idle, snap.procs, snap.hasServer, snap.at = float64(pt.BusyWorkers), float64(pt.IdleWorkers), float64(processes(pt)), true, pt.T
 	}
 	if s.recent = append(s.recent, snap); len(s.recent) > stableFor+1 {
 		s.recent = s.recent[1:]
@@ -142,17 +142,19 @@ func (s *Settler) Answered() int {
 // serverFull reports whether the server has had no idle worker, and the
 // same busy workers (within the tolerance) and processes, for the last
 // stableFor seconds of fresh readings, while some connection went
-// unanswered: a threaded httpd (worker, event) spawns a process at least
-// once a second while its idle threads fall short, so one that has not
-// for stableFor seconds is at its limits and will serve no more
-// connections. The connections it cannot serve time out and are opened
+// unanswered: httpd spawns a process at least once a second while its
+// idle workers (threads, or prefork's processes) fall short of its
+// spares, so one that has not for stableFor seconds is at its limits and
+// will serve no more connections. The connections it cannot serve time out and are opened
 // again, which keeps the generator's own figures moving, so the
 // stability rule alone would wait for the warm-up's cap.
 //
-// It needs mod_status's process count, which prefork does not report:
-// without it a prefork server still spawning (up to 32 processes a
-// second, busy workers climbing slower than the readings come when
-// thousands of processes fill the scoreboard) would look full.
+// It needs a process count: without one a prefork server still spawning
+// (up to 32 processes a second, busy workers climbing slower than the
+// readings come when thousands of processes fill the scoreboard) would
+// look full. mod_status gives it for event alone; for prefork and worker
+// it is the container's cgroup's (observe.Point.HTTPDProcesses), so a
+// server without a cgroup to read (a --target) is never taken for full.
 func (s *Settler) serverFull() bool {
 	if len(s.recent) <= stableFor || s.full > 0 {
 		return false
@@ -164,6 +166,19 @@ func (s *Settler) serverFull() bool {
 	}
 	return s.spread(func(x snapshot) float64 { return x.busy }) <= max(2, 0.01*float64(s.target)) &&
 		s.spread(func(x snapshot) float64 { return x.procs }) == 0
+}
+
+// processes is the server's process count: mod_status's (event), or
+// else the container's cgroup's (prefork and worker, whose mod_status
+// gives none); -1 unknown.
+func processes(pt observe.Point) int {
+	switch {
+	case pt.Processes >= 0:
+		return pt.Processes
+	case pt.HTTPDProcesses > 0:
+		return pt.HTTPDProcesses
+	}
+	return -1
 }
 
 // spread is how far f ranges over the recent seconds, lowest to highest.

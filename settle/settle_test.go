@@ -101,7 +101,8 @@ func TestSettler(t *testing.T) {
 
 // A full server whose readings stopped coming (the sampler's last one
 // repeats, as Session.Latest does when a status read is slow), or one
-// without a process count (prefork), is not taken for full.
+// without a process count (mod_status's for event, the cgroup's for
+// prefork and worker), is not taken for full.
 func TestSettlerFullNeedsFreshReadings(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -111,6 +112,13 @@ func TestSettlerFullNeedsFreshReadings(t *testing.T) {
 		{"fresh", func(i int) observe.Point { return observe.Point{T: float64(i), BusyWorkers: 60, Processes: 3} }, true},
 		{"stale", func(int) observe.Point { return observe.Point{T: 1, BusyWorkers: 60, Processes: 3} }, false},
 		{"no process count", func(i int) observe.Point { return observe.Point{T: float64(i), BusyWorkers: 60, Processes: -1} }, false},
+		// prefork and worker: mod_status has no Processes, the cgroup does.
+		{"the cgroup's process count", func(i int) observe.Point {
+			return observe.Point{T: float64(i), BusyWorkers: 60, Processes: -1, HTTPDProcesses: 61}
+		}, true},
+		{"the cgroup's count, still spawning", func(i int) observe.Point {
+			return observe.Point{T: float64(i), BusyWorkers: 60, Processes: -1, HTTPDProcesses: 50 + i}
+		}, false},
 	} {
 		s := &Settler{target: 100, rate: 1}
 		var p bench.Progress
