@@ -6,7 +6,9 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loadcheck/loadcheck/apache"
@@ -71,14 +73,8 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 		return nil, err
 	}
 	s.logf("capacity run %s%s: %s; budget %s", c.out.RunID, AboutScenario(sc), folder.where(), bounds.Budget)
-	for i, cfg := range sc.Configs {
-		if ctx.Err() != nil {
-			break
-		}
-		c.out.Configs = append(c.out.Configs, c.search(ctx, cfg, fmt.Sprintf("%d/%d %s", i+1, len(sc.Configs), cfg.Name)))
-		if err := save(); err != nil {
-			return c.out, err
-		}
+	if err := c.searchAll(ctx, save); err != nil {
+		return c.out, err
 	}
 	for i := range c.out.Configs {
 		c.suggest(ctx, &c.out.Configs[i])
@@ -103,6 +99,100 @@ func Capacity(ctx context.Context, sc scenarios.Scenario, bounds scenarios.Capac
 	return c.out, ctx.Err()
 }
 
+// searchAll searches every config: first those small enough to search
+// side by side (sideBySide), at once, then the others one after the
+// other; c.out.Configs keeps the scenario's order, and save runs after
+// each config.
+func (c *capacityRun) searchAll(ctx context.Context, save func() error) error {
+	cfgs := c.sc.Configs
+	done := make([]*capacity.ConfigResult, len(cfgs))
+	var mu sync.Mutex
+	var saveErr error
+	finished := func(i int, cc capacity.ConfigResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		done[i] = &cc
+		c.out.Configs = c.out.Configs[:0]
+		for _, d := range done {
+			if d != nil {
+				c.out.Configs = append(c.out.Configs, *d)
+			}
+		}
+		if err := save(); err != nil && saveErr == nil {
+			saveErr = err
+		}
+	}
+	label := func(i int) string { return fmt.Sprintf("%d/%d %s", i+1, len(cfgs), cfgs[i].Name) }
+	together, names := c.sideBySide()
+	if len(together) > 1 {
+		c.logf("searching %s side by side: their directives cap them at %d connections together (%g req/s each), each against its own server; one_at_a_time: true (--one-at-a-time) searches each alone",
+			strings.Join(names, ", "), c.sideBySideConns(together), c.sc.Load.RatePerConn)
+		var wg sync.WaitGroup
+		for _, i := range together {
+			wg.Go(func() {
+				b := c.bounds
+				limit, _ := cfgs[i].DirectiveLimit()
+				b.Max = min(b.Max, 2*limit)
+				cc := c.search(ctx, cfgs[i], label(i), b)
+				cc.SideBySide = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == cfgs[i].Name })
+				if cc.Unfinished == "" && cc.FirstFail == 0 && cc.MaxPass >= b.Max && b.Max < c.bounds.Max {
+					cc.Unfinished = fmt.Sprintf("held %d connections, twice its directive limit (%d), as far as a search side by side goes: search it alone (one_at_a_time: true, --one-at-a-time)", cc.MaxPass, limit)
+				}
+				finished(i, cc)
+			})
+		}
+		wg.Wait()
+	}
+	for i, cfg := range cfgs {
+		if ctx.Err() != nil || saveErr != nil {
+			break
+		}
+		if done[i] == nil {
+			finished(i, c.search(ctx, cfg, label(i), c.bounds))
+		}
+	}
+	return saveErr
+}
+
+// sideBySide picks the configs to search at once, in the scenario's
+// order, and their names: those whose directives cap them (a limit below
+// the search's max), as long as their limits together stay within
+// scenarios.SideBySideConns connections and requests per second. None
+// in closed loop (no rate: every connection as fast as the server
+// answers), with one_at_a_time, or with fewer than two.
+func (c *capacityRun) sideBySide() (idx []int, names []string) {
+	rate := c.sc.Load.RatePerConn
+	if c.bounds.OneAtATime || rate <= 0 {
+		return nil, nil
+	}
+	sum := 0
+	for i, cfg := range c.sc.Configs {
+		limit, _ := cfg.DirectiveLimit()
+		if limit <= 0 || limit >= c.bounds.Max {
+			continue
+		}
+		if n := sum + limit; float64(n) <= scenarios.SideBySideConns && float64(n)*rate <= scenarios.SideBySideConns {
+			sum = n
+			idx, names = append(idx, i), append(names, cfg.Name)
+		}
+	}
+	if len(idx) < 2 {
+		return nil, nil
+	}
+	return idx, names
+}
+
+// sideBySideConns is the connections the configs idx's directives allow
+// together.
+func (c *capacityRun) sideBySideConns(idx []int) int {
+	sum := 0
+	for _, i := range idx {
+		limit, _ := c.sc.Configs[i].DirectiveLimit()
+		sum += limit
+	}
+	return sum
+}
+
 // afford reports whether a probe at n connections fits in the budget left.
 func (c *capacityRun) afford(n int) bool {
 	l := c.sc.Load
@@ -117,15 +207,16 @@ func (c *capacityRun) probe(ctx context.Context, cfg apache.Config, n int, label
 	return c.runOnce(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns]", label, n))
 }
 
-// search finds cfg's break point, then its costs and projection.
-func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label string) capacity.ConfigResult {
+// search finds cfg's break point within b, then its costs and
+// projection.
+func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label string, b scenarios.Capacity) capacity.ConfigResult {
 	var stepped *capacity.Stepped
-	if c.bounds.Search != scenarios.SearchBisect {
-		if stepped = c.stepped(ctx, cfg, "["+label+"]"); stepped.Error != "" {
-			c.logf("[%s] no stepped run (%s): searching from %d", label, stepped.Error, c.bounds.Start)
+	if b.Search != scenarios.SearchBisect {
+		if stepped = c.stepped(ctx, cfg, "["+label+"]", b); stepped.Error != "" {
+			c.logf("[%s] no stepped run (%s): searching from %d", label, stepped.Error, b.Start)
 		}
 	}
-	cc := capacity.SearchFrom(ctx, cfg, c.bounds, c.sc.Thresholds, stepped, func(ctx context.Context, n int) (results.Run, error) {
+	cc := capacity.SearchFrom(ctx, cfg, b, c.sc.Thresholds, stepped, func(ctx context.Context, n int) (results.Run, error) {
 		return c.probe(ctx, cfg, n, label)
 	}, c.afford, func(pr capacity.Probe) {
 		c.logf("[%s] %d connections: %s %s (%s of %s used)", label, pr.Connections, pr.Outcome, pr.Reason, time.Since(c.began).Round(time.Second), c.bounds.Budget)

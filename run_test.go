@@ -72,3 +72,42 @@ func TestRolloutHowsAreSwitches(t *testing.T) {
 		t.Errorf("scenarios.RolloutHows %v, provider's switches %v", scenarios.RolloutHows, want)
 	}
 }
+
+// The configs a capacity search runs side by side: those whose
+// directives cap them at scenarios.SideBySideConns connections and
+// requests per second together, in the scenario's order; none in closed
+// loop, with one_at_a_time, or when only one qualifies.
+func TestCapacitySideBySide(t *testing.T) {
+	var six []apache.Config
+	for _, name := range []string{"prefork-stock", "worker-stock", "event-stock", "prefork-tuned", "worker-tuned", "event-tuned"} {
+		c, err := apache.Preset(name, 4000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		six = append(six, c)
+	}
+	for _, tc := range []struct {
+		name       string
+		rate       float64
+		max        int
+		oneAtATime bool
+		want       []string
+	}{
+		{"the six presets, 1 req/s", 1, 8000, false, []string{"prefork-stock", "worker-stock", "event-stock"}}, // 150 + 150 + 450
+		{"2 req/s: 1500 req/s with event-stock", 2, 8000, false, []string{"prefork-stock", "worker-stock"}},
+		{"closed loop", 0, 8000, false, nil},
+		{"one at a time", 1, 8000, true, nil},
+		{"a max below event-stock's 450: not capped by it", 1, 400, false, []string{"prefork-stock", "worker-stock"}},
+		{"5 req/s: one alone is no group", 5, 8000, false, nil},
+	} {
+		sc := scenarios.Scenario{Configs: six, Load: scenarios.DefaultLoad()}
+		sc.Load.RatePerConn = tc.rate
+		b := scenarios.DefaultCapacity()
+		b.Max, b.OneAtATime = tc.max, tc.oneAtATime
+		c := &capacityRun{sc: sc, bounds: b}
+		_, names := c.sideBySide()
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, names, tc.want)
+		}
+	}
+}

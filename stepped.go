@@ -8,6 +8,7 @@ import (
 	"github.com/loadcheck/loadcheck/apache"
 	"github.com/loadcheck/loadcheck/bench"
 	"github.com/loadcheck/loadcheck/capacity"
+	"github.com/loadcheck/loadcheck/scenarios"
 	"github.com/loadcheck/loadcheck/settle"
 )
 
@@ -21,11 +22,11 @@ const maxStepSettle = 30 * time.Second
 // through the run's generator, which must be one process (the
 // inprocess generator): a maximum more than one process can open gets no
 // stepped run (Error says so).
-func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label string) *capacity.Stepped {
+func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label string, b scenarios.Capacity) *capacity.Stepped {
 	began := time.Now()
 	l := c.sc.Load
-	l.Connections = c.bounds.Max
-	counts := capacity.Doubling(c.bounds.Start, c.bounds.Max)
+	l.Connections = b.Max
+	counts := capacity.Doubling(b.Start, b.Max)
 	stepCap := maxStepSettle
 	if l.WarmUp == bench.WarmUpAuto {
 		stepCap = min(stepCap, l.WarmUpLimit())

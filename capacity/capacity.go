@@ -82,6 +82,9 @@ type ConfigResult struct {
 	// how fast connections come, not one knee.
 	ArrivalPerS float64       `json:"arrival_per_s,omitempty"`
 	Arrival     *ArrivalCheck `json:"arrival_check,omitempty"`
+	// SideBySide names the configs searched at the same time as this one
+	// (scenarios.SideBySideConns), each against its own server.
+	SideBySide []string `json:"side_by_side,omitempty"`
 }
 
 // ArrivalCheck is the limit probed with connections arriving faster.

@@ -115,6 +115,9 @@ func capacityDetails(f *capacity.File) []capacityDetail {
 		add("memory", c.MemMethod)
 		add("limit", c.Repeat)
 		add("arrival", c.ArrivalNote())
+		if len(c.SideBySide) > 0 {
+			add("side by side", "searched at the same time as "+strings.Join(c.SideBySide, ", ")+", each against its own server")
+		}
 		add("not finished", c.Unfinished)
 		if s := c.Suggestion; s != nil {
 			add("suggestion", suggestionNote("", s))

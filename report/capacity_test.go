@@ -33,6 +33,7 @@ func capacityFixture() *capacity.File {
 		}
 		out.Configs = append(out.Configs, cc)
 	}
+	out.Configs[0].SideBySide = []string{"worker-stock"} // searched at the same time
 	return out
 }
 

@@ -150,7 +150,19 @@ type Capacity struct {
 	// does not hold twice is not reported as one. Off by default: a
 	// single probe confirms the limit, and the result says so.
 	RepeatLimit bool `yaml:"repeat_limit" json:"repeat_limit,omitempty"`
+	// OneAtATime searches every config alone. Without it the configs
+	// whose directives cap them at SideBySideConns connections together,
+	// at a request rate of SideBySideConns requests/s or less, are
+	// searched at the same time, before the others (each against its own
+	// server, up to twice its directive limit).
+	OneAtATime bool `yaml:"one_at_a_time" json:"one_at_a_time,omitempty"`
 }
+
+// SideBySideConns is how many connections, and requests per second, the
+// configs a capacity search runs at once may ask for together: their
+// directives' limits, summed. A few hundred requests a second are a few
+// per cent of one CPU for httpd and for the generator.
+const SideBySideConns = 1000
 
 // The ways a capacity search begins (Capacity.Search).
 const (

@@ -70,6 +70,7 @@ func parseCapacityFlags(args []string, stderr io.Writer) (f *runFlags, bounds sc
 		fs.StringVar(&hostMem, "host-memory", "", "project for a host with this much memory for httpd, e.g. 8g (default: capacity.host_memory)")
 		fs.StringVar(&b.Search, "search", "", "how each search begins: stepped (one run adding connections in steps finds the knee, then probes around it) or bisect (probes only, doubling then bisecting) (default: capacity.search, else stepped)")
 		fs.BoolVar(&b.RepeatLimit, "repeat-limit", false, "probe the limit found once more; when that fails, the next lower pass is reported (default: capacity.repeat_limit)")
+		fs.BoolVar(&b.OneAtATime, "one-at-a-time", false, "search every config alone; without it, configs whose directives cap them at 1000 connections and requests/s together are searched side by side, each against its own server (default: capacity.one_at_a_time)")
 		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
 		fs.Usage = func() { // to fs's output: the scenario probe's goes nowhere
 			fmt.Fprint(fs.Output(), `Usage: loadcheck capacity SCENARIO.yaml [flags]
@@ -84,7 +85,10 @@ while they pass, down while they fail (not below the last step held), until
 a pass and a fail bracket the limit; then it bisects (--repeat-limit probes
 the limit found once more). --search bisect uses probes only: doubling from capacity.start
 while probes pass, then bisecting. Every probe is a real run against a fresh
-container. From the probes it derives
+container; configs whose directives cap them at 1000 connections and
+requests per second together (the stock presets) are searched side by
+side, each against its own container (--one-at-a-time: each alone). From
+the probes it derives
 memory per connection (slope of container memory against connections held),
 CPU per request and time to capacity, projects what a host with
 capacity.host_memory holds, and, where a directive is the limit, suggests
@@ -131,6 +135,9 @@ Flags:
 	}
 	if set["repeat-limit"] {
 		bounds.RepeatLimit = b.RepeatLimit
+	}
+	if set["one-at-a-time"] {
+		bounds.OneAtATime = b.OneAtATime
 	}
 	if hostMem != "" {
 		n, err := units.RAMInBytes(hostMem)

@@ -10,8 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/internal/dockertest"
@@ -399,6 +401,33 @@ func TestCapacitySmall(t *testing.T) {
 	if s == nil || s.Confirm == nil || s.Verdict != results.Pass || s.Confirm.Connections.Served != 300 {
 		t.Fatalf("suggestion for 300 connections: %+v", s)
 	}
+	// event-25 was searched at the same time as event-50, each against
+	// its own server: each search's probes began while the other's ran.
+	if len(f.Configs) != 2 || f.Configs[1].Config.Name != "event-25" {
+		t.Fatalf("configs %d, want event-50 then event-25", len(f.Configs))
+	}
+	c25 := f.Configs[1]
+	span := func(cc capacity.ConfigResult) (first, last time.Time) {
+		for _, p := range cc.Probes {
+			at := p.Run.LoadStartedAt
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+		return first, last
+	}
+	f50, l50 := span(c)
+	f25, l25 := span(c25)
+	if !slices.Equal(c.SideBySide, []string{"event-25"}) || !slices.Equal(c25.SideBySide, []string{"event-50"}) ||
+		!f50.Before(l25) || !f25.Before(l50) {
+		t.Errorf("side by side %v and %v; probes %s..%s and %s..%s: want the two searches at once", c.SideBySide, c25.SideBySide, f50, l50, f25, l25)
+	}
+	if c25.MaxPass < 50 || c25.FirstFail > 100 || c25.FirstFail <= c25.MaxPass {
+		t.Errorf("event with 25 workers holds %d, fails at %d; want 50..75 and a failure by 100", c25.MaxPass, c25.FirstFail)
+	}
 	for _, name := range []string{"capacity.json", "capacity.html"} {
 		if _, err := os.Stat(filepath.Join(dir, "cap", name)); err != nil {
 			t.Errorf("run folder lacks %s", name)
@@ -417,7 +446,7 @@ func TestCapacitySmall(t *testing.T) {
 		n    int
 		want int
 	}{{below, exitPass}, {2 * c.FirstFail, exitFail}} {
-		code, out, errs := run(t, "run", "testdata/capacity-small.yaml", "-c", fmt.Sprint(tc.n), "--results", dir, "--quiet")
+		code, out, errs := run(t, "run", "testdata/capacity-small.yaml", "--configs", "event-50", "-c", fmt.Sprint(tc.n), "--results", dir, "--quiet")
 		if code != tc.want {
 			t.Errorf("run at %d: exit %d, want %d\n%s%s", tc.n, code, tc.want, out, errs)
 		}
