@@ -99,8 +99,8 @@ func (s *settings) start(ctx context.Context, sc scenarios.Scenario, cfg apache.
 
 // loadFor logs what was changed to run a config tree, and returns l
 // asking for the vhost the server wants (its Host header), if any. An
-// https:// server's certificate is verified for that name first (see
-// bench.VerifyTLS).
+// https:// server's certificate is verified for that name first, and a
+// --target's offer of h2 for an h2 load (see bench.CheckTLS).
 func (s *settings) loadFor(ctx context.Context, ep provider.Endpoint, l scenarios.Load, label string) (scenarios.Load, error) {
 	for _, a := range ep.Adjustments {
 		s.logf("%s adjusted: %s", label, a)
@@ -109,10 +109,7 @@ func (s *settings) loadFor(ctx context.Context, ep provider.Endpoint, l scenario
 		s.logf("%s the load asks for vhost %s (Host header)", label, ep.Host)
 		l.Headers = append(append([]string(nil), l.Headers...), "Host: "+ep.Host)
 	}
-	err := bench.VerifyTLS(ctx, ep.URL, l, ep.TLSRoots)
-	if err == nil && ep.External {
-		err = bench.CheckH2(ctx, ep.URL, l)
-	}
+	err := bench.CheckTLS(ctx, ep.URL, l, ep.TLSRoots, ep.External)
 	if err != nil && strings.Contains(strings.Join(ep.Adjustments, "\n"), "brought in") {
 		err = fmt.Errorf("%w; or --no-host-keys, to run on a generated certificate instead of the host's the tree names", err)
 	}

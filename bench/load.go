@@ -52,7 +52,7 @@ type Load struct {
 	NoTLSResume bool `json:"no_tls_resume,omitempty" yaml:"no_tls_resume"`
 	// Insecure loads an https:// server whose certificate cannot be
 	// verified. Without it one handshake before the load verifies the
-	// certificate, and a failure stops the run (see VerifyTLS).
+	// certificate, and a failure stops the run (see CheckTLS).
 	Insecure bool `json:"insecure,omitempty" yaml:"insecure"`
 	// ServerKeepAlive is the server's keep-alive timeout, when known (the
 	// config's KeepAliveTimeout): a connection idle at least this long and

@@ -213,30 +213,6 @@ func (e *UnverifiedError) Error() string {
 
 func (e *UnverifiedError) Unwrap() error { return e.Err }
 
-// CheckH2 makes one TLS handshake to rawURL offering h2 and HTTP/1.1 by
-// ALPN, as an h2 load's connections do, and errs, naming what the server
-// chose, when it does not choose h2. For a server loadcheck did not
-// start: one it starts is checked by its config, and one whose module
-// declines at run time (mod_http2 on prefork) is shown failing. nil for
-// any other load, or a plain http:// URL. The certificate is not
-// verified here (VerifyTLS does that).
-func CheckH2(ctx context.Context, rawURL string, l Load) error {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "https" || l.Protocol != ProtoH2 {
-		return nil
-	}
-	cfg := &tls.Config{ServerName: serverName(u, l.Headers), InsecureSkipVerify: true, NextProtos: []string{http2.NextProtoTLS, "http/1.1"}}
-	c, err := handshake(ctx, u, cfg)
-	if err != nil {
-		return fmt.Errorf("%s: TLS handshake before the load: %w", rawURL, err)
-	}
-	defer c.Close()
-	if err := negotiatedH2(c); err != nil {
-		return fmt.Errorf("%s: %w", rawURL, err)
-	}
-	return nil
-}
-
 // handshake connects to u's host and port (443 when none) and makes a
 // TLS handshake with cfg, within 10 s.
 func handshake(ctx context.Context, u *url.URL, cfg *tls.Config) (*tls.Conn, error) {
@@ -264,20 +240,30 @@ func negotiatedH2(c *tls.Conn) error {
 	return fmt.Errorf("the server did not negotiate h2 by ALPN (it chose %q): load mod_http2 and list h2 in Protocols, or drop --http2", p)
 }
 
-// VerifyTLS makes one handshake with rawURL's server, for the name the
-// load asks for, and checks its certificate against roots (PEM; none:
-// the system's). It does nothing for http:// or with l.Insecure. The
-// load's own handshakes then skip the check, as wrk's do: its cost is
-// the client's, not the server's, and it is the same every time.
-func VerifyTLS(ctx context.Context, rawURL string, l Load, roots []byte) error {
+// CheckTLS makes one handshake with rawURL's server, for the name the
+// load asks for, before the load. It checks the server's certificate
+// against roots (PEM; none: the system's), unless l.Insecure: the load's
+// own handshakes then skip the check, as wrk's do, its cost being the
+// client's, not the server's, and the same every time. With h2 set and
+// an h2 load, it offers h2 and HTTP/1.1 by ALPN, as the load's
+// connections do, and errs, naming what the server chose, when that is
+// not h2: for a server loadcheck did not start (one it starts is checked
+// by its config, and one whose module declines at run time, mod_http2 on
+// prefork, is shown failing). It does nothing for http://, nor when
+// there is nothing to check.
+func CheckTLS(ctx context.Context, rawURL string, l Load, roots []byte, h2 bool) error {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "https" || l.Insecure {
+	h2 = h2 && l.Protocol == ProtoH2
+	if err != nil || u.Scheme != "https" || (l.Insecure && !h2) {
 		return nil
 	}
-	cfg := &tls.Config{ServerName: serverName(u, l.Headers)}
+	cfg := &tls.Config{ServerName: serverName(u, l.Headers), InsecureSkipVerify: l.Insecure}
 	if len(roots) > 0 {
 		cfg.RootCAs = x509.NewCertPool()
 		cfg.RootCAs.AppendCertsFromPEM(roots)
+	}
+	if h2 {
+		cfg.NextProtos = []string{http2.NextProtoTLS, "http/1.1"}
 	}
 	c, err := handshake(ctx, u, cfg)
 	if err != nil {
@@ -287,5 +273,11 @@ func VerifyTLS(ctx context.Context, rawURL string, l Load, roots []byte) error {
 		}
 		return fmt.Errorf("%s: TLS handshake before the load: %w", rawURL, err)
 	}
-	return c.Close()
+	defer c.Close()
+	if h2 {
+		if err := negotiatedH2(c); err != nil {
+			return fmt.Errorf("%s: %w", rawURL, err)
+		}
+	}
+	return nil
 }

@@ -3,10 +3,15 @@ package bench
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // testTLS is a server TLS config with httptest's certificate.
@@ -126,5 +131,62 @@ func TestTLSOffersServersGroup(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// CheckTLS makes one handshake before the load: it verifies the
+// certificate (unless Insecure) and, for a server loadcheck did not
+// start, that an h2 load gets h2 by ALPN; nothing to check, no handshake.
+func TestCheckTLS(t *testing.T) {
+	start := func(h2 bool) (url string, roots []byte, conns *atomic.Int64) {
+		conns = new(atomic.Int64)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		srv.EnableHTTP2 = h2
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		roots = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+		return srv.URL + "/", roots, conns
+	}
+	h1URL, h1Roots, h1Conns := start(false)
+	h2URL, h2Roots, h2Conns := start(true)
+	ctx := context.Background()
+	h2Load := Load{Protocol: ProtoH2}
+	for _, tc := range []struct {
+		name       string
+		url        string
+		l          Load
+		roots      []byte
+		external   bool
+		conns      *atomic.Int64
+		want       string // "" no error; else a part of it
+		handshakes int64
+	}{
+		{"verified, HTTP/1.1", h1URL, Load{}, h1Roots, true, h1Conns, "", 1},
+		{"unverified", h1URL, Load{}, nil, true, h1Conns, "cannot be verified for 127.0.0.1", 1},
+		{"insecure, HTTP/1.1: nothing to check", h1URL, Load{Insecure: true}, nil, true, h1Conns, "", 0},
+		{"h2 load, a target without h2", h1URL, h2Load, h1Roots, true, h1Conns, `did not negotiate h2 by ALPN (it chose "http/1.1")`, 1},
+		{"h2 load, a server loadcheck started", h1URL, h2Load, h1Roots, false, h1Conns, "", 1},
+		{"h2 load, insecure, a target without h2", h1URL, Load{Protocol: ProtoH2, Insecure: true}, nil, true, h1Conns, "did not negotiate h2", 1},
+		{"h2 load, a target with h2", h2URL, h2Load, h2Roots, true, h2Conns, "", 1},
+		{"plain http", "http://127.0.0.1:1/", h2Load, nil, true, h1Conns, "", 0},
+	} {
+		before := tc.conns.Load()
+		err := CheckTLS(ctx, tc.url, tc.l, tc.roots, tc.external)
+		switch {
+		case tc.want == "" && err != nil, tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		// The server counts a connection once it is accepted: wait for it.
+		for i := 0; i < 100 && tc.conns.Load()-before < tc.handshakes; i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := tc.conns.Load() - before; n != tc.handshakes {
+			t.Errorf("%s: %d connections, want %d", tc.name, n, tc.handshakes)
+		}
 	}
 }

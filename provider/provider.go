@@ -150,7 +150,7 @@ type Endpoint struct {
 	Exited func(ctx context.Context) Exit
 	// External marks a server loadcheck did not start (--target): an h2
 	// load checks by ALPN that it offers h2 before any load
-	// (bench.CheckH2).
+	// (bench.CheckTLS).
 	External bool
 }
 
