@@ -19,9 +19,9 @@ type progress struct {
 	quiet bool
 	live  bool
 	dirty bool // a live line is on screen
-	// the previous update, for requests per second
-	lastOK      int64
-	lastElapsed time.Duration
+	// each label's previous update, for requests per second (a capacity
+	// search runs several configs side by side)
+	last map[string]bench.Progress
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -51,14 +51,18 @@ func (p *progress) update(label string, s bench.Progress) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s.Elapsed < p.lastElapsed { // the next config started
-		p.lastOK, p.lastElapsed = 0, 0
+	if p.last == nil {
+		p.last = map[string]bench.Progress{}
+	}
+	last := p.last[label]
+	if s.Elapsed < last.Elapsed { // the label's next load started
+		last = bench.Progress{}
 	}
 	rps := 0.0
-	if dt := s.Elapsed - p.lastElapsed; dt > 0 {
-		rps = float64(s.OK-p.lastOK) / dt.Seconds()
+	if dt := s.Elapsed - last.Elapsed; dt > 0 {
+		rps = float64(s.OK-last.OK) / dt.Seconds()
 	}
-	p.lastOK, p.lastElapsed = s.OK, s.Elapsed
+	p.last[label] = s
 	fmt.Fprintf(p.w, "\r\033[K%s %-7s %s %3ds left  open %d  %.0f req/s  ok %d  errors %d",
 		label, s.Phase, bar(s.Elapsed, s.Left), int((s.Left+time.Second-1)/time.Second), s.Open, rps, s.OK, s.Failed)
 	p.dirty = true

@@ -15,6 +15,9 @@ func TestProgressLine(t *testing.T) {
 	var b bytes.Buffer
 	p := &progress{w: &b, live: true}
 	p.update("[2/6 event-tuned]", bench.Progress{Phase: bench.PhaseRamp, Elapsed: time.Second, Open: 1000, OK: 500})
+	// Another config's load between the two (capacity's side by side):
+	// each label's requests per second are its own.
+	p.update("[1/6 event-stock]", bench.Progress{Phase: bench.PhaseRamp, Elapsed: 2 * time.Second, Open: 300, OK: 100})
 	p.update("[2/6 event-tuned]", bench.Progress{Phase: bench.PhaseMeasure, Elapsed: 3 * time.Second, Left: 9 * time.Second, Open: 4000, OK: 8500, Failed: 7})
 	last := b.String()[strings.LastIndex(b.String(), "\r"):]
 	if want := "[2/6 event-tuned] measure [###---------]   9s left  open 4000  4000 req/s  ok 8500  errors 7"; !strings.Contains(last, want) {
