@@ -123,10 +123,10 @@ func (c *capacityRun) searchAll(ctx context.Context, save func() error) error {
 		}
 	}
 	label := func(i int) string { return fmt.Sprintf("%d/%d %s", i+1, len(cfgs), cfgs[i].Name) }
-	together, names := c.sideBySide()
+	together, names, conns := c.sideBySide()
 	if len(together) > 1 {
 		c.logf("searching %s side by side: their directives cap them at %d connections together (%g req/s each), each against its own server; one_at_a_time: true (--one-at-a-time) searches each alone",
-			strings.Join(names, ", "), c.sideBySideConns(together), c.sc.Load.RatePerConn)
+			strings.Join(names, ", "), conns, c.sc.Load.RatePerConn)
 		var wg sync.WaitGroup
 		for _, i := range together {
 			wg.Go(func() {
@@ -155,42 +155,31 @@ func (c *capacityRun) searchAll(ctx context.Context, save func() error) error {
 }
 
 // sideBySide picks the configs to search at once, in the scenario's
-// order, and their names: those whose directives cap them (a limit below
-// the search's max), as long as their limits together stay within
+// order, their names, and the connections their directives allow
+// together: those whose directives cap them (a limit below the search's
+// max), as long as their limits together stay within
 // scenarios.SideBySideConns connections and requests per second. None
 // in closed loop (no rate: every connection as fast as the server
 // answers), with one_at_a_time, or with fewer than two.
-func (c *capacityRun) sideBySide() (idx []int, names []string) {
+func (c *capacityRun) sideBySide() (idx []int, names []string, conns int) {
 	rate := c.sc.Load.RatePerConn
 	if c.bounds.OneAtATime || rate <= 0 {
-		return nil, nil
+		return nil, nil, 0
 	}
-	sum := 0
 	for i, cfg := range c.sc.Configs {
 		limit, _ := cfg.DirectiveLimit()
 		if limit <= 0 || limit >= c.bounds.Max {
 			continue
 		}
-		if n := sum + limit; float64(n) <= scenarios.SideBySideConns && float64(n)*rate <= scenarios.SideBySideConns {
-			sum = n
+		if n := conns + limit; float64(n) <= scenarios.SideBySideConns && float64(n)*rate <= scenarios.SideBySideConns {
+			conns = n
 			idx, names = append(idx, i), append(names, cfg.Name)
 		}
 	}
 	if len(idx) < 2 {
-		return nil, nil
+		return nil, nil, 0
 	}
-	return idx, names
-}
-
-// sideBySideConns is the connections the configs idx's directives allow
-// together.
-func (c *capacityRun) sideBySideConns(idx []int) int {
-	sum := 0
-	for _, i := range idx {
-		limit, _ := c.sc.Configs[i].DirectiveLimit()
-		sum += limit
-	}
-	return sum
+	return idx, names, conns
 }
 
 // afford reports whether a probe at n connections fits in the budget left.

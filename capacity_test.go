@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,5 +55,47 @@ func TestCapacityLibrary(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(dir, "cap-1", name)); err != nil || !strings.Contains(string(b), "target") {
 			t.Errorf("%s: %v (%d bytes)", name, err, len(b))
 		}
+	}
+}
+
+// Two configs capped by their directives far below the host are searched
+// side by side through the library (run with -race: the searches share
+// the run), each up to twice its directive limit: against a server that
+// holds everything, each search says it stopped there, and names the
+// other.
+func TestCapacityLibrarySideBySide(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	defer srv.Close()
+	load := scenarios.DefaultLoad()
+	load.Connections, load.Ramp, load.WarmUp, load.Duration, load.RatePerConn = 8, 200*time.Millisecond, 300*time.Millisecond, time.Second, 5
+	small := func(name string) apache.Config { // event: 2 workers x (AsyncRequestWorkerFactor 2 + 1) = 6 connections
+		return apache.Config{Name: name, MPM: "event", Directives: []apache.Directive{{Name: "ServerLimit", Value: "1"}, {Name: "ThreadsPerChild", Value: "2"}, {Name: "MaxRequestWorkers", Value: "2"}}}
+	}
+	sc := scenarios.Scenario{Name: "cap", Load: load, Configs: []apache.Config{small("a"), small("b")}, Thresholds: scenarios.DefaultThresholds()}
+	bounds := scenarios.DefaultCapacity()
+	bounds.Start, bounds.Max, bounds.Budget = 4, 16, 2*time.Minute
+	var mu sync.Mutex
+	var logs []string
+	out, err := loadcheck.Capacity(context.Background(), sc, bounds, loadcheck.WithProvider(provider.Target{URL: srv.URL + "/"}), loadcheck.WithoutConfirm(),
+		loadcheck.WithLog(func(format string, a ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			logs = append(logs, fmt.Sprintf(format, a...))
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Configs) != 2 || out.Complete {
+		t.Fatalf("%d configs, complete %v: want a and b, each stopped at twice its limit", len(out.Configs), out.Complete)
+	}
+	for i, other := range []string{"b", "a"} {
+		cc := out.Configs[i]
+		if cc.Config.Name != []string{"a", "b"}[i] || cc.MaxPass != 12 || len(cc.SideBySide) != 1 || cc.SideBySide[0] != other ||
+			!strings.Contains(cc.Unfinished, "held 12 connections, twice its directive limit (6)") {
+			t.Errorf("%s: holds %d, side by side with %v, unfinished %q", cc.Config.Name, cc.MaxPass, cc.SideBySide, cc.Unfinished)
+		}
+	}
+	if !strings.Contains(strings.Join(logs, "\n"), "searching a, b side by side: their directives cap them at 12 connections together") {
+		t.Errorf("log does not say the two were searched side by side:\n%s", strings.Join(logs, "\n"))
 	}
 }

@@ -105,7 +105,7 @@ func TestCapacitySideBySide(t *testing.T) {
 		b := scenarios.DefaultCapacity()
 		b.Max, b.OneAtATime = tc.max, tc.oneAtATime
 		c := &capacityRun{sc: sc, bounds: b}
-		_, names := c.sideBySide()
+		_, names, _ := c.sideBySide()
 		if !slices.Equal(names, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, names, tc.want)
 		}

@@ -145,9 +145,9 @@ func (s *Settler) Answered() int {
 // unanswered: httpd spawns a process at least once a second while its
 // idle workers (threads, or prefork's processes) fall short of its
 // spares, so one that has not for stableFor seconds is at its limits and
-// will serve no more connections. The connections it cannot serve time out and are opened
-// again, which keeps the generator's own figures moving, so the
-// stability rule alone would wait for the warm-up's cap.
+// will serve no more connections. The connections it cannot serve time
+// out and are opened again, which keeps the generator's own figures
+// moving, so the stability rule alone would wait for the warm-up's cap.
 //
 // It needs a process count: without one a prefork server still spawning
 // (up to 32 processes a second, busy workers climbing slower than the
