@@ -402,14 +402,32 @@ func TestCapacitySmall(t *testing.T) {
 		t.Fatalf("suggestion for 300 connections: %+v", s)
 	}
 	// event-25 was searched at the same time as event-50, each against
-	// its own server: each search's probes began while the other's ran.
+	// its own server: each search began before the other's last run. A
+	// search is its stepped run, then its probes, arrival and confirming
+	// runs; the stepped run ended when the first of those began. (Probes
+	// alone need not overlap: event-50's stepped run has more steps.)
 	if len(f.Configs) != 2 || f.Configs[1].Config.Name != "event-25" {
 		t.Fatalf("configs %d, want event-50 then event-25", len(f.Configs))
 	}
 	c25 := f.Configs[1]
 	span := func(cc capacity.ConfigResult) (first, last time.Time) {
+		runs := []results.Run{}
 		for _, p := range cc.Probes {
-			at := p.Run.LoadStartedAt
+			runs = append(runs, p.Run)
+		}
+		if cc.Arrival != nil {
+			runs = append(runs, cc.Arrival.Probe.Run)
+		}
+		for s := cc.Suggestion; s != nil; s = s.Fallback {
+			if s.Confirm != nil {
+				runs = append(runs, *s.Confirm)
+			}
+		}
+		for _, r := range runs {
+			at := r.LoadStartedAt
+			if at.IsZero() {
+				continue
+			}
 			if first.IsZero() || at.Before(first) {
 				first = at
 			}
@@ -417,13 +435,16 @@ func TestCapacitySmall(t *testing.T) {
 				last = at
 			}
 		}
+		if cc.Stepped != nil {
+			first = first.Add(-time.Duration(cc.Stepped.ElapsedS * float64(time.Second)))
+		}
 		return first, last
 	}
 	f50, l50 := span(c)
 	f25, l25 := span(c25)
 	if !slices.Equal(c.SideBySide, []string{"event-25"}) || !slices.Equal(c25.SideBySide, []string{"event-50"}) ||
 		!f50.Before(l25) || !f25.Before(l50) {
-		t.Errorf("side by side %v and %v; probes %s..%s and %s..%s: want the two searches at once", c.SideBySide, c25.SideBySide, f50, l50, f25, l25)
+		t.Errorf("side by side %v and %v; searches %s..%s and %s..%s: want the two searches at once", c.SideBySide, c25.SideBySide, f50.Format(time.TimeOnly), l50.Format(time.TimeOnly), f25.Format(time.TimeOnly), l25.Format(time.TimeOnly))
 	}
 	if c25.MaxPass < 50 || c25.FirstFail > 100 || c25.FirstFail <= c25.MaxPass {
 		t.Errorf("event with 25 workers holds %d, fails at %d; want 50..75 and a failure by 100", c25.MaxPass, c25.FirstFail)
