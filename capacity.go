@@ -276,8 +276,9 @@ func (c *capacityRun) confirm(ctx context.Context, base apache.Config, s *capaci
 
 // checkArrival records how fast connections arrived at the limit found,
 // and probes the limit once more with them arriving twice as fast (half
-// the ramp, or twice the connect rate), when the budget allows: a config
-// whose limit moves with the arrival says so (ConfigResult.ArrivalNote).
+// the ramp, or twice the connect rate), when the budget and the search's
+// arrival setting allow: a config whose limit moves with the arrival says
+// so (ConfigResult.ArrivalNote).
 func (c *capacityRun) checkArrival(ctx context.Context, cfg apache.Config, cc *capacity.ConfigResult, label string) {
 	n := cc.MaxPass
 	l := c.sc.Load
@@ -288,6 +289,11 @@ func (c *capacityRun) checkArrival(ctx context.Context, cfg apache.Config, cc *c
 	}
 	cc.ArrivalPerS = math.Round(float64(n)/ramp.Seconds()*10) / 10
 	if cc.Unfinished != "" || ctx.Err() != nil || !c.afford(n) {
+		return
+	}
+	if ok, why := c.bounds.ProbeArrival(n, c.sc.Load.Connections); !ok {
+		cc.ArrivalSkipped = why
+		c.logf("[%s] %s", label, cc.ArrivalNote())
 		return
 	}
 	sc := c.sc

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,22 +20,29 @@ import (
 	"github.com/loadcheck/loadcheck/scenarios"
 )
 
+// capacityScenario is a short scenario aiming at target connections, at
+// 5 req/s each, for configs, and the URL of a server that answers
+// everything, closed when the test ends.
+func capacityScenario(t *testing.T, target int, configs ...apache.Config) (string, scenarios.Scenario) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	t.Cleanup(srv.Close)
+	load := scenarios.DefaultLoad()
+	load.Connections, load.Ramp, load.WarmUp, load.Duration, load.RatePerConn = target, 200*time.Millisecond, 300*time.Millisecond, time.Second, 5
+	return srv.URL + "/", scenarios.Scenario{Name: "cap", Load: load, Configs: configs, Thresholds: scenarios.DefaultThresholds()}
+}
+
 // Capacity through the library against a running server that holds
 // everything: the stepped run goes through the run's generator (in this
 // process) and holds every step, the probes confirm the maximum, and the
 // run folder ends with capacity.json and capacity.html, as Run's ends
 // with result.json and report.html.
 func TestCapacityLibrary(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
-	defer srv.Close()
-	load := scenarios.DefaultLoad()
-	load.Connections, load.Ramp, load.WarmUp, load.Duration, load.RatePerConn = 8, 200*time.Millisecond, 300*time.Millisecond, time.Second, 5
-	sc := scenarios.Scenario{Name: "cap", Load: load, Configs: []apache.Config{{Name: "target", MPM: "unknown"}}, Thresholds: scenarios.DefaultThresholds()}
+	url, sc := capacityScenario(t, 8, apache.Config{Name: "target", MPM: "unknown"})
 	bounds := scenarios.DefaultCapacity()
 	bounds.Start, bounds.Max, bounds.Budget = 4, 8, 2*time.Minute
 	dir := t.TempDir()
 	var logs []string
-	out, err := loadcheck.Capacity(context.Background(), sc, bounds, loadcheck.WithProvider(provider.Target{URL: srv.URL + "/"}),
+	out, err := loadcheck.Capacity(context.Background(), sc, bounds, loadcheck.WithProvider(provider.Target{URL: url}),
 		loadcheck.WithStore(dir), loadcheck.WithRunID("cap-1"), loadcheck.WithoutConfirm(),
 		loadcheck.WithLog(func(format string, a ...any) { logs = append(logs, fmt.Sprintf(format, a...)) }))
 	if err != nil {
@@ -58,25 +66,52 @@ func TestCapacityLibrary(t *testing.T) {
 	}
 }
 
+// A search whose stepped run multiplies each step by 4, and whose limit
+// is far from the target, with arrival near_target: the steps are 2 and 8,
+// and the limit is not probed again arriving faster; the note says why.
+func TestCapacityLibraryStepFactorArrival(t *testing.T) {
+	url, sc := capacityScenario(t, 100, apache.Config{Name: "target", MPM: "unknown"})
+	bounds := scenarios.DefaultCapacity()
+	bounds.Start, bounds.Max, bounds.Budget, bounds.StepFactor, bounds.Arrival = 2, 8, 2*time.Minute, 4, scenarios.ArrivalNearTarget
+	var logs []string
+	out, err := loadcheck.Capacity(context.Background(), sc, bounds, loadcheck.WithProvider(provider.Target{URL: url}), loadcheck.WithoutConfirm(),
+		loadcheck.WithLog(func(format string, a ...any) { logs = append(logs, fmt.Sprintf(format, a...)) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := out.Configs[0]
+	var steps []int
+	if cc.Stepped != nil {
+		for _, s := range cc.Stepped.Steps {
+			steps = append(steps, s.Connections)
+		}
+	}
+	if !slices.Equal(steps, []int{2, 8}) || cc.MaxPass != 8 {
+		t.Errorf("steps %v, holds %d: want steps of 2 and 8, holding 8", steps, cc.MaxPass)
+	}
+	if cc.Arrival != nil || !strings.Contains(cc.ArrivalSkipped, "near_target") || !strings.Contains(cc.ArrivalNote(), "arriving at 40/s; not probed faster") {
+		t.Errorf("arrival check %+v, note %q: want none, 8 being far from the target of 100", cc.Arrival, cc.ArrivalNote())
+	}
+	if !strings.Contains(strings.Join(logs, "\n"), "not probed faster") {
+		t.Errorf("log does not say the limit was not probed faster:\n%s", strings.Join(logs, "\n"))
+	}
+}
+
 // Two configs capped by their directives far below the host are searched
 // side by side through the library (run with -race: the searches share
 // the run), each up to twice its directive limit: against a server that
 // holds everything, each search says it stopped there, and names the
 // other.
 func TestCapacityLibrarySideBySide(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
-	defer srv.Close()
-	load := scenarios.DefaultLoad()
-	load.Connections, load.Ramp, load.WarmUp, load.Duration, load.RatePerConn = 8, 200*time.Millisecond, 300*time.Millisecond, time.Second, 5
 	small := func(name string) apache.Config { // event: 2 workers x (AsyncRequestWorkerFactor 2 + 1) = 6 connections
 		return apache.Config{Name: name, MPM: "event", Directives: []apache.Directive{{Name: "ServerLimit", Value: "1"}, {Name: "ThreadsPerChild", Value: "2"}, {Name: "MaxRequestWorkers", Value: "2"}}}
 	}
-	sc := scenarios.Scenario{Name: "cap", Load: load, Configs: []apache.Config{small("a"), small("b")}, Thresholds: scenarios.DefaultThresholds()}
+	url, sc := capacityScenario(t, 8, small("a"), small("b"))
 	bounds := scenarios.DefaultCapacity()
 	bounds.Start, bounds.Max, bounds.Budget = 4, 16, 2*time.Minute
 	var mu sync.Mutex
 	var logs []string
-	out, err := loadcheck.Capacity(context.Background(), sc, bounds, loadcheck.WithProvider(provider.Target{URL: srv.URL + "/"}), loadcheck.WithoutConfirm(),
+	out, err := loadcheck.Capacity(context.Background(), sc, bounds, loadcheck.WithProvider(provider.Target{URL: url}), loadcheck.WithoutConfirm(),
 		loadcheck.WithLog(func(format string, a ...any) {
 			mu.Lock()
 			defer mu.Unlock()

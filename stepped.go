@@ -26,7 +26,7 @@ func (c *capacityRun) stepped(ctx context.Context, cfg apache.Config, label stri
 	began := time.Now()
 	l := c.sc.Load
 	l.Connections = b.Max
-	counts := capacity.Doubling(b.Start, b.Max)
+	counts := capacity.Steps(b.Start, b.Max, b.Steps())
 	stepCap := maxStepSettle
 	if l.WarmUp == bench.WarmUpAuto {
 		stepCap = min(stepCap, l.WarmUpLimit())

@@ -82,6 +82,9 @@ type ConfigResult struct {
 	// how fast connections come, not one knee.
 	ArrivalPerS float64       `json:"arrival_per_s,omitempty"`
 	Arrival     *ArrivalCheck `json:"arrival_check,omitempty"`
+	// ArrivalSkipped says why the limit was not probed faster, when the
+	// search's arrival setting left it out (scenarios.Capacity.Arrival).
+	ArrivalSkipped string `json:"arrival_skipped,omitempty"`
 	// SideBySide names the configs searched at the same time as this one
 	// (scenarios.SideBySideConns), each against its own server.
 	SideBySide []string `json:"side_by_side,omitempty"`
@@ -100,6 +103,8 @@ func (cc ConfigResult) ArrivalNote() string {
 	switch {
 	case cc.ArrivalPerS == 0:
 		return ""
+	case a == nil && cc.ArrivalSkipped != "":
+		return fmt.Sprintf("the limit holds for connections arriving at %.0f/s; not probed faster: %s", cc.ArrivalPerS, cc.ArrivalSkipped)
 	case a == nil:
 		return fmt.Sprintf("the limit holds for connections arriving at %.0f/s (not checked faster)", cc.ArrivalPerS)
 	case a.Probe.Outcome == ProbePass:
@@ -109,10 +114,11 @@ func (cc ConfigResult) ArrivalNote() string {
 }
 
 // Stepped is one run against one server with connections added in steps
-// (doubling from the search's start), each step judged on its own by the
-// same rules as an auto warm-up: held once every connection was open and
-// answered for 3 s, not held once nothing changed for 5 s with some
-// unanswered, or when the step did not settle within its cap.
+// (from the search's start, each capacity.step_factor times the last),
+// each step judged on its own by the same rules as an auto warm-up: held
+// once every connection was open and answered for 3 s, not held once
+// nothing changed for 5 s with some unanswered, or when the step did not
+// settle within its cap.
 type Stepped struct {
 	Steps []Step `json:"steps"`
 	// Held is the largest step held (0: none); Knee the estimate of the
@@ -221,7 +227,7 @@ func search(ctx context.Context, cfg apache.Config, b scenarios.Capacity, th sce
 			return s.cc.finish()
 		}
 	}
-	for _, n := range Doubling(start, b.Max) {
+	for _, n := range Steps(start, b.Max, 2) {
 		if lo >= b.Max {
 			break
 		}
@@ -398,12 +404,12 @@ func (s *searcher) repeatLimit(seeded bool, st *Stepped) {
 	}
 }
 
-// Doubling is from, 2 x from, 4 x from, … up to max, the last one max:
-// the counts a search probes, and a stepped run's steps. Empty when from
-// is 0.
-func Doubling(from, max int) []int {
+// Steps is from, factor x from, factor² x from, … up to max, the last
+// one max: the counts a search probes (doubling), and a stepped run's
+// steps. Empty when from is 0.
+func Steps(from, max, factor int) []int {
 	var n []int
-	for c := from; c > 0; c = min(2*c, max) {
+	for c := from; c > 0; c = min(factor*c, max) {
 		n = append(n, c)
 		if c >= max {
 			break

@@ -3,6 +3,7 @@ package capacity
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -334,5 +335,28 @@ func TestArrivalNote(t *testing.T) {
 	c.Arrival.Probe = Probe{Connections: 2000, Outcome: ProbeFail, Reason: "event shut down kept-alive connections"}
 	if n := c.ArrivalNote(); !strings.Contains(n, "depends on how fast connections arrive: 2000 held arriving at 500/s, and fail arriving at 1000/s (event shut down") {
 		t.Errorf("failed faster: %s", n)
+	}
+	c.Arrival, c.ArrivalSkipped = nil, "capacity.arrival: never"
+	if n := c.ArrivalNote(); !strings.Contains(n, "arriving at 500/s; not probed faster: capacity.arrival: never") {
+		t.Errorf("skipped: %s", n)
+	}
+}
+
+// The stepped run's steps, and the search's doubling: from start, each
+// the factor times the last, the last one max.
+func TestSteps(t *testing.T) {
+	for _, tc := range []struct {
+		from, max, factor int
+		want              []int
+	}{
+		{250, 8000, 2, []int{250, 500, 1000, 2000, 4000, 8000}},
+		{250, 8000, 4, []int{250, 1000, 4000, 8000}},
+		{250, 900, 4, []int{250, 900}},
+		{250, 250, 4, []int{250}},
+		{0, 8000, 4, nil},
+	} {
+		if got := Steps(tc.from, tc.max, tc.factor); !slices.Equal(got, tc.want) {
+			t.Errorf("Steps(%d, %d, %d) = %v, want %v", tc.from, tc.max, tc.factor, got, tc.want)
+		}
 	}
 }

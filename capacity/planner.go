@@ -122,6 +122,8 @@ func (cc ConfigResult) card(f *File, target int) Card {
 		} else {
 			k.Sure += fmt.Sprintf("; depends on the arrival rate: not held arriving at %.0f/s", a.PerS)
 		}
+	} else if cc.ArrivalSkipped != "" {
+		k.Sure += "; not probed arriving faster: " + cc.ArrivalSkipped
 	}
 	l := f.Scenario.Load
 	k.Conditions = fmt.Sprintf("ramp %s", l.RampTime())

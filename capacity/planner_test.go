@@ -32,7 +32,7 @@ func TestAnswer(t *testing.T) {
 			Suggestion: &Suggestion{Target: 4000, Verdict: "pass", Directives: []apache.Directive{{Name: "MaxRequestWorkers", Value: "1475"}}}},
 		{Config: cfg("prefork-tuned"), MaxPass: 1200, FirstFail: 1300, DirectiveLimit: 8000, Probes: []Probe{failed(1300, &results.Server{OOMKills: 3})}},
 		{Config: cfg("worker-stock"), MaxPass: 900, FirstFail: 1000, DirectiveLimit: 8000, Repeat: "the limit held again when the probe at 900 was repeated",
-			Probes: []Probe{failed(1000, &results.Server{SpareStops: 2})}},
+			Probes: []Probe{failed(1000, &results.Server{SpareStops: 2})}, ArrivalSkipped: "capacity.arrival: never"},
 	}}
 	f.Scenario = scenarios.Scenario{Load: scenarios.DefaultLoad(), Thresholds: scenarios.DefaultThresholds()}
 	f.Scenario.Load.Connections = 4000
@@ -65,7 +65,7 @@ func TestAnswer(t *testing.T) {
 	if ev.HeadroomPct != -89.1 || ev.MeetsTarget || ev.Suggestion != "PASS at 4000 with MaxRequestWorkers 1475" || ev.Sure != "one probe at the limit" {
 		t.Errorf("event-stock card %+v", ev)
 	}
-	if ws := a.Cards[4]; ws.Sure != "the limit held twice" {
+	if ws := a.Cards[4]; ws.Sure != "the limit held twice; not probed arriving faster: capacity.arrival: never" {
 		t.Errorf("worker-stock: sure %q", ws.Sure)
 	}
 	if et := a.Cards[1]; !et.AtLeast || !et.MeetsTarget {

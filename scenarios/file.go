@@ -156,6 +156,47 @@ type Capacity struct {
 	// searched at the same time, before the others (each against its own
 	// server, up to twice its directive limit).
 	OneAtATime bool `yaml:"one_at_a_time" json:"one_at_a_time,omitempty"`
+	// StepFactor is how much each step of the stepped run multiplies the
+	// last (0: 2, doubling): 4 takes half the steps to the same max, and
+	// the knee is still the connections answered at the first step not
+	// held.
+	StepFactor int `yaml:"step_factor" json:"step_factor,omitempty"`
+	// Arrival says which limits are probed once more with connections
+	// arriving twice as fast: ArrivalAlways ("" too) every one,
+	// ArrivalNearTarget those within half the target of it (where the
+	// answer for the target could hang on the arrival), ArrivalNever none.
+	Arrival string `yaml:"arrival" json:"arrival,omitempty"`
+}
+
+// Steps is the stepped run's factor: StepFactor, or 2.
+func (c Capacity) Steps() int {
+	if c.StepFactor == 0 {
+		return 2
+	}
+	return c.StepFactor
+}
+
+// The limits a capacity search probes with connections arriving faster
+// (Capacity.Arrival).
+const (
+	ArrivalAlways     = "always"
+	ArrivalNearTarget = "near_target"
+	ArrivalNever      = "never"
+)
+
+// ProbeArrival reports whether a limit of maxPass connections is probed
+// again with connections arriving faster, for a target of target
+// connections; when not, why not.
+func (c Capacity) ProbeArrival(maxPass, target int) (bool, string) {
+	switch c.Arrival {
+	case ArrivalNever:
+		return false, "capacity.arrival: never"
+	case ArrivalNearTarget:
+		if d := maxPass - target; 2*d > target || -2*d > target {
+			return false, fmt.Sprintf("far from the target (more than half of %d away; capacity.arrival: near_target)", target)
+		}
+	}
+	return true, ""
 }
 
 // SideBySideConns is how many connections, and requests per second, the

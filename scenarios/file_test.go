@@ -209,6 +209,8 @@ func TestParseErrors(t *testing.T) {
 		{"threshold", "name: x\nthresholds:\n  min_served_pct: 120\n" + cfgs, "s.yaml:3:19: thresholds.min_served_pct: must be within 0..100, got 120"},
 		{"capacity", "name: x\ncapacity:\n  start: 1000\n  max: 10\n" + cfgs, "s.yaml:4:8: capacity.max: must be at least start (1000), got 10"},
 		{"capacity search", "name: x\ncapacity:\n  search: bisection\n" + cfgs, `s.yaml:3:11: capacity.search: must be stepped or bisect, got "bisection"`},
+		{"capacity step factor", "name: x\ncapacity:\n  step_factor: 32\n" + cfgs, "s.yaml:3:16: capacity.step_factor: must be within 2..16 (each step multiplies the last), got 32"},
+		{"capacity arrival", "name: x\ncapacity:\n  arrival: sometimes\n" + cfgs, `s.yaml:3:12: capacity.arrival: must be always, near_target or never, got "sometimes"`},
 		{"tls_key without tls", "name: x\ntls_key: rsa2048\n" + cfgs, "s.yaml:2:10: tls_key: needs tls: true"},
 		{"kubernetes fleet", "name: x\ngenerator:\n  fleet: kubernetes\n" + cfgs, "s.yaml:3:10: generator.fleet: kubernetes pods cannot reach the httpd containers"},
 		{"unknown fleet", "name: x\ngenerator:\n  fleet: nomad\n" + cfgs, `s.yaml:3:10: generator.fleet: unknown fleet "nomad": use local or swarm`},

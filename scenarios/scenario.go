@@ -143,6 +143,10 @@ func (c Capacity) Validate() error {
 		return bad("host_memory", "must not be negative")
 	case c.Search != "" && c.Search != SearchStepped && c.Search != SearchBisect:
 		return bad("search", "must be %s or %s, got %q", SearchStepped, SearchBisect, c.Search)
+	case c.StepFactor != 0 && (c.StepFactor < 2 || c.StepFactor > 16):
+		return bad("step_factor", "must be within 2..16 (each step multiplies the last), got %d", c.StepFactor)
+	case c.Arrival != "" && c.Arrival != ArrivalAlways && c.Arrival != ArrivalNearTarget && c.Arrival != ArrivalNever:
+		return bad("arrival", "must be %s, %s or %s, got %q", ArrivalAlways, ArrivalNearTarget, ArrivalNever, c.Arrival)
 	}
 	return nil
 }

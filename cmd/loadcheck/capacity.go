@@ -71,29 +71,33 @@ func parseCapacityFlags(args []string, stderr io.Writer) (f *runFlags, bounds sc
 		fs.StringVar(&b.Search, "search", "", "how each search begins: stepped (one run adding connections in steps finds the knee, then probes around it) or bisect (probes only, doubling then bisecting) (default: capacity.search, else stepped)")
 		fs.BoolVar(&b.RepeatLimit, "repeat-limit", false, "probe the limit found once more; when that fails, the next lower pass is reported (default: capacity.repeat_limit)")
 		fs.BoolVar(&b.OneAtATime, "one-at-a-time", false, "search every config alone; without it, configs whose directives cap them at 1000 connections and requests/s together are searched side by side, each against its own server (default: capacity.one_at_a_time)")
+		fs.IntVar(&b.StepFactor, "step-factor", 0, "each step of the stepped run this many `times` the last, 2 to 16 (default: capacity.step_factor, else 2)")
+		fs.StringVar(&b.Arrival, "arrival", "", "which limits are probed again with connections arriving twice as fast, by `mode`: always, near_target (within half the target of it) or never (default: capacity.arrival, else always)")
 		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
 		fs.Usage = func() { // to fs's output: the scenario probe's goes nowhere
 			fmt.Fprint(fs.Output(), `Usage: loadcheck capacity SCENARIO.yaml [flags]
 
 Finds, for each config of the scenario, the largest connection count that
 still meets its thresholds. First one stepped run against a fresh container
-adds connections in steps (doubling from capacity.start up to capacity.max),
-each step judged once it settles; the connections answered at the first step
-not held are the knee. Then probes confirm it: one at the knee, then in
-strides that double from one precision step (capacity.precision_pct), up
-while they pass, down while they fail (not below the last step held), until
-a pass and a fail bracket the limit; then it bisects (--repeat-limit probes
-the limit found once more). --search bisect uses probes only: doubling from
-capacity.start while probes pass, then bisecting. Every probe is a real run
-against a fresh container; configs whose directives cap them at 1000
-connections and requests per second together (the stock presets) are
-searched side by side, each against its own container (--one-at-a-time:
-each alone). From the probes it derives memory per connection (slope of
-container memory against connections held), CPU per request and time to
-capacity, projects what a host with capacity.host_memory holds, and, where
-a directive is the limit, suggests values for the scenario's connection
-target and verifies them with one confirming run. The run folder gets
-capacity.json and capacity.html.
+adds connections in steps (from capacity.start up to capacity.max, each
+--step-factor times the last: doubling unless set), each step judged once it
+settles; the connections answered at the first step not held are the knee.
+Then probes confirm it: one at the knee, then in strides that double from
+one precision step (capacity.precision_pct), up while they pass, down while
+they fail (not below the last step held), until a pass and a fail bracket
+the limit; then it bisects (--repeat-limit probes the limit found once
+more), and probes the limit with connections arriving twice as fast
+(--arrival near_target: only limits within half the target of it). --search
+bisect uses probes only: doubling from capacity.start while probes pass,
+then bisecting. Every probe is a real run against a fresh container; configs
+whose directives cap them at 1000 connections and requests per second
+together (the stock presets) are searched side by side, each against its
+own container (--one-at-a-time: each alone). From the probes it derives
+memory per connection (slope of container memory against connections
+held), CPU per request and time to capacity, projects what a host with
+capacity.host_memory holds, and, where a directive is the limit, suggests
+values for the scenario's connection target and verifies them with one
+confirming run. The run folder gets capacity.json and capacity.html.
 
 Exit 0 every search finished, 1 a search stopped early (time budget, a
 client limit or a setup error: the report says which), 2 bad input, 130
@@ -138,6 +142,12 @@ Flags:
 	}
 	if set["one-at-a-time"] {
 		bounds.OneAtATime = b.OneAtATime
+	}
+	if set["step-factor"] {
+		bounds.StepFactor = b.StepFactor
+	}
+	if set["arrival"] {
+		bounds.Arrival = b.Arrival
 	}
 	if hostMem != "" {
 		n, err := units.RAMInBytes(hostMem)

@@ -112,6 +112,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--docroot", "/nonexistent-site"}, "--docroot: /nonexistent-site: no such file or directory"},
 		{[]string{"run", "--target", "http://127.0.0.1:1/", "--docroot", "/tmp"}, "--docroot serves a folder from the httpd loadcheck starts and cannot be used with --target"},
 		{[]string{"capacity", "../../scenarios/capacity.yaml", "--search", "binary"}, `capacity: search: must be stepped or bisect, got "binary"`},
+		{[]string{"capacity", "../../scenarios/capacity.yaml", "--step-factor", "1"}, "capacity: step_factor: must be within 2..16 (each step multiplies the last), got 1"},
+		{[]string{"capacity", "../../scenarios/capacity.yaml", "--arrival", "near"}, `capacity: arrival: must be always, near_target or never, got "near"`},
 	}
 	for _, tc := range tests {
 		code, _, stderr := run(t, tc.args...)
