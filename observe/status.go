@@ -288,7 +288,7 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 	s.mu.Lock()
 	st := &s.stats
 	memMB, cpuS := s.readCgroup(final)
-	s.readProcs(final)
+	procs := s.readProcs(final)
 	queue := -1
 	if s.probe.NetTCP != "" {
 		if n, err := ReadAcceptQueue(s.probe.NetTCP, s.probe.Port); err == nil {
@@ -331,19 +331,21 @@ func (s *Sampler) sample(ctx context.Context, client *http.Client, url string, f
 		ConnsAsyncWriting: cur.ConnsAsyncWriting, ConnsAsyncClosing: cur.ConnsAsyncClosing,
 		TotalAccesses: cur.TotalAccesses, Scoreboard: cur.Scoreboard,
 		MemoryMB: memMB, CPUSeconds: cpuS, AcceptQueue: queue, ProcessesEnded: st.ProcessesEnded,
-		HTTPDProcesses: len(s.procs),
+		HTTPDProcesses: procs,
 	})
 }
 
-// readProcs counts the httpd processes gone since the last reading; the
-// final one, taken as the load ends, counts none.
-func (s *Sampler) readProcs(final bool) {
-	if s.cg == nil || final {
-		return
+// readProcs returns the httpd processes in the cgroup now, 0 when they
+// could not be read (unknown: a count from an earlier reading would look
+// unchanged to the settler), and counts those gone since the last
+// reading; the final one, taken as the load ends, counts none.
+func (s *Sampler) readProcs(final bool) int {
+	if s.cg == nil {
+		return 0
 	}
 	now, err := s.cg.HTTPDProcs()
-	if err != nil {
-		return
+	if err != nil || final {
+		return len(now)
 	}
 	if s.procs != nil {
 		st := &s.stats
@@ -369,6 +371,7 @@ func (s *Sampler) readProcs(final bool) {
 		}
 		s.stats.PeakThreads = max(s.stats.PeakThreads, most)
 	}
+	return len(now)
 }
 
 // readCgroup updates the cgroup figures and returns memory in MB and CPU

@@ -275,3 +275,39 @@ func fakeCgroup(t *testing.T, procs map[string]string) (c *Cgroup, proc, cgDir s
 	}
 	return c, proc, cgDir
 }
+
+// TestSamplerProcsUnreadable: a reading whose cgroup.procs cannot be read
+// says its process count is unknown (0), not the last one read, which
+// would look unchanged to the settler's "same processes" rules; nor are
+// the processes of the last reading counted as ended.
+func TestSamplerProcsUnreadable(t *testing.T) {
+	cg, _, cgDir := fakeCgroup(t, map[string]string{"7": "apache2", "8": "apache2"})
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 { // the processes are read before each answer: readings 3 on cannot
+			if err := os.Remove(filepath.Join(cgDir, "cgroup.procs")); err != nil {
+				t.Error(err)
+			}
+		}
+		fmt.Fprintf(w, "Total Accesses: 1\nBusyWorkers: 1\nIdleWorkers: 5\n")
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := StartSampler(ctx, srv.URL+"/server-status?auto", 20*time.Millisecond, Probe{Cgroup: cg})
+	for n.Load() < 4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	st := s.Wait()
+	if len(st.Points) < 4 {
+		t.Fatalf("%d readings, want at least 4", len(st.Points))
+	}
+	for i, pt := range st.Points {
+		if want := map[bool]int{true: 2, false: 0}[i < 2]; pt.HTTPDProcesses != want {
+			t.Errorf("reading %d: %d httpd processes, want %d", i+1, pt.HTTPDProcesses, want)
+		}
+	}
+	if st.ProcessesEnded != 0 {
+		t.Errorf("%d processes ended, want 0: none could be seen gone", st.ProcessesEnded)
+	}
+}
