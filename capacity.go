@@ -214,6 +214,7 @@ func (c *capacityRun) search(ctx context.Context, cfg apache.Config, label strin
 		}
 	})
 	c.checkArrival(ctx, cfg, &cc, label)
+	c.checkTarget(ctx, cfg, &cc, label)
 	cc.Costs()
 	cpus := cfg.CPUs
 	if cpus == 0 {
@@ -272,6 +273,32 @@ func (c *capacityRun) confirm(ctx context.Context, base apache.Config, s *capaci
 		s.Confirm, s.Verdict = &run, run.Verdict
 		c.logf("[%s] confirming run at %d connections: %s", cfg.Name, target, strings.ToUpper(run.Verdict))
 	}
+}
+
+// checkTarget probes the scenario's target on a fresh server when the
+// limit found lies far above it (scenarios.Capacity.ProbeTarget) and the
+// budget allows: the card for the target rests on that run. Not where the
+// directives set the limit (it came within precision_pct of what they
+// allow): below a directive's cap the MPM has room, and the run would
+// cost a probe for nothing.
+func (c *capacityRun) checkTarget(ctx context.Context, cfg apache.Config, cc *capacity.ConfigResult, label string) {
+	target := c.sc.Load.Connections
+	if !c.bounds.ProbeTarget(cc.MaxPass, target) || cc.Unfinished != "" || ctx.Err() != nil || !c.afford(target) {
+		return
+	}
+	if limit, _ := cfg.DirectiveLimit(); limit > 0 && float64(cc.MaxPass) >= float64(limit)*(1-c.bounds.PrecisionPct/100) {
+		return
+	}
+	sc := c.sc
+	sc.Load.Connections = target
+	run, err := c.runOnce(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns, the target]", label, target))
+	if err != nil {
+		run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
+	}
+	results.Judge(&run, c.sc.Thresholds)
+	p := capacity.Judged(target, run, cfg, c.sc.Thresholds)
+	cc.AtTarget = &p
+	c.logf("[%s] %s", label, cc.TargetNote())
 }
 
 // checkArrival records how fast connections arrived at the limit found,

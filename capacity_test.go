@@ -67,10 +67,11 @@ func TestCapacityLibrary(t *testing.T) {
 }
 
 // A search whose stepped run multiplies each step by 4, and whose limit
-// is far from the target, with arrival near_target: the steps are 2 and 8,
-// and the limit is not probed again arriving faster; the note says why.
+// is far above the target, with arrival near_target: the steps are 2 and
+// 8, the limit is not probed again arriving faster (the note says why),
+// and the target itself is probed on a fresh server instead.
 func TestCapacityLibraryStepFactorArrival(t *testing.T) {
-	url, sc := capacityScenario(t, 100, apache.Config{Name: "target", MPM: "unknown"})
+	url, sc := capacityScenario(t, 2, apache.Config{Name: "target", MPM: "unknown"})
 	bounds := scenarios.DefaultCapacity()
 	bounds.Start, bounds.Max, bounds.Budget, bounds.StepFactor, bounds.Arrival = 2, 8, 2*time.Minute, 4, scenarios.ArrivalNearTarget
 	var logs []string
@@ -90,7 +91,13 @@ func TestCapacityLibraryStepFactorArrival(t *testing.T) {
 		t.Errorf("steps %v, holds %d: want steps of 2 and 8, holding 8", steps, cc.MaxPass)
 	}
 	if cc.Arrival != nil || !strings.Contains(cc.ArrivalSkipped, "near_target") || !strings.Contains(cc.ArrivalNote(), "arriving at 40/s; not probed faster") {
-		t.Errorf("arrival check %+v, note %q: want none, 8 being far from the target of 100", cc.Arrival, cc.ArrivalNote())
+		t.Errorf("arrival check %+v, note %q: want none, 8 being far from the target of 2", cc.Arrival, cc.ArrivalNote())
+	}
+	if p := cc.AtTarget; p == nil || p.Connections != 2 || p.Outcome != capacity.ProbePass || !strings.Contains(cc.TargetNote(), "held the target (2) too") {
+		t.Errorf("probe at the target %+v, note %q: want 2 connections held on a fresh server", p, cc.TargetNote())
+	}
+	if k := out.Answer().Cards[0]; !k.MeetsTarget || !strings.Contains(k.Sure, "held the target (2) on a fresh server too") {
+		t.Errorf("card %+v: want the target met, and said how", k)
 	}
 	if !strings.Contains(strings.Join(logs, "\n"), "not probed faster") {
 		t.Errorf("log does not say the limit was not probed faster:\n%s", strings.Join(logs, "\n"))

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -85,6 +86,11 @@ type ConfigResult struct {
 	// ArrivalSkipped says why the limit was not probed faster, when the
 	// search's arrival setting left it out (scenarios.Capacity.Arrival).
 	ArrivalSkipped string `json:"arrival_skipped,omitempty"`
+	// AtTarget is the scenario's target probed on a fresh server, for a
+	// limit found far above it (scenarios.Capacity.ProbeTarget): a config
+	// whose limit is not one knee (one that holds 8000 yet fails at
+	// 4000) does not meet the target.
+	AtTarget *Probe `json:"target_check,omitempty"`
 	// SideBySide names the configs searched at the same time as this one
 	// (scenarios.SideBySideConns), each against its own server.
 	SideBySide []string `json:"side_by_side,omitempty"`
@@ -111,6 +117,18 @@ func (cc ConfigResult) ArrivalNote() string {
 		return fmt.Sprintf("the limit held with connections arriving at %.0f/s and at %.0f/s", cc.ArrivalPerS, a.PerS)
 	}
 	return fmt.Sprintf("the limit depends on how fast connections arrive: %d held arriving at %.0f/s, and %s arriving at %.0f/s (%s): use the arrival production sees after a deploy or a failover", cc.MaxPass, cc.ArrivalPerS, a.Probe.Outcome, a.PerS, a.Probe.Reason)
+}
+
+// TargetNote says how the probe at the target went, if there was one.
+func (cc ConfigResult) TargetNote() string {
+	p := cc.AtTarget
+	switch {
+	case p == nil:
+		return ""
+	case p.Outcome == ProbePass:
+		return fmt.Sprintf("held the target (%d) too, on a fresh server", p.Connections)
+	}
+	return fmt.Sprintf("%s at the target (%d) on a fresh server, though it held %d: its limit is not one knee (%s)", p.Outcome, p.Connections, cc.MaxPass, p.Reason)
 }
 
 // Stepped is one run against one server with connections added in steps
@@ -584,8 +602,8 @@ func gib(b int64) string {
 // nothing is to be changed.
 func (cc *ConfigResult) Suggest(target int) *Suggestion {
 	cfg := cc.Config
-	if cc.MaxPass >= target {
-		return nil
+	if cc.MaxPass >= target && (cc.AtTarget == nil || cc.AtTarget.Outcome != ProbeFail) {
+		return nil // it held the target (a limit above it, and the target too when probed)
 	}
 	limit, _ := cfg.DirectiveLimit()
 	if limit >= target && cc.eventClosedKeptAlive() {
@@ -607,7 +625,11 @@ func (cc *ConfigResult) Suggest(target int) *Suggestion {
 // eventClosedKeptAlive reports whether a failed probe saw event close
 // kept-alive connections (a process stopped, or full as they arrived).
 func (cc *ConfigResult) eventClosedKeptAlive() bool {
-	for _, p := range cc.Probes {
+	probes := cc.Probes
+	if cc.AtTarget != nil {
+		probes = append(slices.Clip(probes), *cc.AtTarget)
+	}
+	for _, p := range probes {
 		if p.Outcome == ProbeFail && p.Run.Server != nil && (p.Run.Server.BusyClosed > 0 || p.Run.Server.SpareStops > 0) {
 			return true
 		}

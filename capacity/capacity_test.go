@@ -210,6 +210,18 @@ func TestCostsProjectionSuggestion(t *testing.T) {
 	if s == nil || len(s.Directives) != 2 || s.Directives[0] != (apache.Directive{Name: "MaxSpareThreads", Value: "8000"}) || s.Directives[1] != (apache.Directive{Name: "StartServers", Value: "46"}) {
 		t.Errorf("event that stopped processes: suggestion %+v, want MaxSpareThreads 8000 and StartServers 46", s)
 	}
+	// Held 7600, then failed at the target on a fresh server, closing
+	// kept-alive connections: short of the target, the same suggestion.
+	odd := big
+	odd.MaxPass, odd.AtTarget = 7600, &Probe{Connections: 4000, Outcome: ProbeFail,
+		Run: results.Run{Server: &results.Server{SpareStops: 15, BusyShutdowns: 81, BusyClosed: 2980}}}
+	if s := odd.Suggest(4000); s == nil || len(s.Directives) != 2 || s.Directives[0].Name != "MaxSpareThreads" {
+		t.Errorf("event that failed at the target above its limit: suggestion %+v, want MaxSpareThreads and StartServers", s)
+	}
+	odd.AtTarget.Outcome = ProbePass
+	if s := odd.Suggest(4000); s != nil {
+		t.Errorf("held the target on a fresh server: suggestion %+v, want none", s)
+	}
 }
 
 func TestExplainFailure(t *testing.T) {
@@ -339,6 +351,13 @@ func TestArrivalNote(t *testing.T) {
 	c.Arrival, c.ArrivalSkipped = nil, "capacity.arrival: never"
 	if n := c.ArrivalNote(); !strings.Contains(n, "arriving at 500/s; not probed faster: capacity.arrival: never") {
 		t.Errorf("skipped: %s", n)
+	}
+	if n := c.TargetNote(); n != "" {
+		t.Errorf("no probe at the target: %q", n)
+	}
+	c.AtTarget = &Probe{Connections: 1000, Outcome: ProbeFail, Reason: "event shut down kept-alive connections"}
+	if n := c.TargetNote(); n != "fail at the target (1000) on a fresh server, though it held 2000: its limit is not one knee (event shut down kept-alive connections)" {
+		t.Errorf("failed at the target: %s", n)
 	}
 }
 

@@ -50,6 +50,16 @@ type Card struct {
 	Host string `json:"host,omitempty"`
 }
 
+// Headroom is HeadroomPct as the card says it, or, for a config that
+// held more than the target but failed at the target itself on a fresh
+// server (ConfigResult.AtTarget), that it has none.
+func (k Card) Headroom() string {
+	if k.HeadroomPct >= 0 && !k.MeetsTarget {
+		return "no headroom: failed at the target itself"
+	}
+	return fmt.Sprintf("%+.1f %% against the target", k.HeadroomPct)
+}
+
 // Answer sums f up for its scenario's target connection count.
 func (f *File) Answer() *Answer {
 	target := f.Scenario.Load.Connections
@@ -106,7 +116,7 @@ func (cc ConfigResult) card(f *File, target int) Card {
 	k.AtLeast = cc.FirstFail == 0 && cc.ClientLimitedAt > 0
 	if target > 0 {
 		k.HeadroomPct = math.Round(float64(cc.MaxPass-target)/float64(target)*1000) / 10
-		k.MeetsTarget = cc.MaxPass >= target
+		k.MeetsTarget = cc.MaxPass >= target && (cc.AtTarget == nil || cc.AtTarget.Outcome == ProbePass)
 	}
 	switch {
 	case cc.Repeat != "" && strings.Contains(cc.Repeat, "held again"):
@@ -124,6 +134,11 @@ func (cc ConfigResult) card(f *File, target int) Card {
 		}
 	} else if cc.ArrivalSkipped != "" {
 		k.Sure += "; not probed arriving faster: " + cc.ArrivalSkipped
+	}
+	if p := cc.AtTarget; p != nil && p.Outcome == ProbePass {
+		k.Sure += fmt.Sprintf("; held the target (%d) on a fresh server too", p.Connections)
+	} else if p != nil {
+		k.Sure += fmt.Sprintf("; %s at the target (%d) on a fresh server: not one knee", p.Outcome, p.Connections)
 	}
 	l := f.Scenario.Load
 	k.Conditions = fmt.Sprintf("ramp %s", l.RampTime())

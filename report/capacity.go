@@ -115,6 +115,7 @@ func capacityDetails(f *capacity.File) []capacityDetail {
 		add("memory", c.MemMethod)
 		add("limit", c.Repeat)
 		add("arrival", c.ArrivalNote())
+		add("target", c.TargetNote())
 		if len(c.SideBySide) > 0 {
 			add("side by side", "searched at the same time as "+strings.Join(c.SideBySide, ", ")+", each against its own server")
 		}
@@ -147,7 +148,7 @@ func cardLine(k capacity.Card) string {
 	if k.FailsAt > 0 {
 		holds += fmt.Sprintf(" (fails at %d)", k.FailsAt)
 	}
-	parts := []string{holds, "limited by " + k.LimitedBy, fmt.Sprintf("%+.1f %% against the target", k.HeadroomPct), k.Sure}
+	parts := []string{holds, "limited by " + k.LimitedBy, k.Headroom(), k.Sure}
 	if k.Suggestion != "" {
 		parts = append(parts, "suggestion: "+k.Suggestion)
 	}
@@ -397,7 +398,7 @@ figure svg { max-width: 100%; height: auto; }
 <section id="cards">
 {{range $i, $k := .Answer.Cards}}<div class="card" id="card-{{.Config}}" style="border-left-color: {{color $i}}">
 <h2><span>{{.Config}}</span><span class="v-{{if .MeetsTarget}}pass">holds {{$.Answer.Target}}{{else}}fail">short of {{$.Answer.Target}}{{end}}</span></h2>
-<div class="nums">holds {{if .AtLeast}}at least {{end}}{{.Holds}}{{if .FailsAt}}, fails at {{.FailsAt}}{{end}} ({{printf "%+.1f" .HeadroomPct}} %)</div>
+<div class="nums">holds {{if .AtLeast}}at least {{end}}{{.Holds}}{{if .FailsAt}}, fails at {{.FailsAt}}{{end}} ({{.Headroom}})</div>
 <p>limited by {{.LimitedBy}}</p>
 <p>{{.Sure}}</p>
 {{with .Suggestion}}<p>suggestion: {{.}}</p>

@@ -164,7 +164,9 @@ type Capacity struct {
 	// Arrival says which limits are probed once more with connections
 	// arriving twice as fast: ArrivalAlways ("" too) every one,
 	// ArrivalNearTarget those within half the target of it (where the
-	// answer for the target could hang on the arrival), ArrivalNever none.
+	// answer for the target could hang on the arrival; a limit farther
+	// above it gets the target probed instead, ProbeTarget), ArrivalNever
+	// none.
 	Arrival string `yaml:"arrival" json:"arrival,omitempty"`
 }
 
@@ -183,6 +185,15 @@ const (
 	ArrivalNearTarget = "near_target"
 	ArrivalNever      = "never"
 )
+
+// ProbeTarget reports whether a limit of maxPass connections, found far
+// above the target (more than half of it above, where near_target does
+// not probe the arrival), gets the target itself probed on a fresh
+// server instead: the planner's answer hangs on that run, and a limit
+// need not be one knee (event can hold 8000 and fail at 4000).
+func (c Capacity) ProbeTarget(maxPass, target int) bool {
+	return c.Arrival == ArrivalNearTarget && target > 0 && 2*(maxPass-target) > target
+}
 
 // ProbeArrival reports whether a limit of maxPass connections is probed
 // again with connections arriving faster, for a target of target

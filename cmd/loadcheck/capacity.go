@@ -72,7 +72,7 @@ func parseCapacityFlags(args []string, stderr io.Writer) (f *runFlags, bounds sc
 		fs.BoolVar(&b.RepeatLimit, "repeat-limit", false, "probe the limit found once more; when that fails, the next lower pass is reported (default: capacity.repeat_limit)")
 		fs.BoolVar(&b.OneAtATime, "one-at-a-time", false, "search every config alone; without it, configs whose directives cap them at 1000 connections and requests/s together are searched side by side, each against its own server (default: capacity.one_at_a_time)")
 		fs.IntVar(&b.StepFactor, "step-factor", 0, "each step of the stepped run this many `times` the last, 2 to 16 (default: capacity.step_factor, else 2)")
-		fs.StringVar(&b.Arrival, "arrival", "", "which limits are probed again with connections arriving twice as fast, by `mode`: always, near_target (within half the target of it) or never (default: capacity.arrival, else always)")
+		fs.StringVar(&b.Arrival, "arrival", "", "which limits are probed again with connections arriving twice as fast, by `mode`: always, near_target (within half the target of it; farther above, the target is probed instead) or never (default: capacity.arrival, else always)")
 		fs.BoolVar(&noConfirm, "no-confirm", false, "suggest directives but do not verify them with a confirming run")
 		fs.Usage = func() { // to fs's output: the scenario probe's goes nowhere
 			fmt.Fprint(fs.Output(), `Usage: loadcheck capacity SCENARIO.yaml [flags]
@@ -87,9 +87,10 @@ one precision step (capacity.precision_pct), up while they pass, down while
 they fail (not below the last step held), until a pass and a fail bracket
 the limit; then it bisects (--repeat-limit probes the limit found once
 more), and probes the limit with connections arriving twice as fast
-(--arrival near_target: only limits within half the target of it). --search
-bisect uses probes only: doubling from capacity.start while probes pass,
-then bisecting. Every probe is a real run against a fresh container; configs
+(--arrival near_target: only limits within half the target of it; one
+farther above, not set by its directives, gets the target itself probed
+on a fresh server instead). --search bisect uses probes only: doubling
+from capacity.start while probes pass, then bisecting. Every probe is a real run against a fresh container; configs
 whose directives cap them at 1000 connections and requests per second
 together (the stock presets) are searched side by side, each against its
 own container (--one-at-a-time: each alone). From the probes it derives
