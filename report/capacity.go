@@ -10,6 +10,7 @@ import (
 
 	"github.com/loadcheck/loadcheck/capacity"
 	"github.com/loadcheck/loadcheck/results"
+	"github.com/loadcheck/loadcheck/scenarios"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 	"gonum.org/v1/plot/plotter"
@@ -204,9 +205,21 @@ func capacityIntro(f *capacity.File) string {
 	if d := f.Scenario.Description; d != "" {
 		intro = d + ". "
 	}
-	return intro + fmt.Sprintf("Each probe is a real run against a fresh container: ramp %s, warm-up %s, measured %s, %g req/s per connection; pass = %g%% served, <= %g%% dropped, p99 <= %s. Search from %d doubling to %d, then bisection to %g%%; %.0f of %.0f min budget used.",
+	return intro + fmt.Sprintf("Each probe is a real run against a fresh container: ramp %s, warm-up %s, measured %s, %g req/s per connection; pass = %g%% served, <= %g%% dropped, p99 <= %s. %s; %.0f of %.0f min budget used.",
 		l.Ramp, l.DescribeWarmUp(), l.Duration, l.RatePerConn, f.Scenario.Thresholds.MinServedPct, f.Scenario.Thresholds.MaxDroppedPct, f.Scenario.Thresholds.MaxP99,
-		f.Search.Start, f.Search.Max, f.Search.PrecisionPct, f.ElapsedS/60, f.Search.Budget.Minutes())
+		searchWords(f.Search), f.ElapsedS/60, f.Search.Budget.Minutes())
+}
+
+// searchWords says how the search went about it.
+func searchWords(b scenarios.Capacity) string {
+	s := fmt.Sprintf("A stepped run from %d to %d (each step %d times the last), then probes around its knee to %g%%", b.Start, b.Max, b.Steps(), b.PrecisionPct)
+	if b.Search == scenarios.SearchBisect {
+		s = fmt.Sprintf("Probes from %d doubling to %d, then bisection to %g%%", b.Start, b.Max, b.PrecisionPct)
+	}
+	if b.Arrival == scenarios.ArrivalNearTarget {
+		s += "; arrival probed near the target only, the target itself for limits far above it"
+	}
+	return s
 }
 
 // RenderCapacity writes f as table, markdown, json or html. Each begins
