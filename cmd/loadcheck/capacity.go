@@ -88,17 +88,18 @@ they fail (not below the last step held), until a pass and a fail bracket
 the limit; then it bisects (--repeat-limit probes the limit found once
 more), and probes the limit with connections arriving twice as fast
 (--arrival near_target: only limits within half the target of it; one
-farther above, not set by its directives, gets the target itself probed
-on a fresh server instead). --search bisect uses probes only: doubling
-from capacity.start while probes pass, then bisecting. Every probe is a real run against a fresh container; configs
-whose directives cap them at 1000 connections and requests per second
-together (the stock presets) are searched side by side, each against its
-own container (--one-at-a-time: each alone). From the probes it derives
-memory per connection (slope of container memory against connections
-held), CPU per request and time to capacity, projects what a host with
-capacity.host_memory holds, and, where a directive is the limit, suggests
-values for the scenario's connection target and verifies them with one
-confirming run. The run folder gets capacity.json and capacity.html.
+farther above, not set by its directives, gets the target itself probed on a
+fresh server instead). --search bisect uses probes only: doubling from
+capacity.start while probes pass, then bisecting. Every probe is a real run
+against a fresh container; configs whose directives cap them at 1000
+connections and requests per second together (the stock presets) are
+searched side by side, each against its own container (--one-at-a-time: each
+alone). From the probes it derives memory per connection (slope of container
+memory against connections held), CPU per request and time to capacity,
+projects what a host with capacity.host_memory holds, and, where a directive
+is the limit, suggests values for the scenario's connection target and
+verifies them with one confirming run. The run folder gets capacity.json and
+capacity.html.
 
 Exit 0 every search finished, 1 a search stopped early (time budget, a
 client limit or a setup error: the report says which), 2 bad input, 130
