@@ -265,37 +265,37 @@ func (c *capacityRun) confirm(ctx context.Context, base apache.Config, s *capaci
 	case !c.afford(target):
 		s.Note = "not run: the time budget ran out"
 	default:
-		run, err := c.probe(ctx, cfg, target, cfg.Name)
-		if err != nil {
-			run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
-		}
-		results.Judge(&run, c.sc.Thresholds)
+		sc := c.sc
+		sc.Load.Connections = target
+		run := c.judged(ctx, sc, cfg, fmt.Sprintf("[%s %d conns]", cfg.Name, target))
 		s.Confirm, s.Verdict = &run, run.Verdict
 		c.logf("[%s] confirming run at %d connections: %s", cfg.Name, target, strings.ToUpper(run.Verdict))
 	}
 }
 
-// checkTarget probes the scenario's target on a fresh server when the
-// limit found lies far above it (scenarios.Capacity.ProbeTarget) and the
-// budget allows: the card for the target rests on that run. Not where the
-// directives set the limit (it came within precision_pct of what they
-// allow): below a directive's cap the MPM has room, and the run would
-// cost a probe for nothing.
-func (c *capacityRun) checkTarget(ctx context.Context, cfg apache.Config, cc *capacity.ConfigResult, label string) {
-	target := c.sc.Load.Connections
-	if !c.bounds.ProbeTarget(cc.MaxPass, target) || cc.Unfinished != "" || ctx.Err() != nil || !c.afford(target) {
-		return
-	}
-	if limit, _ := cfg.DirectiveLimit(); limit > 0 && float64(cc.MaxPass) >= float64(limit)*(1-c.bounds.PrecisionPct/100) {
-		return
-	}
-	sc := c.sc
-	sc.Load.Connections = target
-	run, err := c.runOnce(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns, the target]", label, target))
+// judged runs sc once against cfg on a fresh server and judges it by the
+// scenario's thresholds; a run that could not start carries its error.
+func (c *capacityRun) judged(ctx context.Context, sc scenarios.Scenario, cfg apache.Config, label string) results.Run {
+	run, err := c.runOnce(ctx, sc, cfg, c.out.RunID, label)
 	if err != nil {
 		run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
 	}
 	results.Judge(&run, c.sc.Thresholds)
+	return run
+}
+
+// checkTarget probes the scenario's target on a fresh server when the
+// limit found lies far above it (scenarios.Capacity.ProbeTarget) and the
+// budget allows: the card for the target rests on that run.
+func (c *capacityRun) checkTarget(ctx context.Context, cfg apache.Config, cc *capacity.ConfigResult, label string) {
+	target := c.sc.Load.Connections
+	limit, _ := cfg.DirectiveLimit()
+	if !c.bounds.ProbeTarget(cc.MaxPass, target, limit) || cc.Unfinished != "" || ctx.Err() != nil || !c.afford(target) {
+		return
+	}
+	sc := c.sc
+	sc.Load.Connections = target
+	run := c.judged(ctx, sc, cfg, fmt.Sprintf("[%s %d conns, the target]", label, target))
 	p := capacity.Judged(target, run, cfg, c.sc.Thresholds)
 	cc.AtTarget = &p
 	c.logf("[%s] %s", label, cc.TargetNote())
@@ -330,11 +330,7 @@ func (c *capacityRun) checkArrival(ctx context.Context, cfg apache.Config, cc *c
 	} else {
 		sc.Load.Ramp /= 2
 	}
-	run, err := c.runOnce(ctx, sc, cfg, c.out.RunID, fmt.Sprintf("[%s %d conns, arriving twice as fast]", label, n))
-	if err != nil {
-		run = results.Run{Config: cfg.Name, MPM: cfg.MPM, Error: err.Error()}
-	}
-	results.Judge(&run, c.sc.Thresholds)
+	run := c.judged(ctx, sc, cfg, fmt.Sprintf("[%s %d conns, arriving twice as fast]", label, n))
 	p := capacity.Judged(n, run, cfg, c.sc.Thresholds)
 	faster := sc.Load.RampTime()
 	cc.Arrival = &capacity.ArrivalCheck{PerS: math.Round(float64(n)/faster.Seconds()*10) / 10, RampS: faster.Seconds(), Probe: p}

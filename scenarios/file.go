@@ -190,8 +190,14 @@ const (
 // above the target (more than half of it above, where near_target does
 // not probe the arrival), gets the target itself probed on a fresh
 // server instead: the planner's answer hangs on that run, and a limit
-// need not be one knee (event can hold 8000 and fail at 4000).
-func (c Capacity) ProbeTarget(maxPass, target int) bool {
+// need not be one knee (event can hold 8000 and fail at 4000). Not where
+// the directives set the limit (directiveLimit, 0 unknown: it came
+// within PrecisionPct of what they allow): below a directive's cap the
+// MPM has room, and the run would cost a probe for nothing.
+func (c Capacity) ProbeTarget(maxPass, target, directiveLimit int) bool {
+	if directiveLimit > 0 && float64(maxPass) >= float64(directiveLimit)*(1-c.PrecisionPct/100) {
+		return false
+	}
 	return c.Arrival == ArrivalNearTarget && target > 0 && 2*(maxPass-target) > target
 }
 
